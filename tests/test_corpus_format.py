@@ -96,3 +96,17 @@ def test_open_of_a_100m_token_shard_reads_no_tokens(tmp_path):
     assert corpus.num_tokens("web") == n
     # a generous bound: the real figure (a few ms) is printed by benchmarks/bench_corpus_open.py
     assert elapsed < 2.0, f"open took {elapsed:.3f}s for {info.bytes / 1e6:.0f} MB"
+
+
+def test_rejected_shards_are_listed_and_validated(tmp_path):
+    writer = CorpusWriter(tmp_path, "text")
+    writer.write_table("web", pa.table({"id": ["1"], "text": ["kept"], "domain": ["web"], "source": ["s"]}))
+    info = writer.write_rejected("web", pa.table({"id": ["2"], "text": ["dropped"], "domain": ["web"],
+                                                 "source": ["s"], "step": ["gopher"], "reason": ["too_short"]}))
+    writer.finish()
+    manifest = Manifest.read(tmp_path)
+    assert info.path == "rejected/web/00000.arrow"
+    assert manifest.rejected == [info] and len(manifest.shards) == 1
+    assert validate(tmp_path) == []
+    (tmp_path / info.path).unlink()
+    assert "missing" in validate(tmp_path)[0]

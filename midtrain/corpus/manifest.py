@@ -49,6 +49,9 @@ class Manifest:
     kind: CorpusKind
     shards: list[ShardInfo]
     format_version: int = FORMAT_VERSION
+    rejected: list[ShardInfo] = field(default_factory=list)
+    """Text corpora: shards under ``rejected/<domain>/`` holding every dropped document with
+    ``step`` and ``reason`` columns. Not part of the data a reader trains on."""
     tokenizer: dict[str, Any] | None = None
     """Token corpora: ``{"fingerprint", "vocab_size", "bos_id", "eos_id", "dtype", "name"}``."""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -74,6 +77,7 @@ class Manifest:
             "domains": self.domains,
             "tokenizer": self.tokenizer,
             "shards": [asdict(s) for s in self.shards],
+            "rejected": [asdict(s) for s in self.rejected],
             "extra": self.extra,
         }
         return json.dumps(body, indent=2, sort_keys=True) + "\n"
@@ -102,13 +106,15 @@ class Manifest:
         kind = body.get("kind")
         if kind not in ("text", "token"):
             raise CorpusError(f"{path}: kind must be 'text' or 'token', got {kind!r}")
-        shards = []
-        for i, raw in enumerate(body.get("shards", [])):
-            try:
-                shards.append(ShardInfo(**raw))
-            except TypeError as exc:
-                raise CorpusError(f"{path}: shards[{i}] is malformed ({exc})") from None
-        return cls(kind=kind, shards=shards, format_version=version,
+        lists = {}
+        for key in ("shards", "rejected"):
+            lists[key] = []
+            for i, raw in enumerate(body.get(key) or []):
+                try:
+                    lists[key].append(ShardInfo(**raw))
+                except TypeError as exc:
+                    raise CorpusError(f"{path}: {key}[{i}] is malformed ({exc})") from None
+        return cls(kind=kind, shards=lists["shards"], rejected=lists["rejected"], format_version=version,
                    tokenizer=body.get("tokenizer"), extra=body.get("extra") or {})
 
 

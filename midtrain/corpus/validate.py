@@ -31,7 +31,7 @@ def validate(corpus_dir: str | os.PathLike, *, checksums: bool = True) -> list[s
         return [str(exc)]
     problems: list[str] = []
     seen: set[str] = set()
-    for shard in manifest.shards:
+    for shard in [*manifest.shards, *manifest.rejected]:
         if shard.path in seen:
             problems.append(f"{corpus_dir / shard.path}: listed twice in the manifest")
             continue
@@ -62,7 +62,7 @@ def _validate_shard(corpus_dir: Path, manifest: Manifest, shard: ShardInfo, *, c
         actual = file_checksum(path)
         if actual != shard.checksum:
             raise CorpusError(f"{path}: checksum mismatch ({actual} != manifest {shard.checksum}); the file is corrupted")
-    if manifest.kind == "token":
+    if manifest.kind == "token" and shard in manifest.shards:
         _validate_token_shard(path, manifest, shard)
     else:
         _validate_text_shard(path, shard)

@@ -28,12 +28,13 @@ class CorpusWriter:
         self.prefix = prefix
         self.tokenizer = tokenizer
         self.shards: list[ShardInfo] = []
-        self._counts: dict[str, int] = {}
+        self.rejected: list[ShardInfo] = []
+        self._counts: dict[tuple[str, str], int] = {}
 
-    def next_path(self, domain: str) -> str:
-        n = self._counts.get(domain, 0)
-        self._counts[domain] = n + 1
-        return f"data/{domain}/{self.prefix}{n:05d}.arrow"
+    def next_path(self, domain: str, folder: str = "data") -> str:
+        n = self._counts.get((folder, domain), 0)
+        self._counts[(folder, domain)] = n + 1
+        return f"{folder}/{domain}/{self.prefix}{n:05d}.arrow"
 
     def write_table(self, domain: str, table: pa.Table, rel_path: str | None = None) -> ShardInfo:
         """Write one shard of ``domain`` and remember its manifest entry."""
@@ -46,6 +47,18 @@ class CorpusWriter:
         self.shards.append(info)
         return info
 
+    def write_rejected(self, domain: str, table: pa.Table, rel_path: str | None = None) -> ShardInfo:
+        """Write one shard of dropped documents (text columns plus ``step`` and ``reason``)."""
+        check_domain_name(domain)
+        for name in ("step", "reason"):
+            if name not in table.column_names:
+                raise ValueError(f"a rejected shard needs a '{name}' column")
+        rel = rel_path or self.next_path(domain, folder="rejected")
+        write_arrow_file(self.out_dir / rel, table, compression="zstd")
+        info = describe_shard(self.out_dir, rel, domain, table, "text")
+        self.rejected.append(info)
+        return info
+
     def write_tokens(self, domain: str, ids: list[str], tokens: np.ndarray, offsets: np.ndarray) -> ShardInfo:
         """Write one token shard from a flat token array and its document offsets."""
         return self.write_table(domain, token_table(ids, tokens, offsets))
@@ -53,6 +66,7 @@ class CorpusWriter:
     def finish(self, extra: dict[str, Any] | None = None) -> Manifest:
         """Write ``manifest.json`` (atomically, last) and return it."""
         manifest = Manifest(kind=self.kind, shards=sorted(self.shards, key=lambda s: s.path),
+                            rejected=sorted(self.rejected, key=lambda s: s.path),
                             tokenizer=self.tokenizer, extra=extra or {})
         manifest.write(self.out_dir)
         return manifest
