@@ -1,0 +1,49 @@
+"""CLI: ``midtrain plan MIX.yaml --corpus TOKEN_CORPUS --tokens N``.
+
+Exit status: 0 when the plan is within the hard cap, 1 when ``--max-epochs`` is broken (the table
+or JSON is still printed, the violations go to stderr), 2 for a bad schedule or corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plan", help="tokens and epochs per domain and phase for a mixture schedule",
+                       description="Plan a mixture schedule against a token corpus before training: tokens drawn, "
+                                   "unique tokens, epochs per domain and phase, and where each domain runs out.")
+    p.add_argument("schedule", help="schedule file (.yaml, .toml or .json)")
+    p.add_argument("--corpus", required=True, help="token corpus folder (its manifest gives the domain sizes)")
+    p.add_argument("--tokens", help="total training tokens, e.g. 100B or 2500000000 (default: the schedule's "
+                                    "total_tokens)")
+    p.add_argument("--warn-epochs", type=float, default=4.0, help="warn when a domain exceeds this many epochs "
+                                                                 "(default 4)")
+    p.add_argument("--max-epochs", type=float, default=None, help="hard cap: exit 1 if any domain exceeds it")
+    p.add_argument("--renormalize-missing", action="store_true",
+                   help="drop schedule domains the corpus lacks and renormalise every mixture over the rest "
+                        "(default: a missing domain is an error)")
+    p.add_argument("--plot", metavar="FILE.png", help="write weights over tokens and cumulative epochs to a PNG")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON instead of a table")
+    p.set_defaults(func=_plan)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from midtrain.mixers import corpus_domain_tokens, load_schedule, plan_budget
+    from midtrain.mixers.positions import parse_position
+
+    total = parse_position(args.tokens, "--tokens", None) if args.tokens is not None else None
+    sizes = corpus_domain_tokens(args.corpus)
+    schedule = load_schedule(args.schedule, total_tokens=total, domain_tokens=sizes,
+                             missing_domains="renormalize" if args.renormalize_missing else None)
+    plan = plan_budget(schedule, sizes, total, warn_epochs=args.warn_epochs, max_epochs=args.max_epochs)
+    print(plan.to_json(), end="") if args.json else print(plan.table())
+    if args.plot:
+        from midtrain.mixers.plot import plot_plan
+
+        path = plot_plan(schedule, plan, args.plot)
+        print(f"plot: {path}", file=sys.stderr if args.json else sys.stdout)
+    for line in plan.violations:
+        print(f"midtrain plan: over the cap: {line}", file=sys.stderr)
+    return 0 if plan.ok else 1
