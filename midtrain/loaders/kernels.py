@@ -1,0 +1,264 @@
+"""The loader's hot loops, as numba kernels with plain-array signatures.
+
+Everything per sequence or per token lives here; the rest of ``midtrain.loaders`` is readable
+Python around these. Each kernel has a slow pure-Python twin in ``tests/test_loader_kernels.py``.
+
+- :func:`blend_counts`: integer sequence counts per domain for one block, by error carry
+  (Megatron's ``build_blending_indices`` idea: the slot goes to the domain furthest behind).
+- :func:`stream_pieces`: the documents covering a token interval of one epoch's concatenated stream.
+- :func:`split_into_sequences`: cut an ordered list of pieces into sequences of ``seq_len`` tokens.
+- :func:`best_fit_decreasing`: pack items into bins of ``capacity`` (smallest bin that fits,
+  O(n log capacity) with a segment tree over remaining capacities).
+- :func:`fill_batch`: gather tokens from the memory-mapped shards into ``input_ids``, ``labels``,
+  ``position_ids`` and ``document_ids``, and the ``cu_seqlens`` of every segment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+IGNORE_INDEX = -100
+
+
+@njit(cache=True)
+def blend_counts(weights: np.ndarray, err: np.ndarray, slots: int) -> np.ndarray:
+    """Hand out ``slots`` sequences to domains; ``err`` (target minus given, carried) is updated in place.
+
+    ``err += weights * slots``, then each slot goes to the domain with the largest ``err`` (lowest
+    index on ties), which pays 1. Cumulative counts therefore track the cumulative target to
+    within one sequence per domain.
+    """
+    k = weights.shape[0]
+    counts = np.zeros(k, np.int64)
+    for d in range(k):
+        err[d] += weights[d] * slots
+    for _ in range(slots):
+        best = 0
+        for d in range(1, k):
+            if err[d] > err[best]:
+                best = d
+        counts[best] += 1
+        err[best] -= 1.0
+    return counts
+
+
+@njit(cache=True)
+def stream_pieces(perm: np.ndarray, cum: np.ndarray, start: int, stop: int):
+    """Pieces ``(doc, begin, length)`` covering tokens ``[start, stop)`` of one epoch's stream.
+
+    The epoch's stream is the documents in ``perm`` order, concatenated; ``cum`` is the cumulative
+    length in that order (``cum[0] == 0``, ``len(cum) == len(perm) + 1``). Empty documents yield
+    nothing.
+    """
+    n = perm.shape[0]
+    # first document whose end is beyond start
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cum[mid + 1] <= start:
+            lo = mid + 1
+        else:
+            hi = mid
+    cap = 16
+    docs = np.empty(cap, np.int64)
+    begins = np.empty(cap, np.int64)
+    lengths = np.empty(cap, np.int64)
+    m = 0
+    pos = start
+    i = lo
+    while pos < stop and i < n:
+        doc_begin = cum[i]
+        doc_end = cum[i + 1]
+        if doc_end > doc_begin:
+            s = pos - doc_begin
+            e = min(stop, doc_end) - doc_begin
+            if m == cap:
+                cap *= 2
+                docs = _grow(docs, cap)
+                begins = _grow(begins, cap)
+                lengths = _grow(lengths, cap)
+            docs[m] = perm[i]
+            begins[m] = s
+            lengths[m] = e - s
+            m += 1
+            pos = doc_begin + e
+        i += 1
+    return docs[:m], begins[:m], lengths[:m]
+
+
+@njit(cache=True)
+def _grow(a: np.ndarray, cap: int) -> np.ndarray:
+    b = np.empty(cap, a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+@njit(cache=True)
+def split_into_sequences(docs: np.ndarray, begins: np.ndarray, lengths: np.ndarray, seq_len: int):
+    """Cut ordered pieces into consecutive sequences of ``seq_len`` tokens.
+
+    Returns ``(seq_of_segment, docs, begins, lengths)`` for the resulting segments; a piece that
+    straddles a boundary becomes two segments. The caller guarantees the total is a multiple of
+    ``seq_len``.
+    """
+    total = 0
+    for i in range(lengths.shape[0]):
+        total += lengths[i]
+    cap = lengths.shape[0] + total // seq_len + 1
+    seq = np.empty(cap, np.int64)
+    od = np.empty(cap, np.int64)
+    ob = np.empty(cap, np.int64)
+    ol = np.empty(cap, np.int64)
+    m = 0
+    filled = 0
+    s = 0
+    for i in range(lengths.shape[0]):
+        b = begins[i]
+        left = lengths[i]
+        while left > 0:
+            take = min(left, seq_len - filled)
+            seq[m] = s
+            od[m] = docs[i]
+            ob[m] = b
+            ol[m] = take
+            m += 1
+            b += take
+            left -= take
+            filled += take
+            if filled == seq_len:
+                filled = 0
+                s += 1
+    return seq[:m], od[:m], ob[:m], ol[:m]
+
+
+@njit(cache=True)
+def best_fit_decreasing(lengths: np.ndarray, capacity: int) -> np.ndarray:
+    """Bin of every item under best-fit decreasing: the fullest bin that still fits, else a new bin.
+
+    Items are taken longest first (ties by index); every length must be in ``[1, capacity]``. A
+    segment tree over remaining capacities ``0..capacity`` finds the smallest capacity ``>=`` the
+    item in O(log capacity); bins with equal capacity are taken oldest first. Returns the bin index
+    of each item, bins numbered in creation order.
+    """
+    n = lengths.shape[0]
+    order = np.argsort(-lengths, kind="mergesort")
+    size = 1
+    while size < capacity + 1:
+        size *= 2
+    tree = np.zeros(2 * size, np.int64)  # count of open bins per remaining capacity
+    # FIFO queue of bins per capacity, as linked lists
+    head = np.full(capacity + 1, -1, np.int64)
+    tail = np.full(capacity + 1, -1, np.int64)
+    nxt = np.full(n, -1, np.int64)
+    remaining = np.zeros(n, np.int64)
+    bin_of = np.empty(n, np.int64)
+    n_bins = 0
+    for j in range(n):
+        item = order[j]
+        need = lengths[item]
+        # smallest capacity c >= need with tree leaf > 0
+        c = _first_nonzero_at_or_after(tree, size, need)
+        if c < 0:
+            b = n_bins
+            n_bins += 1
+            remaining[b] = capacity
+        else:
+            b = head[c]
+            head[c] = nxt[b]
+            if head[c] == -1:
+                tail[c] = -1
+            nxt[b] = -1
+            _tree_add(tree, size, c, -1)
+        bin_of[item] = b
+        remaining[b] -= need
+        r = remaining[b]
+        if r > 0:
+            if tail[r] == -1:
+                head[r] = b
+            else:
+                nxt[tail[r]] = b
+            tail[r] = b
+            _tree_add(tree, size, r, 1)
+    return bin_of
+
+
+@njit(cache=True)
+def _tree_add(tree: np.ndarray, size: int, leaf: int, delta: int) -> None:
+    i = leaf + size
+    while i >= 1:
+        tree[i] += delta
+        i //= 2
+
+
+@njit(cache=True)
+def _first_nonzero_at_or_after(tree: np.ndarray, size: int, lo: int) -> int:
+    """Smallest leaf index >= lo with a non-zero count, or -1."""
+    if lo >= size:
+        return -1
+    i = lo + size
+    if tree[i] > 0:
+        return lo
+    # climb until a right sibling subtree has something
+    while i > 1:
+        if i % 2 == 0 and tree[i + 1] > 0:
+            i += 1
+            while i < size:
+                i = 2 * i if tree[2 * i] > 0 else 2 * i + 1
+            return i - size
+        i //= 2
+    return -1
+
+
+@njit(cache=True)
+def fill_batch(shards, seq_ptr: np.ndarray, seg_shard: np.ndarray, seg_src: np.ndarray, seg_len: np.ndarray,
+               seg_doc_end: np.ndarray, seq_len: int, pad_id: int, mask_cross_doc: bool,
+               input_ids: np.ndarray, labels: np.ndarray, position_ids: np.ndarray, document_ids: np.ndarray,
+               cu_seqlens: np.ndarray) -> int:
+    """Materialise B sequences (rows) from their segments; returns the number of ``cu_seqlens`` entries.
+
+    Row ``r`` holds segments ``seq_ptr[r]:seq_ptr[r + 1]``; segment ``i`` copies ``seg_len[i]``
+    tokens of shard ``seg_shard[i]`` from token offset ``seg_src[i]``. The label of a segment's
+    last token is the next token of the same document when there is one (``seg_doc_end``), else
+    -100, or, with ``mask_cross_doc=False``, the first token of the next segment in the row.
+    ``position_ids`` restart at 0 at every segment; ``document_ids`` number the segments of a row
+    (-1 on padding); ``cu_seqlens`` are the boundaries of every segment (padding counts as one)
+    over the flattened ``[B * seq_len]`` batch.
+    """
+    rows = seq_ptr.shape[0] - 1
+    ncu = 1
+    cu_seqlens[0] = 0
+    for r in range(rows):
+        pos = 0
+        base = r * seq_len
+        k = 0
+        for i in range(seq_ptr[r], seq_ptr[r + 1]):
+            toks = shards[seg_shard[i]]
+            src = seg_src[i]
+            n = seg_len[i]
+            for t in range(n):
+                input_ids[r, pos + t] = toks[src + t]
+                position_ids[r, pos + t] = t
+                document_ids[r, pos + t] = k
+            for t in range(n - 1):
+                labels[r, pos + t] = toks[src + t + 1]
+            end = src + n
+            if end < seg_doc_end[i]:
+                labels[r, pos + n - 1] = toks[end]
+            elif not mask_cross_doc and i + 1 < seq_ptr[r + 1]:
+                labels[r, pos + n - 1] = shards[seg_shard[i + 1]][seg_src[i + 1]]
+            else:
+                labels[r, pos + n - 1] = IGNORE_INDEX
+            pos += n
+            k += 1
+            cu_seqlens[ncu] = base + pos
+            ncu += 1
+        if pos < seq_len:
+            for t in range(pos, seq_len):
+                input_ids[r, t] = pad_id
+                labels[r, t] = IGNORE_INDEX
+                position_ids[r, t] = t - pos
+                document_ids[r, t] = -1
+            cu_seqlens[ncu] = base + seq_len
+            ncu += 1
+    return ncu

@@ -1,0 +1,191 @@
+"""``build_loader`` and :class:`PackedLoader`: what a trainer touches.
+
+The loader wraps a torch ``DataLoader`` over :class:`~midtrain.loaders.dataset.PackedDataset`
+(whole batches per worker, ``batch_size=None``) and keeps the position in the main process:
+the number of global batches consumed and the plan snapshot that continues from there. So
+``state_dict()`` is exact whatever the workers had prefetched, and it loads into a loader with
+another number of workers or another world size (same global batch size).
+
+Adaptive mixing: :meth:`PackedLoader.update_mixture` feeds all-reduced per-domain loss sums to
+the policy; its new weights are logged to apply from the next block boundary after the next
+batch, identically on every rank (they all consume in lock step), and the workers are restarted
+from the current position so none of them keeps producing batches with stale weights.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from midtrain.errors import ConfigError
+from midtrain.loaders.dataset import LoaderConfig, PackedDataset, corpus_fingerprint
+from midtrain.loaders.plan import PlanState, ScheduleLike
+
+STATE_VERSION = 1
+
+
+class PackedLoader:
+    """An iterable of packed batches with ``state_dict()`` / ``load_state_dict()`` for exact resume."""
+
+    def __init__(self, config: LoaderConfig, schedule: ScheduleLike, *, num_workers: int = 0,
+                 prefetch_factor: int = 2, pin_memory: bool = False, policy: Any = None) -> None:
+        self.config = config
+        self.schedule = schedule
+        self.num_workers = num_workers
+        self.prefetch_factor = prefetch_factor
+        self.pin_memory = pin_memory
+        self.policy = policy
+        self._batches = 0
+        self._snapshot: PlanState | None = None
+        self._mixture_log: list[tuple[int, list[float]]] = []
+        self._restart = False
+        probe = PackedDataset(config, schedule, start_batch=0, snapshot=None, mixture_log=[])
+        corpus, _, plan = probe.open()
+        self.domains: list[str] = list(plan.domains)
+        self.fingerprint = plan.fingerprint(corpus_fingerprint(corpus))
+        self._plan = plan
+
+    # -- iteration --------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        while True:
+            self._restart = False
+            dataset = PackedDataset(self.config, self.schedule, start_batch=self._batches,
+                                    snapshot=self._snapshot, mixture_log=self._mixture_log)
+            if self.num_workers == 0:
+                source = iter(dataset)
+            else:
+                source = iter(torch.utils.data.DataLoader(
+                    dataset, batch_size=None, num_workers=self.num_workers, prefetch_factor=self.prefetch_factor,
+                    pin_memory=self.pin_memory, persistent_workers=False))
+            for batch in source:
+                if batch["batch_index"] != self._batches:
+                    raise RuntimeError(f"loader out of order: got batch {batch['batch_index']}, "
+                                       f"expected {self._batches}")
+                self._snapshot = PlanState.from_dict(batch.pop("_resume"))
+                self._batches += 1
+                yield batch
+                if self._restart:
+                    break
+            else:
+                return
+            del source
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def batches_consumed(self) -> int:
+        """Global batches consumed so far (the same on every rank)."""
+        return self._batches
+
+    @property
+    def tokens_consumed(self) -> int:
+        """Token slots (sequences x seq_len, padding included) of the global stream consumed so far."""
+        snap = self._snapshot or self._plan.initial_state()
+        bb = self.config.block_batches
+        within = self._batches - snap.block * bb
+        seq_len = self._plan.seq_len_at(snap.tokens)
+        return snap.tokens + within * self.config.global_batch_size * seq_len
+
+    def state_dict(self) -> dict[str, Any]:
+        """A small JSON-able dict: position, plan snapshot, adaptive log, fingerprint."""
+        snap = self._snapshot or self._plan.initial_state()
+        state = {
+            "version": STATE_VERSION,
+            "fingerprint": self.fingerprint,
+            "global_batch_size": self.config.global_batch_size,
+            "block_batches": self.config.block_batches,
+            "batches_consumed": self._batches,
+            "plan": snap.to_dict(),
+            "mixture_log": [[b, list(w)] for b, w in self._mixture_log],
+        }
+        if self.policy is not None:
+            state["policy"] = self.policy.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue exactly where ``state`` was taken (any num_workers; any world size with the same global batch)."""
+        if state.get("version") != STATE_VERSION:
+            raise ConfigError(f"loader state version {state.get('version')!r} is not {STATE_VERSION}")
+        if state["global_batch_size"] != self.config.global_batch_size:
+            raise ConfigError(f"loader state has global batch size {state['global_batch_size']}, this loader has "
+                              f"{self.config.global_batch_size} (batch_size x world_size must stay the same)")
+        if state["fingerprint"] != self.fingerprint:
+            raise ConfigError("loader state was saved for another corpus, schedule, seed or packing "
+                              f"(fingerprint {state['fingerprint']} != {self.fingerprint})")
+        if state["block_batches"] != self.config.block_batches:
+            raise ConfigError("loader state has another block_batches")
+        self._batches = int(state["batches_consumed"])
+        self._snapshot = PlanState.from_dict(state["plan"])
+        self._mixture_log = [(int(b), list(w)) for b, w in state["mixture_log"]]
+        self._plan.mixture_log = list(self._mixture_log)
+        if self.policy is not None and "policy" in state:
+            self.policy.load_state_dict(state["policy"])
+        self._restart = True
+
+    # -- adaptive mixing --------------------------------------------------------------------
+    def update_mixture(self, loss_sum: np.ndarray | torch.Tensor, token_count: np.ndarray | torch.Tensor) -> int:
+        """Feed per-domain (all-reduced) loss sums and token counts to the policy; returns the block
+        from which its new weights apply. Call it at the same step on every rank."""
+        if self.policy is None:
+            raise ConfigError("update_mixture needs a policy: build_loader(..., policy=DoReMiPolicy(...))")
+        loss_sum = np.asarray(torch.as_tensor(loss_sum, dtype=torch.float64).cpu(), np.float64)
+        token_count = np.asarray(torch.as_tensor(token_count, dtype=torch.float64).cpu(), np.float64)
+        weights = np.asarray(self.policy.update(loss_sum, token_count), np.float64)
+        block_from = self._batches // self.config.block_batches + 1
+        self._plan.add_weights(block_from, weights)
+        self._mixture_log = list(self._plan.mixture_log)
+        self._restart = True
+        return block_from
+
+    def set_weights(self, weights: dict[str, float] | np.ndarray) -> int:
+        """Log a manual weight change from the next block boundary on (same rules as ``update_mixture``)."""
+        if isinstance(weights, dict):
+            unknown = set(weights) - set(self.domains)
+            if unknown:
+                raise ConfigError(f"unknown domain(s) {sorted(unknown)}; the loader has {self.domains}")
+            weights = np.array([weights.get(d, 0.0) for d in self.domains], np.float64)
+        block_from = self._batches // self.config.block_batches + 1
+        self._plan.add_weights(block_from, np.asarray(weights, np.float64))
+        self._mixture_log = list(self._plan.mixture_log)
+        self._restart = True
+        return block_from
+
+
+def _dist_rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    if rank is not None and world_size is not None:
+        return rank, world_size
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return (torch.distributed.get_rank() if rank is None else rank,
+                torch.distributed.get_world_size() if world_size is None else world_size)
+    return (rank or 0), (world_size or 1)
+
+
+def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batch_size: int, seed: int,
+                 rank: int | None = None, world_size: int | None = None, num_workers: int = 0,
+                 packing: str = "concat", window: int = 4096, block_batches: int = 1,
+                 mask_cross_document_labels: bool = True, pad_id: int | None = None, prefetch_factor: int = 2,
+                 pin_memory: bool = False, policy: Any = None, verify_checksums: bool = False) -> PackedLoader:
+    """A packed, mixed, resumable loader over a token corpus.
+
+    ``schedule`` is a schedule object (``midtrain.mixers.load_schedule``), a path to a schedule
+    file, or a dict. ``batch_size`` is per rank; rank and world size come from the arguments or
+    from ``torch.distributed``. ``seq_len`` is the default that a phase's own ``seq_len`` overrides.
+    """
+    if not hasattr(schedule, "weights_vector_at"):
+        from midtrain.mixers import load_schedule
+
+        schedule = load_schedule(schedule)
+    rank, world_size = _dist_rank_world(rank, world_size)
+    if not 0 <= rank < world_size:
+        raise ConfigError(f"rank {rank} is outside world size {world_size}")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be positive, got {batch_size}")
+    config = LoaderConfig(corpus=str(Path(corpus)), seq_len=seq_len, batch_size=batch_size, seed=seed, rank=rank,
+                          world_size=world_size, packing=packing, window=window, block_batches=block_batches,
+                          mask_cross_document_labels=mask_cross_document_labels, pad_id=pad_id,
+                          verify_checksums=verify_checksums)
+    return PackedLoader(config, schedule, num_workers=num_workers, prefetch_factor=prefetch_factor,
+                        pin_memory=pin_memory, policy=policy)

@@ -1,0 +1,209 @@
+"""The global sequence plan: a pure function of (corpus, schedule, seed, position).
+
+The global stream is cut into blocks of ``block_size`` sequences (a multiple of the global batch).
+For block ``b`` the schedule (or the adaptive log) gives weights at the block's first token and
+the block's ``seq_len``; :func:`~midtrain.loaders.kernels.blend_counts` turns the weights into
+integer counts with an error carry, so cumulative counts never drift more than one sequence from
+the target; the domains' slots are shuffled by a permutation seeded by ``(seed, b)``; each slot
+takes the next sequence of its domain's stream.
+
+:class:`PlanState` is everything needed to continue (block, tokens so far, error vector, one
+cursor per domain): a few numbers, JSON-able, and the same whatever the world size or number of
+workers, because ranks and workers only choose *which* part of a block they materialise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from midtrain.errors import ConfigError
+from midtrain.loaders.kernels import blend_counts
+from midtrain.loaders.streams import BestFitStream, ConcatStream, Segments, seeded_rng
+
+
+class ScheduleLike(Protocol):
+    """What the plan needs from a schedule (``midtrain.mixers.Schedule`` provides it)."""
+
+    domains: tuple[str, ...]
+    total_tokens: int | None
+
+    def weights_vector_at(self, tokens: int) -> np.ndarray: ...
+    def seq_len_at(self, tokens: int) -> int | None: ...
+    def fingerprint(self) -> str: ...
+
+
+@dataclass
+class PlanState:
+    """Where the plan stands at the start of a block."""
+
+    block: int = 0
+    tokens: int = 0
+    err: list[float] = field(default_factory=list)
+    cursors: dict[str, list[int]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"block": self.block, "tokens": self.tokens, "err": list(self.err),
+                "cursors": {d: list(c) for d, c in self.cursors.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PlanState":
+        return cls(block=int(d["block"]), tokens=int(d["tokens"]), err=[float(x) for x in d["err"]],
+                   cursors={k: [int(x) for x in v] for k, v in d["cursors"].items()})
+
+
+@dataclass
+class BlockPlan:
+    """One block: the domain and the segments of each of its sequences."""
+
+    index: int
+    seq_len: int
+    tokens_before: int
+    weights: np.ndarray
+    domain: np.ndarray
+    """Domain index of each sequence, shape ``[block_size]``."""
+    seq_ptr: np.ndarray
+    """Sequence ``i`` has segments ``seq_ptr[i]:seq_ptr[i + 1]``."""
+    seg_domain: np.ndarray
+    seg_doc: np.ndarray
+    seg_begin: np.ndarray
+    seg_len: np.ndarray
+
+
+class GlobalPlan:
+    """Blocks of sequences over per-domain streams, following a schedule and an adaptive log."""
+
+    def __init__(self, doc_lengths: dict[str, np.ndarray], schedule: ScheduleLike, *, seed: int, seq_len: int,
+                 block_size: int, packing: str = "concat", window: int = 4096,
+                 mixture_log: list[tuple[int, list[float]]] | None = None) -> None:
+        if packing not in ("concat", "best_fit"):
+            raise ConfigError(f"packing must be 'concat' or 'best_fit', got {packing!r}")
+        if seq_len < 1 or block_size < 1:
+            raise ConfigError("seq_len and block_size must be positive")
+        self.schedule = schedule
+        self.domains = list(schedule.domains)
+        self.seed = int(seed)
+        self.default_seq_len = int(seq_len)
+        self.block_size = int(block_size)
+        self.packing = packing
+        self.window = int(window)
+        self.mixture_log: list[tuple[int, list[float]]] = [(int(b), list(w)) for b, w in (mixture_log or [])]
+        self.streams: dict[str, ConcatStream | BestFitStream] = {}
+        for i, d in enumerate(self.domains):
+            lengths = doc_lengths.get(d)
+            if lengths is None:
+                raise ConfigError(f"schedule domain {d!r} is not in the corpus (has {sorted(doc_lengths)})")
+            if int(lengths.sum()) == 0:
+                continue  # sampled only if its weight is positive; checked per block
+            if packing == "concat":
+                self.streams[d] = ConcatStream(lengths, self.seed, i)
+            else:
+                self.streams[d] = BestFitStream(lengths, self.seed, i, self.window)
+
+    # -- schedule ---------------------------------------------------------------------------
+    def weights_at_block(self, block: int, tokens: int) -> np.ndarray:
+        w = None
+        for block_from, weights in self.mixture_log:
+            if block_from <= block:
+                w = np.asarray(weights, np.float64)
+        if w is None:
+            w = np.asarray(self.schedule.weights_vector_at(tokens), np.float64)
+        return w
+
+    def seq_len_at(self, tokens: int) -> int:
+        s = self.schedule.seq_len_at(tokens)
+        return int(s) if s else self.default_seq_len
+
+    def add_weights(self, block_from: int, weights: np.ndarray) -> None:
+        """Log new weights that apply from block ``block_from`` on (a future block)."""
+        w = np.asarray(weights, np.float64)
+        if w.shape != (len(self.domains),) or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+            raise ConfigError(f"new weights must be a simplex over {self.domains}, got {w.tolist()}")
+        if self.mixture_log and block_from < self.mixture_log[-1][0]:
+            raise ConfigError("adaptive weight changes must be logged in block order")
+        self.mixture_log.append((int(block_from), w.tolist()))
+
+    # -- blocks -----------------------------------------------------------------------------
+    def initial_state(self) -> PlanState:
+        cursors = {d: s.initial_cursor() for d, s in self.streams.items()}
+        return PlanState(block=0, tokens=0, err=[0.0] * len(self.domains), cursors=cursors)
+
+    def block(self, state: PlanState) -> tuple[BlockPlan, PlanState]:
+        """Plan the block at ``state`` and return it with the state after it (pure)."""
+        seq_len = self.seq_len_at(state.tokens)
+        weights = self.weights_at_block(state.block, state.tokens)
+        err = np.asarray(state.err, np.float64).copy()
+        counts = blend_counts(weights, err, self.block_size)
+        cursors = dict(state.cursors)
+        parts, per_domain_seq = [], []
+        for k, d in enumerate(self.domains):
+            n = int(counts[k])
+            if n == 0:
+                continue
+            stream = self.streams.get(d)
+            if stream is None:
+                raise ConfigError(f"domain {d!r} has weight {weights[k]:.4g} at block {state.block} but no tokens")
+            seg, cursors[d] = stream.take(cursors[d], n, seq_len)
+            parts.append((k, seg, n))
+        # slot order within the block: seeded by (seed, block)
+        slot_domain = np.repeat(np.arange(len(self.domains)), counts)
+        slot_domain = slot_domain[seeded_rng(self.seed, 1_000_003, state.block).permutation(self.block_size)]
+        # the i-th slot of domain k takes domain k's next local sequence
+        local = np.empty(self.block_size, np.int64)
+        for k in range(len(self.domains)):
+            mask = slot_domain == k
+            local[mask] = np.arange(int(mask.sum()))
+        # global sequence id of each (domain, local seq): gather segments in slot order
+        seg_counts_by_domain = {}
+        for k, seg, n in parts:
+            seg_counts_by_domain[k] = (seg, np.bincount(seg.seq, minlength=n))
+        n_seg = np.zeros(self.block_size, np.int64)
+        for k, (seg, cnt) in seg_counts_by_domain.items():
+            mask = slot_domain == k
+            n_seg[mask] = cnt[local[mask]]
+        seq_ptr = np.zeros(self.block_size + 1, np.int64)
+        np.cumsum(n_seg, out=seq_ptr[1:])
+        total = int(seq_ptr[-1])
+        seg_domain = np.empty(total, np.int64)
+        seg_doc = np.empty(total, np.int64)
+        seg_begin = np.empty(total, np.int64)
+        seg_len = np.empty(total, np.int64)
+        for k, (seg, cnt) in seg_counts_by_domain.items():
+            starts_local = np.zeros(len(cnt) + 1, np.int64)
+            np.cumsum(cnt, out=starts_local[1:])
+            slots = np.nonzero(slot_domain == k)[0]
+            # destination index of every segment of domain k
+            dest_start = seq_ptr[slots]  # in local order, since local[slots] is 0..n-1 ascending
+            offs = np.arange(len(seg.seq)) - starts_local[seg.seq]
+            dest = dest_start[seg.seq] + offs
+            seg_domain[dest] = k
+            seg_doc[dest] = seg.doc
+            seg_begin[dest] = seg.begin
+            seg_len[dest] = seg.length
+        plan = BlockPlan(index=state.block, seq_len=seq_len, tokens_before=state.tokens, weights=weights,
+                         domain=slot_domain, seq_ptr=seq_ptr, seg_domain=seg_domain, seg_doc=seg_doc,
+                         seg_begin=seg_begin, seg_len=seg_len)
+        nxt = PlanState(block=state.block + 1, tokens=state.tokens + self.block_size * seq_len,
+                        err=err.tolist(), cursors=cursors)
+        return plan, nxt
+
+    def exhausted(self, state: PlanState) -> bool:
+        """True once the schedule's token budget (if it has one) is used up."""
+        total = getattr(self.schedule, "total_tokens", None)
+        return total is not None and state.tokens >= total
+
+    def fingerprint(self, corpus_fingerprint: str) -> str:
+        """Identity of the stream: corpus, schedule, seed and packing (the global batch is checked apart)."""
+        body = json.dumps({"corpus": corpus_fingerprint, "schedule": self.schedule.fingerprint(),
+                           "seed": self.seed, "seq_len": self.default_seq_len, "packing": self.packing, "window": self.window}, sort_keys=True)
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def segments_of(plan: BlockPlan, seq: int) -> Segments:
+    """The segments of one sequence of a block (for tests and fingerprints)."""
+    a, b = plan.seq_ptr[seq], plan.seq_ptr[seq + 1]
+    return Segments(np.zeros(b - a, np.int64), plan.seg_doc[a:b], plan.seg_begin[a:b], plan.seg_len[a:b])

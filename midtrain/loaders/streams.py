@@ -1,0 +1,219 @@
+"""Per-domain sequence streams: documents in a seeded permutation per epoch, packed into sequences.
+
+A stream is a pure function of (domain documents, seed, cursor): ``take(cursor, n, seq_len)``
+returns the next ``n`` sequences as segments ``(sequence, document, begin, length)`` and the
+cursor after them. Cursors are a few integers, so they go into the loader's state dict.
+
+- :class:`ConcatStream` concatenates the epochs' permuted documents into one endless token stream
+  and cuts it every ``seq_len`` tokens (concat-and-split). Cursor: the token offset in that stream.
+- :class:`BestFitStream` takes windows of ``window`` documents of an epoch, splits documents longer
+  than ``seq_len`` into ``seq_len`` pieces, packs the pieces best-fit-decreasing into bins of
+  ``seq_len`` and emits the bins in a seeded order. Documents that fit are never split. Cursor:
+  ``[epoch, window, bin, piece, window_seq_len]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from midtrain.loaders.kernels import best_fit_decreasing, split_into_sequences, stream_pieces
+
+
+def seeded_rng(*key: int) -> np.random.Generator:
+    """A generator seeded by a tuple of non-negative integers (seed, domain, epoch, ...)."""
+    return np.random.default_rng(np.random.SeedSequence([int(k) for k in key]))
+
+
+@dataclass
+class Segments:
+    """Sequences as flat segment arrays: ``seq`` (sequence index, non-decreasing), doc, begin, length."""
+
+    seq: np.ndarray
+    doc: np.ndarray
+    begin: np.ndarray
+    length: np.ndarray
+
+    @staticmethod
+    def empty() -> "Segments":
+        z = np.zeros(0, np.int64)
+        return Segments(z, z, z, z)
+
+    @staticmethod
+    def concat(parts: list["Segments"], seq_offsets: list[int]) -> "Segments":
+        if not parts:
+            return Segments.empty()
+        return Segments(np.concatenate([p.seq + o for p, o in zip(parts, seq_offsets)]),
+                        np.concatenate([p.doc for p in parts]), np.concatenate([p.begin for p in parts]),
+                        np.concatenate([p.length for p in parts]))
+
+
+class _EpochCache:
+    """Permutation and cumulative lengths of the most recently used epochs of one domain."""
+
+    def __init__(self, lengths: np.ndarray, seed: int, domain_index: int, keep: int = 3) -> None:
+        self.lengths = lengths
+        self.seed = seed
+        self.domain_index = domain_index
+        self.keep = keep
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def get(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        hit = self._cache.get(epoch)
+        if hit is None:
+            perm = seeded_rng(self.seed, self.domain_index, epoch).permutation(len(self.lengths))
+            cum = np.zeros(len(perm) + 1, np.int64)
+            np.cumsum(self.lengths[perm], out=cum[1:])
+            if len(self._cache) >= self.keep:
+                self._cache.pop(min(self._cache))
+            hit = self._cache[epoch] = (perm, cum)
+        return hit
+
+
+class ConcatStream:
+    """Concat-and-split over an endless stream of seeded epochs."""
+
+    def __init__(self, lengths: np.ndarray, seed: int, domain_index: int) -> None:
+        self.lengths = lengths
+        self.tokens_per_epoch = int(lengths.sum())
+        if self.tokens_per_epoch == 0:
+            raise ValueError("a domain with no tokens cannot be sampled")
+        self._epochs = _EpochCache(lengths, seed, domain_index)
+
+    @staticmethod
+    def initial_cursor() -> list[int]:
+        return [0]
+
+    def take(self, cursor: list[int], n: int, seq_len: int) -> tuple[Segments, list[int]]:
+        start = cursor[0]
+        stop = start + n * seq_len
+        parts = []
+        pos = start
+        while pos < stop:
+            epoch, offset = divmod(pos, self.tokens_per_epoch)
+            end = min(stop - pos, self.tokens_per_epoch - offset) + offset
+            perm, cum = self._epochs.get(epoch)
+            parts.append(stream_pieces(perm, cum, offset, end))
+            pos += end - offset
+        docs = np.concatenate([p[0] for p in parts])
+        begins = np.concatenate([p[1] for p in parts])
+        lengths = np.concatenate([p[2] for p in parts])
+        seq, d, b, ln = split_into_sequences(docs, begins, lengths, seq_len)
+        return Segments(seq, d, b, ln), [stop]
+
+    def epochs_at(self, cursor: list[int]) -> float:
+        return cursor[0] / self.tokens_per_epoch
+
+
+class BestFitStream:
+    """Best-fit-decreasing packing within windows of documents; long documents split, never cut."""
+
+    def __init__(self, lengths: np.ndarray, seed: int, domain_index: int, window: int) -> None:
+        self.lengths = lengths
+        self.n_docs = len(lengths)
+        self.nonempty = int((lengths > 0).sum())
+        if self.nonempty == 0:
+            raise ValueError("a domain with no tokens cannot be sampled")
+        self.window = max(1, window)
+        self.windows_per_epoch = -(-self.n_docs // self.window)
+        self.seed = seed
+        self.domain_index = domain_index
+        self._epochs = _EpochCache(lengths, seed, domain_index)
+        self._packed: dict[tuple[int, int, int], tuple] = {}
+
+    @staticmethod
+    def initial_cursor() -> list[int]:
+        return [0, 0, 0, 0, 0]
+
+    def _pack(self, epoch: int, window: int, seq_len: int):
+        """Bins of one window as CSR: ``bin_ptr``, then items (doc, begin, length) bin by bin."""
+        key = (epoch, window, seq_len)
+        hit = self._packed.get(key)
+        if hit is not None:
+            return hit
+        perm, _ = self._epochs.get(epoch)
+        docs = perm[window * self.window:(window + 1) * self.window]
+        lens = self.lengths[docs]
+        docs, lens = docs[lens > 0], lens[lens > 0]
+        # split documents longer than seq_len into seq_len pieces (the last one shorter)
+        n_pieces = -(-lens // seq_len)
+        item_doc = np.repeat(docs, n_pieces)
+        first = np.repeat(np.cumsum(n_pieces) - n_pieces, n_pieces)
+        piece_idx = np.arange(len(item_doc)) - first
+        item_begin = piece_idx * seq_len
+        item_len = np.minimum(np.repeat(lens, n_pieces) - item_begin, seq_len)
+        bin_of = best_fit_decreasing(item_len, seq_len)
+        n_bins = int(bin_of.max()) + 1 if len(bin_of) else 0
+        # seeded bin order: BFD creates bins longest-first, so emit them shuffled
+        order = seeded_rng(self.seed, self.domain_index, epoch, window, 1).permutation(n_bins)
+        rank = np.empty(n_bins, np.int64)
+        rank[order] = np.arange(n_bins)
+        item_rank = rank[bin_of]
+        items = np.lexsort((np.arange(len(item_rank)), item_rank))
+        bin_ptr = np.zeros(n_bins + 1, np.int64)
+        np.cumsum(np.bincount(item_rank, minlength=n_bins), out=bin_ptr[1:])
+        hit = (bin_ptr, item_doc[items], item_begin[items], item_len[items])
+        if len(self._packed) >= 4:
+            self._packed.pop(next(iter(self._packed)))
+        self._packed[key] = hit
+        return hit
+
+    def take(self, cursor: list[int], n: int, seq_len: int) -> tuple[Segments, list[int]]:
+        epoch, window, bin_i, piece, win_len = cursor
+        seqs, docs, begins, lengths = [], [], [], []
+        produced = 0
+        while produced < n:
+            if bin_i == 0 and piece == 0:
+                win_len = seq_len  # a window is packed at the seq_len current when it starts
+            bin_ptr, idoc, ibeg, ilen = self._pack(epoch, window, win_len)
+            n_bins = len(bin_ptr) - 1
+            if bin_i >= n_bins:
+                window += 1
+                if window >= self.windows_per_epoch:
+                    epoch, window = epoch + 1, 0
+                bin_i, piece = 0, 0
+                continue
+            if win_len <= seq_len and piece == 0:
+                # fast path: whole bins, each one sequence (padded later)
+                k = min(n - produced, n_bins - bin_i)
+                a, b = bin_ptr[bin_i], bin_ptr[bin_i + k]
+                seqs.append(np.repeat(np.arange(produced, produced + k), np.diff(bin_ptr[bin_i:bin_i + k + 1])))
+                docs.append(idoc[a:b])
+                begins.append(ibeg[a:b])
+                lengths.append(ilen[a:b])
+                produced += k
+                bin_i += k
+                continue
+            # the window was packed for a longer seq_len than now: split this bin into pieces
+            a, b = bin_ptr[bin_i], bin_ptr[bin_i + 1]
+            s, d, bg, ln = _split_bin(idoc[a:b], ibeg[a:b], ilen[a:b], seq_len)
+            n_piece = int(s.max()) + 1
+            mask = s == piece
+            seqs.append(np.full(int(mask.sum()), produced, np.int64))
+            docs.append(d[mask])
+            begins.append(bg[mask])
+            lengths.append(ln[mask])
+            produced += 1
+            piece += 1
+            if piece >= n_piece:
+                bin_i, piece = bin_i + 1, 0
+        seg = Segments(np.concatenate(seqs), np.concatenate(docs), np.concatenate(begins), np.concatenate(lengths))
+        return seg, [epoch, window, bin_i, piece, win_len]
+
+    def epochs_at(self, cursor: list[int]) -> float:
+        epoch, window, *_ = cursor
+        return epoch + window / self.windows_per_epoch
+
+
+def _split_bin(docs: np.ndarray, begins: np.ndarray, lengths: np.ndarray, seq_len: int):
+    """Cut one bin's items into rows of at most ``seq_len`` tokens (the last row may be short)."""
+    total = int(lengths.sum())
+    pad = -total % seq_len
+    if pad:
+        docs = np.append(docs, -1)
+        begins = np.append(begins, 0)
+        lengths = np.append(lengths, pad)
+    s, d, b, ln = split_into_sequences(docs, begins, lengths, seq_len)
+    keep = d >= 0
+    return s[keep], d[keep], b[keep], ln[keep]

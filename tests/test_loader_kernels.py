@@ -1,0 +1,140 @@
+"""The loader's numba kernels against slow pure-Python twins."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from midtrain.loaders.kernels import (IGNORE_INDEX, best_fit_decreasing, blend_counts, fill_batch,
+                                      split_into_sequences, stream_pieces)
+
+
+def blend_counts_ref(weights, err, slots):
+    err = [e + w * slots for e, w in zip(err, weights)]
+    counts = [0] * len(weights)
+    for _ in range(slots):
+        best = max(range(len(err)), key=lambda d: (err[d], -d))
+        counts[best] += 1
+        err[best] -= 1.0
+    return counts, err
+
+
+@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=6).filter(lambda w: sum(w) > 1e-3),
+       st.integers(1, 64), st.integers(1, 30))
+@settings(max_examples=60, deadline=None)
+def test_blend_counts_matches_reference_and_tracks_target_within_one(raw, slots, blocks):
+    w = np.array(raw) / sum(raw)
+    err = np.zeros(len(w))
+    ref_err = [0.0] * len(w)
+    total = np.zeros(len(w))
+    for _ in range(blocks):
+        counts = blend_counts(w, err, slots)
+        ref_counts, ref_err = blend_counts_ref(w, ref_err, slots)
+        assert counts.tolist() == ref_counts
+        assert counts.sum() == slots
+        total += counts
+    target = w * slots * blocks
+    assert np.all(np.abs(total - target) <= 1.0 + 1e-9)
+
+
+def stream_pieces_ref(perm, lengths, start, stop):
+    out, pos = [], 0
+    for d in perm:
+        a, b = pos, pos + lengths[d]
+        lo, hi = max(a, start), min(b, stop)
+        if lo < hi:
+            out.append((d, lo - a, hi - lo))
+        pos = b
+    return out
+
+
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=30), st.data())
+@settings(max_examples=80, deadline=None)
+def test_stream_pieces_matches_reference(lengths, data):
+    lengths = np.array(lengths, np.int64)
+    perm = np.random.default_rng(len(lengths)).permutation(len(lengths))
+    cum = np.concatenate([[0], np.cumsum(lengths[perm])])
+    total = int(cum[-1])
+    start = data.draw(st.integers(0, total))
+    stop = data.draw(st.integers(start, total))
+    d, b, ln = stream_pieces(perm, cum, start, stop)
+    assert list(zip(d.tolist(), b.tolist(), ln.tolist())) == stream_pieces_ref(perm, lengths, start, stop)
+
+
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=20), st.integers(1, 17))
+@settings(max_examples=60, deadline=None)
+def test_split_into_sequences_cuts_every_seq_len_tokens(lengths, seq_len):
+    total = sum(lengths)
+    lengths = lengths + [seq_len - total % seq_len] if total % seq_len else lengths
+    docs = np.arange(len(lengths), dtype=np.int64)
+    seq, d, b, ln = split_into_sequences(docs, np.zeros(len(lengths), np.int64), np.array(lengths, np.int64), seq_len)
+    # reference: token-by-token
+    tokens = [(i, t) for i, n in enumerate(lengths) for t in range(n)]
+    rebuilt = [(s, di, bi + t) for s, di, bi, n in zip(seq, d, b, ln) for t in range(n)]
+    assert [(x[1], x[2]) for x in rebuilt] == tokens
+    assert [x[0] for x in rebuilt] == [k // seq_len for k in range(len(tokens))]
+
+
+def best_fit_decreasing_ref(lengths, capacity):
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    remaining, bin_of = [], [0] * len(lengths)
+    for i in order:
+        fits = [(remaining[b], b) for b in range(len(remaining)) if remaining[b] >= lengths[i]]
+        if fits:
+            # fullest bin that fits; among equal capacities the one that reached it first
+            cap = min(r for r, _ in fits)
+            b = min((b for r, b in fits if r == cap), key=lambda b: arrival[b])
+        else:
+            b = len(remaining)
+            remaining.append(capacity)
+            arrival.append(0)
+        bin_of[i] = b
+        remaining[b] -= lengths[i]
+        arrival[b] = next(counter)
+    return bin_of
+
+
+@given(st.lists(st.integers(1, 64), min_size=1, max_size=60), st.integers(64, 100))
+@settings(max_examples=80, deadline=None)
+def test_best_fit_decreasing_matches_reference(lengths, capacity):
+    global arrival, counter
+    import itertools
+
+    arrival, counter = [], itertools.count()
+    ref = best_fit_decreasing_ref(lengths, capacity)
+    got = best_fit_decreasing(np.array(lengths, np.int64), capacity).tolist()
+    assert got == ref
+    loads = np.bincount(got, weights=lengths)
+    assert loads.max() <= capacity
+
+
+def test_fill_batch_matches_reference():
+    shard0 = np.arange(100, 200, dtype=np.uint16)
+    shard1 = np.arange(500, 540, dtype=np.uint16)
+    from numba import typed
+
+    shards = typed.List([shard0, shard1])
+    # row 0: doc A = shard0[10:20] (whole doc), piece of doc B = shard1[0:6] of a doc ending at 30
+    # row 1: doc C = shard0[50:55], then padding
+    seq_ptr = np.array([0, 2, 3])
+    seg_shard = np.array([0, 1, 0])
+    seg_src = np.array([10, 0, 50])
+    seg_len = np.array([10, 6, 5])
+    seg_end = np.array([20, 30, 55])
+    L = 16
+    out = [np.zeros((2, L), np.int64) for _ in range(3)] + [np.zeros((2, L), np.int32)]
+    cu = np.zeros(8, np.int32)
+    for mask in (True, False):
+        n = fill_batch(shards, seq_ptr, seg_shard, seg_src, seg_len, seg_end, L, 0, mask, *out, cu)
+        ids, labels, pos, docs = out
+        assert ids[0].tolist() == list(range(110, 120)) + list(range(500, 506))
+        assert ids[1].tolist() == list(range(150, 155)) + [0] * 11
+        expected_row0 = list(range(111, 120)) + [IGNORE_INDEX if mask else 500] + list(range(501, 507))
+        assert labels[0].tolist() == expected_row0  # last label of the piece is the next token of doc B
+        assert labels[1].tolist() == list(range(151, 155)) + [IGNORE_INDEX] * 12
+        assert pos[0].tolist() == list(range(10)) + list(range(6))
+        assert pos[1].tolist() == list(range(5)) + list(range(11))
+        assert docs[0].tolist() == [0] * 10 + [1] * 6
+        assert docs[1].tolist() == [0] * 5 + [-1] * 11
+        assert cu[:n].tolist() == [0, 10, 16, 21, 32]
