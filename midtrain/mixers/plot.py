@@ -38,8 +38,8 @@ def plot_plan(schedule: Schedule, plan: BudgetPlan, path: str | os.PathLike) -> 
     top.stackplot(xs, weights, labels=plan.domains, colors=colors[:len(plan.domains)], alpha=0.9)
     top.set_ylim(0, 1)
     top.set_ylabel("weight (share of tokens)")
-    fig.suptitle(f"Mixture schedule over {format_tokens(plan.total_tokens)} tokens "
-                 f"(dots: a domain passes one epoch; X: it breaks the cap)")
+    marks = "dots: a domain passes one epoch" + ("; X: it breaks the cap" if plan.max_epochs is not None else "")
+    fig.suptitle(f"Mixture schedule over {format_tokens(plan.total_tokens)} tokens ({marks})")
     top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="domain")
     for phase in plan.phases:
         for ax in (top, bottom):
