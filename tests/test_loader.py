@@ -235,7 +235,7 @@ def test_corrupted_shard_is_caught_when_the_corpus_is_opened(tmp_path):
 
 def test_schedule_domain_missing_from_corpus_is_a_clear_error(tmp_path):
     path = make_token_corpus(tmp_path / "tok", docs_per_shard=20, shards=1, domains=("web",))
-    with pytest.raises(Exception, match="'code' is not in the corpus"):
+    with pytest.raises(Exception, match="the corpus has no domain 'code'"):
         build_loader(path, MIX, seq_len=128, batch_size=2, seed=0)
 
 

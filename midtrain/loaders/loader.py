@@ -167,17 +167,22 @@ def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batc
                  rank: int | None = None, world_size: int | None = None, num_workers: int = 0,
                  packing: str = "concat", window: int = 4096, block_batches: int = 1,
                  mask_cross_document_labels: bool = True, pad_id: int | None = None, prefetch_factor: int = 2,
-                 pin_memory: bool = False, policy: Any = None, verify_checksums: bool = False) -> PackedLoader:
+                 pin_memory: bool = False, policy: Any = None, verify_checksums: bool = False,
+                 compact: bool = False, total_tokens: int | None = None) -> PackedLoader:
     """A packed, mixed, resumable loader over a token corpus.
 
     ``schedule`` is a schedule object (``midtrain.mixers.load_schedule``), a path to a schedule
     file, or a dict. ``batch_size`` is per rank; rank and world size come from the arguments or
     from ``torch.distributed``. ``seq_len`` is the default that a phase's own ``seq_len`` overrides.
+    ``compact=True`` emits int32 ids, labels and positions (see :class:`LoaderConfig`).
+    A schedule given as a file or dict is resolved against the corpus (its domain sizes, for
+    temperature/UniMax mixtures and the missing-domain check) and ``total_tokens`` (for positions
+    given as fractions); the stream ends when the schedule's total is reached, else it is endless.
     """
     if not hasattr(schedule, "weights_vector_at"):
-        from midtrain.mixers import load_schedule
+        from midtrain.mixers import corpus_domain_tokens, load_schedule
 
-        schedule = load_schedule(schedule)
+        schedule = load_schedule(schedule, total_tokens=total_tokens, domain_tokens=corpus_domain_tokens(corpus))
     rank, world_size = _dist_rank_world(rank, world_size)
     if not 0 <= rank < world_size:
         raise ConfigError(f"rank {rank} is outside world size {world_size}")
@@ -186,6 +191,6 @@ def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batc
     config = LoaderConfig(corpus=str(Path(corpus)), seq_len=seq_len, batch_size=batch_size, seed=seed, rank=rank,
                           world_size=world_size, packing=packing, window=window, block_batches=block_batches,
                           mask_cross_document_labels=mask_cross_document_labels, pad_id=pad_id,
-                          verify_checksums=verify_checksums)
+                          verify_checksums=verify_checksums, compact=compact)
     return PackedLoader(config, schedule, num_workers=num_workers, prefetch_factor=prefetch_factor,
                         pin_memory=pin_memory, policy=policy)
