@@ -18,7 +18,10 @@ from midtrain.errors import MidtrainError
 COMMAND_MODULES = [
     "midtrain.quickstart.commands",
     "midtrain.corpus.commands",
+    "midtrain.curation.commands",
     "midtrain.curation.labels.commands",
+    "midtrain.curation.dedup.commands",
+    "midtrain.tokenize.commands",
     "midtrain.mixers.commands",
 ]
 

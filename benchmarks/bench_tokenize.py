@@ -1,0 +1,129 @@
+"""Tokenize throughput: midtrain end to end vs datatrove's DocumentTokenizer vs the bare Rust ceiling.
+
+One run, same texts, same vocabulary (Llama-3, 128,256 ids, so uint32 output), interleaved
+repeats so that load from other processes on the machine hits every contender alike:
+
+- ``ceiling``: ``tokenizers.Tokenizer.encode_batch_fast`` over every text already in memory, one
+  call, Rust parallelism on all cores; ids are not even read back into Python.
+- ``midtrain``: :func:`midtrain.tokenize.tokenize_corpus` from the text corpus on disk to a token
+  corpus on disk (read, encode, flatten, EOS, write + fsync + checksum, manifest), with the
+  default single worker process (Rust threads on all cores) and with 2 worker processes.
+- ``datatrove``: ``DocumentTokenizer`` (EOS added, no shuffling, so it does less than its default)
+  on datatrove's local executor with 2 tasks, reading the same shards.
+
+Throughput is the ceiling's token count (text tokens, no EOS) over wall time, so every row is
+the same work. Medians over ``--repeats`` (default 3). Corpus and vocabulary are fetched and
+cached by ``benchmarks/tokenize_data.py``.
+
+    python benchmarks/bench_tokenize.py [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import tokenize_data  # noqa: E402  (the fetch/cache helper beside this script)
+
+from midtrain.corpus import Manifest, read_text_shard  # noqa: E402
+from midtrain.corpus.manifest import resolve_inside  # noqa: E402
+from midtrain.tokenize import tokenize_corpus  # noqa: E402
+
+EOS = "<|end_of_text|>"
+
+
+def load_texts(corpus: Path) -> list[str]:
+    manifest = Manifest.read(corpus)
+    texts = []
+    for shard in manifest.shards:
+        texts += read_text_shard(resolve_inside(corpus, shard.path), columns=["text"]).column("text").to_pylist()
+    return texts
+
+
+def run_ceiling(tokenizer_path: Path, texts: list[str]) -> tuple[float, int]:
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer_path))
+    t = time.perf_counter()
+    encodings = tok.encode_batch_fast(texts, add_special_tokens=False)
+    seconds = time.perf_counter() - t
+    return seconds, sum(len(e) for e in encodings)
+
+
+def run_midtrain(corpus: Path, tokenizer_path: Path, workers: int, scratch: Path) -> float:
+    out = scratch / f"midtrain-{workers}"
+    shutil.rmtree(out, ignore_errors=True)
+    t = time.perf_counter()
+    tokenize_corpus(corpus, out, str(tokenizer_path), workers=workers, progress=False)
+    return time.perf_counter() - t
+
+
+def run_datatrove(corpus: Path, tokenizer_path: Path, scratch: Path) -> float:
+    from datatrove.data import Document
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.tokens import DocumentTokenizer
+
+    shard_paths = [str(resolve_inside(corpus, s.path)) for s in Manifest.read(corpus).shards]
+
+    def read_shards(data, rank: int = 0, world_size: int = 1):
+        for path in shard_paths[rank::world_size]:
+            table = read_text_shard(path, columns=["id", "text"])
+            for doc_id, text in zip(table.column("id").to_pylist(), table.column("text").to_pylist()):
+                yield Document(text=text, id=doc_id)
+
+    out = scratch / "datatrove"
+    shutil.rmtree(out, ignore_errors=True)
+    executor = LocalPipelineExecutor(
+        pipeline=[read_shards, DocumentTokenizer(str(out / "tokens"), str(tokenizer_path), eos_token=EOS,
+                                                 shuffle_documents=False)],
+        tasks=2, workers=2, logging_dir=str(out / "logs"), skip_completed=False)
+    t = time.perf_counter()
+    executor.run()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    tokenizer_path = tokenize_data.llama3_tokenizer()
+    corpus = tokenize_data.text_corpus()
+    texts = load_texts(corpus)
+    text_mb = sum(len(t.encode()) for t in texts) / 1e6
+    times: dict[str, list[float]] = {}
+    tokens = 0
+    with tempfile.TemporaryDirectory(dir=tokenize_data.CACHE) as tmp:
+        scratch = Path(tmp)
+        for r in range(args.repeats):
+            seconds, tokens = run_ceiling(tokenizer_path, texts)
+            times.setdefault("ceiling: encode_batch_fast, in memory", []).append(seconds)
+            times.setdefault("midtrain tokenize, 1 process x 2 threads", []).append(
+                run_midtrain(corpus, tokenizer_path, 1, scratch))
+            times.setdefault("midtrain tokenize, 2 processes x 1 thread", []).append(
+                run_midtrain(corpus, tokenizer_path, 2, scratch))
+            times.setdefault("datatrove DocumentTokenizer, 2 tasks", []).append(
+                run_datatrove(corpus, tokenizer_path, scratch))
+            print(f"repeat {r + 1}/{args.repeats}: " + ", ".join(f"{v[-1]:.2f}s" for v in times.values()),
+                  file=sys.stderr)
+    ceiling = statistics.median(times["ceiling: encode_batch_fast, in memory"])
+    datatrove = statistics.median(times["datatrove DocumentTokenizer, 2 tasks"])
+    print(f"\ncorpus: {len(texts):,} documents, {text_mb:.1f} MB (Python stdlib + Python docs), "
+          f"{tokens:,} Llama-3 tokens; {os.cpu_count()} cores; median of {args.repeats}")
+    head = f"{'contender':<44} {'seconds':>8} {'M tokens/s':>11} {'vs ceiling':>11} {'vs datatrove':>13}"
+    print(head)
+    print("-" * len(head))
+    for name, values in times.items():
+        m = statistics.median(values)
+        print(f"{name:<44} {m:>8.2f} {tokens / m / 1e6:>11.2f} {ceiling / m:>10.0%} {datatrove / m:>12.2f}x")
+
+
+if __name__ == "__main__":
+    main()
