@@ -18,10 +18,8 @@ from midtrain.errors import MidtrainError
 COMMAND_MODULES = [
     "midtrain.quickstart.commands",
     "midtrain.corpus.commands",
-    "midtrain.curation.commands",
-    "midtrain.curation.labels.commands",
-    "midtrain.curation.dedup.commands",
     "midtrain.tokenize.commands",
+    "midtrain.curation.labels.commands",
     "midtrain.mixers.commands",
 ]
 
