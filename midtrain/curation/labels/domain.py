@@ -1,0 +1,157 @@
+"""Domain labels (web, math, code, reasoning, long, or user-defined): rules combined with fastText.
+
+Decided per document, in this order (the column ``domain_rule`` records which one decided):
+
+1. ``hint``       the input's ``domain_hint`` (``INPUT=DOMAIN``), when ``hint_wins`` (default);
+2. ``length``     at least ``long_min_bytes`` bytes of text -> ``long`` (long-context data is
+                  chosen by length whatever it is about);
+3. ``extension``  the reader's ``path`` has a known extension (``.py`` -> code, ``.tex`` -> math);
+4. ``classifier`` fastText on the document's window, when it is at least ``min_confidence`` sure;
+5. ``latex`` / ``code_lines``  otherwise the content signals break the tie: LaTeX commands per KB
+                  -> math, a majority of code-shaped lines -> code; else the classifier's label.
+
+All of it is vectorised over a batch: signals with Arrow regex kernels, the decision with numpy.
+The classifier can be any fastText model (``midtrain train-classifier``), so its labels are the
+user's; the rules only ever produce ``long``, the extension map's labels, math and code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from midtrain.curation.labels.models import load_classifier
+from midtrain.curation.labels.text_windows import fasttext_lines, text_windows
+from midtrain.errors import ConfigError
+
+DOMAINS = ("web", "math", "code", "reasoning", "long")
+
+# Extensions of source files (The Stack's language list, abridged) and of math markup.
+CODE_EXTENSIONS = (
+    "py", "pyi", "ipynb", "c", "h", "cc", "cpp", "cxx", "hpp", "hh", "cu", "cuh", "java", "kt", "kts", "scala",
+    "go", "rs", "js", "mjs", "cjs", "jsx", "ts", "tsx", "rb", "php", "pl", "pm", "lua", "r", "jl", "swift", "m",
+    "mm", "cs", "fs", "hs", "ml", "mli", "clj", "ex", "exs", "erl", "dart", "zig", "nim", "sh", "bash", "zsh",
+    "ps1", "sql", "asm", "s", "f", "f90", "f95", "v", "sv", "vhd", "cmake", "mk", "proto", "gradle", "groovy",
+)
+MATH_EXTENSIONS = ("tex", "lyx", "bib", "sty", "cls")
+
+# Line shapes that are code in almost every language: statements ending in ; { } ) : or
+# opening with a declaration keyword, a comment marker or a preprocessor directive.
+_CODE_LINE = (r"(?m)^[ \t]*(?:(?:def|class|import|from|return|if|for|while|fn|func|let|var|const|pub|"
+              r"use|package|struct|impl|#include|#define|//|/\*|\*|#)\b.*|.*[;{}):,][ \t]*)$")
+_NONEMPTY_LINE = r"(?m)^[ \t]*\S.*$"
+_LATEX = r"\\[A-Za-z]+|\$|\.\. math::|:math:`"
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    """How ``label_domains`` decides; every field has a default that works on real mixes."""
+
+    model: str = "domain"
+    """fastText model: ``"domain"`` (shipped) or a path to your own ``.ftz``."""
+    hint_wins: bool = True
+    """A ``domain_hint`` from the input is the label (the user knows the source)."""
+    long_min_bytes: int | None = 131_072
+    """Documents this long are ``long`` (128 KiB ≈ 32k tokens at ~4 bytes/token); None disables."""
+    extension_domains: dict[str, str] = field(default_factory=lambda: {
+        **{e: "code" for e in CODE_EXTENSIONS}, **{e: "math" for e in MATH_EXTENSIONS}})
+    """File extension (no dot, lower case) -> domain, for documents whose reader set ``path``."""
+    min_confidence: float = 0.6
+    """Below this classifier probability, the LaTeX and code-line signals decide."""
+    latex_per_kb: float = 6.0
+    """LaTeX commands (and ``$``) per KB of window that make an unsure document math."""
+    code_line_fraction: float = 0.5
+    """Fraction of code-shaped non-empty lines that makes an unsure document code."""
+    head_bytes: int = 1024
+    middle_bytes: int = 1024
+
+    @classmethod
+    def from_dict(cls, cfg: dict[str, Any] | None, key: str = "domain") -> DomainConfig:
+        """Build from a config mapping; ``ConfigError`` names an unknown or mistyped key."""
+        cfg = dict(cfg or {})
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise ConfigError(f"{key}: unknown key(s) {unknown}; known: {sorted(known)}")
+        if "extension_domains" in cfg:
+            ext = cfg["extension_domains"]
+            if not isinstance(ext, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in ext.items()):
+                raise ConfigError(f"{key}.extension_domains: expected a mapping of extension to domain")
+            cfg["extension_domains"] = {k.lower().lstrip("."): v for k, v in ext.items()}
+        for name in ("min_confidence", "latex_per_kb", "code_line_fraction"):
+            if name in cfg and not isinstance(cfg[name], (int, float)):
+                raise ConfigError(f"{key}.{name}: expected a number, got {cfg[name]!r}")
+        return cls(**cfg)
+
+
+DOMAIN_SIGNAL_SCHEMA: dict[str, pa.DataType] = {
+    "domain_score": pa.float32(),          # probability of the label (1.0 for hint/length/extension)
+    "domain_rule": pa.string(),            # which rule decided (see module docstring)
+    "domain_classifier": pa.string(),      # the classifier's own top label
+    "domain_latex_per_kb": pa.float32(),
+    "domain_code_line_fraction": pa.float32(),
+}
+
+
+def content_signals(windows: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``(latex commands per KB, fraction of code-shaped lines)`` of each window."""
+    size = pc.binary_length(windows).to_numpy(zero_copy_only=False).astype(np.float64)
+    latex = pc.count_substring_regex(windows, _LATEX).to_numpy(zero_copy_only=False).astype(np.float64)
+    code = pc.count_substring_regex(windows, _CODE_LINE).to_numpy(zero_copy_only=False).astype(np.float64)
+    lines = pc.count_substring_regex(windows, _NONEMPTY_LINE).to_numpy(zero_copy_only=False).astype(np.float64)
+    latex_per_kb = np.divide(latex * 1024.0, size, out=np.zeros_like(size), where=size > 0)
+    code_fraction = np.divide(np.minimum(code, lines), lines, out=np.zeros_like(lines), where=lines > 0)
+    return latex_per_kb.astype(np.float32), code_fraction.astype(np.float32)
+
+
+def extensions(paths: list[str | None] | pa.Array) -> np.ndarray:
+    """Lower-case extension (no dot) of each path, ``""`` for none."""
+    arr = pa.array(paths, pa.string()) if not isinstance(paths, (pa.Array, pa.ChunkedArray)) else paths
+    ext = pc.extract_regex(pc.utf8_lower(pc.fill_null(arr.cast(pa.string()), "")), r"\.(?P<ext>[a-z0-9+]+)$")
+    return np.asarray(pc.fill_null(pc.struct_field(ext, "ext"), "").to_numpy(zero_copy_only=False), dtype=object)
+
+
+def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = None,
+                  paths: list[str | None] | None = None, config: DomainConfig = DomainConfig()) -> pa.Table:
+    """One row per text: ``domain`` plus the ``DOMAIN_SIGNAL_SCHEMA`` columns."""
+    texts_arr = pa.array(texts, pa.large_string()) if isinstance(texts, list) else texts
+    n = len(texts_arr)
+    windows = text_windows(texts_arr, config.head_bytes, config.middle_bytes)
+    latex, code_frac = content_signals(windows)
+    pred = load_classifier(config.model).predict(fasttext_lines(windows))
+
+    domain = pred.labels.copy()
+    score = pred.scores.copy()
+    rule = np.full(n, "classifier", dtype=object)
+    unsure = pred.scores < config.min_confidence
+    by_latex = unsure & (latex >= config.latex_per_kb)
+    by_code = unsure & ~by_latex & (code_frac >= config.code_line_fraction)
+    domain[by_latex], rule[by_latex] = "math", "latex"
+    domain[by_code], rule[by_code] = "code", "code_lines"
+
+    if paths is not None:
+        ext = extensions(paths)
+        mapped = np.array([config.extension_domains.get(e, "") for e in ext], dtype=object)
+        by_ext = mapped != ""
+        domain[by_ext], rule[by_ext], score[by_ext] = mapped[by_ext], "extension", 1.0
+    if config.long_min_bytes is not None:
+        size = pc.binary_length(pc.fill_null(texts_arr, "")).to_numpy(zero_copy_only=False)
+        by_len = size >= config.long_min_bytes
+        domain[by_len], rule[by_len], score[by_len] = "long", "length", 1.0
+    if hints is not None and config.hint_wins:
+        hint = np.array([h or "" for h in hints], dtype=object)
+        by_hint = hint != ""
+        domain[by_hint], rule[by_hint], score[by_hint] = hint[by_hint], "hint", 1.0
+
+    return pa.table({
+        "domain": pa.array(domain.tolist(), pa.string()),
+        "domain_score": pa.array(score, pa.float32()),
+        "domain_rule": pa.array(rule.tolist(), pa.string()),
+        "domain_classifier": pa.array(pred.labels.tolist(), pa.string()),
+        "domain_latex_per_kb": pa.array(latex, pa.float32()),
+        "domain_code_line_fraction": pa.array(code_frac, pa.float32()),
+    })

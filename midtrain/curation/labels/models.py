@@ -1,0 +1,79 @@
+"""Loading fastText models (shipped or user-trained) and predicting a whole batch in one call.
+
+The shipped models live next to this file as package data (``models/``), so labelling never
+downloads anything: ``lid.176.ftz`` (fastText language ID, CC-BY-SA-3.0, see ``models/NOTICE``),
+``domain.ftz`` and ``quality.ftz`` (trained by ``scripts/train_default_classifiers.py``).
+A model reference is either one of those names (``"lid.176"``, ``"domain"``, ``"quality"``) or a
+path to any ``.ftz``/``.bin`` fastText model. Loaded models are cached per process, so a datatrove
+worker loads each model once however many steps or batches use it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from midtrain.errors import ConfigError
+
+MODELS_DIR = Path(__file__).parent / "models"
+SHIPPED_MODELS = {"lid.176": "lid.176.ftz", "domain": "domain.ftz", "quality": "quality.ftz"}
+LABEL_PREFIX = "__label__"
+
+
+def model_path(ref: str | os.PathLike) -> Path:
+    """The file behind a model reference; ``ConfigError`` naming it if there is none."""
+    name = str(ref)
+    if name in SHIPPED_MODELS:
+        path = MODELS_DIR / SHIPPED_MODELS[name]
+        if not path.is_file():
+            raise ConfigError(f"shipped model {name!r} is missing at {path}: reinstall midtrain, or rebuild it "
+                              "with `python scripts/train_default_classifiers.py`")
+        return path
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"fastText model {name!r} not found: give a path to a .ftz/.bin file or one of "
+                          f"{sorted(SHIPPED_MODELS)}")
+    return path
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Top label (prefix stripped) and its probability, one per input line."""
+
+    labels: np.ndarray  # object array of str
+    scores: np.ndarray  # float32
+
+
+class FastTextClassifier:
+    """A loaded fastText supervised model; ``predict`` takes the whole batch to fastText's C++ loop."""
+
+    def __init__(self, ref: str | os.PathLike):
+        import fasttext  # heavy; imported only when a model is actually used
+
+        self.path = model_path(ref)
+        try:
+            self.model = fasttext.load_model(str(self.path))
+        except ValueError as exc:
+            raise ConfigError(f"{self.path}: not a fastText model ({exc})") from exc
+        self.labels = tuple(lab[len(LABEL_PREFIX):] if lab.startswith(LABEL_PREFIX) else lab
+                            for lab in self.model.get_labels())
+
+    def predict(self, lines: list[str]) -> Predictions:
+        """Top-1 label and probability for each single-line string (no ``\\n`` inside)."""
+        if not lines:
+            return Predictions(np.zeros(0, object), np.zeros(0, np.float32))
+        all_labels, all_probs = self.model.f.multilinePredict([line + "\n" for line in lines], 1, 0.0, "replace")
+        labels = np.array([lab[0][len(LABEL_PREFIX):] if lab else "" for lab in all_labels], dtype=object)
+        scores = np.array([p[0] if len(p) else 0.0 for p in all_probs], dtype=np.float32)
+        # fastText's softmax can round to a hair above 1 (it adds 1e-5 before the log).
+        return Predictions(labels, np.clip(scores, 0.0, 1.0))
+
+
+@functools.lru_cache(maxsize=16)
+def load_classifier(ref: str) -> FastTextClassifier:
+    """The process-wide cached classifier for ``ref`` (a shipped name or a path)."""
+    return FastTextClassifier(ref)

@@ -1,0 +1,171 @@
+"""Training a fastText classifier from labelled examples: what ``midtrain train-classifier`` runs.
+
+Examples come from a JSONL file (one ``{"label": ..., "text": ...}`` per line) or a folder with
+one sub-folder per label (every file inside is one example). A fixed fraction is held out by a
+hash of the text, so the split does not depend on file order and a re-run holds out the same
+examples. Training sees the same text windows as prediction (``text_windows``) and runs on one
+thread with a fixed seed, which makes the model file reproducible on one machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+from midtrain.curation.labels.evaluation import classification_report
+from midtrain.curation.labels.models import LABEL_PREFIX, FastTextClassifier
+from midtrain.curation.labels.text_windows import fasttext_lines, text_windows
+from midtrain.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """fastText hyper-parameters and the held-out split."""
+
+    epochs: int = 10
+    """Passes over the training examples."""
+    lr: float = 0.5
+    """Learning rate (fastText's text-classification tutorial uses 0.1–1.0)."""
+    dim: int = 32
+    """Embedding size; small keeps the quantized model small and prediction fast."""
+    word_ngrams: int = 2
+    """Word n-grams (bigrams catch ``\\ frac``, ``fn main``, ``step 1``)."""
+    min_count: int = 2
+    """Drop words seen fewer times (typos, identifiers that occur once)."""
+    bucket: int = 200_000
+    """Hash buckets for n-grams."""
+    holdout: float = 0.2
+    """Fraction of examples held out for the scores."""
+    seed: int = 0
+    quantize: bool = False
+    """Write a quantized ``.ftz`` (about 10–50× smaller, scores within a point)."""
+    cutoff: int = 100_000
+    """When quantizing: keep this many most important words and n-grams."""
+    head: int = 1024
+    middle: int = 1024
+
+
+@dataclass
+class TrainingResult:
+    """What a training run produced: the model file, the label counts and held-out scores."""
+
+    model_path: Path
+    train_counts: dict[str, int]
+    holdout_counts: dict[str, int]
+    scores: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": str(self.model_path), "train_counts": self.train_counts,
+                "holdout_counts": self.holdout_counts, "holdout_scores": self.scores}
+
+
+def read_examples(source: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """``(labels, texts)`` from a JSONL file or a folder of per-label folders."""
+    path = Path(source)
+    if path.is_dir():
+        return _read_folders(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file or folder of labelled examples")
+    labels, texts = [], []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{n}: not valid JSON ({exc.msg}); expected "
+                                  '{"label": ..., "text": ...} per line') from None
+            if not isinstance(rec, dict) or not isinstance(rec.get("label"), str) \
+                    or not isinstance(rec.get("text"), str):
+                raise ConfigError(f"{path}:{n}: needs a string 'label' and a string 'text'")
+            labels.append(rec["label"])
+            texts.append(rec["text"])
+    return labels, texts
+
+
+def _read_folders(root: Path) -> tuple[list[str], list[str]]:
+    labels, texts = [], []
+    for label_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for file in sorted(p for p in label_dir.rglob("*") if p.is_file()):
+            text = file.read_text(encoding="utf-8", errors="replace")
+            if text.strip():
+                labels.append(label_dir.name)
+                texts.append(text)
+    return labels, texts
+
+
+def holdout_mask(texts: list[str], fraction: float, seed: int = 0) -> np.ndarray:
+    """True for held-out examples: decided by a hash of the text, not by position."""
+    h = np.array([xxhash.xxh64_intdigest(t.encode("utf-8", "replace"), seed=seed) for t in texts], dtype=np.uint64)
+    return (h % np.uint64(10_000)).astype(np.int64) < int(round(fraction * 10_000))
+
+
+def train_classifier(labels: list[str], texts: list[str], output: str | os.PathLike,
+                     config: TrainConfig = TrainConfig()) -> TrainingResult:
+    """Train on the non-held-out examples, write ``output``, score the held-out ones."""
+    import fasttext
+
+    if len(labels) != len(texts):
+        raise ValueError("labels and texts differ in length")
+    bad = [lab for lab in set(labels) if not lab or any(c.isspace() for c in lab)]
+    if bad:
+        raise ConfigError(f"labels must be non-empty and without spaces: {sorted(bad)[:5]}")
+    counts = Counter(labels)
+    if len(counts) < 2:
+        raise ConfigError(f"need examples of at least two labels, got {dict(counts)}")
+    lines = fasttext_lines(text_windows(pa.array(texts, pa.large_string()), config.head, config.middle))
+    held = holdout_mask(texts, config.holdout, config.seed)
+    if config.holdout > 0 and held.all():
+        raise ConfigError("every example fell in the held-out split: give more examples or a smaller --holdout")
+    train_idx = np.flatnonzero(~held)
+    # fastText reads examples in file order; a seeded shuffle keeps labels interleaved.
+    train_idx = np.random.default_rng(config.seed).permutation(train_idx)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="midtrain-train-") as tmp:
+        train_file = Path(tmp) / "train.txt"
+        with open(train_file, "w", encoding="utf-8") as f:
+            for i in train_idx:
+                f.write(f"{LABEL_PREFIX}{labels[i]} {lines[i]}\n")
+        model = fasttext.train_supervised(
+            input=str(train_file), epoch=config.epochs, lr=config.lr, dim=config.dim,
+            wordNgrams=config.word_ngrams, minCount=config.min_count, bucket=config.bucket,
+            minn=0, maxn=0, loss="softmax", thread=1, seed=config.seed, verbose=0)
+        if config.quantize:
+            model.quantize(input=str(train_file), qnorm=True, retrain=True, cutoff=config.cutoff,
+                           thread=1, epoch=config.epochs, lr=config.lr, verbose=0)
+        tmp_model = Path(tmp) / "model"
+        model.save_model(str(tmp_model))
+        os.replace(tmp_model, output) if _same_fs(tmp_model, output) else _copy_atomic(tmp_model, output)
+    result = TrainingResult(output, dict(sorted(Counter(labels[i] for i in train_idx).items())),
+                            dict(sorted(Counter(np.asarray(labels, object)[held].tolist()).items())))
+    if held.any():
+        classifier = FastTextClassifier(output)
+        held_idx = np.flatnonzero(held)
+        pred = classifier.predict([lines[i] for i in held_idx])
+        result.scores = classification_report([labels[i] for i in held_idx], pred.labels.tolist(),
+                                              labels=sorted(counts))
+    return result
+
+
+def _same_fs(a: Path, b: Path) -> bool:
+    try:
+        return os.stat(a).st_dev == os.stat(b.parent).st_dev
+    except OSError:
+        return False
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(dst.name + ".tmp")
+    tmp.write_bytes(src.read_bytes())
+    os.replace(tmp, dst)

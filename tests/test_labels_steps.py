@@ -1,0 +1,147 @@
+"""Labelling steps on real text: documented metadata, hints, rules, determinism, shipped models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from datatrove.data import Document
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from midtrain.curation.labels import (DomainConfig, DomainLabeller, LanguageID, QualityScorer, label_domains,
+                                      language_reject_reasons, quality_reject_reasons)
+from midtrain.curation.labels.models import MODELS_DIR, load_classifier
+from midtrain.curation.labels.text_windows import gather_windows, text_windows, window_bounds
+
+
+def _docs(sample_raw: Path, name: str, n: int) -> list[Document]:
+    rows = [json.loads(line) for line in (sample_raw / f"{name}.jsonl").read_text().splitlines()[:n]]
+    return [Document(text=r["text"], id=r["id"], metadata={"source": r["source"], "domain_hint": None,
+                                                           **({"path": r["path"]} if "path" in r else {})})
+            for r in rows]
+
+
+def test_shipped_models_load_from_package_data():
+    for name in ("lid.176", "domain", "quality"):
+        assert (MODELS_DIR / load_classifier(name).path.name).is_file()
+    assert set(load_classifier("domain").labels) == {"web", "math", "code", "reasoning"}
+    assert (MODELS_DIR / "NOTICE").read_text().count("CC-BY-SA-3.0") >= 1
+
+
+def test_steps_set_every_documented_column(sample_raw):
+    docs = _docs(sample_raw, "python_docs", 20)
+    steps = [LanguageID(batch_size=7), DomainLabeller(batch_size=7), QualityScorer(batch_size=7)]
+    out = docs
+    for step in steps:
+        out = list(step.run(out))
+    assert [d.id for d in out] == [d.id for d in docs]  # same documents, same order, none dropped
+    for step in steps:
+        for doc in out:
+            assert set(step.signal_schema) <= set(doc.metadata)
+    assert all(d.metadata["language"] == "en" for d in out)
+    assert all(d.metadata["domain"] in {"web", "math", "code", "reasoning", "long"} for d in out)
+    assert all(0.0 <= d.metadata["quality_score"] <= 1.0 for d in out)
+
+
+def test_domain_hint_wins_and_can_be_turned_off(sample_raw):
+    docs = _docs(sample_raw, "python_stdlib", 5)
+    for d in docs:
+        d.metadata["domain_hint"] = "legal"
+    labelled = list(DomainLabeller().run([Document(text=d.text, id=d.id, metadata=dict(d.metadata)) for d in docs]))
+    assert {d.metadata["domain"] for d in labelled} == {"legal"}
+    assert {d.metadata["domain_rule"] for d in labelled} == {"hint"}
+    ignored = list(DomainLabeller({"hint_wins": False}).run(docs))
+    assert {d.metadata["domain"] for d in ignored} == {"code"}
+
+
+def test_code_file_extension_decides(sample_raw):
+    prose = [json.loads(line)["text"] for line in (sample_raw / "python_docs.jsonl").read_text().splitlines()[:4]]
+    table = label_domains(prose, paths=["notes/a.py", "b.RS", "c.tex", None])
+    assert table["domain"].to_pylist()[:3] == ["code", "code", "math"]
+    assert table["domain_rule"].to_pylist()[:3] == ["extension", "extension", "extension"]
+    assert table["domain_rule"].to_pylist()[3] != "extension"
+
+
+def test_long_documents_are_labelled_long_by_length(sample_raw):
+    code = "\n".join(json.loads(line)["text"] for line in (sample_raw / "python_stdlib.jsonl").read_text().splitlines())
+    short = code[:5000]
+    table = label_domains([code, short], paths=["x.py", "x.py"], config=DomainConfig(long_min_bytes=100_000))
+    assert len(code.encode()) >= 100_000
+    assert table["domain"].to_pylist() == ["long", "code"]
+    off = label_domains([code], config=DomainConfig(long_min_bytes=None))
+    assert off["domain"].to_pylist() != ["long"]
+
+
+def test_predictions_are_deterministic(sample_raw):
+    texts = [json.loads(line)["text"] for name in ("python_docs", "mpmath_docs", "champ")
+             for line in (sample_raw / f"{name}.jsonl").read_text().splitlines()[:15]]
+    a = label_domains(texts)
+    b = label_domains(list(reversed(texts)))
+    assert a["domain"].to_pylist() == list(reversed(b["domain"].to_pylist()))
+    assert np.array_equal(a["domain_score"].to_numpy(), b["domain_score"].to_numpy()[::-1])
+
+
+def test_shipped_domain_model_separates_the_sample(sample_raw):
+    """Sources the model never saw: Python docs (web), stdlib (code), CHAMP (reasoning)."""
+    for name, want in (("python_docs", "web"), ("python_stdlib", "code"), ("champ", "reasoning")):
+        texts = [json.loads(line)["text"] for line in (sample_raw / f"{name}.jsonl").read_text().splitlines()[:60]]
+        got = label_domains(texts, config=DomainConfig(long_min_bytes=None))["domain"].to_pylist()
+        assert got.count(want) / len(got) >= 0.7, (name, got)
+
+
+def test_language_reject_reasons_keep_list_and_exemptions():
+    reasons = language_reject_reasons(["en", "fr", "en", "de"], [0.9, 0.95, 0.3, 0.2], ["web", "web", "web", "code"],
+                                      keep=["en"], min_score=0.65)
+    assert reasons.to_pylist() == [None, "language=fr", "language_score<0.65", None]
+    assert language_reject_reasons(["fr"], [0.9], ["web"], keep=["en", "fr"]).to_pylist() == [None]
+
+
+def test_quality_reject_reasons_apply_per_domain():
+    reasons = quality_reject_reasons([0.2, 0.9, 0.1], ["web", "web", "code"], {"web": 0.5})
+    assert reasons.to_pylist() == ["quality_score<0.5", None, None]
+
+
+def test_quality_scores_edited_prose_above_jumbled_sentences(sample_raw):
+    from midtrain.curation.labels.quality import score_quality
+
+    prose = [json.loads(line)["text"] for line in (sample_raw / "python_docs.jsonl").read_text().splitlines()[:40]]
+    # The same sentences shuffled across documents and cut into fragments: web-page jumble.
+    words = " ".join(prose).split()
+    rng = np.random.default_rng(0)
+    jumble = [" ".join(" ".join(words[i:i + 6]) for i in rng.integers(0, len(words) - 6, 30)) for _ in range(40)]
+    assert np.median(score_quality(prose).to_numpy()) > np.median(score_quality(jumble).to_numpy())
+
+
+def _windows_reference(text: str, head: int, middle: int) -> str:
+    data = text.encode()
+    if len(data) <= head + middle:
+        return text
+
+    def back(p: int, lo: int) -> int:
+        while p > lo and (data[p] & 0xC0) == 0x80:
+            p -= 1
+        return p
+    h = back(head, 0)
+    m = back(max(len(data) // 2, h), h)
+    e = back(m + middle, m) if m + middle < len(data) else len(data)
+    return (data[:h] + (b"\n" + data[m:e] if e > m else b"")).decode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=60), max_size=8),
+       st.integers(0, 20), st.integers(0, 20))
+def test_text_windows_match_reference_and_stay_valid_utf8(texts, head, middle):
+    got = text_windows(texts, head, middle).to_pylist()
+    assert got == [_windows_reference(t, head, middle) for t in texts]
+
+
+def test_window_kernels_on_plain_arrays():
+    data = np.frombuffer("abcdéfgh".encode(), np.uint8)
+    offsets = np.array([0, len(data)], np.int64)
+    bounds = window_bounds(offsets, data, 4, 2)
+    new_offsets, out = gather_windows(data, bounds, np.uint8(10))
+    assert bytes(out[new_offsets[0]:new_offsets[1]]).decode() == _windows_reference("abcdéfgh", 4, 2)
