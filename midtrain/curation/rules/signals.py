@@ -1,0 +1,50 @@
+"""``compute_signals``: every heuristic signal of a batch of documents, as one typed Arrow table.
+
+The batch is decoded once (textbatch.py), split into words once (words.py), and every rule family
+derives its columns from those shared arrays in compiled kernels; nothing loops over documents in
+Python. All families are computed for every document whatever its domain, so a corpus can be
+re-decided under another domain policy (``apply_thresholds``) without recomputing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from midtrain.curation.rules import c4, fineweb, gopher, source_code
+from midtrain.curation.rules.textbatch import TextBatch
+from midtrain.curation.rules.words import split_words
+from midtrain.curation.rules.wordstats import word_stats
+
+SIGNAL_SCHEMA: dict[str, pa.DataType] = {
+    "rules_chars": pa.int64(),
+    "rules_words": pa.int64(),
+    **gopher.REPETITION_SCHEMA,
+    **gopher.QUALITY_SCHEMA,
+    **c4.SCHEMA,
+    **fineweb.SCHEMA,
+    **source_code.SCHEMA,
+}
+
+
+def compute_signals(texts: pa.Array | pa.ChunkedArray | list[str],
+                    domains: pa.Array | list[str | None] | None = None) -> pa.Table:
+    """One row per text, the columns of ``SIGNAL_SCHEMA`` in that order.
+
+    ``domains`` is accepted for the pipeline's convenience and checked for length; the signals
+    themselves do not depend on it (the domain only chooses the thresholds).
+    """
+    batch = TextBatch.from_texts(texts)
+    if domains is not None and len(domains) != batch.num_docs:
+        raise ValueError(f"compute_signals: {batch.num_docs} texts but {len(domains)} domains")
+    words = split_words(batch)
+    stats = word_stats(batch, words)
+    columns: dict[str, np.ndarray] = {
+        "rules_chars": np.diff(batch.offsets),
+        "rules_words": np.diff(words.doc_offsets),
+    }
+    columns.update(gopher.gopher_signals(batch, words, stats))
+    columns.update(c4.c4_signals(batch, words, stats))
+    columns.update(fineweb.fineweb_signals(batch, words))
+    columns.update(source_code.code_signals(batch))
+    return pa.table({name: pa.array(columns[name], type=t) for name, t in SIGNAL_SCHEMA.items()})

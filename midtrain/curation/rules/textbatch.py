@@ -1,0 +1,94 @@
+"""A batch of documents as one array of Unicode code points, decoded once from Arrow's UTF-8.
+
+Every rule counts characters the way Python does (``len(str)``, ``str.splitlines()``), so the kernels
+work on code points, not bytes. ``TextBatch.from_texts`` takes an Arrow string array (zero-copy
+access to its UTF-8 buffer) or a list of ``str`` and decodes all documents in one numba pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+import pyarrow as pa
+
+from midtrain.errors import MidtrainError
+
+REPLACEMENT = 0xFFFD  # what an invalid UTF-8 byte decodes to, as Python's errors="replace" does
+
+
+@dataclass(frozen=True)
+class TextBatch:
+    """Code points of a batch: document ``i`` is ``codepoints[offsets[i]:offsets[i + 1]]``."""
+
+    codepoints: np.ndarray  # uint32
+    offsets: np.ndarray  # int64, len = documents + 1
+
+    @property
+    def num_docs(self) -> int:
+        return len(self.offsets) - 1
+
+    @classmethod
+    def from_texts(cls, texts: pa.Array | pa.ChunkedArray | list[str]) -> "TextBatch":
+        """Decode a batch of texts; nulls count as empty documents."""
+        arr = _as_large_string(texts)
+        _validity, offsets_buf, data_buf = arr.buffers()
+        offsets = np.frombuffer(offsets_buf, dtype=np.int64, count=len(arr) + 1, offset=arr.offset * 8)
+        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+        if arr.null_count:
+            lengths = np.where(arr.is_null().to_numpy(zero_copy_only=False), 0, np.diff(offsets))
+            starts = offsets[:-1]
+        else:
+            lengths = np.diff(offsets)
+            starts = offsets[:-1]
+        codepoints, cp_offsets = _decode_utf8(data, starts.astype(np.int64), lengths.astype(np.int64))
+        return cls(codepoints, cp_offsets)
+
+
+def _as_large_string(texts) -> pa.Array:
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    if not isinstance(texts, pa.Array):
+        texts = pa.array(texts, type=pa.large_string())
+    if pa.types.is_string(texts.type):
+        texts = texts.cast(pa.large_string())
+    elif not pa.types.is_large_string(texts.type):
+        raise MidtrainError(f"rules: expected a string array of document texts, got Arrow type {texts.type}")
+    return texts
+
+
+@nb.njit(cache=True, nogil=True)
+def _decode_utf8(data, starts, lengths):
+    """UTF-8 bytes of each document -> one uint32 code-point array plus per-document offsets."""
+    n = len(starts)
+    out = np.empty(lengths.sum(), dtype=np.uint32)  # never more code points than bytes
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    k = 0
+    for d in range(n):
+        i = starts[d]
+        end = i + lengths[d]
+        while i < end:
+            b = data[i]
+            if b < 0x80:
+                cp, size = np.uint32(b), 1
+            elif b >= 0xF0 and i + 3 < end:
+                cp = ((np.uint32(b) & 0x07) << 18) | ((np.uint32(data[i + 1]) & 0x3F) << 12) \
+                    | ((np.uint32(data[i + 2]) & 0x3F) << 6) | (np.uint32(data[i + 3]) & 0x3F)
+                size = 4
+            elif b >= 0xE0 and i + 2 < end:
+                cp = ((np.uint32(b) & 0x0F) << 12) | ((np.uint32(data[i + 1]) & 0x3F) << 6) \
+                    | (np.uint32(data[i + 2]) & 0x3F)
+                size = 3
+            elif b >= 0xC0 and i + 1 < end:
+                cp = ((np.uint32(b) & 0x1F) << 6) | (np.uint32(data[i + 1]) & 0x3F)
+                size = 2
+            else:
+                cp, size = np.uint32(REPLACEMENT), 1
+            if cp >= 0x110000:
+                cp = np.uint32(REPLACEMENT)
+            out[k] = cp
+            k += 1
+            i += size
+        offsets[d + 1] = k
+    return out[:k], offsets

@@ -1,0 +1,83 @@
+"""Per-word facts every prose rule reads: length, hash, and which character classes a word holds.
+
+Computed once per batch from ``WordSplits`` so that Gopher, C4 and FineWeb share them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from midtrain.curation.rules.charclass import ALPHA, SYMBOL, TERMINAL, UPUNCT, char_flags
+from midtrain.curation.rules.textbatch import TextBatch
+from midtrain.curation.rules.words import BASE, WordSplits, _hash_str
+
+# Gopher's stop words (Rae et al. 2021, "Scaling Language Models: Methods, Analysis & Insights from
+# Training Gopher", appendix A.1.1): a document needs at least two of them.
+STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
+STOP_WORD_HASHES = np.array([_hash_str(w) for w in STOP_WORDS], dtype=np.uint64)
+
+# word kinds (bit flags)
+NON_SYMBOL = 1  # holds a character outside datatrove's punctuation set: a "word" for Gopher's counts
+HAS_ALPHA = 2  # holds a letter
+IS_PUNCT = 4  # every character is Unicode punctuation (spaCy's is_punct)
+SENT_END = 8  # one sentence-final character ("." "!" "?" ...): where a sentence may end
+
+
+@dataclass(frozen=True)
+class WordStats:
+    lengths: np.ndarray  # int64 code points
+    hashes: np.ndarray  # uint64 polynomial hash of the word's characters
+    powers: np.ndarray  # uint64 BASE ** length, to compose n-gram hashes
+    kinds: np.ndarray  # uint8 flags above
+    stop_word: np.ndarray  # int8: index into STOP_WORDS, or -1
+
+
+def word_stats(batch: TextBatch, words: WordSplits) -> WordStats:
+    return WordStats(*_word_stats(batch.codepoints, words.starts, words.ends, char_flags(), STOP_WORD_HASHES))
+
+
+@nb.njit(cache=True, nogil=True)
+def _word_stats(cps, starts, ends, flags, stop_hashes):
+    n = len(starts)
+    lengths = ends - starts
+    hashes = np.empty(n, np.uint64)
+    powers = np.empty(n, np.uint64)
+    kinds = np.zeros(n, np.uint8)
+    stop = np.full(n, -1, np.int8)
+    for w in range(n):
+        h = np.uint64(0)
+        p = np.uint64(1)
+        non_symbol = False
+        alpha = False
+        punct = True
+        for i in range(starts[w], ends[w]):
+            c = cps[i]
+            f = flags[c]
+            h = h * BASE + np.uint64(c) + np.uint64(1)
+            p = p * BASE
+            if not f & SYMBOL:
+                non_symbol = True
+            if f & ALPHA:
+                alpha = True
+            if not f & UPUNCT:
+                punct = False
+        hashes[w] = h
+        powers[w] = p
+        k = 0
+        if non_symbol:
+            k |= NON_SYMBOL
+        if alpha:
+            k |= HAS_ALPHA
+        if punct:
+            k |= IS_PUNCT
+        if lengths[w] == 1 and flags[cps[starts[w]]] & TERMINAL:
+            k |= SENT_END
+        kinds[w] = k
+        if lengths[w] <= 4:
+            for j in range(len(stop_hashes)):
+                if stop_hashes[j] == h:
+                    stop[w] = j
+    return lengths, hashes, powers, kinds, stop
