@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "midtrain.corpus.commands",
     "midtrain.tokenize.commands",
     "midtrain.curation.labels.commands",
+    "midtrain.curation.dedup.commands",
     "midtrain.mixers.commands",
 ]
 

@@ -38,7 +38,7 @@ def run_stage(step, *, tasks: int, workers: int, executor: str, logs: Path) -> N
         from datatrove.executor import LocalPipelineExecutor
 
         LocalPipelineExecutor(pipeline=[step], tasks=tasks, workers=min(workers, tasks),
-                              logging_dir=str(logs)).run()
+                              logging_dir=str(logs), start_method="fork").run()
     done = logs / "completions"
     finished = len(list(done.iterdir())) if done.is_dir() else 0
     if finished < tasks:
