@@ -35,7 +35,7 @@ LID_SHA256 = "8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83"
 # Chosen on the training sources' own held-out split (not on the benchmark corpus); cutoff keeps
 # the quantized domain model under 2 MB.
 DOMAIN_CONFIG = TrainConfig(epochs=25, lr=0.3, dim=32, word_ngrams=2, quantize=True, cutoff=50_000)
-QUALITY_CONFIG = TrainConfig(epochs=10, lr=0.1, dim=16, word_ngrams=2, quantize=True, cutoff=50_000)
+QUALITY_CONFIG = TrainConfig(epochs=10, lr=0.2, dim=32, word_ngrams=2, quantize=True, cutoff=50_000)
 
 
 def fetch_lid(out_dir: Path) -> Path:

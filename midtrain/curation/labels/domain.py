@@ -66,8 +66,8 @@ class DomainConfig:
     """LaTeX commands (and ``$``) per KB of window that make an unsure document math."""
     code_line_fraction: float = 0.5
     """Fraction of code-shaped non-empty lines that makes an unsure document code."""
-    head_bytes: int = 1024
-    middle_bytes: int = 1024
+    head_bytes: int = 512  # window = head + a slice from the middle: fastText's cost is per word
+    middle_bytes: int = 512
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None, key: str = "domain") -> DomainConfig:

@@ -25,7 +25,7 @@ DEFAULT_MIN_LANGUAGE_SCORE = 0.65
 DEFAULT_EXEMPT_DOMAINS: tuple[str, ...] = ("code", "math")
 
 
-def identify_language(texts: pa.Array | list[str], model: str = "lid.176", head_bytes: int = 1024) -> pa.Table:
+def identify_language(texts: pa.Array | list[str], model: str = "lid.176", head_bytes: int = 512) -> pa.Table:
     """``language`` (ISO 639 code, e.g. ``en``) and ``language_score`` for each text."""
     pred = load_classifier(model).predict(lid_lines(texts, head_bytes))
     return pa.table({"language": pa.array(pred.labels.tolist(), pa.string()),

@@ -24,8 +24,8 @@ POSITIVE_LABEL = "hq"
 DEFAULT_QUALITY_THRESHOLDS: dict[str, float] = {"web": 0.5}
 
 
-def score_quality(texts: pa.Array | list[str], model: str = "quality", head_bytes: int = 1024,
-                  middle_bytes: int = 1024) -> pa.Array:
+def score_quality(texts: pa.Array | list[str], model: str = "quality", head_bytes: int = 512,
+                  middle_bytes: int = 512) -> pa.Array:
     """P(``hq``) of each text under the quality model, float32 in [0, 1]."""
     pred = load_classifier(model).predict(fasttext_lines(text_windows(texts, head_bytes, middle_bytes)))
     positive = pred.labels == POSITIVE_LABEL

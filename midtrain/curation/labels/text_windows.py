@@ -4,9 +4,9 @@ fastText's cost is linear in the words it reads, so every labeller reads at most
 of a document: its head plus a slice from its middle. The middle slice matters for code, whose
 files often open with a licence or a long docstring that reads like prose. Windows are cut on the
 raw UTF-8 bytes of an Arrow string array by one numba kernel (cuts move back to a character
-boundary), then normalised for fastText with Arrow compute kernels: newlines become a ``_nl_``
-token (fastText reads one line per example), punctuation is split off as its own token, so that
-``\\frac{1}{2}`` and ``fn main() {`` yield the symbols the domains differ in, and text is lowercased.
+boundary), then normalised for fastText by a second kernel: newlines become a ``_nl_`` token (fastText
+reads one line per example), ASCII punctuation is split off as its own token, so that
+``\\frac{1}{2}`` and ``fn main() {`` yield the symbols the domains differ in, and ASCII is lowercased.
 """
 
 from __future__ import annotations
@@ -104,17 +104,72 @@ def text_windows(texts: pa.Array | list[str], head: int = 1024, middle: int = 10
     return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(new_data))
 
 
+_NL = np.frombuffer(f" {NEWLINE_TOKEN} ".encode(), np.uint8)
+
+
+@numba.njit(cache=True)
+def normalise_lines(offsets: np.ndarray, data: np.ndarray, split_punct: bool, nl: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """One line per document, in one pass over the UTF-8 bytes.
+
+    Whitespace runs become one space. With ``split_punct`` (domain and quality models): ASCII
+    letters are lowercased, each ASCII punctuation byte becomes its own token, and a newline
+    becomes the ``nl`` token; bytes of other characters (>= 0x80) are copied as word characters.
+    Without it (language ID): only whitespace is collapsed, newlines included.
+    """
+    n = offsets.shape[0] - 1
+    out = np.empty(max(1, (offsets[n] - offsets[0]) * (nl.shape[0] if split_punct else 1)), np.uint8)
+    new_offsets = np.zeros(n + 1, np.int64)
+    p = 0
+    for i in range(n):
+        space = True  # at a token boundary: no leading space
+        for j in range(offsets[i], offsets[i + 1]):
+            c = data[j]
+            if c == 10 and split_punct:
+                start = 1 if space else 0
+                for k in range(start, nl.shape[0]):
+                    out[p] = nl[k]
+                    p += 1
+                space = True
+            elif c == 32 or c == 9 or c == 10 or c == 13 or c == 11 or c == 12:
+                if not space:
+                    out[p] = 32
+                    p += 1
+                    space = True
+            elif split_punct and c < 128 and not ((48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122) or c == 95):
+                if not space:
+                    out[p] = 32
+                    p += 1
+                out[p] = c
+                out[p + 1] = 32
+                p += 2
+                space = True
+            else:
+                out[p] = c + 32 if (split_punct and 65 <= c <= 90) else c
+                p += 1
+                space = False
+        if p > new_offsets[i] and out[p - 1] == 32:
+            p -= 1
+        new_offsets[i + 1] = p
+    return new_offsets, out[:p]
+
+
+def _normalise(windows: pa.Array, split_punct: bool) -> list[str]:
+    arr = as_string_array(windows)
+    if len(arr) == 0:
+        return []
+    offsets = np.frombuffer(arr.buffers()[1], np.int64, len(arr) + 1, arr.offset * 8)
+    data_buf = arr.buffers()[2]
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    new_offsets, out = normalise_lines(offsets, data, split_punct, _NL)
+    return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(out)).to_pylist()
+
+
 def fasttext_lines(windows: pa.Array) -> list[str]:
-    """Normalise windows for the domain and quality models (and for training them)."""
-    arr = pc.utf8_lower(windows)
-    arr = pc.replace_substring_regex(arr, r"([^\w\s])", r" \1 ")
-    arr = pc.replace_substring_regex(arr, r"\r?\n", f" {NEWLINE_TOKEN} ")
-    arr = pc.replace_substring_regex(arr, r"\s+", " ")
-    return arr.to_pylist()
+    """Windows normalised for the domain and quality models (and for training them)."""
+    return _normalise(windows, split_punct=True)
 
 
 def lid_lines(texts: pa.Array | list[str], head: int = 1024) -> list[str]:
     """The first ``head`` bytes of each document on one line, as lid.176 expects raw text."""
-    arr = text_windows(texts, head=head, middle=0)
-    arr = pc.replace_substring_regex(arr, r"\s+", " ")
-    return arr.to_pylist()
+    return _normalise(text_windows(texts, head=head, middle=0), split_punct=False)

@@ -50,8 +50,8 @@ class TrainConfig:
     """Write a quantized ``.ftz`` (about 10–50× smaller, scores within a point)."""
     cutoff: int = 100_000
     """When quantizing: keep this many most important words and n-grams."""
-    head: int = 1024
-    middle: int = 1024
+    head: int = 512
+    middle: int = 512
 
 
 @dataclass

@@ -1,0 +1,80 @@
+"""`midtrain train-classifier` on a small real labelled set: trains, scores held-out, errors are one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from midtrain.cli import main
+from midtrain.curation.labels.evaluation import classification_report
+from midtrain.curation.labels.models import FastTextClassifier
+from midtrain.curation.labels.text_windows import fasttext_lines, text_windows
+from midtrain.curation.labels.training import TrainConfig, read_examples, train_classifier
+
+
+def _labelled(sample_raw: Path, n: int = 80) -> list[dict]:
+    recs = []
+    for name, label in (("python_docs", "web"), ("python_stdlib", "code"), ("champ", "reasoning")):
+        for line in (sample_raw / f"{name}.jsonl").read_text().splitlines()[:n]:
+            recs.append({"label": label, "text": json.loads(line)["text"]})
+    return recs
+
+
+def test_train_classifier_cli_reports_per_label_scores_and_confusion(sample_raw, tmp_path, capsys):
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in _labelled(sample_raw)))
+    assert main(["train-classifier", str(data), "--output", str(tmp_path / "m.ftz"), "--quantize",
+                 "--epochs", "15"]) == 0
+    out = capsys.readouterr().out
+    assert "precision" in out and "confusion" in out and "macro-F1" in out
+    report = json.loads((tmp_path / "m.json").read_text())
+    scores = report["holdout_scores"]
+    assert set(scores["per_label"]) == {"web", "code", "reasoning"}
+    assert scores["documents"] == sum(report["holdout_counts"].values()) > 0
+    assert sum(map(sum, scores["confusion"])) == scores["documents"]
+    assert scores["macro_f1"] >= 0.8  # three well-separated real sources
+
+
+def test_folder_per_label_reads_like_jsonl(sample_raw, tmp_path):
+    recs = _labelled(sample_raw, 10)
+    for i, r in enumerate(recs):
+        (tmp_path / "ex" / r["label"]).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "ex" / r["label"] / f"{i:03d}.txt").write_text(r["text"])
+    labels, texts = read_examples(tmp_path / "ex")
+    assert sorted(zip(labels, texts)) == sorted((r["label"], r["text"]) for r in recs if r["text"].strip())
+
+
+def test_training_is_deterministic(sample_raw, tmp_path):
+    recs = _labelled(sample_raw, 40)
+    labels, texts = [r["label"] for r in recs], [r["text"] for r in recs]
+    a = train_classifier(labels, texts, tmp_path / "a.ftz", TrainConfig(epochs=5))
+    b = train_classifier(labels, texts, tmp_path / "b.ftz", TrainConfig(epochs=5))
+    assert (tmp_path / "a.ftz").read_bytes() == (tmp_path / "b.ftz").read_bytes()
+    assert a.scores == b.scores
+    lines = fasttext_lines(text_windows(texts))
+    pred = FastTextClassifier(tmp_path / "a.ftz").predict(lines)
+    assert classification_report(labels, pred.labels.tolist())["accuracy"] > 0.8
+
+
+def test_bad_jsonl_is_a_one_line_error(tmp_path, capsys):
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"label": "web", "text": "fine"}\n{"label": 3}\n')
+    assert main(["train-classifier", str(data), "--output", str(tmp_path / "m.ftz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "bad.jsonl:2" in err and "'label'" in err
+
+
+def test_one_label_is_refused(tmp_path, capsys):
+    data = tmp_path / "one.jsonl"
+    data.write_text('{"label": "web", "text": "The quick brown fox."}\n')
+    assert main(["train-classifier", str(data), "--output", str(tmp_path / "m.ftz")]) == 2
+    assert "at least two labels" in capsys.readouterr().err
+
+
+def test_classification_report_counts():
+    rep = classification_report(["a", "a", "b", "b"], ["a", "b", "b", "b"])
+    assert rep["per_label"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2}
+    assert rep["confusion"] == [[1, 1], [0, 2]]
+    assert rep["macro_f1"] == pytest.approx((0.6667 + 0.8) / 2, abs=1e-4)
