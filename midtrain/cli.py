@@ -18,6 +18,7 @@ from midtrain.errors import MidtrainError
 COMMAND_MODULES = [
     "midtrain.quickstart.commands",
     "midtrain.corpus.commands",
+    "midtrain.curation.commands",
     "midtrain.tokenize.commands",
     "midtrain.curation.labels.commands",
     "midtrain.curation.dedup.commands",

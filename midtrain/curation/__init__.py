@@ -1,0 +1,40 @@
+"""Curation: raw documents -> a text corpus (DESIGN.md), on datatrove's local, Ray or Slurm executors.
+
+``curate(inputs, output)`` reads JSONL / Parquet / Arrow / Hugging Face datasets / folders of
+plain files, runs the pipeline of datatrove steps (normalise -> labels -> rule signals ->
+thresholds), writes kept documents to ``data/<domain>/`` and every rejected one to
+``rejected/<domain>/`` with its step and reason, then the manifest and a report.
+``refilter(corpus, output, thresholds)`` re-decides the thresholds from the stored signals.
+
+Importing this package stays light: datatrove, Ray and the rules load when a job runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from midtrain.curation.config import CurateConfig, load_config
+    from midtrain.curation.inputs import InputSpec
+    from midtrain.curation.job import curate
+    from midtrain.curation.refilter import refilter
+    from midtrain.curation.report import CurationReport, build_report
+
+_EXPORTS = {
+    "curate": "midtrain.curation.job",
+    "refilter": "midtrain.curation.refilter",
+    "CurationReport": "midtrain.curation.report",
+    "build_report": "midtrain.curation.report",
+    "CurateConfig": "midtrain.curation.config",
+    "load_config": "midtrain.curation.config",
+    "InputSpec": "midtrain.curation.inputs",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'midtrain.curation' has no attribute {name!r}")

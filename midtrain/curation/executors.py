@@ -1,0 +1,106 @@
+"""Running a step list on datatrove's executors: local processes, a Ray cluster, or Slurm.
+
+All three skip tasks that have a completion marker in ``logging_dir/completions/`` -- that is
+what makes a killed job resumable. Two datatrove behaviours are handled here:
+
+- the local executor starts workers with ``forkserver``; each worker re-imports the ``__main__``
+  script, so a script that calls :func:`midtrain.curation.curate` at top level, without an
+  ``if __name__ == "__main__":`` guard, respawns workers forever with no log (ANCHORS 3.3). We
+  refuse to start such a run, with a message saying what to add;
+- the Ray executor does not raise when tasks fail (it logs a warning), so the job checks the
+  completion markers afterwards and raises :class:`MidtrainError` naming the failed tasks.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from midtrain.curation.config import ExecutorConfig
+from midtrain.curation.typed_config import check_call_params
+from midtrain.errors import ConfigError, MidtrainError
+
+
+def build_executor(cfg: ExecutorConfig, steps: list[Any], tasks: int, logging_dir: str,
+                   *, job_name: str = "midtrain-curate") -> Any:
+    """The datatrove executor for ``cfg`` running ``steps`` as ``tasks`` tasks."""
+    if cfg.workers < 1:
+        raise ConfigError(f"executor.workers: must be at least 1, got {cfg.workers}")
+    if cfg.kind == "local":
+        from datatrove.executor import LocalPipelineExecutor
+
+        if cfg.workers > 1 and tasks > 1:
+            check_main_guard()
+        return LocalPipelineExecutor(steps, tasks=tasks, workers=min(cfg.workers, tasks), logging_dir=logging_dir,
+                                     start_method="forkserver")
+    if cfg.kind == "ray":
+        from datatrove.executor.ray import RayPipelineExecutor
+
+        ensure_ray(cfg.ray_address)
+        return RayPipelineExecutor(steps, tasks=tasks, workers=cfg.workers, logging_dir=logging_dir,
+                                   cpus_per_task=cfg.cpus_per_task, mem_per_cpu_gb=cfg.mem_per_cpu_gb)
+    from datatrove.executor.slurm import SlurmPipelineExecutor
+
+    params = check_call_params(SlurmPipelineExecutor.__init__, cfg.slurm, "executor.slurm",
+                               skip=("pipeline", "tasks", "logging_dir", "depends"))
+    params.setdefault("cpus_per_task", cfg.cpus_per_task)
+    params.setdefault("mem_per_cpu_gb", cfg.mem_per_cpu_gb)
+    params.setdefault("job_name", job_name)
+    return SlurmPipelineExecutor(steps, tasks=tasks, logging_dir=logging_dir, **params)
+
+
+def ensure_ray(address: str | None) -> None:
+    """Connect to Ray unless the caller already did (``RAY_ADDRESS``, ``address``, or a local cluster)."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("executor.kind: 'ray' needs Ray: pip install 'midtrain[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
+                 log_to_driver=False)
+
+
+def incomplete_tasks(executor: Any) -> list[int]:
+    """Tasks without a completion marker."""
+    return executor.get_incomplete_ranks(skip_completed=True)
+
+
+def raise_if_incomplete(executor: Any, logging_dir: str, what: str, cause: BaseException | None = None) -> None:
+    """Raise :class:`MidtrainError` naming the first unfinished task and its log, if any task is unfinished."""
+    missing = incomplete_tasks(executor)
+    if missing:
+        first = missing[0]
+        log = Path(logging_dir) / "logs" / f"task_{first:05d}.log"
+        because = f": {type(cause).__name__}: {cause}" if cause is not None else ""
+        raise MidtrainError(f"{what}: {len(missing)} of {executor.world_size} tasks did not finish "
+                            f"(first: task {first}, log {log}){because}; fix the cause and rerun the same "
+                            "command, finished tasks are kept")
+
+
+def check_main_guard() -> None:
+    """Refuse to start worker processes from a script that would start them again on import."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
+    if path is None or (spec is not None and spec.name):  # interactive, or run with python -m
+        return
+    try:
+        tree = ast.parse(Path(path).read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return
+    if not any(_is_main_guard(node) for node in tree.body):
+        raise MidtrainError(f"{path}: workers > 1 start processes that re-import this script, which would run the "
+                            "job again in each of them; put the call under `if __name__ == \"__main__\":` "
+                            "(or use workers=1)")
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    parts = [node.test.left, *node.test.comparators]
+    names = {p.id for p in parts if isinstance(p, ast.Name)}
+    consts = {p.value for p in parts if isinstance(p, ast.Constant)}
+    return "__name__" in names and "__main__" in consts

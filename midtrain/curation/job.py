@@ -1,0 +1,225 @@
+"""The ``curate`` job: plan the input, run the pipeline on an executor, merge, then corpus stages.
+
+```
+OUTPUT/
+  manifest.json            written last: the corpus is complete
+  data/<domain>/t<task>-<n>.arrow, rejected/<domain>/...
+  report.json, report.md, funnel.png
+  job/                     datatrove's logging dir (completions/, logs/, stats/) and ours:
+    config.json            the job's fingerprint: a rerun must ask for the same job
+    tasks/<task>.json      shards each task wrote;  reads/<task>.json  records it read
+    invalid/<task>.jsonl   every invalid record with its file, line and parse error
+```
+
+With dedup or decontamination configured, the pipeline's corpus goes to ``stages/filter/``
+and each stage writes the next corpus; the last one is ``OUTPUT`` itself. Rerunning the same
+command after a crash or a kill skips finished tasks (datatrove's completion markers), and each
+unfinished task deletes its partial shards before writing them again, so nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from midtrain import __version__
+from midtrain.corpus import Manifest, ShardInfo
+from midtrain.curation.config import CurateConfig, ExecutorConfig, load_config
+from midtrain.curation.inputs import InputSpec, describe_units, parse_input_arg, plan_units, resolve_spec
+from midtrain.curation.report import CurationReport, build_report, merge_reads, write_report
+from midtrain.errors import ConfigError, MidtrainError
+
+JOB_DIR = "job"
+MB = 1_000_000
+
+
+def curate(inputs: Sequence[Any], output: str | os.PathLike, config: str | os.PathLike | dict | CurateConfig | None = None,
+           *, workers: int | None = None, executor: str | None = None, overwrite: bool = False,
+           echo: Callable[[str], None] | None = None) -> CurationReport | None:
+    """Curate ``inputs`` into the text corpus ``output`` and return its report.
+
+    ``inputs`` are ``(path, domain or None)`` pairs, ``"PATH[=DOMAIN]"`` strings or
+    :class:`InputSpec`; they add to the config's ``inputs``. ``workers`` and ``executor``
+    (``local``, ``ray``, ``slurm``) override the config. Rerunning with the same arguments resumes
+    an interrupted job. With Slurm the tasks are submitted and None is returned; rerun the same
+    call once they have finished to merge the corpus and write the report.
+    """
+    say = echo or (lambda _msg: None)
+    cfg = load_config(config)
+    exec_cfg = cfg.executor
+    if workers is not None:
+        exec_cfg = replace(exec_cfg, workers=workers)
+    if executor is not None:
+        if executor not in ("local", "ray", "slurm"):
+            raise ConfigError(f"executor: expected 'local', 'ray' or 'slurm', got {executor!r}")
+        exec_cfg = replace(exec_cfg, kind=executor)  # type: ignore[arg-type]
+    cfg = replace(cfg, executor=exec_cfg, inputs=[*cfg.inputs, *(_as_spec(i) for i in inputs)])
+    if not cfg.inputs:
+        raise ConfigError("inputs: no input given (pass PATH[=DOMAIN] arguments or list them under inputs:)")
+    base = Path(cfg.base_dir) if cfg.base_dir else None
+    specs = [resolve_spec(s, i, base) for i, s in enumerate(cfg.inputs)]
+    units = plan_units(specs)
+
+    out = Path(output)
+    job_dir = out / JOB_DIR
+    definition = _job_definition(cfg, specs, units)
+    _claim_output(out, job_dir, definition, overwrite)
+
+    from midtrain.curation.pipeline import build_steps, default_pipeline, reject_order, signal_columns
+    from midtrain.curation.readers import ReadInputs
+    from midtrain.curation.steps.write import WriteCorpus
+
+    steps = build_steps(cfg.pipeline if cfg.pipeline is not None else default_pipeline())
+    stages = _corpus_stages(cfg)
+    filter_dir = out / "stages" / "filter" if stages else out
+    reader = ReadInputs(specs, units, str(job_dir))
+    columns = signal_columns([reader, *steps])
+    writer = WriteCorpus(str(filter_dir), str(job_dir), columns, shard_chars=int(cfg.output.shard_size_mb * MB))
+    say(f"curate: {len(units)} task(s) from {len(specs)} input(s) on {exec_cfg.kind} "
+        f"with {exec_cfg.workers} worker(s); job folder {job_dir}")
+
+    from midtrain.curation.executors import build_executor, incomplete_tasks, raise_if_incomplete
+
+    ex = build_executor(exec_cfg, [reader, *steps, writer], tasks=len(units), logging_dir=str(job_dir))
+    try:
+        ex.run()
+    except Exception as exc:  # a task raised: report it as unfinished tasks, naming the cause and the log
+        if not incomplete_tasks(ex):
+            raise
+        raise_if_incomplete(ex, str(job_dir), "curate", cause=exc)
+    if exec_cfg.kind == "slurm" and incomplete_tasks(ex):
+        say(f"curate: submitted to Slurm; rerun the same command when the job has finished to merge {out}")
+        return None
+    raise_if_incomplete(ex, str(job_dir), "curate")
+
+    reads = merge_reads(job_dir, len(units))
+    order = reject_order(steps)
+    finish_corpus(filter_dir, job_dir, len(units), {"curation": {"reads": reads, "reject_order": order,
+                                                                  "fingerprint": definition["fingerprint"]}})
+    final = filter_dir
+    for i, (name, run_stage) in enumerate(stages):
+        target = out if i == len(stages) - 1 else out / "stages" / name
+        say(f"curate: {name} stage -> {target}")
+        run_stage(final, target, exec_cfg, str(job_dir / name))
+        order.append(name)
+        _carry_provenance(final, target, order)
+        final = target
+    if stages and not cfg.output.keep_stages:
+        shutil.rmtree(out / "stages", ignore_errors=True)
+    report = build_report(out)
+    write_report(report, out)
+    say(f"curate: {report.one_line()}")
+    return report
+
+
+def _as_spec(item: Any) -> InputSpec:
+    if isinstance(item, InputSpec):
+        return item
+    if isinstance(item, (tuple, list)):
+        path, domain = item
+        return InputSpec(path=str(path), domain=domain)
+    return parse_input_arg(str(item))
+
+
+def _job_definition(cfg: CurateConfig, specs: list[InputSpec], units: list) -> dict:
+    """Everything that decides the output (not the executor or worker count), and its hash."""
+    body = {
+        "midtrain": __version__,
+        "inputs": [asdict(s) for s in specs],
+        "units": describe_units(units),
+        "pipeline": None if cfg.pipeline is None else [asdict(s) for s in cfg.pipeline],
+        "output": asdict(cfg.output),
+        "dedup": cfg.dedup,
+        "decontaminate": cfg.decontaminate,
+    }
+    text = json.dumps(body, sort_keys=True, default=str)
+    return {"fingerprint": hashlib.sha256(text.encode()).hexdigest()[:16], **body}
+
+
+def _claim_output(out: Path, job_dir: Path, definition: dict, overwrite: bool) -> None:
+    """Start a new job in ``out``, or resume the same one; refuse to mix two different jobs."""
+    config_path = job_dir / "config.json"
+    if out.exists() and overwrite:
+        if any(out.iterdir()) and not config_path.is_file():
+            raise ConfigError(f"{out}: --overwrite only replaces a curate output folder, and this one has no "
+                              f"{JOB_DIR}/config.json; choose another --output")
+        shutil.rmtree(out)
+    if config_path.is_file():
+        previous = json.loads(config_path.read_text())
+        if previous.get("fingerprint") != definition["fingerprint"]:
+            changed = sorted(k for k in definition if k != "fingerprint" and previous.get(k) != definition[k])
+            raise ConfigError(f"{out}: holds a curate job with another configuration (differs in: "
+                              f"{', '.join(changed) or 'version'}); rerun the original command to resume it, "
+                              "or pass --overwrite / use another --output")
+        return
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"{out}: exists and is not empty; choose a new --output folder")
+    job_dir.mkdir(parents=True, exist_ok=True)
+    from midtrain.corpus.manifest import atomic_write_bytes
+
+    atomic_write_bytes(config_path, (json.dumps(definition, indent=1, sort_keys=True, default=str) + "\n").encode())
+
+
+def finish_corpus(corpus_dir: Path, job_dir: Path, tasks: int, extra: dict) -> Manifest:
+    """Merge every task's shard list and write the manifest (last, atomically)."""
+    shards: list[ShardInfo] = []
+    rejected: list[ShardInfo] = []
+    for rank in range(tasks):
+        path = job_dir / "tasks" / f"{rank:05d}.json"
+        try:
+            body = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise MidtrainError(f"{path}: missing although task {rank} is marked complete; delete "
+                                f"{job_dir / 'completions' / f'{rank:05d}'} and rerun the same command") from None
+        shards += [ShardInfo(**s) for s in body["shards"]]
+        rejected += [ShardInfo(**s) for s in body["rejected"]]
+    manifest = Manifest(kind="text", shards=sorted(shards, key=lambda s: s.path),
+                        rejected=sorted(rejected, key=lambda s: s.path), extra=extra)
+    manifest.write(corpus_dir)
+    return manifest
+
+
+def _carry_provenance(previous: Path, target: Path, order: list[str]) -> None:
+    """A stage's corpus keeps the read counts of the job, so input = kept + rejected + invalid."""
+    curation = Manifest.read(previous).extra.get("curation", {})
+    manifest = Manifest.read(target)
+    manifest.extra = {**manifest.extra, "curation": {**curation, "reject_order": order}}
+    manifest.write(target)
+
+
+def _corpus_stages(cfg: CurateConfig) -> list[tuple[str, Callable[[Path, Path, ExecutorConfig, str], Any]]]:
+    """The corpus-to-corpus stages after the pipeline (dedup, then decontamination) that are configured."""
+    stages = []
+    if cfg.dedup is not None:
+        stages.append(("dedup", _stage_runner("dedup", cfg.dedup)))
+    if cfg.decontaminate is not None:
+        stages.append(("decontaminate", _stage_runner("decontaminate", cfg.decontaminate)))
+    return stages
+
+
+def _stage_runner(name: str, params: dict) -> Callable[[Path, Path, ExecutorConfig, str], Any]:
+    import importlib
+
+    module_name, func_name, config_name = {
+        "dedup": ("midtrain.curation.dedup", "dedup_corpus", "DedupConfig"),
+        "decontaminate": ("midtrain.curation.decontaminate", "decontaminate_corpus", "DecontConfig"),
+    }[name]
+    try:
+        module = importlib.import_module(module_name)
+        func, config_cls = getattr(module, func_name), getattr(module, config_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"config.{name}: this install has no {name} stage ({module_name}: {exc})") from None
+    from midtrain.curation.typed_config import from_mapping
+
+    stage_cfg = from_mapping(config_cls, params, f"config.{name}")
+
+    def run(src: Path, dst: Path, ex: ExecutorConfig, logging_dir: str) -> Any:
+        return func(str(src), str(dst), stage_cfg, executor=ex.kind, workers=ex.workers, logging_dir=logging_dir)
+
+    return run
