@@ -303,7 +303,15 @@ def _case_ok(cps, flags, s, e):
 def _contraction(cps, flags, s, e, pronouns, fused, fused_first):
     """Length of the first part when [s, e) is a contraction to split in two, else 0."""
     n = e - s
-    if n < 2 or not _case_ok(cps, flags, s, e):
+    if n < 2:
+        return 0
+    apostrophe = False
+    for k in range(max(s, e - 4), e):
+        if cps[k] == 39 or cps[k] == 0x2019:
+            apostrophe = True
+    if not apostrophe and n > 8:  # the longest fused form is 8 letters ("shouldnt")
+        return 0
+    if not _case_ok(cps, flags, s, e):
         return 0
     if n >= 4 and (cps[e - 2] == 39 or cps[e - 2] == 0x2019) and cps[e - 1] == 116 and cps[e - 3] == 110:
         for i in range(s, e - 3):  # "n't": the stem must be letters
@@ -350,7 +358,7 @@ def _suffix_len(cps, flags, s, e, units):
         if (c == 43 or c == 37) and prev & DIGIT:
             return 1
     k = e
-    while k > s and flags[cps[k - 1]] & ALPHA:
+    while k > s and k > e - 4 and flags[cps[k - 1]] & ALPHA:  # units are at most 3 letters
         k -= 1
     if s < k < e and flags[cps[k - 1]] & DIGIT and _in_set(units, _hash_span(cps, k, e)):
         return e - k
@@ -502,7 +510,7 @@ def _split_batch(cps, offsets, flags, abbrevs, pronouns, fused, fused_first, uni
             n_suffix = 0
             whole = False
             while s < e:
-                if _in_set(abbrevs, _hash_span(cps, s, e)):
+                if e - s <= 8 and _in_set(abbrevs, _hash_span(cps, s, e)):
                     whole = True
                     break
                 first = _contraction(cps, flags, s, e, pronouns, fused, fused_first)
