@@ -12,7 +12,9 @@ repeats so that load from other processes on the machine hits every contender al
   on datatrove's local executor with 2 tasks, reading the same shards.
 
 Throughput is the ceiling's token count (text tokens, no EOS) over wall time, so every row is
-the same work. Medians over ``--repeats`` (default 3). Corpus and vocabulary are fetched and
+the same work. Medians over ``--repeats`` (default 3). The machine's cores are shared with other
+jobs, so the table also gives CPU seconds (this process and its children, from ``getrusage``):
+tokens per CPU-second is what a contender costs, whatever else ran at the same time. Corpus and vocabulary are fetched and
 cached by ``benchmarks/tokenize_data.py``.
 
     python benchmarks/bench_tokenize.py [--repeats 3]
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -90,6 +93,12 @@ def run_datatrove(corpus: Path, tokenizer_path: Path, scratch: Path) -> float:
     return time.perf_counter() - t
 
 
+def cpu_seconds() -> float:
+    """User + system time of this process and its waited-for children so far."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -99,31 +108,41 @@ def main() -> None:
     texts = load_texts(corpus)
     text_mb = sum(len(t.encode()) for t in texts) / 1e6
     times: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
     tokens = 0
     with tempfile.TemporaryDirectory(dir=tokenize_data.CACHE) as tmp:
         scratch = Path(tmp)
+        contenders = {
+            "ceiling: encode_batch_fast, in memory": None,
+            "midtrain tokenize, 1 process x 2 threads": lambda: run_midtrain(corpus, tokenizer_path, 1, scratch),
+            "midtrain tokenize, 2 processes x 1 thread": lambda: run_midtrain(corpus, tokenizer_path, 2, scratch),
+            "datatrove DocumentTokenizer, 2 tasks": lambda: run_datatrove(corpus, tokenizer_path, scratch),
+        }
         for r in range(args.repeats):
-            seconds, tokens = run_ceiling(tokenizer_path, texts)
-            times.setdefault("ceiling: encode_batch_fast, in memory", []).append(seconds)
-            times.setdefault("midtrain tokenize, 1 process x 2 threads", []).append(
-                run_midtrain(corpus, tokenizer_path, 1, scratch))
-            times.setdefault("midtrain tokenize, 2 processes x 1 thread", []).append(
-                run_midtrain(corpus, tokenizer_path, 2, scratch))
-            times.setdefault("datatrove DocumentTokenizer, 2 tasks", []).append(
-                run_datatrove(corpus, tokenizer_path, scratch))
+            for name, run in contenders.items():
+                c = cpu_seconds()
+                if run is None:
+                    seconds, tokens = run_ceiling(tokenizer_path, texts)
+                else:
+                    seconds = run()
+                cpu.setdefault(name, []).append(cpu_seconds() - c)
+                times.setdefault(name, []).append(seconds)
             print(f"repeat {r + 1}/{args.repeats}: " + ", ".join(f"{v[-1]:.2f}s" for v in times.values()),
                   file=sys.stderr)
-    ceiling = statistics.median(times["ceiling: encode_batch_fast, in memory"])
-    datatrove = statistics.median(times["datatrove DocumentTokenizer, 2 tasks"])
+    names = list(contenders)
+    ceiling, datatrove = statistics.median(times[names[0]]), statistics.median(times[names[-1]])
+    ceiling_cpu = statistics.median(cpu[names[0]])
     print(f"\ncorpus: {len(texts):,} documents, {text_mb:.1f} MB (Python stdlib + Python docs), "
-          f"{tokens:,} Llama-3 tokens; {os.cpu_count()} cores; median of {args.repeats}")
-    head = f"{'contender':<44} {'seconds':>8} {'M tokens/s':>11} {'vs ceiling':>11} {'vs datatrove':>13}"
+          f"{tokens:,} Llama-3 tokens; {os.cpu_count()} cores; median of {args.repeats}; "
+          f"load average at the end {os.getloadavg()[0]:.1f}")
+    head = (f"{'contender':<44} {'seconds':>8} {'M tokens/s':>11} {'vs ceiling':>11} {'vs datatrove':>13} "
+            f"{'CPU s':>7} {'M tok/CPU-s':>12} {'CPU vs ceiling':>15}")
     print(head)
     print("-" * len(head))
-    for name, values in times.items():
-        m = statistics.median(values)
-        print(f"{name:<44} {m:>8.2f} {tokens / m / 1e6:>11.2f} {ceiling / m:>10.0%} {datatrove / m:>12.2f}x")
-
+    for name in names:
+        m, c = statistics.median(times[name]), statistics.median(cpu[name])
+        print(f"{name:<44} {m:>8.2f} {tokens / m / 1e6:>11.2f} {ceiling / m:>10.0%} {datatrove / m:>12.2f}x "
+              f"{c:>7.2f} {tokens / c / 1e6:>12.2f} {ceiling_cpu / c:>14.0%}")
 
 if __name__ == "__main__":
     main()

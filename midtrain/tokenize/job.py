@@ -8,46 +8,33 @@ tokenizer and policy, output files in place), so an interrupted job resumes wher
 produces the same bytes as an uninterrupted one. ``.progress/tokenizer.json`` pins the output
 folder to one tokenizer: a rerun with another one is refused, naming both fingerprints.
 
-Parallelism: each worker process reads a shard, encodes it in large batches through the
-tokenizer's Rust batch API on ``threads`` cores (GIL released; two batches in flight so the Rust
-threads never wait for Python), and writes. The one piece of per-batch Python is flattening the
-ids (:mod:`midtrain.tokenize.tokenizer`). One process per 16 cores is the default: one Python
+Parallelism: a worker process streams its input shards through the tokenizer's Rust batch API
+on ``threads`` cores (:mod:`midtrain.tokenize.stream`: large batches, several in flight, so the
+Rust threads never wait for Python's reading, flattening and writing). One process per 16 cores is the default: one Python
 thread keeps about 20 cores of encoding busy (25 ns of Python vs 1 µs of encoding per token per
 core, measured with the Llama-3 vocabulary), and a single process balances uneven shards.
 """
 
 from __future__ import annotations
 
-import glob
 import json
+import multiprocessing as mp
 import os
 import threading
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import asdict
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
-import multiprocessing as mp
-
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from midtrain.corpus import CorpusError, CorpusWriter, Manifest, ShardInfo, file_checksum, read_text_shard
+from midtrain.corpus import CorpusError, CorpusWriter, Manifest, ShardInfo, file_checksum
 from midtrain.corpus.manifest import MANIFEST_NAME, atomic_write_bytes, resolve_inside
-from midtrain.corpus.shards import token_table
 from midtrain.errors import ConfigError
-from midtrain.tokenize.documents import add_special_tokens, shard_cuts
+from midtrain.tokenize.stream import ENCODE_DEPTH, tokenize_input_shards
 from midtrain.tokenize.tokenizer import BatchEncoder, TokenizerInfo, load_tokenizer
 
 PROGRESS_DIR = ".progress"
 # 2**27 tokens: 256 MiB shards with uint16 ids, 512 MiB with uint32; big enough that opening and
 # checksumming per shard is negligible, small enough that a worker holds one in memory.
 DEFAULT_SHARD_TOKENS = 1 << 27
-# Text per encode call. The ceiling benchmark loses ~10% at 64 documents a batch (rayon idles at
-# the tail of each batch); at 4 MB (~1M tokens) the loss is under 1%.
-BATCH_BYTES = 4 << 20
 
 
 def default_workers() -> int:
@@ -181,9 +168,8 @@ def _run(tasks: list[dict], info: TokenizerInfo, encoder: BatchEncoder, policy: 
     if not tasks:
         return
     if workers == 1 or len(tasks) == 1:
-        with ThreadPoolExecutor(2, thread_name_prefix="midtrain-encode") as pool:
-            for task in tasks:
-                yield tokenize_input_shard(task, info, encoder, pool, advance)
+        with ThreadPoolExecutor(ENCODE_DEPTH, thread_name_prefix="midtrain-encode") as pool:
+            yield from tokenize_input_shards(tasks, info, encoder, pool, advance)
         return
     ctx = mp.get_context("spawn")  # fork after the Rust thread pool started would disable it
     queue = ctx.SimpleQueue()
@@ -210,90 +196,13 @@ def _init_worker(tokenizer: str, policy: dict, threads: int, queue) -> None:
     os.environ["RAYON_NUM_THREADS"] = str(threads)  # read when the Rust pool first starts
     info, encoder = load_tokenizer(tokenizer, add_eos=policy["add_eos"], add_bos=policy["add_bos"],
                                    eos_token=policy["eos_token"], bos_token=policy["bos_token"], threads=threads)
-    _WORKER.update(info=info, encoder=encoder, queue=queue, pool=ThreadPoolExecutor(2))
+    _WORKER.update(info=info, encoder=encoder, queue=queue, pool=ThreadPoolExecutor(ENCODE_DEPTH))
 
 
 def _worker_task(task: dict) -> dict:
-    return tokenize_input_shard(task, _WORKER["info"], _WORKER["encoder"], _WORKER["pool"], _WORKER["queue"].put)
-
-
-# ---- one input shard ----------------------------------------------------------------------------
-
-def tokenize_input_shard(task: dict[str, Any], info: TokenizerInfo, encoder: BatchEncoder, pool: ThreadPoolExecutor,
-                         advance: Callable[[int], None]) -> dict[str, Any]:
-    """Tokenize one input shard into its output shards, then write its completion record."""
-    out, domain, stem, budget = Path(task["out"]), task["domain"], task["stem"], task["shard_tokens"]
-    for stale in glob.glob(str(out / "data" / glob.escape(domain) / f"{glob.escape(stem)}-*.arrow")):
-        os.unlink(stale)  # from an earlier run over a different input; names are rewritten below
-    table = read_text_shard(task["input_path"], columns=["id", "text"])
-    text = pc.fill_null(table.column("text").combine_chunks(), "")
-    ids = table.column("id").combine_chunks().cast(pa.string())
-    writer = CorpusWriter(out, "token", tokenizer=info.manifest_entry())
-    names = (f"data/{domain}/{stem}-{k:05d}.arrow" for k in range(1 << 30))
-    pending: list[tuple[np.ndarray, np.ndarray, pa.Array]] = []  # (tokens, doc lengths, ids)
-    pending_tokens = kept = 0
-
-    def flush(final: bool) -> None:
-        nonlocal pending, pending_tokens
-        tokens = np.concatenate([p[0] for p in pending])
-        lengths = np.concatenate([p[1] for p in pending])
-        doc_ids = pa.concat_arrays([p[2] for p in pending])
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        cuts = list(shard_cuts(lengths, budget)) + [len(lengths)]
-        # Every shard but the last is closed (the next document did not fit); the last stays
-        # open for the next batch unless this is the end of the input.
-        done = len(cuts) - 1 if final else len(cuts) - 2
-        for a, b in zip(cuts[:done], cuts[1:done + 1]):
-            writer.write_table(domain, token_table(doc_ids.slice(a, b - a), tokens[offsets[a]:offsets[b]],
-                                                   offsets[a:b + 1] - offsets[a]), next(names))
-        rest = cuts[done]
-        pending = [] if final else [(tokens[offsets[rest]:], lengths[rest:], doc_ids.slice(rest))]
-        pending_tokens = 0 if final else int(offsets[-1] - offsets[rest])
-
-    for (flat, lengths), (a, b), batch_bytes in _encode_batches(encoder, text, pool):
-        keep = lengths > 0
-        tokens, offsets = add_special_tokens(flat, lengths[keep], bos_id=info.bos_id if info.add_bos else None,
-                                             eos_id=info.eos_id if info.add_eos else None, dtype=info.dtype)
-        pending.append((tokens, np.diff(offsets), ids.slice(a, b - a).filter(pa.array(keep))))
-        pending_tokens += len(tokens)
-        kept += int(keep.sum())
-        if pending_tokens > budget:
-            flush(final=False)
-        advance(batch_bytes)
-    if pending_tokens:
-        flush(final=True)
-    record = {"input": task["input"], "input_checksum": task["input_checksum"], "fingerprint": task["fingerprint"],
-              "shard_tokens": budget, "input_documents": len(text), "documents": kept,
-              "empty_skipped": len(text) - kept, "shards": [asdict(s) for s in writer.shards]}
-    atomic_write_bytes(Path(task["record"]), (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+    (record,) = tokenize_input_shards([task], _WORKER["info"], _WORKER["encoder"], _WORKER["pool"],
+                                      _WORKER["queue"].put)
     return record
-
-
-def _encode_batches(encoder: BatchEncoder, text: pa.Array, pool: ThreadPoolExecutor):
-    """Yield ``((flat, lengths), (start, stop), text_bytes)`` per batch, in order, two batches in flight.
-
-    Encoding runs in ``pool`` with the GIL released, so while the Rust threads encode the next
-    batch, this thread flattens and writes the previous one.
-    """
-    sizes = np.cumsum(pc.binary_length(text).to_numpy(zero_copy_only=False).astype(np.int64))
-    bounds, start = [], 0
-    while start < len(text):
-        stop = max(int(np.searchsorted(sizes, (sizes[start - 1] if start else 0) + BATCH_BYTES, "right")), start + 1)
-        bounds.append((start, stop))
-        start = stop
-    in_flight: deque[tuple[Future, tuple[int, int]]] = deque()
-    for a, b in bounds:
-        in_flight.append((pool.submit(encoder.encode_batch, text.slice(a, b - a).to_pylist()), (a, b)))
-        if len(in_flight) == 2:
-            yield _done(in_flight.popleft(), sizes)
-    while in_flight:
-        yield _done(in_flight.popleft(), sizes)
-
-
-def _done(item: tuple[Future, tuple[int, int]], sizes: np.ndarray):
-    future, (a, b) = item
-    return future.result(), (a, b), int(sizes[b - 1] - (sizes[a - 1] if a else 0))
 
 
 class _progress_bar:
