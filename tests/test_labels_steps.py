@@ -145,3 +145,26 @@ def test_window_kernels_on_plain_arrays():
     bounds = window_bounds(offsets, data, 4, 2)
     new_offsets, out = gather_windows(data, bounds, np.uint8(10))
     assert bytes(out[new_offsets[0]:new_offsets[1]]).decode() == _windows_reference("abcdéfgh", 4, 2)
+
+
+def _normalise_reference(text: str, split_punct: bool) -> str:
+    out = []
+    for ch in text:
+        if ch == "\n" and split_punct:
+            out.append(" _nl_ ")
+        elif ch in " \t\n\r\x0b\x0c":
+            out.append(" ")
+        elif split_punct and ord(ch) < 128 and not (ch.isascii() and (ch.isalnum() or ch == "_")):
+            out.append(f" {ch} ")
+        else:
+            out.append(ch.lower() if split_punct and ch.isascii() else ch)
+    return " ".join(t for t in "".join(out).split(" ") if t)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=40), max_size=6), st.booleans())
+def test_fasttext_normalisation_matches_reference(texts, split_punct):
+    from midtrain.curation.labels.text_windows import _normalise
+
+    got = _normalise(pa.array(texts, pa.large_string()), split_punct)
+    assert got == [_normalise_reference(t, split_punct) for t in texts]

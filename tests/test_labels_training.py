@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from midtrain.cli import main
 from midtrain.curation.labels.evaluation import classification_report
 from midtrain.curation.labels.models import FastTextClassifier
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows
-from midtrain.curation.labels.training import TrainConfig, read_examples, train_classifier
+from midtrain.curation.labels.training import read_examples
 
 
 def _labelled(sample_raw: Path, n: int = 80) -> list[dict]:
@@ -47,15 +49,18 @@ def test_folder_per_label_reads_like_jsonl(sample_raw, tmp_path):
 
 
 def test_training_is_deterministic(sample_raw, tmp_path):
-    recs = _labelled(sample_raw, 40)
-    labels, texts = [r["label"] for r in recs], [r["text"] for r in recs]
-    a = train_classifier(labels, texts, tmp_path / "a.ftz", TrainConfig(epochs=5))
-    b = train_classifier(labels, texts, tmp_path / "b.ftz", TrainConfig(epochs=5))
+    """Two fresh processes, same examples and seed: the same model bytes and scores."""
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in _labelled(sample_raw, 40)))
+    for name in ("a", "b"):
+        subprocess.run([sys.executable, "-m", "midtrain.cli", "train-classifier", str(data), "--output",
+                        str(tmp_path / f"{name}.ftz"), "--epochs", "5"], check=True, capture_output=True)
     assert (tmp_path / "a.ftz").read_bytes() == (tmp_path / "b.ftz").read_bytes()
-    assert a.scores == b.scores
-    lines = fasttext_lines(text_windows(texts))
-    pred = FastTextClassifier(tmp_path / "a.ftz").predict(lines)
-    assert classification_report(labels, pred.labels.tolist())["accuracy"] > 0.8
+    a, b = (json.loads((tmp_path / f"{n}.json").read_text())["holdout_scores"] for n in "ab")
+    assert a == b
+    recs = _labelled(sample_raw, 40)
+    pred = FastTextClassifier(tmp_path / "a.ftz").predict(fasttext_lines(text_windows([r["text"] for r in recs])))
+    assert classification_report([r["label"] for r in recs], pred.labels.tolist())["accuracy"] > 0.8
 
 
 def test_bad_jsonl_is_a_one_line_error(tmp_path, capsys):
