@@ -32,8 +32,10 @@ def run_stage(step, *, tasks: int, workers: int, executor: str, logs: Path) -> N
 
         if not ray.is_initialized():
             ray.init()
+        # one Ray worker process per group of tasks: starting a worker (imports, numba cache) costs
+        # seconds, far more than a small task
         RayPipelineExecutor(pipeline=[step], tasks=tasks, workers=workers, logging_dir=str(logs),
-                            cpus_per_task=1).run()
+                            cpus_per_task=1, tasks_per_job=-(-tasks // workers)).run()
     else:
         from datatrove.executor import LocalPipelineExecutor
 

@@ -13,6 +13,8 @@ over code (punctuation everywhere) costs more than the signatures themselves.
 
 from __future__ import annotations
 
+import unicodedata
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -36,7 +38,11 @@ def normalize_unicode(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     other = pc.utf8_lower(other)
     accented = pc.match_substring_regex(other, _DECOMPOSABLE)
     if pc.any(accented).as_py():
-        decomposed = pc.utf8_normalize(pc.filter(other, accented), form="NFD")
+        # CPython's NFD (unicodedata, C) is ~20x faster than Arrow's utf8proc-based utf8_normalize
+        # (1.6 ms vs 37 ms on the 1.1 MB of non-ASCII stdlib files); it runs once per accented
+        # document, never per character.
+        decomposed = pa.array([unicodedata.normalize("NFD", t) for t in pc.filter(other, accented).to_pylist()],
+                              other.type)
         decomposed = pc.replace_substring_regex(decomposed, _MARKS, "")
         other = pc.replace_with_mask(other, accented, decomposed)
     other = pc.replace_substring_regex(other, _NOT_WORD, " ")
