@@ -8,7 +8,7 @@ import pytest
 
 from midtrain.curation.config import CurateConfig, load_config
 from midtrain.curation.pipeline import build_steps, default_pipeline, signal_columns
-from midtrain.curation.refilter import parse_overrides
+from midtrain.curation.refiltering import parse_overrides
 from midtrain.errors import ConfigError
 
 

@@ -17,12 +17,12 @@ if TYPE_CHECKING:
     from midtrain.curation.config import CurateConfig, load_config
     from midtrain.curation.inputs import InputSpec
     from midtrain.curation.job import curate
-    from midtrain.curation.refilter import refilter
+    from midtrain.curation.refiltering import refilter
     from midtrain.curation.report import CurationReport, build_report
 
 _EXPORTS = {
     "curate": "midtrain.curation.job",
-    "refilter": "midtrain.curation.refilter",
+    "refilter": "midtrain.curation.refiltering",
     "CurationReport": "midtrain.curation.report",
     "build_report": "midtrain.curation.report",
     "CurateConfig": "midtrain.curation.config",

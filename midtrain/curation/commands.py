@@ -56,7 +56,7 @@ def _curate(args: argparse.Namespace) -> int:
 
 
 def _refilter(args: argparse.Namespace) -> int:
-    from midtrain.curation.refilter import parse_overrides, refilter, thresholds_from_file
+    from midtrain.curation.refiltering import parse_overrides, refilter, thresholds_from_file
 
     thresholds = thresholds_from_file(args.config) if args.config else parse_overrides(args.overrides)
     report = refilter(args.corpus, args.output, thresholds)

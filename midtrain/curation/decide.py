@@ -11,7 +11,9 @@ A family whose signal is absent (its step is not in the pipeline, so the column 
 nothing. The first failing family names ``reject_step``. ``midtrain refilter`` calls the same
 :func:`decide`, so both give the same answer for the same thresholds.
 
-The thresholds mapping is the rules' own (``gopher_quality: {min_doc_words: 30}``, ...) plus
+The thresholds mapping is the rules' own (``params``, ``domains``, ``default``; see
+:func:`midtrain.curation.rules.load_thresholds`), where ``<rule>: {...}`` at the top is short for
+``params: {<rule>: {...}}`` (so ``--set gopher_quality.min_doc_words=30`` works), plus
 ``language: {keep: [en], min_score: 0.65, exempt_domains: [code, math]}`` (``false`` turns it off)
 and ``quality: {web: 0.5}`` (a score threshold per domain; ``false`` turns it off).
 """
@@ -64,6 +66,12 @@ def load_decisions(cfg: dict[str, Any] | None) -> Decisions:
     cfg = dict(cfg or {})
     lang_cfg = cfg.pop("language", {})
     quality_cfg = cfg.pop("quality", dict(DEFAULT_QUALITY_THRESHOLDS))
+    shorthand = {k: cfg.pop(k) for k in list(cfg) if k in rules.RULE_PARAMS}  # gopher_quality: {...}
+    if shorthand:
+        params = dict(cfg.get("params") or {})
+        for rule, values in shorthand.items():
+            params[rule] = {**(params.get(rule) or {}), **(values or {})}
+        cfg["params"] = params
     language = None if lang_cfg is False else from_mapping(LanguagePolicy, lang_cfg or {}, "language")
     quality = None if quality_cfg is False else coerce(quality_cfg, dict[str, float], "quality")
     return Decisions(language=language, rules=rules.load_thresholds(cfg or None), quality=quality)

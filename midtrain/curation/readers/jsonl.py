@@ -27,7 +27,8 @@ from midtrain.curation.readers.log import ReadLog
 BLOCK_BYTES = 8 << 20
 # Decompressed reads stay small so that a truncated file loses at most this much before the break.
 READ_BYTES = 64 << 10
-_WHITESPACE = np.array([9, 10, 13, 32], dtype=np.uint8)
+_SOLID = np.ones(256, dtype=bool)
+_SOLID[[9, 10, 13, 32]] = False  # tab, newline, carriage return, space
 
 
 def read_jsonl(spec: InputSpec, unit: InputUnit, log: ReadLog) -> Iterator[Document]:
@@ -61,27 +62,35 @@ class _Truncated(Exception):
 
 
 def _line_blocks(f: io.BufferedIOBase) -> Iterator[bytes]:
-    """Blocks of whole lines of about ``BLOCK_BYTES`` (a longer line makes a longer block)."""
-    rest = b""
+    """Blocks of whole lines of about ``BLOCK_BYTES`` (a longer line makes a longer block).
+
+    Chunks are collected in a list and joined once per block, so a 50 MB line costs one copy.
+    """
+    parts: list[bytes] = []
+    size = 0
     while True:
         try:
             chunk = f.read(READ_BYTES)
         except (OSError, EOFError, ValueError) as exc:
-            cut = rest.rfind(b"\n")
+            data = b"".join(parts)
+            cut = data.rfind(b"\n")
             if cut >= 0:
-                yield rest[: cut + 1]
+                yield data[: cut + 1]
             raise _Truncated(f"{type(exc).__name__}: {exc}") from None
         if not chunk:
             break
-        rest += chunk
-        if len(rest) < BLOCK_BYTES:
+        parts.append(chunk)
+        size += len(chunk)
+        cut = chunk.rfind(b"\n")
+        if size < BLOCK_BYTES or cut < 0:
             continue
-        cut = rest.rfind(b"\n")
-        if cut >= 0:
-            yield rest[: cut + 1]
-            rest = rest[cut + 1:]
-    if rest:
-        yield rest
+        data = b"".join(parts)
+        cut += size - len(chunk)
+        yield data[: cut + 1]
+        rest = data[cut + 1:]
+        parts, size = ([rest] if rest else []), len(rest)
+    if parts:
+        yield b"".join(parts)
 
 
 def record_spans(block: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -94,8 +103,11 @@ def record_spans(block: bytes) -> tuple[np.ndarray, np.ndarray]:
     newlines = np.flatnonzero(arr == 10)
     ends = newlines if (len(arr) and arr[-1] == 10) else np.append(newlines, len(arr))
     starts = np.concatenate(([0], newlines + 1))[: len(ends)]
-    solid = np.concatenate(([0], np.cumsum(~np.isin(arr, _WHITESPACE), dtype=np.int64)))
-    keep = solid[ends] - solid[starts] > 0
+    if not len(ends):
+        return starts, ends
+    solid = _SOLID[arr]
+    # any non-whitespace byte in [start, next start); a zero-length line has none
+    keep = np.logical_or.reduceat(solid, starts) & (ends > starts)
     return starts[keep], ends[keep]
 
 
@@ -131,6 +143,7 @@ def _parse_fast(spec: InputSpec, block: bytes, n_records: int) -> pa.Table | Non
         try:
             table = pj.read_json(pa.BufferReader(block), parse_options=options,
                                  read_options=pj.ReadOptions(block_size=max(len(block) + 1, 1 << 20)))
+            table.validate(full=True)  # the parser lets some invalid UTF-8 through; this catches it
         except (pa.ArrowInvalid, UnicodeDecodeError):
             continue
         if table.num_rows != n_records:  # e.g. two objects on one line
