@@ -146,3 +146,36 @@ def test_a_script_without_main_guard_is_refused_before_workers_start(tmp_path, s
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "put the call under `if __name__ == \"__main__\":`" in result.stderr
+
+
+def test_dedup_stage_runs_after_the_pipeline_and_the_counts_still_add_up(tmp_path, sample_raw):
+    twin = tmp_path / "champ_again.jsonl"
+    twin.write_bytes((sample_raw / "champ.jsonl").read_bytes())
+    report = curate([(sample_raw / "champ.jsonl", "math"), (twin, "math")], tmp_path / "out",
+                    {**LIGHT, "dedup": {"fuzzy": False}})
+    assert report.rejected["math"]["exact_dedup"] == {"duplicate_of": 270}
+    assert report.kept_documents == 270 and report.balanced
+    assert validate(tmp_path / "out") == [] and not (tmp_path / "out" / "stages").exists()
+    assert report.steps()[-1] == "exact_dedup"
+
+
+def test_decontamination_stage_drops_documents_holding_an_eval_item(tmp_path, sample_raw):
+    champ = [json.loads(line) for line in (sample_raw / "champ.jsonl").read_text().splitlines()]
+    eval_set = tmp_path / "exam.jsonl"
+    eval_set.write_text("\n".join(json.dumps({"id": f"q{i}", "question": p["text"][:400]})
+                                  for i, p in enumerate(champ[:3])) + "\n")
+    report = curate([(sample_raw / "champ.jsonl", "math")], tmp_path / "out",
+                    {**LIGHT, "decontaminate": {"against": [str(eval_set)]}})
+    assert report.balanced
+    out = tmp_path / "out"
+    rejected = {i: r for s in Manifest.read(out).rejected if s.path.startswith("rejected/math")
+                for i, r in zip(read_text_shard(out / s.path).column("id").to_pylist(),
+                                read_text_shard(out / s.path).column("reason").to_pylist())}
+    # the three problems themselves, plus any other problem sharing a 13-gram with them
+    assert {p["id"] for p in champ[:3]} <= {i for i, r in rejected.items() if r.startswith("contaminated=exam:")}
+    assert sum(report.rejected["math"]["decontaminate"].values()) == len(rejected)
+
+
+def test_corpus_stage_settings_are_checked(tmp_path, sample_raw):
+    with pytest.raises(ConfigError, match=r"config.dedup.treshold: unknown key \(known: .*threshold"):
+        curate([(sample_raw / "champ.jsonl", "math")], tmp_path / "out", {**LIGHT, "dedup": {"treshold": 0.5}})

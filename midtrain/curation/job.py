@@ -106,8 +106,8 @@ def curate(inputs: Sequence[Any], output: str | os.PathLike, config: str | os.Pa
     for i, (name, run_stage) in enumerate(stages):
         target = out if i == len(stages) - 1 else out / "stages" / name
         say(f"curate: {name} stage -> {target}")
-        run_stage(final, target, exec_cfg, str(job_dir / name))
-        order.append(name)
+        counts = run_stage(final, target, exec_cfg, str(job_dir / name)) or {}
+        order += [step for step in counts.get("rejected", {}) if step not in order] or [name]
         _carry_provenance(final, target, order)
         final = target
     if stages and not cfg.output.keep_stages:
@@ -215,9 +215,23 @@ def _stage_runner(name: str, params: dict) -> Callable[[Path, Path, ExecutorConf
         func, config_cls = getattr(module, func_name), getattr(module, config_name)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"config.{name}: this install has no {name} stage ({module_name}: {exc})") from None
-    from midtrain.curation.typed_config import from_mapping
+    import dataclasses
 
-    stage_cfg = from_mapping(config_cls, params, f"config.{name}")
+    if not isinstance(params, dict):
+        raise ConfigError(f"config.{name}: expected a mapping of settings, got {type(params).__name__}")
+    known = sorted(f.name for f in dataclasses.fields(config_cls))
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ConfigError(f"config.{name}.{unknown[0]}: unknown key (known: {', '.join(known)})")
+    if name == "decontaminate" and isinstance(params.get("against"), list):  # YAML lists; items may be mappings
+        eval_set = getattr(module, "EvalSet")
+        params = {**params, "against": tuple(eval_set(**e) if isinstance(e, dict) else e for e in params["against"])}
+    try:
+        stage_cfg = config_cls(**params)  # the stage's own checks name the key
+    except ConfigError as exc:
+        raise ConfigError(f"config.{name}.{exc}") from None
+    except TypeError as exc:
+        raise ConfigError(f"config.{name}: {exc}") from None
 
     def run(src: Path, dst: Path, ex: ExecutorConfig, logging_dir: str) -> Any:
         return func(str(src), str(dst), stage_cfg, executor=ex.kind, workers=ex.workers, logging_dir=logging_dir)
