@@ -126,7 +126,8 @@ def test_fill_batch_matches_reference():
     out = [np.zeros((2, L), np.int64) for _ in range(3)] + [np.zeros((2, L), np.int32)]
     cu = np.zeros(8, np.int32)
     for mask in (True, False):
-        n = fill_batch(shards, seq_ptr, seg_shard, seg_src, seg_len, seg_end, L, 0, mask, *out, cu)
+        n, max_len = fill_batch(shards, seq_ptr, seg_shard, seg_src, seg_len, seg_end, L, 0, mask, *out, cu)
+        assert max_len == 11
         ids, labels, pos, docs = out
         assert ids[0].tolist() == list(range(110, 120)) + list(range(500, 506))
         assert ids[1].tolist() == list(range(150, 155)) + [0] * 11

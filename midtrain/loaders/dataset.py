@@ -156,7 +156,7 @@ class PackedDataset(torch.utils.data.IterableDataset):
                 batch = materialise(block, g - block.index * bb, self.config, index, pad_id, shared=info is not None)
                 batch["batch_index"] = g
                 resume = after if (g + 1) % bb == 0 else state
-                batch["_resume"] = resume.to_dict()
+                batch["_resume"] = resume
                 yield batch
             state = after
 
@@ -179,7 +179,7 @@ def materialise(block: BlockPlan, sub_batch: int, config: LoaderConfig, index: D
         [((B, L), tok_dtype), ((B, L), tok_dtype), ((B, L), tok_dtype), ((B, L), torch.int32), ((n_cu,), torch.int32),
          ((B,), torch.int64)], shared=shared)
     cu = cu_t.numpy()
-    n = fill_batch(index.shards, seq_ptr, seg_shard, seg_src, block.seg_len[a:b], seg_end, L, pad_id,
+    n, max_len = fill_batch(index.shards, seq_ptr, seg_shard, seg_src, block.seg_len[a:b], seg_end, L, pad_id,
                    config.mask_cross_document_labels, input_ids.numpy(), labels.numpy(), position_ids.numpy(),
                    document_ids.numpy(), cu)
     domain.numpy()[:] = block.domain[first:first + B]
@@ -189,7 +189,7 @@ def materialise(block: BlockPlan, sub_batch: int, config: LoaderConfig, index: D
         "position_ids": position_ids,
         "document_ids": document_ids,
         "cu_seqlens": cu_t[:n],
-        "max_seqlen": int(np.diff(cu[:n]).max()) if n > 1 else 0,
+        "max_seqlen": int(max_len),
         "domain": domain,
         "seq_len": L,
     }

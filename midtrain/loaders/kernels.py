@@ -214,8 +214,8 @@ def _first_nonzero_at_or_after(tree: np.ndarray, size: int, lo: int) -> int:
 def fill_batch(shards, seq_ptr: np.ndarray, seg_shard: np.ndarray, seg_src: np.ndarray, seg_len: np.ndarray,
                seg_doc_end: np.ndarray, seq_len: int, pad_id: int, mask_cross_doc: bool,
                input_ids: np.ndarray, labels: np.ndarray, position_ids: np.ndarray, document_ids: np.ndarray,
-               cu_seqlens: np.ndarray) -> int:
-    """Materialise B sequences (rows) from their segments; returns the number of ``cu_seqlens`` entries.
+               cu_seqlens: np.ndarray) -> tuple[int, int]:
+    """Materialise B sequences (rows) from their segments; returns (``cu_seqlens`` entries, max segment length).
 
     Row ``r`` holds segments ``seq_ptr[r]:seq_ptr[r + 1]``; segment ``i`` copies ``seg_len[i]``
     tokens of shard ``seg_shard[i]`` from token offset ``seg_src[i]``. The label of a segment's
@@ -223,42 +223,54 @@ def fill_batch(shards, seq_ptr: np.ndarray, seg_shard: np.ndarray, seg_src: np.n
     -100, or, with ``mask_cross_doc=False``, the first token of the next segment in the row.
     ``position_ids`` restart at 0 at every segment; ``document_ids`` number the segments of a row
     (-1 on padding); ``cu_seqlens`` are the boundaries of every segment (padding counts as one)
-    over the flattened ``[B * seq_len]`` batch.
+    over the flattened ``[B * seq_len]`` batch. The output arrays are 2-D ``[B, seq_len]``.
     """
     rows = seq_ptr.shape[0] - 1
+    ids_f = input_ids.reshape(-1)
+    lab_f = labels.reshape(-1)
+    pos_f = position_ids.reshape(-1)
+    doc_f = document_ids.reshape(-1)
     ncu = 1
+    max_len = 0
     cu_seqlens[0] = 0
     for r in range(rows):
-        pos = 0
         base = r * seq_len
+        out = base
         k = 0
         for i in range(seq_ptr[r], seq_ptr[r + 1]):
             toks = shards[seg_shard[i]]
             src = seg_src[i]
             n = seg_len[i]
+            # simple unit-stride loops, one array each, so that LLVM vectorises them
             for t in range(n):
-                input_ids[r, pos + t] = toks[src + t]
-                position_ids[r, pos + t] = t
-                document_ids[r, pos + t] = k
+                ids_f[out + t] = toks[src + t]
             for t in range(n - 1):
-                labels[r, pos + t] = toks[src + t + 1]
+                lab_f[out + t] = toks[src + t + 1]
+            for t in range(n):
+                pos_f[out + t] = t
+            doc_f[out:out + n] = k
             end = src + n
             if end < seg_doc_end[i]:
-                labels[r, pos + n - 1] = toks[end]
+                lab_f[out + n - 1] = toks[end]
             elif not mask_cross_doc and i + 1 < seq_ptr[r + 1]:
-                labels[r, pos + n - 1] = shards[seg_shard[i + 1]][seg_src[i + 1]]
+                lab_f[out + n - 1] = shards[seg_shard[i + 1]][seg_src[i + 1]]
             else:
-                labels[r, pos + n - 1] = IGNORE_INDEX
-            pos += n
+                lab_f[out + n - 1] = IGNORE_INDEX
+            out += n
             k += 1
-            cu_seqlens[ncu] = base + pos
+            if n > max_len:
+                max_len = n
+            cu_seqlens[ncu] = out
             ncu += 1
-        if pos < seq_len:
-            for t in range(pos, seq_len):
-                input_ids[r, t] = pad_id
-                labels[r, t] = IGNORE_INDEX
-                position_ids[r, t] = t - pos
-                document_ids[r, t] = -1
-            cu_seqlens[ncu] = base + seq_len
+        stop = base + seq_len
+        if out < stop:
+            ids_f[out:stop] = pad_id
+            lab_f[out:stop] = IGNORE_INDEX
+            for t in range(stop - out):
+                pos_f[out + t] = t
+            doc_f[out:stop] = -1
+            if stop - out > max_len:
+                max_len = stop - out
+            cu_seqlens[ncu] = stop
             ncu += 1
-    return ncu
+    return ncu, max_len

@@ -26,6 +26,7 @@ from midtrain.loaders.dataset import LoaderConfig, PackedDataset, corpus_fingerp
 from midtrain.loaders.plan import PlanState, ScheduleLike
 
 STATE_VERSION = 1
+MIN_BLOCK_SEQUENCES = 256
 
 
 class PackedLoader:
@@ -65,7 +66,7 @@ class PackedLoader:
                 if batch["batch_index"] != self._batches:
                     raise RuntimeError(f"loader out of order: got batch {batch['batch_index']}, "
                                        f"expected {self._batches}")
-                self._snapshot = PlanState.from_dict(batch.pop("_resume"))
+                self._snapshot = batch.pop("_resume")
                 self._batches += 1
                 yield batch
                 if self._restart:
@@ -165,7 +166,7 @@ def _dist_rank_world(rank: int | None, world_size: int | None) -> tuple[int, int
 
 def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batch_size: int, seed: int,
                  rank: int | None = None, world_size: int | None = None, num_workers: int = 0,
-                 packing: str = "concat", window: int = 4096, block_batches: int = 1,
+                 packing: str = "concat", window: int = 4096, block_batches: int | None = None,
                  mask_cross_document_labels: bool = True, pad_id: int | None = None, prefetch_factor: int = 2,
                  pin_memory: bool = False, policy: Any = None, verify_checksums: bool = False,
                  compact: bool = False, total_tokens: int | None = None) -> PackedLoader:
@@ -175,6 +176,9 @@ def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batc
     file, or a dict. ``batch_size`` is per rank; rank and world size come from the arguments or
     from ``torch.distributed``. ``seq_len`` is the default that a phase's own ``seq_len`` overrides.
     ``compact=True`` emits int32 ids, labels and positions (see :class:`LoaderConfig`).
+    ``block_batches`` (global batches per mixing block) defaults to the fewest that make a block of
+    at least 256 sequences; it must stay the same across a resume, so set it explicitly when the
+    global batch size might not divide 256 the same way (elastic runs keep the global batch anyway).
     A schedule given as a file or dict is resolved against the corpus (its domain sizes, for
     temperature/UniMax mixtures and the missing-domain check) and ``total_tokens`` (for positions
     given as fractions); the stream ends when the schedule's total is reached, else it is endless.
@@ -188,6 +192,10 @@ def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batc
         raise ConfigError(f"rank {rank} is outside world size {world_size}")
     if batch_size < 1:
         raise ConfigError(f"batch_size must be positive, got {batch_size}")
+    if block_batches is None:
+        # blocks of at least MIN_BLOCK_SEQUENCES amortise the per-block planning (a few hundred
+        # microseconds of numpy calls) over many sequences; weights still change every block
+        block_batches = max(1, -(-MIN_BLOCK_SEQUENCES // (batch_size * world_size)))
     config = LoaderConfig(corpus=str(Path(corpus)), seq_len=seq_len, batch_size=batch_size, seed=seed, rank=rank,
                           world_size=world_size, packing=packing, window=window, block_batches=block_batches,
                           mask_cross_document_labels=mask_cross_document_labels, pad_id=pad_id,
