@@ -197,6 +197,14 @@ def test_signals_are_deterministic_and_do_not_depend_on_the_batch(sample_raw):
     assert pa.concat_tables(halves).equals(whole)
 
 
+def test_lone_surrogates_from_json_count_as_one_character_each():
+    text = json.loads('"broken \\ud800 escape"')
+    assert len(text) == 15
+    table = compute_signals([text])
+    assert table.column("rules_chars").to_pylist() == [15]
+    assert_matches_reference([text])
+
+
 def test_arrow_arrays_slices_and_nulls_are_accepted():
     arr = pa.array(["skip me", "The cat sat on the mat.", None], pa.string()).slice(1)
     table = compute_signals(arr)

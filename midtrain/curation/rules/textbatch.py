@@ -50,12 +50,26 @@ def _as_large_string(texts) -> pa.Array:
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     if not isinstance(texts, pa.Array):
-        texts = pa.array(texts, type=pa.large_string())
+        try:
+            texts = pa.array(texts, type=pa.large_string())
+        except UnicodeEncodeError:
+            texts = _with_lone_surrogates(texts)
     if pa.types.is_string(texts.type):
         texts = texts.cast(pa.large_string())
     elif not pa.types.is_large_string(texts.type):
         raise MidtrainError(f"rules: expected a string array of document texts, got Arrow type {texts.type}")
     return texts
+
+
+def _with_lone_surrogates(texts: list) -> pa.Array:
+    """Strings holding lone surrogates (JSON's "\\ud800" escapes decode to them) have no UTF-8 form;
+    keep each surrogate as its own code point (Python's view: one character), as "surrogatepass"
+    encodes it, so that every count still matches ``len(str)``."""
+    chunks = [b"" if t is None else t.encode("utf-8", "surrogatepass") for t in texts]
+    offsets = np.zeros(len(chunks) + 1, np.int64)
+    np.cumsum([len(c) for c in chunks], out=offsets[1:])
+    data = pa.py_buffer(b"".join(chunks))
+    return pa.Array.from_buffers(pa.large_string(), len(chunks), [None, pa.py_buffer(offsets.tobytes()), data])
 
 
 @nb.njit(cache=True, nogil=True)

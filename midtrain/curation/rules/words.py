@@ -38,7 +38,8 @@ ABBREVIATIONS = (
 # Emoticons are kept whole too, so "):" at the end of "(see f(x)):" is one word, as in spaCy.
 EMOTICONS = ":) :-) :( :-( ;) ;-) (: ): :] [: :-] :* =) (= 8) :/ :p :P :D :-P :-D :'( <3 ^_^ -_- o.O O.o xD XD".split()
 # Words after which 'm 're 've 'll 'd are split off ("they'll" -> "they", "'ll").
-PRONOUNS = "i you he she it we they who what that there here where when why how could should would might must".split()
+PRONOUNS = ("i you he she it we they this who what that there here where when why how could should would might "
+            "must").split()
 # Fused forms written without an apostrophe, split in two: word -> length of the first part.
 _AUX = "do does did ca wo is are was were has have had could should would must might need ai".split()
 FUSED = {**{a + "nt": len(a) for a in _AUX},
