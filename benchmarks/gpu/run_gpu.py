@@ -141,7 +141,7 @@ def main() -> None:
             b = train([*common, "--schedule", json.dumps(ANNEAL), "--seed", str(seed)], nproc,
                       out / f"exp_b_{seed}.log")
             c = train([*common, "--schedule", json.dumps(CONSTANT), "--seed", str(seed), "--policy", "doremi",
-                       "--reference-loss", json.dumps(a["heldout_loss"]), "--update-every", "20"], nproc,
+                       "--reference-loss", json.dumps(a["heldout_loss"]), "--update-every", "50"], nproc,
                       out / f"exp_c_{seed}.log")
             exp[seed] = {"a_constant": a, "b_anneal": b, "c_doremi": c}
             (out / "experiment.json").write_text(json.dumps(exp, indent=2))
