@@ -94,17 +94,27 @@ def _citation_end(cps, s, e):
 
 
 @nb.njit(cache=True, nogil=True)
-def _in_citation(cps, s, e, pos):
-    """Whether position pos of line [s, e) lies inside a citation bracket."""
-    i = pos
-    while i >= s and cps[i] != 91 and cps[i] != 93:
-        i -= 1
-    if i < s or cps[i] != 91:
-        return False
-    j = pos
-    while j < e and cps[j] != 93:
-        j += 1
-    return j < e and _citation_end(cps, i, j + 1) == i
+def _citations(cps, s, e):
+    """[start, end) spans of the citations in line [s, e), left to right (one pass over the line)."""
+    spans = np.empty((0, 2), np.int64)
+    n_close = 0
+    for i in range(s, e):
+        if cps[i] == 93:
+            n_close += 1
+    if n_close == 0:
+        return spans
+    spans = np.empty((n_close, 2), np.int64)
+    n = 0
+    last = s
+    for i in range(s, e):
+        if cps[i] == 93:
+            start = _citation_end(cps, last, i + 1)
+            if start >= 0:
+                spans[n, 0] = start
+                spans[n, 1] = i + 1
+                n += 1
+                last = i + 1
+    return spans[:n]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -177,8 +187,12 @@ def _c4(cps, offsets, wstarts, wends, word_offsets, kinds, flags, lorem, lorem_o
             if keep:
                 count = 0
                 seen_end = False
+                cites = _citations(cps, s, e)
+                c = 0
                 while w < w_end and wends[w] <= e:
-                    if not _in_citation(cps, s, e, wstarts[w]):
+                    while c < len(cites) and cites[c, 1] <= wstarts[w]:
+                        c += 1
+                    if not (c < len(cites) and cites[c, 0] <= wstarts[w]):
                         if count == 0:
                             count = 1
                         kind = kinds[w]
