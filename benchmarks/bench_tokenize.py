@@ -12,9 +12,10 @@ repeats so that load from other processes on the machine hits every contender al
   on datatrove's local executor with 2 tasks, reading the same shards.
 
 Throughput is the ceiling's token count (text tokens, no EOS) over wall time, so every row is
-the same work. Medians over ``--repeats`` (default 3). The machine's cores are shared with other
-jobs, so the table also gives CPU seconds (this process and its children, from ``getrusage``):
-tokens per CPU-second is what a contender costs, whatever else ran at the same time. Corpus and vocabulary are fetched and
+the same work. Medians over ``--repeats`` (default 3); "vs ceiling" is the median of the
+per-round ratios (contenders of one round run back to back, so they see similar load). The
+machine's cores may be shared with other jobs, so the table also gives CPU seconds (this process
+and all its descendants): tokens per CPU-second is what a contender costs, whatever else ran. Corpus and vocabulary are fetched and
 cached by ``benchmarks/tokenize_data.py``.
 
     python benchmarks/bench_tokenize.py [--repeats 3]
@@ -29,6 +30,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -93,10 +95,51 @@ def run_datatrove(corpus: Path, tokenizer_path: Path, scratch: Path) -> float:
     return time.perf_counter() - t
 
 
-def cpu_seconds() -> float:
-    """User + system time of this process and its waited-for children so far."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+def _descendant_cpu(root: int) -> dict[int, float]:
+    """CPU seconds (user + system) of every live descendant of ``root``, from ``/proc`` (Linux)."""
+    parent, cpu = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    result = {}
+    for pid in cpu:
+        p = parent.get(pid)
+        while p and p != root:
+            p = parent.get(p)
+        if p == root:
+            result[pid] = cpu[pid]
+    return result
+
+
+def measure(run) -> tuple[object, float]:
+    """``(run(), CPU seconds)``: this process's own time plus that of every descendant process.
+
+    Worker processes (midtrain's spawn pool, datatrove's executor pool) are polled in ``/proc``
+    every 50 ms while ``run`` works in a thread, since not every pool's children are waited for
+    (and so counted by ``getrusage(RUSAGE_CHILDREN)``).
+    """
+    seen: dict[int, float] = {}
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(run()))
+    start = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    worker.start()
+    while worker.is_alive():
+        seen.update(_descendant_cpu(os.getpid()))
+        worker.join(0.05)
+    own, waited = (resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime - r.ru_utime - r.ru_stime
+                   for who, r in zip((resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN), start))
+    if not result:
+        raise RuntimeError("a contender failed; see the traceback above")
+    # Waited-for children are counted exactly by getrusage; the poll sees the others (less their
+    # last 50 ms). The larger of the two is the better estimate of the children's time.
+    return result[0], own + max(waited, sum(seen.values()))
 
 
 def main() -> None:
@@ -120,17 +163,16 @@ def main() -> None:
         }
         for r in range(args.repeats):
             for name, run in contenders.items():
-                c = cpu_seconds()
                 if run is None:
-                    seconds, tokens = run_ceiling(tokenizer_path, texts)
+                    (seconds, tokens), c = measure(lambda: run_ceiling(tokenizer_path, texts))
                 else:
-                    seconds = run()
-                cpu.setdefault(name, []).append(cpu_seconds() - c)
+                    seconds, c = measure(run)
+                cpu.setdefault(name, []).append(c)
                 times.setdefault(name, []).append(seconds)
             print(f"repeat {r + 1}/{args.repeats}: " + ", ".join(f"{v[-1]:.2f}s" for v in times.values()),
                   file=sys.stderr)
     names = list(contenders)
-    ceiling, datatrove = statistics.median(times[names[0]]), statistics.median(times[names[-1]])
+    datatrove = statistics.median(times[names[-1]])
     ceiling_cpu = statistics.median(cpu[names[0]])
     print(f"\ncorpus: {len(texts):,} documents, {text_mb:.1f} MB (Python stdlib + Python docs), "
           f"{tokens:,} Llama-3 tokens; {os.cpu_count()} cores; median of {args.repeats}; "
@@ -141,7 +183,7 @@ def main() -> None:
     print("-" * len(head))
     for name in names:
         m, c = statistics.median(times[name]), statistics.median(cpu[name])
-        print(f"{name:<44} {m:>8.2f} {tokens / m / 1e6:>11.2f} {ceiling / m:>10.0%} {datatrove / m:>12.2f}x "
+        print(f"{name:<44} {m:>8.2f} {tokens / m / 1e6:>11.2f} {statistics.median(a / b for a, b in zip(times[names[0]], times[name])):>10.0%} {datatrove / m:>12.2f}x "
               f"{c:>7.2f} {tokens / c / 1e6:>12.2f} {ceiling_cpu / c:>14.0%}")
 
 if __name__ == "__main__":

@@ -228,3 +228,18 @@ def test_tiktoken_encoding_gives_uint32_ids_equal_to_encode_ordinary(text_dir, t
     assert manifest.tokenizer["dtype"] == "uint32" and manifest.tokenizer["eos_id"] == enc.eot_token
     got = token_documents(tmp_path / "t")["math"]
     assert [ids for _, ids in got] == [enc.encode_ordinary(t) + [enc.eot_token] for _, t in docs]
+
+
+def test_redoing_input_a_leaves_the_output_of_input_a_dash_b_alone(text_dir, bpe, tmp_path):
+    docs = input_documents(text_dir)["web"][:20]
+    w = CorpusWriter(tmp_path / "text", "text")
+    for name, part in (("a", docs[:10]), ("a-b", docs[10:])):
+        w.write_table("web", pa.table({"id": [d[0] for d in part], "text": [d[1] for d in part],
+                                       "domain": ["web"] * 10, "source": ["docs"] * 10}), f"data/web/{name}.arrow")
+    w.finish()
+    tokenize_corpus(tmp_path / "text", tmp_path / "t", str(bpe), progress=False)
+    (tmp_path / "t" / ".progress" / "web" / "a.json").unlink()
+    tokenize_corpus(tmp_path / "text", tmp_path / "t", str(bpe), progress=False)
+    assert validate(tmp_path / "t") == []
+    assert [p.name for p in sorted((tmp_path / "t" / "data" / "web").glob("*.arrow"))] == \
+        ["a-00000.arrow", "a-b-00000.arrow"]

@@ -10,9 +10,10 @@ folder to one tokenizer: a rerun with another one is refused, naming both finger
 
 Parallelism: a worker process streams its input shards through the tokenizer's Rust batch API
 on ``threads`` cores (:mod:`midtrain.tokenize.stream`: large batches, several in flight, so the
-Rust threads never wait for Python's reading, flattening and writing). One process per 16 cores is the default: one Python
-thread keeps about 20 cores of encoding busy (25 ns of Python vs 1 µs of encoding per token per
-core, measured with the Llama-3 vocabulary), and a single process balances uneven shards.
+Rust threads never wait for Python's reading, flattening and writing). One process per 16 cores
+is the default: one Python thread keeps about 20 cores of encoding busy (25 ns of Python vs 1 µs
+of encoding per token per core, measured with the Llama-3 vocabulary), and a single process
+balances uneven shards by itself.
 """
 
 from __future__ import annotations

@@ -46,8 +46,11 @@ class OutputShards:
     def __init__(self, task: dict[str, Any], info: TokenizerInfo, ids: pa.Array) -> None:
         self.task, self.info, self.ids = task, info, ids
         self.out, self.domain, self.budget = Path(task["out"]), task["domain"], task["shard_tokens"]
-        for stale in glob.glob(str(self.out / "data" / glob.escape(self.domain) / f"{glob.escape(task['stem'])}-*.arrow")):
-            os.unlink(stale)  # from an earlier run over a different input; the names are rewritten
+        # Output of an earlier, unfinished or outdated run over this input shard; exactly five
+        # digits, so that input "a" never claims the output of input "a-b".
+        pattern = f"{glob.escape(task['stem'])}-{'[0-9]' * 5}.arrow"
+        for stale in glob.glob(str(self.out / "data" / glob.escape(self.domain) / pattern)):
+            os.unlink(stale)
         self.writer = CorpusWriter(self.out, "token", tokenizer=info.manifest_entry())
         self.pending: list[tuple[np.ndarray, np.ndarray, pa.Array]] = []  # (tokens, doc lengths, ids)
         self.pending_tokens = self.kept = 0
