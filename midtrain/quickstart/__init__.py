@@ -7,21 +7,27 @@ intermediate product, so a newcomer can open each with the stage's own command.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from midtrain.corpus import CorpusWriter, check_corpus
+from midtrain.corpus import check_corpus
 from midtrain.corpus.stats import corpus_stats, format_stats
 from midtrain.loaders import build_loader
 from midtrain.mixers import EXAMPLE_SCHEDULE, corpus_domain_tokens, load_schedule, plan_budget
 from midtrain.mixers.plot import plot_plan
-from midtrain.quickstart.sample import SampleSource, build_sample
+from midtrain.curation import curate
+from midtrain.quickstart.sample import build_sample
 from midtrain.tokenize import tokenize_corpus, train_bpe
 
 DEFAULT_DIR = "midtrain-quickstart"
+QUICKSTART_CURATION = {"dedup": {"threshold": 0.8}}
+"""The default pipeline (labels, rules, thresholds) plus exact and MinHash deduplication."""
 QUICKSTART_TOKENS = 2_000_000
 """The quickstart plans (and would train on) 2M tokens: about twice the sample, so the planner
 has an epoch story to tell."""
@@ -44,15 +50,24 @@ def run_quickstart(out_dir: str | Path = DEFAULT_DIR, *, fresh: bool = True, ech
                    for s in sources]}
     echo(f"[1] sample: {sum(s.documents for s in sources):,} raw documents, "
          f"{sum(s.bytes for s in sources) / 1e6:.1f} MB, in {out / 'raw'}")
+    split = _label_sample(sources)
+    summary["stages"]["sample"]["labelled_domains"] = split
+    echo(f"    by source hint: {_hint_split(sources)}; by midtrain's domain labeller alone (no hints): {split}")
 
     t = time.perf_counter()
     text_dir = out / "text"
-    _ingest(sources, text_dir)
+    with _stderr_to(out / "curation.log"):  # datatrove logs every task at INFO on stderr
+        report = curate([(s.path, s.domain) for s in sources], text_dir, config=QUICKSTART_CURATION, workers=2)
     check_corpus(text_dir)
     stats = corpus_stats(text_dir)
     summary["stages"]["text_corpus"] = {"seconds": round(time.perf_counter() - t, 2), "path": str(text_dir),
-                                        "stats": stats}
-    echo(f"[2] text corpus (validated): {text_dir}")
+                                        "report": str(text_dir / "report.json"), "stats": stats}
+    echo(f"\n[2] curated text corpus (validated): {report.one_line()}")
+    echo(f"    pipeline: normalise -> language ID -> domain labels -> quality score -> Gopher/C4/FineWeb/code "
+         f"signals -> thresholds -> exact + MinHash dedup")
+    echo(f"    rejected by step: {_rejections(text_dir)}")
+    echo(f"    report: {text_dir / 'report.md'}, funnel chart: {text_dir / 'funnel.png'}; every dropped "
+         f"document is in {text_dir / 'rejected'} with its step and reason; task logs in {out / 'curation.log'}")
     echo(format_stats(stats))
 
     t = time.perf_counter()
@@ -88,19 +103,6 @@ def run_quickstart(out_dir: str | Path = DEFAULT_DIR, *, fresh: bool = True, ech
     return summary
 
 
-def _ingest(sources: list[SampleSource], text_dir: Path) -> None:
-    """Write the raw sample as a text corpus, domain per source (no filtering)."""
-    import pyarrow as pa
-    import pyarrow.json as pj
-
-    writer = CorpusWriter(text_dir, "text")
-    for src in sources:
-        table = pj.read_json(src.path).select(["id", "text", "source"])
-        table = table.append_column("domain", pa.array([src.domain] * table.num_rows, pa.string()))
-        writer.write_table(src.domain, table)
-    writer.finish()
-
-
 def _pull_batches(token_dir: Path, schedule, echo, n_batches: int = 3) -> dict[str, Any]:
     """Pull a few batches from the loader (2 workers, best-fit) and describe what is in them."""
     import numpy as np
@@ -121,6 +123,56 @@ def _pull_batches(token_dir: Path, schedule, echo, n_batches: int = 3) -> dict[s
     for r in rows:
         echo(f"  batch {r['batch']}: {r['shape'][0]} x {r['shape'][1]} tokens, sequences per domain {r['domains']}, "
              f"{r['documents']} document segments, padding {r['padding']:.2%}")
-    echo(f"  resumable state after them: {len(json.dumps(state))} bytes of JSON "
-         f"(block {state['plan']['block']}, tokens {state['plan']['tokens']:,})")
+    echo(f"  resumable state after them: {len(json.dumps(state))} bytes of JSON ({state['batches_consumed']} batches "
+         f"consumed, plan snapshot at block {state['plan']['block']} of {loader.config.block_batches} batches)")
     return {"batches": rows, "state": state}
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path):
+    """Send file descriptor 2 (this process and the workers it starts) to ``path`` for a while."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _rejections(text_dir: Path) -> str:
+    """``step n`` for every step that rejected documents, in pipeline order, from report.json."""
+    body = json.loads((text_dir / "report.json").read_text())
+    counts: dict[str, int] = {}
+    for by_step in body["rejected"].values():
+        for step, reasons in by_step.items():
+            counts[step] = counts.get(step, 0) + sum(reasons.values())
+    order = body.get("reject_order", [])
+    return ", ".join(f"{k} {counts[k]:,}" for k in sorted(counts, key=lambda k: order.index(k)
+                                                           if k in order else len(order))) or "none"
+
+
+def _hint_split(sources) -> dict[str, int]:
+    split: dict[str, int] = {}
+    for s in sources:
+        split[s.domain] = split.get(s.domain, 0) + s.documents
+    return dict(sorted(split.items()))
+
+
+def _label_sample(sources) -> dict[str, int]:
+    """How the shipped domain classifier (+ rules) labels the raw sample when given no hints."""
+    from collections import Counter
+
+    from midtrain.curation.labels import label_domains
+
+    texts, paths = [], []
+    for s in sources:
+        for line in s.path.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            texts.append(rec["text"])
+            paths.append(rec.get("path"))
+    labels = label_domains(texts, paths=paths).column("domain").to_pylist()
+    return dict(sorted(Counter(labels).items()))
