@@ -139,3 +139,22 @@ def test_fill_batch_matches_reference():
         assert docs[0].tolist() == [0] * 10 + [1] * 6
         assert docs[1].tolist() == [0] * 5 + [-1] * 11
         assert cu[:n].tolist() == [0, 10, 16, 21, 32]
+
+
+def test_gather_segments_matches_reference():
+    from numba import typed
+
+    from midtrain.loaders.kernels import gather_segments
+
+    shard0 = np.arange(100, 200, dtype=np.uint16)
+    shard1 = np.arange(500, 540, dtype=np.uint16)
+    seg_shard, seg_src, seg_len = np.array([0, 1, 0]), np.array([10, 0, 50]), np.array([10, 6, 5])
+    seg_end = np.array([20, 30, 55])
+    offsets = np.concatenate([[0], np.cumsum(seg_len + 1)])
+    out = np.empty(offsets[-1], np.uint16)
+    gather_segments(typed.List([shard0, shard1]), seg_shard, seg_src, seg_len, seg_end, offsets, out)
+    shards = [shard0, shard1]
+    expected = []
+    for s, a, n, e in zip(seg_shard, seg_src, seg_len, seg_end):
+        expected += shards[s][a:a + n].tolist() + [int(shards[s][a + n]) if a + n < e else 0]
+    assert out.tolist() == expected

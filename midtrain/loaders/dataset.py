@@ -19,7 +19,7 @@ import torch
 from numba import typed
 
 from midtrain.corpus import TokenCorpus, open_token_corpus
-from midtrain.loaders.kernels import fill_batch
+from midtrain.loaders.kernels import fill_batch, gather_segments
 from midtrain.loaders.plan import BlockPlan, GlobalPlan, PlanState, ScheduleLike
 
 
@@ -148,67 +148,117 @@ class PackedDataset(torch.utils.data.IterableDataset):
         if state.block != self.start_batch // bb:
             raise ValueError(f"snapshot is for block {state.block}, but batch {self.start_batch} is in block "
                              f"{self.start_batch // bb}")
+        group = self.batches_per_message if info is not None else 1
+        pending: list[CompactBatch] = []
         while not plan.exhausted(state):
             block, after = plan.block(state)
             for g in range(block.index * bb, (block.index + 1) * bb):
-                if g < self.start_batch or (g - self.start_batch) % workers != worker:
+                # workers take turns by messages of `group` consecutive global batches
+                if g < self.start_batch or ((g - self.start_batch) // group) % workers != worker:
                     continue
-                batch = materialise(block, g - block.index * bb, self.config, index, pad_id, shared=info is not None)
-                batch["batch_index"] = g
                 resume = after if (g + 1) % bb == 0 else state
-                batch["_resume"] = resume
-                yield batch
+                segments = rank_segments(block, g - block.index * bb, self.config, index)
+                if info is None:
+                    batch = fill(segments, index.shards, block.seq_len, self.config, pad_id)
+                    batch["batch_index"] = g
+                    batch["_resume"] = resume
+                    yield batch
+                    continue
+                pending.append(CompactBatch.gather(segments, index.shards, g, resume, block.seq_len))
+                if len(pending) == group or (g - self.start_batch) % group == group - 1:
+                    yield pending
+                    pending = []
             state = after
+        if pending:
+            yield pending
+
+    @property
+    def batches_per_message(self) -> int:
+        """Batches a worker sends per message: at least ~64k tokens, so the fixed cost of a
+        message (pickling, the queue, waking the main process: about 0.2 ms) is amortised."""
+        return max(1, -(-(1 << 16) // (self.config.batch_size * self.config.seq_len)))
 
 
-def materialise(block: BlockPlan, sub_batch: int, config: LoaderConfig, index: DomainIndex,
-                pad_id: int, *, shared: bool = False) -> dict[str, Any]:
-    """Tensors for this rank's rows of global batch ``sub_batch`` of ``block``."""
-    B, L = config.batch_size, block.seq_len
+@dataclass
+class RankSegments:
+    """The segments of this rank's rows of one global batch, in shard coordinates."""
+
+    seq_ptr: np.ndarray
+    shard: np.ndarray
+    src: np.ndarray
+    length: np.ndarray
+    doc_end: np.ndarray
+    domain: np.ndarray
+
+
+def rank_segments(block: BlockPlan, sub_batch: int, config: LoaderConfig, index: DomainIndex) -> RankSegments:
+    """Where the tokens of this rank's rows of global batch ``sub_batch`` of ``block`` are."""
+    B = config.batch_size
     first = sub_batch * config.global_batch_size + config.rank * B
     a, b = block.seq_ptr[first], block.seq_ptr[first + B]
-    seq_ptr = block.seq_ptr[first:first + B + 1] - a
     gdoc = index.base[block.seg_domain[a:b]] + block.seg_doc[a:b]
     start = index.doc_offset[gdoc]
-    seg_shard = index.doc_shard[gdoc]
-    seg_src = start + block.seg_begin[a:b]
-    seg_end = start + index.doc_len[gdoc]
+    return RankSegments(seq_ptr=block.seq_ptr[first:first + B + 1] - a, shard=index.doc_shard[gdoc],
+                        src=start + block.seg_begin[a:b], length=block.seg_len[a:b],
+                        doc_end=start + index.doc_len[gdoc], domain=block.domain[first:first + B])
+
+
+def fill(seg: RankSegments, shards, seq_len: int, config: LoaderConfig, pad_id: int) -> dict[str, Any]:
+    """The batch tensors, gathered from ``shards`` (a numba list of token arrays)."""
+    B, L = len(seg.seq_ptr) - 1, seq_len
     tok_dtype = torch.int32 if config.compact else torch.int64
-    n_cu = int(b - a) + B + 1
-    input_ids, labels, position_ids, document_ids, cu_t, domain = _allocate(
-        [((B, L), tok_dtype), ((B, L), tok_dtype), ((B, L), tok_dtype), ((B, L), torch.int32), ((n_cu,), torch.int32),
-         ((B,), torch.int64)], shared=shared)
-    cu = cu_t.numpy()
-    n, max_len = fill_batch(index.shards, seq_ptr, seg_shard, seg_src, block.seg_len[a:b], seg_end, L, pad_id,
-                   config.mask_cross_document_labels, input_ids.numpy(), labels.numpy(), position_ids.numpy(),
-                   document_ids.numpy(), cu)
-    domain.numpy()[:] = block.domain[first:first + B]
+    input_ids = torch.empty((B, L), dtype=tok_dtype)
+    labels = torch.empty((B, L), dtype=tok_dtype)
+    position_ids = torch.empty((B, L), dtype=tok_dtype)
+    document_ids = torch.empty((B, L), dtype=torch.int32)
+    cu = np.empty(len(seg.length) + B + 1, np.int32)
+    n, max_len = fill_batch(shards, seg.seq_ptr, seg.shard, seg.src, seg.length, seg.doc_end, L, pad_id,
+                            config.mask_cross_document_labels, input_ids.numpy(), labels.numpy(), position_ids.numpy(),
+                            document_ids.numpy(), cu)
     return {
         "input_ids": input_ids,
         "labels": labels,
         "position_ids": position_ids,
         "document_ids": document_ids,
-        "cu_seqlens": cu_t[:n],
+        "cu_seqlens": torch.from_numpy(cu[:n]),
         "max_seqlen": int(max_len),
-        "domain": domain,
+        "domain": torch.from_numpy(seg.domain.astype(np.int64)),
         "seq_len": L,
     }
 
 
-def _allocate(specs: list[tuple[tuple[int, ...], torch.dtype]], *, shared: bool) -> list[torch.Tensor]:
-    """Tensors for one batch; in a worker, all of them views of ONE shared-memory buffer.
+@dataclass
+class CompactBatch:
+    """What a loader worker hands to the main process: the batch's tokens, gathered, and its segments.
 
-    A DataLoader worker otherwise copies every tensor into its own shared-memory segment when the
-    batch is pickled; one pre-shared buffer per batch makes the hand-off a single file descriptor
-    (measured: about 3x fewer microseconds per batch than plain tensors, benchmarks/bench_loader.py).
+    Handing over finished int64 tensors costs a shared-memory segment and a file descriptor per
+    batch and 28 bytes per token; this is one pickled message of about 2 bytes per token (the
+    corpus dtype) plus a few integers per segment. The main process expands it with the same
+    kernel as the in-process path (:func:`fill`), so both paths give identical batches.
     """
-    sizes = [int(np.prod(shape)) * torch.empty((), dtype=dt).element_size() for shape, dt in specs]
-    if not shared:
-        return [torch.empty(shape, dtype=dt) for shape, dt in specs]
-    aligned = [(s + 7) // 8 * 8 for s in sizes]
-    buf = torch.empty(sum(aligned), dtype=torch.uint8).share_memory_()
-    out, pos = [], 0
-    for (shape, dt), size, step in zip(specs, sizes, aligned):
-        out.append(buf[pos:pos + size].view(dt).view(shape))
-        pos += step
-    return out
+
+    tokens: np.ndarray
+    """Every segment's tokens followed by its document's next token (or 0 at a document's end)."""
+    segments: RankSegments
+    batch_index: int
+    resume: PlanState
+    seq_len: int
+
+    @classmethod
+    def gather(cls, seg: RankSegments, shards, batch_index: int, resume: PlanState, seq_len: int) -> "CompactBatch":
+        n = len(seg.length)
+        dtype = shards[0].dtype if len(shards) else np.uint16
+        offsets = np.zeros(n + 1, np.int64)
+        np.cumsum(seg.length + 1, out=offsets[1:])
+        tokens = np.empty(int(offsets[-1]), dtype)
+        gather_segments(shards, seg.shard, seg.src, seg.length, seg.doc_end, offsets, tokens)
+        continues = (seg.src + seg.length) < seg.doc_end
+        local = RankSegments(seq_ptr=seg.seq_ptr, shard=np.zeros(n, np.int64), src=offsets[:-1], length=seg.length,
+                             doc_end=offsets[:-1] + seg.length + continues, domain=seg.domain)
+        return cls(tokens=tokens, segments=local, batch_index=batch_index, resume=resume, seq_len=seq_len)
+
+    def expand(self, config: LoaderConfig, pad_id: int) -> dict[str, Any]:
+        batch = fill(self.segments, typed.List([self.tokens]), self.seq_len, config, pad_id)
+        batch["batch_index"] = self.batch_index
+        batch["_resume"] = self.resume
+        return batch

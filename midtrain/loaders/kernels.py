@@ -274,3 +274,21 @@ def fill_batch(shards, seq_ptr: np.ndarray, seg_shard: np.ndarray, seg_src: np.n
             cu_seqlens[ncu] = stop
             ncu += 1
     return ncu, max_len
+
+
+@njit(cache=True)
+def gather_segments(shards, seg_shard: np.ndarray, seg_src: np.ndarray, seg_len: np.ndarray, seg_doc_end: np.ndarray,
+                    offsets: np.ndarray, out: np.ndarray) -> None:
+    """Copy each segment's tokens, then its document's next token (0 if the document ends), to ``out``.
+
+    Segment ``i`` lands at ``out[offsets[i]:offsets[i] + seg_len[i] + 1]``: a compact, contiguous
+    copy that :func:`fill_batch` can expand later with ``shards = [out]``.
+    """
+    for i in range(seg_len.shape[0]):
+        toks = shards[seg_shard[i]]
+        src = seg_src[i]
+        o = offsets[i]
+        n = seg_len[i]
+        for t in range(n):
+            out[o + t] = toks[src + t]
+        out[o + n] = toks[src + n] if src + n < seg_doc_end[i] else 0

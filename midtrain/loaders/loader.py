@@ -46,6 +46,7 @@ class PackedLoader:
         self._restart = False
         probe = PackedDataset(config, schedule, start_batch=0, snapshot=None, mixture_log=[])
         corpus, _, plan = probe.open()
+        self._pad_id = probe.pad_id()
         self.domains: list[str] = list(plan.domains)
         self.fingerprint = plan.fingerprint(corpus_fingerprint(corpus))
         self._plan = plan
@@ -61,13 +62,15 @@ class PackedLoader:
             else:
                 source = iter(torch.utils.data.DataLoader(
                     dataset, batch_size=None, num_workers=self.num_workers, prefetch_factor=self.prefetch_factor,
-                    pin_memory=self.pin_memory, persistent_workers=False))
-            for batch in source:
+                    persistent_workers=False))
+            for batch in _unpack(source, self.config, self._pad_id):
                 if batch["batch_index"] != self._batches:
                     raise RuntimeError(f"loader out of order: got batch {batch['batch_index']}, "
                                        f"expected {self._batches}")
                 self._snapshot = batch.pop("_resume")
                 self._batches += 1
+                if self.pin_memory:
+                    batch = {k: v.pin_memory() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
                 yield batch
                 if self._restart:
                     break
@@ -153,6 +156,16 @@ class PackedLoader:
         self._mixture_log = list(self._plan.mixture_log)
         self._restart = True
         return block_from
+
+
+def _unpack(source: Iterator[Any], config: LoaderConfig, pad_id: int) -> Iterator[dict[str, Any]]:
+    """Batches from the dataset: dicts in process, lists of :class:`CompactBatch` from workers."""
+    for item in source:
+        if isinstance(item, list):
+            for compact in item:
+                yield compact.expand(config, pad_id)
+        else:
+            yield item
 
 
 def _dist_rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
