@@ -355,7 +355,7 @@ def litdata_domain_tokens(data: BenchData, batch: int, n_batches: int) -> np.nda
 
 
 def mixture(data: BenchData, batch: int, n_batches: int) -> None:
-    rows = {"midtrain (error carry, block = 1 batch)": midtrain_domain_tokens(data, batch, n_batches),
+    rows = {"midtrain (error carry per slot, default blocks)": midtrain_domain_tokens(data, batch, n_batches),
             "HF interleave_datasets(probabilities) + pack": hf_domain_tokens(data, batch, n_batches),
             "LitData CombinedStreamingDataset(weights)": litdata_domain_tokens(data, batch, n_batches)}
     windows = [1, 8, 64]

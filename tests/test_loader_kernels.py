@@ -6,36 +6,37 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from midtrain.loaders.kernels import (IGNORE_INDEX, best_fit_decreasing, blend_counts, fill_batch,
+from midtrain.loaders.kernels import (IGNORE_INDEX, best_fit_decreasing, blend_slots, fill_batch,
                                       split_into_sequences, stream_pieces)
 
 
-def blend_counts_ref(weights, err, slots):
-    err = [e + w * slots for e, w in zip(err, weights)]
-    counts = [0] * len(weights)
+def blend_slots_ref(weights, err, slots):
+    out = []
     for _ in range(slots):
+        err = [e + w for e, w in zip(err, weights)]
         best = max(range(len(err)), key=lambda d: (err[d], -d))
-        counts[best] += 1
+        out.append(best)
         err[best] -= 1.0
-    return counts, err
+    return out, err
 
 
 @given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=6).filter(lambda w: sum(w) > 1e-3),
        st.integers(1, 64), st.integers(1, 30))
 @settings(max_examples=60, deadline=None)
-def test_blend_counts_matches_reference_and_tracks_target_within_one(raw, slots, blocks):
+def test_blend_slots_matches_reference_and_every_prefix_is_within_one(raw, slots, blocks):
     w = np.array(raw) / sum(raw)
     err = np.zeros(len(w))
     ref_err = [0.0] * len(w)
-    total = np.zeros(len(w))
+    counts = np.zeros(len(w))
+    n = 0
     for _ in range(blocks):
-        counts = blend_counts(w, err, slots)
-        ref_counts, ref_err = blend_counts_ref(w, ref_err, slots)
-        assert counts.tolist() == ref_counts
-        assert counts.sum() == slots
-        total += counts
-    target = w * slots * blocks
-    assert np.all(np.abs(total - target) <= 1.0 + 1e-9)
+        got = blend_slots(w, err, slots)
+        ref, ref_err = blend_slots_ref(w, ref_err, slots)
+        assert got.tolist() == ref
+        for d in got:
+            counts[d] += 1
+            n += 1
+            assert np.all(np.abs(counts - w * n) <= 1.0 + 1e-9)
 
 
 def stream_pieces_ref(perm, lengths, start, stop):

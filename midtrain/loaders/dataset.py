@@ -127,6 +127,7 @@ class PackedDataset(torch.utils.data.IterableDataset):
             plan = GlobalPlan(index.lengths_by_domain(domains), self.schedule, seed=self.config.seed,
                               seq_len=self.config.seq_len,
                               block_size=self.config.global_batch_size * self.config.block_batches,
+                              global_batch_size=self.config.global_batch_size,
                               packing=self.config.packing, window=self.config.window, mixture_log=self.mixture_log)
             self._opened = (corpus, index, plan)
         return self._opened

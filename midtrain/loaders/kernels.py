@@ -3,8 +3,8 @@
 Everything per sequence or per token lives here; the rest of ``midtrain.loaders`` is readable
 Python around these. Each kernel has a slow pure-Python twin in ``tests/test_loader_kernels.py``.
 
-- :func:`blend_counts`: integer sequence counts per domain for one block, by error carry
-  (Megatron's ``build_blending_indices`` idea: the slot goes to the domain furthest behind).
+- :func:`blend_slots`: the domain of every sequence slot of a block, by error carry
+  (Megatron's ``build_blending_indices`` rule: the slot goes to the domain furthest behind).
 - :func:`stream_pieces`: the documents covering a token interval of one epoch's concatenated stream.
 - :func:`split_into_sequences`: cut an ordered list of pieces into sequences of ``seq_len`` tokens.
 - :func:`best_fit_decreasing`: pack items into bins of ``capacity`` (smallest bin that fits,
@@ -22,25 +22,25 @@ IGNORE_INDEX = -100
 
 
 @njit(cache=True)
-def blend_counts(weights: np.ndarray, err: np.ndarray, slots: int) -> np.ndarray:
-    """Hand out ``slots`` sequences to domains; ``err`` (target minus given, carried) is updated in place.
+def blend_slots(weights: np.ndarray, err: np.ndarray, slots: int) -> np.ndarray:
+    """The domain of each of ``slots`` consecutive sequences; ``err`` (target minus given) is carried in place.
 
-    ``err += weights * slots``, then each slot goes to the domain with the largest ``err`` (lowest
-    index on ties), which pays 1. Cumulative counts therefore track the cumulative target to
-    within one sequence per domain.
+    Megatron's ``build_blending_indices`` rule: before each slot every domain's error grows by
+    its weight, the slot goes to the domain with the largest error (lowest index on ties), which
+    pays 1. Every prefix of the stream therefore holds each domain's count within one sequence
+    of its target, not only whole blocks.
     """
     k = weights.shape[0]
-    counts = np.zeros(k, np.int64)
-    for d in range(k):
-        err[d] += weights[d] * slots
-    for _ in range(slots):
+    out = np.empty(slots, np.int64)
+    for s in range(slots):
         best = 0
-        for d in range(1, k):
+        for d in range(k):
+            err[d] += weights[d]
             if err[d] > err[best]:
                 best = d
-        counts[best] += 1
+        out[s] = best
         err[best] -= 1.0
-    return counts
+    return out
 
 
 @njit(cache=True)

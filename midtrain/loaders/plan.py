@@ -2,10 +2,11 @@
 
 The global stream is cut into blocks of ``block_size`` sequences (a multiple of the global batch).
 For block ``b`` the schedule (or the adaptive log) gives weights at the block's first token and
-the block's ``seq_len``; :func:`~midtrain.loaders.kernels.blend_counts` turns the weights into
-integer counts with an error carry, so cumulative counts never drift more than one sequence from
-the target; the domains' slots are shuffled by a permutation seeded by ``(seed, b)``; each slot
-takes the next sequence of its domain's stream.
+the block's ``seq_len``; :func:`~midtrain.loaders.kernels.blend_slots` gives every slot a domain
+with an error carry, so the cumulative count of every domain stays within one sequence of its
+target after every slot; the slots of each global batch are then shuffled by a permutation
+seeded by ``(seed, b)``, so the target holds to within one sequence at every batch boundary; each
+slot takes the next sequence of its domain's stream.
 
 :class:`PlanState` is everything needed to continue (block, tokens so far, error vector, one
 cursor per domain): a few numbers, JSON-able, and the same whatever the world size or number of
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from midtrain.errors import ConfigError
-from midtrain.loaders.kernels import blend_counts
+from midtrain.loaders.kernels import blend_slots
 from midtrain.loaders.streams import BestFitStream, ConcatStream, Segments, seeded_rng
 
 
@@ -78,7 +79,7 @@ class GlobalPlan:
     """Blocks of sequences over per-domain streams, following a schedule and an adaptive log."""
 
     def __init__(self, doc_lengths: dict[str, np.ndarray], schedule: ScheduleLike, *, seed: int, seq_len: int,
-                 block_size: int, packing: str = "concat", window: int = 4096,
+                 block_size: int, global_batch_size: int | None = None, packing: str = "concat", window: int = 4096,
                  mixture_log: list[tuple[int, list[float]]] | None = None) -> None:
         if packing not in ("concat", "best_fit"):
             raise ConfigError(f"packing must be 'concat' or 'best_fit', got {packing!r}")
@@ -89,6 +90,9 @@ class GlobalPlan:
         self.seed = int(seed)
         self.default_seq_len = int(seq_len)
         self.block_size = int(block_size)
+        self.global_batch_size = int(global_batch_size or block_size)
+        if self.block_size % self.global_batch_size:
+            raise ConfigError(f"block_size {block_size} must be a multiple of the global batch {global_batch_size}")
         self.packing = packing
         self.window = int(window)
         self.mixture_log: list[tuple[int, list[float]]] = [(int(b), list(w)) for b, w in (mixture_log or [])]
@@ -137,7 +141,8 @@ class GlobalPlan:
         seq_len = self.seq_len_at(state.tokens)
         weights = self.weights_at_block(state.block, state.tokens)
         err = np.asarray(state.err, np.float64).copy()
-        counts = blend_counts(weights, err, self.block_size)
+        slot_domain = blend_slots(weights, err, self.block_size)
+        counts = np.bincount(slot_domain, minlength=len(self.domains))
         cursors = dict(state.cursors)
         parts, per_domain_seq = [], []
         for k, d in enumerate(self.domains):
@@ -149,9 +154,11 @@ class GlobalPlan:
                 raise ConfigError(f"domain {d!r} has weight {weights[k]:.4g} at block {state.block} but no tokens")
             seg, cursors[d] = stream.take(cursors[d], n, seq_len)
             parts.append((k, seg, n))
-        # slot order within the block: seeded by (seed, block)
-        slot_domain = np.repeat(np.arange(len(self.domains)), counts)
-        slot_domain = slot_domain[seeded_rng(self.seed, 1_000_003, state.block).permutation(self.block_size)]
+        # shuffle the slots within each global batch (seeded by (seed, block)): a batch keeps its
+        # error-carry composition, but which rank gets which domain is not a fixed pattern
+        batch_of_slot = np.arange(self.block_size) // self.global_batch_size
+        keys = seeded_rng(self.seed, 1_000_003, state.block).random(self.block_size)
+        slot_domain = slot_domain[np.lexsort((keys, batch_of_slot))]
         # the i-th slot of domain k takes domain k's next local sequence
         local = np.empty(self.block_size, np.int64)
         for k in range(len(self.domains)):
