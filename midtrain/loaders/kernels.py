@@ -210,7 +210,7 @@ def _first_nonzero_at_or_after(tree: np.ndarray, size: int, lo: int) -> int:
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fill_batch(shards, seq_ptr: np.ndarray, seg_shard: np.ndarray, seg_src: np.ndarray, seg_len: np.ndarray,
                seg_doc_end: np.ndarray, seq_len: int, pad_id: int, mask_cross_doc: bool,
                input_ids: np.ndarray, labels: np.ndarray, position_ids: np.ndarray, document_ids: np.ndarray,
@@ -276,7 +276,7 @@ def fill_batch(shards, seq_ptr: np.ndarray, seg_shard: np.ndarray, seg_src: np.n
     return ncu, max_len
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gather_segments(shards, seg_shard: np.ndarray, seg_src: np.ndarray, seg_len: np.ndarray, seg_doc_end: np.ndarray,
                     offsets: np.ndarray, out: np.ndarray) -> None:
     """Copy each segment's tokens, then its document's next token (0 if the document ends), to ``out``.

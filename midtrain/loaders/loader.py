@@ -15,6 +15,8 @@ from the current position so none of them keeps producing batches with stale wei
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -60,23 +62,30 @@ class PackedLoader:
             if self.num_workers == 0:
                 source = iter(dataset)
             else:
-                source = iter(torch.utils.data.DataLoader(
+                workers = iter(torch.utils.data.DataLoader(
                     dataset, batch_size=None, num_workers=self.num_workers, prefetch_factor=self.prefetch_factor,
                     persistent_workers=False))
-            for batch in _unpack(source, self.config, self._pad_id):
-                if batch["batch_index"] != self._batches:
-                    raise RuntimeError(f"loader out of order: got batch {batch['batch_index']}, "
-                                       f"expected {self._batches}")
-                self._snapshot = batch.pop("_resume")
-                self._batches += 1
-                if self.pin_memory:
-                    batch = {k: v.pin_memory() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-                yield batch
-                if self._restart:
-                    break
-            else:
-                return
-            del source
+                # expanding the workers' compact messages (numba, GIL released) and pinning happen
+                # in a background thread, overlapped with the training step
+                source = _Background(_unpack(workers, self.config, self._pad_id, self.pin_memory))
+            try:
+                for batch in source:
+                    if batch["batch_index"] != self._batches:
+                        raise RuntimeError(f"loader out of order: got batch {batch['batch_index']}, "
+                                           f"expected {self._batches}")
+                    self._snapshot = batch.pop("_resume")
+                    self._batches += 1
+                    if self.pin_memory and self.num_workers == 0:
+                        batch = _pinned(batch)
+                    yield batch
+                    if self._restart:
+                        break
+                else:
+                    return
+            finally:  # also when the consumer stops early or the generator is closed
+                if isinstance(source, _Background):
+                    source.close()
+                del source
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -158,14 +167,64 @@ class PackedLoader:
         return block_from
 
 
-def _unpack(source: Iterator[Any], config: LoaderConfig, pad_id: int) -> Iterator[dict[str, Any]]:
-    """Batches from the dataset: dicts in process, lists of :class:`CompactBatch` from workers."""
+def _unpack(source: Iterator[Any], config: LoaderConfig, pad_id: int, pin: bool) -> Iterator[dict[str, Any]]:
+    """Batches from the workers' lists of :class:`CompactBatch`, expanded (and pinned)."""
     for item in source:
-        if isinstance(item, list):
-            for compact in item:
-                yield compact.expand(config, pad_id)
-        else:
-            yield item
+        for compact in item:
+            batch = compact.expand(config, pad_id)
+            yield _pinned(batch) if pin else batch
+
+
+def _pinned(batch: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.pin_memory() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+class _Background:
+    """Run an iterator in a daemon thread, ``depth`` items ahead; errors re-raise in the consumer."""
+
+    def __init__(self, source: Iterator[Any], depth: int = 2) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(source,), daemon=True)
+        self._thread.start()
+
+    def _run(self, source: Iterator[Any]) -> None:
+        try:
+            for item in source:
+                if not self._put(("item", item)):
+                    return
+            self._put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            self._put(("error", exc))
+
+    def _put(self, message: tuple[str, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        kind, value = self._queue.get()
+        if kind == "end":
+            raise StopIteration
+        if kind == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        """Stop the thread (it exits at its next hand-over) and drop what it prefetched."""
+        self._stop.set()
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
 
 
 def _dist_rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
