@@ -227,6 +227,45 @@ def gather_docs(plan: DedupPlan, index: DedupIndex | None, nodes: np.ndarray) ->
     return pa.concat_tables(tables) if tables else DOC_SCHEMA.empty_table()
 
 
+def star_keepers(members: np.ndarray, root: np.ndarray, pairs: np.ndarray, priority: np.ndarray,
+                 quality: np.ndarray, ids: pa.Array, signatures: np.ndarray, threshold: float,
+                 max_rounds: int = 8) -> np.ndarray:
+    """The keeper of every cluster member, such that a removed document is a near-duplicate of it.
+
+    Connected components chain: A~B and B~C put A and C in one cluster even when A and C are far
+    apart, and removing C as a "duplicate of A" would be wrong. So a member is assigned to its
+    cluster's keeper only if their signatures estimate Jaccard >= ``threshold``; the members that
+    are not are clustered again among themselves (over the verified pairs between them), with
+    keepers chosen the same way, for up to ``max_rounds`` rounds. What is left keeps itself.
+    ``root`` is indexed by node; ``signatures`` rows follow ``members``.
+    """
+    keeper = members.copy()
+    pending = np.arange(len(members))
+    sub_root = root[members]
+    k = signatures.shape[1]
+    for _ in range(max_rounds):
+        if len(pending) == 0:
+            break
+        chosen = choose_keepers(members[pending], sub_root[pending], priority[pending], quality[pending],
+                                ids.take(pa.array(pending)))
+        row = np.searchsorted(members, chosen)
+        same = (signatures[pending] == signatures[row]).sum(axis=1)
+        ok = same >= threshold * k - 1e-9
+        keeper[pending[ok]] = chosen[ok]
+        left = pending[~ok]
+        if len(left) == len(pending) or len(left) < 2:
+            break
+        # re-cluster the members that matched no keeper, over the pairs among themselves
+        nodes_left = members[left]
+        inside = np.isin(pairs[:, 0], nodes_left) & np.isin(pairs[:, 1], nodes_left)
+        local = np.searchsorted(nodes_left, pairs[inside])
+        comp = connected_components(len(left), local)
+        multi = np.bincount(comp, minlength=len(left))[comp] > 1
+        pending = left[multi]
+        sub_root[pending] = nodes_left[comp[multi]]
+    return keeper
+
+
 class BuildClusters(DedupStep):
     """Stage 3 (a single task): connected components over exact and verified pairs, keepers."""
 
@@ -246,8 +285,12 @@ class BuildClusters(DedupStep):
         root = connected_components(nodes, pairs)
         members = np.nonzero(np.bincount(root, minlength=nodes)[root] > 1)[0]
         info = gather_docs(plan, index, members)
-        keeper = choose_keepers(members, root[members], (members >= n).astype(np.int8),
-                                info.column("quality").to_numpy(), info.column("id"))
+        priority, quality = (members >= n).astype(np.int8), info.column("quality").to_numpy()
+        if cfg.fuzzy:  # fuzzy clusters can chain: keep a member unless it is near its keeper
+            keeper = star_keepers(members, root, pairs, priority, quality, info.column("id"),
+                                  gather_signatures(plan, index, members), cfg.threshold)
+        else:  # exact duplicates only: every member equals its keeper
+            keeper = choose_keepers(members, root[members], priority, quality, info.column("id"))
         removed = (keeper != members) & (members < n)
         # keeper's row in ``info`` (members is sorted, keepers are members)
         keeper_row = np.searchsorted(members, keeper)
