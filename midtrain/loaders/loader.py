@@ -220,11 +220,11 @@ class _Background:
     def close(self) -> None:
         """Stop the thread (it exits at its next hand-over) and drop what it prefetched."""
         self._stop.set()
-        while True:
-            try:
+        try:
+            while True:
                 self._queue.get_nowait()
-            except queue.Empty:
-                break
+        except Exception:  # queue.Empty; a plain Exception also at interpreter shutdown
+            pass
 
 
 def _dist_rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
