@@ -4,7 +4,7 @@ Everything per sequence or per token lives here; the rest of ``midtrain.loaders`
 Python around these. Each kernel has a slow pure-Python twin in ``tests/test_loader_kernels.py``.
 
 - :func:`blend_slots`: the domain of every sequence slot of a block, by error carry
-  (Megatron's ``build_blending_indices`` rule: the slot goes to the domain furthest behind).
+  (Tijdeman's chairman-assignment rule: every prefix within one sequence of the target).
 - :func:`stream_pieces`: the documents covering a token interval of one epoch's concatenated stream.
 - :func:`split_into_sequences`: cut an ordered list of pieces into sequences of ``seq_len`` tokens.
 - :func:`best_fit_decreasing`: pack items into bins of ``capacity`` (smallest bin that fits,
@@ -25,19 +25,34 @@ IGNORE_INDEX = -100
 def blend_slots(weights: np.ndarray, err: np.ndarray, slots: int) -> np.ndarray:
     """The domain of each of ``slots`` consecutive sequences; ``err`` (target minus given) is carried in place.
 
-    Megatron's ``build_blending_indices`` rule: before each slot every domain's error grows by
-    its weight, the slot goes to the domain with the largest error (lowest index on ties), which
-    pays 1. Every prefix of the stream therefore holds each domain's count within one sequence
-    of its target, not only whole blocks.
+    Tijdeman's rule for the chairman assignment problem (R. Tijdeman, "The chairman assignment
+    problem", Discrete Mathematics 32, 1980): before each slot every domain's error grows by its
+    weight; among the domains behind by at least ``delta = 1 / (2K - 2)``, the slot goes to the one
+    whose next sequence is due first, i.e. the smallest ``(1 - delta - err) / weight`` (lowest index
+    on ties). For fixed weights every prefix of the stream then holds each domain's count within
+    ``1 - delta < 1`` sequence of its target. (The plain "largest error" rule of Megatron's
+    ``build_blending_indices`` can exceed 1, e.g. 1.016 for weights proportional to
+    0.89, 0.89, 0.89, 0.27, 0.02.)
     """
     k = weights.shape[0]
     out = np.empty(slots, np.int64)
+    delta = 1.0 / (2 * k - 2) if k > 1 else 0.0
     for s in range(slots):
-        best = 0
         for d in range(k):
             err[d] += weights[d]
-            if err[d] > err[best]:
-                best = d
+        best = -1
+        best_key = 0.0
+        for d in range(k):
+            if weights[d] > 0.0 and err[d] >= delta - 1e-12:
+                key = (1.0 - delta - err[d]) / weights[d]
+                if best < 0 or key < best_key:
+                    best = d
+                    best_key = key
+        if best < 0:  # only after a weight change left nobody far enough behind
+            best = 0
+            for d in range(1, k):
+                if err[d] > err[best]:
+                    best = d
         out[s] = best
         err[best] -= 1.0
     return out
