@@ -49,8 +49,8 @@ class LoaderConfig:
     verify_checksums: bool = False
     """Hash every shard when the corpus is opened (catches flipped bytes; costs a read)."""
     compact: bool = False
-    """int32 ``input_ids``/``labels``/``position_ids`` instead of int64: half the bytes to hand over
-    from workers and to copy to the GPU; cast labels with ``.long()`` on the device if the loss needs it."""
+    """int32 ``input_ids``/``labels``/``position_ids`` instead of int64: half the bytes to write per
+    batch and to copy to the GPU; cast labels with ``.long()`` on the device if the loss needs it."""
 
     @property
     def global_batch_size(self) -> int:
