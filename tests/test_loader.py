@@ -248,3 +248,15 @@ def test_importing_the_loader_does_not_pull_the_curation_stack():
             "'ray', 'datasketch', 'matplotlib') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_process_exits_cleanly_while_workers_are_mid_stream(corpus):
+    """A trainer that stops iterating without closing the loader must still exit with status 0
+    (a daemon thread left inside a GIL-free numba kernel would abort the interpreter)."""
+    code = ("import sys; from midtrain.loaders import build_loader; "
+            f"L = build_loader({str(corpus)!r}, {MIX!r}, seq_len=512, batch_size=16, seed=0, num_workers=2); "
+            "it = iter(L); [next(it) for _ in range(3)]; print('ok')")
+    for _ in range(2):
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]
+        assert "terminate called" not in result.stderr

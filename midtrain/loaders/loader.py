@@ -14,9 +14,11 @@ from the current position so none of them keeps producing batches with stale wei
 
 from __future__ import annotations
 
+import atexit
 import os
 import queue
 import threading
+import weakref
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -180,12 +182,19 @@ def _pinned(batch: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Background:
-    """Run an iterator in a daemon thread, ``depth`` items ahead; errors re-raise in the consumer."""
+    """Run an iterator in a daemon thread, ``depth`` items ahead; errors re-raise in the consumer.
+
+    Every live instance is stopped and joined at interpreter exit: a daemon thread still inside a
+    numba kernel (which released the GIL) when Python finalises would abort the process.
+    """
+
+    _live: "weakref.WeakSet[_Background]" = weakref.WeakSet()
 
     def __init__(self, source: Iterator[Any], depth: int = 2) -> None:
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(source,), daemon=True)
+        _Background._live.add(self)
         self._thread.start()
 
     def _run(self, source: Iterator[Any]) -> None:
@@ -217,14 +226,24 @@ class _Background:
             raise value
         return value
 
-    def close(self) -> None:
-        """Stop the thread (it exits at its next hand-over) and drop what it prefetched."""
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the thread (it exits at its next hand-over), drop what it prefetched, join it."""
         self._stop.set()
         try:
             while True:
                 self._queue.get_nowait()
         except Exception:  # queue.Empty; a plain Exception also at interpreter shutdown
             pass
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @classmethod
+    def close_all(cls) -> None:
+        for background in list(cls._live):
+            background.close()
+
+
+atexit.register(_Background.close_all)
 
 
 def _dist_rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:

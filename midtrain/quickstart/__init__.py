@@ -118,6 +118,7 @@ def _pull_batches(token_dir: Path, schedule, echo, n_batches: int = 3) -> dict[s
                      "domains": {d: int(dom[i]) for i, d in enumerate(loader.domains) if dom[i]},
                      "documents": int(len(batch["cu_seqlens"]) - 1 - int((docs == -1).any(axis=1).sum())),
                      "padding": round(float((docs == -1).mean()), 4)})
+    it.close()  # stops the loader's workers and its background thread now, not at exit
     state = loader.state_dict()
     echo(f"\n[5] loader: {n_batches} batches (best-fit packing, 2 workers, seq_len from the schedule's phase)")
     for r in rows:
