@@ -24,6 +24,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from midtrain.quickstart.sample import champ_text
+
 CACHE = Path(__file__).parent / ".cache" / "rules"
 DEBS = ("linux-doc-6.1", "python3.11-doc", "pari-doc")
 
@@ -149,12 +151,7 @@ def _build_math():
                 yield {"id": f"mpmath/{name}#{i}", "text": doc, "source": "mpmath"}
     champ = json.loads(_pypi_file("champ-dataset==1.0.0", "champ_dataset/dataset_files/v0.json"))
     for pid in sorted(champ["problems"]):
-        p = champ["problems"][pid]
-        steps = [s["_text"] for s in p.get("solution", {}).get("steps", [])]
-        text = "Problem: " + p["_text"].strip() + "\n\nSolution:\n" + "\n".join(steps)
-        if p.get("answer"):
-            text += f"\n\nAnswer: {p['answer']}"
-        yield {"id": f"champ/{pid}", "text": text, "source": "champ"}
+        yield {"id": f"champ/{pid}", "text": champ_text(champ["problems"][pid]), "source": "champ"}
     tex = _deb_root() / "usr/share/pari/doc"
     for path in sorted(tex.glob("*.tex")):
         text = path.read_text("utf-8", "replace")

@@ -8,7 +8,6 @@ import time
 
 import numpy as np
 import pyarrow as pa
-import pytest
 
 from midtrain.corpus import CorpusWriter, Manifest, TokenShard, open_token_corpus, read_text_shard, validate
 from midtrain.corpus.manifest import file_checksum

@@ -18,9 +18,9 @@ from midtrain.curation.readers import ReadInputs
 from midtrain.curation.report import build_report, merge_reads
 from midtrain.curation.steps.normalise import Normalise
 from midtrain.curation.steps.write import WriteCorpus
-from midtrain.quickstart.sample import _champ_problems
+from midtrain.quickstart.sample import champ_problems
 
-REAL = [json.dumps(p) for p in list(_champ_problems())[:30]]
+REAL = [json.dumps(p) for p in list(champ_problems())[:30]]
 # (line, what it must become): a document, a rejected document, an invalid record, or nothing
 BROKEN = [
     ('{"text": "no end', "invalid"), (b'{"text": "\xc3\x28"}', "invalid"), ('{"id": "x"}', "invalid"),

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pytest
 from datatrove.data import Document
 from hypothesis import given, settings
 from hypothesis import strategies as st

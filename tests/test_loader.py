@@ -9,13 +9,12 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from midtrain.corpus import CorpusError, open_token_corpus
 from midtrain.loaders import build_loader
-from midtrain.mixers import DoReMiPolicy, load_schedule
+from midtrain.mixers import DoReMiPolicy
 
 from loader_helpers import batch_digest, make_token_corpus, row_digests
 
@@ -69,7 +68,6 @@ def test_concat_visits_every_token_of_a_domain_once_per_epoch(corpus):
     loader = build_loader(corpus, only_math, seq_len=seq_len, batch_size=bs, seed=7)
     stream = np.concatenate([b["input_ids"].numpy().reshape(-1) for b in take(loader, n_batches)])
     # every document appears contiguously, once: match the stream against the documents
-    counts = {}
     pos = 0
     by_first = {}
     for i, d in enumerate(docs):
@@ -87,7 +85,6 @@ def test_concat_visits_every_token_of_a_domain_once_per_epoch(corpus):
 def test_best_fit_never_splits_a_document_that_fits(corpus):
     seq_len = 1024
     loader = build_loader(corpus, MIX, seq_len=seq_len, batch_size=8, seed=1, packing="best_fit", window=256)
-    lengths = {d: {len(x) for x in v} for d, v in docs_by_domain(corpus).items()}
     pad = total = 0
     for batch in take(loader, 60):
         docs = batch["document_ids"].numpy()
@@ -260,3 +257,17 @@ def test_process_exits_cleanly_while_workers_are_mid_stream(corpus):
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
         assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]
         assert "terminate called" not in result.stderr
+
+
+def test_manual_weight_change_applies_from_the_next_block_and_counts_tokens(corpus):
+    loader = build_loader(corpus, MIX, seq_len=128, batch_size=8, seed=3, block_batches=1)
+    it = iter(loader)
+    next(it)
+    assert loader.tokens_consumed == 8 * 128
+    assert loader.set_weights({"math": 1.0}) == 2  # batch 1 is in block 1, so block 2 is the first changed
+    batches = [next(it) for _ in range(3)]
+    assert set(batches[0]["domain"].tolist()) != {1}
+    assert set(batches[1]["domain"].tolist()) == {1} and set(batches[2]["domain"].tolist()) == {1}
+    assert loader.tokens_consumed == 4 * 8 * 128
+    with pytest.raises(Exception, match="unknown domain"):
+        loader.set_weights({"poetry": 1.0})

@@ -56,7 +56,7 @@ import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import pyarrow as pa
 import xxhash
@@ -215,7 +215,7 @@ def _make_doc(doc_id: str, text: str, domain: str, source: str) -> Doc:
 
 def read_pool(x: Path) -> dict[str, dict[str, list[Doc]]]:
     """``{domain: {source: [Doc, ...] in order-key order}}`` with every document of every source."""
-    from midtrain.quickstart.sample import _champ_problems, _mpmath_docs
+    from midtrain.quickstart.sample import champ_problems, mpmath_docs
 
     pool: dict[str, dict[str, list[Doc]]] = {}
     for domain, source, files in source_files(x):
@@ -231,7 +231,7 @@ def read_pool(x: Path) -> dict[str, dict[str, list[Doc]]]:
                 if piece.strip():
                     docs.append(_make_doc(doc_id if len(pieces) == 1 else f"{doc_id}#{k}", piece, domain, source))
         pool.setdefault(domain, {})[source] = docs
-    for source, rows in (("mpmath", _mpmath_docs()), ("champ", _champ_problems())):
+    for source, rows in (("mpmath", mpmath_docs()), ("champ", champ_problems())):
         pool["math"][source] = [_make_doc(r["id"], r["text"], "math", source) for r in rows]
     for sources in pool.values():
         for docs in sources.values():

@@ -148,12 +148,7 @@ class PackedLoader:
             raise ConfigError("update_mixture needs a policy: build_loader(..., policy=DoReMiPolicy(...))")
         loss_sum = np.asarray(torch.as_tensor(loss_sum, dtype=torch.float64).cpu(), np.float64)
         token_count = np.asarray(torch.as_tensor(token_count, dtype=torch.float64).cpu(), np.float64)
-        weights = np.asarray(self.policy.update(loss_sum, token_count), np.float64)
-        block_from = self._batches // self.config.block_batches + 1
-        self._plan.add_weights(block_from, weights)
-        self._mixture_log = list(self._plan.mixture_log)
-        self._restart = True
-        return block_from
+        return self.set_weights(np.asarray(self.policy.update(loss_sum, token_count), np.float64))
 
     def set_weights(self, weights: dict[str, float] | np.ndarray) -> int:
         """Log a manual weight change from the next block boundary on (same rules as ``update_mixture``)."""

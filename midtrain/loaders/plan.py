@@ -24,7 +24,7 @@ import numpy as np
 
 from midtrain.errors import ConfigError
 from midtrain.loaders.kernels import blend_slots
-from midtrain.loaders.streams import BestFitStream, ConcatStream, Segments, seeded_rng
+from midtrain.loaders.streams import BestFitStream, ConcatStream, seeded_rng
 
 
 class ScheduleLike(Protocol):
@@ -144,7 +144,7 @@ class GlobalPlan:
         slot_domain = blend_slots(weights, err, self.block_size)
         counts = np.bincount(slot_domain, minlength=len(self.domains))
         cursors = dict(state.cursors)
-        parts, per_domain_seq = [], []
+        parts = []
         for k, d in enumerate(self.domains):
             n = int(counts[k])
             if n == 0:
@@ -209,8 +209,3 @@ class GlobalPlan:
                            "seed": self.seed, "seq_len": self.default_seq_len, "packing": self.packing, "window": self.window}, sort_keys=True)
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 
-
-def segments_of(plan: BlockPlan, seq: int) -> Segments:
-    """The segments of one sequence of a block (for tests and fingerprints)."""
-    a, b = plan.seq_ptr[seq], plan.seq_ptr[seq + 1]
-    return Segments(np.zeros(b - a, np.int64), plan.seg_doc[a:b], plan.seg_begin[a:b], plan.seg_len[a:b])

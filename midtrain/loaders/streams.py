@@ -35,19 +35,6 @@ class Segments:
     begin: np.ndarray
     length: np.ndarray
 
-    @staticmethod
-    def empty() -> "Segments":
-        z = np.zeros(0, np.int64)
-        return Segments(z, z, z, z)
-
-    @staticmethod
-    def concat(parts: list["Segments"], seq_offsets: list[int]) -> "Segments":
-        if not parts:
-            return Segments.empty()
-        return Segments(np.concatenate([p.seq + o for p, o in zip(parts, seq_offsets)]),
-                        np.concatenate([p.doc for p in parts]), np.concatenate([p.begin for p in parts]),
-                        np.concatenate([p.length for p in parts]))
-
 
 class _EpochCache:
     """Permutation and cumulative lengths of the most recently used epochs of one domain."""
@@ -102,8 +89,6 @@ class ConcatStream:
         seq, d, b, ln = split_into_sequences(docs, begins, lengths, seq_len)
         return Segments(seq, d, b, ln), [stop]
 
-    def epochs_at(self, cursor: list[int]) -> float:
-        return cursor[0] / self.tokens_per_epoch
 
 
 class BestFitStream:
@@ -201,9 +186,6 @@ class BestFitStream:
         seg = Segments(np.concatenate(seqs), np.concatenate(docs), np.concatenate(begins), np.concatenate(lengths))
         return seg, [epoch, window, bin_i, piece, win_len]
 
-    def epochs_at(self, cursor: list[int]) -> float:
-        epoch, window, *_ = cursor
-        return epoch + window / self.windows_per_epoch
 
 
 def _split_bin(docs: np.ndarray, begins: np.ndarray, lengths: np.ndarray, seq_len: int):

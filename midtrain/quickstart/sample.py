@@ -42,8 +42,8 @@ def build_sample(out_dir: Path, *, code_bytes: int = 2_000_000) -> list[SampleSo
     sources = [
         _write(out_dir / "python_docs.jsonl", "web", _python_prose(stdlib)),
         _write(out_dir / "python_stdlib.jsonl", "code", _python_code(stdlib, code_bytes)),
-        _write(out_dir / "mpmath_docs.jsonl", "math", _mpmath_docs()),
-        _write(out_dir / "champ.jsonl", "math", _champ_problems()),
+        _write(out_dir / "mpmath_docs.jsonl", "math", mpmath_docs()),
+        _write(out_dir / "champ.jsonl", "math", champ_problems()),
     ]
     return sources
 
@@ -103,7 +103,7 @@ def _python_code(stdlib: Path, budget: int):
             return
 
 
-def _mpmath_docs():
+def mpmath_docs():
     """mpmath docstrings that carry LaTeX math (``.. math::`` blocks or backslash commands)."""
     import mpmath
 
@@ -118,15 +118,19 @@ def _mpmath_docs():
                 yield {"id": f"mpmath/{path.relative_to(root).as_posix()}#{i}", "text": doc, "source": "mpmath"}
 
 
-def _champ_problems():
-    """CHAMP competition problems, each with its step-by-step solution."""
+def champ_problems():
+    """CHAMP competition problems (the installed ``champ-dataset``), each with its solution, by id."""
     import champ_dataset
 
     data = json.loads((Path(champ_dataset.__file__).parent / "dataset_files" / "v0.json").read_text())
     for pid in sorted(data["problems"]):
-        p = data["problems"][pid]
-        steps = [s["_text"] for s in p.get("solution", {}).get("steps", [])]
-        text = "Problem: " + p["_text"].strip() + "\n\nSolution:\n" + "\n".join(steps)
-        if p.get("answer"):
-            text += f"\n\nAnswer: {p['answer']}"
-        yield {"id": f"champ/{pid}", "text": text, "source": "champ"}
+        yield {"id": f"champ/{pid}", "text": champ_text(data["problems"][pid]), "source": "champ"}
+
+
+def champ_text(problem: dict) -> str:
+    """One CHAMP problem record as a document: statement, step-by-step solution, answer."""
+    steps = [s["_text"] for s in problem.get("solution", {}).get("steps", [])]
+    text = "Problem: " + problem["_text"].strip() + "\n\nSolution:\n" + "\n".join(steps)
+    if problem.get("answer"):
+        text += f"\n\nAnswer: {problem['answer']}"
+    return text

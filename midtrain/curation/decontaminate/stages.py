@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from midtrain.curation.decontaminate.config import DecontConfig
 from midtrain.curation.decontaminate.eval_sets import EvalIndex

@@ -260,18 +260,9 @@ def sympy_math_docstrings() -> Iterator[str]:
 
 def champ_problems() -> list[tuple[str, str]]:
     """``(problem id, text)`` for every CHAMP problem: the statement and its step-by-step solution."""
-    import champ_dataset
+    from midtrain.quickstart.sample import champ_problems as records
 
-    data = json.loads((Path(champ_dataset.__file__).parent / "dataset_files" / "v0.json").read_text())
-    out = []
-    for pid in sorted(data["problems"]):
-        p = data["problems"][pid]
-        steps = [s["_text"] for s in p.get("solution", {}).get("steps", [])]
-        text = "Problem: " + p["_text"].strip() + "\n\nSolution:\n" + "\n".join(steps)
-        if p.get("answer"):
-            text += f"\n\nAnswer: {p['answer']}"
-        out.append((pid, text))
-    return out
+    return [(r["id"].removeprefix("champ/"), r["text"]) for r in records()]
 
 
 def champ_split(problem_id: str) -> str:
