@@ -372,13 +372,16 @@ def mixture(data: BenchData, batch: int, n_batches: int) -> None:
 
 
 def breakdown(data: BenchData) -> None:
-    """CPU microseconds per batch of midtrain's two stages, timed apart: the plan and the fill."""
-    from midtrain.loaders.dataset import LoaderConfig, PackedDataset, materialise
+    """CPU microseconds per batch of midtrain's stages, timed apart: the plan, the fill into fresh
+    tensors (the in-process path) and the fill into one reused buffer (what a worker does with a
+    shared-memory slot)."""
+    from midtrain.loaders.dataset import LoaderConfig, PackedDataset, fill, fill_into, rank_segments
     from midtrain.mixers import load_schedule
 
-    print("\n## midtrain per-batch CPU cost by stage (us per batch; tokens per CPU second of the two)")
-    print("| packing | batch | dtype | GlobalPlan.block | materialise (fill_batch + allocation) | M tok/CPU-s |")
-    print("|---|---|---|---|---|---|")
+    print("\n## midtrain per-batch CPU cost by stage (us per batch)")
+    print("| packing | batch | dtype | GlobalPlan.block | fill, fresh tensors | fill, reused buffer | "
+          "M tok/CPU-s (plan + fresh) |")
+    print("|---|---|---|---|---|---|---|")
     for mode in ("concat", "best_fit"):
         for batch in (8, 64):
             for compact in (False, True):
@@ -394,12 +397,19 @@ def breakdown(data: BenchData) -> None:
                     block, state = plan.block(state)
                     blocks.append(block)
                 t_plan = (time.process_time() - c) / n
+                segments = [rank_segments(block, 0, cfg, index) for block in blocks]
                 c = time.process_time()
-                for block in blocks:
-                    materialise(block, 0, cfg, index, 0)
-                t_fill = (time.process_time() - c) / n
+                for seg in segments:
+                    fill(seg, index.shards, SEQ, cfg, 0)
+                t_fresh = (time.process_time() - c) / n
+                dtype = np.int32 if compact else np.int64
+                out = [np.empty((batch, SEQ), dtype) for _ in range(3)] + [np.empty((batch, SEQ), np.int32)]
+                c = time.process_time()
+                for seg in segments:
+                    fill_into(seg, index.shards, SEQ, cfg, 0, *out)
+                t_reused = (time.process_time() - c) / n
                 print(f"| {mode} | {batch} | {'int32' if compact else 'int64'} | {t_plan * 1e6:.0f} | "
-                      f"{t_fill * 1e6:.0f} | {batch * SEQ / (t_plan + t_fill) / 1e6:.1f} |")
+                      f"{t_fresh * 1e6:.0f} | {t_reused * 1e6:.0f} | {batch * SEQ / (t_plan + t_fresh) / 1e6:.1f} |")
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from numba import typed
 from midtrain.corpus import TokenCorpus, open_token_corpus
 from midtrain.loaders.kernels import fill_batch, gather_segments
 from midtrain.loaders.plan import BlockPlan, GlobalPlan, PlanState, ScheduleLike
+from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,15 @@ class PackedDataset(torch.utils.data.IterableDataset):
     """Yields this rank's (and this worker's) batches from a plan snapshot onwards."""
 
     def __init__(self, config: LoaderConfig, schedule: ScheduleLike, *, start_batch: int, snapshot: PlanState | None,
-                 mixture_log: list[tuple[int, list[float]]]) -> None:
+                 mixture_log: list[tuple[int, list[float]]], ring: SlotRing | None = None) -> None:
         super().__init__()
         self.config = config
         self.schedule = schedule
         self.start_batch = start_batch
         self.snapshot = snapshot
         self.mixture_log = list(mixture_log)
+        self.ring = ring
+        """Shared-memory slots the workers write finished batches into (else compact messages)."""
         self._opened: tuple[TokenCorpus, DomainIndex, GlobalPlan] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -148,7 +151,8 @@ class PackedDataset(torch.utils.data.IterableDataset):
             raise ValueError(f"snapshot is for block {state.block}, but batch {self.start_batch} is in block "
                              f"{self.start_batch // bb}")
         group = self.batches_per_message if info is not None else 1
-        pending: list[CompactBatch] = []
+        writer = _SlotWriter(self.ring, worker) if self.ring is not None and info is not None else None
+        pending: list[CompactBatch | SlotBatch] = []
         while not plan.exhausted(state):
             block, after = plan.block(state)
             for g in range(block.index * bb, (block.index + 1) * bb):
@@ -163,13 +167,23 @@ class PackedDataset(torch.utils.data.IterableDataset):
                     batch["_resume"] = resume
                     yield batch
                     continue
-                pending.append(CompactBatch.gather(segments, index.shards, g, resume, block.seq_len))
+                part = writer.write(segments, index.shards, g, resume, block.seq_len, self.config, pad_id) \
+                    if writer is not None else None
+                pending.append(part or CompactBatch.gather(segments, index.shards, g, resume, block.seq_len))
                 if len(pending) == group or (g - self.start_batch) % group == group - 1:
                     yield pending
                     pending = []
+                    if writer is not None:
+                        writer.sent()
             state = after
         if pending:
             yield pending
+
+    @property
+    def max_seq_len(self) -> int:
+        """The longest sequence any phase of the schedule asks for."""
+        phases = getattr(self.schedule, "phases", ())
+        return max([self.config.seq_len] + [p.seq_len for p in phases if getattr(p, "seq_len", None)])
 
     @property
     def batches_per_message(self) -> int:
@@ -202,6 +216,17 @@ def rank_segments(block: BlockPlan, sub_batch: int, config: LoaderConfig, index:
                         doc_end=start + index.doc_len[gdoc], domain=block.domain[first:first + B])
 
 
+def fill_into(seg: RankSegments, shards, seq_len: int, config: LoaderConfig, pad_id: int, input_ids: np.ndarray,
+              labels: np.ndarray, position_ids: np.ndarray, document_ids: np.ndarray) -> tuple[np.ndarray, int]:
+    """Write the batch's ``[B, seq_len]`` arrays from ``shards`` (a numba list of token arrays);
+    returns its ``cu_seqlens`` and longest segment."""
+    B = len(seg.seq_ptr) - 1
+    cu = np.empty(len(seg.length) + B + 1, np.int32)
+    n, max_len = fill_batch(shards, seg.seq_ptr, seg.shard, seg.src, seg.length, seg.doc_end, seq_len, pad_id,
+                            config.mask_cross_document_labels, input_ids, labels, position_ids, document_ids, cu)
+    return cu[:n], int(max_len)
+
+
 def fill(seg: RankSegments, shards, seq_len: int, config: LoaderConfig, pad_id: int) -> dict[str, Any]:
     """The batch tensors, gathered from ``shards`` (a numba list of token arrays)."""
     B, L = len(seg.seq_ptr) - 1, seq_len
@@ -210,20 +235,51 @@ def fill(seg: RankSegments, shards, seq_len: int, config: LoaderConfig, pad_id: 
     labels = torch.empty((B, L), dtype=tok_dtype)
     position_ids = torch.empty((B, L), dtype=tok_dtype)
     document_ids = torch.empty((B, L), dtype=torch.int32)
-    cu = np.empty(len(seg.length) + B + 1, np.int32)
-    n, max_len = fill_batch(shards, seg.seq_ptr, seg.shard, seg.src, seg.length, seg.doc_end, L, pad_id,
-                            config.mask_cross_document_labels, input_ids.numpy(), labels.numpy(), position_ids.numpy(),
-                            document_ids.numpy(), cu)
+    cu, max_len = fill_into(seg, shards, L, config, pad_id, input_ids.numpy(), labels.numpy(), position_ids.numpy(),
+                            document_ids.numpy())
     return {
         "input_ids": input_ids,
         "labels": labels,
         "position_ids": position_ids,
         "document_ids": document_ids,
-        "cu_seqlens": torch.from_numpy(cu[:n]),
-        "max_seqlen": int(max_len),
+        "cu_seqlens": torch.from_numpy(cu),
+        "max_seqlen": max_len,
         "domain": torch.from_numpy(seg.domain.astype(np.int64)),
         "seq_len": L,
     }
+
+
+class _SlotWriter:
+    """A worker's side of the :class:`SlotRing`: fills consecutive batches of a message into its slots."""
+
+    def __init__(self, ring: SlotRing, worker: int) -> None:
+        self.ring = ring
+        self.worker = worker
+        self.slot: int | None = None
+        self.offset = 0
+
+    def write(self, seg: RankSegments, shards, batch_index: int, resume: PlanState, seq_len: int,
+              config: LoaderConfig, pad_id: int) -> SlotBatch | None:
+        """The batch written into a slot, or ``None`` (no free slot: the caller sends it compact)."""
+        B = len(seg.seq_ptr) - 1
+        need = batch_bytes(B, seq_len, config.compact)
+        if need > self.ring.slot_bytes:
+            return None
+        if self.slot is None or self.offset + need > self.ring.slot_bytes:
+            self.slot, self.offset = self.ring.acquire(self.worker), 0
+            if self.slot is None:
+                return None
+        arrays = self.ring.arrays(self.worker, self.slot, self.offset, B, seq_len)
+        cu, max_len = fill_into(seg, shards, seq_len, config, pad_id, *arrays)
+        part = SlotBatch(worker=self.worker, slot=self.slot, offset=self.offset, batch_size=B, seq_len=seq_len,
+                         cu_seqlens=cu, max_seqlen=max_len, domain=seg.domain.astype(np.int64),
+                         batch_index=batch_index, resume=resume)
+        self.offset += need
+        return part
+
+    def sent(self) -> None:
+        """The message went out: its slots now belong to the main process until released."""
+        self.slot, self.offset = None, 0
 
 
 @dataclass

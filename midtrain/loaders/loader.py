@@ -28,6 +28,7 @@ import torch
 from midtrain.errors import ConfigError
 from midtrain.loaders.dataset import LoaderConfig, PackedDataset, corpus_fingerprint
 from midtrain.loaders.plan import PlanState, ScheduleLike
+from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
 
 STATE_VERSION = 1
 MIN_BLOCK_SEQUENCES = 256
@@ -37,12 +38,16 @@ class PackedLoader:
     """An iterable of packed batches with ``state_dict()`` / ``load_state_dict()`` for exact resume."""
 
     def __init__(self, config: LoaderConfig, schedule: ScheduleLike, *, num_workers: int = 0,
-                 prefetch_factor: int = 2, pin_memory: bool = False, policy: Any = None) -> None:
+                 prefetch_factor: int = 2, pin_memory: bool = False, policy: Any = None,
+                 shared_memory: bool = True) -> None:
         self.config = config
         self.schedule = schedule
         self.num_workers = num_workers
         self.prefetch_factor = prefetch_factor
         self.pin_memory = pin_memory
+        self.shared_memory = shared_memory
+        self.ring: SlotRing | None = None
+        """The shared-memory slots of the current iteration's workers (``None``: compact messages)."""
         self.policy = policy
         self._batches = 0
         self._snapshot: PlanState | None = None
@@ -64,12 +69,15 @@ class PackedLoader:
             if self.num_workers == 0:
                 source = iter(dataset)
             else:
+                dataset.ring = self.ring = self._make_ring(dataset) if self.shared_memory else None
                 workers = iter(torch.utils.data.DataLoader(
                     dataset, batch_size=None, num_workers=self.num_workers, prefetch_factor=self.prefetch_factor,
                     persistent_workers=False))
-                # expanding the workers' compact messages (numba, GIL released) and pinning happen
-                # in a background thread, overlapped with the training step
-                source = _Background(_unpack(workers, self.config, self._pad_id, self.pin_memory))
+                source = _unpack(workers, self.config, self._pad_id, self.pin_memory, dataset.ring)
+                if self.pin_memory or dataset.ring is None:
+                    # pinning copies, and expanding compact messages (numba, GIL released), happen in
+                    # a background thread, overlapped with the training step
+                    source = _Background(source)
             try:
                 for batch in source:
                     if batch["batch_index"] != self._batches:
@@ -88,6 +96,13 @@ class PackedLoader:
                 if isinstance(source, _Background):
                     source.close()
                 del source
+
+    def _make_ring(self, dataset: PackedDataset) -> SlotRing | None:
+        """Shared-memory slots for this iteration's workers: room for every batch a worker may have
+        in flight (``prefetch_factor`` messages queued, one being written, a few held by the consumer)."""
+        slot_bytes = dataset.batches_per_message * batch_bytes(self.config.batch_size, dataset.max_seq_len,
+                                                               self.config.compact)
+        return SlotRing.create(self.num_workers, self.prefetch_factor + 4, slot_bytes, self.config.compact)
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -164,11 +179,19 @@ class PackedLoader:
         return block_from
 
 
-def _unpack(source: Iterator[Any], config: LoaderConfig, pad_id: int, pin: bool) -> Iterator[dict[str, Any]]:
-    """Batches from the workers' lists of :class:`CompactBatch`, expanded (and pinned)."""
+def _unpack(source: Iterator[Any], config: LoaderConfig, pad_id: int, pin: bool,
+            ring: SlotRing | None) -> Iterator[dict[str, Any]]:
+    """Batches from the workers' messages: slot batches wrapped in place, compact ones expanded (then pinned)."""
     for item in source:
-        for compact in item:
-            batch = compact.expand(config, pad_id)
+        leases: dict[tuple[int, int], Any] = {}
+        for part in item:
+            if isinstance(part, SlotBatch):
+                key = (part.worker, part.slot)
+                if key not in leases:
+                    leases[key] = ring.lease(part.worker, part.slot)
+                batch = ring.batch(part, leases[key])
+            else:
+                batch = part.expand(config, pad_id)
             yield _pinned(batch) if pin else batch
 
 
@@ -255,13 +278,16 @@ def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batc
                  packing: str = "concat", window: int = 4096, block_batches: int | None = None,
                  mask_cross_document_labels: bool = True, pad_id: int | None = None, prefetch_factor: int = 2,
                  pin_memory: bool = False, policy: Any = None, verify_checksums: bool = False,
-                 compact: bool = False, total_tokens: int | None = None) -> PackedLoader:
+                 compact: bool = False, total_tokens: int | None = None, shared_memory: bool = True) -> PackedLoader:
     """A packed, mixed, resumable loader over a token corpus.
 
     ``schedule`` is a schedule object (``midtrain.mixers.load_schedule``), a path to a schedule
     file, or a dict. ``batch_size`` is per rank; rank and world size come from the arguments or
     from ``torch.distributed``. ``seq_len`` is the default that a phase's own ``seq_len`` overrides.
     ``compact=True`` emits int32 ids, labels and positions (see :class:`LoaderConfig`).
+    With workers, batches are written into recycled shared-memory slots and reach the trainer
+    without a copy (``midtrain.loaders.ring``); a slot is reused once every tensor of its batch is
+    garbage-collected. ``shared_memory=False`` sends compact messages that the main process expands.
     ``block_batches`` (global batches per mixing block) defaults to the fewest that make a block of
     at least 256 sequences; it must stay the same across a resume, so set it explicitly when the
     global batch size might not divide 256 the same way (elastic runs keep the global batch anyway).
@@ -287,4 +313,4 @@ def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batc
                           mask_cross_document_labels=mask_cross_document_labels, pad_id=pad_id,
                           verify_checksums=verify_checksums, compact=compact)
     return PackedLoader(config, schedule, num_workers=num_workers, prefetch_factor=prefetch_factor,
-                        pin_memory=pin_memory, policy=policy)
+                        pin_memory=pin_memory, policy=policy, shared_memory=shared_memory)
