@@ -22,6 +22,10 @@ from midtrain.loaders.plan import BlockPlan, GlobalPlan, PlanState, ScheduleLike
 from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
 
 
+IN_PROCESS_BUFFERS = 4
+"""Batches the in-process loader can have out with the consumer before it allocates fresh tensors."""
+
+
 @dataclass(frozen=True)
 class LoaderConfig:
     """Everything that fixes the stream, apart from the position."""
@@ -152,6 +156,10 @@ class PackedDataset(torch.utils.data.IterableDataset):
                              f"{self.start_batch // bb}")
         group = self.batches_per_message if info is not None else 1
         writer = _SlotWriter(self.ring, worker) if self.ring is not None and info is not None else None
+        if info is None:  # output buffers recycled once the consumer drops a batch (see SlotRing)
+            local = _SlotWriter(SlotRing(1, IN_PROCESS_BUFFERS, batch_bytes(self.config.batch_size, self.max_seq_len,
+                                                                             self.config.compact),
+                                         self.config.compact, shared=False), 0)
         pending: list[CompactBatch | SlotBatch] = []
         while not plan.exhausted(state):
             block, after = plan.block(state)
@@ -162,10 +170,16 @@ class PackedDataset(torch.utils.data.IterableDataset):
                 resume = after if (g + 1) % bb == 0 else state
                 segments = rank_segments(block, g - block.index * bb, self.config, index)
                 if info is None:
-                    batch = fill(segments, index.shards, block.seq_len, self.config, pad_id)
-                    batch["batch_index"] = g
-                    batch["_resume"] = resume
+                    part = local.write(segments, index.shards, g, resume, block.seq_len, self.config, pad_id)
+                    if part is not None:
+                        local.sent()
+                        batch = local.ring.batch(part, local.ring.lease(0, part.slot))
+                    else:  # the consumer holds every buffer: fresh tensors
+                        batch = fill(segments, index.shards, block.seq_len, self.config, pad_id)
+                        batch["batch_index"] = g
+                        batch["_resume"] = resume
                     yield batch
+                    del batch, part
                     continue
                 part = writer.write(segments, index.shards, g, resume, block.seq_len, self.config, pad_id) \
                     if writer is not None else None

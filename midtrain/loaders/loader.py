@@ -39,13 +39,14 @@ class PackedLoader:
 
     def __init__(self, config: LoaderConfig, schedule: ScheduleLike, *, num_workers: int = 0,
                  prefetch_factor: int = 2, pin_memory: bool = False, policy: Any = None,
-                 shared_memory: bool = True) -> None:
+                 shared_memory: bool = True, multiprocessing_context: str | None = None) -> None:
         self.config = config
         self.schedule = schedule
         self.num_workers = num_workers
         self.prefetch_factor = prefetch_factor
         self.pin_memory = pin_memory
         self.shared_memory = shared_memory
+        self.multiprocessing_context = multiprocessing_context
         self.ring: SlotRing | None = None
         """The shared-memory slots of the current iteration's workers (``None``: compact messages)."""
         self.policy = policy
@@ -72,7 +73,7 @@ class PackedLoader:
                 dataset.ring = self.ring = self._make_ring(dataset) if self.shared_memory else None
                 workers = iter(torch.utils.data.DataLoader(
                     dataset, batch_size=None, num_workers=self.num_workers, prefetch_factor=self.prefetch_factor,
-                    persistent_workers=False))
+                    persistent_workers=False, multiprocessing_context=self.multiprocessing_context))
                 source = _unpack(workers, self.config, self._pad_id, self.pin_memory, dataset.ring)
                 if self.pin_memory or dataset.ring is None:
                     # pinning copies, and expanding compact messages (numba, GIL released), happen in
@@ -278,7 +279,8 @@ def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batc
                  packing: str = "concat", window: int = 4096, block_batches: int | None = None,
                  mask_cross_document_labels: bool = True, pad_id: int | None = None, prefetch_factor: int = 2,
                  pin_memory: bool = False, policy: Any = None, verify_checksums: bool = False,
-                 compact: bool = False, total_tokens: int | None = None, shared_memory: bool = True) -> PackedLoader:
+                 compact: bool = False, total_tokens: int | None = None, shared_memory: bool = True,
+                 multiprocessing_context: str | None = None) -> PackedLoader:
     """A packed, mixed, resumable loader over a token corpus.
 
     ``schedule`` is a schedule object (``midtrain.mixers.load_schedule``), a path to a schedule
@@ -288,6 +290,8 @@ def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batc
     With workers, batches are written into recycled shared-memory slots and reach the trainer
     without a copy (``midtrain.loaders.ring``); a slot is reused once every tensor of its batch is
     garbage-collected. ``shared_memory=False`` sends compact messages that the main process expands.
+    ``multiprocessing_context`` (``"fork"``, ``"spawn"``, ``"forkserver"``) starts the workers as
+    torch's ``DataLoader`` would; the slots reach spawned workers as shared-memory file descriptors.
     ``block_batches`` (global batches per mixing block) defaults to the fewest that make a block of
     at least 256 sequences; it must stay the same across a resume, so set it explicitly when the
     global batch size might not divide 256 the same way (elastic runs keep the global batch anyway).
@@ -313,4 +317,5 @@ def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batc
                           mask_cross_document_labels=mask_cross_document_labels, pad_id=pad_id,
                           verify_checksums=verify_checksums, compact=compact)
     return PackedLoader(config, schedule, num_workers=num_workers, prefetch_factor=prefetch_factor,
-                        pin_memory=pin_memory, policy=policy, shared_memory=shared_memory)
+                        pin_memory=pin_memory, policy=policy, shared_memory=shared_memory,
+                        multiprocessing_context=multiprocessing_context)

@@ -67,28 +67,69 @@ class SlotBatch:
 
 
 class _Lease:
-    """Owner of one use of a slot: the arrays built from it keep it alive; its death frees the slot."""
+    """Owner of one use of a slot: every array handed out from it keeps it alive; its death frees the slot.
+
+    It also holds the ring's memory, so a batch outlives its loader safely.
+    """
+
+    __slots__ = ("__weakref__", "memory")
 
     def __init__(self, memory: np.ndarray) -> None:
-        self._memory = memory
-        self.__array_interface__ = memory.__array_interface__
+        self.memory = memory
+
+
+class _View:
+    """One output array over slot memory, made by ``np.asarray``; keeps its lease alive."""
+
+    __slots__ = ("__array_interface__", "lease")
+
+    def __init__(self, interface: dict[str, Any], lease: _Lease) -> None:
+        self.__array_interface__ = interface
+        self.lease = lease
 
 
 class SlotRing:
-    """``slots`` shared-memory slots of ``slot_bytes`` for each of ``workers`` loader workers."""
+    """``slots`` slots of ``slot_bytes`` for each of ``workers`` loader workers.
 
-    def __init__(self, workers: int, slots: int, slot_bytes: int, compact: bool) -> None:
+    With ``shared=False`` the slots are private memory: the in-process loader (no workers) recycles
+    its output buffers the same way, which saves the page faults of fresh multi-megabyte tensors
+    on every batch.
+    """
+
+    def __init__(self, workers: int, slots: int, slot_bytes: int, compact: bool, shared: bool = True) -> None:
         self.workers = workers
         self.slots = slots
         self.slot_bytes = _aligned(slot_bytes)
         self.compact = compact
-        # torch shared tensors: inherited by forked workers, passed by file descriptor to spawned ones
-        self._memory = torch.empty(workers * slots * self.slot_bytes, dtype=torch.uint8).share_memory_()
-        self._state = torch.zeros((workers, slots), dtype=torch.int8).share_memory_()
+        self._memory = torch.empty(workers * slots * self.slot_bytes, dtype=torch.uint8)
+        self._state = torch.zeros((workers, slots), dtype=torch.int8)
+        if shared:
+            # torch shared tensors: inherited by forked workers, passed by file descriptor to spawned ones
+            self._memory.share_memory_()
+            self._state.share_memory_()
+        self._local()
+
+    def _local(self) -> None:
+        """Per-process caches: numpy views of the tensors, array layouts, live leases."""
+        self._np_memory = self._memory.numpy()
+        self._np_state = self._state.numpy()
+        self._layouts: dict[tuple[int, int, int, int, int], tuple[np.ndarray, ...]] = {}
+        self._interfaces: dict[tuple[int, int, int, int, int], tuple[dict[str, Any], ...]] = {}
+        self._leases: dict[weakref.ref, tuple[int, int]] = {}
+        self._next = [0] * self.workers
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the tensors travel (by file descriptor); the numpy views and caches are rebuilt
+        return {k: v for k, v in self.__dict__.items() if k in
+                ("workers", "slots", "slot_bytes", "compact", "_memory", "_state")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._local()
 
     @classmethod
     def create(cls, workers: int, slots: int, slot_bytes: int, compact: bool) -> "SlotRing | None":
-        """A ring, or ``None`` where shared memory cannot be had (the compact messages still work).
+        """A shared ring, or ``None`` where shared memory cannot be had (the compact messages still work).
 
         A ring that would take more than a quarter of the free space of ``/dev/shm`` is not made:
         a tmpfs that runs out while pages are being touched kills the process with SIGBUS (Docker's
@@ -106,52 +147,63 @@ class SlotRing:
         except (RuntimeError, OSError):
             return None
 
-    def _slot(self, worker: int, slot: int) -> np.ndarray:
-        start = (worker * self.slots + slot) * self.slot_bytes
-        return self._memory.numpy()[start:start + self.slot_bytes]
-
-    def _views(self, memory: np.ndarray, offset: int, batch_size: int,
+    def arrays(self, worker: int, slot: int, offset: int, batch_size: int,
                seq_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        token = np.int32 if self.compact else np.int64
-        n = batch_size * seq_len
-        step = _aligned(n * np.dtype(token).itemsize)
-        views = [memory[offset + k * step:offset + k * step + n * np.dtype(token).itemsize].view(token)
-                 for k in range(3)]
-        doc = memory[offset + 3 * step:offset + 3 * step + n * 4].view(np.int32)
-        shape = (batch_size, seq_len)
-        return views[0].reshape(shape), views[1].reshape(shape), views[2].reshape(shape), doc.reshape(shape)
+        """The ``input_ids``, ``labels``, ``position_ids``, ``document_ids`` arrays at ``offset`` of a slot."""
+        key = (worker, slot, offset, batch_size, seq_len)
+        arrays = self._layouts.get(key)
+        if arrays is None:
+            token = np.dtype(np.int32 if self.compact else np.int64)
+            n = batch_size * seq_len
+            step = _aligned(n * token.itemsize)
+            start = (worker * self.slots + slot) * self.slot_bytes + offset
+            if offset + batch_bytes(batch_size, seq_len, self.compact) > self.slot_bytes:
+                raise ValueError(f"a {batch_size}x{seq_len} batch at offset {offset} overflows a "
+                                 f"{self.slot_bytes}-byte slot")
+            mem = self._np_memory
+            arrays = tuple(mem[start + k * step:start + k * step + n * token.itemsize].view(token)
+                           .reshape(batch_size, seq_len) for k in range(3))
+            arrays += (mem[start + 3 * step:start + 3 * step + n * 4].view(np.int32).reshape(batch_size, seq_len),)
+            self._layouts[key] = arrays
+        return arrays
 
     # -- worker side -------------------------------------------------------------------------
     def acquire(self, worker: int) -> int | None:
         """A free slot of ``worker``, now marked busy, or ``None`` if the consumer holds them all."""
-        state = self._state.numpy()[worker]
-        free = np.flatnonzero(state == FREE)
-        if len(free) == 0:
-            return None
-        slot = int(free[0])
+        state = self._np_state[worker]
+        slot = self._next[worker]
+        if state[slot] != FREE:
+            free = np.flatnonzero(state == FREE)
+            if len(free) == 0:
+                return None
+            slot = int(free[0])
         state[slot] = BUSY
+        self._next[worker] = (slot + 1) % self.slots
         return slot
-
-    def arrays(self, worker: int, slot: int, offset: int, batch_size: int,
-               seq_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Where a worker writes ``input_ids``, ``labels``, ``position_ids``, ``document_ids``."""
-        return self._views(self._slot(worker, slot), offset, batch_size, seq_len)
 
     # -- main-process side -------------------------------------------------------------------
     def lease(self, worker: int, slot: int) -> _Lease:
         """The owner of this use of the slot; the slot is freed once nothing refers to it any more."""
-        lease = _Lease(self._slot(worker, slot))
-        weakref.finalize(lease, _release, self._state, worker, slot)
+        lease = _Lease(self._np_memory)
+        self._leases[weakref.ref(lease, self._release)] = (worker, slot)
         return lease
+
+    def _release(self, ref: weakref.ref) -> None:
+        worker, slot = self._leases.pop(ref)
+        self._np_state[worker, slot] = FREE
 
     def batch(self, part: SlotBatch, lease: _Lease) -> dict[str, Any]:
         """The batch dict over the slot's memory (no copy); its tensors keep ``lease`` alive."""
-        ids, labels, pos, doc = self._views(np.asarray(lease), part.offset, part.batch_size, part.seq_len)
+        key = (part.worker, part.slot, part.offset, part.batch_size, part.seq_len)
+        interfaces = self._interfaces.get(key)
+        if interfaces is None:
+            interfaces = self._interfaces[key] = tuple(a.__array_interface__ for a in self.arrays(*key))
+        ids, labels, pos, doc = (torch.from_numpy(np.asarray(_View(i, lease))) for i in interfaces)
         return {
-            "input_ids": torch.from_numpy(ids),
-            "labels": torch.from_numpy(labels),
-            "position_ids": torch.from_numpy(pos),
-            "document_ids": torch.from_numpy(doc),
+            "input_ids": ids,
+            "labels": labels,
+            "position_ids": pos,
+            "document_ids": doc,
             "cu_seqlens": torch.from_numpy(part.cu_seqlens),
             "max_seqlen": part.max_seqlen,
             "domain": torch.from_numpy(part.domain),
@@ -162,8 +214,4 @@ class SlotRing:
 
     def free_slots(self) -> int:
         """Slots not leased or being written (for tests and diagnostics)."""
-        return int((self._state.numpy() == FREE).sum())
-
-
-def _release(state: torch.Tensor, worker: int, slot: int) -> None:
-    state.numpy()[worker, slot] = FREE
+        return int((self._np_state == FREE).sum())
