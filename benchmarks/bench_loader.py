@@ -19,6 +19,9 @@ first. Three parts, printed as tables:
    over every window of 1, 8 and 64 global batches (64 x 2,048 tokens each): midtrain vs
    ``interleave_datasets(probabilities=...)`` + packing vs LitData
    ``CombinedStreamingDataset(weights=...)``.
+4. **Breakdown**: CPU per batch of planning and filling, timed apart.
+5. **Start-up** on a >= 1B-token corpus (the benchmark corpus's shards hard-linked 15x): import,
+   ``build_loader`` and first-batch seconds and peak RSS, each in a fresh process.
 
     python benchmarks/bench_loader.py [--tokens 64000000] [--repeats 3] [--seconds 0.6]
 """
@@ -412,6 +415,83 @@ def breakdown(data: BenchData) -> None:
                       f"{t_fresh * 1e6:.0f} | {t_reused * 1e6:.0f} | {batch * SEQ / (t_plan + t_fresh) / 1e6:.1f} |")
 
 
+# -- start-up on a 1B-token corpus ------------------------------------------------------------------
+STARTUP_PROBE = """
+import itertools, json, resource, sys, time
+t0 = time.perf_counter()
+from midtrain.loaders import build_loader
+t1 = time.perf_counter()
+rss_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+loader = build_loader(sys.argv[1], json.loads(sys.argv[2]), seq_len=2048, batch_size=8, seed=0,
+                      packing=sys.argv[3], num_workers=int(sys.argv[4]))
+t2 = time.perf_counter()
+it = iter(loader)
+next(it)
+t3 = time.perf_counter()
+batches = list(itertools.islice(it, 20))
+print(json.dumps({"import": t1 - t0, "build": t2 - t1, "first": t3 - t2, "rss_import_mb": rss_import,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def big_corpus(data: BenchData, tokens: int) -> Path:
+    """A token corpus of at least ``tokens`` tokens: the benchmark corpus's shards hard-linked as
+    many times as needed (same bytes and checksums, new shard paths), so no extra disk is used."""
+    import json
+    import os
+
+    src = data.corpus
+    manifest = json.loads((src / "manifest.json").read_text())
+    total = sum(sh["tokens"] for sh in manifest["shards"])
+    copies = -(-tokens // total)
+    out = data.root / f"startup_{copies}x"
+    if (out / "manifest.json").exists():
+        return out
+    shards = []
+    for c in range(copies):
+        for sh in manifest["shards"]:
+            path = Path(sh["path"])
+            new = path.with_name(f"{c:03d}_{path.name}")
+            (out / new).parent.mkdir(parents=True, exist_ok=True)
+            if not (out / new).exists():
+                os.link(src / path, out / new)
+            shards.append({**sh, "path": str(new)})
+    for dom in manifest["domains"].values():
+        for key in ("bytes", "rows", "shards", "tokens"):
+            dom[key] *= copies
+    manifest["shards"] = shards
+    manifest["extra"] = {**manifest.get("extra", {}), "hardlinked_copies": copies}
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    return out
+
+
+def startup(data: BenchData, tokens: int, repeats: int) -> None:
+    """Seconds from ``build_loader`` to the first batch, and peak RSS, on a >= 1B-token corpus, each
+    in a fresh process (import of midtrain.loaders timed apart)."""
+    import json
+    import subprocess
+
+    corpus = big_corpus(data, tokens)
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    n_tok = sum(sh["tokens"] for sh in manifest["shards"])
+    n_docs = sum(sh["rows"] for sh in manifest["shards"])
+    print(f"\n## Start-up on {n_tok / 1e9:.2f}B tokens ({n_docs:,} documents, {len(manifest['shards'])} shards); "
+          f"fresh process each, median of {repeats}")
+    print("| packing | workers | import midtrain.loaders s | build_loader s | first batch s | "
+          "peak RSS MB after import | peak RSS MB after 21 batches (main process) |")
+    print("|---|---|---|---|---|---|---|")
+    for packing in ("concat", "best_fit"):
+        for workers in (0, 2):
+            runs = []
+            for _ in range(repeats):
+                out = subprocess.run([sys.executable, "-c", STARTUP_PROBE, str(corpus), json.dumps(MIX), packing,
+                                      str(workers)], capture_output=True, text=True, check=True)
+                runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            print(f"| {packing} | {workers} | {med['import']:.2f} | {med['build']:.2f} | {med['first']:.2f} | "
+                  f"{med['rss_import_mb']:.0f} | {med['rss_mb']:.0f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tokens", type=int, default=64_000_000, help="data size (see loader_data.py)")
@@ -420,7 +500,8 @@ def main() -> None:
     ap.add_argument("--cases", nargs="*", default=list(CASES))
     ap.add_argument("--batches", nargs="*", type=int, default=[8, 64])
     ap.add_argument("--workers", nargs="*", type=int, default=[0, 2])
-    ap.add_argument("--parts", nargs="*", default=["throughput", "packing", "mixture", "breakdown"])
+    ap.add_argument("--parts", nargs="*", default=["throughput", "packing", "mixture", "breakdown", "startup"])
+    ap.add_argument("--startup-tokens", type=int, default=1_000_000_000)
     ap.add_argument("--packing-tokens", type=int, default=32_000_000)
     ap.add_argument("--mixture-batches", type=int, default=128)
     args = ap.parse_args()
@@ -441,6 +522,8 @@ def main() -> None:
         mixture(data, 64, args.mixture_batches)
     if "breakdown" in args.parts:
         breakdown(data)
+    if "startup" in args.parts:
+        startup(data, args.startup_tokens, args.repeats)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """``PackedDataset``: the torch ``IterableDataset`` that materialises this (rank, worker)'s batches.
 
-It yields whole batches (a DataLoader runs it with ``batch_size=None``), so a worker hands one
-dict of tensors per batch to the main process instead of one item per sequence. Global batch
-``g`` belongs to worker ``(g - start) % num_workers``; its rows ``rank * B : (rank + 1) * B`` are this
-rank's. Every process walks the same plan from the same snapshot; materialising is the only work
-that is split.
+It yields whole batches (a DataLoader runs it with ``batch_size=None``): in a worker, one message
+per group of ``batches_per_message`` consecutive global batches, each batch written into a
+shared-memory slot of the :class:`~midtrain.loaders.ring.SlotRing` (a :class:`SlotBatch` says
+where) or, when the worker has no free slot, sent as a :class:`CompactBatch`. Groups go to the
+workers in turn; the rows ``rank * B : (rank + 1) * B`` of every global batch are this rank's.
+Every process walks the same plan from the same snapshot; materialising is the only work that is
+split. Without workers it yields the batch dicts, written into recycled private buffers.
 """
 
 from __future__ import annotations
@@ -298,12 +300,12 @@ class _SlotWriter:
 
 @dataclass
 class CompactBatch:
-    """What a loader worker hands to the main process: the batch's tokens, gathered, and its segments.
+    """A batch a worker sends by value: its tokens, gathered, and its segments.
 
-    Handing over finished int64 tensors costs a shared-memory segment and a file descriptor per
-    batch and 28 bytes per token; this is one pickled message of about 2 bytes per token (the
-    corpus dtype) plus a few integers per segment. The main process expands it with the same
-    kernel as the in-process path (:func:`fill`), so both paths give identical batches.
+    The fallback of the shared-memory slots (all of the worker's slots still held by the
+    consumer, or no ring): one pickled message of 2–4 bytes per token (the corpus dtype) plus a
+    few integers per segment, which the main process expands with the same kernel as the
+    in-process path (:func:`fill`), so every path gives identical batches.
     """
 
     tokens: np.ndarray

@@ -12,8 +12,8 @@ tensors without copying.
 
 Buffer lifetime: every slot is leased to the batches that the main process built from it. The
 lease is the Python object that all their arrays and tensors keep alive (directly or through
-their bases and storages); when the last of them is garbage-collected, a finalizer marks the slot
-free again and the worker may reuse it. A trainer that keeps batches (a list of them, an
+their bases and storages); when the last of them is garbage-collected, a weakref callback marks
+the slot free again and the worker may reuse it. A trainer that keeps batches (a list of them, an
 asynchronous copy still in flight) simply keeps the slot: when a worker finds none of its slots
 free it falls back to the compact message of :class:`~midtrain.loaders.dataset.CompactBatch`,
 so the loader never blocks on memory held by the consumer and the batches are identical either
