@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from midtrain.loaders.kernels import (IGNORE_INDEX, best_fit_decreasing, blend_slots, fill_batch,
-                                      split_into_sequences, stream_pieces)
+                                      order_segments, split_into_sequences, stream_pieces)
 
 
 def blend_slots_ref(weights, err, slots):
@@ -176,3 +176,39 @@ def test_gather_segments_matches_reference():
     for s, a, n, e in zip(seg_shard, seg_src, seg_len, seg_end):
         expected += shards[s][a:a + n].tolist() + [int(shards[s][a + n]) if a + n < e else 0]
     assert out.tolist() == expected
+
+
+def order_segments_ref(slot_domain, per_domain):
+    """per_domain[k] = list of sequences, each a list of (doc, begin, length) segments."""
+    taken = [0] * len(per_domain)
+    seq_ptr, rows = [0], []
+    for k in slot_domain:
+        sequence = per_domain[k][taken[k]]
+        taken[k] += 1
+        rows.extend((k, *segment) for segment in sequence)
+        seq_ptr.append(len(rows))
+    return seq_ptr, rows
+
+
+@given(st.data())
+@settings(max_examples=80, deadline=None)
+def test_order_segments_matches_reference(data):
+    n_dom = data.draw(st.integers(1, 4))
+    slot_domain = data.draw(st.lists(st.integers(0, n_dom - 1), min_size=1, max_size=40))
+    segment = st.tuples(st.integers(0, 99), st.integers(0, 500), st.integers(1, 64))
+    per_domain = [data.draw(st.lists(st.lists(segment, min_size=1, max_size=4),
+                                     min_size=slot_domain.count(k), max_size=slot_domain.count(k)))
+                  for k in range(n_dom)]
+    dom_ptr = np.zeros(n_dom + 1, np.int64)
+    cols = [[], [], [], []]  # seq, doc, begin, length, grouped by domain
+    for k, sequences in enumerate(per_domain):
+        for j, sequence in enumerate(sequences):
+            for doc, begin, length in sequence:
+                for col, value in zip(cols, (j, doc, begin, length)):
+                    col.append(value)
+        dom_ptr[k + 1] = len(cols[0])
+    seq_ptr, dom, doc, begin, length = order_segments(np.array(slot_domain, np.int64), dom_ptr,
+                                                      *(np.array(c, np.int64) for c in cols))
+    want_ptr, want_rows = order_segments_ref(slot_domain, per_domain)
+    assert seq_ptr.tolist() == want_ptr
+    assert list(zip(dom.tolist(), doc.tolist(), begin.tolist(), length.tolist())) == want_rows

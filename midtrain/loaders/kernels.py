@@ -9,6 +9,7 @@ Python around these. Each kernel has a slow pure-Python twin in ``tests/test_loa
 - :func:`split_into_sequences`: cut an ordered list of pieces into sequences of ``seq_len`` tokens.
 - :func:`best_fit_decreasing`: pack items into bins of ``capacity`` (smallest bin that fits,
   O(n log capacity) with a segment tree over remaining capacities).
+- :func:`order_segments`: put the segments of a block's per-domain sequences in slot order.
 - :func:`fill_batch`: gather tokens from the memory-mapped shards into ``input_ids``, ``labels``,
   ``position_ids`` and ``document_ids``, and the ``cu_seqlens`` of every segment.
 """
@@ -223,6 +224,60 @@ def _first_nonzero_at_or_after(tree: np.ndarray, size: int, lo: int) -> int:
             return i - size
         i //= 2
     return -1
+
+
+@njit(cache=True)
+def order_segments(slot_domain: np.ndarray, dom_ptr: np.ndarray, seg_seq: np.ndarray, seg_doc: np.ndarray,
+                   seg_begin: np.ndarray, seg_len: np.ndarray):
+    """Lay out a block's segments slot by slot: slot ``s`` of domain ``k`` takes the next sequence of ``k``.
+
+    The input segments are grouped by domain (domain ``k``'s are ``dom_ptr[k]:dom_ptr[k + 1]``),
+    each group ordered by its local sequence index ``seg_seq`` (0, 1, ...). The i-th slot (in slot
+    order) whose ``slot_domain`` is ``k`` receives domain ``k``'s local sequence i. Returns
+    ``seq_ptr`` (slot ``s`` has output segments ``seq_ptr[s]:seq_ptr[s + 1]``) and the output
+    segments' domain, document, begin and length.
+    """
+    n_dom = dom_ptr.shape[0] - 1
+    n_slots = slot_domain.shape[0]
+    counts = np.zeros(n_dom, np.int64)
+    for s in range(n_slots):
+        counts[slot_domain[s]] += 1
+    seq_base = np.zeros(n_dom + 1, np.int64)
+    for k in range(n_dom):
+        seq_base[k + 1] = seq_base[k] + counts[k]
+    # segments per local sequence, and where each local sequence starts in the input
+    n_seg = np.zeros(n_slots, np.int64)
+    for k in range(n_dom):
+        for i in range(dom_ptr[k], dom_ptr[k + 1]):
+            n_seg[seq_base[k] + seg_seq[i]] += 1
+    first = np.empty(n_slots, np.int64)
+    for k in range(n_dom):
+        acc = dom_ptr[k]
+        for j in range(seq_base[k], seq_base[k + 1]):
+            first[j] = acc
+            acc += n_seg[j]
+    taken = seq_base[:n_dom].copy()
+    source = np.empty(n_slots, np.int64)
+    seq_ptr = np.zeros(n_slots + 1, np.int64)
+    for s in range(n_slots):
+        j = taken[slot_domain[s]]
+        taken[slot_domain[s]] += 1
+        source[s] = j
+        seq_ptr[s + 1] = seq_ptr[s] + n_seg[j]
+    total = seq_ptr[n_slots]
+    out_domain = np.empty(total, np.int64)
+    out_doc = np.empty(total, np.int64)
+    out_begin = np.empty(total, np.int64)
+    out_len = np.empty(total, np.int64)
+    for s in range(n_slots):
+        a = first[source[s]]
+        o = seq_ptr[s]
+        n = seq_ptr[s + 1] - o
+        out_domain[o:o + n] = slot_domain[s]
+        out_doc[o:o + n] = seg_doc[a:a + n]
+        out_begin[o:o + n] = seg_begin[a:a + n]
+        out_len[o:o + n] = seg_len[a:a + n]
+    return seq_ptr, out_domain, out_doc, out_begin, out_len
 
 
 @njit(cache=True, nogil=True)

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from midtrain.errors import ConfigError
-from midtrain.loaders.kernels import blend_slots
+from midtrain.loaders.kernels import blend_slots, order_segments
 from midtrain.loaders.streams import BestFitStream, ConcatStream, seeded_rng
 
 
@@ -160,37 +160,14 @@ class GlobalPlan:
         keys = seeded_rng(self.seed, 1_000_003, state.block).random(self.block_size)
         slot_domain = slot_domain[np.lexsort((keys, batch_of_slot))]
         # the i-th slot of domain k takes domain k's next local sequence
-        local = np.empty(self.block_size, np.int64)
-        for k in range(len(self.domains)):
-            mask = slot_domain == k
-            local[mask] = np.arange(int(mask.sum()))
-        # global sequence id of each (domain, local seq): gather segments in slot order
-        seg_counts_by_domain = {}
-        for k, seg, n in parts:
-            seg_counts_by_domain[k] = (seg, np.bincount(seg.seq, minlength=n))
-        n_seg = np.zeros(self.block_size, np.int64)
-        for k, (seg, cnt) in seg_counts_by_domain.items():
-            mask = slot_domain == k
-            n_seg[mask] = cnt[local[mask]]
-        seq_ptr = np.zeros(self.block_size + 1, np.int64)
-        np.cumsum(n_seg, out=seq_ptr[1:])
-        total = int(seq_ptr[-1])
-        seg_domain = np.empty(total, np.int64)
-        seg_doc = np.empty(total, np.int64)
-        seg_begin = np.empty(total, np.int64)
-        seg_len = np.empty(total, np.int64)
-        for k, (seg, cnt) in seg_counts_by_domain.items():
-            starts_local = np.zeros(len(cnt) + 1, np.int64)
-            np.cumsum(cnt, out=starts_local[1:])
-            slots = np.nonzero(slot_domain == k)[0]
-            # destination index of every segment of domain k
-            dest_start = seq_ptr[slots]  # in local order, since local[slots] is 0..n-1 ascending
-            offs = np.arange(len(seg.seq)) - starts_local[seg.seq]
-            dest = dest_start[seg.seq] + offs
-            seg_domain[dest] = k
-            seg_doc[dest] = seg.doc
-            seg_begin[dest] = seg.begin
-            seg_len[dest] = seg.length
+        dom_ptr = np.zeros(len(self.domains) + 1, np.int64)
+        for k, seg, _ in parts:
+            dom_ptr[k + 1] = len(seg.seq)
+        np.cumsum(dom_ptr, out=dom_ptr)
+        seq, doc, begin, length = (np.concatenate([getattr(seg, f) for _, seg, _ in parts]).astype(np.int64, copy=False)
+                                   for f in ("seq", "doc", "begin", "length"))
+        seq_ptr, seg_domain, seg_doc, seg_begin, seg_len = order_segments(
+            slot_domain.astype(np.int64, copy=False), dom_ptr, seq, doc, begin, length)
         plan = BlockPlan(index=state.block, seq_len=seq_len, tokens_before=state.tokens, weights=weights,
                          domain=slot_domain, seq_ptr=seq_ptr, seg_domain=seg_domain, seg_doc=seg_doc,
                          seg_begin=seg_begin, seg_len=seg_len)
