@@ -403,7 +403,7 @@ def breakdown(data: BenchData) -> None:
                 segments = [rank_segments(block, 0, cfg, index) for block in blocks]
                 c = time.process_time()
                 for seg in segments:
-                    fill(seg, index.shards, SEQ, cfg, 0)
+                    fill(seg, index.shards, SEQ, cfg, 0, 0, None)
                 t_fresh = (time.process_time() - c) / n
                 dtype = np.int32 if compact else np.int64
                 out = [np.empty((batch, SEQ), dtype) for _ in range(3)] + [np.empty((batch, SEQ), np.int32)]

@@ -13,6 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from midtrain.loaders import build_loader
+from midtrain.errors import ConfigError
+from midtrain.loaders.dataset import from_slot
 from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
 
 from loader_helpers import batch_digest, make_token_corpus
@@ -49,7 +51,7 @@ def test_slot_is_busy_until_every_view_of_its_batch_is_gone():
     ids[:] = np.arange(16).reshape(2, 8)
     part = SlotBatch(worker=0, slot=1, offset=0, batch_size=2, seq_len=8, cu_seqlens=np.array([0, 8, 16], np.int32),
                      max_seqlen=8, domain=np.zeros(2, np.int64), batch_index=0, resume=None)
-    batch = ring.batch(part, ring.lease(0, 1))
+    batch = from_slot(ring, part, ring.lease(0, 1))
     assert batch["input_ids"].tolist() == np.arange(16).reshape(2, 8).tolist()
     row = batch["input_ids"][1, 2:5]  # a torch view outliving the batch dict keeps the slot
     del batch
@@ -140,3 +142,8 @@ def test_a_batch_outlives_its_loader(corpus, reference):
     junk = [torch.ones(1 << 20, dtype=torch.int64) for _ in range(8)]  # reuse freed memory if any was freed
     assert batch_digest(first) == reference[0]
     del junk
+
+
+def test_an_unknown_start_method_is_a_clear_error(corpus):
+    with pytest.raises(ConfigError, match="multiprocessing_context 'threads'"):
+        build_loader(corpus, MIX, **SHAPE, num_workers=2, multiprocessing_context="threads")

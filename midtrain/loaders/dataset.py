@@ -175,11 +175,9 @@ class PackedDataset(torch.utils.data.IterableDataset):
                     part = local.write(segments, index.shards, g, resume, block.seq_len, self.config, pad_id)
                     if part is not None:
                         local.sent()
-                        batch = local.ring.batch(part, local.ring.lease(0, part.slot))
+                        batch = from_slot(local.ring, part, local.ring.lease(0, part.slot))
                     else:  # the consumer holds every buffer: fresh tensors
-                        batch = fill(segments, index.shards, block.seq_len, self.config, pad_id)
-                        batch["batch_index"] = g
-                        batch["_resume"] = resume
+                        batch = fill(segments, index.shards, block.seq_len, self.config, pad_id, g, resume)
                     yield batch
                     del batch, part
                     continue
@@ -243,26 +241,38 @@ def fill_into(seg: RankSegments, shards, seq_len: int, config: LoaderConfig, pad
     return cu[:n], int(max_len)
 
 
-def fill(seg: RankSegments, shards, seq_len: int, config: LoaderConfig, pad_id: int) -> dict[str, Any]:
-    """The batch tensors, gathered from ``shards`` (a numba list of token arrays)."""
-    B, L = len(seg.seq_ptr) - 1, seq_len
-    tok_dtype = torch.int32 if config.compact else torch.int64
-    input_ids = torch.empty((B, L), dtype=tok_dtype)
-    labels = torch.empty((B, L), dtype=tok_dtype)
-    position_ids = torch.empty((B, L), dtype=tok_dtype)
-    document_ids = torch.empty((B, L), dtype=torch.int32)
-    cu, max_len = fill_into(seg, shards, L, config, pad_id, input_ids.numpy(), labels.numpy(), position_ids.numpy(),
-                            document_ids.numpy())
+def batch_dict(tensors: tuple[torch.Tensor, ...], cu_seqlens: np.ndarray, max_seqlen: int, domain: np.ndarray,
+               seq_len: int, batch_index: int, resume: PlanState) -> dict[str, Any]:
+    """The batch as the loader yields it (``_resume`` is popped by the loader)."""
+    input_ids, labels, position_ids, document_ids = tensors
     return {
         "input_ids": input_ids,
         "labels": labels,
         "position_ids": position_ids,
         "document_ids": document_ids,
-        "cu_seqlens": torch.from_numpy(cu),
-        "max_seqlen": max_len,
-        "domain": torch.from_numpy(seg.domain.astype(np.int64)),
-        "seq_len": L,
+        "cu_seqlens": torch.from_numpy(cu_seqlens),
+        "max_seqlen": max_seqlen,
+        "domain": torch.from_numpy(domain.astype(np.int64)),
+        "seq_len": seq_len,
+        "batch_index": batch_index,
+        "_resume": resume,
     }
+
+
+def fill(seg: RankSegments, shards, seq_len: int, config: LoaderConfig, pad_id: int, batch_index: int,
+         resume: PlanState) -> dict[str, Any]:
+    """The batch in fresh tensors, gathered from ``shards`` (a numba list of token arrays)."""
+    B, L = len(seg.seq_ptr) - 1, seq_len
+    tok_dtype = torch.int32 if config.compact else torch.int64
+    tensors = tuple(torch.empty((B, L), dtype=dt) for dt in (tok_dtype, tok_dtype, tok_dtype, torch.int32))
+    cu, max_len = fill_into(seg, shards, L, config, pad_id, *(t.numpy() for t in tensors))
+    return batch_dict(tensors, cu, max_len, seg.domain, L, batch_index, resume)
+
+
+def from_slot(ring: SlotRing, part: SlotBatch, lease: Any) -> dict[str, Any]:
+    """The batch over a slot's memory (no copy), as the worker described it."""
+    return batch_dict(ring.tensors(part, lease), part.cu_seqlens, part.max_seqlen, part.domain, part.seq_len,
+                      part.batch_index, part.resume)
 
 
 class _SlotWriter:
@@ -288,7 +298,7 @@ class _SlotWriter:
         arrays = self.ring.arrays(self.worker, self.slot, self.offset, B, seq_len)
         cu, max_len = fill_into(seg, shards, seq_len, config, pad_id, *arrays)
         part = SlotBatch(worker=self.worker, slot=self.slot, offset=self.offset, batch_size=B, seq_len=seq_len,
-                         cu_seqlens=cu, max_seqlen=max_len, domain=seg.domain.astype(np.int64),
+                         cu_seqlens=cu, max_seqlen=max_len, domain=seg.domain,
                          batch_index=batch_index, resume=resume)
         self.offset += need
         return part
@@ -329,7 +339,5 @@ class CompactBatch:
         return cls(tokens=tokens, segments=local, batch_index=batch_index, resume=resume, seq_len=seq_len)
 
     def expand(self, config: LoaderConfig, pad_id: int) -> dict[str, Any]:
-        batch = fill(self.segments, typed.List([self.tokens]), self.seq_len, config, pad_id)
-        batch["batch_index"] = self.batch_index
-        batch["_resume"] = self.resume
-        return batch
+        return fill(self.segments, typed.List([self.tokens]), self.seq_len, config, pad_id, self.batch_index,
+                    self.resume)

@@ -15,6 +15,7 @@ from the current position so none of them keeps producing batches with stale wei
 from __future__ import annotations
 
 import atexit
+import multiprocessing
 import os
 import queue
 import threading
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 
 from midtrain.errors import ConfigError
-from midtrain.loaders.dataset import LoaderConfig, PackedDataset, corpus_fingerprint
+from midtrain.loaders.dataset import LoaderConfig, PackedDataset, corpus_fingerprint, from_slot
 from midtrain.loaders.plan import PlanState, ScheduleLike
 from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
 
@@ -190,7 +191,7 @@ def _unpack(source: Iterator[Any], config: LoaderConfig, pad_id: int, pin: bool,
                 key = (part.worker, part.slot)
                 if key not in leases:
                     leases[key] = ring.lease(part.worker, part.slot)
-                batch = ring.batch(part, leases[key])
+                batch = from_slot(ring, part, leases[key])
             else:
                 batch = part.expand(config, pad_id)
             yield _pinned(batch) if pin else batch
@@ -308,6 +309,10 @@ def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batc
         raise ConfigError(f"rank {rank} is outside world size {world_size}")
     if batch_size < 1:
         raise ConfigError(f"batch_size must be positive, got {batch_size}")
+    methods = multiprocessing.get_all_start_methods()
+    if multiprocessing_context is not None and multiprocessing_context not in methods:
+        raise ConfigError(f"multiprocessing_context {multiprocessing_context!r} is not a start method here "
+                          f"(one of {methods})")
     if block_batches is None:
         # blocks of at least MIN_BLOCK_SEQUENCES amortise the per-block planning (a few hundred
         # microseconds of numpy calls) over many sequences; weights still change every block

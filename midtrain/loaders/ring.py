@@ -192,25 +192,14 @@ class SlotRing:
         worker, slot = self._leases.pop(ref)
         self._np_state[worker, slot] = FREE
 
-    def batch(self, part: SlotBatch, lease: _Lease) -> dict[str, Any]:
-        """The batch dict over the slot's memory (no copy); its tensors keep ``lease`` alive."""
+    def tensors(self, part: SlotBatch, lease: _Lease) -> tuple[torch.Tensor, ...]:
+        """``input_ids``, ``labels``, ``position_ids``, ``document_ids`` over the slot's memory (no
+        copy); each keeps ``lease`` alive."""
         key = (part.worker, part.slot, part.offset, part.batch_size, part.seq_len)
         interfaces = self._interfaces.get(key)
         if interfaces is None:
             interfaces = self._interfaces[key] = tuple(a.__array_interface__ for a in self.arrays(*key))
-        ids, labels, pos, doc = (torch.from_numpy(np.asarray(_View(i, lease))) for i in interfaces)
-        return {
-            "input_ids": ids,
-            "labels": labels,
-            "position_ids": pos,
-            "document_ids": doc,
-            "cu_seqlens": torch.from_numpy(part.cu_seqlens),
-            "max_seqlen": part.max_seqlen,
-            "domain": torch.from_numpy(part.domain),
-            "seq_len": part.seq_len,
-            "batch_index": part.batch_index,
-            "_resume": part.resume,
-        }
+        return tuple(torch.from_numpy(np.asarray(_View(i, lease))) for i in interfaces)
 
     def free_slots(self) -> int:
         """Slots not leased or being written (for tests and diagnostics)."""
