@@ -13,7 +13,8 @@ from midtrain.cli import main
 from midtrain.curation.labels.evaluation import classification_report
 from midtrain.curation.labels.models import FastTextClassifier
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows
-from midtrain.curation.labels.training import read_examples
+from midtrain.curation.labels.training import TrainConfig, read_examples, train_classifier
+from midtrain.errors import ConfigError
 
 
 def _labelled(sample_raw: Path, n: int = 80) -> list[dict]:
@@ -61,6 +62,23 @@ def test_training_is_deterministic(sample_raw, tmp_path):
     recs = _labelled(sample_raw, 40)
     pred = FastTextClassifier(tmp_path / "a.ftz").predict(fasttext_lines(text_windows([r["text"] for r in recs])))
     assert classification_report([r["label"] for r in recs], pred.labels.tolist())["accuracy"] > 0.8
+
+
+def test_repeated_training_in_one_process_gives_the_same_model(sample_raw, tmp_path):
+    """fasttext-numpy2 carries state between calls in a process; each model is trained in a new one."""
+    recs = _labelled(sample_raw, 40)
+    labels, texts = [r["label"] for r in recs], [r["text"] for r in recs]
+    for name in ("a", "b", "c"):
+        train_classifier(labels, texts, tmp_path / f"{name}.ftz", TrainConfig(epochs=5))
+    assert len({(tmp_path / f"{n}.ftz").read_bytes() for n in "abc"}) == 1
+
+
+def test_divergence_is_a_clear_error(sample_raw, tmp_path):
+    recs = _labelled(sample_raw, 20)
+    with pytest.raises(ConfigError, match="diverged .* smaller --lr"):
+        train_classifier([r["label"] for r in recs], [r["text"] for r in recs], tmp_path / "m.ftz",
+                         TrainConfig(epochs=5, lr=1e9))
+    assert not (tmp_path / "m.ftz").exists()
 
 
 def test_bad_jsonl_is_a_one_line_error(tmp_path, capsys):

@@ -4,16 +4,18 @@ Examples come from a JSONL file (one ``{"label": ..., "text": ...}`` per line) o
 one sub-folder per label (every file inside is one example). A fixed fraction is held out by a
 hash of the text, so the split does not depend on file order and a re-run holds out the same
 examples. Training sees the same text windows as prediction (``text_windows``) and runs on one
-thread with a fixed seed, which makes the model file reproducible on one machine.
+thread with a fixed seed in a fresh process, which makes the model file reproducible on one machine.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +115,6 @@ def holdout_mask(texts: list[str], fraction: float, seed: int = 0) -> np.ndarray
 def train_classifier(labels: list[str], texts: list[str], output: str | os.PathLike,
                      config: TrainConfig = TrainConfig()) -> TrainingResult:
     """Train on the non-held-out examples, write ``output``, score the held-out ones."""
-    import fasttext
-
     if len(labels) != len(texts):
         raise ValueError("labels and texts differ in length")
     bad = [lab for lab in set(labels) if not lab or any(c.isspace() for c in lab)]
@@ -137,15 +137,8 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
         with open(train_file, "w", encoding="utf-8") as f:
             for i in train_idx:
                 f.write(f"{LABEL_PREFIX}{labels[i]} {lines[i]}\n")
-        model = fasttext.train_supervised(
-            input=str(train_file), epoch=config.epochs, lr=config.lr, dim=config.dim,
-            wordNgrams=config.word_ngrams, minCount=config.min_count, bucket=config.bucket,
-            minn=0, maxn=0, loss="softmax", thread=1, seed=config.seed, verbose=0)
-        if config.quantize:
-            model.quantize(input=str(train_file), qnorm=True, retrain=True, cutoff=config.cutoff,
-                           thread=1, epoch=config.epochs, lr=config.lr, verbose=0)
         tmp_model = Path(tmp) / "model"
-        model.save_model(str(tmp_model))
+        _fit_in_fresh_process(train_file, tmp_model, config)
         os.replace(tmp_model, output) if _same_fs(tmp_model, output) else _copy_atomic(tmp_model, output)
     result = TrainingResult(output, dict(sorted(Counter(labels[i] for i in train_idx).items())),
                             dict(sorted(Counter(np.asarray(labels, object)[held].tolist()).items())))
@@ -156,6 +149,48 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
         result.scores = classification_report([labels[i] for i in held_idx], pred.labels.tolist(),
                                               labels=sorted(counts))
     return result
+
+
+def _fit_in_fresh_process(train_file: Path, model_path: Path, config: TrainConfig) -> None:
+    """Train (and quantize) on ``train_file`` and save the model, in a new Python process.
+
+    fasttext-numpy2 0.10.4 keeps state between training calls in one process: on identical input,
+    seed and ``thread=1``, the first call gives the same model in every fresh process, while
+    later calls in the same process give a different model each time and "Encountered NaN" in
+    about one call in four (seen on 174 examples at lr 0.5, and at 0.1). A new interpreter per
+    model (not a fork, which would inherit that state; not multiprocessing's spawn, which would
+    re-import the caller's main module) makes the model file a function of the examples and the
+    config. A NaN there is real divergence (the learning rate is too high), reported as such.
+    """
+    done = subprocess.run([sys.executable, "-m", __name__, str(train_file), str(model_path),
+                           json.dumps(asdict(config))], capture_output=True, text=True)
+    if done.returncode == _DIVERGED:
+        raise ConfigError(f"fastText training diverged (NaN) at learning rate {config.lr:g}: give a smaller --lr")
+    if done.returncode != 0:
+        raise RuntimeError(f"fastText training failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+
+
+_DIVERGED = 3
+
+
+def _fit_main(train_file: str, model_path: str, config_json: str) -> int:
+    import fasttext
+
+    config = TrainConfig(**json.loads(config_json))
+    try:
+        model = fasttext.train_supervised(
+            input=train_file, epoch=config.epochs, lr=config.lr, dim=config.dim,
+            wordNgrams=config.word_ngrams, minCount=config.min_count, bucket=config.bucket,
+            minn=0, maxn=0, loss="softmax", thread=1, seed=config.seed, verbose=0)
+        if config.quantize:
+            model.quantize(input=train_file, qnorm=True, retrain=True, cutoff=config.cutoff,
+                           thread=1, epoch=config.epochs, lr=config.lr, verbose=0)
+    except RuntimeError as exc:
+        if "NaN" in str(exc):
+            return _DIVERGED
+        raise
+    model.save_model(model_path)
+    return 0
 
 
 def _same_fs(a: Path, b: Path) -> bool:
@@ -169,3 +204,7 @@ def _copy_atomic(src: Path, dst: Path) -> None:
     tmp = dst.with_name(dst.name + ".tmp")
     tmp.write_bytes(src.read_bytes())
     os.replace(tmp, dst)
+
+
+if __name__ == "__main__":
+    sys.exit(_fit_main(*sys.argv[1:4]))
