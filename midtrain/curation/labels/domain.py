@@ -1,18 +1,24 @@
-"""Domain labels (web, math, code, reasoning, long, or user-defined): rules combined with fastText.
+"""Domain labels (web, math, code, reasoning, or user-defined): rules combined with fastText.
 
 Decided per document, in this order (the column ``domain_rule`` records which one decided):
 
 1. ``hint``       the input's ``domain_hint`` (``INPUT=DOMAIN``), when ``hint_wins`` (default);
-2. ``length``     at least ``long_min_bytes`` bytes of text -> ``long`` (long-context data is
-                  chosen by length whatever it is about);
+2. ``empty`` / ``binary`` / ``unknown_script``  -> ``unknown``: no text, mostly control bytes or
+                  replacement characters, or (when the classifier is unsure) a script the
+                  classifier never saw in training (under 30% Latin letters);
 3. ``extension``  the reader's ``path`` has a known extension (``.py`` -> code, ``.tex`` -> math);
 4. ``classifier`` fastText on the document's window, when it is at least ``min_confidence`` sure;
 5. ``latex`` / ``code_lines``  otherwise the content signals break the tie: LaTeX commands per KB
                   -> math, a majority of code-shaped lines -> code; else the classifier's label.
 
+Length is a property, not a topic: every document keeps its topical domain and gets
+``length_chars``; a schedule's ``long`` selects documents above a token length across domains
+(see the schedule reference). ``long_min_bytes`` brings back the old rule (``length`` -> ``long``,
+after ``hint``) for users who want a folder of long documents.
+
 All of it is vectorised over a batch: signals with Arrow regex kernels, the decision with numpy.
 The classifier can be any fastText model (``midtrain train-classifier``), so its labels are the
-user's; the rules only ever produce ``long``, the extension map's labels, math and code.
+user's; the rules only ever produce ``unknown``, ``long``, the extension map's labels, math and code.
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from midtrain.curation.labels.models import load_classifier
-from midtrain.curation.labels.text_windows import fasttext_lines, text_windows
+from midtrain.curation.labels.text_windows import as_string_array, fasttext_lines, text_windows
 from midtrain.errors import ConfigError
 
-DOMAINS = ("web", "math", "code", "reasoning", "long")
+DOMAINS = ("web", "math", "code", "reasoning")
+"""Topical domains of the shipped classifier; ``unknown`` is the label of text it cannot judge."""
+UNKNOWN = "unknown"
 
 # Extensions of source files (The Stack's language list, abridged) and of math markup.
 CODE_EXTENSIONS = (
@@ -45,6 +53,7 @@ _CODE_LINE = (r"(?m)^[ \t]*(?:(?:def|class|import|from|return|if|for|while|fn|fu
               r"use|package|struct|impl|#include|#define|//|/\*|\*|#)\b.*|.*[;{}):,][ \t]*)$")
 _NONEMPTY_LINE = r"(?m)^[ \t]*\S.*$"
 _LATEX = r"\\[A-Za-z]+|\$|\.\. math::|:math:`"
+_BINARY = "[\x00-\x08\x0e-\x1f\x7f\ufffd]"
 
 
 @dataclass(frozen=True)
@@ -55,8 +64,15 @@ class DomainConfig:
     """fastText model: ``"domain"`` (shipped) or a path to your own ``.ftz``."""
     hint_wins: bool = True
     """A ``domain_hint`` from the input is the label (the user knows the source)."""
-    long_min_bytes: int | None = 131_072
-    """Documents this long are ``long`` (128 KiB ≈ 32k tokens at ~4 bytes/token); None disables."""
+    long_min_bytes: int | None = None
+    """If set, documents this long are ``long`` whatever their topic (the pre-0.2 rule; 131072 was
+    its default). Off by default: length is the ``length_chars`` column, and a schedule's ``long``
+    selects by length inside every domain."""
+    min_latin_fraction: float = 0.3
+    """Below this share of Latin letters among all letters, an unsure document is ``unknown``:
+    the shipped classifier learnt English-script text only."""
+    max_binary_fraction: float = 0.1
+    """Above this share of control bytes and U+FFFD in the window, a document is ``unknown``."""
     extension_domains: dict[str, str] = field(default_factory=lambda: {
         **{e: "code" for e in CODE_EXTENSIONS}, **{e: "math" for e in MATH_EXTENSIONS}})
     """File extension (no dot, lower case) -> domain, for documents whose reader set ``path``."""
@@ -94,6 +110,7 @@ DOMAIN_SIGNAL_SCHEMA: dict[str, pa.DataType] = {
     "domain_classifier": pa.string(),      # the classifier's own top label
     "domain_latex_per_kb": pa.float32(),
     "domain_code_line_fraction": pa.float32(),
+    "length_chars": pa.int64(),            # characters (code points) of the whole document
 }
 
 
@@ -115,13 +132,25 @@ def extensions(paths: list[str | None] | pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(pc.struct_field(ext, "ext"), "").to_numpy(zero_copy_only=False), dtype=object)
 
 
+def script_signals(windows: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``(share of control bytes and U+FFFD among characters, share of Latin letters among letters)``."""
+    chars = pc.utf8_length(windows).to_numpy(zero_copy_only=False).astype(np.float64)
+    binary = pc.count_substring_regex(windows, _BINARY).to_numpy(zero_copy_only=False).astype(np.float64)
+    letters = pc.count_substring_regex(windows, r"\p{L}").to_numpy(zero_copy_only=False).astype(np.float64)
+    latin = pc.count_substring_regex(windows, r"\p{Latin}").to_numpy(zero_copy_only=False).astype(np.float64)
+    binary_fraction = np.divide(binary, chars, out=np.zeros_like(chars), where=chars > 0)
+    latin_fraction = np.divide(latin, letters, out=np.ones_like(letters), where=letters > 0)
+    return binary_fraction, latin_fraction
+
+
 def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = None,
                   paths: list[str | None] | None = None, config: DomainConfig = DomainConfig()) -> pa.Table:
     """One row per text: ``domain`` plus the ``DOMAIN_SIGNAL_SCHEMA`` columns."""
-    texts_arr = pa.array(texts, pa.large_string()) if isinstance(texts, list) else texts
+    texts_arr = pc.fill_null(as_string_array(texts), "")
     n = len(texts_arr)
     windows = text_windows(texts_arr, config.head_bytes, config.middle_bytes)
     latex, code_frac = content_signals(windows)
+    binary_frac, latin_frac = script_signals(windows)
     pred = load_classifier(config.model).predict(fasttext_lines(windows))
 
     domain = pred.labels.copy()
@@ -138,8 +167,13 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
         mapped = np.array([config.extension_domains.get(e, "") for e in ext], dtype=object)
         by_ext = mapped != ""
         domain[by_ext], rule[by_ext], score[by_ext] = mapped[by_ext], "extension", 1.0
+    chars = pc.utf8_length(texts_arr).to_numpy(zero_copy_only=False).astype(np.int64)
+    unknown_script = unsure & (latin_frac < config.min_latin_fraction) & (rule != "extension")
+    binary = binary_frac > config.max_binary_fraction
+    for mask, reason in ((unknown_script, "unknown_script"), (binary, "binary"), (chars == 0, "empty")):
+        domain[mask], rule[mask], score[mask] = UNKNOWN, reason, 0.0
     if config.long_min_bytes is not None:
-        size = pc.binary_length(pc.fill_null(texts_arr, "")).to_numpy(zero_copy_only=False)
+        size = pc.binary_length(texts_arr).to_numpy(zero_copy_only=False)
         by_len = size >= config.long_min_bytes
         domain[by_len], rule[by_len], score[by_len] = "long", "length", 1.0
     if hints is not None and config.hint_wins:
@@ -154,4 +188,5 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
         "domain_classifier": pa.array(pred.labels.tolist(), pa.string()),
         "domain_latex_per_kb": pa.array(latex, pa.float32()),
         "domain_code_line_fraction": pa.array(code_frac, pa.float32()),
+        "length_chars": pa.array(chars, pa.int64()),
     })

