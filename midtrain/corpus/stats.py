@@ -1,7 +1,9 @@
 """``stats``: per-domain documents, tokens, bytes and length percentiles, computed with polars.
 
 Text corpora report lengths in UTF-8 bytes; token corpora in tokens (from the offsets, without
-touching the tokens). Extra numeric signal columns of text corpora (quality score, language
+touching the tokens). Every domain gets a length histogram; token corpora also count the documents
+a schedule's ``long`` would select by length (>= 32,768 tokens, :mod:`midtrain.corpus.lengths`).
+Extra numeric signal columns of text corpora (quality score, language
 score, ...) are summarised as their mean, so that labels show up here as soon as curation adds them.
 """
 
@@ -14,10 +16,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from midtrain.corpus.lengths import DEFAULT_LONG_MIN_TOKENS
 from midtrain.corpus.manifest import Manifest, resolve_inside
 from midtrain.corpus.shards import TokenShard
 
 PERCENTILES = (0.1, 0.5, 0.9, 0.99)
+LENGTH_EDGES = (0, 128, 512, 2048, 8192, 32_768, 131_072)
+"""Lower edges of the length histogram's bins (the last is open). Powers of four, so that both
+thresholds of ``long`` are edges: 32,768 tokens (the default ``long_min_tokens``) and 131,072
+bytes (the 128 KiB rule curation used to label ``long`` documents by)."""
 
 
 def corpus_stats(corpus_dir: str | os.PathLike) -> dict[str, Any]:
@@ -29,6 +36,8 @@ def corpus_stats(corpus_dir: str | os.PathLike) -> dict[str, Any]:
     for shard in manifest.shards:
         by_domain.setdefault(shard.domain, []).append(resolve_inside(corpus_dir, shard.path))
     signal_means: dict[str, dict[str, float]] = {}
+    histograms: dict[str, list[int]] = {}
+    long_documents: dict[str, dict[str, int]] = {}
     for domain, paths in sorted(by_domain.items()):
         if manifest.kind == "token":
             lengths = np.concatenate([TokenShard(p).doc_lengths for p in paths]) if paths else np.zeros(0, np.int64)
@@ -41,6 +50,12 @@ def corpus_stats(corpus_dir: str | os.PathLike) -> dict[str, Any]:
             if numeric:
                 signal_means[domain] = {n: _float(df[n].mean()) for n in numeric}
         frames.append(pl.DataFrame({"domain": [domain] * len(lengths), "length": lengths.astype(np.int64)}))
+        histograms[domain] = np.bincount(np.searchsorted(LENGTH_EDGES, lengths, side="right") - 1,
+                                         minlength=len(LENGTH_EDGES)).tolist()
+        if manifest.kind == "token":
+            long = lengths[lengths >= DEFAULT_LONG_MIN_TOKENS]
+            long_documents[domain] = {"min_tokens": DEFAULT_LONG_MIN_TOKENS, "documents": len(long),
+                                      "tokens": int(long.sum())}
     unit = "tokens" if manifest.kind == "token" else "bytes"
     domains: dict[str, Any] = {}
     if frames:
@@ -53,7 +68,10 @@ def corpus_stats(corpus_dir: str | os.PathLike) -> dict[str, Any]:
         for row in agg.iter_rows(named=True):
             d = row.pop("domain")
             entry = {"documents": row["documents"], unit: int(row["total"]),
-                     "length_percentiles": {k: int(row[k]) for k in row if k.startswith("p")}}
+                     "length_percentiles": {k: int(row[k]) for k in row if k.startswith("p")},
+                     "length_histogram": {"edges": list(LENGTH_EDGES), "documents": histograms[d]}}
+            if d in long_documents:
+                entry["long_documents"] = long_documents[d]
             if manifest.kind == "token":
                 entry["bytes_on_disk"] = manifest.domains[d]["bytes"]
             if d in signal_means:
@@ -68,12 +86,14 @@ def corpus_stats(corpus_dir: str | os.PathLike) -> dict[str, Any]:
 def format_stats(stats: dict[str, Any]) -> str:
     """The stats as an aligned text table."""
     unit = stats["unit"]
-    head = f"{'domain':<12} {'documents':>10} {unit:>14} {'share':>7}   length p10 / p50 / p90 / p99 ({unit})"
+    long = f" {'>=' + format(DEFAULT_LONG_MIN_TOKENS, ',') + ' tok':>14}" if stats["kind"] == "token" else ""
+    head = f"{'domain':<12} {'documents':>10} {unit:>14} {'share':>7}{long}   length p10 / p50 / p90 / p99 ({unit})"
     lines = [f"{stats['kind']} corpus {stats['corpus']}", head, "-" * len(head)]
     total = max(stats["total"][unit], 1)
     for d, e in stats["domains"].items():
         p = e["length_percentiles"]
-        lines.append(f"{d:<12} {e['documents']:>10,} {e[unit]:>14,} {e[unit] / total:>7.1%}   "
+        n_long = f" {e['long_documents']['documents']:>14,}" if "long_documents" in e else ""
+        lines.append(f"{d:<12} {e['documents']:>10,} {e[unit]:>14,} {e[unit] / total:>7.1%}{n_long}   "
                      f"{p['p10']:,} / {p['p50']:,} / {p['p90']:,} / {p['p99']:,}")
     lines.append(f"{'total':<12} {stats['total']['documents']:>10,} {stats['total'][unit]:>14,}")
     return "\n".join(lines)

@@ -19,6 +19,8 @@ import torch
 from numba import typed
 
 from midtrain.corpus import TokenCorpus, open_token_corpus
+from midtrain.corpus.lengths import (DEFAULT_LONG_MIN_TOKENS, resolve_long_min_tokens, select_documents,
+                                     virtual_long)
 from midtrain.loaders.kernels import fill_batch, gather_segments
 from midtrain.loaders.plan import BlockPlan, GlobalPlan, PlanState, ScheduleLike
 from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
@@ -56,6 +58,10 @@ class LoaderConfig:
     compact: bool = False
     """int32 ``input_ids``/``labels``/``position_ids`` instead of int64: half the bytes to write per
     batch and to copy to the GPU; cast labels with ``.long()`` on the device if the loss needs it."""
+    long_min_tokens: int | None = None
+    """Tokens a document needs to belong to a schedule's ``long`` domain when the corpus has none
+    (it is then selected by length across domains); ``None``: the schedule's ``long.min_tokens``,
+    else ``midtrain.corpus.DEFAULT_LONG_MIN_TOKENS`` (32,768). Ignored when the corpus has ``long``."""
 
     @property
     def global_batch_size(self) -> int:
@@ -63,36 +69,56 @@ class LoaderConfig:
 
 
 class DomainIndex:
-    """Per-document shard coordinates for every domain, concatenated in plan domain order.
+    """Per-document shard coordinates for every plan domain, concatenated in plan domain order.
 
     Memory is a few integers per document (never per token): length, shard id, start offset.
+    A plan domain is a corpus domain, or, when the schedule names ``long`` and the corpus has no
+    such domain, the virtual ``long``: every document of at least ``long_min_tokens`` tokens from
+    every corpus domain, left out of its own domain (:func:`midtrain.corpus.select_documents`),
+    so each document belongs to exactly one plan domain.
     """
 
-    def __init__(self, corpus: TokenCorpus, domains: list[str]) -> None:
-        self.present = [d for d in domains if d in corpus.shards]
+    def __init__(self, corpus: TokenCorpus, domains: list[str],
+                 long_min_tokens: int = DEFAULT_LONG_MIN_TOKENS) -> None:
+        sources = [d for d in domains if d in corpus.shards]
+        if virtual_long(domains, corpus.shards):  # long draws from every domain, scheduled or not
+            sources += [d for d in sorted(corpus.shards) if d not in sources]
         self.shards = typed.List()
-        lengths, shard_ids, offsets, self.base = [], [], [], []
-        base = 0
+        length, offset, shard_id = {}, {}, {}
         sid = 0
-        for d in domains:
-            self.base.append(base)
-            for shard in corpus.shards.get(d, []):
+        for d in sources:
+            lengths, offsets, shard_ids = [], [], []
+            for shard in corpus.shards[d]:
                 self.shards.append(shard.tokens)
                 lengths.append(np.diff(shard.offsets))
                 offsets.append(shard.offsets[:-1])
                 shard_ids.append(np.full(shard.num_docs, sid, np.int64))
-                base += shard.num_docs
                 sid += 1
+            length[d], offset[d], shard_id[d] = _concat(lengths), _concat(offsets), _concat(shard_ids)
+        self.selection = select_documents(length, domains, long_min_tokens)
+        """Which documents of which corpus domain make each plan domain."""
+        self.present = [d for d in domains if d in self.selection.parts]
+        columns: tuple[list, list, list] = ([], [], [])
+        self.base = []
+        base = 0
+        for d in domains:
+            self.base.append(base)
+            for src, idx in self.selection.parts.get(d, ()):
+                for out, by_domain in zip(columns, (length, offset, shard_id)):
+                    out.append(by_domain[src] if idx is None else by_domain[src][idx])
+                base += len(columns[0][-1])
         self.base = np.asarray(self.base, np.int64)
-        self.doc_len = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
-        self.doc_offset = np.concatenate(offsets).astype(np.int64) if offsets else np.zeros(0, np.int64)
-        self.doc_shard = np.concatenate(shard_ids) if shard_ids else np.zeros(0, np.int64)
+        self.doc_len, self.doc_offset, self.doc_shard = (_concat(c) for c in columns)
         if len(self.shards) == 0:
             self.shards.append(np.zeros(1, np.uint16))
 
     def lengths_by_domain(self, domains: list[str]) -> dict[str, np.ndarray]:
         ends = list(self.base[1:]) + [len(self.doc_len)]
         return {d: self.doc_len[self.base[i]:ends[i]] for i, d in enumerate(domains) if d in self.present}
+
+
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, np.int64)
 
 
 def corpus_fingerprint(corpus: TokenCorpus) -> str:
@@ -130,12 +156,15 @@ class PackedDataset(torch.utils.data.IterableDataset):
         if self._opened is None:
             corpus = open_token_corpus(self.config.corpus, checksums=self.config.verify_checksums)
             domains = list(self.schedule.domains)
-            index = DomainIndex(corpus, domains)
+            threshold = resolve_long_min_tokens(self.config.long_min_tokens,
+                                                getattr(self.schedule, "long_min_tokens", None))
+            index = DomainIndex(corpus, domains, threshold)
             plan = GlobalPlan(index.lengths_by_domain(domains), self.schedule, seed=self.config.seed,
                               seq_len=self.config.seq_len,
                               block_size=self.config.global_batch_size * self.config.block_batches,
                               global_batch_size=self.config.global_batch_size,
-                              packing=self.config.packing, window=self.config.window, mixture_log=self.mixture_log)
+                              packing=self.config.packing, window=self.config.window, mixture_log=self.mixture_log,
+                              long_min_tokens=index.selection.long_min_tokens)
             self._opened = (corpus, index, plan)
         return self._opened
 

@@ -145,7 +145,7 @@ class PackedLoader:
             raise ConfigError(f"loader state has global batch size {state['global_batch_size']}, this loader has "
                               f"{self.config.global_batch_size} (batch_size x world_size must stay the same)")
         if state["fingerprint"] != self.fingerprint:
-            raise ConfigError("loader state was saved for another corpus, schedule, seed or packing "
+            raise ConfigError("loader state was saved for another corpus, schedule, seed, packing or long_min_tokens "
                               f"(fingerprint {state['fingerprint']} != {self.fingerprint})")
         if state["block_batches"] != self.config.block_batches:
             raise ConfigError("loader state has another block_batches")
@@ -281,7 +281,7 @@ def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batc
                  mask_cross_document_labels: bool = True, pad_id: int | None = None, prefetch_factor: int = 2,
                  pin_memory: bool = False, policy: Any = None, verify_checksums: bool = False,
                  compact: bool = False, total_tokens: int | None = None, shared_memory: bool = True,
-                 multiprocessing_context: str | None = None) -> PackedLoader:
+                 multiprocessing_context: str | None = None, long_min_tokens: int | None = None) -> PackedLoader:
     """A packed, mixed, resumable loader over a token corpus.
 
     ``schedule`` is a schedule object (``midtrain.mixers.load_schedule``), a path to a schedule
@@ -299,11 +299,15 @@ def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batc
     A schedule given as a file or dict is resolved against the corpus (its domain sizes, for
     temperature/UniMax mixtures and the missing-domain check) and ``total_tokens`` (for positions
     given as fractions); the stream ends when the schedule's total is reached, else it is endless.
+    A schedule that names ``long`` on a corpus without a ``long`` domain gets a virtual one: every
+    document of at least ``long_min_tokens`` tokens (default: the schedule's ``long.min_tokens``,
+    else 32,768) from every domain, left out of its own domain (``midtrain.corpus.lengths``).
     """
     if not hasattr(schedule, "weights_vector_at"):
-        from midtrain.mixers import corpus_domain_tokens, load_schedule
+        from midtrain.mixers import load_schedule_for_corpus
 
-        schedule = load_schedule(schedule, total_tokens=total_tokens, domain_tokens=corpus_domain_tokens(corpus))
+        schedule, _ = load_schedule_for_corpus(schedule, corpus, total_tokens=total_tokens,
+                                               long_min_tokens=long_min_tokens)
     rank, world_size = _dist_rank_world(rank, world_size)
     if not 0 <= rank < world_size:
         raise ConfigError(f"rank {rank} is outside world size {world_size}")
@@ -320,7 +324,7 @@ def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batc
     config = LoaderConfig(corpus=str(Path(corpus)), seq_len=seq_len, batch_size=batch_size, seed=seed, rank=rank,
                           world_size=world_size, packing=packing, window=window, block_batches=block_batches,
                           mask_cross_document_labels=mask_cross_document_labels, pad_id=pad_id,
-                          verify_checksums=verify_checksums, compact=compact)
+                          verify_checksums=verify_checksums, compact=compact, long_min_tokens=long_min_tokens)
     return PackedLoader(config, schedule, num_workers=num_workers, prefetch_factor=prefetch_factor,
                         pin_memory=pin_memory, policy=policy, shared_memory=shared_memory,
                         multiprocessing_context=multiprocessing_context)

@@ -80,7 +80,8 @@ class GlobalPlan:
 
     def __init__(self, doc_lengths: dict[str, np.ndarray], schedule: ScheduleLike, *, seed: int, seq_len: int,
                  block_size: int, global_batch_size: int | None = None, packing: str = "concat", window: int = 4096,
-                 mixture_log: list[tuple[int, list[float]]] | None = None) -> None:
+                 mixture_log: list[tuple[int, list[float]]] | None = None,
+                 long_min_tokens: int | None = None) -> None:
         if packing not in ("concat", "best_fit"):
             raise ConfigError(f"packing must be 'concat' or 'best_fit', got {packing!r}")
         if seq_len < 1 or block_size < 1:
@@ -96,6 +97,9 @@ class GlobalPlan:
         self.packing = packing
         self.window = int(window)
         self.mixture_log: list[tuple[int, list[float]]] = [(int(b), list(w)) for b, w in (mixture_log or [])]
+        self.long_min_tokens = None if long_min_tokens is None else int(long_min_tokens)
+        """The threshold that selected a virtual ``long`` domain's documents (``None``: no virtual
+        domain); part of the fingerprint, since another threshold moves documents between domains."""
         self.streams: dict[str, ConcatStream | BestFitStream] = {}
         for i, d in enumerate(self.domains):
             lengths = doc_lengths.get(d)
@@ -181,8 +185,13 @@ class GlobalPlan:
         return total is not None and state.tokens >= total
 
     def fingerprint(self, corpus_fingerprint: str) -> str:
-        """Identity of the stream: corpus, schedule, seed and packing (the global batch is checked apart)."""
-        body = json.dumps({"corpus": corpus_fingerprint, "schedule": self.schedule.fingerprint(),
-                           "seed": self.seed, "seq_len": self.default_seq_len, "packing": self.packing, "window": self.window}, sort_keys=True)
+        """Identity of the stream: corpus, schedule, seed, packing and the virtual ``long`` threshold
+        (the global batch is checked apart). Without a virtual ``long`` the threshold is left out,
+        so plans that never had one keep their fingerprint."""
+        fields = {"corpus": corpus_fingerprint, "schedule": self.schedule.fingerprint(), "seed": self.seed,
+                  "seq_len": self.default_seq_len, "packing": self.packing, "window": self.window}
+        if self.long_min_tokens is not None:
+            fields["long_min_tokens"] = self.long_min_tokens
+        body = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 

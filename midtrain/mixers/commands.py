@@ -24,20 +24,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--renormalize-missing", action="store_true",
                    help="drop schedule domains the corpus lacks and renormalise every mixture over the rest "
                         "(default: a missing domain is an error)")
+    p.add_argument("--long-min-tokens", type=int, default=None, metavar="N",
+                   help="when the schedule names `long` and the corpus has no long domain, `long` is every document "
+                        "of at least N tokens from every domain (default: the schedule's long.min_tokens, else "
+                        "32768)")
     p.add_argument("--plot", metavar="FILE.png", help="write weights over tokens and cumulative epochs to a PNG")
     p.add_argument("--json", action="store_true", help="print the plan as JSON instead of a table")
     p.set_defaults(func=_plan)
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from midtrain.mixers import corpus_domain_tokens, load_schedule, plan_budget
+    from midtrain.corpus.lengths import check_long_min_tokens
+    from midtrain.mixers import load_schedule_for_corpus, plan_budget
+    from midtrain.mixers.domain_sizes import virtual_long_threshold
     from midtrain.mixers.positions import parse_position
 
     total = parse_position(args.tokens, "--tokens", None) if args.tokens is not None else None
-    sizes = corpus_domain_tokens(args.corpus)
-    schedule = load_schedule(args.schedule, total_tokens=total, domain_tokens=sizes,
-                             missing_domains="renormalize" if args.renormalize_missing else None)
-    plan = plan_budget(schedule, sizes, total, warn_epochs=args.warn_epochs, max_epochs=args.max_epochs)
+    if args.long_min_tokens is not None:
+        check_long_min_tokens(args.long_min_tokens, "--long-min-tokens")
+    schedule, sizes = load_schedule_for_corpus(args.schedule, args.corpus, total_tokens=total,
+                                               missing_domains="renormalize" if args.renormalize_missing else None,
+                                               long_min_tokens=args.long_min_tokens)
+    plan = plan_budget(schedule, sizes, total, warn_epochs=args.warn_epochs, max_epochs=args.max_epochs,
+                       long_min_tokens=virtual_long_threshold(schedule, args.corpus, args.long_min_tokens))
     print(plan.to_json(), end="") if args.json else print(plan.table())
     if args.plot:
         from midtrain.mixers.plot import plot_plan

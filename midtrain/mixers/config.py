@@ -11,6 +11,7 @@ This module owns the schedule *language* and its validation; every error names t
       - {name: ramp, length: 20%, ramp: cosine, from: previous, to: {web: 0.5, code: 0.25, math: 0.25}}
       - {name: anneal, weights: {base: previous, upweight: {math: 2, code: 1.5}}, seq_len: 8192}
     anneal: {last: 10%, weights: {...}}   # optional WSD shorthand: a final phase of the last 10%
+    long: {min_tokens: 65536}     # optional: what `long` selects when the corpus has no long domain
 
 A phase spans ``[start, end)``: ``start`` defaults to the previous phase's end, ``end`` or
 ``length`` may be tokens (``50_000_000``, ``"60B"``) or fractions (``0.6``, ``"60%"``); the last
@@ -19,6 +20,11 @@ phase may omit both and runs to ``total_tokens`` (or forever). A mixture is ``{d
 ``{unimax: {max_epochs: N}}`` (both need the corpus' domain sizes) or
 ``{base: MIX, upweight: {domain: factor}}`` (an anneal: the base mix with some domains multiplied,
 renormalised).
+
+``long`` is a domain like the others on a corpus that has one. On a corpus without it (curated
+documents keep their topical domain), ``long`` is every document with at least ``long.min_tokens``
+tokens (default 32,768) from every domain, left out of its own domain: see
+:mod:`midtrain.corpus.lengths` and :func:`midtrain.mixers.load_schedule_for_corpus`.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from midtrain.mixers.schedule import CANONICAL_FORMAT, SIMPLEX_TOLERANCE, Phase,
 
 MissingDomains = Literal["error", "renormalize"]
 _TOP_KEYS = {"format", "name", "description", "total_tokens", "domains", "missing_domains", "weights", "phases",
-             "anneal"}
+             "anneal", "long"}
 _PHASE_KEYS = {"name", "start", "end", "length", "seq_len", "weights", "ramp", "from", "to"}
 _ANNEAL_KEYS = {"name", "last", "weights", "seq_len"}
 
@@ -112,10 +118,11 @@ def _resolve(body: dict[str, Any], total_tokens: int | None, domain_tokens: Mapp
     if mode not in ("error", "renormalize"):
         raise ConfigError(f"missing_domains: must be 'error' or 'renormalize', got {mode!r}")
     phases_raw = _phase_list(body, total)
+    long_min_tokens = long_threshold(body)
     sizes = _domain_sizes(domain_tokens)
     try:
         universe = _universe(body, phases_raw, sizes, mode)
-        return _Resolver(universe, total, sizes).schedule(phases_raw)
+        return _Resolver(universe, total, sizes).schedule(phases_raw, long_min_tokens)
     except ConfigError as exc:
         # The top-level ``weights`` shorthand has the empty key path, so its keys print as ".weights".
         text = str(exc)
@@ -179,6 +186,36 @@ def _phase_list(body: dict[str, Any], total: int | None) -> list[tuple[str, dict
             phase["seq_len"] = anneal["seq_len"]
         phases.append(("anneal", phase))
     return phases
+
+
+def long_threshold(body: dict[str, Any]) -> int | None:
+    """The file's ``long: {min_tokens: N}`` (``N`` an integer or ``"64K"``), or ``None``."""
+    spec = body.get("long")
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or set(spec) != {"min_tokens"}:
+        raise ConfigError(f"long: expected {{min_tokens: N}} (tokens a document needs to count as long when the "
+                          f"corpus has no long domain), got {spec!r}")
+    value = spec["min_tokens"]
+    if isinstance(value, str):
+        value = parse_position(value, "long.min_tokens", None)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ConfigError(f"long.min_tokens: must be a positive integer number of tokens, got {value!r}")
+    return int(value)
+
+
+def named_domains(body: dict[str, Any]) -> set[str]:
+    """The domains a definition names: its ``domains`` list, else every domain its mixtures name."""
+    declared = body.get("domains")
+    if isinstance(declared, list):
+        return {str(d) for d in declared}
+    named: dict[str, str] = {}  # a malformed definition names what it can; load_schedule reports the rest
+    phases = body.get("phases") if isinstance(body.get("phases"), list) else []
+    for p in [{"weights": body["weights"]} if "weights" in body else {}, *phases, body.get("anneal")]:
+        for field in ("weights", "from", "to"):
+            if isinstance(p, dict) and field in p:
+                _collect_names(p[field], field, named)
+    return set(named)
 
 
 def _domain_sizes(domain_tokens: Mapping[str, int] | None) -> dict[str, int] | None:
@@ -252,7 +289,7 @@ class _Resolver:
         self.total = total
         self.sizes = sizes
 
-    def schedule(self, phases_raw: list[tuple[str, dict[str, Any]]]) -> Schedule:
+    def schedule(self, phases_raw: list[tuple[str, dict[str, Any]]], long_min_tokens: int | None = None) -> Schedule:
         phases: list[Phase] = []
         names: set[str] = set()
         cursor = 0
@@ -291,7 +328,7 @@ class _Resolver:
                 phases.append(Phase(name, start, end, w, w, "constant", seq_len))
             previous = phases[-1].end_weights
             cursor = end if end is not None else cursor
-        return Schedule(self.domains, phases, self.total)
+        return Schedule(self.domains, phases, self.total, long_min_tokens=long_min_tokens)
 
     def _span(self, key: str, p: dict[str, Any], cursor: int, *, is_last: bool) -> tuple[int, int | None]:
         if "start" in p:

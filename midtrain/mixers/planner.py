@@ -78,6 +78,9 @@ class BudgetPlan:
     max_epochs: float | None
     unused_domains: list[str] = field(default_factory=list)
     schedule_fingerprint: str = ""
+    long_min_tokens: int | None = None
+    """When ``long`` is virtual (the corpus has no ``long`` domain): the tokens a document needs to
+    be in it; its documents are then not counted in their own domains. ``None`` otherwise."""
 
     @property
     def warnings(self) -> list[str]:
@@ -98,11 +101,14 @@ class BudgetPlan:
         return not self.violations
 
     def to_dict(self) -> dict[str, Any]:
-        return {"total_tokens": self.total_tokens, "domains": list(self.domains), "phases": self.phases,
+        body = {"total_tokens": self.total_tokens, "domains": list(self.domains), "phases": self.phases,
                 "warn_epochs": self.warn_epochs, "max_epochs": self.max_epochs,
                 "schedule_fingerprint": self.schedule_fingerprint, "unused_domains": self.unused_domains,
                 "rows": [asdict(r) for r in self.rows], "domains_summary": [asdict(s) for s in self.summary],
                 "warnings": self.warnings, "violations": self.violations}
+        if self.long_min_tokens is not None:
+            body["long_min_tokens"] = self.long_min_tokens
+        return body
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -123,6 +129,9 @@ class BudgetPlan:
                          f"{s.epochs:>8.3f} {_at(s.exhausted_at):>12} {_at(s.warn_at):>12} {_at(s.cap_at):>12}")
         if self.unused_domains:
             lines.append(f"corpus domains the schedule does not use: {', '.join(self.unused_domains)}")
+        if self.long_min_tokens is not None:
+            lines.append(f"long: every document of >= {self.long_min_tokens:,} tokens, from every domain (not "
+                         "counted in its own domain)")
         lines += [f"warning: {w}" for w in self.warnings]
         lines += [f"VIOLATION: {v}" for v in self.violations]
         return "\n".join(lines)
@@ -133,11 +142,14 @@ def _at(pos: int | None) -> str:
 
 
 def plan_budget(schedule: Schedule, domain_tokens: Mapping[str, int], total_tokens: int | None = None, *,
-                warn_epochs: float = DEFAULT_WARN_EPOCHS, max_epochs: float | None = None) -> BudgetPlan:
+                warn_epochs: float = DEFAULT_WARN_EPOCHS, max_epochs: float | None = None,
+                long_min_tokens: int | None = None) -> BudgetPlan:
     """Plan ``schedule`` over ``total_tokens`` (default: the schedule's) against the corpus sizes.
 
     ``domain_tokens`` maps each domain to its unique tokens (a token corpus manifest's
-    ``domains[d]["tokens"]``). A schedule domain absent from it is a :class:`ConfigError`.
+    ``domains[d]["tokens"]``, or :func:`~midtrain.mixers.corpus_domain_tokens` with the schedule,
+    which splits off a virtual ``long``). A schedule domain absent from it is a
+    :class:`ConfigError`. ``long_min_tokens`` (the threshold of a virtual ``long``) is only reported.
     """
     total = total_tokens if total_tokens is not None else schedule.total_tokens
     if total is None or total <= 0:
@@ -173,7 +185,7 @@ def plan_budget(schedule: Schedule, domain_tokens: Mapping[str, int], total_toke
     phases = [{"name": p.name, "start": a, "end": b, "shape": p.shape, "seq_len": p.seq_len} for p, a, b in spans]
     return BudgetPlan(total, schedule.domains, phases, rows, summary, float(warn_epochs),
                       None if max_epochs is None else float(max_epochs),
-                      sorted(set(domain_tokens) - set(schedule.domains)), schedule.fingerprint())
+                      sorted(set(domain_tokens) - set(schedule.domains)), schedule.fingerprint(), long_min_tokens)
 
 
 def _ratio(tokens: float, unique: float) -> float:

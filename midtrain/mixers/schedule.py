@@ -77,10 +77,14 @@ class Schedule:
     """
 
     def __init__(self, domains: tuple[str, ...] | list[str], phases: list[Phase] | tuple[Phase, ...],
-                 total_tokens: int | None = None) -> None:
+                 total_tokens: int | None = None, *, long_min_tokens: int | None = None) -> None:
         self.domains: tuple[str, ...] = tuple(domains)
         self.phases: tuple[Phase, ...] = tuple(phases)
         self.total_tokens: int | None = total_tokens
+        self.long_min_tokens: int | None = long_min_tokens
+        """Tokens a document needs to be in ``long`` when the corpus has no ``long`` domain and
+        ``long`` is selected by length across domains (file key ``long: {min_tokens: N}``);
+        ``None``: the loader's or planner's setting, else 32,768 (``midtrain.corpus.lengths``)."""
         self._check()
         self._starts = [p.start for p in self.phases]
 
@@ -115,6 +119,9 @@ class Schedule:
         if self.total_tokens is not None and last is not None and last != self.total_tokens:
             raise ConfigError(f"phases[{len(self.phases) - 1}].end: the last phase ends at {last:,} but "
                               f"total_tokens is {self.total_tokens:,}; phases must cover the whole run")
+        m = self.long_min_tokens
+        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m <= 0):
+            raise ConfigError(f"long.min_tokens: must be a positive integer number of tokens, got {m!r}")
 
     # --- evaluation -------------------------------------------------------------------------
     def phase_index_at(self, tokens: int) -> int:
@@ -147,7 +154,8 @@ class Schedule:
     def to_dict(self) -> dict[str, Any]:
         """Canonical, JSON-able definition; ``load_schedule(s.to_dict())`` is the same schedule.
 
-        Everything is resolved: positions are integers, every mixture lists every domain.
+        Everything is resolved: positions are integers, every mixture lists every domain. ``long``
+        appears only when the schedule sets its threshold, so older schedules keep their fingerprint.
         """
         phases = []
         for p in self.phases:
@@ -161,8 +169,11 @@ class Schedule:
             if p.seq_len is not None:
                 d["seq_len"] = p.seq_len
             phases.append(d)
-        return {"format": CANONICAL_FORMAT, "domains": list(self.domains), "total_tokens": self.total_tokens,
+        body = {"format": CANONICAL_FORMAT, "domains": list(self.domains), "total_tokens": self.total_tokens,
                 "phases": phases}
+        if self.long_min_tokens is not None:
+            body["long"] = {"min_tokens": self.long_min_tokens}
+        return body
 
     def fingerprint(self) -> str:
         """``sha256:<hex>`` of the canonical JSON: equal on every rank, machine and Python run."""
@@ -180,10 +191,12 @@ class Schedule:
         return f"Schedule(domains={self.domains}, phases=[{names}], total_tokens={self.total_tokens})"
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"domains": self.domains, "phases": self.phases, "total_tokens": self.total_tokens}
+        return {"domains": self.domains, "phases": self.phases, "total_tokens": self.total_tokens,
+                "long_min_tokens": self.long_min_tokens}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["domains"], state["phases"], state["total_tokens"])
+        self.__init__(state["domains"], state["phases"], state["total_tokens"],
+                      long_min_tokens=state.get("long_min_tokens"))
 
 
 def check_simplex(w: np.ndarray, key: str, domains: tuple[str, ...]) -> None:
