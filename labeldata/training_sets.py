@@ -28,9 +28,15 @@ def document_windows(text: str, count: int, size: int = WINDOW_CHARS) -> list[st
     return [text[s:s + size] for s in dict.fromkeys(starts.tolist())]
 
 
-def domain_examples(table: pa.Table, exclude: set[str] = frozenset(), per_source: int = 400,
-                    windows_per_doc: int = 3, label_column: str = "domain") -> tuple[list[str], list[str]]:
-    """``(labels, texts)`` from ``table`` (``registry.corpus_table``), without the sources in ``exclude``."""
+def domain_examples(table: pa.Table, exclude: set[str] = frozenset(), per_domain: int = 2400,
+                    per_source: int = 400, windows_per_doc: int = 3,
+                    label_column: str = "domain") -> tuple[list[str], list[str]]:
+    """``(labels, texts)`` from ``table`` (``registry.corpus_table``), without the sources in ``exclude``.
+
+    Each domain gets at most ``per_domain`` documents, shared evenly by its sources (each at most
+    ``per_source``), so that 60 code packages weigh as much as 6 math sources, and no source
+    defines its domain alone.
+    """
     by_source: dict[str, list[tuple[str, str]]] = defaultdict(list)
     sources = table.column("source").to_pylist()
     labels = table.column(label_column).to_pylist()
@@ -38,10 +44,15 @@ def domain_examples(table: pa.Table, exclude: set[str] = frozenset(), per_source
     for s, lab, text in zip(sources, labels, texts):
         if s not in exclude and lab:
             by_source[s].append((lab, text))
-    per_label: dict[str, list[str]] = defaultdict(list)
+    domain_sources: dict[str, list[str]] = defaultdict(list)
     for s in sorted(by_source):
-        for lab, text in every_kth(by_source[s], per_source):
-            per_label[lab].extend(document_windows(text, windows_per_doc))
+        domain_sources[by_source[s][0][0]].append(s)
+    per_label: dict[str, list[str]] = defaultdict(list)
+    for lab, names in sorted(domain_sources.items()):
+        share = max(1, min(per_source, per_domain // len(names)))
+        for s in names:
+            for _, text in every_kth(by_source[s], share):
+                per_label[lab].extend(document_windows(text, windows_per_doc))
     if not per_label:
         return [], []
     largest = max(len(v) for v in per_label.values())
@@ -63,3 +74,42 @@ def _domain_train_config():
 
 
 DOMAIN_TRAIN_CONFIG = _domain_train_config()
+
+
+QUALITY_DOMAINS = {"prose": ("web", "reasoning"), "code": ("code",), "math": ("math",)}
+JUNK_GRADES = {"spam": 0, "seo": 0, "word-salad": 0, "boilerplate": 1, "generated-code": 1}
+"""Real junk (``junk_sources``) in the graded training set: grade per kind, for the prose model
+(code model for generated code)."""
+
+
+def quality_examples(table: pa.Table, qtype: str, exclude: set[str] = frozenset(), per_source: int = 150,
+                     junk: pa.Table | None = None) -> list[tuple[int, str, str]]:
+    """``[(grade, text, group)]`` for the ``qtype`` quality model: each document intact (5) and damaged (4..0).
+
+    ``group`` (source and document group) lets the caller split training from calibration
+    without cutting a document's versions apart.
+    """
+    import xxhash
+
+    from labeldata.quality_grades import graded_versions
+
+    domains = QUALITY_DOMAINS[qtype]
+    out: list[tuple[int, str, str]] = []
+    by_source: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for s, d, i, g, t in zip(*(table.column(c).to_pylist() for c in ("source", "domain", "id", "group", "text"))):
+        if d in domains and s not in exclude:
+            by_source[s].append((i, g, t))
+    for s in sorted(by_source):
+        for doc_id, group, text in every_kth(by_source[s], per_source):
+            text = text[:8000]
+            for grade, version in graded_versions(text, xxhash.xxh64_intdigest(f"{s}/{doc_id}".encode())):
+                out.append((grade, version, f"{s}/{group}"))
+    if junk is not None:
+        for s, k, g, t, lang in zip(*(junk.column(c).to_pylist() for c in ("source", "kind", "group", "text",
+                                                                              "code_language"))):
+            if s in exclude or k not in JUNK_GRADES:
+                continue
+            is_code = k == "generated-code"
+            if (qtype == "code") == is_code and qtype != "math":
+                out.append((JUNK_GRADES[k], t[:8000], f"{s}/{g}"))
+    return out

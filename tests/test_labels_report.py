@@ -19,7 +19,7 @@ def _labelled_corpus(sample_raw, out):
         texts = [r["text"] for r in recs]
         domains = label_domains(texts)
         table = pa.table({"id": [r["id"] for r in recs], "text": texts, "domain": domains["domain"],
-                          "source": [r["source"] for r in recs], "quality_score": score_quality(texts),
+                          "source": [r["source"] for r in recs], "quality_score": score_quality(texts, domains["domain"])["quality_score"],
                           "domain_score": domains["domain_score"],
                           "language_score": identify_language(texts)["language_score"]})
         for domain in sorted(set(domains["domain"].to_pylist())):
@@ -41,5 +41,5 @@ def test_histograms_count_every_document_per_domain(sample_raw, tmp_path):
 def test_stats_summarise_label_scores_per_domain(sample_raw, tmp_path):
     stats = corpus_stats(_labelled_corpus(sample_raw, tmp_path / "c"))
     for entry in stats["domains"].values():
-        assert 0.0 <= entry["signal_means"]["quality_score"] <= 1.0
+        assert 0.0 <= entry["signal_means"]["quality_score"] <= 5.0
         assert 0.0 <= entry["signal_means"]["language_score"] <= 1.0

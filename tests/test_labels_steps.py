@@ -25,7 +25,7 @@ def _docs(sample_raw: Path, name: str, n: int) -> list[Document]:
 
 
 def test_shipped_models_load_from_package_data():
-    for name in ("lid.176", "domain", "quality"):
+    for name in ("lid.176", "domain", "quality-prose", "quality-code", "quality-math"):
         assert (MODELS_DIR / load_classifier(name).path.name).is_file()
     assert set(load_classifier("domain").labels) == {"web", "math", "code", "reasoning"}
     assert (MODELS_DIR / "NOTICE").read_text().count("CC-BY-SA-3.0") >= 1
@@ -42,8 +42,10 @@ def test_steps_set_every_documented_column(sample_raw):
         for doc in out:
             assert set(step.signal_schema) <= set(doc.metadata)
     assert all(d.metadata["language"] == "en" for d in out)
-    assert all(d.metadata["domain"] in {"web", "math", "code", "reasoning", "long"} for d in out)
-    assert all(0.0 <= d.metadata["quality_score"] <= 1.0 for d in out)
+    assert all(d.metadata["domain"] in {"web", "math", "code", "reasoning"} for d in out)
+    assert all(0.0 <= d.metadata["quality_score"] <= 5.0 for d in out)
+    assert all(d.metadata["quality_tier"] == int(d.metadata["quality_score"] + 0.5) for d in out)
+    assert all(d.metadata["length_chars"] == len(d.text) for d in out)
 
 
 def test_domain_hint_wins_and_can_be_turned_off(sample_raw):
@@ -112,7 +114,8 @@ def test_quality_scores_edited_prose_above_jumbled_sentences(sample_raw):
     words = " ".join(prose).split()
     rng = np.random.default_rng(0)
     jumble = [" ".join(" ".join(words[i:i + 6]) for i in rng.integers(0, len(words) - 6, 30)) for _ in range(40)]
-    assert np.median(score_quality(prose).to_numpy()) > np.median(score_quality(jumble).to_numpy())
+    median = lambda texts: np.median(score_quality(texts)["quality_score"].to_numpy())  # noqa: E731
+    assert median(prose) > median(jumble) + 1.0
 
 
 def _windows_reference(text: str, head: int, middle: int) -> str:

@@ -5,7 +5,8 @@ heuristics; DCLM: heuristics, then the fastText quality score):
 
 1. ``language``: lid.176 language and score (:func:`midtrain.curation.labels.language_reject_reasons`);
 2. the heuristic rules (:func:`midtrain.curation.rules.apply_thresholds`), one step per rule family;
-3. ``quality``: the quality classifier's score (:func:`midtrain.curation.labels.quality_reject_reasons`).
+3. ``quality``: the quality score (0-5) of the document's type model, or its tier
+   (:func:`midtrain.curation.labels.quality_reject_reasons`).
 
 A family whose signal is absent (its step is not in the pipeline, so the column is null) decides
 nothing. The first failing family names ``reject_step``. ``midtrain refilter`` calls the same
@@ -15,7 +16,9 @@ The thresholds mapping is the rules' own (``params``, ``domains``, ``default``; 
 :func:`midtrain.curation.rules.load_thresholds`), where ``<rule>: {...}`` at the top is short for
 ``params: {<rule>: {...}}`` (so ``--set gopher_quality.min_doc_words=30`` works), plus
 ``language: {keep: [en], min_score: 0.65, exempt_domains: [code, math]}`` (``false`` turns it off)
-and ``quality: {web: 0.5}`` (a score threshold per domain; ``false`` turns it off).
+``quality: {web: 2.0}`` (a minimum ``quality_score`` per domain; ``false`` turns it off) and
+``quality_tier: {web: 3}`` (a minimum ``quality_tier`` per domain; none by default), so
+``midtrain refilter --set quality_tier.web=3`` keeps the web documents of tier 3 and above.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import pyarrow.compute as pc
 from midtrain.curation import rules
 from midtrain.curation.labels import (DEFAULT_KEEP_LANGUAGES, DEFAULT_MIN_LANGUAGE_SCORE, DEFAULT_QUALITY_THRESHOLDS,
                                       LANGUAGE_SIGNAL_SCHEMA, QUALITY_SIGNAL_SCHEMA, language_reject_reasons,
-                                      quality_reject_reasons)
+                                      quality_reject_reasons, quality_tier_reject_reasons)
 from midtrain.curation.labels.language import DEFAULT_EXEMPT_DOMAINS
 from midtrain.curation.typed_config import coerce, from_mapping
 from midtrain.errors import ConfigError
@@ -54,6 +57,7 @@ class Decisions:
     language: LanguagePolicy | None
     rules: Any
     quality: dict[str, float] | None
+    quality_tier: dict[str, int] | None = None
 
 
 def decision_steps() -> tuple[str, ...]:
@@ -66,6 +70,7 @@ def load_decisions(cfg: dict[str, Any] | None) -> Decisions:
     cfg = dict(cfg or {})
     lang_cfg = cfg.pop("language", {})
     quality_cfg = cfg.pop("quality", dict(DEFAULT_QUALITY_THRESHOLDS))
+    tier_cfg = cfg.pop("quality_tier", None)
     shorthand = {k: cfg.pop(k) for k in list(cfg) if k in rules.RULE_PARAMS}  # gopher_quality: {...}
     if shorthand:
         params = dict(cfg.get("params") or {})
@@ -74,7 +79,11 @@ def load_decisions(cfg: dict[str, Any] | None) -> Decisions:
         cfg["params"] = params
     language = None if lang_cfg is False else from_mapping(LanguagePolicy, lang_cfg or {}, "language")
     quality = None if quality_cfg is False else coerce(quality_cfg, dict[str, float], "quality")
-    return Decisions(language=language, rules=rules.load_thresholds(cfg or None), quality=quality)
+    tiers = None if not tier_cfg else coerce(tier_cfg, dict[str, int], "quality_tier")
+    for domain, tier in (tiers or {}).items():
+        if not 0 <= tier <= 5:
+            raise ConfigError(f"quality_tier.{domain}: a tier is 0..5, got {tier}")
+    return Decisions(language=language, rules=rules.load_thresholds(cfg or None), quality=quality, quality_tier=tiers)
 
 
 def signals_of(table: pa.Table) -> pa.Table:
@@ -110,6 +119,11 @@ def decide(signals: pa.Table, domains: pa.Array | list[str], decisions: Decision
         score = signals.column("quality_score")
         r = quality_reject_reasons(score, domains, decisions.quality)
         r = pc.if_else(pc.is_valid(score), r, pa.nulls(n, pa.string()))
+        take(pa.array(["quality"] * n, pa.string()), r)
+    if decisions.quality_tier:
+        tier = signals.column("quality_tier")
+        r = quality_tier_reject_reasons(tier, domains, decisions.quality_tier)
+        r = pc.if_else(pc.is_valid(tier), r, pa.nulls(n, pa.string()))
         take(pa.array(["quality"] * n, pa.string()), r)
     return steps.combine_chunks() if isinstance(steps, pa.ChunkedArray) else steps, \
         reasons.combine_chunks() if isinstance(reasons, pa.ChunkedArray) else reasons

@@ -180,13 +180,19 @@ def build_report(corpus_dir: str | Path) -> CurationReport:
 
 
 def write_report(report: CurationReport, out_dir: str | Path) -> None:
-    """``report.json``, ``funnel.png`` and ``report.md`` (which shows the chart) in ``out_dir``."""
+    """``report.json``, ``funnel.png``, ``label_audit.json`` and ``report.md`` (chart and audit) in ``out_dir``."""
     from midtrain.curation.funnel import plot_funnel
 
     out = Path(out_dir)
     atomic_write_bytes(out / "report.json", (json.dumps(report.to_dict(), indent=2) + "\n").encode())
     plot_funnel(report, out / "funnel.png")
-    atomic_write_bytes(out / "report.md", report.to_markdown().encode())
+    from midtrain.curation.labels.audit import audit_markdown, label_audit
+
+    audit = label_audit(out)
+    if audit is not None:
+        atomic_write_bytes(out / "label_audit.json", (json.dumps(audit, indent=2) + "\n").encode())
+    markdown = report.to_markdown() + "\n".join(audit_markdown(audit)) + ("\n" if audit else "")
+    atomic_write_bytes(out / "report.md", markdown.encode())
 
 
 def _read_columns(corpus_dir: Path, rel: str, columns: list[str]) -> pa.Table:

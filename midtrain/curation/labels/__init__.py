@@ -12,8 +12,8 @@ Importing this package loads neither fastText nor a model; the first prediction 
 from midtrain.curation.labels.domain import DOMAIN_SIGNAL_SCHEMA, DOMAINS, DomainConfig, label_domains
 from midtrain.curation.labels.language import (DEFAULT_KEEP_LANGUAGES, DEFAULT_MIN_LANGUAGE_SCORE,
                                                LANGUAGE_SIGNAL_SCHEMA, identify_language, language_reject_reasons)
-from midtrain.curation.labels.quality import (DEFAULT_QUALITY_THRESHOLDS, QUALITY_SIGNAL_SCHEMA,
-                                              quality_reject_reasons, score_quality)
+from midtrain.curation.labels.quality import (DEFAULT_QUALITY_THRESHOLDS, QUALITY_SIGNAL_SCHEMA, QUALITY_TYPES,
+                                              quality_reject_reasons, quality_tier_reject_reasons, score_quality)
 from midtrain.curation.labels.steps import DomainLabeller, LanguageID, QualityScorer
 from midtrain.curation.labels.training import TrainConfig, read_examples, train_classifier
 
@@ -22,6 +22,6 @@ LABEL_SIGNAL_SCHEMA = {**LANGUAGE_SIGNAL_SCHEMA, **DOMAIN_SIGNAL_SCHEMA, **QUALI
 __all__ = [
     "DEFAULT_KEEP_LANGUAGES", "DEFAULT_MIN_LANGUAGE_SCORE", "DEFAULT_QUALITY_THRESHOLDS", "DOMAINS",
     "DOMAIN_SIGNAL_SCHEMA", "DomainConfig", "DomainLabeller", "LABEL_SIGNAL_SCHEMA", "LANGUAGE_SIGNAL_SCHEMA",
-    "LanguageID", "QUALITY_SIGNAL_SCHEMA", "QualityScorer", "TrainConfig", "identify_language", "label_domains",
-    "language_reject_reasons", "quality_reject_reasons", "read_examples", "score_quality", "train_classifier",
+    "LanguageID", "QUALITY_SIGNAL_SCHEMA", "QUALITY_TYPES", "QualityScorer", "TrainConfig", "identify_language", "label_domains",
+    "language_reject_reasons", "quality_reject_reasons", "quality_tier_reject_reasons", "read_examples", "score_quality", "train_classifier",
 ]

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from midtrain.curation.labels.code_language import detect_code_language
 from midtrain.curation.labels.models import load_classifier
 from midtrain.curation.labels.text_windows import as_string_array, fasttext_lines, text_windows
 from midtrain.errors import ConfigError
@@ -71,6 +72,9 @@ class DomainConfig:
     min_latin_fraction: float = 0.3
     """Below this share of Latin letters among all letters, an unsure document is ``unknown``:
     the shipped classifier learnt English-script text only."""
+    code_language: bool = True
+    """Detect the language of every document labelled ``code`` from its content (Magika; see
+    ``code_language.py``): columns ``code_language`` and ``code_language_score``, null elsewhere."""
     max_binary_fraction: float = 0.1
     """Above this share of control bytes and U+FFFD in the window, a document is ``unknown``."""
     extension_domains: dict[str, str] = field(default_factory=lambda: {
@@ -98,7 +102,8 @@ class DomainConfig:
             if not isinstance(ext, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in ext.items()):
                 raise ConfigError(f"{key}.extension_domains: expected a mapping of extension to domain")
             cfg["extension_domains"] = {k.lower().lstrip("."): v for k, v in ext.items()}
-        for name in ("min_confidence", "latex_per_kb", "code_line_fraction"):
+        for name in ("min_confidence", "latex_per_kb", "code_line_fraction", "min_latin_fraction",
+                 "max_binary_fraction"):
             if name in cfg and not isinstance(cfg[name], (int, float)):
                 raise ConfigError(f"{key}.{name}: expected a number, got {cfg[name]!r}")
         return cls(**cfg)
@@ -111,6 +116,8 @@ DOMAIN_SIGNAL_SCHEMA: dict[str, pa.DataType] = {
     "domain_latex_per_kb": pa.float32(),
     "domain_code_line_fraction": pa.float32(),
     "length_chars": pa.int64(),            # characters (code points) of the whole document
+    "code_language": pa.string(),          # code only: c, c++, java, python, ... or unknown; null otherwise
+    "code_language_score": pa.float32(),
 }
 
 
@@ -181,6 +188,13 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
         by_hint = hint != ""
         domain[by_hint], rule[by_hint], score[by_hint] = hint[by_hint], "hint", 1.0
 
+    code_lang = np.full(n, None, dtype=object)
+    code_score = np.full(n, np.nan, dtype=np.float32)
+    is_code = np.flatnonzero(domain == "code")
+    if config.code_language and len(is_code):
+        detected = detect_code_language(texts_arr.take(pa.array(is_code)))
+        code_lang[is_code] = np.asarray(detected.column("code_language").to_pylist(), dtype=object)
+        code_score[is_code] = detected.column("code_language_score").to_numpy()
     return pa.table({
         "domain": pa.array(domain.tolist(), pa.string()),
         "domain_score": pa.array(score, pa.float32()),
@@ -189,4 +203,6 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
         "domain_latex_per_kb": pa.array(latex, pa.float32()),
         "domain_code_line_fraction": pa.array(code_frac, pa.float32()),
         "length_chars": pa.array(chars, pa.int64()),
+        "code_language": pa.array(code_lang.tolist(), pa.string()),
+        "code_language_score": pa.array(code_score, pa.float32(), from_pandas=True),
     })

@@ -71,3 +71,26 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
     for name, row in zip(names, report["confusion"]):
         lines.append(f"{name:<{width}} " + " ".join(f"{c:>8}" for c in row))
     return "\n".join(lines)
+
+
+def ranks(values: Sequence[float]) -> np.ndarray:
+    """Ranks 1..n with ties given their average rank (as Spearman's rho needs)."""
+    x = np.asarray(values, dtype=np.float64)
+    order = np.argsort(x, kind="stable")
+    sorted_x = x[order]
+    first = np.r_[True, sorted_x[1:] != sorted_x[:-1]]
+    group = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], len(x)]
+    avg = (starts + ends + 1) / 2.0  # mean of 1-based ranks starts+1 .. ends
+    out = np.empty(len(x))
+    out[order] = avg[group]
+    return out
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rank correlation (Pearson's r of the tie-averaged ranks); NaN if either is constant."""
+    ra, rb = ranks(a), ranks(b)
+    if len(ra) < 2 or ra.std() == 0 or rb.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])

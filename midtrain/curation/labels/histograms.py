@@ -16,11 +16,14 @@ from midtrain.corpus.manifest import Manifest, resolve_inside
 from midtrain.errors import MidtrainError
 
 SCORE_COLUMNS = ("quality_score", "language_score", "domain_score")
+SCORE_RANGES = {"quality_score": 5.0}
+"""Upper end of a score's range when it is not 1 (the quality score is 0-5)."""
 
 
 def score_histograms(corpus_dir: str | os.PathLike, bins: int = 20,
                      columns: tuple[str, ...] = SCORE_COLUMNS) -> dict[str, dict[str, list[int]]]:
-    """``{column: {domain: counts per bin over [0, 1]}}`` for every score column the corpus has."""
+    """``{column: {domain: counts per bin over [0, top]}}`` for every score column the corpus has
+    (``top`` is 5 for ``quality_score``, 1 for the probabilities)."""
     corpus_dir = Path(corpus_dir)
     manifest = Manifest.read(corpus_dir)
     paths = [str(resolve_inside(corpus_dir, s.path)) for s in manifest.shards]
@@ -31,13 +34,14 @@ def score_histograms(corpus_dir: str | os.PathLike, bins: int = 20,
     if not present:
         return {}
     df = lf.select(["domain", *present]).collect()
-    edges = np.linspace(0.0, 1.0, bins + 1)
     out: dict[str, dict[str, list[int]]] = {}
     for col in present:
         out[col] = {}
         for (domain,), part in sorted(df.group_by("domain"), key=lambda kv: kv[0]):
             values = part[col].drop_nulls().to_numpy()
-            out[col][domain] = np.histogram(np.clip(values, 0.0, 1.0), bins=edges)[0].tolist()
+            top = SCORE_RANGES.get(col, 1.0)
+            edges = np.linspace(0.0, top, bins + 1)
+            out[col][domain] = np.histogram(np.clip(values, 0.0, top), bins=edges)[0].tolist()
     return out
 
 
@@ -52,15 +56,16 @@ def plot_score_histograms(corpus_dir: str | os.PathLike, out_png: str | os.PathL
     if not hists:
         raise MidtrainError(f"{corpus_dir}: no score columns ({', '.join(SCORE_COLUMNS)}) to plot; "
                             "was the corpus curated with the labelling steps?")
-    centres = (np.arange(bins) + 0.5) / bins
     fig, axes = plt.subplots(1, len(hists), figsize=(5 * len(hists), 3.6), squeeze=False)
     for ax, (col, per_domain) in zip(axes[0], hists.items()):
+        top = SCORE_RANGES.get(col, 1.0)
+        centres = (np.arange(bins) + 0.5) / bins * top
         for domain, counts in per_domain.items():
             ax.step(centres, counts, where="mid", label=f"{domain} ({sum(counts):,})")
         ax.set_title(col)
         ax.set_xlabel("score")
         ax.set_ylabel("documents")
-        ax.set_xlim(0, 1)
+        ax.set_xlim(0, top)
         ax.legend(fontsize=8)
     fig.tight_layout()
     out_png = Path(out_png)

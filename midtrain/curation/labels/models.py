@@ -20,7 +20,9 @@ import numpy as np
 from midtrain.errors import ConfigError
 
 MODELS_DIR = Path(__file__).parent / "models"
-SHIPPED_MODELS = {"lid.176": "lid.176.ftz", "domain": "domain.ftz", "quality": "quality.ftz"}
+SHIPPED_MODELS = {"lid.176": "lid.176.ftz", "domain": "domain.ftz", "quality-prose": "quality-prose.ftz",
+                  "quality-code": "quality-code.ftz", "quality-math": "quality-math.ftz",
+                  "code_language": "code_language.ftz"}
 LABEL_PREFIX = "__label__"
 
 
@@ -71,6 +73,20 @@ class FastTextClassifier:
         scores = np.array([p[0] if len(p) else 0.0 for p in all_probs], dtype=np.float32)
         # fastText's softmax can round to a hair above 1 (it adds 1e-5 before the log).
         return Predictions(labels, np.clip(scores, 0.0, 1.0))
+
+
+    def predict_all(self, lines: list[str]) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Probabilities of every label, ``(len(lines), len(labels))``, columns in ``self.labels`` order."""
+        k = len(self.labels)
+        out = np.zeros((len(lines), k), np.float64)
+        if not lines:
+            return out, self.labels
+        column = {LABEL_PREFIX + lab: j for j, lab in enumerate(self.labels)}
+        all_labels, all_probs = self.model.f.multilinePredict([line + "\n" for line in lines], k, 0.0, "replace")
+        for i, (labs, probs) in enumerate(zip(all_labels, all_probs)):
+            for lab, p in zip(labs, probs):
+                out[i, column[lab]] = p
+        return np.clip(out, 0.0, 1.0), self.labels
 
 
 @functools.lru_cache(maxsize=16)

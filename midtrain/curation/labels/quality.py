@@ -1,35 +1,167 @@
-"""Quality score (DCLM style): a fastText classifier of edited prose against random web-like text.
+"""Quality on a 0-5 scale that ranks documents *within* their type (prose, code, math).
 
-``score_quality`` stores ``quality_score`` = P(high quality) for every document; the keep
-decision is ``quality_reject_reasons``, applied by the final threshold step, per domain. Only
-``web`` has a threshold by default: the classifier was trained on prose (see
-``corpora.quality_training_examples``) and says nothing useful about code or LaTeX.
+A quality classifier trained on "edited prose against web text" (DCLM's recipe, midtrain 0.1)
+sorts documents by type as much as by quality: it scored most math and code, and even edited
+manuals, below its threshold. midtrain scores each document with the model of its type
+(``QUALITY_TYPES``: web, reasoning and unknown are prose; code; math). Each model is a fastText
+classifier over six grades, trained on real documents of that type and on the same documents with
+damage of known severity (``labeldata/quality_grades.py``: truncation, injected boilerplate,
+duplicated lines, shuffled lines, word salad and keyword stuffing) plus real junk. The score is:
+
+    quality_score = clip(a * E[grade] + b * duplicated_line_fraction + c * clean_end + d, 0, 5)
+
+where ``E[grade]`` is the expected grade under the model's probabilities, and the two structural
+signals (computed over the whole document by one numba kernel) see what a bag of n-grams over a
+window cannot: lines repeated far apart, and text cut off mid-sentence. ``a..d`` are fitted by
+least squares on examples the fastText model did not train on, and stored next to it
+(``quality-<type>.json``). ``quality_tier`` is the score rounded to an integer (0-5); schedules
+and ``refilter`` select by tier. The keep decision is ``quality_reject_reasons``, per domain.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
+import numba
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from midtrain.curation.labels.models import load_classifier
-from midtrain.curation.labels.text_windows import fasttext_lines, text_windows
+from midtrain.curation.labels.models import MODELS_DIR, load_classifier
+from midtrain.curation.labels.text_windows import as_string_array, fasttext_lines, text_windows
 
-QUALITY_SIGNAL_SCHEMA: dict[str, pa.DataType] = {"quality_score": pa.float32()}
-POSITIVE_LABEL = "hq"
+QUALITY_SIGNAL_SCHEMA: dict[str, pa.DataType] = {
+    "quality_score": pa.float32(),   # 0-5, calibrated to the graded labels
+    "quality_tier": pa.int8(),       # round(quality_score): 0 (junk) .. 5 (edited, intact)
+    "quality_type": pa.string(),     # which model scored it: prose, code or math
+}
+QUALITY_TYPES: dict[str, str] = {"web": "prose", "reasoning": "prose", "unknown": "prose", "long": "prose",
+                                 "code": "code", "math": "math"}
+"""Domain -> quality model; a domain not listed (a user's own label) is scored as prose."""
+GRADES = 6
 
-# DCLM keeps the top ~10% by its fastText score (threshold 0.018112 on its own model, ANCHORS.md
-# 3.1); our positives/negatives are far apart, so 0.5 is the classifier's own decision boundary.
-DEFAULT_QUALITY_THRESHOLDS: dict[str, float] = {"web": 0.5}
+# Chosen on training sources only (benchmarks/bench_quality.py --parts threshold): the lowest
+# score at which at least 90% of edited training prose is kept; see README "Labels" for what it
+# gives on held-out sources. Code and math are not filtered by score by default: their rules
+# (and dedup) decide, and the score stays available as a column and a tier.
+DEFAULT_QUALITY_THRESHOLDS: dict[str, float] = {"web": 2.0, "reasoning": 2.0}
 
 
-def score_quality(texts: pa.Array | list[str], model: str = "quality", head_bytes: int = 512,
-                  middle_bytes: int = 512) -> pa.Array:
-    """P(``hq``) of each text under the quality model, float32 in [0, 1]."""
-    pred = load_classifier(model).predict(fasttext_lines(text_windows(texts, head_bytes, middle_bytes)))
-    positive = pred.labels == POSITIVE_LABEL
-    return pa.array(np.where(positive, pred.scores, 1.0 - pred.scores).astype(np.float32), pa.float32())
+def quality_type(domains: Sequence[str | None] | pa.Array) -> np.ndarray:
+    """The quality model type of each domain."""
+    dom = pa.array(domains, pa.string()) if not isinstance(domains, (pa.Array, pa.ChunkedArray)) else domains
+    values = np.asarray(pc.fill_null(dom.cast(pa.string()), "").to_numpy(zero_copy_only=False), dtype=object)
+    return np.array([QUALITY_TYPES.get(d, "prose") for d in values.tolist()], dtype=object)
+
+
+@numba.njit(cache=True)
+def structure_signals(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per document: (fraction of non-empty lines that repeat an earlier line, 1.0 if it ends cleanly).
+
+    Lines are hashed (FNV-1a, 64 bit, leading/trailing blanks excluded) and sorted per document;
+    a line counts as duplicated when its hash occurs before. "Ends cleanly": the last visible byte
+    closes a sentence or a block (``. ! ? " ' ) ] } > ;`` or a backtick), i.e. not cut mid-word.
+    """
+    n = offsets.shape[0] - 1
+    dup = np.zeros(n, np.float32)
+    clean = np.zeros(n, np.float32)
+    for i in range(n):
+        a = offsets[i]
+        b = offsets[i + 1]
+        # count lines first, then hash them
+        lines = 1
+        for j in range(a, b):
+            if data[j] == 10:
+                lines += 1
+        hashes = np.empty(lines, np.uint64)
+        k = 0
+        h = np.uint64(14695981039346656037)
+        visible = False
+        for j in range(a, b + 1):
+            c = data[j] if j < b else 10
+            if c == 10:
+                if visible:
+                    hashes[k] = h
+                    k += 1
+                h = np.uint64(14695981039346656037)
+                visible = False
+            elif c != 32 and c != 9 and c != 13:
+                h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
+                visible = True
+        if k > 1:
+            s = np.sort(hashes[:k])
+            repeats = 0
+            for m in range(1, k):
+                if s[m] == s[m - 1]:
+                    repeats += 1
+            dup[i] = repeats / k
+        last = b - 1
+        while last >= a and (data[last] == 32 or data[last] == 10 or data[last] == 9 or data[last] == 13):
+            last -= 1
+        if last >= a:
+            c = data[last]
+            if c == 46 or c == 33 or c == 63 or c == 34 or c == 39 or c == 41 or c == 93 or c == 125 \
+                    or c == 62 or c == 59 or c == 96:
+                clean[i] = 1.0
+    return dup, clean
+
+
+def document_structure(texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`structure_signals` over an Arrow/list batch of texts."""
+    arr = pc.fill_null(as_string_array(texts), "")
+    if len(arr) == 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.float32)
+    offsets = np.frombuffer(arr.buffers()[1], np.int64, len(arr) + 1, arr.offset * 8)
+    buf = arr.buffers()[2]
+    data = np.frombuffer(buf, np.uint8) if buf is not None else np.zeros(1, np.uint8)
+    return structure_signals(offsets, data)
+
+
+def model_name(model: str, qtype: str) -> str:
+    """``quality`` (the shipped family) -> ``quality-prose``; a path prefix -> ``<prefix>-prose.ftz``."""
+    return f"{model}-{qtype}" if model == "quality" else f"{model}-{qtype}.ftz"
+
+
+def combiner(model: str, qtype: str) -> np.ndarray:
+    """The fitted ``(a, b, c, d)`` stored beside the type's fastText model."""
+    ref = model_name(model, qtype)
+    path = MODELS_DIR / f"{ref}.json" if model == "quality" else Path(ref).with_suffix(".json")
+    if not path.is_file():
+        return np.array([1.0, 0.0, 0.0, 0.0])
+    return np.asarray(json.loads(path.read_text())["combiner"], np.float64)
+
+
+def expected_grade(model: str, lines: list[str]) -> np.ndarray:
+    """E[grade] under a graded fastText model (labels ``g0`` .. ``g5``)."""
+    probs, labels = load_classifier(model).predict_all(lines)
+    grades = np.array([float(lab[1:]) for lab in labels])
+    return probs @ grades
+
+
+def score_quality(texts: pa.Array | list[str], domains: Sequence[str | None] | pa.Array | None = None,
+                  model: str = "quality", head_bytes: int = 512, middle_bytes: int = 512) -> pa.Table:
+    """``quality_score`` (0-5), ``quality_tier`` and ``quality_type`` of each text, scored by its type's model."""
+    arr = pc.fill_null(as_string_array(texts), "")
+    n = len(arr)
+    types = quality_type(domains if domains is not None else ["web"] * n)
+    lines = fasttext_lines(text_windows(arr, head_bytes, middle_bytes))
+    dup, clean = document_structure(arr)
+    score = np.zeros(n, np.float64)
+    for qtype in sorted(set(types.tolist())):
+        rows = np.flatnonzero(types == qtype)
+        grade = expected_grade(model_name(model, qtype), [lines[i] for i in rows])
+        a, b, c, d = combiner(model, qtype)
+        score[rows] = a * grade + b * dup[rows] + c * clean[rows] + d
+    score = np.clip(score, 0.0, 5.0)
+    empty = pc.utf8_length(arr).to_numpy(zero_copy_only=False) == 0
+    score[empty] = 0.0
+    return pa.table({
+        "quality_score": pa.array(score.astype(np.float32), pa.float32()),
+        "quality_tier": pa.array(np.floor(score + 0.5).astype(np.int8), pa.int8()),
+        "quality_type": pa.array(types.tolist(), pa.string()),
+    })
 
 
 def quality_reject_reasons(scores: Sequence[float] | pa.Array, domains: Sequence[str] | pa.Array,
@@ -40,4 +172,15 @@ def quality_reject_reasons(scores: Sequence[float] | pa.Array, domains: Sequence
     reasons = np.full(len(score), None, dtype=object)
     for domain, t in sorted(thresholds.items()):
         reasons[(dom == domain) & (score < t)] = f"quality_score<{t:g}"
+    return pa.array(reasons.tolist(), pa.string())
+
+
+def quality_tier_reject_reasons(tiers: Sequence[int] | pa.Array, domains: Sequence[str] | pa.Array,
+                                min_tiers: Mapping[str, int]) -> pa.Array:
+    """Reject reason per document (null = kept): ``quality_tier<t`` for domains with a minimum tier."""
+    tier = np.asarray(pa.array(tiers, pa.int8()).fill_null(0).to_numpy(zero_copy_only=False))
+    dom = np.asarray(pa.array(domains, pa.string()).fill_null("").to_numpy(zero_copy_only=False), dtype=object)
+    reasons = np.full(len(tier), None, dtype=object)
+    for domain, t in sorted(min_tiers.items()):
+        reasons[(dom == domain) & (tier < t)] = f"quality_tier<{t}"
     return pa.array(reasons.tolist(), pa.string())

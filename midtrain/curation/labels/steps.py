@@ -96,7 +96,8 @@ class DomainLabeller(_BatchLabeller):
 
 
 class QualityScorer(_BatchLabeller):
-    """Sets ``quality_score`` = P(high quality) under the shipped (or your) quality model."""
+    """Sets ``quality_score`` (0-5), ``quality_tier`` and ``quality_type``: each document is scored by
+    the model of its domain's type (prose, code, math), so it runs after ``DomainLabeller``."""
 
     name = "⭐ QualityScorer"
     signal_schema = QUALITY_SIGNAL_SCHEMA
@@ -106,9 +107,8 @@ class QualityScorer(_BatchLabeller):
         self.model = model
 
     def label_batch(self, docs: list[Document]) -> None:
-        scores = score_quality([d.text for d in docs], self.model).to_pylist()
-        for doc, s in zip(docs, scores):
-            doc.metadata["quality_score"] = s
+        _set_columns(docs, score_quality([d.text for d in docs], [d.metadata.get("domain") for d in docs],
+                                         self.model))
 
 
 def _counts(values: list[str]) -> tuple[list[str], list[int]]:

@@ -1,0 +1,208 @@
+"""Keep policies and per-type quality (issue 14), measured on sources the models never trained on.
+
+    python benchmarks/bench_quality.py --parts policy quality threshold [--png quality_calibration.png]
+
+- ``policy``: the whole default decision (language ID, domain label, quality score, the rule
+  policies of the *predicted* domain, thresholds) on known-good documents of the held-out sources
+  (keep rate per source and domain; which check drops the rest), on long documents (the held-out
+  sources' books/files rebuilt whole, >= 128 KiB) and on known-bad held-out junk (drop rate per kind).
+- ``quality``: per type (prose, code, math), held-out documents intact and with graded damage
+  (``labeldata.quality_grades``): Spearman of ``quality_score`` against the grade, the mean score
+  per grade (the calibration plot), score mean/std per source; edited prose kept and spam dropped
+  at the default threshold.
+- ``threshold``: the same on *training* sources, which is where the default threshold was chosen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from labeldata import registry  # noqa: E402
+from labeldata.quality_grades import graded_versions  # noqa: E402
+from labeldata.source import every_kth  # noqa: E402
+from midtrain.curation import rules  # noqa: E402
+from midtrain.curation.decide import decide, load_decisions, signals_of  # noqa: E402
+from midtrain.curation.labels import identify_language, label_domains, score_quality  # noqa: E402
+from midtrain.curation.labels.evaluation import spearman  # noqa: E402
+from midtrain.curation.labels.quality import DEFAULT_QUALITY_THRESHOLDS, QUALITY_TYPES  # noqa: E402
+
+LONG_BYTES = 131_072
+PER_SOURCE = 300
+
+
+def decide_all(texts: list[str], thresholds: dict | None = None) -> dict[str, list]:
+    """The default pipeline's decision for each text: domain, quality, reject step and reason."""
+    arr = pa.array(texts, pa.large_string())
+    lang = identify_language(arr)
+    dom = label_domains(arr)
+    domains = dom.column("domain")
+    quality = score_quality(arr, domains)
+    sig = rules.compute_signals(texts, domains.to_pylist())
+    cols = {**{n: lang.column(n) for n in lang.column_names}, **{n: sig.column(n) for n in sig.column_names},
+            **{n: quality.column(n) for n in quality.column_names}}
+    steps, reasons = decide(signals_of(pa.table(cols)), domains, load_decisions(thresholds))
+    return {"domain": domains.to_pylist(), "quality": quality.column("quality_score").to_pylist(),
+            "step": steps.to_pylist(), "reason": reasons.to_pylist()}
+
+
+def source_texts(table: pa.Table, name: str, limit: int = PER_SOURCE) -> list[str]:
+    src = np.asarray(table.column("source").to_pylist(), dtype=object)
+    texts = table.column("text").to_pylist()
+    return every_kth([texts[i] for i in np.flatnonzero(src == name)], limit)
+
+
+def whole_groups(table: pa.Table, name: str, min_bytes: int = LONG_BYTES, limit: int = 30) -> list[str]:
+    """A source's groups (books, files) rebuilt from their pieces in order, kept if >= ``min_bytes``."""
+    parts: dict[str, list[str]] = defaultdict(list)
+    for s, g, t in zip(*(table.column(c).to_pylist() for c in ("source", "group", "text"))):
+        if s == name:
+            parts[g].append(t)
+    whole = ["\n\n".join(v) for _, v in sorted(parts.items())]
+    return every_kth([w for w in whole if len(w.encode()) >= min_bytes], limit)
+
+
+def keep_row(name: str, truth: str, res: dict[str, list]) -> tuple[str, float]:
+    n = len(res["step"])
+    kept = sum(1 for s in res["step"] if s is None)
+    why = Counter(f"{s}:{r}" for s, r in zip(res["step"], res["reason"]) if s is not None).most_common(3)
+    doms = Counter(res["domain"]).most_common(3)
+    return (f"{name:<28} {truth:<10} {n:>5} {kept / max(n, 1):>7.1%}  labelled {dict(doms)}  dropped by "
+            f"{dict(why)}"), kept / max(n, 1)
+
+
+def part_policy(sources: list, junk: list, table: pa.Table, junk_table: pa.Table, title: str) -> dict:
+    print(f"\n({title}) keep rate of known-good documents, end to end with predicted labels")
+    print(f"{'source':<28} {'domain':<10} {'docs':>5} {'kept':>7}")
+    out: dict = {"good": {}, "long": {}, "bad": {}}
+    per_domain = defaultdict(list)
+    for s in sources:
+        texts = source_texts(table, s.name)
+        line, rate = keep_row(s.name, s.domain, decide_all(texts))
+        print(line)
+        out["good"][s.name] = rate
+        per_domain[s.domain].append((rate, len(texts)))
+    for d, rows in sorted(per_domain.items()):
+        total = sum(n for _, n in rows)
+        print(f"  {d}: {sum(r * n for r, n in rows) / max(total, 1):.1%} of {total} documents kept")
+    long_texts = [t for s in sources for t in whole_groups(table, s.name)]
+    if long_texts:
+        line, rate = keep_row("long (whole books/files)", "any", decide_all(long_texts))
+        print(line)
+        out["long"] = {"documents": len(long_texts), "kept": rate}
+    print(f"\n({title}) drop rate of known-bad documents")
+    by_kind = defaultdict(list)
+    for s in junk:
+        texts = source_texts(junk_table, s.name)
+        res = decide_all(texts)
+        dropped = sum(1 for st in res["step"] if st is not None) / max(len(texts), 1)
+        why = Counter(st for st in res["step"] if st is not None).most_common(3)
+        print(f"{s.name:<28} {s.kind:<16} {len(texts):>5} dropped {dropped:>6.1%}  labelled "
+              f"{dict(Counter(res['domain']).most_common(3))} by {dict(why)}")
+        out["bad"][s.name] = dropped
+        by_kind[s.kind].append((dropped, len(texts)))
+    for k, rows in sorted(by_kind.items()):
+        total = sum(n for _, n in rows)
+        print(f"  {k}: {sum(r * n for r, n in rows) / max(total, 1):.1%} of {total} dropped")
+    return out
+
+
+def part_quality(sources: list, table: pa.Table, title: str, png: Path | None) -> dict:
+    print(f"\n({title}) quality: intact vs graded damage, scored by each type's model")
+    by_type: dict[str, list[tuple[int, float, str]]] = defaultdict(list)
+    for s in sources:
+        qtype = QUALITY_TYPES.get(s.domain, "prose")
+        texts = source_texts(table, s.name, limit=80)
+        graded = [(g, v) for i, t in enumerate(texts)
+                  for g, v in graded_versions(t[:8000], xxhash.xxh64_intdigest(f"eval/{s.name}/{i}".encode()))]
+        scores = score_quality([v for _, v in graded], [s.domain] * len(graded)).column("quality_score").to_pylist()
+        intact = np.array([sc for (g, _), sc in zip(graded, scores) if g == 5])
+        rho = spearman([g for g, _ in graded], scores)
+        print(f"{s.name:<28} {qtype:<6} intact mean {intact.mean():.2f} std {intact.std():.2f}  "
+              f"Spearman vs grade {rho:.3f}")
+        by_type[qtype] += [(g, sc, s.name) for (g, _), sc in zip(graded, scores)]
+    out = {}
+    for qtype, rows in sorted(by_type.items()):
+        grades = np.array([g for g, _, _ in rows])
+        scores = np.array([sc for _, sc, _ in rows])
+        means = {g: round(float(scores[grades == g].mean()), 3) for g in range(6)}
+        out[qtype] = {"spearman": spearman(grades, scores), "mean_score_by_grade": means}
+        print(f"  {qtype}: Spearman {out[qtype]['spearman']:.3f}; mean score by grade {means}")
+    if png:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for qtype, v in out.items():
+            ax.plot(list(v["mean_score_by_grade"]), list(v["mean_score_by_grade"].values()), marker="o", label=qtype)
+        ax.plot([0, 5], [0, 5], color="grey", linestyle=":", label="calibrated")
+        ax.set_xlabel("graded label (5 = intact edited text)")
+        ax.set_ylabel("mean quality_score")
+        ax.set_title(f"quality calibration ({title})")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(png, dpi=100)
+        print(f"  calibration plot: {png}")
+    return out
+
+
+def part_prose_threshold(sources: list, junk: list, table: pa.Table, junk_table: pa.Table, title: str) -> dict:
+    """Edited prose kept and spam dropped at each candidate threshold (prose model)."""
+    prose = [t for s in sources if s.domain == "web" for t in source_texts(table, s.name, 150)]
+    spam = [t for s in junk if s.kind in ("spam", "seo", "word-salad") for t in source_texts(junk_table, s.name, 150)]
+    qp = np.array(score_quality(prose, ["web"] * len(prose)).column("quality_score").to_pylist())
+    qs = np.array(score_quality(spam, ["web"] * len(spam)).column("quality_score").to_pylist()) if spam else np.zeros(0)
+    print(f"\n({title}) prose threshold: share of edited prose kept / spam+SEO+salad dropped (score only)")
+    rows = {}
+    for t in (1.0, 1.5, 2.0, 2.5, 3.0, 3.5):
+        rows[t] = (float((qp >= t).mean()), float((qs < t).mean()) if len(qs) else float("nan"))
+        mark = " <- default" if t == DEFAULT_QUALITY_THRESHOLDS.get("web") else ""
+        print(f"  >= {t:.1f}: prose kept {rows[t][0]:.1%}, junk dropped {rows[t][1]:.1%}{mark}")
+    return {str(k): v for k, v in rows.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--parts", nargs="+", default=["policy", "quality"], choices=["policy", "quality", "threshold"])
+    parser.add_argument("--png", type=Path, help="calibration plot of the held-out quality part")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    sources = registry.all_sources()
+    held = [s for s in sources if s.name in registry.HELDOUT]
+    train = [s for s in sources if s.name not in registry.HELDOUT]
+    table = registry.corpus_table([s for s in sources if s.domain != "bad"])
+    junk_table = registry.corpus_table([s for s in sources if s.domain == "bad"])
+    out = {}
+    if "threshold" in args.parts:
+        out["threshold_train"] = part_prose_threshold([s for s in train if s.domain != "bad"],
+                                                      [s for s in train if s.domain == "bad"], table, junk_table,
+                                                      "training sources")
+        out["policy_train"] = part_policy([s for s in train if s.domain != "bad"],
+                                          [s for s in train if s.domain == "bad"], table, junk_table,
+                                          "training sources")
+    if "quality" in args.parts:
+        out["quality_heldout"] = part_quality([s for s in held if s.domain != "bad"], table, "held-out sources",
+                                              args.png)
+        out["threshold_heldout"] = part_prose_threshold([s for s in held if s.domain != "bad"],
+                                                        [s for s in held if s.domain == "bad"], table, junk_table,
+                                                        "held-out sources")
+    if "policy" in args.parts:
+        out["policy_heldout"] = part_policy([s for s in held if s.domain != "bad"],
+                                            [s for s in held if s.domain == "bad"], table, junk_table,
+                                            "held-out sources")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2, default=float) + "\n")
+
+
+if __name__ == "__main__":
+    main()
