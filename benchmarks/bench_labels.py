@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +46,9 @@ def topical_sources() -> tuple[list, list]:
             [s for s in sources if s.name in registry.HELDOUT])
 
 
-def predict(model: str, texts: list[str]) -> list[str]:
-    return label_domains(pa.array(texts, pa.large_string()), config=DomainConfig(model=model))["domain"].to_pylist()
+def predict(model: str, texts: list[str], head: int = 512, middle: int = 512) -> list[str]:
+    config = DomainConfig(model=model, head_bytes=head, middle_bytes=middle, code_language=False)
+    return label_domains(pa.array(texts, pa.large_string()), config=config)["domain"].to_pylist()
 
 
 def per_source_table(rows: list[tuple[str, str, list[str]]]) -> str:
@@ -75,7 +77,7 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             model = Path(tmp) / "domain.ftz"
             train_classifier(labels, examples, model, DOMAIN_TRAIN_CONFIG)
-            pred = predict(str(model), by_source[name][0])
+            pred = predict(str(model), by_source[name][0], DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
         return name, by_source[name][1], pred
 
     start = time.perf_counter()
@@ -157,12 +159,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--docs", type=int, default=3000, help="documents for the speed part")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="LOSO: change a field of the training config (an experiment, not the shipped recipe)")
     args = parser.parse_args()
     train, heldout = topical_sources()
     table = registry.corpus_table(train + heldout)
     counts = {d: sum(1 for s in train if s.domain == d) for d in TOPICAL}
     print(f"{len(train)} training sources {counts}, {len(heldout)} held-out; {table.num_rows} documents")
     out = {}
+    global DOMAIN_TRAIN_CONFIG
+    for item in args.set:
+        key, _, value = item.partition("=")
+        kind = type(getattr(DOMAIN_TRAIN_CONFIG, key))
+        parsed = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+        DOMAIN_TRAIN_CONFIG = replace(DOMAIN_TRAIN_CONFIG, **{key: parsed})
+    if args.set:
+        print(f"training config: {DOMAIN_TRAIN_CONFIG}")
     if "loso" in args.parts:
         names = args.only or [s.name for s in train]
         out["loso"] = part_loso(table, names, args.workers)

@@ -104,9 +104,25 @@ def corpus_table(sources: list[Source] | None = None) -> pa.Table:
     return pa.concat_tables(tables) if tables else pa.table({})
 
 
-if __name__ == "__main__":
+def sources_markdown() -> str:
+    """Every source as a Markdown table (domain, kind, origin, licence, documents, MB, role)."""
+    lines = ["| source | domain | kind | origin | licence | documents | MB | role |",
+             "|---|---|---|---|---|---:|---:|---|"]
     for s in all_sources():
         t = source_table(s)
         mb = sum(len(x.encode()) for x in t.column("text").to_pylist()) / 1e6
-        print(f"{s.name:<28} {s.domain:<10} {s.kind:<28} {t.num_rows:>6} {mb:>7.2f} MB  "
-              f"{'HELD-OUT' if s.name in HELDOUT else ''}")
+        role = "held-out" if s.name in HELDOUT else "training"
+        lines.append(f"| {s.name} | {s.domain} | {s.kind} | `{s.origin}` | {s.licence} | {t.num_rows:,} | {mb:.2f} "
+                     f"| {role} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    if "--markdown" in sys.argv:
+        print(sources_markdown(), end="")
+    else:
+        for s in all_sources():
+            t = source_table(s)
+            mb = sum(len(x.encode()) for x in t.column("text").to_pylist()) / 1e6
+            print(f"{s.name:<28} {s.domain:<10} {s.kind:<28} {t.num_rows:>6} {mb:>7.2f} MB  "
+                  f"{'HELD-OUT' if s.name in HELDOUT else ''}")

@@ -39,7 +39,7 @@ from labeldata import registry  # noqa: E402
 from labeldata.training_sets import DOMAIN_TRAIN_CONFIG, domain_examples, quality_examples  # noqa: E402
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.models import MODELS_DIR  # noqa: E402
-from midtrain.curation.labels.quality import document_structure, expected_grade  # noqa: E402
+from midtrain.curation.labels.quality import document_structure, grade_probabilities, quality_features  # noqa: E402
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows  # noqa: E402
 from midtrain.curation.labels.training import TrainConfig, train_classifier  # noqa: E402
 
@@ -81,11 +81,10 @@ def train_domain(topical: pa.Table, out: Path) -> dict:
             "sources": sorted(set(topical.column("source").to_pylist()))}
 
 
-def fit_combiner(grades: np.ndarray, expected: np.ndarray, dup: np.ndarray, clean: np.ndarray) -> np.ndarray:
-    """Least-squares ``(a, b, c, d)`` of grade ~ a*E[grade] + b*dup + c*clean + d."""
-    x = np.column_stack([expected, dup, clean, np.ones_like(expected)])
-    coef, *_ = np.linalg.lstsq(x, grades.astype(np.float64), rcond=None)
-    return coef
+def fit_combiner(grades: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """Least-squares weights of grade ~ features (``quality.quality_features``), lightly ridged."""
+    ridge = 1e-3 * np.eye(features.shape[1])
+    return np.linalg.solve(features.T @ features + ridge, features.T @ grades.astype(np.float64))
 
 
 def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path) -> dict:
@@ -96,11 +95,12 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path) 
     model = out_dir / f"quality-{qtype}.ftz"
     train_classifier([f"g{g}" for g, _, _ in train], [t for _, t, _ in train], model, QUALITY_CONFIG)
     texts = pa.array([t for _, t, _ in held], pa.large_string())
-    expected = expected_grade(str(model), fasttext_lines(text_windows(texts, 512, 512)))
+    probs = grade_probabilities(str(model), fasttext_lines(text_windows(texts, 512, 512)))
     dup, clean = document_structure(texts)
     grades = np.array([g for g, _, _ in held])
-    coef = fit_combiner(grades, expected, dup, clean)
-    fitted = np.clip(np.column_stack([expected, dup, clean, np.ones_like(expected)]) @ coef, 0, 5)
+    features = quality_features(probs, dup, clean)
+    coef = fit_combiner(grades, features)
+    fitted = np.clip(features @ coef, 0, 5)
     report = {"combiner": coef.round(6).tolist(), "train_examples": len(train), "calibration_examples": len(held),
               "calibration_spearman": round(spearman(fitted, grades), 4),
               "calibration_mae": round(float(np.abs(fitted - grades).mean()), 4), "config": asdict(QUALITY_CONFIG)}

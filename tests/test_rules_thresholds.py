@@ -84,11 +84,15 @@ def test_long_documents_have_no_length_cut():
     signals = compute_signals([long_text])
     assert signals.column("gopher_quality_word_count")[0].as_py() > 100_000
     # the copies repeat 5-grams, so look at the quality rule alone
-    quality_only = load_thresholds({"domains": {d: {"rules": ["gopher_quality"]} for d in ("web", "long")}})
-    step, reason = apply_thresholds(signals, ["web"], quality_only)
+    quality_only = load_thresholds({"domains": {d: {"rules": ["gopher_quality"]} for d in ("web", "long", "math")},
+                                    "default": {"rules": ["gopher_quality"]}})
+    for domain in ("web", "long", "math", "a-users-domain"):  # length is a property: no default domain cuts
+        step, _ = apply_thresholds(signals, [domain], quality_only)
+        assert step[0].as_py() is None, domain
+    capped = load_thresholds({"domains": {"web": {"rules": ["gopher_quality"],
+                                                  "overrides": {"gopher_quality": {"max_doc_words": 100_000}}}}})
+    step, reason = apply_thresholds(signals, ["web"], capped)
     assert (step[0].as_py(), reason[0].as_py()) == ("gopher_quality", "gopher_long_doc")
-    step, _ = apply_thresholds(signals, ["long"], quality_only)
-    assert step[0].as_py() is None
 
 
 def test_unknown_domains_use_the_default_prose_policy():

@@ -132,6 +132,64 @@ def content_signals(windows: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return latex_per_kb.astype(np.float32), code_fraction.astype(np.float32)
 
 
+# Content features as extra tokens on the classifier's line ("fxlatex2", "fxcode3", ...): fastText
+# learns a weight per token like for any word, but these measure the *shape* of a document (markup
+# density, code-shaped lines, digits, math symbols, numbered steps, questions, line length), which
+# carries over to sources whose vocabulary the model never saw. Bucket edges are round numbers.
+_FEATURES: tuple[tuple[str, str, tuple[float, ...]], ...] = (
+    ("latex", "latex_per_kb", (0.5, 2.0, 6.0, 15.0)),
+    ("code", "code_line_fraction", (0.2, 0.5, 0.8)),
+    ("digit", "digits_per_kb", (20.0, 60.0, 150.0)),
+    ("msym", "math_symbols_per_kb", (0.5, 3.0, 10.0)),
+    ("step", "step_lines_fraction", (0.05, 0.2, 0.5)),
+    ("quest", "questions_per_kb", (0.5, 2.0)),
+    ("line", "mean_line_bytes", (30.0, 60.0, 120.0)),
+)
+FEATURE_PREFIX = "fx"
+_STEP_LINE = r"(?mi)^[ \t]*(?:step[ \t]*\d+|\d{1,2}[.)][ \t]|\(\d{1,2}\)|[-*•][ \t]|first,|then,|therefore|thus|hence|so[ ,])"
+
+
+def shape_signals(windows: pa.Array) -> dict[str, np.ndarray]:
+    """Per window: the measures behind the feature tokens (Arrow regex counts, numpy arithmetic)."""
+    def count(pattern: str) -> np.ndarray:
+        return pc.count_substring_regex(windows, pattern).to_numpy(zero_copy_only=False).astype(np.float64)
+
+    size = pc.binary_length(windows).to_numpy(zero_copy_only=False).astype(np.float64)
+    kb = np.maximum(size, 1.0) / 1024.0
+    lines = np.maximum(count(_NONEMPTY_LINE), 1.0)
+    latex, code_frac = content_signals(windows)
+    return {
+        "latex_per_kb": latex.astype(np.float64),
+        "code_line_fraction": code_frac.astype(np.float64),
+        "digits_per_kb": count(r"[0-9]") / kb,
+        "math_symbols_per_kb": count(r"\p{Sm}|[∀∃∈∉⊂⊆∪∩∑∏∫√∞≈≠≤≥≡λ]") / kb,
+        "step_lines_fraction": np.minimum(count(_STEP_LINE), lines) / lines,
+        "questions_per_kb": count(r"\?") / kb,
+        "mean_line_bytes": size / lines,
+    }
+
+
+def feature_tokens(windows: pa.Array) -> list[str]:
+    """The feature tokens of each window, e.g. ``"fxlatex0 fxcode3 fxdigit1 ..."``."""
+    signals = shape_signals(windows)
+    parts = []
+    for name, key, edges in _FEATURES:
+        bucket = np.searchsorted(np.asarray(edges), signals[key], side="right")
+        parts.append(np.char.add(f"{FEATURE_PREFIX}{name}", bucket.astype(str)))
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = np.char.add(np.char.add(joined, " "), part)
+    return joined.tolist()
+
+
+def classifier_lines(windows: pa.Array, with_features: bool) -> list[str]:
+    """What the domain classifier reads: the normalised window, plus the feature tokens if its model knows them."""
+    lines = fasttext_lines(windows)
+    if not with_features or not lines:
+        return lines
+    return [f"{line} {feats}" for line, feats in zip(lines, feature_tokens(windows))]
+
+
 def extensions(paths: list[str | None] | pa.Array) -> np.ndarray:
     """Lower-case extension (no dot) of each path, ``""`` for none."""
     arr = pa.array(paths, pa.string()) if not isinstance(paths, (pa.Array, pa.ChunkedArray)) else paths
@@ -158,7 +216,8 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     windows = text_windows(texts_arr, config.head_bytes, config.middle_bytes)
     latex, code_frac = content_signals(windows)
     binary_frac, latin_frac = script_signals(windows)
-    pred = load_classifier(config.model).predict(fasttext_lines(windows))
+    classifier = load_classifier(config.model)
+    pred = classifier.predict(classifier_lines(windows, classifier.knows(f"{FEATURE_PREFIX}code0")))
 
     domain = pred.labels.copy()
     score = pred.scores.copy()

@@ -75,6 +75,10 @@ class FastTextClassifier:
         return Predictions(labels, np.clip(scores, 0.0, 1.0))
 
 
+    def knows(self, word: str) -> bool:
+        """Whether ``word`` is in the model's vocabulary (e.g. the domain model's feature tokens)."""
+        return self.model.get_word_id(word) >= 0
+
     def predict_all(self, lines: list[str]) -> tuple[np.ndarray, tuple[str, ...]]:
         """Probabilities of every label, ``(len(lines), len(labels))``, columns in ``self.labels`` order."""
         k = len(self.labels)

@@ -8,12 +8,13 @@ classifier over six grades, trained on real documents of that type and on the sa
 damage of known severity (``labeldata/quality_grades.py``: truncation, injected boilerplate,
 duplicated lines, shuffled lines, word salad and keyword stuffing) plus real junk. The score is:
 
-    quality_score = clip(a * E[grade] + b * duplicated_line_fraction + c * clean_end + d, 0, 5)
+    quality_score = clip(w · [P(g0), ..., P(g5), duplicated_line_fraction, clean_end, 1], 0, 5)
 
-where ``E[grade]`` is the expected grade under the model's probabilities, and the two structural
+where ``P(gk)`` are the model's grade probabilities, and the two structural
 signals (computed over the whole document by one numba kernel) see what a bag of n-grams over a
-window cannot: lines repeated far apart, and text cut off mid-sentence. ``a..d`` are fitted by
-least squares on examples the fastText model did not train on, and stored next to it
+window cannot: lines repeated far apart, and text cut off mid-sentence. ``w`` is fitted by least
+squares on examples the fastText model did not train on (so it learns which grades the model
+can and cannot tell apart: shuffled lines keep every word), and stored next to it
 (``quality-<type>.json``). ``quality_tier`` is the score rounded to an integer (0-5); schedules
 and ``refilter`` select by tier. The keep decision is ``quality_reject_reasons``, per domain.
 """
@@ -125,19 +126,26 @@ def model_name(model: str, qtype: str) -> str:
 
 
 def combiner(model: str, qtype: str) -> np.ndarray:
-    """The fitted ``(a, b, c, d)`` stored beside the type's fastText model."""
+    """The fitted weights stored beside the type's fastText model (default: the expected grade)."""
     ref = model_name(model, qtype)
     path = MODELS_DIR / f"{ref}.json" if model == "quality" else Path(ref).with_suffix(".json")
     if not path.is_file():
-        return np.array([1.0, 0.0, 0.0, 0.0])
+        return np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 0.0, 0.0, 0.0])
     return np.asarray(json.loads(path.read_text())["combiner"], np.float64)
 
 
-def expected_grade(model: str, lines: list[str]) -> np.ndarray:
-    """E[grade] under a graded fastText model (labels ``g0`` .. ``g5``)."""
+def grade_probabilities(model: str, lines: list[str]) -> np.ndarray:
+    """``(n, 6)`` probabilities of grades 0..5 under a graded fastText model (labels ``g0`` .. ``g5``)."""
     probs, labels = load_classifier(model).predict_all(lines)
-    grades = np.array([float(lab[1:]) for lab in labels])
-    return probs @ grades
+    out = np.zeros((len(lines), GRADES))
+    for j, lab in enumerate(labels):
+        out[:, int(lab[1:])] = probs[:, j]
+    return out
+
+
+def quality_features(probs: np.ndarray, dup: np.ndarray, clean: np.ndarray) -> np.ndarray:
+    """The combiner's inputs: grade probabilities, duplicated-line fraction, clean end, a constant."""
+    return np.column_stack([probs, dup, clean, np.ones(len(dup))])
 
 
 def score_quality(texts: pa.Array | list[str], domains: Sequence[str | None] | pa.Array | None = None,
@@ -151,9 +159,8 @@ def score_quality(texts: pa.Array | list[str], domains: Sequence[str | None] | p
     score = np.zeros(n, np.float64)
     for qtype in sorted(set(types.tolist())):
         rows = np.flatnonzero(types == qtype)
-        grade = expected_grade(model_name(model, qtype), [lines[i] for i in rows])
-        a, b, c, d = combiner(model, qtype)
-        score[rows] = a * grade + b * dup[rows] + c * clean[rows] + d
+        probs = grade_probabilities(model_name(model, qtype), [lines[i] for i in rows])
+        score[rows] = quality_features(probs, dup[rows], clean[rows]) @ combiner(model, qtype)
     score = np.clip(score, 0.0, 5.0)
     empty = pc.utf8_length(arr).to_numpy(zero_copy_only=False) == 0
     score[empty] = 0.0

@@ -48,6 +48,11 @@ class TrainConfig:
     holdout: float = 0.2
     """Fraction of examples held out for the scores."""
     seed: int = 0
+    minn: int = 0
+    """Shortest character n-gram of a word (0: none); subwords help on unseen identifiers."""
+    maxn: int = 0
+    shape_features: bool = False
+    """Append the domain labeller's content-feature tokens (``domain.feature_tokens``) to every line."""
     quantize: bool = False
     """Write a quantized ``.ftz`` (about 10–50× smaller, scores within a point)."""
     cutoff: int = 100_000
@@ -123,7 +128,13 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
     counts = Counter(labels)
     if len(counts) < 2:
         raise ConfigError(f"need examples of at least two labels, got {dict(counts)}")
-    lines = fasttext_lines(text_windows(pa.array(texts, pa.large_string()), config.head, config.middle))
+    windows = text_windows(pa.array(texts, pa.large_string()), config.head, config.middle)
+    if config.shape_features:
+        from midtrain.curation.labels.domain import classifier_lines
+
+        lines = classifier_lines(windows, with_features=True)
+    else:
+        lines = fasttext_lines(windows)
     held = holdout_mask(texts, config.holdout, config.seed)
     if config.holdout > 0 and held.all():
         raise ConfigError("every example fell in the held-out split: give more examples or a smaller --holdout")
@@ -181,7 +192,7 @@ def _fit_main(train_file: str, model_path: str, config_json: str) -> int:
         model = fasttext.train_supervised(
             input=train_file, epoch=config.epochs, lr=config.lr, dim=config.dim,
             wordNgrams=config.word_ngrams, minCount=config.min_count, bucket=config.bucket,
-            minn=0, maxn=0, loss="softmax", thread=1, seed=config.seed, verbose=0)
+            minn=config.minn, maxn=config.maxn, loss="softmax", thread=1, seed=config.seed, verbose=0)
         if config.quantize:
             model.quantize(input=train_file, qnorm=True, retrain=True, cutoff=config.cutoff,
                            thread=1, epoch=config.epochs, lr=config.lr, verbose=0)

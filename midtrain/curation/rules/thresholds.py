@@ -48,6 +48,7 @@ RULE_PARAMS: dict[str, dict[str, Any]] = {
     },
 }
 PROSE_RULES = ("gopher_repetition", "gopher_quality", "c4", "fineweb")  # FineWeb's pipeline order
+NO_LENGTH_CUT = {"gopher_quality": {"max_doc_words": None}}
 
 
 @dataclass(frozen=True)
@@ -91,25 +92,46 @@ class Thresholds:
 DEFAULT_THRESHOLDS = Thresholds(
     params=RULE_PARAMS,
     domains={
-        "web": DomainPolicy(PROSE_RULES),
+        # Gopher's 100,000-word cap dropped whole books and manuals from crawls; for mid-training they are
+        # the long-context data a schedule's `long` selects, so no domain has a length cut by default.
+        "web": DomainPolicy(PROSE_RULES, NO_LENGTH_CUT),
         "code": DomainPolicy(("code",)),
         # long documents: no length cut (the prose rules otherwise apply as published)
+        # long: a domain only in corpora curated before length became a property (or by users who set
+        # DomainConfig.long_min_bytes): the prose rules without the length cut
         "long": DomainPolicy(PROSE_RULES, {"gopher_quality": {"max_doc_words": None}}),
-        # math: the prose rules adapted so that LaTeX-heavy documents survive. Measured on 693 good math
-        # documents (mpmath docs, CHAMP solutions, PARI/GP manual; benchmarks/bench_rules.py): under the
-        # web policy 98.6% are dropped, mostly by the alpha-word ratio (677: "$", "\\", "{" count as
-        # words), C4's curly bracket (308) and sentence count (285), FineWeb's line punctuation (244)
-        # and repeated-line characters (260: "$$", "\\end{align}"). Cut-offs below sit under the 1st
-        # percentile of those documents; checks that only measure LaTeX's syntax are off.
+        # math and reasoning: what mid-training wants most, so the prose rules keep only the checks that
+        # catch junk, with cut-offs above the 99th percentile of good training documents of that domain
+        # (benchmarks/bench_quality.py --parts threshold; labeldata's training sources: LaTeX manuals,
+        # worked solutions, Coq and Metamath proofs, SymPy docstrings, worded exercises for math; logic
+        # and constraint puzzles with solution traces, step chains, puzzle rules for reasoning). Under the
+        # web policy 39% of that math and 99% of that reasoning was dropped: formal proofs have no
+        # English stop words, puzzles repeat their templates (top and duplicated n-grams), grids and
+        # formulas are not alphabetic words, and lid.176 is unsure of both (they are exempt from the
+        # language filter). Junk that the domain labeller sends here still meets the quality score.
         "math": DomainPolicy(PROSE_RULES, {
-            "gopher_quality": {"min_doc_words": 20, "max_avg_word_length": 12, "min_alpha_words_ratio": 0.2},
-            "gopher_repetition": {f"dup_{n}_gram_frac": 2 * RULE_PARAMS["gopher_repetition"][f"dup_{n}_gram_frac"]
-                                  for n in range(5, 11)},
+            "gopher_quality": {"min_doc_words": 20, "max_doc_words": None, "max_avg_word_length": 16,
+                               "min_alpha_words_ratio": 0.2, "min_stop_words": None},
+            "gopher_repetition": {"dup_line_frac": 0.4, "dup_line_char_frac": 0.6, "top_2_gram_frac": 0.25,
+                                  "top_3_gram_frac": 0.3, "top_4_gram_frac": 0.35,
+                                  **{f"dup_{n}_gram_frac": 0.7 - 0.04 * (n - 5) for n in range(5, 11)}},
             "c4": {"filter_curly_bracket": False, "min_num_sentences": None},
-            "fineweb": {"line_punct_thr": None, "char_duplicates_ratio": 0.3},
+            "fineweb": {"line_punct_thr": None, "short_line_thr": 0.8, "char_duplicates_ratio": 0.6},
+        }),
+        "reasoning": DomainPolicy(PROSE_RULES, {
+            "gopher_quality": {"min_doc_words": 20, "max_doc_words": None, "min_avg_word_length": 1,
+                               "max_avg_word_length": 12,
+                               "min_alpha_words_ratio": 0.1, "min_stop_words": None,
+                               "max_bullet_lines_ratio": None},
+            "gopher_repetition": {"dup_line_frac": 0.4, "dup_line_char_frac": 0.25, "top_2_gram_frac": None,
+                                  "top_3_gram_frac": None, "top_4_gram_frac": None,
+                                  **{f"dup_{n}_gram_frac": 0.6 for n in range(5, 11)}},
+            "c4": {"filter_curly_bracket": False, "min_num_sentences": None},
+            "fineweb": {"line_punct_thr": None, "short_line_thr": None, "char_duplicates_ratio": 0.2,
+                        "new_line_ratio": None},
         }),
     },
-    default=DomainPolicy(PROSE_RULES),
+    default=DomainPolicy(PROSE_RULES, NO_LENGTH_CUT),
 )
 
 
