@@ -47,6 +47,8 @@ from pathlib import Path
 
 from labeldata import fetch
 from labeldata.source import LabelledDoc, Source, chunks, every_kth, read_text
+from midtrain.curation.labels.corpora import lyx_to_latex
+from midtrain.quickstart.sample import champ_text
 
 MIN_CHARS = 200
 MAX_CHARS = 6000  # chunks() keeps a long paragraph whole; a document is cut at this length
@@ -75,19 +77,6 @@ def _pari_docs() -> Iterator[LabelledDoc]:
 
 # ---- lyx-common ----------------------------------------------------------------------------------
 
-def lyx_to_latex(lyx: str) -> str:
-    """LyX source to readable LaTeX-ish text: formulas kept (``$...$``), layout commands dropped."""
-    out = []
-    for line in lyx.splitlines():
-        if line.startswith("\\begin_inset Formula "):
-            out.append(line[len("\\begin_inset Formula "):])
-        elif line.startswith("\\begin_layout") or line.startswith("\\end_layout"):
-            out.append("\n")
-        elif line.startswith("\\") or line.startswith("#"):
-            continue
-        else:
-            out.append(line)
-    return re.sub(r"\n{3,}", "\n\n", " ".join(out).replace(" \n ", "\n"))
 
 
 def _lyx_docs() -> Iterator[LabelledDoc]:
@@ -129,13 +118,6 @@ def _texlive_docs() -> Iterator[LabelledDoc]:
 
 # ---- CHAMP ---------------------------------------------------------------------------------------
 
-def champ_text(problem: dict) -> str:
-    """One CHAMP problem record as a document: statement, step-by-step solution, answer."""
-    steps = [s["_text"] for s in problem.get("solution", {}).get("steps", [])]
-    text = "Problem: " + problem["_text"].strip() + "\n\nSolution:\n" + "\n".join(steps)
-    if problem.get("answer"):
-        text += f"\n\nAnswer: {problem['answer']}"
-    return text
 
 
 def _champ_docs() -> Iterator[LabelledDoc]:

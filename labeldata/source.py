@@ -7,6 +7,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+# Cutting and subsampling are the ones the first label models used (re-exported for the source modules).
+from midtrain.curation.labels.corpora import chunks, every_kth  # noqa: F401
+
 
 @dataclass(frozen=True)
 class LabelledDoc:
@@ -40,28 +43,6 @@ class Source:
     """Fetches (cached) and yields the documents, in a deterministic order."""
     note: str = ""
     """Anything a reader of the source list should know (how the text was cut, what was skipped)."""
-
-
-def chunks(text: str, size: int = 6000) -> Iterator[str]:
-    """Split at blank lines into pieces of about ``size`` characters (a long paragraph stays whole)."""
-    piece: list[str] = []
-    n = 0
-    for para in re.split(r"\n\s*\n", text):
-        if n and n + len(para) > size:
-            yield "\n\n".join(piece)
-            piece, n = [], 0
-        piece.append(para)
-        n += len(para) + 2
-    if piece and n > 0:
-        yield "\n\n".join(piece)
-
-
-def every_kth(items: list, limit: int) -> list:
-    """At most ``limit`` items spread evenly over a list (deterministic subsample)."""
-    if len(items) <= limit:
-        return items
-    step = len(items) / limit
-    return [items[int(i * step)] for i in range(limit)]
 
 
 def read_text(path: Path) -> str:
