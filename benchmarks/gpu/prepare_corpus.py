@@ -115,6 +115,7 @@ def fetch_sources() -> Path:
     root = SOURCES / "x"
     debs = SOURCES / "debs"
     debs.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)  # dpkg -x creates its target folder, not the parents
     for name in DEBIAN_PACKAGES:
         if (root / name).is_dir():
             continue
