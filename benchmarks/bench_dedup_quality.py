@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_dedup_signatures import py_shingles  # noqa: E402  (the pure-Python shingle twin)
 
 from midtrain.corpus import CorpusWriter, Manifest, read_text_shard  # noqa: E402
-from midtrain.curation.dedup import DedupConfig, dedup_corpus  # noqa: E402
-from midtrain.curation.dedup.normalize import normalize_unicode  # noqa: E402
+from midtrain.curation.stages.dedup import DedupConfig, dedup_corpus  # noqa: E402
+from midtrain.curation.stages.dedup.normalize import normalize_unicode  # noqa: E402
 
 LEVELS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
 

@@ -153,7 +153,7 @@ def main() -> None:
     from loguru import logger
 
     from midtrain.corpus import Manifest
-    from midtrain.curation.dedup import DedupConfig, dedup_corpus
+    from midtrain.curation.stages.dedup import DedupConfig, dedup_corpus
 
     logger.remove()
     logger.add(lambda m: None, level="WARNING")
@@ -168,9 +168,9 @@ def main() -> None:
     shutil.rmtree(out, ignore_errors=True)
     with PeakMemory() as mem:
         t = time.perf_counter()
-        counts = dedup_corpus(corpus, out, DedupConfig(), workers=args.workers)
+        report = dedup_corpus(corpus, out, DedupConfig(), workers=args.workers)
         wall = time.perf_counter() - t
-    removed = counts["input"] - counts["kept"]
+    removed = report.input - report.kept
     print(f"\n{'':<34} {'docs/s':>9} {'wall (s)':>9} {'peak RSS':>9}")
     print(f"{'midtrain dedup_corpus (all stages)':<34} {docs / wall:>9.0f} {wall:>9.0f} {mem.peak / 2**30:>8.2f}G")
     if args.anchor_sample > 0:
@@ -178,7 +178,7 @@ def main() -> None:
         projected = docs / (rate * args.workers)
         print(f"{'datatrove stage 1 only (projected)':<34} {rate * args.workers:>9.0f} {projected:>9.0f} {'-':>9}"
               f"   (measured on {n} sampled documents, one core, × {args.workers} workers)")
-    print(f"\nremoved {removed:,} of {docs:,}: {counts['rejected']}; LSH {counts['lsh']}")
+    print(f"\nremoved {removed:,} of {docs:,}: {report.rejected}; LSH {report.lsh}")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end (shared with other jobs)")
     print("target: peak memory < 4 GB (issue 5)")
     shutil.rmtree(out, ignore_errors=True)

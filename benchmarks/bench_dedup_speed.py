@@ -5,7 +5,7 @@ number of permutations (128), word 5-gram shingles, one process pinned to one co
 implementation: normalising, shingling, hashing and permuting every document.
 
 - midtrain: Arrow array -> Unicode normalisation (Arrow compute) -> numba kernel
-  (:func:`midtrain.curation.dedup.minhash.minhash_signatures`).
+  (:func:`midtrain.curation.stages.dedup.minhash.minhash_signatures`).
 - datasketch: ``MinHash(num_perm=128).update_batch`` over shingles from a plain Python shingler
   (lowercase, split on whitespace, join 5 words).
 - datatrove: ``MinhashDedupSignature.run`` (16 buckets × 8 hashes) on ``Document``s, which
@@ -37,8 +37,8 @@ def stdlib_sources(n: int) -> list[str]:
 def run_midtrain(texts: list[str], num_perm: int) -> None:
     import pyarrow as pa
 
-    from midtrain.curation.dedup.minhash import minhash_signatures, permutations
-    from midtrain.curation.dedup.normalize import normalize_unicode
+    from midtrain.curation.stages.dedup.minhash import minhash_signatures, permutations
+    from midtrain.curation.stages.dedup.normalize import normalize_unicode
 
     a, b = permutations(num_perm, 1)
     minhash_signatures(normalize_unicode(pa.array(texts, pa.large_string())), ngram=5, a=a, b=b)

@@ -30,8 +30,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labeldata import registry  # noqa: E402
-from labeldata.training_sets import DOMAIN_TRAIN_CONFIG, domain_examples  # noqa: E402
+from scripts.labeldata import registry  # noqa: E402
+from scripts.labeldata.training_sets import DOMAIN_TRAIN_CONFIG, domain_examples  # noqa: E402
 from midtrain.curation.labels import DomainConfig, label_domains  # noqa: E402
 from midtrain.curation.labels.evaluation import classification_report, format_report  # noqa: E402
 from midtrain.curation.labels.training import train_classifier  # noqa: E402
@@ -116,9 +116,8 @@ def part_heldout(table: pa.Table, heldout: list) -> dict:
 def part_speed(table: pa.Table, docs: int, repeats: int) -> dict:
     from datatrove.data import Document
 
-    from midtrain.curation.labels import DomainLabeller, LanguageID, QualityScorer
-    from midtrain.curation.steps.normalise import Normalise
-    from midtrain.curation.steps.signals import ApplyThresholds, ComputeSignals
+    from midtrain.curation.filters import ApplyThresholds
+    from midtrain.curation.taggers import ComputeSignals, DomainLabeller, LanguageID, Normalise, QualityScorer
 
     texts = table.column("text").to_pylist()
     order = sorted(range(len(texts)), key=lambda i: (i * 2654435761) % 2**32)[:docs]

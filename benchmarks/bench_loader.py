@@ -378,7 +378,9 @@ def breakdown(data: BenchData) -> None:
     """CPU microseconds per batch of midtrain's stages, timed apart: the plan, the fill into fresh
     tensors (the in-process path) and the fill into one reused buffer (what a worker does with a
     shared-memory slot)."""
-    from midtrain.loaders.dataset import LoaderConfig, PackedDataset, fill, fill_into, rank_segments
+    from midtrain.loaders import LoaderConfig
+    from midtrain.loaders.batches import PlannedBatch, fill, fill_into, rank_segments
+    from midtrain.loaders.dataset import PackedDataset
     from midtrain.mixers import load_schedule
 
     print("\n## midtrain per-batch CPU cost by stage (us per batch)")
@@ -389,7 +391,7 @@ def breakdown(data: BenchData) -> None:
         for batch in (8, 64):
             for compact in (False, True):
                 cfg = LoaderConfig(corpus=str(data.corpus), seq_len=SEQ, batch_size=batch, seed=SEED, rank=0,
-                                   world_size=1, packing=mode, compact=compact)
+                                   world_size=1, packing=mode, compact=compact, block_batches=1)
                 _, index, plan = PackedDataset(cfg, load_schedule(MIX), start_batch=0, snapshot=None,
                                                mixture_log=[]).open()
                 state = plan.initial_state()
@@ -400,16 +402,17 @@ def breakdown(data: BenchData) -> None:
                     block, state = plan.block(state)
                     blocks.append(block)
                 t_plan = (time.process_time() - c) / n
-                segments = [rank_segments(block, 0, cfg, index) for block in blocks]
+                planned = [PlannedBatch(segments=rank_segments(block, 0, cfg, index), batch_index=0, seq_len=SEQ,
+                                        resume=None) for block in blocks]
                 c = time.process_time()
-                for seg in segments:
-                    fill(seg, index.shards, SEQ, cfg, 0, 0, None)
+                for one in planned:
+                    fill(one, index.shards, config=cfg, pad_id=0)
                 t_fresh = (time.process_time() - c) / n
                 dtype = np.int32 if compact else np.int64
                 out = [np.empty((batch, SEQ), dtype) for _ in range(3)] + [np.empty((batch, SEQ), np.int32)]
                 c = time.process_time()
-                for seg in segments:
-                    fill_into(seg, index.shards, SEQ, cfg, 0, *out)
+                for one in planned:
+                    fill_into(one, index.shards, out, config=cfg, pad_id=0)
                 t_reused = (time.process_time() - c) / n
                 print(f"| {mode} | {batch} | {'int32' if compact else 'int64'} | {t_plan * 1e6:.0f} | "
                       f"{t_fresh * 1e6:.0f} | {t_reused * 1e6:.0f} | {batch * SEQ / (t_plan + t_fresh) / 1e6:.1f} |")

@@ -27,9 +27,9 @@ import xxhash
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labeldata import registry  # noqa: E402
-from labeldata.quality_grades import graded_versions  # noqa: E402
-from labeldata.source import every_kth  # noqa: E402
+from scripts.labeldata import registry  # noqa: E402
+from scripts.labeldata.quality_grades import graded_versions  # noqa: E402
+from scripts.labeldata.source import every_kth  # noqa: E402
 from midtrain.curation import rules  # noqa: E402
 from midtrain.curation.decide import decide, load_decisions, signals_of  # noqa: E402
 from midtrain.curation.labels import identify_language, label_domains, score_quality  # noqa: E402

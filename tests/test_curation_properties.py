@@ -16,8 +16,8 @@ from midtrain.curation.job import finish_corpus
 from midtrain.curation.pipeline import signal_columns
 from midtrain.curation.readers import ReadInputs
 from midtrain.curation.report import build_report, merge_reads
-from midtrain.curation.steps.normalise import Normalise
-from midtrain.curation.steps.write import WriteCorpus
+from midtrain.curation.taggers import Normalise
+from midtrain.curation.writers import WriteCorpus
 from midtrain.quickstart.sample import champ_problems
 
 REAL = [json.dumps(p) for p in list(champ_problems())[:30]]

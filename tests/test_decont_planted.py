@@ -10,7 +10,7 @@ import pytest
 from test_dedup_support import GSM8K, HUMANEVAL, eval_file, real_documents, write_corpus
 
 from midtrain.corpus import Manifest, read_text_shard, validate
-from midtrain.curation.decontaminate import DecontConfig, EvalSet, decontaminate_corpus
+from midtrain.curation.stages.decontaminate import DecontConfig, EvalSet, decontaminate_corpus
 
 
 def gsm8k_items() -> list[dict]:
@@ -34,8 +34,8 @@ def respace(text: str, rng: random.Random) -> str:
 
 
 def eval_sets() -> tuple[EvalSet, ...]:
-    return (EvalSet(eval_file(*GSM8K), name="gsm8k", fields=("question",)),
-            EvalSet(eval_file(*HUMANEVAL), name="humaneval", fields=("prompt",)))
+    return (EvalSet(source=eval_file(*GSM8K), name="gsm8k", fields=("question",)),
+            EvalSet(source=eval_file(*HUMANEVAL), name="humaneval", fields=("prompt",)))
 
 
 @pytest.fixture(scope="module")
@@ -72,18 +72,18 @@ def rejected_reasons(corpus) -> dict[str, str]:
 def test_every_planted_item_is_found_and_nothing_else(planted, tmp_path):
     docs, expected = planted
     corpus = write_corpus(tmp_path / "in", docs)
-    counts = decontaminate_corpus(corpus, tmp_path / "out", DecontConfig(against=eval_sets()))
+    report = decontaminate_corpus(corpus, tmp_path / "out", DecontConfig(against=eval_sets()))
     assert rejected_reasons(tmp_path / "out") == expected
-    assert counts["kept"] == len(docs) - len(expected)
-    assert counts["rejected"]["decontaminate"] == {"contaminated=gsm8k": 30, "contaminated=humaneval": 20}
+    assert report.kept == len(docs) - len(expected)
+    assert report.rejected["decontaminate"] == {"contaminated=gsm8k": 30, "contaminated=humaneval": 20}
     assert validate(tmp_path / "out") == []
 
 
 def test_report_lists_items_per_document(planted, tmp_path):
     docs, expected = planted
-    counts = decontaminate_corpus(write_corpus(tmp_path / "in", docs), tmp_path / "out",
+    report = decontaminate_corpus(write_corpus(tmp_path / "in", docs), tmp_path / "out",
                                   DecontConfig(against=eval_sets()))
-    by_doc = {m["doc"]: m for m in counts["matches"]}
+    by_doc = {m["doc"]: m for m in report.matches}
     assert set(by_doc) == set(expected)
     for doc_id, reason in expected.items():
         top = by_doc[doc_id]["items"][0]
@@ -91,10 +91,10 @@ def test_report_lists_items_per_document(planted, tmp_path):
 
 
 def test_clean_real_corpus_has_no_false_positives(clean_docs, tmp_path):
-    counts = decontaminate_corpus(write_corpus(tmp_path / "in", clean_docs), tmp_path / "out",
+    report = decontaminate_corpus(write_corpus(tmp_path / "in", clean_docs), tmp_path / "out",
                                   DecontConfig(against=eval_sets()))
-    assert counts["matches"] == [] and counts["kept"] == len(clean_docs)
-    assert counts["unmatchable"] == {"gsm8k": 0, "humaneval": 0}
+    assert report.matches == [] and report.kept == len(clean_docs)
+    assert report.unmatchable == {"gsm8k": 0, "humaneval": 0}
 
 
 def test_cut_mode_removes_only_the_overlapping_span(clean_docs, tmp_path):
@@ -103,8 +103,8 @@ def test_cut_mode_removes_only_the_overlapping_span(clean_docs, tmp_path):
     before, after = host[:800], host[800:1600]
     doc = {"id": "cut#1", "domain": "web", "source": "t", "text": before + "\n" + question.upper() + "\n" + after}
     corpus = write_corpus(tmp_path / "in", clean_docs[1:5] + [doc])
-    counts = decontaminate_corpus(corpus, tmp_path / "out", DecontConfig(against=eval_sets(), mode="cut"))
-    assert counts["cut"] == 1 and counts["kept"] == 5
+    report = decontaminate_corpus(corpus, tmp_path / "out", DecontConfig(against=eval_sets(), mode="cut"))
+    assert report.cut == 1 and report.kept == 5
     kept = {r["id"]: r["text"] for s in Manifest.read(tmp_path / "out").shards
             for r in read_text_shard(tmp_path / "out" / s.path).to_pylist()}
     assert kept["cut#1"].startswith(before) and kept["cut#1"].endswith(after)

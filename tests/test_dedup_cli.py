@@ -23,7 +23,7 @@ def test_explain_dry_run_prints_the_curve_only(tmp_path, capsys):
                  "--bands", "14", "--rows", "8"]) == 0
     lines = capsys.readouterr().out.splitlines()
     row = next(line for line in lines if line.strip().startswith("0.80"))
-    assert row.split()[1] == "0.924"  # FineWeb's 14 × 8: P(candidate | J = 0.8) = 0.924 (ANCHORS §3.4)
+    assert row.split()[1] == "0.924"  # FineWeb's 14 × 8: P(candidate | J = 0.8) = 1 - (1 - 0.8^8)^14 = 0.924
 
 
 def test_decontaminate_command_lists_found_items(sample_raw, tmp_path, capsys):
@@ -44,3 +44,10 @@ def test_missing_corpus_is_one_line_error(tmp_path, capsys):
     assert main(["dedup", str(tmp_path / "nope"), "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no manifest.json" in err
+
+
+def test_slurm_is_refused_in_one_line_before_any_work(tmp_path, capsys):
+    assert main(["dedup", str(tmp_path / "nope"), "-o", str(tmp_path / "o"), "--executor", "slurm", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "dedup: runs on the local or ray executor, not slurm" in err
+    assert not (tmp_path / "o").exists()

@@ -11,10 +11,10 @@ from test_dedup_signatures import py_shingles
 from test_dedup_support import edit_words, real_documents, write_corpus
 
 from midtrain.corpus import Manifest, read_text_shard
-from midtrain.curation.dedup import DedupConfig, dedup_corpus
-from midtrain.curation.dedup.clusters import choose_keepers, connected_components
-from midtrain.curation.dedup.lsh import band_keys, verify_pairs
-from midtrain.curation.dedup.normalize import normalize_unicode
+from midtrain.curation.stages.dedup import DedupConfig, dedup_corpus
+from midtrain.curation.stages.dedup.clusters import choose_keepers, connected_components
+from midtrain.curation.stages.dedup.lsh import band_keys, verify_pairs
+from midtrain.curation.stages.dedup.normalize import normalize_unicode
 
 
 def exact_jaccard(a: set, b: set) -> float:

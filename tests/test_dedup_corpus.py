@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from test_dedup_support import edit_words, real_documents, write_corpus
 
 from midtrain.corpus import Manifest, read_text_shard, validate
-from midtrain.curation.dedup import DedupConfig, dedup_corpus
+from midtrain.curation.stages.dedup import DedupConfig, dedup_corpus
+from midtrain.curation.config import load_config
 from midtrain.errors import ConfigError
 
 
@@ -33,13 +34,13 @@ def test_whitespace_copies_and_near_duplicates_are_removed_across_domains(docs, 
     spaced = {**original, "id": "~copy#spaced", "domain": "web", "text": re.sub(" ", "  \n", original["text"])}
     near = {**docs[20], "id": "~copy#near", "domain": "math", "text": edit_words(docs[20]["text"], 0.01, seed=1)}
     corpus = write_corpus(tmp_path / "in", docs + [spaced, near])
-    counts = dedup_corpus(corpus, tmp_path / "out", DedupConfig())
+    report = dedup_corpus(corpus, tmp_path / "out", DedupConfig())
     rejected = {r["id"]: r for r in rows(tmp_path / "out", "rejected")}
     assert rejected["~copy#spaced"]["reason"] == f"duplicate_of={original['id']}"
     assert rejected["~copy#spaced"]["step"] == "exact_dedup"
     assert rejected["~copy#near"]["reason"] == f"duplicate_of={docs[20]['id']}"
     assert rejected["~copy#near"]["step"] == "minhash_dedup"
-    assert counts["input"] == len(docs) + 2
+    assert report.input == len(docs) + 2
     assert validate(tmp_path / "out") == []
 
 
@@ -82,28 +83,44 @@ def test_counts_add_up(docs, tmp_path_factory, data):
     tmp = tmp_path_factory.mktemp("counts")
     corpus = write_corpus(tmp / "in", corpus_docs, shards_per_domain=data.draw(st.integers(1, 3)))
     config = DedupConfig(fuzzy=not exact_only, batch_rows=batch_rows)
-    counts = dedup_corpus(corpus, tmp / "out", config)
+    report = dedup_corpus(corpus, tmp / "out", config)
     out = Manifest.read(tmp / "out")
-    removed = sum(sum(r.values()) for r in counts["rejected"].values())
-    assert counts["input"] == len(corpus_docs) == counts["kept"] + removed
-    assert sum(s.rows for s in out.shards) == counts["kept"]
+    removed = sum(sum(r.values()) for r in report.rejected.values())
+    assert report.input == len(corpus_docs) == report.kept + removed == report.kept + report.removed
+    assert sum(s.rows for s in out.shards) == report.kept
     assert sum(s.rows for s in out.rejected) == removed
     # every distinct source document survives exactly once (copies differ only in id)
-    assert counts["kept"] == len(set(chosen))
+    assert report.kept == len(set(chosen))
 
 
 def test_bad_config_names_the_key():
-    with pytest.raises(ConfigError, match="dedup.thresold: unknown key"):
-        DedupConfig.from_dict({"thresold": 0.8})
-    with pytest.raises(ConfigError, match="dedup.threshold"):
-        DedupConfig.from_dict({"threshold": 1.5})
+    with pytest.raises(ConfigError, match=r"config.dedup.thresold: unknown key \(known: .*threshold"):
+        load_config({"dedup": {"thresold": 0.8}})
+    with pytest.raises(ConfigError, match=r"config.dedup.threshold: must be in \(0, 1\], got 1.5"):
+        load_config({"dedup": {"threshold": 1.5}})
+    with pytest.raises(ConfigError, match=r"config.dedup.ngram: expected an integer, got str"):
+        load_config({"dedup": {"ngram": "five"}})
     with pytest.raises(ConfigError, match="num_perm"):
         DedupConfig(num_perm=64)
 
 
+def test_slurm_is_refused_before_the_output_exists(docs, tmp_path):
+    corpus = write_corpus(tmp_path / "in", docs[:3])
+    with pytest.raises(ConfigError, match="dedup: runs on the local or ray executor, not slurm"):
+        dedup_corpus(corpus, tmp_path / "out", DedupConfig(), executor="slurm")
+    assert not (tmp_path / "out").exists()
+
+
+def test_config_file_section_builds_the_dedup_config():
+    assert load_config({"dedup": {"fuzzy": False}}).dedup == DedupConfig(fuzzy=False)
+    assert load_config({"dedup": {}}).dedup == DedupConfig()
+    assert load_config({}).dedup is None
+
+
 def test_manifest_extra_records_the_dedup_report(docs, tmp_path):
     corpus = write_corpus(tmp_path / "in", docs)
-    counts = dedup_corpus(corpus, tmp_path / "out", DedupConfig())
+    report = dedup_corpus(corpus, tmp_path / "out", DedupConfig())
     extra = json.loads((tmp_path / "out" / "manifest.json").read_text())["extra"]["dedup"]
-    assert extra["counts"] == counts and extra["config"]["threshold"] == 0.8
+    assert extra["counts"] == report.to_dict() and extra["config"]["threshold"] == 0.8
+    assert set(report.to_dict()) == {"input", "kept", "rejected", "lsh"}
     assert not (tmp_path / "out" / ".dedup-work").exists()

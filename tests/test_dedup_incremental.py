@@ -6,7 +6,7 @@ import pytest
 from test_dedup_support import edit_words, real_documents, write_corpus
 
 from midtrain.corpus import Manifest, read_text_shard
-from midtrain.curation.dedup import DedupConfig, dedup_corpus
+from midtrain.curation.stages.dedup import DedupConfig, dedup_corpus
 from midtrain.errors import ConfigError
 
 
@@ -32,7 +32,7 @@ def old_and_new(sample_raw) -> tuple[list[dict], list[dict]]:
 def test_incremental_equals_recomputed(old_and_new, tmp_path):
     old, new = old_and_new
     config = DedupConfig()
-    dedup_corpus(write_corpus(tmp_path / "old", old), tmp_path / "old_clean", config, write_index_to=tmp_path / "index")
+    dedup_corpus(write_corpus(tmp_path / "old", old), tmp_path / "old_clean", config, write_index=tmp_path / "index")
     dedup_corpus(write_corpus(tmp_path / "new", new), tmp_path / "incremental", config,
                  against_index=tmp_path / "index")
     # recomputed: old and new together, old documents preferred (as the index's always are)
@@ -47,15 +47,15 @@ def test_incremental_equals_recomputed(old_and_new, tmp_path):
 def test_index_grows_with_each_run(old_and_new, tmp_path):
     old, new = old_and_new
     config = DedupConfig()
-    dedup_corpus(write_corpus(tmp_path / "old", old), tmp_path / "o", config, write_index_to=tmp_path / "i1")
-    counts = dedup_corpus(write_corpus(tmp_path / "new", new), tmp_path / "n", config, against_index=tmp_path / "i1",
-                          write_index_to=tmp_path / "i2")
+    dedup_corpus(write_corpus(tmp_path / "old", old), tmp_path / "o", config, write_index=tmp_path / "i1")
+    report = dedup_corpus(write_corpus(tmp_path / "new", new), tmp_path / "n", config, against_index=tmp_path / "i1",
+                          write_index=tmp_path / "i2")
     again = dedup_corpus(write_corpus(tmp_path / "again", new), tmp_path / "a", config, against_index=tmp_path / "i2")
-    assert again["kept"] == 0 and counts["kept"] > 0
+    assert again.kept == 0 and report.kept > 0
 
 
 def test_index_with_other_settings_is_refused(old_and_new, tmp_path):
     old, _ = old_and_new
-    dedup_corpus(write_corpus(tmp_path / "old", old), tmp_path / "o", DedupConfig(), write_index_to=tmp_path / "i")
+    dedup_corpus(write_corpus(tmp_path / "old", old), tmp_path / "o", DedupConfig(), write_index=tmp_path / "i")
     with pytest.raises(ConfigError, match="differ from the index"):
         dedup_corpus(tmp_path / "old", tmp_path / "x", DedupConfig(ngram=3), against_index=tmp_path / "i")

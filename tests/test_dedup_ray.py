@@ -6,7 +6,7 @@ import pytest
 from test_dedup_support import real_documents, write_corpus
 
 from midtrain.corpus import Manifest
-from midtrain.curation.dedup import DedupConfig, dedup_corpus
+from midtrain.curation.stages.dedup import DedupConfig, dedup_corpus
 
 ray = pytest.importorskip("ray")
 
@@ -18,10 +18,10 @@ def test_ray_executor_equals_local(sample_raw, tmp_path):
     dedup_corpus(corpus, tmp_path / "local", DedupConfig(bands=4, rows=8))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        counts = dedup_corpus(corpus, tmp_path / "ray", DedupConfig(bands=4, rows=8), executor="ray", workers=2)
+        report = dedup_corpus(corpus, tmp_path / "ray", DedupConfig(bands=4, rows=8), executor="ray", workers=2)
     finally:
         ray.shutdown()
     local, remote = Manifest.read(tmp_path / "local"), Manifest.read(tmp_path / "ray")
     assert [(s.path, s.checksum) for s in local.shards + local.rejected] == \
            [(s.path, s.checksum) for s in remote.shards + remote.rejected]
-    assert counts["rejected"]["exact_dedup"]["duplicate_of"] == len(docs[::4])
+    assert report.rejected["exact_dedup"]["duplicate_of"] == len(docs[::4])

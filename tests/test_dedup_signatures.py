@@ -8,10 +8,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from midtrain.curation.dedup.lsh import band_keys, bucket_pairs
-from midtrain.curation.dedup.minhash import EMPTY, MERSENNE_61, minhash_signatures, mulmod61, permutations
-from midtrain.curation.dedup.normalize import normalize_unicode
-from midtrain.curation.dedup.shingles import arrow_buffers, document_ngrams, whitespace_text_hashes
+from midtrain.curation.stages.dedup.lsh import band_keys, bucket_pairs
+from midtrain.curation.stages.dedup.minhash import EMPTY, MERSENNE_61, minhash_signatures, mulmod61, permutations
+from midtrain.curation.stages.dedup.normalize import normalize_unicode
+from midtrain.curation.stages.shingles import arrow_buffers, document_ngrams, whitespace_text_hashes
 
 MASK = (1 << 64) - 1
 FNV_OFFSET, FNV_PRIME = 0xCBF29CE484222325, 0x100000001B3

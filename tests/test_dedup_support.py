@@ -64,7 +64,7 @@ def edit_words(text: str, fraction: float, seed: int) -> str:
 
 
 def eval_file(package: str, rel: str) -> Path:
-    """A file shipped inside an installed package (the eval sets of DATA.md)."""
+    """A file shipped inside an installed package (the evaluation sets the decontamination tests use)."""
     return Path(importlib.util.find_spec(package).submodule_search_locations[0]) / rel
 
 

@@ -1,4 +1,4 @@
-"""Labels on data the models never saw, bad input, per-domain policies, quality tiers and the audit (issue 14)."""
+"""Labels on data the models never saw, bad input, per-domain policies, quality tiers and the audit."""
 
 from __future__ import annotations
 

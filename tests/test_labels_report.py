@@ -1,4 +1,4 @@
-"""Labels in reports: score histograms (PNG) and `midtrain stats` summarising the score columns."""
+"""Labels in reports: `midtrain stats` summarising the score columns."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pyarrow as pa
 from midtrain.corpus import CorpusWriter
 from midtrain.corpus.stats import corpus_stats
 from midtrain.curation.labels import identify_language, label_domains, score_quality
-from midtrain.curation.labels.histograms import plot_score_histograms, score_histograms
 
 
 def _labelled_corpus(sample_raw, out):
@@ -27,15 +26,6 @@ def _labelled_corpus(sample_raw, out):
             writer.write_table(domain, part)
     writer.finish()
     return out
-
-
-def test_histograms_count_every_document_per_domain(sample_raw, tmp_path):
-    corpus = _labelled_corpus(sample_raw, tmp_path / "c")
-    hists = score_histograms(corpus, bins=10)
-    assert set(hists) == {"quality_score", "language_score", "domain_score"}
-    assert sum(sum(c) for c in hists["quality_score"].values()) == 60
-    png = plot_score_histograms(corpus, tmp_path / "scores.png")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_stats_summarise_label_scores_per_domain(sample_raw, tmp_path):

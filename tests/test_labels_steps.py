@@ -11,10 +11,10 @@ from datatrove.data import Document
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from midtrain.curation.labels import (DomainConfig, DomainLabeller, LanguageID, QualityScorer, label_domains,
-                                      language_reject_reasons, quality_reject_reasons)
+from midtrain.curation.labels import DomainConfig, label_domains, language_reject_reasons, quality_reject_reasons
 from midtrain.curation.labels.models import MODELS_DIR, load_classifier
 from midtrain.curation.labels.text_windows import gather_windows, text_windows, window_bounds
+from midtrain.curation.taggers import DomainLabeller, LanguageID, QualityScorer
 
 
 def _docs(sample_raw: Path, name: str, n: int) -> list[Document]:

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from midtrain.corpus import CorpusError, open_token_corpus
+from midtrain.errors import ConfigError
 from midtrain.loaders import build_loader
 from midtrain.mixers import DoReMiPolicy
 
@@ -177,9 +178,9 @@ def test_resume_refuses_another_corpus_or_global_batch(corpus, tmp_path):
     loader = build_loader(corpus, MIX, seq_len=128, batch_size=4, seed=4)
     take(loader, 2)
     state = loader.state_dict()
-    with pytest.raises(Exception, match="global batch size"):
+    with pytest.raises(ConfigError, match="global batch size"):
         build_loader(corpus, MIX, seq_len=128, batch_size=8, seed=4).load_state_dict(state)
-    with pytest.raises(Exception, match="fingerprint"):
+    with pytest.raises(ConfigError, match="fingerprint"):
         build_loader(corpus, MIX, seq_len=128, batch_size=4, seed=5).load_state_dict(state)
 
 
@@ -236,13 +237,14 @@ def test_corrupted_shard_is_caught_when_the_corpus_is_opened(tmp_path):
 
 def test_schedule_domain_missing_from_corpus_is_a_clear_error(tmp_path):
     path = make_token_corpus(tmp_path / "tok", docs_per_shard=20, shards=1, domains=("web",))
-    with pytest.raises(Exception, match="the corpus has no domain 'code'"):
+    with pytest.raises(ConfigError, match="the corpus has no domain 'code'"):
         build_loader(path, MIX, seq_len=128, batch_size=2, seed=0)
 
 
 def test_importing_the_loader_does_not_pull_the_curation_stack():
     code = ("import sys, midtrain.loaders; bad = [m for m in ('datatrove', 'polars', 'datasets', 'fasttext', "
-            "'ray', 'datasketch', 'matplotlib') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+            "'ray', 'datasketch', 'matplotlib', 'pyarrow.compute', 'midtrain.curation') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -269,5 +271,5 @@ def test_manual_weight_change_applies_from_the_next_block_and_counts_tokens(corp
     assert set(batches[0]["domain"].tolist()) != {1}
     assert set(batches[1]["domain"].tolist()) == {1} and set(batches[2]["domain"].tolist()) == {1}
     assert loader.tokens_consumed == 4 * 8 * 128
-    with pytest.raises(Exception, match="unknown domain"):
+    with pytest.raises(ConfigError, match="unknown domain"):
         loader.set_weights({"poetry": 1.0})

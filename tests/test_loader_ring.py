@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from midtrain.loaders import build_loader
 from midtrain.errors import ConfigError
-from midtrain.loaders.dataset import from_slot
+from midtrain.loaders.batches import from_slot
 from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
 
 from loader_helpers import batch_digest, make_token_corpus

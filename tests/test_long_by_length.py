@@ -128,11 +128,11 @@ def test_planner_tokens_equal_what_the_loader_serves(corpus, tmp_path, capsys):
     # the CLI says the same, threshold from the schedule file this time
     path = tmp_path / "mix.json"
     path.write_text(json.dumps({**MIX, "long": {"min_tokens": THRESHOLD}}))
-    assert main(["plan", str(path), "--corpus", str(corpus), "--tokens", "1M", "--json"]) == 0
+    assert main(["plan", str(path), "--corpus", str(corpus), "--total-tokens", "1M", "--json"]) == 0
     body = json.loads(capsys.readouterr().out)
     assert {s["domain"]: s["unique_tokens"] for s in body["domains_summary"]} == served
     assert body["long_min_tokens"] == THRESHOLD
-    assert main(["plan", str(path), "--corpus", str(corpus), "--tokens", "1M"]) == 0
+    assert main(["plan", str(path), "--corpus", str(corpus), "--total-tokens", "1M"]) == 0
     assert "long: every document of >= 4,096 tokens, from every domain" in capsys.readouterr().out
 
 
@@ -180,12 +180,12 @@ def test_a_threshold_that_leaves_long_empty_names_it_and_the_longest_document(co
         build_loader(corpus, schedule, seq_len=512, batch_size=8, seed=0, long_min_tokens=1_000_000)
     path = tmp_path / "mix.json"
     path.write_text(json.dumps(MIX))
-    args = ["plan", str(path), "--corpus", str(corpus), "--tokens", "1M", "--long-min-tokens", "1000000"]
+    args = ["plan", str(path), "--corpus", str(corpus), "--total-tokens", "1M", "--long-min-tokens", "1000000"]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "1,000,000 tokens" in err and f"{longest:,} tokens" in err
     # renormalising drops an empty long as it drops a domain the corpus lacks
-    assert main(args + ["--renormalize-missing", "--json"]) == 0
+    assert main(args + ["--missing-domains", "renormalise", "--json"]) == 0
     body = json.loads(capsys.readouterr().out)
     assert body["domains"] == ["code", "math", "web"] and "long_min_tokens" not in body
 

@@ -1,4 +1,4 @@
-"""Temperature sampling and UniMax match their formulas (ANCHORS.md 1.2) on hand-worked sizes."""
+"""Temperature sampling and UniMax (arXiv 2304.09151) match their formulas on hand-worked sizes."""
 
 from __future__ import annotations
 

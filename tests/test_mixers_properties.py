@@ -22,14 +22,18 @@ def mixtures(draw, k):
 
 
 @st.composite
-def schedules(draw):
+def schedules(draw, open_end=False):
+    """A valid definition with 1-5 phases over 1-5 domains; with ``open_end`` the last phase is
+    constant and has no end, and the schedule no total (it runs forever)."""
     k = draw(st.integers(1, 5))
     n = draw(st.integers(1, 5))
     lengths = draw(st.lists(st.integers(1, 10_000), min_size=n, max_size=n))
     phases = []
     for i, length in enumerate(lengths):
-        kind = draw(st.sampled_from(["constant", "linear", "cosine", "anneal"] if i else ["constant", "linear"]))
-        phase = {"length": length}
+        last_open = open_end and i == n - 1
+        kinds = ["constant", "linear", "cosine", "anneal"] if i else ["constant", "linear"]
+        kind = draw(st.sampled_from([c for c in kinds if not last_open or c in ("constant", "anneal")]))
+        phase = {} if last_open else {"length": length}
         if kind == "constant":
             phase["weights"] = draw(mixtures(k))
         elif kind == "anneal":
@@ -38,6 +42,8 @@ def schedules(draw):
             phase.update(ramp=kind, to=draw(mixtures(k)))
             phase["from"] = "previous" if i and draw(st.booleans()) else draw(mixtures(k))
         phases.append(phase)
+    if open_end:
+        return {"domains": DOMAINS[:k], "phases": phases}
     return {"domains": DOMAINS[:k], "total_tokens": sum(lengths), "phases": phases}
 
 
@@ -68,13 +74,14 @@ def test_ramps_are_continuous_and_from_previous_joins_without_a_jump(definition)
 
 
 @settings(max_examples=100, deadline=None)
-@given(schedules())
+@given(st.one_of(schedules(), schedules(open_end=True)))
 def test_to_dict_round_trip_and_determinism(definition):
     s = load_schedule(definition)
     again = load_schedule(s.to_dict())
     assert again.to_dict() == s.to_dict() and again.fingerprint() == s.fingerprint()
     assert load_schedule(definition).fingerprint() == s.fingerprint()
-    for t in s.change_points() + [s.total_tokens - 1, s.total_tokens]:
+    end = s.total_tokens if s.total_tokens is not None else s.change_points()[-1] + 10**6
+    for t in s.change_points() + [end - 1, end]:
         assert np.array_equal(again.weights_vector_at(t), s.weights_vector_at(t))
 
 

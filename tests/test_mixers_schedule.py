@@ -102,6 +102,16 @@ def test_to_dict_round_trips_to_the_same_schedule():
         assert np.array_equal(again.weights_vector_at(t), s.weights_vector_at(t))
 
 
+def test_an_open_ended_schedule_round_trips_through_to_dict():
+    s = load_schedule({"phases": [{"end": "1M", "weights": {"web": 1.0}},
+                                  {"weights": {"web": 0.5, "code": 0.5}}]})
+    d = s.to_dict()
+    assert d["total_tokens"] is None and d["phases"][-1]["end"] is None
+    again = load_schedule(d)
+    assert again == s and again.fingerprint() == s.fingerprint()
+    assert again.weights_at(10**12) == {"code": 0.5, "web": 0.5}
+
+
 def test_fingerprint_is_stable_across_processes_and_hash_seeds():
     code = ("from midtrain.mixers import load_schedule, EXAMPLE_SCHEDULE;"
             "print(load_schedule(EXAMPLE_SCHEDULE).fingerprint())")
@@ -137,13 +147,13 @@ def test_toml_and_yaml_definitions_are_equivalent(tmp_path):
 def test_missing_domain_is_an_error_naming_the_key_and_the_option():
     from midtrain.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"^weights\.long: the corpus has no domain 'long'.*renormalize"):
+    with pytest.raises(ConfigError, match=r"^weights\.long: the corpus has no domain 'long'.*renormalise"):
         load_schedule({"weights": {"web": 0.5, "long": 0.5}}, domain_tokens={"web": 100})
 
 
-def test_renormalize_drops_missing_domains_from_every_mixture():
+def test_renormalise_drops_missing_domains_from_every_mixture():
     s = load_schedule(EXAMPLE_SCHEDULE, domain_tokens={"web": 10, "code": 10, "math": 10},
-                      missing_domains="renormalize")
+                      missing_domains="renormalise")
     assert s.domains == ("code", "math", "web")
     # long_context was long 0.40, web 0.30, code 0.12, math 0.12, reasoning 0.06 -> over 0.54
     assert s.weights_at(95 * 10**9) == pytest.approx({"code": 0.12 / 0.54, "math": 0.12 / 0.54, "web": 0.30 / 0.54})

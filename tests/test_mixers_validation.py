@@ -15,11 +15,11 @@ def _two_phases(**second):
 
 
 @pytest.mark.parametrize("definition, pattern", [
-    ({"weights": {"web": 1.2, "math": -0.2}}, r"weights\.math: weight must be >= 0, got -0\.2"),
+    ({"weights": {"web": 1.2, "math": -0.2}}, r"^weights\.math: weight must be >= 0, got -0\.2"),
     ({"weights": {"web": 0.5, "math": 0.4}}, r"^weights: weights sum to 0\.9, not 1"),
-    ({"domains": ["web", "math"], "weights": {"web": 0.5, "maths": 0.5}}, r"weights\.maths: unknown domain 'maths'"),
-    ({"weights": {"web": "half", "math": 0.5}}, r"weights\.web: expected a number, got str"),
-    ({"weights": {"web": True}}, r"weights\.web: expected a number, got bool"),
+    ({"domains": ["web", "math"], "weights": {"web": 0.5, "maths": 0.5}}, r"^weights\.maths: unknown domain 'maths'"),
+    ({"weights": {"web": "half", "math": 0.5}}, r"^weights\.web: expected a number, got str"),
+    ({"weights": {"web": True}}, r"^weights\.web: expected a number, got bool"),
     (_two_phases(start=600), r"phases\[1\]\.start: .*leaves a gap"),
     (_two_phases(start=400), r"phases\[1\]\.start: .*overlaps the previous phase"),
     (_two_phases(end=900), r"phases\[1\]\.end: the last phase ends at 900 but total_tokens is 1,000"),
@@ -38,7 +38,7 @@ def _two_phases(**second):
     ({"phases": [{"end": 10, "weights": {"a": 1}, "wieghts": 1}]}, r"phases\[0\]\.wieghts: unknown phase key"),
     ({"weight": {"a": 1}}, r"weight: unknown top-level key"),
     ({"phases": "all web"}, r"phases: expected a non-empty list"),
-    ({"weights": {"a": 1}, "missing_domains": "ignore"}, r"missing_domains: must be 'error' or 'renormalize'"),
+    ({"weights": {"a": 1}, "missing_domains": "ignore"}, r"missing_domains: must be 'error' or 'renormalise'"),
     ({"weights": {"temperature": 2}}, r"weights: temperature sampling needs the corpus' domain sizes"),
     ({"phases": [{"name": "x", "end": 5, "weights": {"a": 1}}, {"name": "x", "weights": {"a": 1}}]},
      r"phases\[1\]\.name: phase name 'x' is used twice"),
@@ -65,7 +65,7 @@ def test_unparseable_yaml_is_one_line(tmp_path):
 
 
 def test_unimax_over_capacity_is_explained():
-    with pytest.raises(ConfigError, match=r"weights\.unimax: unimax cannot spend 1,000 tokens within 2 epochs"):
+    with pytest.raises(ConfigError, match=r"^weights\.unimax: unimax cannot spend 1,000 tokens within 2 epochs"):
         load_schedule({"total_tokens": 1000, "weights": {"unimax": {"max_epochs": 2}}},
                       domain_tokens={"a": 100, "b": 200})
 
@@ -80,6 +80,6 @@ def test_cli_prints_one_line_for_a_bad_schedule(tmp_path, small_token_corpus, ca
 
     path = tmp_path / "mix.yaml"
     path.write_text("weights: {web: 0.7, code: 0.7}\n")
-    assert main(["plan", str(path), "--corpus", str(small_token_corpus), "--tokens", "1000"]) == 2
+    assert main(["plan", str(path), "--corpus", str(small_token_corpus), "--total-tokens", "1000"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "weights sum to 1.4" in err

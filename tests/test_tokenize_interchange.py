@@ -21,13 +21,13 @@ def corpus(sample_raw, tmp_path_factory) -> tuple[Path, Path, Path]:
     """(text corpus, trained BPE, its token corpus) from the real sample."""
     root = tmp_path_factory.mktemp("interchange")
     text = write_text_corpus(sample_raw, root / "text")
-    bpe = train_bpe(text, root / "tokenizer.json", vocab_size=4096)
+    bpe = train_bpe(text, root / "tokenizer.json", vocab_size=4096).output
     tokenize_corpus(text, root / "tokens", str(bpe), progress=False)
     return text, bpe, root / "tokens"
 
 
 def read_megatron_independently(prefix: Path) -> list[np.ndarray]:
-    """A reader written from the documented format (ANCHORS.md §3.5), not from midtrain's writer."""
+    """A reader written from Megatron-LM's documented format, not from midtrain's writer."""
     idx = prefix.with_name(prefix.name + ".idx").read_bytes()
     assert idx[:9] == b"MMIDIDX\x00\x00"
     version, code = struct.unpack_from("<QB", idx, 9)
@@ -44,7 +44,7 @@ def read_megatron_independently(prefix: Path) -> list[np.ndarray]:
 
 def test_megatron_export_reads_back_document_for_document(corpus, tmp_path):
     _, _, tokens = corpus
-    prefixes = export_megatron(tokens, tmp_path / "mix")
+    prefixes = export_megatron(tokens, tmp_path / "mix").prefixes
     assert sorted(prefixes) == ["code", "math", "web"]
     docs = token_documents(tokens)
     for domain, prefix in prefixes.items():
@@ -56,7 +56,7 @@ def test_megatron_core_indexed_dataset_reads_the_export(corpus, tmp_path):
         warnings.simplefilter("ignore")
         indexed = pytest.importorskip("megatron.core.datasets.indexed_dataset")
     _, _, tokens = corpus
-    prefixes = export_megatron(tokens, tmp_path / "mix")
+    prefixes = export_megatron(tokens, tmp_path / "mix").prefixes
     docs = token_documents(tokens)
     for domain, prefix in prefixes.items():
         ds = indexed.IndexedDataset(str(prefix), mmap=True)
@@ -74,7 +74,7 @@ def test_vocabularies_over_65536_export_as_int32(tmp_path):
                                                          "bos_id": None, "eos_id": 100_257, "dtype": "uint32"})
     w.write_tokens("web", ["a", "b"], np.array([100_000, 5, 100_257, 7, 100_257], np.uint32), np.array([0, 3, 5]))
     w.finish()
-    prefix = export_megatron(tmp_path / "big", tmp_path / "m")["web"]
+    prefix = export_megatron(tmp_path / "big", tmp_path / "m").prefixes["web"]
     docs = read_megatron_independently(prefix)
     assert [d.dtype for d in docs] == [np.int32, np.int32]
     assert [d.tolist() for d in docs] == [[100_000, 5, 100_257], [7, 100_257]]
@@ -82,11 +82,12 @@ def test_vocabularies_over_65536_export_as_int32(tmp_path):
 
 def test_cli_export_megatron_prints_the_data_path_blend(corpus, tmp_path, capsys):
     _, _, tokens = corpus
-    assert main(["export-megatron", str(tokens), str(tmp_path / "mix")]) == 0
+    assert main(["export-megatron", str(tokens), "-o", str(tmp_path / "mix")]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     m = Manifest.read(tokens)
     assert line == "--data-path " + " ".join(f"{m.domains[d]['tokens']} {tmp_path / 'mix'}_{d}"
                                              for d in sorted(m.domains))
+    assert line == "--data-path " + export_megatron(tokens, tmp_path / "mix").to_dict()["data_path"]
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +115,7 @@ def test_datatrove_import_equals_datatrove_reader_and_midtrain_tokenize(corpus, 
     from datatrove.utils.dataset import DatatroveFolderDataset
 
     text, bpe, tokens = corpus
-    manifest = import_datatrove(datatrove_output, tmp_path / "imported", tokenizer=str(bpe))
+    manifest = import_datatrove(datatrove_output, tmp_path / "imported", tokenizer=str(bpe)).manifest
     assert validate(tmp_path / "imported") == []
     assert manifest.tokenizer["fingerprint"] == load_tokenizer(str(bpe))[0].fingerprint
     imported = open_token_corpus(tmp_path / "imported")
@@ -131,7 +132,8 @@ def test_datatrove_import_equals_datatrove_reader_and_midtrain_tokenize(corpus, 
 
 
 def test_cli_import_datatrove_without_tokenizer_records_datatrove_name(datatrove_output, tmp_path, capsys):
-    assert main(["import-datatrove", str(datatrove_output), str(tmp_path / "imp"), "--shard-tokens", "20000"]) == 0
+    out = tmp_path / "imp"
+    assert main(["import-datatrove", str(datatrove_output), "-o", str(out), "--shard-tokens", "20000"]) == 0
     manifest = Manifest.read(tmp_path / "imp")
     assert list(manifest.domains) == ["math"] and manifest.domains["math"]["shards"] > 1
     assert manifest.tokenizer["dtype"] == "uint16"
@@ -140,5 +142,5 @@ def test_cli_import_datatrove_without_tokenizer_records_datatrove_name(datatrove
 
 
 def test_import_of_a_folder_without_ds_files_is_a_clear_error(tmp_path, capsys):
-    assert main(["import-datatrove", str(tmp_path), str(tmp_path / "out")]) == 2
+    assert main(["import-datatrove", str(tmp_path), "--output", str(tmp_path / "out")]) == 2
     assert "no datatrove .ds files" in capsys.readouterr().err

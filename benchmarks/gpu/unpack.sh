@@ -9,7 +9,7 @@
 #   site/            the wheels, installed with --no-deps --no-index (xxhash, pyyaml)
 #   train_tokens/    the train token corpus      heldout_tokens/  the held-out token corpus
 #   tokenizer.json
-# then each corpus is checked with midtrain.corpus.validate.validate (sizes, checksums, offsets,
+# then each corpus is checked with midtrain.corpus.validation.validate (sizes, checksums, offsets,
 # ids < vocab). Decompression uses pyarrow's zstd codec: the image has pyarrow, not zstandard.
 # Afterwards run the trainer with: export PYTHONPATH=DEST_DIR/site:REPO_ROOT
 set -euo pipefail
@@ -31,7 +31,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from midtrain.corpus import Manifest
-from midtrain.corpus.validate import validate
+from midtrain.corpus.validation import validate
 
 bundle, dest = Path(sys.argv[1]), Path(sys.argv[2])
 failed = False

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from midtrain.corpus.validate import validate
+    from midtrain.corpus.validation import validate
 
     problems = validate(args.corpus, checksums=not args.no_checksums)
     for line in problems:

@@ -21,9 +21,9 @@ class CorpusWriter:
     each parallel task its own ``prefix`` so they never collide.
     """
 
-    def __init__(self, out_dir: str | os.PathLike, kind: CorpusKind, *, prefix: str = "",
+    def __init__(self, output: str | os.PathLike, kind: CorpusKind, *, prefix: str = "",
                  tokenizer: dict[str, Any] | None = None) -> None:
-        self.out_dir = Path(out_dir)
+        self.output = Path(output)
         self.kind = kind
         self.prefix = prefix
         self.tokenizer = tokenizer
@@ -42,8 +42,8 @@ class CorpusWriter:
         rel = rel_path or self.next_path(domain)
         if self.kind == "token":
             table = table.combine_chunks()
-        write_arrow_file(self.out_dir / rel, table, compression="zstd" if self.kind == "text" else None)
-        info = describe_shard(self.out_dir, rel, domain, table, self.kind)
+        write_arrow_file(self.output / rel, table, compression="zstd" if self.kind == "text" else None)
+        info = describe_shard(self.output, rel, domain, table, self.kind)
         self.shards.append(info)
         return info
 
@@ -54,8 +54,8 @@ class CorpusWriter:
             if name not in table.column_names:
                 raise ValueError(f"a rejected shard needs a '{name}' column")
         rel = rel_path or self.next_path(domain, folder="rejected")
-        write_arrow_file(self.out_dir / rel, table, compression="zstd")
-        info = describe_shard(self.out_dir, rel, domain, table, "text")
+        write_arrow_file(self.output / rel, table, compression="zstd")
+        info = describe_shard(self.output, rel, domain, table, "text")
         self.rejected.append(info)
         return info
 
@@ -68,5 +68,5 @@ class CorpusWriter:
         manifest = Manifest(kind=self.kind, shards=sorted(self.shards, key=lambda s: s.path),
                             rejected=sorted(self.rejected, key=lambda s: s.path),
                             tokenizer=self.tokenizer, extra=extra or {})
-        manifest.write(self.out_dir)
+        manifest.write(self.output)
         return manifest

@@ -1,8 +1,9 @@
-"""Curation: raw documents -> a text corpus (DESIGN.md), on datatrove's local, Ray or Slurm executors.
+"""Curation: raw documents -> a text corpus, on datatrove's local, Ray or Slurm executors.
 
 ``curate(inputs, output)`` reads JSONL / Parquet / Arrow / Hugging Face datasets / folders of
-plain files, runs the pipeline of datatrove steps (normalise -> labels -> rule signals ->
-thresholds), writes kept documents to ``data/<domain>/`` and every rejected one to
+plain files (``readers/``), runs the taggers (``taggers/``: normalise -> language, domain and
+quality labels -> rule signals) and the keep decision (``filters/``: thresholds), and the writer
+(``writers/``) puts kept documents in ``data/<domain>/`` and every rejected one in
 ``rejected/<domain>/`` with its step and reason, then the manifest and a report.
 ``refilter(corpus, output, thresholds)`` re-decides the thresholds from the stored signals.
 

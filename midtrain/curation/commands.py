@@ -1,8 +1,34 @@
-"""CLI of the curation stage: ``midtrain curate`` and ``midtrain refilter``."""
+"""CLI of curation: ``midtrain curate`` and ``midtrain refilter``, and the options every run command shares.
+
+``--workers N`` (parallel tasks), ``--executor local|ray|slurm`` and ``--quiet`` (no progress)
+mean the same in ``curate``, ``dedup`` and ``decontaminate``: :func:`add_run_options` adds them.
+"""
 
 from __future__ import annotations
 
 import argparse
+
+EXECUTORS = ("local", "ray", "slurm")
+
+
+def add_run_options(p: argparse.ArgumentParser, *, from_config: bool = False) -> None:
+    """``--workers``, ``--executor`` and ``--quiet``; ``from_config``: absent flags leave the config's values."""
+    if from_config:
+        p.add_argument("--workers", type=int, help="tasks run at the same time (default: the config's, else 1)")
+        p.add_argument("--executor", choices=EXECUTORS, help="where tasks run (default: the config's, else local)")
+    else:
+        p.add_argument("--workers", type=int, default=1, help="tasks run at the same time (default 1)")
+        p.add_argument("--executor", choices=EXECUTORS, default="local",
+                       help="where tasks run (default local; slurm is refused where the steps must run in turn)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines and no datatrove task logs")
+
+
+def quiet_logs() -> None:
+    """Show only datatrove's warnings and errors (it logs every task at INFO)."""
+    from loguru import logger
+
+    logger.remove()
+    logger.add(lambda m: print(m, end=""), level="WARNING")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,8 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a file or folder (or hf:PATH?data_files=...&split=...), with an optional domain hint")
     p.add_argument("--output", "-o", required=True, help="output corpus folder")
     p.add_argument("--config", help="YAML pipeline file (inputs, pipeline, executor, output, dedup, decontaminate)")
-    p.add_argument("--workers", type=int, help="tasks run at the same time (default: the config's, else 1)")
-    p.add_argument("--executor", choices=["local", "ray", "slurm"], help="where tasks run (default: local)")
+    add_run_options(p, from_config=True)
     p.add_argument("--text-field", help="record field holding the text, for inputs given here (default: text)")
     p.add_argument("--id-field", help="record field holding a unique id, for inputs given here (default: id)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier curate output in --output")
@@ -27,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "refilter", help="re-apply rule thresholds to a curated corpus from its stored signals",
         description="Re-decide the threshold rules over the kept and threshold-rejected documents of CORPUS, "
                     "from the signal columns stored in its shards (nothing is recomputed), into a new corpus.")
-    p.add_argument("corpus", help="a corpus written by midtrain curate")
+    p.add_argument("corpus", metavar="CORPUS", help="a corpus written by midtrain curate")
     p.add_argument("--output", "-o", required=True, help="new corpus folder")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--config", help="YAML file: a curate config (its thresholds step) or a thresholds mapping")
@@ -47,8 +72,10 @@ def _curate(args: argparse.Namespace) -> int:
         specs = [replace(s, text_field=args.text_field) for s in specs]
     if args.id_field:
         specs = [replace(s, id_field=args.id_field) for s in specs]
+    if args.quiet:
+        quiet_logs()
     report = curate(specs, args.output, args.config, workers=args.workers, executor=args.executor,
-                    overwrite=args.overwrite, echo=print)
+                    overwrite=args.overwrite, progress=not args.quiet)
     if report is not None:
         print(f"report: {args.output}/report.md (and report.json, funnel.png)")
         return 0 if report.balanced else 1

@@ -10,8 +10,8 @@ pipeline:                     # optional; the default is DEFAULT_PIPELINE
   - thresholds: {gopher_quality: {min_doc_words: 30}}
 executor: {kind: local, workers: 2}
 output: {shard_size_mb: 64}
-dedup: {}                     # optional corpus-level stages, run after the pipeline
-decontaminate: {}
+dedup: {}                     # optional corpus-to-corpus stages, run after the pipeline
+decontaminate: {against: [gsm8k=eval/gsm8k_test.jsonl:question]}
 ```
 
 Every mistake is a :class:`midtrain.errors.ConfigError` naming the key path
@@ -28,6 +28,9 @@ from typing import Any, Literal
 import yaml
 
 from midtrain.curation.inputs import InputSpec
+from midtrain.curation.stages.decontaminate.config import DecontConfig
+from midtrain.curation.stages.dedup.config import DedupConfig
+from midtrain.curation.stages.stage import StageConfig
 from midtrain.curation.typed_config import from_mapping
 from midtrain.errors import ConfigError
 
@@ -60,7 +63,7 @@ class OutputConfig:
     """Keep the intermediate corpora of the dedup/decontamination stages under ``stages/``."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StepConfig:
     """One pipeline entry: a registered step name (or ``module:Class``) and its parameters."""
 
@@ -77,10 +80,16 @@ class CurateConfig:
     """None means the default pipeline (see :func:`midtrain.curation.pipeline.default_pipeline`)."""
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
-    dedup: dict[str, Any] | None = None
-    decontaminate: dict[str, Any] | None = None
+    dedup: DedupConfig | None = None
+    """Deduplication after the pipeline (``dedup: {}`` for the defaults); None = none."""
+    decontaminate: DecontConfig | None = None
+    """Decontamination after deduplication; None = none."""
     base_dir: str | None = None
     """Folder that relative input paths are resolved against (the config file's folder)."""
+
+    def stages(self) -> list[StageConfig]:
+        """The configured corpus-to-corpus stages, in the order they run."""
+        return [s for s in (self.dedup, self.decontaminate) if s is not None]
 
 
 def load_config(source: str | os.PathLike | dict | CurateConfig | None) -> CurateConfig:
@@ -132,13 +141,13 @@ def parse_pipeline(entries: Any, path: str) -> list[StepConfig]:
     steps = []
     for i, entry in enumerate(entries):
         if isinstance(entry, str):
-            steps.append(StepConfig(entry, {}))
+            steps.append(StepConfig(name=entry, params={}))
         elif isinstance(entry, dict) and len(entry) == 1:
             (name, params), = entry.items()
             if params is not None and not isinstance(params, dict):
                 raise ConfigError(f"{path}[{i}].{name}: expected a mapping of parameters, got "
                                   f"{type(params).__name__}")
-            steps.append(StepConfig(str(name), params or {}))
+            steps.append(StepConfig(name=str(name), params=params or {}))
         else:
             raise ConfigError(f"{path}[{i}]: a step is a name or a one-key mapping {{name: {{params}}}}, "
                               f"got {entry!r}")

@@ -127,11 +127,3 @@ def decide(signals: pa.Table, domains: pa.Array | list[str], decisions: Decision
         take(pa.array(["quality"] * n, pa.string()), r)
     return steps.combine_chunks() if isinstance(steps, pa.ChunkedArray) else steps, \
         reasons.combine_chunks() if isinstance(reasons, pa.ChunkedArray) else reasons
-
-
-def check_thresholds(cfg: dict[str, Any] | None, where: str) -> Decisions:
-    """:func:`load_decisions` with the config location in front of any error."""
-    try:
-        return load_decisions(cfg)
-    except ConfigError as exc:
-        raise ConfigError(f"{where}.{exc}") from None

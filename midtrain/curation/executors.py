@@ -1,14 +1,21 @@
-"""Running a step list on datatrove's executors: local processes, a Ray cluster, or Slurm.
+"""Running datatrove steps on an executor: local processes, a Ray cluster, or Slurm.
 
-All three skip tasks that have a completion marker in ``logging_dir/completions/`` -- that is
-what makes a killed job resumable. Two datatrove behaviours are handled here:
+The one executor layer of curation: ``midtrain curate`` runs its pipeline here, and every
+corpus-to-corpus stage (dedup, decontamination) runs its steps here. All three executors skip
+tasks that have a completion marker in ``logging_dir/completions/`` -- that is what makes a
+killed job resumable. Two datatrove behaviours are handled here:
 
-- the local executor starts workers with ``forkserver``; each worker re-imports the ``__main__``
-  script, so a script that calls :func:`midtrain.curation.curate` at top level, without an
-  ``if __name__ == "__main__":`` guard, respawns workers forever with no log (ANCHORS 3.3). We
-  refuse to start such a run, with a message saying what to add;
+- the local executor starts workers with ``forkserver`` unless told to fork; each forkserver
+  worker re-imports the ``__main__`` script, so a script that calls
+  :func:`midtrain.curation.curate` at top level, without an ``if __name__ == "__main__":`` guard,
+  respawns workers forever with no log. We refuse to start such a run, with a message saying
+  what to add;
 - the Ray executor does not raise when tasks fail (it logs a warning), so the job checks the
   completion markers afterwards and raises :class:`MidtrainError` naming the failed tasks.
+
+:func:`check_executor` is called before any work starts, so an executor a command cannot honour
+(Slurm for a stage, which needs its steps to run one after another) is a :class:`ConfigError`
+up front, never after the pipeline has run.
 """
 
 from __future__ import annotations
@@ -23,25 +30,44 @@ from midtrain.curation.config import ExecutorConfig
 from midtrain.curation.typed_config import check_call_params
 from midtrain.errors import ConfigError, MidtrainError
 
+EXECUTORS = ("local", "ray", "slurm")
 
-def build_executor(cfg: ExecutorConfig, steps: list[Any], tasks: int, logging_dir: str,
-                   *, job_name: str = "midtrain-curate") -> Any:
-    """The datatrove executor for ``cfg`` running ``steps`` as ``tasks`` tasks."""
+
+def check_executor(kind: str, workers: int, *, supported: tuple[str, ...] = EXECUTORS, what: str = "executor") -> None:
+    """Raise :class:`ConfigError` unless ``kind`` is an executor ``what`` runs on and ``workers`` ≥ 1."""
+    if kind not in EXECUTORS:
+        raise ConfigError(f"executor: expected 'local', 'ray' or 'slurm', got {kind!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers: must be a positive integer, got {workers!r}")
+    if kind not in supported:
+        raise ConfigError(f"{what}: runs on the {' or '.join(supported)} executor, not {kind}; choose another "
+                          "--executor (or run this stage separately on its output)")
+
+
+def build_executor(cfg: ExecutorConfig, steps: list[Any], tasks: int, logging_dir: str, *,
+                   job_name: str = "midtrain-curate", start_method: str = "forkserver",
+                   tasks_per_job: int = 1) -> Any:
+    """The datatrove executor for ``cfg`` running ``steps`` as ``tasks`` tasks.
+
+    ``start_method``: how local workers start (``fork`` re-imports nothing); ``tasks_per_job``:
+    tasks run one after another by one Ray worker.
+    """
     if cfg.workers < 1:
         raise ConfigError(f"executor.workers: must be at least 1, got {cfg.workers}")
     if cfg.kind == "local":
         from datatrove.executor import LocalPipelineExecutor
 
-        if cfg.workers > 1 and tasks > 1:
+        if start_method != "fork" and cfg.workers > 1 and tasks > 1:
             check_main_guard()
         return LocalPipelineExecutor(steps, tasks=tasks, workers=min(cfg.workers, tasks), logging_dir=logging_dir,
-                                     start_method="forkserver")
+                                     start_method=start_method)
     if cfg.kind == "ray":
         from datatrove.executor.ray import RayPipelineExecutor
 
         ensure_ray(cfg.ray_address)
         return RayPipelineExecutor(steps, tasks=tasks, workers=cfg.workers, logging_dir=logging_dir,
-                                   cpus_per_task=cfg.cpus_per_task, mem_per_cpu_gb=cfg.mem_per_cpu_gb)
+                                   cpus_per_task=cfg.cpus_per_task, mem_per_cpu_gb=cfg.mem_per_cpu_gb,
+                                   tasks_per_job=tasks_per_job)
     from datatrove.executor.slurm import SlurmPipelineExecutor
 
     params = check_call_params(SlurmPipelineExecutor.__init__, cfg.slurm, "executor.slurm",
@@ -50,6 +76,25 @@ def build_executor(cfg: ExecutorConfig, steps: list[Any], tasks: int, logging_di
     params.setdefault("mem_per_cpu_gb", cfg.mem_per_cpu_gb)
     params.setdefault("job_name", job_name)
     return SlurmPipelineExecutor(steps, tasks=tasks, logging_dir=logging_dir, **params)
+
+
+def run_executor(executor: Any, logging_dir: str, what: str, *, submitted_ok: bool = False) -> bool:
+    """Run ``executor``; True when every task finished.
+
+    A task that raised, or any task left without a completion marker, raises
+    :class:`MidtrainError` naming the first one and its log. With ``submitted_ok`` (Slurm, whose
+    ``run`` only submits), unfinished tasks after a clean submission return False instead.
+    """
+    try:
+        executor.run()
+    except Exception as exc:  # a task raised: report it as unfinished tasks, naming the cause and the log
+        if not incomplete_tasks(executor):
+            raise
+        raise_if_incomplete(executor, logging_dir, what, cause=exc)
+    if submitted_ok and incomplete_tasks(executor):
+        return False
+    raise_if_incomplete(executor, logging_dir, what)
+    return True
 
 
 def ensure_ray(address: str | None) -> None:

@@ -23,14 +23,15 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from midtrain import __version__
 from midtrain.corpus import Manifest, ShardInfo
-from midtrain.curation.config import CurateConfig, ExecutorConfig, load_config
+from midtrain.curation.config import CurateConfig, load_config
+from midtrain.curation.executors import build_executor, check_executor, run_executor
 from midtrain.curation.inputs import InputSpec, describe_units, parse_input_arg, plan_units, resolve_spec
 from midtrain.curation.report import CurationReport, build_report, merge_reads, write_report
 from midtrain.errors import ConfigError, MidtrainError
@@ -41,24 +42,27 @@ MB = 1_000_000
 
 def curate(inputs: Sequence[Any], output: str | os.PathLike, config: str | os.PathLike | dict | CurateConfig | None = None,
            *, workers: int | None = None, executor: str | None = None, overwrite: bool = False,
-           echo: Callable[[str], None] | None = None) -> CurationReport | None:
+           progress: bool = False) -> CurationReport | None:
     """Curate ``inputs`` into the text corpus ``output`` and return its report.
 
     ``inputs`` are ``(path, domain or None)`` pairs, ``"PATH[=DOMAIN]"`` strings or
     :class:`InputSpec`; they add to the config's ``inputs``. ``workers`` and ``executor``
     (``local``, ``ray``, ``slurm``) override the config. Rerunning with the same arguments resumes
     an interrupted job. With Slurm the tasks are submitted and None is returned; rerun the same
-    call once they have finished to merge the corpus and write the report.
+    call once they have finished to merge the corpus and write the report. A corpus stage
+    (``dedup:``, ``decontaminate:``) that cannot run on the executor is refused before any work.
+    ``progress``: print a line per phase.
     """
-    say = echo or (lambda _msg: None)
+    say = print if progress else (lambda _msg: None)
     cfg = load_config(config)
     exec_cfg = cfg.executor
     if workers is not None:
         exec_cfg = replace(exec_cfg, workers=workers)
     if executor is not None:
-        if executor not in ("local", "ray", "slurm"):
-            raise ConfigError(f"executor: expected 'local', 'ray' or 'slurm', got {executor!r}")
         exec_cfg = replace(exec_cfg, kind=executor)  # type: ignore[arg-type]
+    check_executor(exec_cfg.kind, exec_cfg.workers, what="curate")
+    for stage in cfg.stages():
+        check_executor(exec_cfg.kind, exec_cfg.workers, supported=stage.executors, what=f"config.{stage.stage_name}")
     cfg = replace(cfg, executor=exec_cfg, inputs=[*cfg.inputs, *(_as_spec(i) for i in inputs)])
     if not cfg.inputs:
         raise ConfigError("inputs: no input given (pass PATH[=DOMAIN] arguments or list them under inputs:)")
@@ -73,10 +77,10 @@ def curate(inputs: Sequence[Any], output: str | os.PathLike, config: str | os.Pa
 
     from midtrain.curation.pipeline import build_steps, default_pipeline, reject_order, signal_columns
     from midtrain.curation.readers import ReadInputs
-    from midtrain.curation.steps.write import WriteCorpus
+    from midtrain.curation.writers import WriteCorpus
 
     steps = build_steps(cfg.pipeline if cfg.pipeline is not None else default_pipeline())
-    stages = _corpus_stages(cfg)
+    stages = cfg.stages()
     filter_dir = out / "stages" / "filter" if stages else out
     reader = ReadInputs(specs, units, str(job_dir))
     columns = signal_columns([reader, *steps])
@@ -84,30 +88,22 @@ def curate(inputs: Sequence[Any], output: str | os.PathLike, config: str | os.Pa
     say(f"curate: {len(units)} task(s) from {len(specs)} input(s) on {exec_cfg.kind} "
         f"with {exec_cfg.workers} worker(s); job folder {job_dir}")
 
-    from midtrain.curation.executors import build_executor, incomplete_tasks, raise_if_incomplete
-
     ex = build_executor(exec_cfg, [reader, *steps, writer], tasks=len(units), logging_dir=str(job_dir))
-    try:
-        ex.run()
-    except Exception as exc:  # a task raised: report it as unfinished tasks, naming the cause and the log
-        if not incomplete_tasks(ex):
-            raise
-        raise_if_incomplete(ex, str(job_dir), "curate", cause=exc)
-    if exec_cfg.kind == "slurm" and incomplete_tasks(ex):
+    if not run_executor(ex, str(job_dir), "curate", submitted_ok=exec_cfg.kind == "slurm"):
         say(f"curate: submitted to Slurm; rerun the same command when the job has finished to merge {out}")
         return None
-    raise_if_incomplete(ex, str(job_dir), "curate")
 
     reads = merge_reads(job_dir, len(units))
     order = reject_order(steps)
     finish_corpus(filter_dir, job_dir, len(units), {"curation": {"reads": reads, "reject_order": order,
                                                                   "fingerprint": definition["fingerprint"]}})
     final = filter_dir
-    for i, (name, run_stage) in enumerate(stages):
+    for i, stage in enumerate(stages):
+        name = stage.stage_name
         target = out if i == len(stages) - 1 else out / "stages" / name
         say(f"curate: {name} stage -> {target}")
-        counts = run_stage(final, target, exec_cfg, str(job_dir / name)) or {}
-        order += [step for step in counts.get("rejected", {}) if step not in order] or [name]
+        stage_report = stage.run(final, target, exec_cfg, logging_dir=str(job_dir / name), progress=progress)
+        order += [step for step in stage_report.rejected if step not in order] or [name]
         _carry_provenance(final, target, order)
         final = target
     if stages and not cfg.output.keep_stages:
@@ -135,8 +131,8 @@ def _job_definition(cfg: CurateConfig, specs: list[InputSpec], units: list) -> d
         "units": describe_units(units),
         "pipeline": None if cfg.pipeline is None else [asdict(s) for s in cfg.pipeline],
         "output": asdict(cfg.output),
-        "dedup": cfg.dedup,
-        "decontaminate": cfg.decontaminate,
+        "dedup": None if cfg.dedup is None else asdict(cfg.dedup),
+        "decontaminate": None if cfg.decontaminate is None else asdict(cfg.decontaminate),
     }
     text = json.dumps(body, sort_keys=True, default=str)
     return {"fingerprint": hashlib.sha256(text.encode()).hexdigest()[:16], **body}
@@ -191,49 +187,3 @@ def _carry_provenance(previous: Path, target: Path, order: list[str]) -> None:
     manifest = Manifest.read(target)
     manifest.extra = {**manifest.extra, "curation": {**curation, "reject_order": order}}
     manifest.write(target)
-
-
-def _corpus_stages(cfg: CurateConfig) -> list[tuple[str, Callable[[Path, Path, ExecutorConfig, str], Any]]]:
-    """The corpus-to-corpus stages after the pipeline (dedup, then decontamination) that are configured."""
-    stages = []
-    if cfg.dedup is not None:
-        stages.append(("dedup", _stage_runner("dedup", cfg.dedup)))
-    if cfg.decontaminate is not None:
-        stages.append(("decontaminate", _stage_runner("decontaminate", cfg.decontaminate)))
-    return stages
-
-
-def _stage_runner(name: str, params: dict) -> Callable[[Path, Path, ExecutorConfig, str], Any]:
-    import importlib
-
-    module_name, func_name, config_name = {
-        "dedup": ("midtrain.curation.dedup", "dedup_corpus", "DedupConfig"),
-        "decontaminate": ("midtrain.curation.decontaminate", "decontaminate_corpus", "DecontConfig"),
-    }[name]
-    try:
-        module = importlib.import_module(module_name)
-        func, config_cls = getattr(module, func_name), getattr(module, config_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"config.{name}: this install has no {name} stage ({module_name}: {exc})") from None
-    import dataclasses
-
-    if not isinstance(params, dict):
-        raise ConfigError(f"config.{name}: expected a mapping of settings, got {type(params).__name__}")
-    known = sorted(f.name for f in dataclasses.fields(config_cls))
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        raise ConfigError(f"config.{name}.{unknown[0]}: unknown key (known: {', '.join(known)})")
-    if name == "decontaminate" and isinstance(params.get("against"), list):  # YAML lists; items may be mappings
-        eval_set = getattr(module, "EvalSet")
-        params = {**params, "against": tuple(eval_set(**e) if isinstance(e, dict) else e for e in params["against"])}
-    try:
-        stage_cfg = config_cls(**params)  # the stage's own checks name the key
-    except ConfigError as exc:
-        raise ConfigError(f"config.{name}.{exc}") from None
-    except TypeError as exc:
-        raise ConfigError(f"config.{name}: {exc}") from None
-
-    def run(src: Path, dst: Path, ex: ExecutorConfig, logging_dir: str) -> Any:
-        return func(str(src), str(dst), stage_cfg, executor=ex.kind, workers=ex.workers, logging_dir=logging_dir)
-
-    return run

@@ -18,14 +18,14 @@ from midtrain.curation.config import StepConfig
 from midtrain.curation.typed_config import check_call_params
 from midtrain.errors import ConfigError
 
-# Registered steps: name -> "module:Class". Labels (issue 4) live in midtrain.curation.labels.
+# Registered steps: name -> "module:Class"; the taggers, then the filter.
 STEPS: dict[str, str] = {
-    "normalise": "midtrain.curation.steps.normalise:Normalise",
-    "language_id": "midtrain.curation.labels:LanguageID",
-    "domain_labeller": "midtrain.curation.labels:DomainLabeller",
-    "quality_scorer": "midtrain.curation.labels:QualityScorer",
-    "signals": "midtrain.curation.steps.signals:ComputeSignals",
-    "thresholds": "midtrain.curation.steps.signals:ApplyThresholds",
+    "normalise": "midtrain.curation.taggers.normalise:Normalise",
+    "language_id": "midtrain.curation.taggers.language_id:LanguageID",
+    "domain_labeller": "midtrain.curation.taggers.domain_labeller:DomainLabeller",
+    "quality_scorer": "midtrain.curation.taggers.quality_scorer:QualityScorer",
+    "signals": "midtrain.curation.taggers.signals:ComputeSignals",
+    "thresholds": "midtrain.curation.filters.thresholds:ApplyThresholds",
 }
 # Steps whose whole parameter mapping is one argument (the thresholds tree of the rules).
 _MAPPING_PARAM = {"thresholds": "thresholds"}
@@ -33,15 +33,12 @@ DEFAULT_PIPELINE = ("normalise", "language_id", "domain_labeller", "quality_scor
 
 
 def default_pipeline() -> list[StepConfig]:
-    """The default steps (contract order), leaving out label steps this install does not have."""
-    steps = []
-    for name in DEFAULT_PIPELINE:
-        if _resolve(name, raise_missing=False) is not None:
-            steps.append(StepConfig(name, {}))
-    return steps
+    """The default steps, in the order documents meet them."""
+    return [StepConfig(name=name, params={}) for name in DEFAULT_PIPELINE]
 
 
-def _resolve(name: str, *, raise_missing: bool = True, where: str = "pipeline") -> type | None:
+def _resolve(name: str, *, where: str = "pipeline") -> type:
+    """The step class a pipeline entry names: a registered name or ``module:Class``."""
     target = STEPS.get(name, name if ":" in name else None)
     if target is None:
         raise ConfigError(f"{where}: unknown step {name!r} (known: {', '.join(STEPS)}, or module:Class)")
@@ -50,8 +47,6 @@ def _resolve(name: str, *, raise_missing: bool = True, where: str = "pipeline") 
         module = importlib.import_module(module_name)
         return getattr(module, attr)
     except (ImportError, AttributeError) as exc:
-        if not raise_missing:
-            return None
         raise ConfigError(f"{where}: step {name!r} is not available ({target}: {exc})") from None
 
 

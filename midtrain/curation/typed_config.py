@@ -4,7 +4,10 @@
 :class:`midtrain.errors.ConfigError` such as ``config.executor.workers: expected int, got str
 ('two')`` or ``config.output.shard_mb: unknown key (known: keep_stages, shard_size_mb)``. The
 supported annotations are the ones configs need: ``bool``, ``int``, ``float``, ``str``, ``Any``,
-``Literal``, ``X | None``, ``list[X]``, ``dict[str, X]`` and nested dataclasses.
+``Literal``, ``X | None``, ``list[X]``, ``tuple[X, ...]``, ``dict[str, X]`` and nested dataclasses.
+A nested dataclass with a ``parse(str)`` classmethod also accepts its one-string form (an eval set
+``gsm8k=test.jsonl:question``). A :class:`ConfigError` raised by a dataclass's own checks
+(``__post_init__``, whose messages start with the field name) gets the key path in front.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ def from_mapping(cls: type, data: Any, path: str) -> Any:
             kwargs[name] = coerce(data[name], hints[name], f"{path}.{name}")
         elif f.default is _MISSING and f.default_factory is _MISSING:
             raise ConfigError(f"{path}.{name}: required key is missing")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}.{exc}") from None
 
 
 def check_call_params(func: Any, params: Any, path: str, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -79,6 +85,8 @@ def coerce(value: Any, hint: Any, path: str) -> Any:
         for arg in args:
             if arg is type(None):
                 continue
+            if dataclasses.is_dataclass(arg) and isinstance(value, dict):  # its own error names the key
+                return coerce(value, arg, path)
             try:
                 return coerce(value, arg, path)
             except ConfigError as exc:
@@ -90,16 +98,19 @@ def coerce(value: Any, hint: Any, path: str) -> Any:
             raise ConfigError(f"{path}: expected one of {', '.join(repr(a) for a in args)}, got {value!r}")
         return value
     if origin in (list, tuple) or hint in (list, tuple):
-        if not isinstance(value, list):
+        if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{path}: expected a list, got {_describe(value)}")
         item = args[0] if args else Any
-        return [coerce(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+        items = [coerce(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if tuple in (origin, hint) else items
     if origin is dict or hint is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a mapping, got {_describe(value)}")
         key_t, val_t = args if args else (Any, Any)
         return {coerce(k, key_t, f"{path}.{k}"): coerce(v, val_t, f"{path}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(hint):
+        if isinstance(value, str) and hasattr(hint, "parse"):
+            return hint.parse(value)
         return from_mapping(hint, value, path)
     if hint is bool:
         if not isinstance(value, bool):

@@ -15,39 +15,34 @@ from the current position so none of them keeps producing batches with stale wei
 from __future__ import annotations
 
 import atexit
-import multiprocessing
 import os
 import queue
 import threading
 import weakref
-from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import numpy as np
 import torch
 
 from midtrain.errors import ConfigError
-from midtrain.loaders.dataset import LoaderConfig, PackedDataset, corpus_fingerprint, from_slot
+from midtrain.loaders.batches import from_slot
+from midtrain.loaders.config import LoaderConfig, Packing, StartMethod
+from midtrain.loaders.dataset import PackedDataset, corpus_fingerprint
 from midtrain.loaders.plan import PlanState, ScheduleLike
 from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
 
+if TYPE_CHECKING:
+    from midtrain.mixers.policies import AdaptivePolicy
+
 STATE_VERSION = 1
-MIN_BLOCK_SEQUENCES = 256
 
 
 class PackedLoader:
     """An iterable of packed batches with ``state_dict()`` / ``load_state_dict()`` for exact resume."""
 
-    def __init__(self, config: LoaderConfig, schedule: ScheduleLike, *, num_workers: int = 0,
-                 prefetch_factor: int = 2, pin_memory: bool = False, policy: Any = None,
-                 shared_memory: bool = True, multiprocessing_context: str | None = None) -> None:
-        self.config = config
+    def __init__(self, config: LoaderConfig, schedule: ScheduleLike, *, policy: AdaptivePolicy | None = None) -> None:
+        self.config = config = config.resolved()
         self.schedule = schedule
-        self.num_workers = num_workers
-        self.prefetch_factor = prefetch_factor
-        self.pin_memory = pin_memory
-        self.shared_memory = shared_memory
-        self.multiprocessing_context = multiprocessing_context
         self.ring: SlotRing | None = None
         """The shared-memory slots of the current iteration's workers (``None``: compact messages)."""
         self.policy = policy
@@ -68,15 +63,16 @@ class PackedLoader:
             self._restart = False
             dataset = PackedDataset(self.config, self.schedule, start_batch=self._batches,
                                     snapshot=self._snapshot, mixture_log=self._mixture_log)
-            if self.num_workers == 0:
+            config = self.config
+            if config.num_workers == 0:
                 source = iter(dataset)
             else:
-                dataset.ring = self.ring = self._make_ring(dataset) if self.shared_memory else None
+                dataset.ring = self.ring = self._make_ring(dataset) if config.shared_memory else None
                 workers = iter(torch.utils.data.DataLoader(
-                    dataset, batch_size=None, num_workers=self.num_workers, prefetch_factor=self.prefetch_factor,
-                    persistent_workers=False, multiprocessing_context=self.multiprocessing_context))
-                source = _unpack(workers, self.config, self._pad_id, self.pin_memory, dataset.ring)
-                if self.pin_memory or dataset.ring is None:
+                    dataset, batch_size=None, num_workers=config.num_workers, prefetch_factor=config.prefetch_factor,
+                    persistent_workers=False, multiprocessing_context=config.multiprocessing_context))
+                source = _unpack(workers, config, self._pad_id, dataset.ring)
+                if config.pin_memory or dataset.ring is None:
                     # pinning copies, and expanding compact messages (numba, GIL released), happen in
                     # a background thread, overlapped with the training step
                     source = _Background(source)
@@ -87,7 +83,7 @@ class PackedLoader:
                                            f"expected {self._batches}")
                     self._snapshot = batch.pop("_resume")
                     self._batches += 1
-                    if self.pin_memory and self.num_workers == 0:
+                    if config.pin_memory and config.num_workers == 0:
                         batch = _pinned(batch)
                     yield batch
                     if self._restart:
@@ -104,7 +100,8 @@ class PackedLoader:
         in flight (``prefetch_factor`` messages queued, one being written, a few held by the consumer)."""
         slot_bytes = dataset.batches_per_message * batch_bytes(self.config.batch_size, dataset.max_seq_len,
                                                                self.config.compact)
-        return SlotRing.create(self.num_workers, self.prefetch_factor + 4, slot_bytes, self.config.compact)
+        return SlotRing.create(self.config.num_workers, self.config.prefetch_factor + 4, slot_bytes,
+                               self.config.compact)
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -181,7 +178,7 @@ class PackedLoader:
         return block_from
 
 
-def _unpack(source: Iterator[Any], config: LoaderConfig, pad_id: int, pin: bool,
+def _unpack(source: Iterator[Any], config: LoaderConfig, pad_id: int,
             ring: SlotRing | None) -> Iterator[dict[str, Any]]:
     """Batches from the workers' messages: slot batches wrapped in place, compact ones expanded (then pinned)."""
     for item in source:
@@ -193,8 +190,8 @@ def _unpack(source: Iterator[Any], config: LoaderConfig, pad_id: int, pin: bool,
                     leases[key] = ring.lease(part.worker, part.slot)
                 batch = from_slot(ring, part, leases[key])
             else:
-                batch = part.expand(config, pad_id)
-            yield _pinned(batch) if pin else batch
+                batch = part.expand(config=config, pad_id=pad_id)
+            yield _pinned(batch) if config.pin_memory else batch
 
 
 def _pinned(batch: dict[str, Any]) -> dict[str, Any]:
@@ -266,65 +263,33 @@ class _Background:
 atexit.register(_Background.close_all)
 
 
-def _dist_rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
-    if rank is not None and world_size is not None:
-        return rank, world_size
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return (torch.distributed.get_rank() if rank is None else rank,
-                torch.distributed.get_world_size() if world_size is None else world_size)
-    return (rank or 0), (world_size or 1)
+def build_loader(corpus: str | os.PathLike[str], schedule: ScheduleLike | str | os.PathLike[str] | Mapping[str, Any],
+                 *, seq_len: int, batch_size: int, seed: int, rank: int | None = None, world_size: int | None = None,
+                 num_workers: int = 0, packing: Packing = "concat", window: int = 4096,
+                 block_batches: int | None = None, mask_cross_document_labels: bool = True,
+                 pad_id: int | None = None, prefetch_factor: int = 2, pin_memory: bool = False,
+                 policy: AdaptivePolicy | None = None, verify_checksums: bool = False, compact: bool = False,
+                 total_tokens: int | None = None, shared_memory: bool = True,
+                 multiprocessing_context: StartMethod | None = None,
+                 long_min_tokens: int | None = None) -> PackedLoader:
+    """A packed, mixed, resumable loader over a token corpus: ``LoaderConfig(...).build(schedule)``.
 
-
-def build_loader(corpus: str | os.PathLike, schedule: Any, *, seq_len: int, batch_size: int, seed: int,
-                 rank: int | None = None, world_size: int | None = None, num_workers: int = 0,
-                 packing: str = "concat", window: int = 4096, block_batches: int | None = None,
-                 mask_cross_document_labels: bool = True, pad_id: int | None = None, prefetch_factor: int = 2,
-                 pin_memory: bool = False, policy: Any = None, verify_checksums: bool = False,
-                 compact: bool = False, total_tokens: int | None = None, shared_memory: bool = True,
-                 multiprocessing_context: str | None = None, long_min_tokens: int | None = None) -> PackedLoader:
-    """A packed, mixed, resumable loader over a token corpus.
-
-    ``schedule`` is a schedule object (``midtrain.mixers.load_schedule``), a path to a schedule
-    file, or a dict. ``batch_size`` is per rank; rank and world size come from the arguments or
-    from ``torch.distributed``. ``seq_len`` is the default that a phase's own ``seq_len`` overrides.
-    ``compact=True`` emits int32 ids, labels and positions (see :class:`LoaderConfig`).
-    With workers, batches are written into recycled shared-memory slots and reach the trainer
-    without a copy (``midtrain.loaders.ring``); a slot is reused once every tensor of its batch is
-    garbage-collected. ``shared_memory=False`` sends compact messages that the main process expands.
-    ``multiprocessing_context`` (``"fork"``, ``"spawn"``, ``"forkserver"``) starts the workers as
-    torch's ``DataLoader`` would; the slots reach spawned workers as shared-memory file descriptors.
-    ``block_batches`` (global batches per mixing block) defaults to the fewest that make a block of
-    at least 256 sequences; it must stay the same across a resume, so set it explicitly when the
-    global batch size might not divide 256 the same way (elastic runs keep the global batch anyway).
-    A schedule given as a file or dict is resolved against the corpus (its domain sizes, for
-    temperature/UniMax mixtures and the missing-domain check) and ``total_tokens`` (for positions
-    given as fractions); the stream ends when the schedule's total is reached, else it is endless.
-    A schedule that names ``long`` on a corpus without a ``long`` domain gets a virtual one: every
-    document of at least ``long_min_tokens`` tokens (default: the schedule's ``long.min_tokens``,
-    else 32,768) from every domain, left out of its own domain (``midtrain.corpus.lengths``).
+    Every keyword but ``policy`` is a field of :class:`~midtrain.loaders.config.LoaderConfig`,
+    which documents it. ``schedule`` is a schedule object (``midtrain.mixers.load_schedule``), a
+    path to a schedule file, or a dict (resolved against the corpus and ``total_tokens``).
+    ``batch_size`` is per rank; rank and world size come from the arguments or from
+    ``torch.distributed``. With workers, batches are written into recycled shared-memory slots and
+    reach the trainer without a copy (``midtrain.loaders.ring``); a slot is reused once every
+    tensor of its batch is garbage-collected. A schedule that names ``long`` on a corpus without a
+    ``long`` domain gets a virtual one: every document of at least ``long_min_tokens`` tokens
+    (default: the schedule's ``long.min_tokens``, else 32,768) from every domain, left out of its
+    own domain (``midtrain.corpus.lengths``).
     """
-    if not hasattr(schedule, "weights_vector_at"):
-        from midtrain.mixers import load_schedule_for_corpus
-
-        schedule, _ = load_schedule_for_corpus(schedule, corpus, total_tokens=total_tokens,
-                                               long_min_tokens=long_min_tokens)
-    rank, world_size = _dist_rank_world(rank, world_size)
-    if not 0 <= rank < world_size:
-        raise ConfigError(f"rank {rank} is outside world size {world_size}")
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be positive, got {batch_size}")
-    methods = multiprocessing.get_all_start_methods()
-    if multiprocessing_context is not None and multiprocessing_context not in methods:
-        raise ConfigError(f"multiprocessing_context {multiprocessing_context!r} is not a start method here "
-                          f"(one of {methods})")
-    if block_batches is None:
-        # blocks of at least MIN_BLOCK_SEQUENCES amortise the per-block planning (a few hundred
-        # microseconds of numpy calls) over many sequences; weights still change every block
-        block_batches = max(1, -(-MIN_BLOCK_SEQUENCES // (batch_size * world_size)))
-    config = LoaderConfig(corpus=str(Path(corpus)), seq_len=seq_len, batch_size=batch_size, seed=seed, rank=rank,
+    config = LoaderConfig(corpus=corpus, seq_len=seq_len, batch_size=batch_size, seed=seed, rank=rank,
                           world_size=world_size, packing=packing, window=window, block_batches=block_batches,
                           mask_cross_document_labels=mask_cross_document_labels, pad_id=pad_id,
-                          verify_checksums=verify_checksums, compact=compact, long_min_tokens=long_min_tokens)
-    return PackedLoader(config, schedule, num_workers=num_workers, prefetch_factor=prefetch_factor,
-                        pin_memory=pin_memory, policy=policy, shared_memory=shared_memory,
-                        multiprocessing_context=multiprocessing_context)
+                          verify_checksums=verify_checksums, compact=compact, long_min_tokens=long_min_tokens,
+                          total_tokens=total_tokens, num_workers=num_workers, prefetch_factor=prefetch_factor,
+                          pin_memory=pin_memory, shared_memory=shared_memory,
+                          multiprocessing_context=multiprocessing_context)
+    return config.build(schedule, policy=policy)

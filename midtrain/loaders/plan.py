@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -27,11 +27,22 @@ from midtrain.loaders.kernels import blend_slots, order_segments
 from midtrain.loaders.streams import BestFitStream, ConcatStream, seeded_rng
 
 
+class PhaseLike(Protocol):
+    """What the loader reads of a schedule's phase (``midtrain.mixers.Phase`` provides it)."""
+
+    seq_len: int | None
+    """The phase's sequence length, or ``None`` for the loader's default."""
+
+
 class ScheduleLike(Protocol):
-    """What the plan needs from a schedule (``midtrain.mixers.Schedule`` provides it)."""
+    """What the loader needs from a schedule (``midtrain.mixers.Schedule`` provides it)."""
 
     domains: tuple[str, ...]
     total_tokens: int | None
+    phases: Sequence[PhaseLike]
+    """Read for the longest ``seq_len`` of the run (the size of the loader's batch buffers)."""
+    long_min_tokens: int | None
+    """Tokens that put a document in a length-selected ``long`` domain (``None``: the default)."""
 
     def weights_vector_at(self, tokens: int) -> np.ndarray: ...
     def seq_len_at(self, tokens: int) -> int | None: ...
@@ -181,7 +192,7 @@ class GlobalPlan:
 
     def exhausted(self, state: PlanState) -> bool:
         """True once the schedule's token budget (if it has one) is used up."""
-        total = getattr(self.schedule, "total_tokens", None)
+        total = self.schedule.total_tokens
         return total is not None and state.tokens >= total
 
     def fingerprint(self, corpus_fingerprint: str) -> str:

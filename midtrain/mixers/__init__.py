@@ -1,7 +1,7 @@
 """Curriculum mixing: how much of each domain the trainer sees at every point of training.
 
 - :mod:`~midtrain.mixers.schedule`: :class:`Schedule`, weights as a pure function of tokens seen;
-- :mod:`~midtrain.mixers.config`: :func:`load_schedule`, the YAML/TOML/dict schedule language;
+- :mod:`~midtrain.mixers.language`: :func:`load_schedule`, the YAML/TOML/dict schedule language;
 - :mod:`~midtrain.mixers.mixtures`: temperature sampling and UniMax from domain sizes;
 - :mod:`~midtrain.mixers.domain_sizes`: a token corpus' domain sizes as a schedule draws them
   (with ``long`` selected by length when the corpus has no ``long`` domain);
@@ -14,7 +14,7 @@ Importing this package needs only numpy and (when a YAML file is read) pyyaml.
 
 from pathlib import Path
 
-from midtrain.mixers.config import load_schedule
+from midtrain.mixers.language import load_schedule
 from midtrain.mixers.domain_sizes import corpus_domain_tokens, load_schedule_for_corpus
 from midtrain.mixers.mixtures import temperature_weights, unimax_budgets, unimax_weights
 from midtrain.mixers.planner import BudgetPlan, DomainSummary, PhaseRow, plan_budget

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from midtrain.errors import ConfigError
-from midtrain.mixers.config import MissingDomains, load_schedule, long_threshold, named_domains, read_definition
+from midtrain.mixers.language import MissingDomains, load_schedule, long_threshold, named_domains, read_definition
 from midtrain.mixers.schedule import Schedule
 
 
@@ -41,7 +41,7 @@ def load_schedule_for_corpus(source: str | os.PathLike | Mapping[str, Any] | Sch
 
     As :func:`load_schedule` with ``domain_tokens=corpus_domain_tokens(corpus_dir, schedule=source)``.
     A virtual ``long`` with no document counts as a domain the corpus lacks: ``missing_domains:
-    renormalize`` drops it, otherwise the error says which threshold left it empty and how long the
+    renormalise`` drops it, otherwise the error says which threshold left it empty and how long the
     longest document is.
     """
     sizes, empty = _sizes(corpus_dir, source, long_min_tokens)

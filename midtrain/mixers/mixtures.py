@@ -1,4 +1,4 @@
-"""Mixtures derived from domain sizes: temperature sampling and UniMax (ANCHORS.md 1.2).
+"""Mixtures derived from domain sizes: temperature sampling and UniMax (Chung et al. 2023, arXiv 2304.09151).
 
 Both take the number of unique tokens per domain (from a token corpus manifest) and return a
 simplex. They are the two standard answers to "how much of each domain when the domains are very
@@ -17,7 +17,7 @@ def temperature_weights(domain_tokens: np.ndarray, temperature: float) -> np.nda
     """Temperature sampling: ``q_k = n_k / Σn``, ``p_k = q_k^(1/T) / Σ_j q_j^(1/T)``.
 
     T = 1 samples in proportion to size; T → ∞ tends to uniform over non-empty domains (mT5 and
-    XLM-R used 1/T = 0.3, ANCHORS.md 1.2). Empty domains get weight 0.
+    XLM-R are usually quoted with 1/T = 0.3). Empty domains get weight 0.
     """
     n = np.asarray(domain_tokens, dtype=np.float64)
     if not temperature > 0 or not np.isfinite(temperature):

@@ -7,8 +7,8 @@ repeating), the warning threshold (4 epochs by default: repeated data is about a
 to ~4 epochs, Muennighoff et al. 2023, arXiv 2305.16264) and an optional hard cap.
 
 The plan is continuous: the loader realises it in blocks of sequences whose integer counts track
-the weights to within one sequence per domain (DESIGN.md, "Blocks"), so a real run differs from
-these numbers by at most one block's worth of tokens per phase boundary.
+the weights to within one sequence per domain (see :mod:`midtrain.loaders.plan`), so a real run
+differs from these numbers by at most one block's worth of tokens per phase boundary.
 """
 
 from __future__ import annotations
@@ -154,14 +154,14 @@ def plan_budget(schedule: Schedule, domain_tokens: Mapping[str, int], total_toke
     total = total_tokens if total_tokens is not None else schedule.total_tokens
     if total is None or total <= 0:
         raise ConfigError("total_tokens: the plan needs the run's length; set total_tokens in the schedule or pass "
-                          "--tokens N")
+                          "--total-tokens N")
     if schedule.total_tokens is not None and total != schedule.total_tokens:
         raise ConfigError(f"total_tokens: the schedule was resolved for {schedule.total_tokens:,} tokens, not "
                           f"{total:,}; load it with total_tokens={total}")
     missing = [d for d in schedule.domains if d not in domain_tokens]
     if missing:
         raise ConfigError(f"domains: the corpus has no domain {', '.join(map(repr, missing))}; load the schedule "
-                          "with domain_tokens=... (and missing_domains='renormalize' to drop it)")
+                          "with domain_tokens=... (and missing_domains='renormalise' to drop it)")
     if not warn_epochs > 0 or (max_epochs is not None and not max_epochs > 0):
         raise ConfigError("warn_epochs/max_epochs: must be positive")
     unique = np.array([domain_tokens[d] for d in schedule.domains], dtype=np.float64)

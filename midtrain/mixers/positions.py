@@ -57,7 +57,8 @@ def parse_position(value: object, key: str, total_tokens: int | None) -> int:
 def _fraction_of_total(frac: Fraction, key: str, total_tokens: int | None, shown: object) -> int:
     if total_tokens is None:
         raise ConfigError(f"{key}: {shown!r} is a fraction of the total, but total_tokens is unknown; set "
-                          "total_tokens in the schedule or pass it (load_schedule(..., total_tokens=N), --tokens N)")
+                          "total_tokens in the schedule or pass it (load_schedule(..., total_tokens=N), "
+                          "--total-tokens N)")
     return round(frac * total_tokens)
 
 

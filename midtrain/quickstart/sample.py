@@ -31,19 +31,19 @@ class SampleSource:
     bytes: int
 
 
-def build_sample(out_dir: Path, *, code_bytes: int = 2_000_000) -> list[SampleSource]:
-    """Write ``out_dir/{python_docs,python_stdlib,mpmath_docs,champ}.jsonl``; return what was written.
+def build_sample(output: Path, *, code_bytes: int = 2_000_000) -> list[SampleSource]:
+    """Write ``output/{python_docs,python_stdlib,mpmath_docs,champ}.jsonl``; return what was written.
 
     Documents are ``{"id", "text", "source"}`` records in a fixed (sorted) order, so the sample is
     the same bytes on every machine with the same package versions.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output.mkdir(parents=True, exist_ok=True)
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     sources = [
-        _write(out_dir / "python_docs.jsonl", "web", _python_prose(stdlib)),
-        _write(out_dir / "python_stdlib.jsonl", "code", _python_code(stdlib, code_bytes)),
-        _write(out_dir / "mpmath_docs.jsonl", "math", mpmath_docs()),
-        _write(out_dir / "champ.jsonl", "math", champ_problems()),
+        _write(output / "python_docs.jsonl", "web", _python_prose(stdlib)),
+        _write(output / "python_stdlib.jsonl", "code", _python_code(stdlib, code_bytes)),
+        _write(output / "mpmath_docs.jsonl", "math", mpmath_docs()),
+        _write(output / "champ.jsonl", "math", champ_problems()),
     ]
     return sources
 

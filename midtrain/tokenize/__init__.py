@@ -1,4 +1,4 @@
-"""Tokenize: a text corpus in, a memory-mappable token corpus out (DESIGN.md, "Corpora on disk").
+"""Tokenize: a text corpus in, a memory-mappable token corpus out (``midtrain.corpus`` has both formats).
 
 - :func:`tokenize_corpus` — the job: parallel, batch-encoded, resumable, one folder per domain.
 - :func:`train_bpe` — a small byte-level BPE trained on a corpus (the quickstart's tokenizer).
@@ -6,15 +6,40 @@
 - :func:`export_megatron` / :func:`import_datatrove` — interchange with Megatron-LM's indexed
   dataset (``.bin``/``.idx``) and datatrove's tokenized output (``.ds``/``.ds.index``).
 
-This package is ``midtrain.tokenize``, never a top-level ``tokenize``, which would shadow Python's
-own module (DESIGN.md, "Layout").
+Each returns a report dataclass with ``to_dict()``. This package is ``midtrain.tokenize``, never a
+top-level ``tokenize``, which would shadow Python's own module. Importing it is light (the
+``midtrain`` command registers from it); pyarrow and the tokenizers load on first use.
 """
 
-from midtrain.tokenize.bpe import train_bpe
-from midtrain.tokenize.datatrove import import_datatrove
-from midtrain.tokenize.job import DEFAULT_SHARD_TOKENS, tokenize_corpus
-from midtrain.tokenize.megatron import export_megatron
-from midtrain.tokenize.tokenizer import TokenizerInfo, load_tokenizer
+from __future__ import annotations
 
-__all__ = ["DEFAULT_SHARD_TOKENS", "TokenizerInfo", "export_megatron", "import_datatrove", "load_tokenizer",
-           "tokenize_corpus", "train_bpe"]
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from midtrain.tokenize.bpe import BpeReport, train_bpe
+    from midtrain.tokenize.datatrove import import_datatrove
+    from midtrain.tokenize.job import DEFAULT_SHARD_TOKENS, TokenCorpusReport, tokenize_corpus
+    from midtrain.tokenize.megatron import MegatronExport, export_megatron
+    from midtrain.tokenize.tokenizer import TokenizerInfo, load_tokenizer
+
+_EXPORTS = {
+    "BpeReport": "midtrain.tokenize.bpe",
+    "train_bpe": "midtrain.tokenize.bpe",
+    "import_datatrove": "midtrain.tokenize.datatrove",
+    "DEFAULT_SHARD_TOKENS": "midtrain.tokenize.job",
+    "TokenCorpusReport": "midtrain.tokenize.job",
+    "tokenize_corpus": "midtrain.tokenize.job",
+    "MegatronExport": "midtrain.tokenize.megatron",
+    "export_megatron": "midtrain.tokenize.megatron",
+    "TokenizerInfo": "midtrain.tokenize.tokenizer",
+    "load_tokenizer": "midtrain.tokenize.tokenizer",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'midtrain.tokenize' has no attribute {name!r}")

@@ -3,9 +3,9 @@
 datatrove's ``DocumentTokenizer`` writes, per task, ``<name>.ds`` (little-endian token ids,
 documents back to back; 2 bytes a token for vocabularies up to 65,536, else 4), ``<name>.ds.index``
 (``uint64`` cumulative document *end* offsets, in tokens) and ``<name>.ds.metadata`` (first line
-``<tokenizer>|<token size>``); shared ANCHORS.md §3.5. The token stream and document boundaries
-carry over unchanged: each ``.ds`` file becomes shards ``data/<domain>/<file stem>-<k>.arrow``
-whose documents have ids ``<file name>/<i>``.
+``<tokenizer>|<token size>``); see ``TokenizedFile`` in ``datatrove/pipeline/tokens/tokenizer.py``. The
+token stream and document boundaries carry over unchanged: each ``.ds`` file becomes shards
+``data/<domain>/<file stem>-<k>.arrow`` whose documents have ids ``<file name>/<i>``.
 """
 
 from __future__ import annotations
@@ -15,22 +15,22 @@ from pathlib import Path
 
 import numpy as np
 
-from midtrain.corpus import CorpusError, CorpusWriter, Manifest
+from midtrain.corpus import CorpusError, CorpusWriter
 from midtrain.corpus.shards import check_domain_name
 from midtrain.errors import ConfigError
 from midtrain.tokenize.documents import shard_cuts
-from midtrain.tokenize.job import DEFAULT_SHARD_TOKENS
+from midtrain.tokenize.job import DEFAULT_SHARD_TOKENS, TokenCorpusReport
 
 
-def import_datatrove(folder: str | os.PathLike, out_dir: str | os.PathLike, *, domain: str | None = None,
-                     tokenizer: str | None = None, shard_tokens: int = DEFAULT_SHARD_TOKENS) -> Manifest:
-    """Convert every ``*.ds`` file under ``folder`` (sorted by path) into one domain of a token corpus.
+def import_datatrove(folder: str | os.PathLike, output: str | os.PathLike, *, domain: str | None = None,
+                     tokenizer: str | None = None, shard_tokens: int = DEFAULT_SHARD_TOKENS) -> TokenCorpusReport:
+    """Convert every ``*.ds`` file under ``folder`` (sorted by path) into one domain of a token corpus at ``output``.
 
     ``domain`` defaults to the folder's name. ``tokenizer`` (the same spec ``tokenize`` takes)
     gives the manifest a real fingerprint and vocabulary size; without it the manifest records
     datatrove's tokenizer name and the fingerprint ``datatrove:<name>``.
     """
-    folder, out = Path(folder), Path(out_dir)
+    folder, out = Path(folder), Path(output)
     files = sorted(folder.rglob("*.ds"))
     if not files:
         raise ConfigError(f"{folder}: no datatrove .ds files found")
@@ -69,8 +69,9 @@ def import_datatrove(folder: str | os.PathLike, out_dir: str | os.PathLike, *, d
             ids = [f"{rel}/{i}" for i in range(a, b)]
             writer.write_table(domain, _table(ids, tokens, offsets, a, b, dtype), f"data/{domain}/{stem}-{k:05d}.arrow")
         documents += len(lengths)
-    return writer.finish({"imported_from": "datatrove", "datatrove_tokenizer": sorted(n for n in names if n),
-                          "files": [f.relative_to(folder).as_posix() for f in files], "documents": documents})
+    manifest = writer.finish({"imported_from": "datatrove", "datatrove_tokenizer": sorted(n for n in names if n),
+                              "files": [f.relative_to(folder).as_posix() for f in files], "documents": documents})
+    return TokenCorpusReport(out, manifest)
 
 
 def _table(ids, tokens, offsets, a, b, dtype):

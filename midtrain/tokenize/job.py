@@ -10,10 +10,11 @@ folder to one tokenizer: a rerun with another one is refused, naming both finger
 
 Parallelism: a worker process streams its input shards through the tokenizer's Rust batch API
 on ``threads`` cores (:mod:`midtrain.tokenize.stream`: large batches, several in flight, so the
-Rust threads never wait for Python's reading, flattening and writing). One process per 16 cores
-is the default: one Python thread keeps about 20 cores of encoding busy (25 ns of Python vs 1 µs
-of encoding per token per core, measured with the Llama-3 vocabulary), and a single process
-balances uneven shards by itself.
+Rust threads never wait for Python's reading, flattening and writing). The default is one
+process, whose Rust threads use every core. One Python thread keeps about 20 cores of encoding
+busy (25 ns of Python vs 1 µs of encoding per token per core, measured with the Llama-3
+vocabulary), so on a machine with more than 32 cores about one process per 16 cores is faster;
+within a process, uneven shards balance by themselves.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import multiprocessing as mp
 import os
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,29 +40,39 @@ PROGRESS_DIR = ".progress"
 DEFAULT_SHARD_TOKENS = 1 << 27
 
 
-def default_workers() -> int:
-    """One worker process per 16 cores (see the module docstring), at least one."""
-    return max(1, _cpu_count() // 16)
+@dataclass(frozen=True)
+class TokenCorpusReport:
+    """What a tokenize (or import) run wrote: the token corpus folder and its manifest."""
+
+    output: Path
+    manifest: Manifest
+    """The written ``manifest.json``: per-domain documents, tokens and shards, the tokenizer, provenance."""
+    resumed_shards: int = 0
+    """Input shards that an earlier run had finished, so this one skipped them."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"output": str(self.output), "tokenizer": self.manifest.tokenizer, "domains": self.manifest.domains,
+                "extra": self.manifest.extra, "resumed_shards": self.resumed_shards}
 
 
-def tokenize_corpus(text_corpus: str | os.PathLike, out_dir: str | os.PathLike, tokenizer: str, *,
+def tokenize_corpus(text_corpus: str | os.PathLike, output: str | os.PathLike, tokenizer: str, *,
                     eos: bool = True, bos: bool = False, eos_token: str | None = None,
-                    bos_token: str | None = None, workers: int | None = None,
-                    shard_tokens: int = DEFAULT_SHARD_TOKENS, progress: bool = True) -> Manifest:
-    """Tokenize every document of ``text_corpus`` into a token corpus at ``out_dir``; return its manifest.
+                    bos_token: str | None = None, workers: int = 1,
+                    shard_tokens: int = DEFAULT_SHARD_TOKENS, progress: bool = True) -> TokenCorpusReport:
+    """Tokenize every document of ``text_corpus`` into a token corpus at ``output``.
 
     ``tokenizer`` is a ``tokenizer.json`` path or ``tiktoken:<encoding>``. By default EOS follows
     every document and no BOS precedes it. Empty documents (no tokens) are skipped and counted in
     the manifest's ``extra``; no document is ever truncated or split. ``workers`` processes share
-    the cores (default :func:`default_workers`). A rerun skips finished input shards.
+    the cores (see the module docstring for when more than one pays). A rerun skips finished input
+    shards; ``progress`` shows a bar of input bytes on stderr.
     """
-    src, out = Path(text_corpus), Path(out_dir)
+    src, out = Path(text_corpus), Path(output)
     source = Manifest.read(src)
     if source.kind != "text":
         raise CorpusError(f"{src}: is a {source.kind} corpus; tokenize takes a text corpus")
     if shard_tokens < 1:
         raise ConfigError(f"shard_tokens must be at least 1, got {shard_tokens}")
-    workers = workers or default_workers()
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
     policy = {"add_eos": eos, "add_bos": bos, "eos_token": eos_token, "bos_token": bos_token}
@@ -88,7 +100,7 @@ def tokenize_corpus(text_corpus: str | os.PathLike, out_dir: str | os.PathLike, 
         c["empty_skipped"] += record["empty_skipped"]
     extra = {"source_manifest": file_checksum(src / MANIFEST_NAME), "shard_tokens": shard_tokens,
              "documents": counts, "empty_documents_skipped": sum(c["empty_skipped"] for c in counts.values())}
-    return writer.finish(extra)
+    return TokenCorpusReport(out, writer.finish(extra), resumed_shards=len(tasks) - len(todo))
 
 
 def _cpu_count() -> int:

@@ -1,8 +1,8 @@
 """Export a token corpus to Megatron-LM's indexed dataset (``.bin`` + ``.idx``), one pair per domain.
 
 Megatron-LM and NeMo train on ``--data-path w1 prefix1 w2 prefix2 ...``; every domain becomes one
-prefix and :func:`megatron_data_path` prints that blend with token-count weights. The format,
-as ``megatron/core/datasets/indexed_dataset.py`` reads it (shared ANCHORS.md §3.5):
+prefix, and the report's ``data_path`` is that blend with token-count weights. The format, as
+``megatron/core/datasets/indexed_dataset.py`` reads it:
 
 - ``.bin``: the token ids of every document back to back, little-endian;
 - ``.idx``: ``MMIDIDX\\x00\\x00``, version ``<Q`` = 1, dtype code ``<B``, sequence count ``<Q``,
@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,14 +33,35 @@ INDEX_VERSION = 1
 DTYPE_CODES = {np.dtype(np.uint16): 8, np.dtype(np.int32): 4}
 
 
-def export_megatron(token_corpus: str | os.PathLike, out_prefix: str | os.PathLike) -> dict[str, Path]:
-    """Write ``{out_prefix}_{domain}.bin/.idx`` for every domain; return ``{domain: prefix}``.
+@dataclass(frozen=True)
+class MegatronExport:
+    """What :func:`export_megatron` wrote: one ``.bin``/``.idx`` prefix per domain, and the blend."""
 
-    Each file is written under a temporary name and renamed, ``.bin`` before ``.idx``, so a
-    prefix with an ``.idx`` is complete.
+    output: Path
+    """The prefix asked for; domain ``d`` is at ``{output}_{d}.bin/.idx``."""
+    prefixes: dict[str, Path]
+    tokens: dict[str, int]
+    """Tokens per domain, the blend's weights."""
+
+    @property
+    def data_path(self) -> str:
+        """The ``--data-path`` argument for Megatron-LM or NeMo, weighting each domain by its tokens."""
+        return " ".join(f"{self.tokens[d]} {self.prefixes[d]}" for d in sorted(self.prefixes))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"output": str(self.output), "prefixes": {d: str(p) for d, p in self.prefixes.items()},
+                "tokens": dict(self.tokens), "data_path": self.data_path}
+
+
+def export_megatron(token_corpus: str | os.PathLike, output: str | os.PathLike) -> MegatronExport:
+    """Write ``{output}_{domain}.bin/.idx`` for every domain of ``token_corpus``.
+
+    ``output`` is a path prefix (``megatron/mix`` writes ``megatron/mix_code.bin``, ...). Each file
+    is written under a temporary name and renamed, ``.bin`` before ``.idx``, so a prefix with an
+    ``.idx`` is complete.
     """
     corpus = open_token_corpus(token_corpus)
-    out_prefix = Path(out_prefix)
+    out_prefix = Path(output)
     out_prefix.parent.mkdir(parents=True, exist_ok=True)
     prefixes = {}
     for domain in corpus.domains:
@@ -68,13 +91,7 @@ def export_megatron(token_corpus: str | os.PathLike, out_prefix: str | os.PathLi
             f.write(pointers.astype("<i8").tobytes())
             f.write(np.arange(len(lengths) + 1, dtype="<i8").tobytes())
         prefixes[domain] = prefix
-    return prefixes
-
-
-def megatron_data_path(token_corpus: str | os.PathLike, prefixes: dict[str, Path]) -> str:
-    """The ``--data-path`` argument blending the exported domains by their token counts."""
-    corpus = open_token_corpus(token_corpus)
-    return " ".join(f"{corpus.num_tokens(d)} {prefixes[d]}" for d in sorted(prefixes))
+    return MegatronExport(out_prefix, prefixes, {d: corpus.num_tokens(d) for d in prefixes})
 
 
 class _atomic:

@@ -1,20 +1,38 @@
 """Which programming language a code document is written in: Google's Magika model, batched.
 
-``detect_code_language(texts)`` gives each document to Magika (PyPI ``magika``, Apache-2.0; its
-ONNX model ``standard_v3_3`` ships inside the wheel and runs on ``onnxruntime``, nothing is
-downloaded). Magika reads the first and last 1 KB of a document (whitespace stripped), so its
-cost per document is bounded. Features are cut per document (Magika's own code, a Python loop),
-then the model runs once over the whole batch.
+``detect_code_language(texts)`` runs Magika (PyPI ``magika``, Apache-2.0; its ONNX model
+``standard_v3_3`` ships inside the wheel and runs on ``onnxruntime``, nothing is downloaded) over a
+whole batch. Magika reads the first and last 1 KB of a document (whitespace stripped), so its cost
+per document is bounded. Here those 2,048 model inputs are cut for every document of the batch by
+one numba kernel straight from the Arrow buffer, the model runs on ``MAGIKA_BATCH`` documents per
+call in a one-thread session created once per process, and Magika's own rules turn each model
+answer into its output label (per-label confidence thresholds, ``txt``/``unknown`` when unsure).
+The labels equal Magika's public ``identify_bytes`` called one document at a time
+(``detect_code_language_per_document``, the slow reference; checked on the 2,206 held-out files of
+``benchmarks/bench_code_language.py`` and in the tests).
+
+Where the time goes (held-out code files, 2 shared cores): the model itself, about 12 ms of CPU per
+document whatever the batch size (1 to 256 documents per call), 45% of it one convolution (256 ->
+512 channels, width 5, over 512 positions: 333 M multiply-adds per document), most of the rest
+element-wise activations and the one-hot input layer. Magika's per-document Python (feature lists of
+ints, list input to onnxruntime, result objects) adds about 1.3 ms; cutting the inputs here costs
+under 0.01 ms. So batching saves 10-35% of the CPU (14-20 -> 13 ms per document in three runs of
+``benchmarks/bench_code_language.py`` on a shared machine), not more: exact Magika stays near 80
+documents per CPU-second.
+One thread, not onnxruntime's default of one per core: about the same CPU per document, and
+curation runs one worker process per core, where more threads only compete with the other workers
+(``threads=0`` gives a lone process every core back: 76 -> 150 documents/s of wall time on 2).
 
 It was chosen over a fastText model trained on the same sources by measurement on packages
 neither had trained on (``benchmarks/bench_code_language.py``, 2,206 files of 16 held-out
-packages, 16 languages): Magika 0.976 accuracy (macro 0.970) at about 68 documents/s on 2 CPU
-cores, the fastText model 0.761 (macro 0.826) at about 7,000/s. Magika's cost is its ONNX model
-(about 15 ms of CPU per document; feature cutting is under 2% of it), so run it on documents
-already labelled code, not on a whole web crawl. Its known weak spot here: C++ headers (``.h``)
-with little C++-only syntax come out as ``c`` (23 of 75 held-out C++ files).
+packages, 16 languages): Magika 0.976 accuracy (macro 0.970), the fastText model 0.761 (macro
+0.826) at about 0.2 ms per document. So run it on documents already labelled code, not on a whole
+web crawl. Its known weak spot here: C++ headers (``.h``) with little C++-only syntax come out as
+``c`` (23 of 75 held-out C++ files).
 Dependency: ``magika`` (3.4 MB installed) pulls ``onnxruntime`` (78 MB) and ``click``; importing
-it takes about 0.6 s, loading the model 0.1 s (both once per process, on first use).
+it takes about 0.6 s, loading the model 0.2 s (both once per process, on first use). The batched
+path calls Magika internals (its model config, model path and output-label rule), so ``pyproject``
+pins ``magika`` to the 1.0 series it was checked with.
 
 Columns (``CODE_LANGUAGE_SIGNAL_SCHEMA``):
 
@@ -27,15 +45,16 @@ Columns (``CODE_LANGUAGE_SIGNAL_SCHEMA``):
   says ``txt``, ``markdown``, ``rst``...), binary data, and documents Magika is not sure of (in
   its default high-confidence mode it then answers ``txt`` or ``unknown`` itself), and any
   label whose score is below ``min_score``.
-- ``code_language_score``: Magika's probability of its model label (0 for empty text).
+- ``code_language_score``: Magika's probability of its model label; 0 for empty or whitespace-only
+  text, 1 for text too short for the model (under 8 bytes once stripped; Magika's own answer).
 """
 
 from __future__ import annotations
 
 import functools
-import io
-from pathlib import Path
+from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -48,6 +67,12 @@ CODE_LANGUAGES = ("c", "c++", "go", "java", "javascript", "lua", "ocaml", "perl"
 UNKNOWN = "unknown"
 DEFAULT_MIN_SCORE = 0.0
 """Magika's high-confidence mode already turns unsure answers into ``txt``/``unknown``."""
+MAGIKA_THREADS = 1
+"""onnxruntime threads per process: one suits one curation worker per core (see above); 0 lets
+onnxruntime take every core, for a single process on an otherwise idle machine."""
+MAGIKA_BATCH = 16
+"""Documents per model call: CPU time per document is flat from 1 to 256 (measured), and 16 keeps
+the largest activation (16 x 512 x 508 floats) at 17 MB."""
 
 RENAME = {"cpp": "c++", "hpp": "c++", "h": "c", "cs": "c#", "objectivec": "objective-c", "jsx": "javascript",
           "tsx": "typescript"}
@@ -58,9 +83,22 @@ CODE_LANGUAGE_SIGNAL_SCHEMA: dict[str, pa.DataType] = {
 }
 
 
-@functools.lru_cache(maxsize=1)
+@dataclass(frozen=True)
+class _MagikaModel:
+    """Magika (for its config and output rule) plus a one-thread session over its ONNX model."""
+
+    magika: object   # magika.Magika
+    session: object  # onnxruntime.InferenceSession
+    labels: tuple[str, ...]  # the model's output classes, in column order
+    beg: int     # bytes read from the stripped head
+    end: int     # bytes read from the stripped tail
+    block: int   # bytes read at each end before stripping
+    pad: int     # the padding input
+    min_bytes: int  # fewer stripped bytes than this: no model (Magika answers txt/unknown, score 1)
+
+
 def _magika():
-    """The process-wide Magika (about 0.6 s to import with onnxruntime, 0.1 s to load the model)."""
+    """A ``magika.Magika``, with a clear error if the package is missing."""
     try:
         from magika import Magika
     except ImportError as exc:  # pragma: no cover - magika is a dependency
@@ -68,53 +106,157 @@ def _magika():
     return Magika()
 
 
-def _magika_batch(docs: list[bytes]) -> tuple[list[str], list[str], np.ndarray]:
-    """``(output labels, groups, scores)`` for raw documents, the model run once for the batch."""
-    from magika.types import Seekable
+@functools.lru_cache(maxsize=4)
+def _model(threads: int = MAGIKA_THREADS) -> _MagikaModel:
+    """The process-wide model (about 0.6 s to import magika and onnxruntime, 0.2 s to load)."""
+    import onnxruntime as rt
 
     m = _magika()
-    results: dict[str, object] = {}
-    features = []
-    for i, data in enumerate(docs):
-        key = Path(str(i))
-        result, feat = m._get_result_or_features_from_seekable(Seekable(io.BytesIO(data)), key)
-        if result is not None:
-            results[str(key)] = result
-        else:
-            features.append((key, feat))
-    results.update(m._get_results_from_features(features))
-    labels, groups, scores = [], [], np.zeros(len(docs), np.float32)
-    for i in range(len(docs)):
-        res = results[str(i)]
-        if not res.ok:
-            labels.append(UNKNOWN)
-            groups.append("")
-            continue
-        out = res.prediction.output
-        labels.append(str(out.label))
-        groups.append(out.group)
-        scores[i] = res.prediction.score
-    return labels, groups, scores
+    cfg = m._model_config
+    if cfg.mid_size or cfg.use_inputs_at_offsets or cfg.beg_size >= cfg.block_size or cfg.end_size >= cfg.block_size:
+        raise RuntimeError(f"magika's model {m.get_model_name()} reads a layout midtrain's batched path does not "
+                           "cut (middle bytes or fixed offsets): install magika 1.0.x, as pyproject.toml pins")
+    options = rt.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = rt.InferenceSession(str(m._model_path), options, providers=["CPUExecutionProvider"])
+    return _MagikaModel(magika=m, session=session, labels=tuple(map(str, cfg.target_labels_space)),
+                        beg=cfg.beg_size, end=cfg.end_size, block=cfg.block_size, pad=cfg.padding_token,
+                        min_bytes=cfg.min_file_size_for_dl)
 
 
-def detect_code_language(texts: pa.Array | pa.ChunkedArray | list[str], *,
-                         min_score: float = DEFAULT_MIN_SCORE) -> pa.Table:
-    """One row per text with the ``CODE_LANGUAGE_SIGNAL_SCHEMA`` columns (null text counts as empty)."""
+@numba.njit(cache=True)
+def _is_space(b: int) -> bool:
+    """``bytes.strip()``'s whitespace: space, \\t, \\n, \\v, \\f, \\r."""
+    return b == 32 or 9 <= b <= 13
+
+
+@numba.njit(cache=True)
+def _is_blank_space(b: int) -> bool:
+    """What blank text may hold: ``\\s`` of the regular expressions Arrow runs (no \\v, unlike ``strip()``)."""
+    return b == 32 or b == 9 or b == 10 or b == 12 or b == 13
+
+
+@numba.njit(cache=True)
+def magika_inputs(data: np.ndarray, offsets: np.ndarray, beg: int, end: int, block: int, pad: int,
+                  out: np.ndarray, head_bytes: np.ndarray, blank: np.ndarray) -> None:
+    """Magika's model inputs for each document ``data[offsets[i]:offsets[i+1]]``, into ``out[i]``.
+
+    At most ``block`` bytes are read at each end; the head is left-stripped and its first ``beg``
+    bytes are kept (padded after with ``pad``), the tail right-stripped and its last ``end`` bytes
+    kept (padded before). ``head_bytes[i]`` is the stripped head's length (decides whether the model
+    runs at all); ``blank[i]`` whether the whole document is empty or whitespace.
+    """
+    for i in range(len(offsets) - 1):
+        lo, hi = offsets[i], offsets[i + 1]
+        s = lo
+        while s < hi and _is_blank_space(data[s]):
+            s += 1
+        blank[i] = s == hi
+        read = min(block, hi - lo)
+        s, e = lo, lo + read
+        while s < e and _is_space(data[s]):
+            s += 1
+        head_bytes[i] = e - s
+        k = min(beg, e - s)
+        out[i, :k] = data[s:s + k]
+        out[i, k:beg] = pad
+        s, e = hi - read, hi
+        while e > s and _is_space(data[e - 1]):
+            e -= 1
+        k = min(end, e - s)
+        out[i, beg:beg + end - k] = pad
+        out[i, beg + end - k:beg + end] = data[e - k:e]
+
+
+def _arrow_bytes(arr: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
+    """``(data, offsets)`` of a ``large_string`` array as numpy views (offsets rebased to ``data``)."""
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], np.int64, n + 1, arr.offset * 8)
+    buf = arr.buffers()[2]
+    data = np.frombuffer(buf, np.uint8) if buf is not None and buf.size else np.zeros(0, np.uint8)
+    return data, offsets
+
+
+def _output_labels(model: _MagikaModel, idx: np.ndarray, probs: np.ndarray) -> list[tuple[str, str]]:
+    """``(Magika output label, its group)`` per model answer, by Magika's own high-confidence rule."""
+    from magika.types import ContentTypeLabel
+
+    m = model.magika
+    out = []
+    for j, p in zip(idx.tolist(), probs.tolist()):
+        label, _ = m._get_output_label_from_dl_label_and_score(ContentTypeLabel(model.labels[j]), p)
+        out.append((str(label), m._get_ct_info(label).group))
+    return out
+
+
+def _midtrain_label(label: str, group: str) -> str:
+    """Magika's output label in midtrain's names, ``unknown`` outside Magika's ``code`` group."""
+    return RENAME.get(label, label) if group == "code" else UNKNOWN
+
+
+def _result_table(labels: np.ndarray, scores: np.ndarray, blank: np.ndarray, min_score: float) -> pa.Table:
+    labels[scores < min_score] = UNKNOWN
+    labels[blank] = UNKNOWN
+    scores[blank] = 0.0
+    return pa.table({
+        "code_language": pa.array(labels.tolist(), pa.string()),
+        "code_language_score": pa.array(scores, pa.float32()),
+    })
+
+
+def detect_code_language(texts: pa.Array | pa.ChunkedArray | list[str], *, min_score: float = DEFAULT_MIN_SCORE,
+                         threads: int = MAGIKA_THREADS) -> pa.Table:
+    """One row per text with the ``CODE_LANGUAGE_SIGNAL_SCHEMA`` columns (null text counts as empty).
+
+    ``threads``: onnxruntime threads for the model (``MAGIKA_THREADS``); labels do not depend on it.
+    """
     arr = pc.fill_null(as_string_array(texts), "")
     n = len(arr)
     if n == 0:
         return pa.table({k: pa.array([], t) for k, t in CODE_LANGUAGE_SIGNAL_SCHEMA.items()})
+    model = _model(threads)
+    data, offsets = _arrow_bytes(arr)
+    inputs = np.empty((n, model.beg + model.end), np.int32)
+    head_bytes = np.empty(n, np.int64)
+    blank = np.empty(n, np.bool_)
+    magika_inputs(data, offsets, model.beg, model.end, model.block, model.pad, inputs, head_bytes, blank)
+    sizes = np.diff(offsets)
+    use_model = np.flatnonzero((sizes >= model.min_bytes) & (head_bytes >= model.min_bytes))
+    # Too short for the model: Magika answers txt or unknown with score 1; neither is code.
+    labels = np.full(n, UNKNOWN, dtype=object)
+    scores = np.ones(n, np.float32)
+    for start in range(0, len(use_model), MAGIKA_BATCH):
+        rows = use_model[start:start + MAGIKA_BATCH]
+        probs = model.session.run(["target_label"], {"bytes": inputs[rows]})[0]
+        best = probs.argmax(axis=1)
+        scores[rows] = probs[np.arange(len(rows)), best]
+        outputs = _output_labels(model, best, probs[np.arange(len(rows)), best])
+        labels[rows] = [_midtrain_label(label, group) for label, group in outputs]
+    return _result_table(labels, scores, blank, min_score)
+
+
+def detect_code_language_per_document(texts: pa.Array | pa.ChunkedArray | list[str], *,
+                                      min_score: float = DEFAULT_MIN_SCORE) -> pa.Table:
+    """The same columns from Magika's public ``identify_bytes``, one document at a time.
+
+    The slow reference ``detect_code_language`` is checked against (benchmark and tests); about
+    1.5 ms more per document, and onnxruntime's default threads.
+    """
+    arr = pc.fill_null(as_string_array(texts), "")
+    m = _magika_reference()
+    labels, scores = np.full(len(arr), UNKNOWN, dtype=object), np.zeros(len(arr), np.float32)
+    for i, text in enumerate(arr.to_pylist()):
+        result = m.identify_bytes(text.encode("utf-8"))
+        if result.ok:
+            labels[i] = _midtrain_label(str(result.prediction.output.label), result.prediction.output.group)
+            scores[i] = result.prediction.score
     blank = pc.match_substring_regex(arr, r"^\s*$").to_numpy(zero_copy_only=False)
-    offsets = np.frombuffer(arr.buffers()[1], np.int64, n + 1, arr.offset * 8)
-    data = arr.buffers()[2].to_pybytes() if arr.buffers()[2] is not None else b""
-    docs = [b"" if blank[i] else data[offsets[i]:offsets[i + 1]] for i in range(n)]
-    labels, groups, scores = _magika_batch(docs)
-    out = np.array([RENAME.get(lab, lab) if grp == "code" else UNKNOWN for lab, grp in zip(labels, groups)],
-                   dtype=object)
-    out[scores < min_score] = UNKNOWN
-    out[blank] = UNKNOWN
-    scores[blank] = 0.0
-    return pa.table({
-        "code_language": pa.array(out.tolist(), pa.string()),
-        "code_language_score": pa.array(scores, pa.float32()),
-    })
+    return _result_table(labels, scores, blank, min_score)
+
+
+@functools.lru_cache(maxsize=1)
+def _magika_reference():
+    """The process-wide ``magika.Magika`` of the per-document reference."""
+    return _magika()

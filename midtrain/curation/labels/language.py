@@ -19,7 +19,7 @@ from midtrain.curation.labels.text_windows import lid_lines
 
 LANGUAGE_SIGNAL_SCHEMA: dict[str, pa.DataType] = {"language": pa.string(), "language_score": pa.float32()}
 
-# datatrove's LanguageFilter keeps English at a lid.176 score >= 0.65 (ANCHORS.md 3.2); same here.
+# datatrove's LanguageFilter keeps English at a lid.176 score >= 0.65 by default; same here.
 DEFAULT_KEEP_LANGUAGES: tuple[str, ...] = ("en",)
 DEFAULT_MIN_LANGUAGE_SCORE = 0.65
 DEFAULT_EXEMPT_DOMAINS: tuple[str, ...] = ("code", "math", "reasoning")

@@ -5,7 +5,7 @@ sorts documents by type as much as by quality: it scored most math and code, and
 manuals, below its threshold. midtrain scores each document with the model of its type
 (``QUALITY_TYPES``: web, reasoning and unknown are prose; code; math). Each model is a fastText
 classifier over six grades, trained on real documents of that type and on the same documents with
-damage of known severity (``labeldata/quality_grades.py``: truncation, injected boilerplate,
+damage of known severity (``scripts/labeldata/quality_grades.py``: truncation, injected boilerplate,
 duplicated lines, shuffled lines, word salad and keyword stuffing) plus real junk. The score is:
 
     quality_score = clip(w · [P(g0), ..., P(g5), duplicated_line_fraction, clean_end, 1], 0, 5)

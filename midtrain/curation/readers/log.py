@@ -1,6 +1,6 @@
 """What a reader saw: every record read, and every record it could not turn into a document.
 
-Nothing is lost silently (DESIGN.md): a record that is not a document -- a malformed JSON line,
+Nothing is lost silently: a record that is not a document -- a malformed JSON line,
 invalid UTF-8, a missing or non-string text field, a domain hint that is not a valid
 domain name, a binary file, the unreadable rest of a
 truncated file -- is *invalid*: counted by kind, and logged with its file, line (or row) and the

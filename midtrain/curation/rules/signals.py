@@ -1,4 +1,5 @@
-"""``compute_signals``: every heuristic signal of a batch of documents, as one typed Arrow table.
+"""``compute_signals``: every heuristic signal of a batch of documents, as one typed Arrow table, and
+``FAMILIES``, the registry of rule families.
 
 The batch is decoded once (textbatch.py), split into words once (words.py), and every rule family
 derives its columns from those shared arrays in compiled kernels; nothing loops over documents in
@@ -11,20 +12,21 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from midtrain.curation.rules import c4, fineweb, gopher, source_code
+from midtrain.curation.rules import c4, fineweb, gopher_quality, gopher_repetition, source_code
+from midtrain.curation.rules.family import RuleFamily
 from midtrain.curation.rules.textbatch import TextBatch
 from midtrain.curation.rules.words import split_words
 from midtrain.curation.rules.wordstats import word_stats
 
+# Every family, in the order of their columns (and of datatrove's pipeline for the prose ones).
+FAMILIES: dict[str, RuleFamily] = {f.name: f for f in (gopher_repetition.FAMILY, gopher_quality.FAMILY, c4.FAMILY,
+                                                         fineweb.FAMILY, source_code.FAMILY)}
+
+# Columns every family may read: the document's length in characters and in words.
+BASE_SCHEMA: dict[str, pa.DataType] = {"rules_chars": pa.int64(), "rules_words": pa.int64()}
+
 SIGNAL_SCHEMA: dict[str, pa.DataType] = {
-    "rules_chars": pa.int64(),
-    "rules_words": pa.int64(),
-    **gopher.REPETITION_SCHEMA,
-    **gopher.QUALITY_SCHEMA,
-    **c4.SCHEMA,
-    **fineweb.SCHEMA,
-    **source_code.SCHEMA,
-}
+    **BASE_SCHEMA, **{name: t for family in FAMILIES.values() for name, t in family.schema.items()}}
 
 
 def compute_signals(texts: pa.Array | pa.ChunkedArray | list[str],
@@ -43,8 +45,6 @@ def compute_signals(texts: pa.Array | pa.ChunkedArray | list[str],
         "rules_chars": np.diff(batch.offsets),
         "rules_words": np.diff(words.doc_offsets),
     }
-    columns.update(gopher.gopher_signals(batch, words, stats))
-    columns.update(c4.c4_signals(batch, words, stats))
-    columns.update(fineweb.fineweb_signals(batch, words))
-    columns.update(source_code.code_signals(batch))
+    for family in FAMILIES.values():
+        columns.update(family.signals(batch, words, stats))
     return pa.table({name: pa.array(columns[name], type=t) for name, t in SIGNAL_SCHEMA.items()})

@@ -72,6 +72,28 @@ def _with_lone_surrogates(texts: list) -> pa.Array:
     return pa.Array.from_buffers(pa.large_string(), len(chunks), [None, pa.py_buffer(offsets.tobytes()), data])
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _decode_one(data, i, end):
+    """(code point, bytes used) of the UTF-8 sequence at ``data[i]``; a truncated or invalid sequence
+    decodes one byte to U+FFFD."""
+    b = np.uint32(data[i])
+    if b < 0x80:
+        return b, 1
+    if b >= 0xF0 and i + 3 < end:
+        cp = ((b & 0x07) << 18) | ((np.uint32(data[i + 1]) & 0x3F) << 12) | ((np.uint32(data[i + 2]) & 0x3F) << 6) \
+            | (np.uint32(data[i + 3]) & 0x3F)
+        size = 4
+    elif b >= 0xE0 and i + 2 < end:
+        cp = ((b & 0x0F) << 12) | ((np.uint32(data[i + 1]) & 0x3F) << 6) | (np.uint32(data[i + 2]) & 0x3F)
+        size = 3
+    elif b >= 0xC0 and i + 1 < end:
+        cp = ((b & 0x1F) << 6) | (np.uint32(data[i + 1]) & 0x3F)
+        size = 2
+    else:
+        return np.uint32(REPLACEMENT), 1
+    return (cp if cp < 0x110000 else np.uint32(REPLACEMENT)), size
+
+
 @nb.njit(cache=True, nogil=True)
 def _decode_utf8(data, starts, lengths):
     """UTF-8 bytes of each document -> one uint32 code-point array plus per-document offsets."""
@@ -83,24 +105,7 @@ def _decode_utf8(data, starts, lengths):
         i = starts[d]
         end = i + lengths[d]
         while i < end:
-            b = data[i]
-            if b < 0x80:
-                cp, size = np.uint32(b), 1
-            elif b >= 0xF0 and i + 3 < end:
-                cp = ((np.uint32(b) & 0x07) << 18) | ((np.uint32(data[i + 1]) & 0x3F) << 12) \
-                    | ((np.uint32(data[i + 2]) & 0x3F) << 6) | (np.uint32(data[i + 3]) & 0x3F)
-                size = 4
-            elif b >= 0xE0 and i + 2 < end:
-                cp = ((np.uint32(b) & 0x0F) << 12) | ((np.uint32(data[i + 1]) & 0x3F) << 6) \
-                    | (np.uint32(data[i + 2]) & 0x3F)
-                size = 3
-            elif b >= 0xC0 and i + 1 < end:
-                cp = ((np.uint32(b) & 0x1F) << 6) | (np.uint32(data[i + 1]) & 0x3F)
-                size = 2
-            else:
-                cp, size = np.uint32(REPLACEMENT), 1
-            if cp >= 0x110000:
-                cp = np.uint32(REPLACEMENT)
+            cp, size = _decode_one(data, i, end)
             out[k] = cp
             k += 1
             i += size

@@ -1,6 +1,6 @@
 """DoReMi-style online reweighting: exponentiated gradient on excess loss (Xie et al. 2023).
 
-Reference: arXiv 2305.10429, Algorithm 1, and ``doremi/trainer.py`` (ANCHORS.md 1.2). Per update t,
+Reference: arXiv 2305.10429, Algorithm 1, and DoReMi's ``doremi/trainer.py``. Per update t,
 with K domains, step size η, smoothing c and per-token reference losses ``ref_k``::
 
     L_k  = loss_sum_k / token_count_k              (domain mean loss this interval)
@@ -10,9 +10,9 @@ with K domains, step size η, smoothing c and per-token reference losses ``ref_k
     ᾱ    ← ᾱ + (α − ᾱ)/t                            (running average: DoReMi's final static mix)
 
 and the next sampling weights are α. DoReMi clips the excess per token before averaging; the
-trainer here all-reduces only per-domain sums (ANCHORS.md 1.7: 2K floats), so the clip is applied
-to the domain mean, which is never larger. The paper's defaults are η = 1 and c = 1e-3 (run
-scripts; 1e-4 in the dataclass).
+trainer here all-reduces only per-domain sums (2K floats: a loss sum and a token count per
+domain), so the clip is applied to the domain mean, which is never larger. The paper's defaults
+are η = 1 and c = 1e-3 (run scripts; 1e-4 in the dataclass).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """EXP3 bandit mixing, as in Online Data Mixing (Albalak et al. 2023, arXiv 2312.02406).
 
-Reference: ``data_sampling_utils.py`` of ODM (ANCHORS.md 1.2). Each domain is an arm and its
+Reference: ``data_sampling_utils.py`` of ODM's code. Each domain is an arm and its
 reward is its training loss (hard domains are upweighted). With K domains, update t, reward scale
 s (ODM: 1/10) and π the weights that sampled the interval::
 

@@ -1,0 +1,109 @@
+"""CLI of the corpus-to-corpus stages: ``midtrain dedup`` and ``midtrain decontaminate`` on a text corpus."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from midtrain.curation.commands import add_run_options, quiet_logs
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dedup", help="drop exact and near-duplicate documents (MinHash-LSH, verified)",
+                       description="Deduplicate a text corpus: documents identical up to whitespace, and "
+                                   "near-duplicates whose estimated Jaccard similarity of word n-grams is at "
+                                   "least --threshold. Candidates from LSH band collisions are verified against "
+                                   "the full signatures before they join a cluster; each cluster keeps its "
+                                   "highest-quality document (then smallest id). Removed documents go to "
+                                   "rejected/ with duplicate_of=<id>.")
+    p.add_argument("corpus", metavar="CORPUS", help="input text corpus folder (with manifest.json)")
+    p.add_argument("--output", "-o", required=True, help="output corpus folder")
+    p.add_argument("--threshold", type=float, default=0.8, help="Jaccard similarity of duplicates (default 0.8)")
+    p.add_argument("--ngram", type=int, default=5, help="words per shingle (default 5)")
+    p.add_argument("--bands", type=int, default=16, help="LSH bands (default 16)")
+    p.add_argument("--rows", type=int, default=8, help="signature slots per band (default 8)")
+    p.add_argument("--num-perm", type=int, default=None, help="permutations (default bands × rows)")
+    p.add_argument("--no-exact", action="store_true", help="skip exact (whitespace-folded) deduplication")
+    p.add_argument("--no-fuzzy", action="store_true", help="skip near-duplicate (MinHash) deduplication")
+    p.add_argument("--explain", action="store_true",
+                   help="print the detection curve P = 1-(1-J^r)^b of bands × rows and the verification "
+                        "odds before running")
+    p.add_argument("--dry-run", action="store_true", help="with --explain: print and stop")
+    p.add_argument("--against-index", metavar="DIR", help="also drop duplicates of an index built earlier")
+    p.add_argument("--write-index", metavar="DIR", help="store the kept documents' signatures for later runs")
+    _stage_options(p)
+    p.set_defaults(func=_dedup)
+
+    p = sub.add_parser("decontaminate", help="drop documents overlapping evaluation sets (n-grams)",
+                       description="Find word n-grams (13 by default; case and whitespace folded) of evaluation "
+                                   "items in a text corpus. Matching documents are dropped (rejected/ with "
+                                   "contaminated=<set>:<item>) or, with --mode cut, lose the overlapping span. "
+                                   "Prints which items were found in which documents.")
+    p.add_argument("corpus", metavar="CORPUS", help="input text corpus folder (with manifest.json)")
+    p.add_argument("--against", nargs="+", required=True, metavar="[NAME=]FILE[:FIELD]",
+                   help="evaluation sets: .jsonl[.gz], .json, .parquet or a datasets folder; FIELD(s) joined by '+'")
+    p.add_argument("--output", "-o", required=True, help="output corpus folder")
+    p.add_argument("--ngram", type=int, default=13, help="words per n-gram (default 13)")
+    p.add_argument("--mode", choices=("drop", "cut"), default="drop", help="drop the document or cut the span")
+    _stage_options(p)
+    p.set_defaults(func=_decontaminate)
+
+
+def _stage_options(p: argparse.ArgumentParser) -> None:
+    add_run_options(p)
+    p.add_argument("--logging-dir", default=None, help="copy the datatrove logs and stats here")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (and no progress lines)")
+
+
+def _dedup(args: argparse.Namespace) -> int:
+    from midtrain.curation.stages.dedup import DedupConfig, dedup_corpus, explain
+
+    config = DedupConfig(threshold=args.threshold, ngram=args.ngram, bands=args.bands, rows=args.rows,
+                         num_perm=args.num_perm, exact=not args.no_exact, fuzzy=not args.no_fuzzy)
+    if args.explain:
+        print(explain(config))
+        if args.dry_run:
+            return 0
+        print()
+    if args.quiet:
+        quiet_logs()
+    report = dedup_corpus(args.corpus, args.output, config, executor=args.executor, workers=args.workers,
+                          logging_dir=args.logging_dir, against_index=args.against_index,
+                          write_index=args.write_index, progress=not (args.quiet or args.json))
+    counts = report.to_dict()
+    if args.json:
+        print(json.dumps(counts, indent=2))
+        return 0
+    removed = counts["input"] - counts["kept"]
+    print(f"dedup: {counts['input']} documents, kept {counts['kept']}, removed {removed}")
+    for step, reasons in counts["rejected"].items():
+        print(f"  {step}: {sum(reasons.values())}")
+    lsh = counts["lsh"]
+    print(f"  LSH candidate pairs {lsh['candidate_pairs']} (summed over bands), verified {lsh['verified_pairs']}, "
+          f"rejected by verification {lsh['rejected_by_verification']}")
+    print(f"output: {args.output}")
+    return 0
+
+
+def _decontaminate(args: argparse.Namespace) -> int:
+    from midtrain.curation.stages.decontaminate import DecontConfig, EvalSet, decontaminate_corpus
+
+    config = DecontConfig(against=tuple(EvalSet.parse(s) for s in args.against), ngram=args.ngram, mode=args.mode)
+    if args.quiet:
+        quiet_logs()
+    report = decontaminate_corpus(args.corpus, args.output, config, executor=args.executor, workers=args.workers,
+                                  logging_dir=args.logging_dir, progress=not (args.quiet or args.json))
+    counts = report.to_dict()
+    if args.json:
+        print(json.dumps(counts, indent=2))
+        return 0
+    dropped = counts["input"] - counts["kept"]
+    print(f"decontaminate: {counts['input']} documents, dropped {dropped}, cut {counts['cut']}")
+    for m in counts["matches"]:
+        items = ", ".join(f"{i['set']}:{i['item']} ({i['ngrams']} {args.ngram}-grams)" for i in m["items"])
+        print(f"  {m['doc']}: {items} -> {m['action']}")
+    for name, n in counts["unmatchable"].items():
+        if n:
+            print(f"  note: {n} item(s) of {name} have fewer than {args.ngram} words and cannot be matched")
+    print(f"output: {args.output}")
+    return 0

@@ -1,0 +1,32 @@
+"""Decontamination of a text corpus against evaluation sets (n-gram overlap), corpus -> corpus.
+
+``decontaminate_corpus(corpus, output, DecontConfig(against=(EvalSet(source="gsm8k.jsonl"),)))``
+drops every document sharing a word 13-gram (case and whitespace folded) with an eval item, or in
+``cut`` mode removes just the overlapping span; the report lists which items were found in which
+documents. Imports stay light; the scan (numba, datatrove) loads on first use.
+"""
+
+from __future__ import annotations
+
+import os
+
+from midtrain.curation.stages.decontaminate.config import DecontConfig, EvalSet
+from midtrain.curation.stages.decontaminate.report import DecontReport
+
+__all__ = ["DecontConfig", "DecontReport", "EvalSet", "decontaminate_corpus"]
+
+
+def decontaminate_corpus(corpus: str | os.PathLike, output: str | os.PathLike, config: DecontConfig, *,
+                         executor: str = "local", workers: int = 1, logging_dir: str | None = None,
+                         progress: bool = False) -> DecontReport:
+    """Remove (or cut) the documents of ``corpus`` sharing an n-gram with an eval item, into ``output``.
+
+    ``executor`` is ``local`` or ``ray`` (``slurm`` is refused) with ``workers`` parallel tasks;
+    ``logging_dir`` receives a copy of datatrove's logs and stats; ``progress`` prints a line per
+    step. The report lists every match: which items, in which document, and what was done.
+    """
+    from midtrain.curation.config import ExecutorConfig
+    from midtrain.curation.stages.decontaminate.job import run_decontaminate
+
+    return run_decontaminate(corpus, output, config, ExecutorConfig(kind=executor, workers=workers),
+                             logging_dir=logging_dir, progress=progress)

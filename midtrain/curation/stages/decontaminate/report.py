@@ -1,0 +1,21 @@
+"""``DecontReport``: which evaluation items were found in which documents, and what was done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from midtrain.curation.stages.stage import StageReport
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecontReport(StageReport):
+    """Counts and matches of one run; ``rejected`` is ``{"decontaminate": {"contaminated=<set>": n}}``."""
+
+    cut: int
+    """Documents kept with the overlapping spans cut out (``cut`` mode)."""
+    matches: list[dict[str, Any]]
+    """One entry per contaminated document: ``{"doc", "shard", "items": [{"set", "item", "ngrams"}],
+    "action"}`` (plus ``cut_bytes`` in ``cut`` mode)."""
+    unmatchable: dict[str, int]
+    """Per set, items with fewer words than ``ngram`` in every field (they cannot be found)."""

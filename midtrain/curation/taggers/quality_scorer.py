@@ -1,0 +1,29 @@
+"""The quality tagger: ``quality_score`` (0-5), ``quality_tier`` and ``quality_type``.
+
+Each document is scored by the model of its domain's type (prose, code, math), so this step runs
+after the domain labeller; the ``thresholds`` filter applies the per-domain minimum.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pyarrow as pa
+from datatrove.data import Document
+
+from midtrain.curation.base import DEFAULT_BATCH_SIZE, BatchStep, set_columns
+from midtrain.curation.labels.quality import QUALITY_SIGNAL_SCHEMA, score_quality
+
+
+class QualityScorer(BatchStep):
+    """Sets the quality columns from the document's text and its ``domain``."""
+
+    name = "⭐ QualityScorer"
+    signal_schema: ClassVar[dict[str, pa.DataType]] = QUALITY_SIGNAL_SCHEMA
+
+    def __init__(self, model: str = "quality", batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        super().__init__(batch_size)
+        self.model = model
+
+    def process_batch(self, docs: list[Document]) -> None:
+        set_columns(docs, score_quality([d.text for d in docs], [d.metadata.get("domain") for d in docs], self.model))

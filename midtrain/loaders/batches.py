@@ -1,0 +1,186 @@
+"""From a planned batch to tensors: the three ways a batch is materialised, all with one kernel.
+
+A :class:`PlannedBatch` is one of this rank's batches as the plan gives it: where its tokens lie
+in the shards (:class:`RankSegments`), its global index, its sequence length and the plan state to
+resume from after it. It becomes a batch dict in one of three ways, which give identical batches
+because they all end in :func:`~midtrain.loaders.kernels.fill_batch`:
+
+- :func:`fill`: fresh tensors (the in-process loader when the consumer holds every buffer);
+- :class:`SlotWriter`: written into a slot of a :class:`~midtrain.loaders.ring.SlotRing` (a
+  worker's shared memory, or the in-process loader's recycled buffers), then wrapped in place by
+  :func:`from_slot`;
+- :class:`CompactBatch`: a worker gathers the batch's tokens into one small array and sends it;
+  the main process expands it with :func:`fill`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import torch
+from numba import typed
+
+from midtrain.loaders.kernels import fill_batch, gather_segments
+from midtrain.loaders.plan import BlockPlan, PlanState
+from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
+
+if TYPE_CHECKING:
+    from midtrain.loaders.config import LoaderConfig
+    from midtrain.loaders.dataset import DomainIndex
+
+
+@dataclass
+class RankSegments:
+    """The segments of this rank's rows of one global batch, in shard coordinates."""
+
+    seq_ptr: np.ndarray
+    """Row ``r`` holds segments ``seq_ptr[r]:seq_ptr[r + 1]``."""
+    shard: np.ndarray
+    src: np.ndarray
+    """Token offset of each segment in its shard."""
+    length: np.ndarray
+    doc_end: np.ndarray
+    """Shard offset where each segment's document ends (its next token is a label up to there)."""
+    domain: np.ndarray
+    """Domain index of each row."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlannedBatch:
+    """One batch to materialise, with what the loader reports alongside it."""
+
+    segments: RankSegments
+    batch_index: int
+    """Global batch number (the same on every rank)."""
+    seq_len: int
+    """Tokens per row (the phase's ``seq_len`` or the loader's)."""
+    resume: PlanState | None
+    """The plan state the stream continues from once this batch is consumed."""
+
+
+def rank_segments(block: BlockPlan, sub_batch: int, config: LoaderConfig, index: DomainIndex) -> RankSegments:
+    """Where the tokens of this rank's rows of global batch ``sub_batch`` of ``block`` are."""
+    B = config.batch_size
+    first = sub_batch * config.global_batch_size + config.rank * B
+    a, b = block.seq_ptr[first], block.seq_ptr[first + B]
+    gdoc = index.base[block.seg_domain[a:b]] + block.seg_doc[a:b]
+    start = index.doc_offset[gdoc]
+    return RankSegments(seq_ptr=block.seq_ptr[first:first + B + 1] - a, shard=index.doc_shard[gdoc],
+                        src=start + block.seg_begin[a:b], length=block.seg_len[a:b],
+                        doc_end=start + index.doc_len[gdoc], domain=block.domain[first:first + B])
+
+
+def fill_into(batch: PlannedBatch, shards, arrays: Sequence[np.ndarray], *, config: LoaderConfig,
+              pad_id: int) -> tuple[np.ndarray, int]:
+    """Write the batch's ``input_ids``, ``labels``, ``position_ids`` and ``document_ids``
+    (``arrays``, each ``[B, seq_len]``) from ``shards`` (a numba list of token arrays); returns its
+    ``cu_seqlens`` and longest segment."""
+    seg = batch.segments
+    B = len(seg.seq_ptr) - 1
+    cu = np.empty(len(seg.length) + B + 1, np.int32)
+    n, max_len = fill_batch(shards, seg.seq_ptr, seg.shard, seg.src, seg.length, seg.doc_end, batch.seq_len, pad_id,
+                            config.mask_cross_document_labels, *arrays, cu)
+    return cu[:n], int(max_len)
+
+
+def batch_dict(tensors: tuple[torch.Tensor, ...], *, cu_seqlens: np.ndarray, max_seqlen: int, domain: np.ndarray,
+               seq_len: int, batch_index: int, resume: PlanState | None) -> dict[str, Any]:
+    """The batch as the loader yields it (``_resume`` is popped by the loader)."""
+    input_ids, labels, position_ids, document_ids = tensors
+    return {
+        "input_ids": input_ids,
+        "labels": labels,
+        "position_ids": position_ids,
+        "document_ids": document_ids,
+        "cu_seqlens": torch.from_numpy(cu_seqlens),
+        "max_seqlen": max_seqlen,
+        "domain": torch.from_numpy(domain.astype(np.int64)),
+        "seq_len": seq_len,
+        "batch_index": batch_index,
+        "_resume": resume,
+    }
+
+
+def fill(batch: PlannedBatch, shards, *, config: LoaderConfig, pad_id: int) -> dict[str, Any]:
+    """The batch in fresh tensors, gathered from ``shards`` (a numba list of token arrays)."""
+    B, L = len(batch.segments.seq_ptr) - 1, batch.seq_len
+    tok_dtype = torch.int32 if config.compact else torch.int64
+    tensors = tuple(torch.empty((B, L), dtype=dt) for dt in (tok_dtype, tok_dtype, tok_dtype, torch.int32))
+    cu, max_len = fill_into(batch, shards, tuple(t.numpy() for t in tensors), config=config, pad_id=pad_id)
+    return batch_dict(tensors, cu_seqlens=cu, max_seqlen=max_len, domain=batch.segments.domain, seq_len=L,
+                      batch_index=batch.batch_index, resume=batch.resume)
+
+
+def from_slot(ring: SlotRing, part: SlotBatch, lease: Any) -> dict[str, Any]:
+    """The batch over a slot's memory (no copy), as the worker described it."""
+    return batch_dict(ring.tensors(part, lease), cu_seqlens=part.cu_seqlens, max_seqlen=part.max_seqlen,
+                      domain=part.domain, seq_len=part.seq_len, batch_index=part.batch_index, resume=part.resume)
+
+
+class SlotWriter:
+    """One writer's side of a :class:`SlotRing`: fills consecutive batches of a message into its slots."""
+
+    def __init__(self, ring: SlotRing, worker: int) -> None:
+        self.ring = ring
+        self.worker = worker
+        self.slot: int | None = None
+        self.offset = 0
+
+    def write(self, batch: PlannedBatch, shards, *, config: LoaderConfig, pad_id: int) -> SlotBatch | None:
+        """The batch written into a slot, or ``None`` (no free slot: the caller sends it compact)."""
+        B = len(batch.segments.seq_ptr) - 1
+        need = batch_bytes(B, batch.seq_len, config.compact)
+        if need > self.ring.slot_bytes:
+            return None
+        if self.slot is None or self.offset + need > self.ring.slot_bytes:
+            self.slot, self.offset = self.ring.acquire(self.worker), 0
+            if self.slot is None:
+                return None
+        arrays = self.ring.arrays(self.worker, self.slot, self.offset, B, batch.seq_len)
+        cu, max_len = fill_into(batch, shards, arrays, config=config, pad_id=pad_id)
+        part = SlotBatch(worker=self.worker, slot=self.slot, offset=self.offset, batch_size=B, seq_len=batch.seq_len,
+                         cu_seqlens=cu, max_seqlen=max_len, domain=batch.segments.domain,
+                         batch_index=batch.batch_index, resume=batch.resume)
+        self.offset += need
+        return part
+
+    def sent(self) -> None:
+        """The message went out: its slots now belong to the main process until released."""
+        self.slot, self.offset = None, 0
+
+
+@dataclass
+class CompactBatch:
+    """A batch a worker sends by value: its tokens, gathered, and its segments.
+
+    The fallback of the shared-memory slots (all of the worker's slots still held by the
+    consumer, or no ring): one pickled message of 2–4 bytes per token (the corpus dtype) plus a
+    few integers per segment, which the main process expands with the same kernel as the
+    in-process path (:func:`fill`), so every path gives identical batches.
+    """
+
+    tokens: np.ndarray
+    """Every segment's tokens followed by its document's next token (or 0 at a document's end)."""
+    batch: PlannedBatch
+    """The batch, its segments pointing into ``tokens``."""
+
+    @classmethod
+    def gather(cls, batch: PlannedBatch, shards) -> "CompactBatch":
+        seg = batch.segments
+        n = len(seg.length)
+        dtype = shards[0].dtype if len(shards) else np.uint16
+        offsets = np.zeros(n + 1, np.int64)
+        np.cumsum(seg.length + 1, out=offsets[1:])
+        tokens = np.empty(int(offsets[-1]), dtype)
+        gather_segments(shards, seg.shard, seg.src, seg.length, seg.doc_end, offsets, tokens)
+        continues = (seg.src + seg.length) < seg.doc_end
+        local = RankSegments(seq_ptr=seg.seq_ptr, shard=np.zeros(n, np.int64), src=offsets[:-1], length=seg.length,
+                             doc_end=offsets[:-1] + seg.length + continues, domain=seg.domain)
+        return cls(tokens=tokens, batch=PlannedBatch(segments=local, batch_index=batch.batch_index,
+                                                     seq_len=batch.seq_len, resume=batch.resume))
+
+    def expand(self, *, config: LoaderConfig, pad_id: int) -> dict[str, Any]:
+        """The batch dict, in fresh tensors (in the main process)."""
+        return fill(self.batch, typed.List([self.tokens]), config=config, pad_id=pad_id)

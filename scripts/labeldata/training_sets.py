@@ -1,0 +1,117 @@
+"""Training examples for the shipped label models, built from the labelled sources.
+
+``domain_examples`` turns source tables into ``(labels, texts)`` for the domain classifier:
+every source contributes at most ``per_source`` documents (so one large source cannot define its
+domain), each document gives up to ``windows_per_doc`` training windows from different places
+(the model predicts on a head + middle window; training on several windows teaches it the domain
+rather than how files of one source open), and smaller domains are repeated up to the largest one
+so fastText's softmax does not learn the class sizes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pyarrow as pa
+
+from .source import every_kth
+
+WINDOW_CHARS = 1024  # the labeller's window is 512 + 512 bytes; a training window is about as long
+
+
+def document_windows(text: str, count: int, size: int = WINDOW_CHARS) -> list[str]:
+    """``count`` windows of ``size`` characters spread evenly over ``text`` (the whole text if short)."""
+    if len(text) <= size or count <= 1:
+        return [text[: 2 * size]]
+    starts = np.linspace(0, len(text) - size, count).astype(int)
+    return [text[s:s + size] for s in dict.fromkeys(starts.tolist())]
+
+
+def domain_examples(table: pa.Table, exclude: set[str] = frozenset(), per_domain: int = 2400,
+                    per_source: int = 400, windows_per_doc: int = 3,
+                    label_column: str = "domain") -> tuple[list[str], list[str]]:
+    """``(labels, texts)`` from ``table`` (``registry.corpus_table``), without the sources in ``exclude``.
+
+    Each domain gets at most ``per_domain`` documents, shared evenly by its sources (each at most
+    ``per_source``), so that 60 code packages weigh as much as 6 math sources, and no source
+    defines its domain alone.
+    """
+    by_source: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    sources = table.column("source").to_pylist()
+    labels = table.column(label_column).to_pylist()
+    texts = table.column("text").to_pylist()
+    for s, lab, text in zip(sources, labels, texts):
+        if s not in exclude and lab:
+            by_source[s].append((lab, text))
+    domain_sources: dict[str, list[str]] = defaultdict(list)
+    for s in sorted(by_source):
+        domain_sources[by_source[s][0][0]].append(s)
+    per_label: dict[str, list[str]] = defaultdict(list)
+    for lab, names in sorted(domain_sources.items()):
+        share = max(1, min(per_source, per_domain // len(names)))
+        for s in names:
+            for _, text in every_kth(by_source[s], share):
+                per_label[lab].extend(document_windows(text, windows_per_doc))
+    if not per_label:
+        return [], []
+    largest = max(len(v) for v in per_label.values())
+    out_labels: list[str] = []
+    out_texts: list[str] = []
+    for lab in sorted(per_label):
+        items = per_label[lab]
+        repeats = max(1, min(4, round(largest / len(items))))
+        out_labels += [lab] * (len(items) * repeats)
+        out_texts += items * repeats
+    return out_labels, out_texts
+
+
+def _domain_train_config():
+    from midtrain.curation.labels.training import TrainConfig
+
+    # holdout=0: the evaluation is by source (benchmarks/bench_labels.py), not by example.
+    # shape_features: +0.011 macro-F1 on a 15-source leave-one-source-out subset (0.599 -> 0.610);
+    # character n-grams (minn=3, maxn=5) gave 0.585 there, so they stay off.
+    return TrainConfig(epochs=10, lr=0.3, dim=32, word_ngrams=2, holdout=0.0, quantize=False, shape_features=True)
+
+
+DOMAIN_TRAIN_CONFIG = _domain_train_config()
+
+
+QUALITY_DOMAINS = {"prose": ("web", "reasoning"), "code": ("code",), "math": ("math",)}
+JUNK_GRADES = {"spam": 0, "seo": 0, "word-salad": 0, "boilerplate": 1, "generated-code": 1}
+"""Real junk (``junk_sources``) in the graded training set: grade per kind, for the prose model
+(code model for generated code)."""
+
+
+def quality_examples(table: pa.Table, qtype: str, exclude: set[str] = frozenset(), per_source: int = 150,
+                     junk: pa.Table | None = None) -> list[tuple[int, str, str]]:
+    """``[(grade, text, group)]`` for the ``qtype`` quality model: each document intact (5) and damaged (4..0).
+
+    ``group`` (source and document group) lets the caller split training from calibration
+    without cutting a document's versions apart.
+    """
+    import xxhash
+
+    from .quality_grades import graded_versions
+
+    domains = QUALITY_DOMAINS[qtype]
+    out: list[tuple[int, str, str]] = []
+    by_source: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for s, d, i, g, t in zip(*(table.column(c).to_pylist() for c in ("source", "domain", "id", "group", "text"))):
+        if d in domains and s not in exclude:
+            by_source[s].append((i, g, t))
+    for s in sorted(by_source):
+        for doc_id, group, text in every_kth(by_source[s], per_source):
+            text = text[:8000]
+            for grade, version in graded_versions(text, xxhash.xxh64_intdigest(f"{s}/{doc_id}".encode())):
+                out.append((grade, version, f"{s}/{group}"))
+    if junk is not None:
+        for s, k, g, t, lang in zip(*(junk.column(c).to_pylist() for c in ("source", "kind", "group", "text",
+                                                                              "code_language"))):
+            if s in exclude or k not in JUNK_GRADES:
+                continue
+            is_code = k == "generated-code"
+            if (qtype == "code") == is_code and qtype != "math":
+                out.append((JUNK_GRADES[k], t[:8000], f"{s}/{g}"))
+    return out
