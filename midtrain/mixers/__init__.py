@@ -12,21 +12,38 @@
 Importing this package needs only numpy and (when a YAML file is read) pyyaml.
 """
 
-from pathlib import Path
+from typing import Any
 
-from midtrain.mixers.language import load_schedule
-from midtrain.mixers.domain_sizes import corpus_domain_tokens, load_schedule_for_corpus
-from midtrain.mixers.mixtures import temperature_weights, unimax_budgets, unimax_weights
-from midtrain.mixers.planner import BudgetPlan, DomainSummary, PhaseRow, plan_budget
-from midtrain.mixers.policies import AdaptivePolicy, DoReMiPolicy, Exp3Policy
-from midtrain.mixers.schedule import Phase, Schedule
+from pathlib import Path
 
 EXAMPLE_SCHEDULE = Path(__file__).with_name("midtrain_schedule.yaml")
 """The realistic mid-training schedule shipped with the package (same file as
 ``examples/midtrain_schedule.yaml``): pre-training mix, ramp, math+code anneal, long context."""
 
-__all__ = [
-    "EXAMPLE_SCHEDULE", "AdaptivePolicy", "BudgetPlan", "DoReMiPolicy", "DomainSummary", "Exp3Policy", "Phase",
-    "PhaseRow", "Schedule", "corpus_domain_tokens", "load_schedule", "load_schedule_for_corpus", "plan_budget",
-    "temperature_weights", "unimax_budgets", "unimax_weights",
-]
+_EXPORTS = {
+    "load_schedule": "midtrain.mixers.language",
+    "corpus_domain_tokens": "midtrain.mixers.domain_sizes",
+    "load_schedule_for_corpus": "midtrain.mixers.domain_sizes",
+    "temperature_weights": "midtrain.mixers.mixtures",
+    "unimax_budgets": "midtrain.mixers.mixtures",
+    "unimax_weights": "midtrain.mixers.mixtures",
+    "BudgetPlan": "midtrain.mixers.planner",
+    "DomainSummary": "midtrain.mixers.planner",
+    "PhaseRow": "midtrain.mixers.planner",
+    "plan_budget": "midtrain.mixers.planner",
+    "AdaptivePolicy": "midtrain.mixers.policies",
+    "DoReMiPolicy": "midtrain.mixers.policies",
+    "Exp3Policy": "midtrain.mixers.policies",
+    "Phase": "midtrain.mixers.schedule",
+    "Schedule": "midtrain.mixers.schedule",
+}
+__all__ = sorted([*_EXPORTS, "EXAMPLE_SCHEDULE"])
+
+
+def __getattr__(name: str) -> Any:
+    """Import an exported name on first use, so that importing the package stays cheap."""
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'midtrain.mixers' has no attribute {name!r}")

@@ -9,18 +9,36 @@
 Importing this package loads neither fastText nor a model; the first prediction does.
 """
 
-from midtrain.curation.labels.domain import DOMAIN_SIGNAL_SCHEMA, DOMAINS, DomainConfig, label_domains
-from midtrain.curation.labels.language import (DEFAULT_KEEP_LANGUAGES, DEFAULT_MIN_LANGUAGE_SCORE,
-                                               LANGUAGE_SIGNAL_SCHEMA, identify_language, language_reject_reasons)
-from midtrain.curation.labels.quality import (DEFAULT_QUALITY_THRESHOLDS, QUALITY_SIGNAL_SCHEMA, QUALITY_TYPES,
-                                              quality_reject_reasons, quality_tier_reject_reasons, score_quality)
-from midtrain.curation.labels.training import TrainConfig, read_examples, train_classifier
+from typing import Any
 
-LABEL_SIGNAL_SCHEMA = {**LANGUAGE_SIGNAL_SCHEMA, **DOMAIN_SIGNAL_SCHEMA, **QUALITY_SIGNAL_SCHEMA}
+_EXPORTS = {
+    "DOMAIN_SIGNAL_SCHEMA": "midtrain.curation.labels.domain",
+    "DOMAINS": "midtrain.curation.labels.domain",
+    "DomainConfig": "midtrain.curation.labels.domain",
+    "label_domains": "midtrain.curation.labels.domain",
+    "DEFAULT_KEEP_LANGUAGES": "midtrain.curation.labels.language",
+    "DEFAULT_MIN_LANGUAGE_SCORE": "midtrain.curation.labels.language",
+    "LANGUAGE_SIGNAL_SCHEMA": "midtrain.curation.labels.language",
+    "identify_language": "midtrain.curation.labels.language",
+    "language_reject_reasons": "midtrain.curation.labels.language",
+    "DEFAULT_QUALITY_THRESHOLDS": "midtrain.curation.labels.quality",
+    "QUALITY_SIGNAL_SCHEMA": "midtrain.curation.labels.quality",
+    "QUALITY_TYPES": "midtrain.curation.labels.quality",
+    "quality_reject_reasons": "midtrain.curation.labels.quality",
+    "quality_tier_reject_reasons": "midtrain.curation.labels.quality",
+    "score_quality": "midtrain.curation.labels.quality",
+    "TrainConfig": "midtrain.curation.labels.training",
+    "read_examples": "midtrain.curation.labels.training",
+    "train_classifier": "midtrain.curation.labels.training",
+    "LABEL_SIGNAL_SCHEMA": "midtrain.curation.labels.schema",
+}
+__all__ = sorted([*_EXPORTS])
 
-__all__ = [
-    "DEFAULT_KEEP_LANGUAGES", "DEFAULT_MIN_LANGUAGE_SCORE", "DEFAULT_QUALITY_THRESHOLDS", "DOMAINS",
-    "DOMAIN_SIGNAL_SCHEMA", "DomainConfig", "LABEL_SIGNAL_SCHEMA", "LANGUAGE_SIGNAL_SCHEMA",
-    "QUALITY_SIGNAL_SCHEMA", "QUALITY_TYPES", "TrainConfig", "identify_language", "label_domains",
-    "language_reject_reasons", "quality_reject_reasons", "quality_tier_reject_reasons", "read_examples", "score_quality", "train_classifier",
-]
+
+def __getattr__(name: str) -> Any:
+    """Import an exported name on first use, so that importing the package stays cheap."""
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'midtrain.curation.labels' has no attribute {name!r}")
