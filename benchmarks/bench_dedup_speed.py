@@ -59,7 +59,7 @@ def run_datatrove(texts: list[str], num_perm: int) -> None:
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
     from datatrove.utils.hashing import HashConfig
 
-    # sha1 as FineWeb (ANCHORS §3.4); datatrove's xxhash path fails with xxhash 4 ("Strings must be encoded")
+    # sha1 as FineWeb uses; datatrove's xxhash path fails with xxhash 4 ("Strings must be encoded")
     config = MinhashConfig(num_buckets=num_perm // 8, hashes_per_bucket=8, hash_config=HashConfig(hash_fc="sha1"))
     with tempfile.TemporaryDirectory() as out:
         step = MinhashDedupSignature(output_folder=out, config=config)

@@ -9,7 +9,7 @@ first. Three parts, printed as tables:
    document ids, cu_seqlens) vs LitData ``StreamingDataset`` + ``TokensLoader`` +
    ``StreamingDataLoader``, MosaicML ``StreamingDataset`` (MDS rows, ``predownload=100_000``) in a
    torch ``DataLoader``, HF ``interleave_datasets`` over per-domain datasets plus a packing
-   generator, and random 2,048-token rows of a numpy memmap in a ``DataLoader`` (ANCHORS §2.7).
+   generator, and random 2,048-token rows of a numpy memmap in a ``DataLoader`` (the plain baseline).
    Every consumer sums ``input_ids`` of every batch. Cases run round-robin over repeats (other
    processes share the cores, so only same-run ratios mean something); cells are medians.
 2. **Packing efficiency** (seq_len 2,048 and 8,192): padding % and documents cut, concat vs
@@ -64,7 +64,7 @@ def midtrain_case(packing: str, compact: bool):
 
 
 class MemmapRows(torch.utils.data.Dataset):
-    """ANCHORS §2.7's baseline: row i of an [N, 2048] uint32 memmap, as int64."""
+    """The plain baseline: row i of an [N, 2048] uint32 memmap, as int64."""
 
     def __init__(self, path: Path) -> None:
         self.rows = np.load(path, mmap_mode="r")

