@@ -40,3 +40,30 @@ def small_token_corpus(tmp_path) -> Path:
             writer.write_tokens(domain, ids, tokens, offsets)
     writer.finish()
     return tmp_path / "tok"
+
+
+# The test tiers. `pytest -m "not slow"` is the quick tier (under a minute on 2 cores); the full
+# suite runs both. "slow" = spawns processes (CLI, torchrun, Ray, quickstart, trainers) or builds a
+# real corpus in a fixture (the quickstart sample included); chosen from `pytest --durations` on 2 cores (over ~2 s).
+SLOW_MODULES = {
+    "test_cli_quickstart.py", "test_curation_cli.py", "test_curation_job.py", "test_curation_ray.py",
+    "test_curation_resume.py", "test_dedup_corpus.py", "test_dedup_incremental.py", "test_dedup_ray.py",
+    "test_docs_examples.py", "test_example_train_llama.py", "test_example_trainers.py",
+    "test_labels_training.py", "test_loader_distributed.py", "test_tokenize_interchange.py",
+    "test_tokenize_job.py", "test_curation_refilter.py", "test_labels_heldout.py",
+}
+SLOW_TESTS = {
+    "test_process_exits_cleanly_while_workers_are_mid_stream", "test_importing_the_loader_does_not_pull_the_curation_stack",
+    "test_spawned_workers_receive_the_slots_and_release_them", "test_no_ring_when_shared_memory_is_short",
+    "test_training_twice_writes_the_same_bytes", "test_kernel_equals_reference_on_real_documents",
+    "test_signals_equal_reference_on_real_documents", "test_help_imports_no_heavy_library",
+    "test_flag_table_equals_python_predicates_on_every_code_point", "test_dedup_command_prints_counts_and_explains",
+}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark the slow tier (see SLOW_MODULES / SLOW_TESTS) without touching each test file."""
+    for item in items:
+        builds_sample = "sample_raw" in getattr(item, "fixturenames", ())  # ~12 s per process, once
+        if item.path.name in SLOW_MODULES or item.originalname in SLOW_TESTS or builds_sample:
+            item.add_marker(pytest.mark.slow)
