@@ -9,7 +9,7 @@ import sys
 
 import torch.distributed as dist
 
-from loader_helpers import row_digests
+from helpers.loader_corpora import row_digests
 from midtrain.loaders import build_loader
 
 MIX = {"domains": ["code", "math", "web"], "phases": [{"weights": {"web": 0.5, "code": 0.3, "math": 0.2}}]}

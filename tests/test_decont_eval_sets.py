@@ -7,7 +7,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_dedup_support import GSM8K, eval_file, real_documents, write_corpus
+from helpers.dedup_corpora import GSM8K, eval_file, real_documents, write_corpus
 
 from midtrain.corpus import CorpusError
 from midtrain.curation.config import load_config

@@ -7,7 +7,7 @@ import json
 import random
 
 import pytest
-from test_dedup_support import GSM8K, HUMANEVAL, eval_file, real_documents, write_corpus
+from helpers.dedup_corpora import GSM8K, HUMANEVAL, eval_file, real_documents, write_corpus
 
 from midtrain.corpus import Manifest, read_text_shard, validate
 from midtrain.curation.stages.decontaminate import DecontConfig, EvalSet, decontaminate_corpus

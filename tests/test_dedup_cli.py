@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_dedup_support import GSM8K, eval_file, real_documents, write_corpus
+from helpers.dedup_corpora import GSM8K, eval_file, real_documents, write_corpus
 
 from midtrain.cli import main
 from midtrain.corpus import Manifest

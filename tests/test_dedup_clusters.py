@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from test_dedup_signatures import py_shingles
-from test_dedup_support import edit_words, real_documents, write_corpus
+from helpers.dedup_corpora import edit_words, real_documents, write_corpus
 
 from midtrain.corpus import Manifest, read_text_shard
 from midtrain.curation.stages.dedup import DedupConfig, dedup_corpus

@@ -8,7 +8,7 @@ import re
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_dedup_support import edit_words, real_documents, write_corpus
+from helpers.dedup_corpora import edit_words, real_documents, write_corpus
 
 from midtrain.corpus import Manifest, read_text_shard, validate
 from midtrain.curation.stages.dedup import DedupConfig, dedup_corpus

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_dedup_support import edit_words, real_documents, write_corpus
+from helpers.dedup_corpora import edit_words, real_documents, write_corpus
 
 from midtrain.corpus import Manifest, read_text_shard
 from midtrain.curation.stages.dedup import DedupConfig, dedup_corpus

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_dedup_support import real_documents, write_corpus
+from helpers.dedup_corpora import real_documents, write_corpus
 
 from midtrain.corpus import Manifest
 from midtrain.curation.stages.dedup import DedupConfig, dedup_corpus

@@ -23,7 +23,7 @@ import torch
 from midtrain.loaders import build_loader
 from midtrain.mixers import load_schedule
 
-from loader_helpers import make_token_corpus
+from helpers.loader_corpora import make_token_corpus
 
 pytest.importorskip("transformers")
 

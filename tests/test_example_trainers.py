@@ -20,7 +20,7 @@ import torch
 
 from midtrain.errors import ConfigError
 
-from loader_helpers import make_token_corpus
+from helpers.loader_corpora import make_token_corpus
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from midtrain.errors import ConfigError
 from midtrain.loaders import build_loader
 from midtrain.mixers import DoReMiPolicy
 
-from loader_helpers import batch_digest, make_token_corpus, row_digests
+from helpers.loader_corpora import batch_digest, make_token_corpus, row_digests
 
 MIX = {"domains": ["code", "math", "web"], "phases": [{"weights": {"web": 0.5, "code": 0.3, "math": 0.2}}]}
 

@@ -12,7 +12,7 @@ import pytest
 from midtrain.errors import ConfigError
 from midtrain.loaders import LoaderConfig, PackedLoader, build_loader
 
-from loader_helpers import batch_digest, make_token_corpus
+from helpers.loader_corpora import batch_digest, make_token_corpus
 
 MIX = {"domains": ["code", "math", "web"], "phases": [{"weights": {"web": 0.5, "code": 0.3, "math": 0.2}}]}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from midtrain.loaders import build_loader
 
-from loader_helpers import make_token_corpus, row_digests
+from helpers.loader_corpora import make_token_corpus, row_digests
 
 MIX = {"domains": ["code", "math", "web"], "phases": [{"weights": {"web": 0.5, "code": 0.3, "math": 0.2}}]}
 

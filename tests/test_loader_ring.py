@@ -17,7 +17,7 @@ from midtrain.errors import ConfigError
 from midtrain.loaders.batches import from_slot
 from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
 
-from loader_helpers import batch_digest, make_token_corpus
+from helpers.loader_corpora import batch_digest, make_token_corpus
 
 MIX = {"domains": ["code", "math", "web"], "phases": [{"weights": {"web": 0.5, "code": 0.3, "math": 0.2}}]}
 

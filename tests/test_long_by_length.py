@@ -20,7 +20,7 @@ from midtrain.loaders import build_loader
 from midtrain.loaders.dataset import DomainIndex
 from midtrain.mixers import corpus_domain_tokens, load_schedule, load_schedule_for_corpus, plan_budget
 
-from loader_helpers import batch_digest, make_token_corpus
+from helpers.loader_corpora import batch_digest, make_token_corpus
 
 THRESHOLD = 4096
 MIX = {"domains": ["code", "long", "math", "web"],

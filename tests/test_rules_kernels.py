@@ -1,4 +1,4 @@
-"""Each compiled helper of the rule families equals its pure-Python twin (rules_reference.py) on
+"""Each compiled helper of the rule families equals its pure-Python twin (helpers/rules_reference.py) on
 arbitrary text, unicode included: lines, stripping, substring search, duplicates, per-word facts, and
 the parts of the Gopher, C4, FineWeb and code kernels."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import rules_reference as ref
+from helpers import rules_reference as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

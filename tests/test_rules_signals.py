@@ -1,5 +1,5 @@
 """Every signal of compute_signals equals the slow pure-Python twin written from the rules' definitions
-(rules_reference.py), on real documents and on arbitrary text; signals are deterministic and
+(helpers/rules_reference.py), on real documents and on arbitrary text; signals are deterministic and
 batch-independent."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rules_reference import reference_signals
+from helpers.rules_reference import reference_signals
 
 from midtrain.curation.rules import SIGNAL_SCHEMA, compute_signals
 

@@ -1,5 +1,5 @@
 """The English word splitter behind the prose rules: known splits, and the compiled kernel and each of
-its helpers equal their pure-Python twins (rules_reference.py) on real text and on any Unicode string."""
+its helpers equal their pure-Python twins (helpers/rules_reference.py) on real text and on any Unicode string."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
-import rules_reference as ref
+from helpers import rules_reference as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
