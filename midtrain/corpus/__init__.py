@@ -13,9 +13,10 @@ loads its module on first use, and loading needs only numpy, pyarrow and xxhash 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from midtrain.corpus.errors import CorpusError
+from midtrain.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from midtrain.corpus.lengths import (DEFAULT_LONG_MIN_TOKENS, LONG_DOMAIN, DocumentSelection, document_lengths,
@@ -38,9 +39,4 @@ _EXPORTS = {
 __all__ = sorted(["CorpusError", *_EXPORTS])
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'midtrain.corpus' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -12,7 +12,9 @@ Importing this package stays light: datatrove, Ray and the rules load when a job
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from midtrain.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from midtrain.curation.config import CurateConfig, load_config
@@ -33,9 +35,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'midtrain.curation' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

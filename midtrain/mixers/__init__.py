@@ -12,9 +12,9 @@
 Importing this package needs only numpy and (when a YAML file is read) pyyaml.
 """
 
-from typing import Any
-
 from pathlib import Path
+
+from midtrain.lazy import lazy_getattr
 
 EXAMPLE_SCHEDULE = Path(__file__).with_name("midtrain_schedule.yaml")
 """The realistic mid-training schedule shipped with the package (same file as
@@ -40,10 +40,4 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS, "EXAMPLE_SCHEDULE"])
 
 
-def __getattr__(name: str) -> Any:
-    """Import an exported name on first use, so that importing the package stays cheap."""
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'midtrain.mixers' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -11,7 +11,9 @@ when :func:`run_quickstart` is first used.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from midtrain.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from midtrain.quickstart.run import QuickstartReport, run_quickstart
@@ -23,9 +25,4 @@ _EXPORTS = {"QuickstartReport": "midtrain.quickstart.run", "run_quickstart": "mi
 __all__ = ["DEFAULT_OUTPUT", *sorted(_EXPORTS)]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'midtrain.quickstart' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

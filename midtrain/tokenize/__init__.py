@@ -13,7 +13,9 @@ top-level ``tokenize``, which would shadow Python's own module. Importing it is 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from midtrain.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from midtrain.tokenize.bpe import BpeReport, train_bpe
@@ -37,9 +39,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'midtrain.tokenize' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -9,7 +9,7 @@
 Importing this package loads neither fastText nor a model; the first prediction does.
 """
 
-from typing import Any
+from midtrain.lazy import lazy_getattr
 
 _EXPORTS = {
     "DOMAIN_SIGNAL_SCHEMA": "midtrain.curation.labels.domain",
@@ -35,10 +35,4 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS])
 
 
-def __getattr__(name: str) -> Any:
-    """Import an exported name on first use, so that importing the package stays cheap."""
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'midtrain.curation.labels' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
