@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
+from typing import Any
 
 from midtrain.curation.commands import add_run_options, quiet_logs
 
@@ -55,6 +57,17 @@ def _stage_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON (and no progress lines)")
 
 
+def _run_stage(args: argparse.Namespace, run: Callable[[bool], Any]) -> dict[str, Any] | None:
+    """Run a stage (``run(progress)``) and return its report as a dict, or print it as JSON and return None."""
+    if args.quiet:
+        quiet_logs()
+    counts = run(not (args.quiet or args.json)).to_dict()
+    if args.json:
+        print(json.dumps(counts, indent=2))
+        return None
+    return counts
+
+
 def _dedup(args: argparse.Namespace) -> int:
     from midtrain.curation.stages.dedup import DedupConfig, dedup_corpus, explain
 
@@ -65,14 +78,11 @@ def _dedup(args: argparse.Namespace) -> int:
         if args.dry_run:
             return 0
         print()
-    if args.quiet:
-        quiet_logs()
-    report = dedup_corpus(args.corpus, args.output, config, executor=args.executor, workers=args.workers,
-                          logging_dir=args.logging_dir, against_index=args.against_index,
-                          write_index=args.write_index, progress=not (args.quiet or args.json))
-    counts = report.to_dict()
-    if args.json:
-        print(json.dumps(counts, indent=2))
+    counts = _run_stage(args, lambda progress: dedup_corpus(
+        args.corpus, args.output, config, executor=args.executor, workers=args.workers,
+        logging_dir=args.logging_dir, against_index=args.against_index, write_index=args.write_index,
+        progress=progress))
+    if counts is None:
         return 0
     removed = counts["input"] - counts["kept"]
     print(f"dedup: {counts['input']} documents, kept {counts['kept']}, removed {removed}")
@@ -89,13 +99,10 @@ def _decontaminate(args: argparse.Namespace) -> int:
     from midtrain.curation.stages.decontaminate import DecontConfig, EvalSet, decontaminate_corpus
 
     config = DecontConfig(against=tuple(EvalSet.parse(s) for s in args.against), ngram=args.ngram, mode=args.mode)
-    if args.quiet:
-        quiet_logs()
-    report = decontaminate_corpus(args.corpus, args.output, config, executor=args.executor, workers=args.workers,
-                                  logging_dir=args.logging_dir, progress=not (args.quiet or args.json))
-    counts = report.to_dict()
-    if args.json:
-        print(json.dumps(counts, indent=2))
+    counts = _run_stage(args, lambda progress: decontaminate_corpus(
+        args.corpus, args.output, config, executor=args.executor, workers=args.workers,
+        logging_dir=args.logging_dir, progress=progress))
+    if counts is None:
         return 0
     dropped = counts["input"] - counts["kept"]
     print(f"decontaminate: {counts['input']} documents, dropped {dropped}, cut {counts['cut']}")

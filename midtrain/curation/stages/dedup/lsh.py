@@ -36,6 +36,23 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 
 @nb.njit(cache=True)
+def _bucket_end(keys: np.ndarray, i: int) -> int:
+    """One past the last index of the run of keys equal to ``keys[i]``."""
+    j = i + 1
+    while j < len(keys) and keys[j] == keys[i]:
+        j += 1
+    return j
+
+
+@nb.njit(cache=True)
+def _bucket_pair_count(size: int, max_bucket_pairs: int) -> int:
+    """Pairs a bucket of ``size`` documents yields: all of them, or the linear chain of a large bucket."""
+    if size < 2:
+        return 0
+    return size * (size - 1) // 2 if size <= max_bucket_pairs else 2 * (size - 1) - 1
+
+
+@nb.njit(cache=True)
 def bucket_pairs(keys: np.ndarray, docs: np.ndarray, max_bucket_pairs: int) -> np.ndarray:
     """Candidate pairs ``(m, 2)`` (smaller doc first) from keys sorted ascending with their docs.
 
@@ -45,25 +62,18 @@ def bucket_pairs(keys: np.ndarray, docs: np.ndarray, max_bucket_pairs: int) -> n
     """
     total = 0
     i = 0
-    n = len(keys)
-    while i < n:
-        j = i + 1
-        while j < n and keys[j] == keys[i]:
-            j += 1
-        size = j - i
-        if size > 1 and keys[i] != 0:
-            total += size * (size - 1) // 2 if size <= max_bucket_pairs else 2 * (size - 1) - 1
+    while i < len(keys):
+        j = _bucket_end(keys, i)
+        if keys[i] != 0:
+            total += _bucket_pair_count(j - i, max_bucket_pairs)
         i = j
     out = np.empty((total, 2), np.int64)
     m = 0
     i = 0
-    while i < n:
-        j = i + 1
-        while j < n and keys[j] == keys[i]:
-            j += 1
-        size = j - i
-        if size > 1 and keys[i] != 0:
-            if size <= max_bucket_pairs:
+    while i < len(keys):
+        j = _bucket_end(keys, i)
+        if j - i > 1 and keys[i] != 0:
+            if j - i <= max_bucket_pairs:
                 for x in range(i, j):
                     for y in range(x + 1, j):
                         out[m, 0] = min(docs[x], docs[y])
