@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> dict:
         t_prev = t2
         step += 1
         if policy is not None and step % args.update_every == 0:
-            # the loader logs the new weights from the next block on and restarts its workers there
+            # the loader logs the new weights from the next block on and sends the new weights to its running workers (they apply from a later block boundary)
             loader.update_mixture(acc_loss.cpu().numpy(), acc_count.cpu().numpy())
             acc_loss.zero_()
             acc_count.zero_()

@@ -12,7 +12,8 @@ Modules, in the order data flows: :mod:`~midtrain.loaders.config` (the settings)
 (the global block plan and its resumable state), :mod:`~midtrain.loaders.batches` (a planned batch
 into tensors), :mod:`~midtrain.loaders.ring` (shared-memory hand-off from workers),
 :mod:`~midtrain.loaders.dataset` (the torch dataset each worker runs),
-:mod:`~midtrain.loaders.loader` (what the trainer iterates and checkpoints);
+:mod:`~midtrain.loaders.loader` (what the trainer iterates and checkpoints),
+:mod:`~midtrain.loaders.feed` (adaptive weight changes handed to running workers);
 :mod:`~midtrain.loaders.kernels` holds the compiled hot loops.
 """
 

@@ -26,6 +26,9 @@ from midtrain.loaders.kernels import fill_batch, gather_segments
 from midtrain.loaders.plan import BlockPlan, PlanState
 from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
 
+STALE = -2
+"""``PlannedBatch.mixture`` of a batch whose block was planned from a state that a late weight change invalidated."""
+
 if TYPE_CHECKING:
     from midtrain.loaders.config import LoaderConfig
     from midtrain.loaders.dataset import DomainIndex
@@ -58,6 +61,10 @@ class PlannedBatch:
     """Tokens per row (the phase's ``seq_len`` or the loader's)."""
     resume: PlanState | None
     """The plan state the stream continues from once this batch is consumed."""
+    mixture: int = -1
+    """Which weights planned this batch's block: the index of the adaptive log entry (-1: the
+    schedule's), or ``STALE`` when the worker planned past a weight change it learnt of too late.
+    The loader checks it against its own log and restarts the workers on a mismatch."""
 
 
 def rank_segments(block: BlockPlan, sub_batch: int, config: LoaderConfig, index: DomainIndex) -> RankSegments:
@@ -86,8 +93,8 @@ def fill_into(batch: PlannedBatch, shards, arrays: Sequence[np.ndarray], *, conf
 
 
 def batch_dict(tensors: tuple[torch.Tensor, ...], *, cu_seqlens: np.ndarray, max_seqlen: int, domain: np.ndarray,
-               seq_len: int, batch_index: int, resume: PlanState | None) -> dict[str, Any]:
-    """The batch as the loader yields it (``_resume`` is popped by the loader)."""
+               seq_len: int, batch_index: int, resume: PlanState | None, mixture: int = -1) -> dict[str, Any]:
+    """The batch as the loader yields it (``_resume`` and ``_mixture`` are popped by the loader)."""
     input_ids, labels, position_ids, document_ids = tensors
     return {
         "input_ids": input_ids,
@@ -100,6 +107,7 @@ def batch_dict(tensors: tuple[torch.Tensor, ...], *, cu_seqlens: np.ndarray, max
         "seq_len": seq_len,
         "batch_index": batch_index,
         "_resume": resume,
+        "_mixture": mixture,
     }
 
 
@@ -110,13 +118,14 @@ def fill(batch: PlannedBatch, shards, *, config: LoaderConfig, pad_id: int) -> d
     tensors = tuple(torch.empty((B, L), dtype=dt) for dt in (tok_dtype, tok_dtype, tok_dtype, torch.int32))
     cu, max_len = fill_into(batch, shards, tuple(t.numpy() for t in tensors), config=config, pad_id=pad_id)
     return batch_dict(tensors, cu_seqlens=cu, max_seqlen=max_len, domain=batch.segments.domain, seq_len=L,
-                      batch_index=batch.batch_index, resume=batch.resume)
+                      batch_index=batch.batch_index, resume=batch.resume, mixture=batch.mixture)
 
 
 def from_slot(ring: SlotRing, part: SlotBatch, lease: Any) -> dict[str, Any]:
     """The batch over a slot's memory (no copy), as the worker described it."""
     return batch_dict(ring.tensors(part, lease), cu_seqlens=part.cu_seqlens, max_seqlen=part.max_seqlen,
-                      domain=part.domain, seq_len=part.seq_len, batch_index=part.batch_index, resume=part.resume)
+                      domain=part.domain, seq_len=part.seq_len, batch_index=part.batch_index, resume=part.resume,
+                      mixture=part.mixture)
 
 
 class SlotWriter:
@@ -142,7 +151,7 @@ class SlotWriter:
         cu, max_len = fill_into(batch, shards, arrays, config=config, pad_id=pad_id)
         part = SlotBatch(worker=self.worker, slot=self.slot, offset=self.offset, batch_size=B, seq_len=batch.seq_len,
                          cu_seqlens=cu, max_seqlen=max_len, domain=batch.segments.domain,
-                         batch_index=batch.batch_index, resume=batch.resume)
+                         batch_index=batch.batch_index, resume=batch.resume, mixture=batch.mixture)
         self.offset += need
         return part
 
@@ -179,7 +188,8 @@ class CompactBatch:
         local = RankSegments(seq_ptr=seg.seq_ptr, shard=np.zeros(n, np.int64), src=offsets[:-1], length=seg.length,
                              doc_end=offsets[:-1] + seg.length + continues, domain=seg.domain)
         return cls(tokens=tokens, batch=PlannedBatch(segments=local, batch_index=batch.batch_index,
-                                                     seq_len=batch.seq_len, resume=batch.resume))
+                                                     seq_len=batch.seq_len, resume=batch.resume,
+                                                     mixture=batch.mixture))
 
     def expand(self, *, config: LoaderConfig, pad_id: int) -> dict[str, Any]:
         """The batch dict, in fresh tensors (in the main process)."""

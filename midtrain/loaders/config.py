@@ -3,7 +3,9 @@
 The fields that fix the stream (corpus, seed, sequence length, packing, global batch, blocks,
 long threshold) go into the loader's fingerprint through its plan, so a resumed run knows it reads
 the same data; the others (workers, pinning, shared memory) change how fast batches arrive, never
-which. ``config.build(schedule)`` returns the :class:`~midtrain.loaders.loader.PackedLoader`;
+which. ``mixture_lookahead`` decides only where future weight changes apply (its default follows
+the number of workers: set it to compare adaptive streams across worker counts).
+``config.build(schedule)`` returns the :class:`~midtrain.loaders.loader.PackedLoader`;
 ``build_loader(corpus, schedule, ...)`` is the same call with the fields as keyword arguments.
 """
 
@@ -31,6 +33,31 @@ StartMethod = Literal["fork", "spawn", "forkserver"]
 MIN_BLOCK_SEQUENCES = 256
 """Sequences a mixing block has at least when ``block_batches`` is left to the loader: a block's
 planning costs a few hundred microseconds of numpy calls, amortised over that many sequences."""
+MESSAGE_TOKENS = 1 << 16
+"""Tokens of this rank a worker message holds at least (see :func:`batches_per_message`)."""
+
+
+def batches_per_message(batch_size: int, seq_len: int) -> int:
+    """Batches a worker sends per message: at least ``MESSAGE_TOKENS`` tokens, so the fixed cost of
+    a message (pickling, the queue, waking the main process: about 0.2 ms) is amortised."""
+    return max(1, -(-MESSAGE_TOKENS // (batch_size * seq_len)))
+
+
+def default_mixture_lookahead(*, num_workers: int, prefetch_factor: int, batch_size: int, seq_len: int,
+                              block_batches: int) -> int:
+    """Blocks a weight change waits so that no worker has planned its first block yet.
+
+    With the consumer at batch ``n``, the furthest batch any worker may be planning is
+    ``n + 1 + G x (prefetch_factor x num_workers + 1)`` (``G`` batches per message): the torch
+    ``DataLoader`` keeps ``prefetch_factor x num_workers`` messages requested beyond the last one the
+    main process took, and the main process's background thread holds up to three batches ahead.
+    The lookahead is that distance in blocks, rounded up; 0 without workers (the in-process loader
+    plans a block only when the trainer asks for its first batch).
+    """
+    if num_workers == 0:
+        return 0
+    ahead = 1 + batches_per_message(batch_size, seq_len) * (prefetch_factor * num_workers + 1)
+    return -(-ahead // block_batches)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,6 +120,21 @@ class LoaderConfig:
     multiprocessing_context: StartMethod | None = None
     """How workers start (``fork``, ``spawn``, ``forkserver``), as in torch's ``DataLoader``;
     ``None``: the platform's default."""
+    mixture_lookahead: int | None = None
+    """Blocks between the current block and the first one a weight change (``update_mixture``,
+    ``set_weights``) applies to: new weights apply from block
+    ``batches_consumed // block_batches + 1 + mixture_lookahead``. Running workers plan blocks
+    ahead; a change published for a block none of them has planned reaches them in place, through
+    shared memory, without a restart. ``None``: :func:`default_mixture_lookahead`, the prefetch
+    depth in blocks (0 without workers, so 1 + ... is the next block; with 2 workers, 2 prefetched
+    messages each and blocks of at least 256 sequences, usually 1). It decides *where* changes
+    apply, so set the same value to get the same stream with another number of workers; a
+    resumed loader keeps the value of the state it loads. A value below the prefetch depth stays
+    exact but restarts the workers when they have planned past a change
+    (``PackedLoader.fallback_restarts`` counts those)."""
+    online_updates: bool = True
+    """Hand weight changes to running workers in place; ``False``: restart the workers from the
+    current position after every change (the older behaviour; the same stream, slower)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.corpus, os.PathLike):
@@ -104,7 +146,7 @@ class LoaderConfig:
         for name in ("seed", "num_workers"):
             _check_int(self, name, minimum=0)
         for name, minimum in (("rank", 0), ("world_size", 1), ("block_batches", 1), ("pad_id", 0),
-                              ("total_tokens", 1)):
+                              ("total_tokens", 1), ("mixture_lookahead", 0)):
             if getattr(self, name) is not None:
                 _check_int(self, name, minimum=minimum)
         if self.rank is not None and self.world_size is not None and self.rank >= self.world_size:
@@ -135,7 +177,8 @@ class LoaderConfig:
         return self.batch_size * self.world_size
 
     def resolved(self) -> "LoaderConfig":
-        """This config with rank, world size and ``block_batches`` filled in (itself if they are set)."""
+        """This config with rank, world size, ``block_batches`` and ``mixture_lookahead`` filled in
+        (itself if they are set)."""
         rank, world_size = self.rank, self.world_size
         if rank is None or world_size is None:
             dist = torch.distributed.is_available() and torch.distributed.is_initialized()
@@ -146,9 +189,16 @@ class LoaderConfig:
         block_batches = self.block_batches
         if block_batches is None:
             block_batches = max(1, -(-MIN_BLOCK_SEQUENCES // (self.batch_size * world_size)))
-        if (rank, world_size, block_batches) == (self.rank, self.world_size, self.block_batches):
+        lookahead = self.mixture_lookahead
+        if lookahead is None:
+            lookahead = default_mixture_lookahead(num_workers=self.num_workers, prefetch_factor=self.prefetch_factor,
+                                                  batch_size=self.batch_size, seq_len=self.seq_len,
+                                                  block_batches=block_batches)
+        if (rank, world_size, block_batches, lookahead) == (self.rank, self.world_size, self.block_batches,
+                                                            self.mixture_lookahead):
             return self
-        return dataclasses.replace(self, rank=rank, world_size=world_size, block_batches=block_batches)
+        return dataclasses.replace(self, rank=rank, world_size=world_size, block_batches=block_batches,
+                                   mixture_lookahead=lookahead)
 
     def build(self, schedule: ScheduleLike | str | os.PathLike[str] | Mapping[str, Any], *,
               policy: AdaptivePolicy | None = None) -> PackedLoader:

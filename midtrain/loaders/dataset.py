@@ -8,6 +8,13 @@ as a :class:`~midtrain.loaders.batches.CompactBatch`. Groups go to the
 workers in turn; the rows ``rank * B : (rank + 1) * B`` of every global batch are this rank's.
 Every process walks the same plan from the same snapshot; materialising is the only work that is
 split. Without workers it yields the batch dicts, written into recycled private buffers.
+
+Weight changes logged while it runs arrive through its :mod:`~midtrain.loaders.feed`: before
+planning each block, the dataset appends the entries published since it last looked to its
+plan's log. An entry for a block it has already planned means its plan state went wrong from
+there; it then marks every later batch ``STALE`` and the loader restarts it (the main process
+also checks each batch's log entry against its own log, which catches a block planned just before
+an entry was published).
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ from numba import typed
 from midtrain.corpus import TokenCorpus, open_token_corpus
 from midtrain.corpus.lengths import (DEFAULT_LONG_MIN_TOKENS, resolve_long_min_tokens, select_documents,
                                      virtual_long)
-from midtrain.loaders.batches import CompactBatch, PlannedBatch, SlotWriter, fill, from_slot, rank_segments
-from midtrain.loaders.config import LoaderConfig
+from midtrain.loaders.batches import STALE, CompactBatch, PlannedBatch, SlotWriter, fill, from_slot, rank_segments
+from midtrain.loaders.config import LoaderConfig, batches_per_message
+from midtrain.loaders.feed import LocalFeed, SharedFeed
 from midtrain.loaders.plan import GlobalPlan, PlanState, ScheduleLike
 from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
 
@@ -99,7 +107,8 @@ class PackedDataset(torch.utils.data.IterableDataset):
     """Yields this rank's (and this worker's) batches from a plan snapshot onwards."""
 
     def __init__(self, config: LoaderConfig, schedule: ScheduleLike, *, start_batch: int, snapshot: PlanState | None,
-                 mixture_log: list[tuple[int, list[float]]], ring: SlotRing | None = None) -> None:
+                 mixture_log: list[tuple[int, list[float]]], ring: SlotRing | None = None,
+                 feed: LocalFeed | SharedFeed | None = None) -> None:
         super().__init__()
         self.config = config.resolved()
         self.schedule = schedule
@@ -108,6 +117,8 @@ class PackedDataset(torch.utils.data.IterableDataset):
         self.mixture_log = list(mixture_log)
         self.ring = ring
         """Shared-memory slots the workers write finished batches into (else compact messages)."""
+        self.feed = feed
+        """Weight changes published after ``mixture_log`` was taken (``None``: none will be)."""
         self._opened: tuple[TokenCorpus, DomainIndex, GlobalPlan] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -190,15 +201,28 @@ class PackedDataset(torch.utils.data.IterableDataset):
         if state.block != self.start_batch // bb:
             raise ValueError(f"snapshot is for block {state.block}, but batch {self.start_batch} is in block "
                              f"{self.start_batch // bb}")
+        stale = False
         while not plan.exhausted(state):
+            if self.feed is not None and not stale:
+                stale = not self._follow(plan, state.block)
             block, after = plan.block(state)
+            mixture = STALE if stale else plan.log_index(block.index)
             for g in range(block.index * bb, (block.index + 1) * bb):
                 if g < self.start_batch or ((g - self.start_batch) // group) % workers != worker:
                     continue
                 segments = rank_segments(block, g - block.index * bb, self.config, index)
                 yield PlannedBatch(segments=segments, batch_index=g, seq_len=block.seq_len,
-                                   resume=after if (g + 1) % bb == 0 else state)
+                                   resume=after if (g + 1) % bb == 0 else state, mixture=mixture)
             state = after
+
+    def _follow(self, plan: GlobalPlan, block: int) -> bool:
+        """Append the weight changes published since the last look to the plan's log, before
+        planning ``block``; ``False`` if one of them applies to a block already planned (or was lost)."""
+        new = self.feed.since(len(plan.mixture_log))
+        if new is None:
+            return False
+        plan.mixture_log.extend(new)
+        return all(block_from >= block for block_from, _ in new)
 
     @property
     def max_seq_len(self) -> int:
@@ -207,6 +231,5 @@ class PackedDataset(torch.utils.data.IterableDataset):
 
     @property
     def batches_per_message(self) -> int:
-        """Batches a worker sends per message: at least ~64k tokens, so the fixed cost of a
-        message (pickling, the queue, waking the main process: about 0.2 ms) is amortised."""
-        return max(1, -(-(1 << 16) // (self.config.batch_size * self.config.seq_len)))
+        """Batches a worker sends per message (:func:`~midtrain.loaders.config.batches_per_message`)."""
+        return batches_per_message(self.config.batch_size, self.config.seq_len)

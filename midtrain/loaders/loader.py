@@ -7,9 +7,14 @@ the number of global batches consumed and the plan snapshot that continues from 
 another number of workers or another world size (same global batch size).
 
 Adaptive mixing: :meth:`PackedLoader.update_mixture` feeds all-reduced per-domain loss sums to
-the policy; its new weights are logged to apply from the next block boundary after the next
-batch, identically on every rank (they all consume in lock step), and the workers are restarted
-from the current position so none of them keeps producing batches with stale weights.
+the policy; its new weights are logged to apply from block
+``batches_consumed // block_batches + 1 + mixture_lookahead``, identically on every rank (they
+all consume in lock step). The lookahead covers how far the workers plan ahead, so the change is
+published to the running workers through shared memory (:mod:`~midtrain.loaders.feed`) and
+reaches them before they plan that block: no restart. Every batch says which log entry planned
+its block; one that disagrees with the loader's log (a lookahead shorter than the prefetch depth)
+is dropped and the workers restart from the current position, as ``load_state_dict`` does, so the
+stream stays exact either way (``fallback_restarts`` counts those).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from midtrain.errors import ConfigError
 from midtrain.loaders.batches import from_slot
 from midtrain.loaders.config import LoaderConfig, Packing, StartMethod
 from midtrain.loaders.dataset import PackedDataset, corpus_fingerprint
+from midtrain.loaders.feed import LocalFeed, SharedFeed
 from midtrain.loaders.plan import PlanState, ScheduleLike
 from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
 
@@ -48,8 +54,13 @@ class PackedLoader:
         self.policy = policy
         self._batches = 0
         self._snapshot: PlanState | None = None
-        self._mixture_log: list[tuple[int, list[float]]] = []
         self._restart = False
+        self._feed: LocalFeed | SharedFeed | None = None
+        self._lookahead = config.mixture_lookahead
+        self.worker_starts = 0
+        """``DataLoader`` iterators started (one per ``iter()`` with workers, one more per restart)."""
+        self.fallback_restarts = 0
+        """Restarts because a worker had planned past a weight change (a lookahead too short)."""
         probe = PackedDataset(config, schedule, start_batch=0, snapshot=None, mixture_log=[])
         corpus, _, plan = probe.open()
         self._pad_id = probe.pad_id()
@@ -59,28 +70,42 @@ class PackedLoader:
 
     # -- iteration --------------------------------------------------------------------------
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        fell_back_at = None
         while True:
             self._restart = False
+            log = list(self._plan.mixture_log)
             dataset = PackedDataset(self.config, self.schedule, start_batch=self._batches,
-                                    snapshot=self._snapshot, mixture_log=self._mixture_log)
+                                    snapshot=self._snapshot, mixture_log=log)
             config = self.config
             if config.num_workers == 0:
+                dataset.feed = self._feed = LocalFeed(len(log))
                 source = iter(dataset)
             else:
+                dataset.feed = self._feed = SharedFeed(len(self.domains), len(log))
                 dataset.ring = self.ring = self._make_ring(dataset) if config.shared_memory else None
                 workers = iter(torch.utils.data.DataLoader(
                     dataset, batch_size=None, num_workers=config.num_workers, prefetch_factor=config.prefetch_factor,
                     persistent_workers=False, multiprocessing_context=config.multiprocessing_context))
+                self.worker_starts += 1
                 source = _unpack(workers, config, self._pad_id, dataset.ring)
                 if config.pin_memory or dataset.ring is None:
                     # pinning copies, and expanding compact messages (numba, GIL released), happen in
                     # a background thread, overlapped with the training step
                     source = _Background(source)
+            bb = config.block_batches
             try:
                 for batch in source:
                     if batch["batch_index"] != self._batches:
                         raise RuntimeError(f"loader out of order: got batch {batch['batch_index']}, "
                                            f"expected {self._batches}")
+                    if batch.pop("_mixture") != self._plan.log_index(self._batches // bb):
+                        # planned before a weight change reached its worker: restart from here
+                        if fell_back_at == self._batches:
+                            raise RuntimeError(f"loader workers disagree with the mixture log at batch "
+                                               f"{self._batches} even after a restart")
+                        fell_back_at = self._batches
+                        self.fallback_restarts += 1
+                        break
                     self._snapshot = batch.pop("_resume")
                     self._batches += 1
                     if config.pin_memory and config.num_workers == 0:
@@ -128,7 +153,8 @@ class PackedLoader:
             "block_batches": self.config.block_batches,
             "batches_consumed": self._batches,
             "plan": snap.to_dict(),
-            "mixture_log": [[b, list(w)] for b, w in self._mixture_log],
+            "mixture_log": [[b, list(w)] for b, w in self._plan.mixture_log],
+            "mixture_lookahead": self._lookahead,
         }
         if self.policy is not None:
             state["policy"] = self.policy.state_dict()
@@ -148,8 +174,10 @@ class PackedLoader:
             raise ConfigError("loader state has another block_batches")
         self._batches = int(state["batches_consumed"])
         self._snapshot = PlanState.from_dict(state["plan"])
-        self._mixture_log = [(int(b), list(w)) for b, w in state["mixture_log"]]
-        self._plan.mixture_log = list(self._mixture_log)
+        self._plan.mixture_log = [(int(b), list(w)) for b, w in state["mixture_log"]]
+        # the saved lookahead decides where later changes apply, so the resumed stream equals the
+        # uninterrupted one whatever this loader's num_workers (states from before it: this config's)
+        self._lookahead = int(state.get("mixture_lookahead", self.config.mixture_lookahead))
         if self.policy is not None and "policy" in state:
             self.policy.load_state_dict(state["policy"])
         self._restart = True
@@ -165,17 +193,29 @@ class PackedLoader:
         return self.set_weights(np.asarray(self.policy.update(loss_sum, token_count), np.float64))
 
     def set_weights(self, weights: dict[str, float] | np.ndarray) -> int:
-        """Log a manual weight change from the next block boundary on (same rules as ``update_mixture``)."""
+        """Log a manual weight change (same rules as ``update_mixture``); returns the block it applies from."""
         if isinstance(weights, dict):
             unknown = set(weights) - set(self.domains)
             if unknown:
                 raise ConfigError(f"unknown domain(s) {sorted(unknown)}; the loader has {self.domains}")
             weights = np.array([weights.get(d, 0.0) for d in self.domains], np.float64)
-        block_from = self._batches // self.config.block_batches + 1
+        block_from = self._batches // self.config.block_batches + 1 + self._lookahead
         self._plan.add_weights(block_from, np.asarray(weights, np.float64))
-        self._mixture_log = list(self._plan.mixture_log)
-        self._restart = True
+        if not self.config.online_updates:
+            self._restart = True
+        elif self._feed is not None:
+            self._feed.publish(block_from, np.asarray(self._plan.mixture_log[-1][1], np.float64))
         return block_from
+
+    @property
+    def mixture_log(self) -> list[tuple[int, list[float]]]:
+        """Every weight change so far, as ``(block_from, weights)`` in ``domains`` order (a copy)."""
+        return [(b, list(w)) for b, w in self._plan.mixture_log]
+
+    @property
+    def mixture_lookahead(self) -> int:
+        """Blocks a new weight change waits beyond the next one (the config's, or the loaded state's)."""
+        return self._lookahead
 
 
 def _unpack(source: Iterator[Any], config: LoaderConfig, pad_id: int,
@@ -271,7 +311,8 @@ def build_loader(corpus: str | os.PathLike[str], schedule: ScheduleLike | str | 
                  policy: AdaptivePolicy | None = None, verify_checksums: bool = False, compact: bool = False,
                  total_tokens: int | None = None, shared_memory: bool = True,
                  multiprocessing_context: StartMethod | None = None,
-                 long_min_tokens: int | None = None) -> PackedLoader:
+                 long_min_tokens: int | None = None, mixture_lookahead: int | None = None,
+                 online_updates: bool = True) -> PackedLoader:
     """A packed, mixed, resumable loader over a token corpus: ``LoaderConfig(...).build(schedule)``.
 
     Every keyword but ``policy`` is a field of :class:`~midtrain.loaders.config.LoaderConfig`,
@@ -291,5 +332,6 @@ def build_loader(corpus: str | os.PathLike[str], schedule: ScheduleLike | str | 
                           verify_checksums=verify_checksums, compact=compact, long_min_tokens=long_min_tokens,
                           total_tokens=total_tokens, num_workers=num_workers, prefetch_factor=prefetch_factor,
                           pin_memory=pin_memory, shared_memory=shared_memory,
-                          multiprocessing_context=multiprocessing_context)
+                          multiprocessing_context=multiprocessing_context, mixture_lookahead=mixture_lookahead,
+                          online_updates=online_updates)
     return config.build(schedule, policy=policy)

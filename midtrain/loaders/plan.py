@@ -124,14 +124,20 @@ class GlobalPlan:
                 self.streams[d] = BestFitStream(lengths, self.seed, i, self.window)
 
     # -- schedule ---------------------------------------------------------------------------
+    def log_index(self, block: int) -> int:
+        """Index of the adaptive log entry that sets block ``block``'s weights (the last one logged
+        for a block ``<= block``), or -1 when the schedule does."""
+        log = self.mixture_log
+        for i in range(len(log) - 1, -1, -1):  # from the end: the entry wanted is almost always the last
+            if log[i][0] <= block:
+                return i
+        return -1
+
     def weights_at_block(self, block: int, tokens: int) -> np.ndarray:
-        w = None
-        for block_from, weights in self.mixture_log:
-            if block_from <= block:
-                w = np.asarray(weights, np.float64)
-        if w is None:
-            w = np.asarray(self.schedule.weights_vector_at(tokens), np.float64)
-        return w
+        i = self.log_index(block)
+        if i >= 0:
+            return np.asarray(self.mixture_log[i][1], np.float64)
+        return np.asarray(self.schedule.weights_vector_at(tokens), np.float64)
 
     def seq_len_at(self, tokens: int) -> int:
         s = self.schedule.seq_len_at(tokens)
@@ -140,7 +146,8 @@ class GlobalPlan:
     def add_weights(self, block_from: int, weights: np.ndarray) -> None:
         """Log new weights that apply from block ``block_from`` on (a future block)."""
         w = np.asarray(weights, np.float64)
-        if w.shape != (len(self.domains),) or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+        # np.isclose(sum, 1)'s tolerance, in plain floats: this runs at every adaptive update
+        if w.shape != (len(self.domains),) or not float(w.min()) >= 0 or abs(float(w.sum()) - 1.0) > 1.001e-5:
             raise ConfigError(f"new weights must be a simplex over {self.domains}, got {w.tolist()}")
         if self.mixture_log and block_from < self.mixture_log[-1][0]:
             raise ConfigError("adaptive weight changes must be logged in block order")

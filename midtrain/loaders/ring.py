@@ -66,6 +66,8 @@ class SlotBatch:
     domain: np.ndarray
     batch_index: int
     resume: Any
+    mixture: int = -1
+    """The log entry whose weights planned the batch's block (see ``PlannedBatch.mixture``)."""
 
 
 class _Lease:
