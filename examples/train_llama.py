@@ -259,7 +259,8 @@ def main(argv: list[str] | None = None) -> dict:
         t_prev = t2
         step += 1
         if policy is not None and step % args.update_every == 0:
-            # the loader logs the new weights from the next block on and sends the new weights to its running workers (they apply from a later block boundary)
+            # the loader logs the new weights and sends them to its running workers; they apply
+            # from a block boundary no worker has planned yet (LoaderConfig.mixture_lookahead)
             loader.update_mixture(acc_loss.cpu().numpy(), acc_count.cpu().numpy())
             acc_loss.zero_()
             acc_count.zero_()

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "midtrain.curation.labels.commands",
     "midtrain.curation.stages.commands",
     "midtrain.mixers.commands",
+    "midtrain.sweep.commands",
 ]
 
 
