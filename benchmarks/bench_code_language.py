@@ -1,11 +1,11 @@
 """Code-language detection on packages no candidate trained on: Magika (per document and batched),
-a fastText model, and fastText with Magika where fastText is unsure.
+fastText models, and the shipped hybrid (fastText, Magika where fastText is unsure).
 
-    python benchmarks/bench_code_language.py [--repeats 3] [--skip-fasttext] [--json out.json]
+    python benchmarks/bench_code_language.py [--repeats 3] [--skip-original] [--json out.json]
 
 Held-out packages, one per language, fixed in ``scripts.labeldata.code_sources.HELDOUT_GROUPS`` before
-any model was trained or any setting tuned, and never tuned on (settings, the hybrid's threshold
-included, were tuned on ``VALIDATION_SOURCES``, other packages of the training side):
+any model was trained or any setting tuned, and never tuned on (recipes and the hybrids' thresholds
+were chosen on ``VALIDATION_SOURCES``, other packages of the training side):
 
     c           pypi:psycopg2                  c++         pypi:sentencepiece
     java        npm:@capacitor/android         javascript  npm:eslint
@@ -20,25 +20,30 @@ included, were tuned on ``VALIDATION_SOURCES``, other packages of the training s
 Candidates, on the same held-out files (whole files, as shipped; no file names):
 
 - ``magika-per-doc``: Magika's public ``identify_bytes``, one document at a time, onnxruntime's
-  default threads (``detect_code_language_per_document``; the reference, and the old path);
-- ``magika``: ``midtrain.curation.labels.code_language.detect_code_language``: the same model
-  (Magika 1.0 ``standard_v3_3``, pretrained by Google; its training data is not ours, so these
-  packages may well be in it: held-out here means held out from *our* training), inputs cut by a
-  numba kernel, batched model calls, one thread. Its labels must equal the reference's: the
-  benchmark prints every document where they differ;
+  default threads (``detect_code_language_per_document``; the reference);
+- ``magika``: ``detect_code_language(model="magika")``: the same model (Magika 1.0 ``standard_v3_3``,
+  pretrained by Google; its training data is not ours, so these packages may well be in it: held-out
+  here means held out from *our* training), inputs cut by a numba kernel, batched model calls, one
+  thread. Its labels must equal the reference's: the benchmark prints every document where they differ;
 - ``magika-all-cores``: the same with ``threads=0`` (onnxruntime takes every core: a lone process);
-- ``fasttext``: ``scripts/train_code_language.py``'s model, trained here on every other package
-  of ``code_sources`` (plus prose as ``unknown``) through midtrain's ``train_classifier``, quantized;
-- ``hybrid``: ``fasttext`` first, ``magika`` for the documents whose fastText probability is below
-  a threshold (or whose fastText label is ``unknown``). The threshold is the smallest of
-  ``HYBRID_THRESHOLDS`` whose accuracy on ``VALIDATION_SOURCES`` (fastText trained without them) is
-  within ``--hybrid-tolerance`` of Magika's there; the held-out files play no part in choosing it.
+- ``fasttext-original`` and ``hybrid-original``: the first fastText candidate
+  (``scripts/train_code_language.py``'s ``ORIGINAL_CONFIG``: the three or four ``SOURCES`` packages per
+  language, retrained here through midtrain's ``train_classifier``), alone, and with Magika for the
+  documents whose probability is below a threshold chosen as below (``--skip-original`` skips both and
+  their two trainings);
+- ``fasttext``: the shipped model (``models/code_language.ftz``: 9 to 12 training packages per language plus
+  an ``other`` class of data and markup formats) alone, without Magika (``fasttext_code_language``);
+  ``other`` and ``unknown`` count as wrong;
+- ``hybrid``: what midtrain ships, ``detect_code_language(texts)``: the shipped model first, Magika
+  for the documents whose fastText probability is below the threshold in ``models/code_language.json``
+  or whose fastText label is ``unknown``/``other``. Each threshold is the smallest of
+  ``train_code_language.HYBRID_THRESHOLDS`` whose accuracy on ``VALIDATION_SOURCES`` (fastText trained
+  without them) is within ``HYBRID_TOLERANCE`` (0.02) of Magika's there; the held-out files play no
+  part in choosing it. The share of documents Magika decided is printed.
 
 ``unknown`` or any other label counts as wrong. Speed: one batch call over all held-out files, the
-best of ``--repeats``, after a warm-up call (model
-loaded): docs/s of wall time, and CPU ms per document (all threads of this process; steadier than
-wall time on a shared machine). ``--skip-fasttext`` skips training the two fastText models (about
-2 and 4 minutes on 2 cores) and the two candidates that need them.
+best of ``--repeats``, after a warm-up call (models loaded, Magika's included): docs/s of wall time,
+and CPU ms per document (all threads of this process; steadier than wall time on a shared machine).
 """
 
 from __future__ import annotations
@@ -57,11 +62,11 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts import train_code_language as ft  # noqa: E402
-from scripts.labeldata.code_sources import HELDOUT_GROUPS, SOURCES, VALIDATION_SOURCES  # noqa: E402
+from scripts.labeldata.code_sources import (HELDOUT_GROUPS, SOURCES, VALIDATION_OTHER_SOURCES,  # noqa: E402
+                                            VALIDATION_SOURCES)
 from midtrain.curation.labels.code_language import (detect_code_language,  # noqa: E402
-                                                    detect_code_language_per_document)
-from midtrain.curation.labels.models import FastTextClassifier  # noqa: E402
-from midtrain.curation.labels.text_windows import fasttext_lines, text_windows  # noqa: E402
+                                                    detect_code_language_per_document, fasttext_code_language,
+                                                    hybrid_settings)
 
 HELDOUT = {
     "c": "pypi:psycopg2", "c++": "pypi:sentencepiece", "java": "npm:@capacitor/android", "javascript": "npm:eslint",
@@ -71,7 +76,6 @@ HELDOUT = {
     "perl": "debian:libmojolicious-perl", "lua": "debian:awesome", "r": "debian:r-cran-ggplot2",
 }
 assert set(HELDOUT.values()) == set(HELDOUT_GROUPS), "keep this list equal to code_sources.HELDOUT_GROUPS"
-HYBRID_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 
 
 def heldout_docs() -> tuple[list[str], list[str]]:
@@ -85,48 +89,17 @@ def heldout_docs() -> tuple[list[str], list[str]]:
     return truth, texts
 
 
-def validation_docs() -> tuple[list[str], list[str]]:
-    """``(languages, texts)`` of the validation sources (training side; where the hybrid is tuned)."""
-    docs = [d for s in SOURCES if s.name in VALIDATION_SOURCES for d in s.docs() if d.group not in HELDOUT_GROUPS]
-    return [d.code_language for d in docs], [d.text for d in docs]
-
-
-def fasttext_scored(model: Path, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The fastText candidate's ``(labels, probabilities)``, on the windows it was trained on."""
-    cfg = ft.CODE_LANGUAGE_CONFIG
-    lines = fasttext_lines(text_windows(pa.array(texts, pa.large_string()), cfg.head, cfg.middle))
-    pred = FastTextClassifier(model).predict(lines)
-    return pred.labels, pred.scores
-
-
 def magika_labels(texts: list[str]) -> list[str]:
-    return detect_code_language(texts)["code_language"].to_pylist()
+    return detect_code_language(texts, model="magika")["code_language"].to_pylist()
 
 
-def hybrid(model: Path, threshold: float, texts: list[str]) -> tuple[list[str], float]:
-    """fastText's label, or Magika's where fastText's probability is below ``threshold``; and Magika's share."""
-    labels, probs = fasttext_scored(model, texts)
-    unsure = np.flatnonzero((probs < threshold) | (labels == "unknown"))
+def original_hybrid(model: Path, threshold: float, texts: list[str]) -> tuple[list[str], float]:
+    """The first candidate's label, or Magika's where its probability is below ``threshold``; and Magika's share."""
+    labels, probs = ft.scored(model, texts, ft.ORIGINAL_CONFIG)
+    unsure = np.flatnonzero((probs < threshold) | (labels == ft.UNKNOWN))
     if len(unsure):
         labels[unsure] = magika_labels([texts[i] for i in unsure])
     return labels.tolist(), len(unsure) / max(len(texts), 1)
-
-
-def choose_threshold(model: Path, tolerance: float) -> tuple[float, dict]:
-    """The smallest threshold whose validation accuracy is within ``tolerance`` of Magika's there."""
-    truth, texts = validation_docs()
-    labels, probs = fasttext_scored(model, texts)
-    magika = np.array(magika_labels(texts), dtype=object)
-    truth_arr = np.array(truth, dtype=object)
-    target = float((magika == truth_arr).mean()) - tolerance
-    curve = {}
-    for t in HYBRID_THRESHOLDS:
-        unsure = (probs < t) | (labels == "unknown")
-        acc = float((np.where(unsure, magika, labels) == truth_arr).mean())
-        curve[t] = {"accuracy": acc, "magika_share": float(unsure.mean())}
-        if acc >= target:
-            return t, {"validation_docs": len(texts), "magika_accuracy": target + tolerance, "curve": curve}
-    return 1.01, {"validation_docs": len(texts), "magika_accuracy": target + tolerance, "curve": curve}
 
 
 def timed(fn, texts: list[str], repeats: int) -> tuple[list[str], float, float]:
@@ -164,43 +137,58 @@ def run_magika(truth: list[str], texts: list[str], repeats: int, results: dict) 
     results["magika-per-doc"] = {**scores(truth, ref), "docs_per_s": rate, "cpu_ms_per_doc": cpu}
     new, rate, cpu = timed(magika_labels, texts, repeats)
     results["magika"] = {**scores(truth, new), "docs_per_s": rate, "cpu_ms_per_doc": cpu}
-    every_core, rate, cpu = timed(lambda ts: detect_code_language(ts, threads=0)["code_language"].to_pylist(),
-                                  texts, repeats)
+    every_core, rate, cpu = timed(
+        lambda ts: detect_code_language(ts, threads=0, model="magika")["code_language"].to_pylist(), texts, repeats)
     assert every_core == new, "labels must not depend on the number of threads"
     results["magika-all-cores"] = {**scores(truth, every_core), "docs_per_s": rate, "cpu_ms_per_doc": cpu}
     differ = [i for i, (a, b) in enumerate(zip(ref, new)) if a != b]
     score_diff = np.abs(table["ref"]["code_language_score"].to_numpy()
-                        - detect_code_language(texts)["code_language_score"].to_numpy())
+                        - detect_code_language(texts, model="magika")["code_language_score"].to_numpy())
     results["magika"]["labels_differing_from_per_doc"] = [(i, ref[i], new[i]) for i in differ]
     print(f"batched vs per-document Magika: {len(differ)} of {len(texts)} labels differ "
           f"{results['magika']['labels_differing_from_per_doc']}; largest score difference "
           f"{score_diff.max():.2g} (onnxruntime rounds a one-document call differently)", flush=True)
 
 
-def run_fasttext(truth: list[str], texts: list[str], repeats: int, tolerance: float, results: dict) -> None:
-    """Train the fastText candidate twice (without the validation sources to tune the hybrid; then on all)."""
+def run_original(truth: list[str], texts: list[str], repeats: int, results: dict) -> None:
+    """Train the first fastText candidate twice (without the validation sources to tune its hybrid; then
+    on all) and score it alone and as a hybrid."""
     with tempfile.TemporaryDirectory() as tmp:
-        tuned = Path(tmp) / "code_language_without_validation.ftz"
-        ft.train(tuned, exclude_sources=VALIDATION_SOURCES)
-        threshold, tuning = choose_threshold(tuned, tolerance)
-        print(f"hybrid threshold {threshold} (validation, tolerance {tolerance}): "
-              f"{json.dumps(tuning['curve'])}", flush=True)
-        model = Path(tmp) / "code_language_fasttext.ftz"
+        tuned = Path(tmp) / "original_without_validation.ftz"
+        ft.train_original(tuned, exclude_sources=VALIDATION_SOURCES + VALIDATION_OTHER_SOURCES)
+        vtruth, vtexts, _ = ft.validation_docs()
+        labels, probs = ft.scored(tuned, vtexts, ft.ORIGINAL_CONFIG)
+        threshold, tuning = ft.choose_threshold(vtruth, labels, probs, ft.magika_labels(vtexts))
+        print(f"hybrid-original threshold {threshold} (validation): {json.dumps(tuning['curve'])}", flush=True)
+        model = Path(tmp) / "original.ftz"
         t = time.perf_counter()
-        info = ft.train(model)
+        info = ft.train_original(model)
         train_s = time.perf_counter() - t
-        pred, rate, cpu = timed(lambda ts: fasttext_scored(model, ts)[0].tolist(), texts, repeats)
-        results["fasttext"] = {**scores(truth, pred), "docs_per_s": rate, "cpu_ms_per_doc": cpu,
-                               "model_bytes": info["bytes"], "train_s": train_s}
+        pred, rate, cpu = timed(lambda ts: ft.scored(model, ts, ft.ORIGINAL_CONFIG)[0].tolist(), texts, repeats)
+        results["fasttext-original"] = {**scores(truth, pred), "docs_per_s": rate, "cpu_ms_per_doc": cpu,
+                                        "model_bytes": info["bytes"], "train_s": train_s}
         share = {}
 
         def run_hybrid(ts):
-            labels, share["magika"] = hybrid(model, threshold, ts)
+            labels, share["magika"] = original_hybrid(model, threshold, ts)
             return labels
 
         pred, rate, cpu = timed(run_hybrid, texts, repeats)
-        results["hybrid"] = {**scores(truth, pred), "docs_per_s": rate, "cpu_ms_per_doc": cpu,
-                             "threshold": threshold, "magika_share": share["magika"], "tuning": tuning}
+        results["hybrid-original"] = {**scores(truth, pred), "docs_per_s": rate, "cpu_ms_per_doc": cpu,
+                                      "threshold": threshold, "magika_share": share["magika"], "tuning": tuning}
+
+
+def run_shipped(truth: list[str], texts: list[str], repeats: int, results: dict) -> None:
+    """The shipped fastText model alone, and the shipped hybrid (``detect_code_language``'s default)."""
+    detect_code_language(texts[:8], model="magika")  # Magika loaded before any timing
+    pred, rate, cpu = timed(lambda ts: fasttext_code_language(ts)["code_language"].to_pylist(), texts, repeats)
+    model = ft.DEFAULT_OUT
+    results["fasttext"] = {**scores(truth, pred), "docs_per_s": rate, "cpu_ms_per_doc": cpu,
+                           "model_bytes": model.stat().st_size}
+    pred, rate, cpu = timed(lambda ts: detect_code_language(ts)["code_language"].to_pylist(), texts, repeats)
+    share = float(np.mean(fasttext_code_language(texts)["needs_magika"].to_numpy(zero_copy_only=False)))
+    results["hybrid"] = {**scores(truth, pred), "docs_per_s": rate, "cpu_ms_per_doc": cpu,
+                         "threshold": hybrid_settings()["threshold"], "magika_share": share}
 
 
 def print_table(truth: list[str], results: dict) -> None:
@@ -215,20 +203,23 @@ def print_table(truth: list[str], results: dict) -> None:
     for key, fmt in (("accuracy", "{:>14.4f}"), ("macro_accuracy", "{:>14.4f}"), ("docs_per_s", "{:>14.0f}"),
                      ("cpu_ms_per_doc", "{:>14.2f}")):
         print(f"{key:<18} " + " ".join(fmt.format(results[n][key]) for n in names))
-    if "fasttext" in results:
-        print(f"fasttext model: {results['fasttext']['model_bytes']} bytes, trained in "
-              f"{results['fasttext']['train_s']:.0f} s")
+    if "hybrid-original" in results:
+        h = results["hybrid-original"]
+        print(f"fasttext-original: {results['fasttext-original']['model_bytes']:,} bytes, trained in "
+              f"{results['fasttext-original']['train_s']:.0f} s; hybrid-original: threshold {h['threshold']}, "
+              f"Magika ran on {h['magika_share']:.1%} of the held-out files")
+    if "hybrid" in results:
         h = results["hybrid"]
-        print(f"hybrid: threshold {h['threshold']} (chosen on validation sources), Magika ran on "
-              f"{h['magika_share']:.1%} of the held-out files")
+        print(f"shipped fasttext model: {results['fasttext']['model_bytes']:,} bytes; hybrid: threshold "
+              f"{h['threshold']} (chosen on validation sources), Magika ran on {h['magika_share']:.1%} "
+              "of the held-out files")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--skip-fasttext", action="store_true")
-    ap.add_argument("--hybrid-tolerance", type=float, default=0.02,
-                    help="accuracy the hybrid may lose against Magika on the validation sources")
+    ap.add_argument("--skip-original", action="store_true",
+                    help="skip the first fastText candidate (its two trainings) and its hybrid")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -237,8 +228,9 @@ def main() -> int:
           f"{sum(len(t.encode()) for t in texts) / 1e6:.1f} MB", flush=True)
     results: dict[str, dict] = {}
     run_magika(truth, texts, args.repeats, results)
-    if not args.skip_fasttext:
-        run_fasttext(truth, texts, args.repeats, args.hybrid_tolerance, results)
+    if not args.skip_original:
+        run_original(truth, texts, args.repeats, results)
+    run_shipped(truth, texts, args.repeats, results)
     print_table(truth, results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))

@@ -1,5 +1,7 @@
-"""Code-language detection: the batched path against Magika's own per-document answer, on real
-files shipped with the interpreter and the installed packages and on hand-written snippets."""
+"""Code-language detection: the batched Magika path against Magika's own per-document answer, and
+the shipped hybrid (fastText first, Magika where it is unsure) against its two parts, on real files
+shipped with the interpreter and the installed packages and on hand-written snippets. Nothing here
+needs the label-data cache or the network: the fastText model ships in ``models/``."""
 
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ import pytest
 pytest.importorskip("magika")
 
 from midtrain.curation.labels.code_language import (CODE_LANGUAGE_SIGNAL_SCHEMA, CODE_LANGUAGES,  # noqa: E402
-                                                    UNKNOWN, _arrow_bytes, _model, detect_code_language,
-                                                    detect_code_language_per_document, magika_inputs)
+                                                    OTHER, UNKNOWN, _arrow_bytes, _model, detect_code_language,
+                                                    detect_code_language_per_document, fasttext_code_language,
+                                                    hybrid_settings, magika_inputs)
 from midtrain.curation.labels.text_windows import as_string_array  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -433,7 +436,7 @@ def _assert_same(batched: pa.Table, reference: pa.Table) -> None:
 
 def test_snippets_get_their_language_as_magika_gives_it_one_by_one():
     texts = list(SNIPPETS.values())
-    batched = detect_code_language(texts)
+    batched = detect_code_language(texts, model="magika")
     assert batched["code_language"].to_pylist() == list(SNIPPETS)
     _assert_same(batched, detect_code_language_per_document(texts))
 
@@ -441,7 +444,7 @@ def test_snippets_get_their_language_as_magika_gives_it_one_by_one():
 def test_real_files_get_their_language():
     cases = _real_files()
     texts = [p.read_text(errors="replace") for _, p in cases]
-    table = detect_code_language(texts)
+    table = detect_code_language(texts, model="magika")
     assert table["code_language"].to_pylist() == [lang for lang, _ in cases]
     assert all(s > 0.5 for s in table["code_language_score"].to_pylist())
     assert {lang for lang, _ in cases} <= set(CODE_LANGUAGES)
@@ -470,7 +473,7 @@ def test_model_inputs_equal_magikas_own_features():
 
 def test_empty_binary_and_prose_are_unknown():
     texts = _edge_texts()
-    table = detect_code_language(texts)
+    table = detect_code_language(texts, model="magika")
     labels = table["code_language"].to_pylist()
     # Magika reads 4 KB at each end: 5,000 leading spaces leave its head empty, so "too short" (score 1).
     assert [labels[i] for i in (0, 1, 2, 3, 4, 5, 6, 7, 8, 13)] == [UNKNOWN] * 10
@@ -483,29 +486,118 @@ def test_empty_binary_and_prose_are_unknown():
 def test_huge_document_reads_only_its_ends():
     code = SNIPPETS["go"]
     huge = code + "x" * (50 << 20) + code
-    table = detect_code_language([huge])
+    table = detect_code_language([huge], model="magika")
     assert table["code_language"].to_pylist() == ["go"]
 
 
 def test_schema_arrow_slices_and_min_score():
     texts = pa.chunked_array([[(STDLIB / "json" / "decoder.py").read_text()], [None]], pa.string())
-    table = detect_code_language(texts)
+    table = detect_code_language(texts, model="magika")
     assert {name: table.schema.field(name).type for name in table.column_names} == CODE_LANGUAGE_SIGNAL_SCHEMA
     assert table.num_rows == 2
-    assert detect_code_language([]).num_rows == 0
+    assert detect_code_language([], model="magika").num_rows == 0
     snippets = list(SNIPPETS.values())
     sliced = pa.array(["", "no", *snippets], pa.large_string()).slice(2)
-    assert detect_code_language(sliced).equals(detect_code_language(snippets))
-    strict = detect_code_language(snippets, min_score=0.995)
-    scores = detect_code_language(snippets)["code_language_score"].to_pylist()
+    assert detect_code_language(sliced, model="magika").equals(detect_code_language(snippets, model="magika"))
+    strict = detect_code_language(snippets, min_score=0.995, model="magika")
+    scores = detect_code_language(snippets, model="magika")["code_language_score"].to_pylist()
     assert strict["code_language"].to_pylist() == [lang if s >= 0.995 else UNKNOWN for lang, s in zip(SNIPPETS, scores)]
 
 
 def test_deterministic_and_independent_of_batch():
-    texts = [p.read_text(errors="replace") for _, p in _real_files()] + list(SNIPPETS.values())
-    one = detect_code_language(texts)
-    assert one.equals(detect_code_language(texts))
-    assert one.equals(detect_code_language(texts[::-1]).take(list(range(len(texts)))[::-1]))
-    singles = [detect_code_language([t])["code_language"][0].as_py() for t in texts]
-    assert singles == one["code_language"].to_pylist()
-    assert detect_code_language(texts, threads=2).equals(one)
+    texts = [p.read_text(errors="replace") for _, p in _real_files()] + list(SNIPPETS.values()) + _edge_texts()
+    for model in ("magika", "hybrid"):
+        one = detect_code_language(texts, model=model)
+        assert one.equals(detect_code_language(texts, model=model))
+        assert detect_code_language(texts, threads=2, model=model).equals(one)
+        # Another order or batch: the same labels; Magika's score may move in the last float bit
+        # (the hybrid hands Magika a different batch of documents).
+        _assert_same(detect_code_language(texts[::-1], model=model).take(list(range(len(texts)))[::-1]), one)
+        singles = [detect_code_language([t], model=model)["code_language"][0].as_py() for t in texts]
+        assert singles == one["code_language"].to_pylist()
+
+
+# The shipped hybrid: fastText (models/code_language.ftz) first, Magika for what it is unsure of.
+
+def _mixed_texts() -> list[str | None]:
+    return [p.read_text(errors="replace") for _, p in _real_files()] + list(SNIPPETS.values()) + _edge_texts()
+
+
+def test_shipped_fasttext_model_loads_with_its_settings():
+    from midtrain.curation.labels.models import load_classifier
+
+    model = load_classifier("code_language")
+    assert set(CODE_LANGUAGES) | {OTHER, UNKNOWN} == set(model.labels)
+    settings = hybrid_settings()
+    assert 0.0 < settings["threshold"] <= 1.0
+    assert settings["head"] > 0 and settings["middle"] > 0
+
+
+def test_hybrid_is_fasttext_where_confident_and_magika_where_not():
+    texts = _mixed_texts()
+    first = fasttext_code_language(texts)
+    hybrid = detect_code_language(texts)
+    magika = detect_code_language(texts, model="magika")
+    unsure = first["needs_magika"].to_pylist()
+    assert any(unsure) and not all(unsure)
+    threshold = hybrid_settings()["threshold"]
+    for i, text in enumerate(texts):
+        got = (hybrid["code_language"][i].as_py(), hybrid["code_language_score"][i].as_py())
+        if not (text or "").strip(" \t\n\r\f"):  # blank: no model at all
+            assert got == (UNKNOWN, 0.0) and not unsure[i]
+        elif unsure[i]:
+            assert got[0] == magika["code_language"][i].as_py(), i
+            assert got[1] == pytest.approx(magika["code_language_score"][i].as_py(), abs=SCORE_TOLERANCE)
+        else:
+            assert got == (first["code_language"][i].as_py(), first["code_language_score"][i].as_py()), i
+            assert got[1] >= threshold and got[0] in CODE_LANGUAGES
+    # Every document to Magika (a threshold above 1): exactly the Magika-only path.
+    assert detect_code_language(texts, threshold=1.01).equals(magika)
+
+
+def test_hybrid_gets_the_snippets_and_real_files_right():
+    cases = [(lang, p.read_text(errors="replace")) for lang, p in _real_files()] + list(SNIPPETS.items())
+    table = detect_code_language([t for _, t in cases])
+    assert table["code_language"].to_pylist() == [lang for lang, _ in cases]
+
+
+def test_hybrid_empty_binary_and_prose_are_unknown():
+    texts = _edge_texts()
+    table = detect_code_language(texts)
+    labels = table["code_language"].to_pylist()
+    assert [labels[i] for i in (0, 1, 2, 3, 4, 5, 6, 7, 8, 13)] == [UNKNOWN] * 10
+    assert labels[9:13] == ["python"] * 4
+    assert table["code_language_score"].to_pylist()[:3] == [0.0, 0.0, 0.0]
+    # Binary bytes, a few characters, windows of blank lines or of one unknown word: Magika decides.
+    assert fasttext_code_language(texts)["needs_magika"].to_pylist()[3:11] == [True] * 8
+    assert labels == detect_code_language(texts, model="magika")["code_language"].to_pylist()
+
+
+def test_data_formats_go_to_magika_which_names_them():
+    json_text = '{\n  "name": "demo",\n  "version": "1.0.0",\n  "dependencies": {\n' + ",\n".join(
+        f'    "package-{i}": "^{i}.{i % 7}.0"' for i in range(40)) + "\n  }\n}\n"
+    first = fasttext_code_language([json_text])
+    assert first["needs_magika"][0].as_py()
+    assert detect_code_language([json_text])["code_language"][0].as_py() == "json"
+
+
+def test_magika_is_imported_only_when_a_document_needs_it():
+    import subprocess
+    import sys
+
+    code = ("import sys; from midtrain.curation.labels.code_language import detect_code_language as d; "
+            f"t = d([{SNIPPETS['go']!r}]); assert t['code_language'][0].as_py() == 'go'; "
+            "print('magika' in sys.modules, 'onnxruntime' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
+
+
+def test_unknown_model_name_is_a_config_error():
+    from midtrain.curation.labels import DomainConfig
+    from midtrain.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        detect_code_language(["x = 1"], model="fasttext")
+    with pytest.raises(ConfigError):
+        DomainConfig.from_dict({"code_language_model": "magic"})
+    assert DomainConfig.from_dict({"code_language_model": "magika"}).code_language_model == "magika"

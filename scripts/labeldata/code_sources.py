@@ -20,8 +20,16 @@ Selection, the same for every source (deterministic: sorted paths, ``every_kth``
 - at most ``FILES_PER_SOURCE`` (200) files, spread evenly over the sorted candidate paths.
 
 Debian packages come from bookworm; ``apt-get download`` takes the candidate version, which is
-named in each source's note (a point release may move it). Run ``python -m scripts.labeldata.code_sources``
-to fetch everything (about 400 MB of downloads, cached) and print the table of sources.
+named in some sources' notes (a point release may move it).
+
+Three lists: ``SOURCES`` (3 or 4 packages per language; in ``labeldata.registry``, so the domain
+and quality models train on them too), ``LANGUAGE_SOURCES`` (6 to 9 more per language) and
+``OTHER_SOURCES`` (data and markup formats, labelled ``other``); the last two only for the
+code-language model (``scripts/train_code_language.py``), which trains on all three
+(``CODE_LANGUAGE_SOURCES``) except the held-out packages (``HELDOUT_GROUPS``). Run
+``python -m scripts.labeldata.code_sources`` to fetch everything (about 550 MB of downloads, cached)
+and print the table of sources; ``--markdown`` prints the code-language-only ones as the table of
+``docs/label-sources.md``.
 """
 
 from __future__ import annotations
@@ -47,6 +55,13 @@ _EXTENSIONS = {
     "go": (".go",), "rust": (".rs",), "ruby": (".rb",), "php": (".php",), "shell": (".sh", ".bash"),
     "sql": (".sql",), "ocaml": (".ml", ".mli"), "perl": (".pm", ".pl"), "lua": (".lua",), "r": (".r",),
 }
+OTHER = "other"
+"""The label of data and markup formats (``_FORMATS``) in the code-language model's training set."""
+_FORMATS = {  # format -> (extensions, whole file names)
+    "json": ((".json",), ()), "yaml": ((".yml", ".yaml"), ()), "xml": ((".xml", ".xsl", ".conf"), ()),
+    "html": ((".html", ".htm"), ()), "css": ((".css",), ()), "markdown": ((".md",), ()),
+    "makefile": ((".am", ".mk"), ("makefile", "gnumakefile")), "csv": ((".csv",), ()),
+}
 _SKIP_DIRS = {"dist", "build", "node_modules", "vendor", "third_party", "third-party", "testdata", "libs",
               "__generated__", "generated", "unicore", "fixtures"}
 _SKIP_NAME = re.compile(r"\.min\.|-min\.|\.d\.[cm]?ts$|\.pb\.|_pb2\.py$|\.bundle\.|zz_generated")
@@ -64,7 +79,7 @@ def _root(registry: str, spec: str) -> Path:
 
 
 def _candidates(root: Path, folders: tuple[str, ...], exts: tuple[str, ...], shebang: bool,
-                whole_folder: bool) -> list[tuple[str, Path]]:
+                whole_folder: bool, names: tuple[str, ...] = ()) -> list[tuple[str, Path]]:
     found: dict[str, Path] = {}
     for pattern in folders:
         for base in ([root] if pattern == "." else sorted(root.glob(pattern))):
@@ -74,7 +89,7 @@ def _candidates(root: Path, folders: tuple[str, ...], exts: tuple[str, ...], she
                 if (parts & _SKIP_DIRS) or _SKIP_NAME.search(path.name) or path.is_symlink() \
                         or not path.is_file():
                     continue
-                ext_ok = path.suffix.lower() in exts
+                ext_ok = path.suffix.lower() in exts or path.name.lower() in names
                 if not (ext_ok or whole_folder or (shebang and not path.suffix)):
                     continue
                 if not MIN_BYTES <= path.stat().st_size <= MAX_BYTES:
@@ -92,15 +107,16 @@ def _keep_text(text: str, shebang_needed: bool) -> bool:
 
 
 def _docs(registry: str, spec: str, group: str, language: str, folders: tuple[str, ...], shebang: bool,
-          whole_folder: bool) -> Callable[[], Iterator[LabelledDoc]]:
+          whole_folder: bool, exts: tuple[str, ...] | None = None, names: tuple[str, ...] = ()
+          ) -> Callable[[], Iterator[LabelledDoc]]:
     def docs() -> Iterator[LabelledDoc]:
         root = _root(registry, spec)
-        exts = _EXTENSIONS[language]
-        cands = every_kth(_candidates(root, folders, exts, shebang, whole_folder), 4 * FILES_PER_SOURCE)
+        suffixes = exts or _EXTENSIONS[language]
+        cands = every_kth(_candidates(root, folders, suffixes, shebang, whole_folder, names), 4 * FILES_PER_SOURCE)
         kept = []
         for rel, path in cands:
             text = read_text(path)
-            need_shebang = shebang and not whole_folder and Path(rel).suffix.lower() not in exts
+            need_shebang = shebang and not whole_folder and Path(rel).suffix.lower() not in suffixes
             if _keep_text(text, need_shebang):
                 kept.append((rel, text))
         for rel, text in every_kth(kept, FILES_PER_SOURCE):
@@ -109,8 +125,11 @@ def _docs(registry: str, spec: str, group: str, language: str, folders: tuple[st
 
 
 def _source(language: str, package: str, registry: str, spec: str, licence: str, folders: tuple[str, ...],
-            note: str = "", shebang: bool = False, whole_folder: bool = False) -> Source:
-    """``spec``: ``name==version`` (PyPI), ``name@version`` (npm), ``name`` (Debian bookworm)."""
+            note: str = "", shebang: bool = False, whole_folder: bool = False, fmt: str = "") -> Source:
+    """``spec``: ``name==version`` (PyPI), ``name@version`` (npm), ``name`` (Debian bookworm).
+
+    ``fmt`` (with ``language="other"``): a data or markup format of ``_FORMATS`` instead of a language.
+    """
     if registry == "pypi":
         origin, group = f"pypi:{spec}", f"pypi:{spec.split('==')[0]}"
     elif registry == "npm":
@@ -118,6 +137,11 @@ def _source(language: str, package: str, registry: str, spec: str, licence: str,
         origin, group = f"npm:{spec}", f"npm:{name}"
     else:
         origin, group = f"debian:{spec}", f"debian:{spec}"
+    if fmt:
+        exts, names = _FORMATS[fmt]
+        return Source(name=f"other-{fmt}-{package}", domain="code", kind=f"{OTHER} ({fmt})", origin=origin,
+                      licence=licence, note=note,
+                      docs=_docs(registry, spec, group, OTHER, folders, False, False, exts, names))
     return Source(name=f"{language.replace('+', 'p')}-{package}", domain="code", kind=language,
                   origin=origin, licence=licence,
                   docs=_docs(registry, spec, group, language, folders, shebang, whole_folder), note=note)
@@ -236,6 +260,222 @@ SOURCES: list[Source] = [
 ]
 
 
+
+# More training packages of the code-language model only (``scripts/train_code_language.py``): six
+# to nine per language, from other projects and authors than the held-out packages (``OTHER_SOURCES``
+# below: data and markup formats labelled ``other``). Not in ``SOURCES``, so the registry
+# (``labeldata.registry``), the domain and quality models' training sets and
+# ``benchmarks/bench_labels.py`` stay as they were.
+LANGUAGE_SOURCES: list[Source] = [
+    # C (.h of C projects are C; held-out: psycopg2)
+    _source("c", "lz4", "pypi", "lz4==4.4.5", "BSD-3-Clause", ("lz4", "lz4libs"),
+            "python-lz4's C extension and the bundled LZ4 library"),
+    _source("c", "zstandard", "pypi", "zstandard==0.25.0", "BSD-3-Clause", ("c-ext", "zstd"),
+            "python-zstandard's C extension (the one-file zstd.c amalgamation is over 100 KB)"),
+    _source("c", "cffi", "pypi", "cffi==2.1.1", "MIT", ("src/c", "testing"), "cffi's C backend and C test snippets"),
+    _source("c", "pycurl", "pypi", "pycurl==7.49.0", "LGPL-2.1-or-later OR MIT", ("src", "tests")),
+    _source("c", "psutil", "pypi", "psutil==7.1.0", "BSD-3-Clause", ("psutil",), "psutil's per-platform C"),
+    _source("c", "pygit2", "pypi", "pygit2==1.18.0", "GPL-2.0-only WITH GCC-exception-2.0", ("src",),
+            "pygit2's C extension over libgit2"),
+    _source("c", "linux-uapi", "debian", "linux-libc-dev", "GPL-2.0-only WITH Linux-syscall-note",
+            ("usr/include",), "Linux 6.1's user-space API headers (.h only)"),
+    # C++ (held-out: sentencepiece)
+    _source("c++", "nlohmann-json", "debian", "nlohmann-json3-dev", "MIT", ("usr/include", "usr/share/doc"),
+            "JSON for Modern C++: headers and the documentation's example programs"),
+    _source("c++", "glm", "debian", "libglm-dev", "MIT", ("usr/include",), "OpenGL Mathematics headers"),
+    _source("c++", "cereal", "debian", "libcereal-dev", "BSD-3-Clause", ("usr/include", "usr/share/doc"),
+            "cereal's headers and examples (bundled rapidjson/rapidxml under external/ included)"),
+    _source("c++", "spdlog", "debian", "libspdlog-dev", "MIT", ("usr/include", "usr/share/doc")),
+    _source("c++", "range-v3", "debian", "librange-v3-dev", "BSL-1.0", ("usr/include",)),
+    _source("c++", "pybind11", "pypi", "pybind11==3.1.0", "BSD-3-Clause", ("include", "tests")),
+    _source("c++", "kiwisolver", "pypi", "kiwisolver==1.5.1", "BSD-3-Clause", ("py", "kiwi")),
+    _source("c++", "fasttext", "pypi", "fasttext==0.9.3", "MIT", ("src", "python"), "fastText's C++ library"),
+    _source("c++", "rcpparmadillo", "debian", "r-cran-rcpparmadillo", "GPL-2.0-or-later AND MPL-2.0",
+            ("usr/lib/R/site-library/RcppArmadillo/include",), "Armadillo and RcppArmadillo headers"),
+    # Java (held-out: @capacitor/android; none of Ionic's packages here)
+    _source("java", "react-native-svg", "npm", "react-native-svg@15.15.5", "MIT", ("android",)),
+    _source("java", "react-native-maps", "npm", "react-native-maps@1.29.11", "MIT", ("android",)),
+    _source("java", "react-native-camera", "npm", "react-native-camera@4.2.1", "MIT", ("android",)),
+    _source("java", "cordova-plugin-file", "npm", "cordova-plugin-file@8.1.3", "Apache-2.0", ("src",)),
+    _source("java", "react-native-image-picker", "npm", "react-native-image-picker@8.2.1", "MIT", ("android",)),
+    _source("java", "netinfo", "npm", "@react-native-community/netinfo@12.0.1", "MIT", ("android",)),
+    _source("java", "react-native-fs", "npm", "react-native-fs@2.20.0", "MIT", ("android",)),
+    # JavaScript (held-out: eslint)
+    _source("javascript", "express", "npm", "express@5.3.0", "MIT", (".",)),
+    _source("javascript", "moment", "npm", "moment@2.30.1", "MIT", ("src",), "src/ only (locale/ and min/ are copies)"),
+    _source("javascript", "jquery", "npm", "jquery@3.7.1", "MIT", ("src",), "jQuery's AMD source modules"),
+    _source("javascript", "highlight.js", "npm", "highlight.js@11.12.0", "BSD-3-Clause", ("lib",),
+            "the CommonJS build of the language definitions (es/ is the same code)"),
+    _source("javascript", "mocha", "npm", "mocha@12.0.3", "MIT", ("lib",)),
+    _source("javascript", "uglify-js", "npm", "uglify-js@3.19.3", "BSD-2-Clause", ("lib", "tools", "bin")),
+    _source("javascript", "ws", "npm", "ws@8.23.0", "MIT", (".",)),
+    # TypeScript (held-out: zod)
+    _source("typescript", "immer", "npm", "immer@11.2.10", "MIT", ("src",)),
+    _source("typescript", "redux", "npm", "redux@5.0.1", "MIT", ("src",)),
+    _source("typescript", "reduxjs-toolkit", "npm", "@reduxjs/toolkit@2.14.0", "MIT", ("src",)),
+    _source("typescript", "mobx", "npm", "mobx@7.1.3", "MIT", ("src",)),
+    _source("typescript", "trpc-server", "npm", "@trpc/server@11.25.2", "MIT", ("src",)),
+    _source("typescript", "react-native-reanimated", "npm", "react-native-reanimated@4.7.1", "MIT", ("src",)),
+    # Python (held-out: django; no django-* package here)
+    _source("python", "twisted", "debian", "python3-twisted", "MIT", ("usr/lib/python3",)),
+    _source("python", "sqlalchemy", "debian", "python3-sqlalchemy", "MIT", ("usr/lib/python3",)),
+    _source("python", "networkx", "debian", "python3-networkx", "BSD-3-Clause", ("usr/lib/python3",)),
+    _source("python", "docutils", "debian", "python3-docutils", "BSD-2-Clause AND LicenseRef-public-domain",
+            ("usr/lib/python3",)),
+    _source("python", "pygments", "debian", "python3-pygments", "BSD-2-Clause", ("usr/lib/python3",)),
+    _source("python", "statsmodels", "debian", "python3-statsmodels", "BSD-3-Clause", ("usr/lib/python3",)),
+    _source("python", "botocore", "debian", "python3-botocore", "Apache-2.0", ("usr/lib/python3",)),
+    # Go (held-out: prometheus/client_golang; nothing of prometheus here)
+    _source("go", "logrus", "debian", "golang-github-sirupsen-logrus-dev", "MIT", ("usr/share/gocode/src",)),
+    _source("go", "testify", "debian", "golang-github-stretchr-testify-dev", "MIT", ("usr/share/gocode/src",)),
+    _source("go", "gin", "debian", "golang-github-gin-gonic-gin-dev", "MIT", ("usr/share/gocode/src",)),
+    _source("go", "urfave-cli", "debian", "golang-github-urfave-cli-dev", "MIT", ("usr/share/gocode/src",)),
+    _source("go", "miekg-dns", "debian", "golang-github-miekg-dns-dev", "BSD-3-Clause", ("usr/share/gocode/src",)),
+    _source("go", "go-cmp", "debian", "golang-github-google-go-cmp-dev", "BSD-3-Clause", ("usr/share/gocode/src",)),
+    _source("go", "yaml-v3", "debian", "golang-gopkg-yaml.v3-dev", "MIT AND Apache-2.0", ("usr/share/gocode/src",)),
+    _source("go", "gorilla-mux", "debian", "golang-github-gorilla-mux-dev", "BSD-3-Clause", ("usr/share/gocode/src",)),
+    # Rust (held-out: tokio; no tokio-rs crate here)
+    _source("rust", "serde", "debian", "librust-serde-dev", "MIT OR Apache-2.0", ("usr/share/cargo/registry",)),
+    _source("rust", "serde-json", "debian", "librust-serde-json-dev", "MIT OR Apache-2.0",
+            ("usr/share/cargo/registry",)),
+    _source("rust", "rand", "debian", "librust-rand-dev", "MIT OR Apache-2.0", ("usr/share/cargo/registry",)),
+    _source("rust", "nom", "debian", "librust-nom-dev", "MIT", ("usr/share/cargo/registry",)),
+    _source("rust", "itertools", "debian", "librust-itertools-dev", "MIT OR Apache-2.0",
+            ("usr/share/cargo/registry",)),
+    _source("rust", "rayon", "debian", "librust-rayon-dev", "MIT OR Apache-2.0", ("usr/share/cargo/registry",)),
+    _source("rust", "chrono", "debian", "librust-chrono-dev", "MIT OR Apache-2.0", ("usr/share/cargo/registry",)),
+    _source("rust", "clap", "debian", "librust-clap-dev", "MIT OR Apache-2.0", ("usr/share/cargo/registry",)),
+    # Ruby (held-out: rack; no rack-* gem here)
+    _source("ruby", "kramdown", "debian", "ruby-kramdown", "MIT", ("usr/share/rubygems-integration",)),
+    _source("ruby", "rouge", "debian", "ruby-rouge", "MIT", ("usr/share/rubygems-integration",),
+            "Rouge's lexers (.rb only; its demo snippets in other languages are not taken)"),
+    _source("ruby", "rspec-core", "debian", "ruby-rspec-core", "MIT", ("usr/share/rubygems-integration",)),
+    _source("ruby", "concurrent-ruby", "debian", "ruby-concurrent", "MIT", ("usr/share/rubygems-integration",)),
+    _source("ruby", "net-ssh", "debian", "ruby-net-ssh", "MIT", ("usr/share/rubygems-integration",)),
+    _source("ruby", "faraday", "debian", "ruby-faraday", "MIT", ("usr/share/rubygems-integration",)),
+    _source("ruby", "thor", "debian", "ruby-thor", "MIT", ("usr/share/rubygems-integration",)),
+    _source("ruby", "i18n", "debian", "ruby-i18n", "MIT", ("usr/share/rubygems-integration",)),
+    # PHP (held-out: monolog; nothing of its author's here)
+    _source("php", "phpseclib", "debian", "php-phpseclib3", "MIT", ("usr/share/php",)),
+    _source("php", "commonmark", "debian", "php-league-commonmark", "BSD-3-Clause", ("usr/share/php",)),
+    _source("php", "doctrine-dbal", "debian", "php-doctrine-dbal", "MIT", ("usr/share/php",)),
+    _source("php", "phpunit", "debian", "phpunit", "BSD-3-Clause", ("usr/share/php",)),
+    _source("php", "htmlpurifier", "debian", "php-htmlpurifier", "LGPL-2.1-or-later", ("usr/share/php",)),
+    _source("php", "phpmailer", "debian", "libphp-phpmailer", "LGPL-2.1-or-later", ("usr/share/php",)),
+    _source("php", "guzzle-psr7", "debian", "php-guzzlehttp-psr7", "MIT", ("usr/share/php",)),
+    _source("php", "sabre-dav", "debian", "php-sabre-dav", "BSD-3-Clause", ("usr/share/php",)),
+    # Shell (held-out: dracut)
+    _source("shell", "fai", "debian", "fai-client", "GPL-2.0-or-later", ("usr",), "FAI's scripts (shebang)",
+            shebang=True),
+    _source("shell", "pbuilder", "debian", "pbuilder", "GPL-2.0-or-later", ("usr", "etc"),
+            "pbuilder's scripts and examples (shebang or .sh)", shebang=True),
+    _source("shell", "git-scripts", "debian", "git", "GPL-2.0-only", ("usr/lib/git-core", "usr/share/git-core"),
+            "git's shell commands and sample hooks (shebang)", shebang=True),
+    _source("shell", "os-prober", "debian", "os-prober", "GPL-2.0-or-later", ("usr",), shebang=True),
+    _source("shell", "bats", "debian", "bats", "MIT", ("usr",), "bats-core (shebang or .bash)", shebang=True),
+    _source("shell", "live-boot", "debian", "live-boot", "GPL-3.0-or-later", ("lib/live", "bin"),
+            "live-boot's sh functions (.sh, shebang)", shebang=True),
+    _source("shell", "live-config", "debian", "live-config", "GPL-3.0-or-later", ("lib/live",),
+            "live-config's configuration scripts (shebang)", shebang=True),
+    _source("shell", "tlp", "debian", "tlp", "GPL-2.0-or-later", ("usr/share/tlp/func.d",),
+            "TLP's sh function libraries (a folder of shell only)", shebang=True, whole_folder=True),
+    _source("shell", "lxc-templates", "debian", "lxc-templates", "LGPL-2.1-or-later", ("usr/share/lxc/templates",),
+            "LXC's container templates (shebang)", shebang=True),
+    # SQL (held-out: gnumed)
+    _source("sql", "kamailio-mysql", "debian", "kamailio-mysql-modules", "GPL-2.0-or-later",
+            ("usr/share/kamailio",), "Kamailio's MySQL schema"),
+    _source("sql", "kamailio-postgres", "debian", "kamailio-postgres-modules", "GPL-2.0-or-later",
+            ("usr/share/kamailio",), "Kamailio's PostgreSQL schema"),
+    _source("sql", "icinga2-ido-mysql", "debian", "icinga2-ido-mysql", "GPL-2.0-or-later",
+            ("usr/share/icinga2-ido-mysql",), "Icinga's MySQL schema and upgrades"),
+    _source("sql", "davical", "debian", "davical", "GPL-2.0-or-later", ("usr/share/davical/dba",),
+            "DAViCal's PostgreSQL schema, functions and patches"),
+    _source("sql", "pg-partman", "debian", "postgresql-15-partman", "PostgreSQL", ("usr/share/postgresql",)),
+    _source("sql", "orafce", "debian", "postgresql-15-orafce", "0BSD", ("usr/share/postgresql",),
+            "Oracle compatibility functions for PostgreSQL (PL/pgSQL)"),
+    _source("sql", "sabre-dav", "debian", "php-sabre-dav", "BSD-3-Clause", ("usr/share/doc",),
+            "sabre/dav's example schemas (MySQL, PostgreSQL, SQLite)"),
+    # OCaml (held-out: Jane Street's base; no Jane Street library here)
+    _source("ocaml", "batteries", "debian", "libbatteries-ocaml-dev", "LGPL-2.1-or-later WITH OCaml-LGPL-linking-exception",
+            ("usr/lib/ocaml",), "interfaces (.mli) only: the package ships no .ml"),
+    _source("ocaml", "ocamlgraph", "debian", "libocamlgraph-ocaml-dev",
+            "LGPL-2.1-only WITH OCaml-LGPL-linking-exception", ("usr/lib/ocaml",)),
+    _source("ocaml", "re", "debian", "libre-ocaml-dev", "LGPL-2.1-only WITH OCaml-LGPL-linking-exception",
+            ("usr/lib/ocaml",)),
+    _source("ocaml", "ocamlnet", "debian", "libocamlnet-ocaml-dev", "LicenseRef-ocamlnet AND LGPL-2.0-or-later",
+            ("usr/lib/ocaml",), "interfaces (.mli)"),
+    _source("ocaml", "ounit", "debian", "libounit-ocaml-dev", "MIT", ("usr/lib/ocaml",)),
+    _source("ocaml", "camomile", "debian", "libcamomile-ocaml-dev",
+            "LGPL-2.0-or-later WITH OCaml-LGPL-linking-exception", ("usr/lib/ocaml",)),
+    _source("ocaml", "lablgtk3", "debian", "liblablgtk3-ocaml-dev",
+            "LGPL-2.1-only WITH OCaml-LGPL-linking-exception", ("usr/lib/ocaml",)),
+    # Perl (held-out: Mojolicious)
+    _source("perl", "datetime", "debian", "libdatetime-perl", "Artistic-2.0", ("usr",)),
+    _source("perl", "template-toolkit", "debian", "libtemplate-perl", "Artistic-1.0-Perl OR GPL-2.0-only", ("usr",)),
+    _source("perl", "plack", "debian", "libplack-perl", "Artistic-1.0-Perl OR GPL-1.0-or-later", ("usr/share/perl5",)),
+    _source("perl", "libwww", "debian", "libwww-perl", "Artistic-1.0-Perl OR GPL-1.0-or-later", ("usr/share/perl5",)),
+    _source("perl", "net-dns", "debian", "libnet-dns-perl", "MIT", ("usr/share/perl5",)),
+    _source("perl", "dbi", "debian", "libdbi-perl", "Artistic-1.0-Perl OR GPL-1.0-or-later", ("usr",)),
+    _source("perl", "catalyst", "debian", "libcatalyst-perl", "Artistic-1.0-Perl OR GPL-1.0-or-later",
+            ("usr/share/perl5",)),
+    _source("perl", "bioperl", "debian", "libbio-perl-perl", "Artistic-1.0-Perl OR GPL-1.0-or-later",
+            ("usr/share/perl5",)),
+    # Lua (held-out: awesome)
+    _source("lua", "prosody", "debian", "prosody", "MIT", ("usr/lib/prosody",), "the Prosody XMPP server"),
+    _source("lua", "lgi", "debian", "lua-lgi", "MIT", ("usr/share/lua",)),
+    _source("lua", "busted", "debian", "lua-busted", "MIT", ("usr/share/lua",)),
+    _source("lua", "ldoc", "debian", "lua-ldoc", "MIT", ("usr/share/lua",)),
+    _source("lua", "lmod", "debian", "lmod", "MIT", ("usr/share/lmod",)),
+    _source("lua", "nmap-nselib", "debian", "nmap-common", "LicenseRef-NPSL-0.94", ("usr/share/nmap/nselib",),
+            "Nmap's Lua script libraries (.lua; .nse scripts not taken)"),
+    # R (held-out: ggplot2; installed R packages ship their R code compiled, so tests, demos,
+    # vignette code and examples)
+    _source("r", "rcpp", "debian", "r-cran-rcpp", "GPL-2.0-or-later", ("usr",)),
+    _source("r", "xts", "debian", "r-cran-xts", "GPL-2.0-or-later", ("usr",)),
+    _source("r", "sp", "debian", "r-cran-sp", "GPL-2.0-or-later", ("usr",)),
+    _source("r", "mass", "debian", "r-cran-mass", "GPL-2.0-only OR GPL-3.0-only", ("usr",),
+            "MASS's chapter scripts and tests"),
+    _source("r", "digest", "debian", "r-cran-digest", "GPL-2.0-or-later", ("usr",)),
+    _source("r", "rcpparmadillo", "debian", "r-cran-rcpparmadillo", "GPL-2.0-or-later", ("usr",)),
+    _source("r", "survival", "debian", "r-cran-survival", "LGPL-2.0-or-later", ("usr",)),
+    _source("r", "matrix", "debian", "r-cran-matrix", "GPL-2.0-or-later", ("usr",)),
+    _source("r", "knitr", "debian", "r-cran-knitr", "GPL-2.0-or-later", ("usr",)),
+]
+
+# Data and markup formats that reach the code domain (configuration, data files, pages, docs):
+# labelled ``other``, so the fastText model need not force them into a language; the labeller
+# hands them to Magika, which names them (json, yaml, ...) or says unknown.
+OTHER_SOURCES: list[Source] = [
+    _source(OTHER, "botocore", "debian", "python3-botocore", "Apache-2.0", ("usr/lib/python3",),
+            "AWS service models, paginators, waiters, examples", fmt="json"),
+    _source(OTHER, "iso-codes", "debian", "iso-codes", "LGPL-2.1-or-later", ("usr/share/iso-codes",), fmt="json"),
+    _source(OTHER, "faker", "debian", "ruby-faker", "MIT", ("usr/share/rubygems-integration",),
+            "Faker's locale data", fmt="yaml"),
+    _source(OTHER, "ci-workflows", "pypi", "coverage==7.10.0", "Apache-2.0", (".",),
+            "coverage.py's CI workflows and configuration", fmt="yaml"),
+    _source(OTHER, "docbook-xsl", "debian", "docbook-xsl", "MIT", ("usr/share/xml",),
+            "DocBook XSL stylesheets and their XML", fmt="xml"),
+    _source(OTHER, "fontconfig", "debian", "fontconfig-config", "HPND-sell-variant", ("etc/fonts", "usr/share"),
+            "fontconfig's XML configuration", fmt="xml"),
+    _source(OTHER, "python-docs", "debian", "python3.11-doc", "PSF-2.0", ("usr/share/doc",),
+            "the CPython 3.11 documentation as HTML", fmt="html"),
+    _source(OTHER, "coverage-reports", "pypi", "coverage==7.10.0", "Apache-2.0", ("tests/gold",),
+            "coverage.py's expected HTML reports", fmt="html"),
+    _source(OTHER, "highlight.js-styles", "npm", "highlight.js@11.12.0", "BSD-3-Clause", ("styles",),
+            "syntax-highlighting themes", fmt="css"),
+    _source(OTHER, "knitr", "debian", "r-cran-knitr", "GPL-2.0-or-later", ("usr",), "knitr's themes", fmt="css"),
+    _source(OTHER, "pikepdf-docs", "pypi", "pikepdf==10.17.0", "MPL-2.0", ("docs", "."),
+            "pikepdf's documentation and release notes", fmt="markdown"),
+    _source(OTHER, "trpc-docs", "npm", "@trpc/server@11.25.2", "MIT", (".",), "tRPC's guides", fmt="markdown"),
+    _source(OTHER, "automake", "debian", "automake", "GPL-2.0-or-later", ("usr/share",),
+            "Automake's Makefile fragments (.am)", fmt="makefile"),
+    _source(OTHER, "statsmodels", "debian", "python3-statsmodels", "BSD-3-Clause", ("usr/lib/python3",),
+            "statsmodels' example data sets", fmt="csv"),
+]
+
+CODE_LANGUAGE_SOURCES: list[Source] = [*SOURCES, *LANGUAGE_SOURCES, *OTHER_SOURCES]
+"""Every source the code-language model is trained (or validated, or tested) on."""
+
 # Fixed before any model was trained or tuned: one package per language that the code-language
 # detector never trains on (``benchmarks/bench_code_language.py`` scores it on these only).
 HELDOUT_GROUPS = (
@@ -250,6 +490,11 @@ VALIDATION_SOURCES = (
     "go-x-tools", "rust-syn", "ruby-activesupport", "php-twig", "shell-bash-completion", "sql-postgresql",
     "ocaml-ppxlib", "perl-moose", "lua-luarocks", "r-testthat",
 )
+# Likewise for the ``other`` class: formats whose other source trains.
+VALIDATION_OTHER_SOURCES = (
+    "other-json-iso-codes", "other-yaml-ci-workflows", "other-xml-fontconfig", "other-html-coverage-reports",
+    "other-css-knitr", "other-markdown-trpc-docs",
+)
 
 
 def _table(sources: list[Source]) -> list[tuple[str, ...]]:
@@ -261,15 +506,28 @@ def _table(sources: list[Source]) -> list[tuple[str, ...]]:
     return rows
 
 
+def markdown(sources: list[Source]) -> str:
+    """``sources`` as the Markdown table of ``docs/label-sources.md`` (with their role for the model)."""
+    lines = ["| source | language | origin | licence | files | MB | role |", "|---|---|---|---|---:|---:|---|"]
+    tuning = set(VALIDATION_SOURCES) | set(VALIDATION_OTHER_SOURCES)
+    for name, kind, origin, licence, files, mb in _table(sources):
+        role = "validation" if name in tuning else "training"
+        lines.append(f"| {name} | {kind} | `{origin}` | {licence} | {int(files):,} | {mb} | {role} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
+    if "--markdown" in sys.argv:
+        print(markdown([*LANGUAGE_SOURCES, *OTHER_SOURCES]), end="")
+        return 0
     head = ("source", "language", "origin", "licence", "files", "MB")
-    rows = _table(SOURCES)
+    rows = _table(CODE_LANGUAGE_SOURCES)
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for row in [head, *rows]:
         print("  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
-    langs = {r[1] for r in rows if int(r[4]) > 0}
+    langs = {r[1] for r in rows if int(r[4]) > 0 and r[1] in LANGUAGES}
     total = sum(int(r[4]) for r in rows)
-    print(f"{len(SOURCES)} sources, {len(langs)} languages, {total} files, "
+    print(f"{len(rows)} sources, {len(langs)} languages and {OTHER}, {total} files, "
           f"{sum(float(r[5]) for r in rows):.1f} MB")
     return 0
 

@@ -1,57 +1,82 @@
-"""Which programming language a code document is written in: Google's Magika model, batched.
+"""Which programming language a code document is written in: a fastText model, and Google's Magika
+where that model is unsure.
 
-``detect_code_language(texts)`` runs Magika (PyPI ``magika``, Apache-2.0; its ONNX model
-``standard_v3_3`` ships inside the wheel and runs on ``onnxruntime``, nothing is downloaded) over a
-whole batch. Magika reads the first and last 1 KB of a document (whitespace stripped), so its cost
-per document is bounded. Here those 2,048 model inputs are cut for every document of the batch by
-one numba kernel straight from the Arrow buffer, the model runs on ``MAGIKA_BATCH`` documents per
-call in a one-thread session created once per process, and Magika's own rules turn each model
-answer into its output label (per-label confidence thresholds, ``txt``/``unknown`` when unsure).
-The labels equal Magika's public ``identify_bytes`` called one document at a time
-(``detect_code_language_per_document``, the slow reference; checked on the 2,206 held-out files of
-``benchmarks/bench_code_language.py`` and in the tests).
+``detect_code_language(texts)`` (``model="hybrid"``, the default) runs two models over a batch:
 
-Where the time goes (held-out code files, 2 shared cores): the model itself, about 12 ms of CPU per
-document whatever the batch size (1 to 256 documents per call), 45% of it one convolution (256 ->
-512 channels, width 5, over 512 positions: 333 M multiply-adds per document), most of the rest
-element-wise activations and the one-hot input layer. Magika's per-document Python (feature lists of
-ints, list input to onnxruntime, result objects) adds about 1.3 ms; cutting the inputs here costs
-under 0.01 ms. So batching saves 10-35% of the CPU (14-20 -> 13 ms per document in three runs of
-``benchmarks/bench_code_language.py`` on a shared machine), not more: exact Magika stays near 80
-documents per CPU-second.
+1. the shipped fastText model (``models/code_language.ftz``, 1.2 MB, trained here by
+   ``scripts/train_code_language.py`` on 9 to 12 real packages per language plus an ``other`` class
+   of data and markup formats and an ``unknown`` class of prose) on each document's window (its
+   first 1 KB and 1 KB from its middle, normalised as for the domain model): about 0.2 ms per
+   document;
+2. Magika (below), about 12 ms per document, only for the documents fastText cannot settle: its
+   probability is below the threshold of ``models/code_language.json`` (chosen on validation
+   packages of the training side, never on the held-out ones: the smallest probability at which the
+   hybrid's accuracy there is within 0.02 of Magika's own), or its label is ``unknown`` (prose) or
+   ``other`` (JSON, YAML, XML, HTML, CSS, Markdown, Makefile, CSV: Magika names those), or its
+   window has under ``MIN_WORDS`` tokens, mostly blank lines, or over ``MAX_BINARY_FRACTION``
+   control or replacement bytes.
+
+Magika is imported (about 0.6 s) and loaded (0.2 s) only when a document needs it.
+``model="magika"`` runs Magika on every document, the path before the hybrid (``DomainConfig``'s
+``code_language_model: magika``); ``detect_code_language_per_document`` is its slow reference.
+
+Measured on packages no model here trained on (``benchmarks/bench_code_language.py``: 2,206 files of
+16 held-out packages, one per language; figures of one run on a shared 2-core machine):
+the hybrid 0.958 accuracy (macro 0.969) at 2.6 ms of CPU per document, Magika deciding 18.3% of the
+files; Magika alone 0.976 (macro 0.970) at 16.8 ms; the fastText model alone 0.849 (macro 0.894) at
+0.19 ms. On the validation packages the hybrid had 0.970 with Magika on 7.4%: on the held-out ones
+fastText is unsure more often, and sure and wrong more often. Weak spots there: SQL 0.78 (29 of 200
+PostgreSQL schema files of one package called Python by a sure fastText, so Magika never saw them)
+and TypeScript 0.81 (32 of 200 files called JavaScript); Magika's own weak spot, C++ headers with
+little C++-only syntax read as C (23 of 75 held-out C++ files), is mostly gone (0.973). In
+``benchmarks/bench_labels.py``'s speed part (1,500 documents, half code) labelling and quality
+scoring take 43% of the time per document instead of 69% with Magika on every code document.
+
+Magika (PyPI ``magika``, Apache-2.0; its ONNX model ``standard_v3_3`` ships inside the wheel and runs
+on ``onnxruntime``, nothing is downloaded) reads the first and last 1 KB of a document (whitespace
+stripped), so its cost per document is bounded. Here those 2,048 model inputs are cut for every
+document of the batch by one numba kernel straight from the Arrow buffer, the model runs on
+``MAGIKA_BATCH`` documents per call in a one-thread session created once per process, and Magika's
+own rules turn each model answer into its output label (per-label confidence thresholds,
+``txt``/``unknown`` when unsure). The labels equal Magika's public ``identify_bytes`` called one
+document at a time (``detect_code_language_per_document``, the slow reference; checked on the
+2,206 held-out files of ``benchmarks/bench_code_language.py`` and in the tests).
+
+Where Magika's time goes (held-out code files, 2 shared cores): the model itself, about 12 ms of
+CPU per document whatever the batch size (1 to 256 documents per call), 45% of it one convolution
+(256 -> 512 channels, width 5, over 512 positions: 333 M multiply-adds per document), most of the
+rest element-wise activations and the one-hot input layer. Magika's per-document Python (feature
+lists of ints, list input to onnxruntime, result objects) adds about 1.3 ms; cutting the inputs
+here costs under 0.01 ms. So batching saves 10-35% of the CPU (14-20 -> 13 ms per document in
+three runs of ``benchmarks/bench_code_language.py`` on a shared machine), not more: exact Magika
+stays near 80 documents per CPU-second; hence the fastText model in front of it.
 One thread, not onnxruntime's default of one per core: about the same CPU per document, and
 curation runs one worker process per core, where more threads only compete with the other workers
 (``threads=0`` gives a lone process every core back: 76 -> 150 documents/s of wall time on 2).
+Dependency: ``magika`` (3.4 MB installed) pulls ``onnxruntime`` (78 MB) and ``click``. The
+batched path calls Magika internals (its model config, model path and output-label rule), so
+``pyproject`` pins ``magika`` to the 1.0 series it was checked with.
 
-It was chosen over a fastText model trained on the same sources by measurement on packages
-neither had trained on (``benchmarks/bench_code_language.py``, 2,206 files of 16 held-out
-packages, 16 languages): Magika 0.976 accuracy (macro 0.970), the fastText model 0.761 (macro
-0.826) at about 0.2 ms per document. So run it on documents already labelled code, not on a whole
-web crawl. Its known weak spot here: C++ headers (``.h``) with little C++-only syntax come out as
-``c`` (23 of 75 held-out C++ files).
-Dependency: ``magika`` (3.4 MB installed) pulls ``onnxruntime`` (78 MB) and ``click``; importing
-it takes about 0.6 s, loading the model 0.2 s (both once per process, on first use). The batched
-path calls Magika internals (its model config, model path and output-label rule), so ``pyproject``
-pins ``magika`` to the 1.0 series it was checked with.
+Columns (``CODE_LANGUAGE_SIGNAL_SCHEMA``), whichever model decided a document:
 
-Columns (``CODE_LANGUAGE_SIGNAL_SCHEMA``):
-
-- ``code_language``: Magika's label when its group is ``code``, renamed to midtrain's names
-  (``cpp``/``hpp`` -> ``c++``, ``h`` -> ``c``, ``cs`` -> ``c#``, ``objectivec`` -> ``objective-c``,
-  ``jsx`` -> ``javascript``, ``tsx`` -> ``typescript``); the 16 measured languages are
-  ``CODE_LANGUAGES``; data and markup formats Magika files under code (``json``, ``yaml``,
-  ``xml``, ``html``, ``css``, ``csv``, ``makefile``, ``dockerfile``, ...) keep Magika's label.
-  ``"unknown"`` (never null) for everything else: empty or whitespace-only text, prose (Magika
-  says ``txt``, ``markdown``, ``rst``...), binary data, and documents Magika is not sure of (in
-  its default high-confidence mode it then answers ``txt`` or ``unknown`` itself), and any
-  label whose score is below ``min_score``.
-- ``code_language_score``: Magika's probability of its model label; 0 for empty or whitespace-only
-  text, 1 for text too short for the model (under 8 bytes once stripped; Magika's own answer).
+- ``code_language``: fastText's label, one of the 16 measured ``CODE_LANGUAGES``; or Magika's label
+  when its group is ``code``, renamed to midtrain's names (``cpp``/``hpp`` -> ``c++``, ``h`` -> ``c``,
+  ``cs`` -> ``c#``, ``objectivec`` -> ``objective-c``, ``jsx`` -> ``javascript``, ``tsx`` ->
+  ``typescript``): Magika also names languages the fastText model does not know (``kotlin``,
+  ``swift``, ``c#``, ...) and data and markup formats it files under code (``json``, ``yaml``,
+  ``xml``, ``html``, ``css``, ``csv``, ``makefile``, ``dockerfile``, ...). ``"unknown"`` (never null)
+  for everything else: empty or whitespace-only text, prose (Magika says ``txt``, ``markdown``,
+  ``rst``...), binary data, documents Magika is not sure of (in its default high-confidence mode it
+  then answers ``txt`` or ``unknown`` itself), and any label whose score is below ``min_score``.
+- ``code_language_score``: the deciding model's probability of its label (fastText's, at least the
+  threshold; or Magika's of its model label); 0 for empty or whitespace-only text, 1 for text too
+  short for Magika's model (under 8 bytes once stripped; Magika's own answer).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 
 import numba
@@ -59,7 +84,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from midtrain.curation.labels.text_windows import as_string_array
+from midtrain.curation.labels.models import MODELS_DIR, load_classifier
+from midtrain.curation.labels.text_windows import NEWLINE_TOKEN, as_string_array, fasttext_lines, text_windows
+from midtrain.errors import ConfigError
 
 CODE_LANGUAGES = ("c", "c++", "go", "java", "javascript", "lua", "ocaml", "perl", "php", "python", "r", "ruby",
                   "rust", "shell", "sql", "typescript")
@@ -73,6 +100,21 @@ onnxruntime take every core, for a single process on an otherwise idle machine."
 MAGIKA_BATCH = 16
 """Documents per model call: CPU time per document is flat from 1 to 256 (measured), and 16 keeps
 the largest activation (16 x 512 x 508 floats) at 17 MB."""
+
+CODE_LANGUAGE_MODELS = ("hybrid", "magika")
+"""``hybrid`` (default): the shipped fastText model, Magika where it is unsure; ``magika``: Magika alone."""
+FASTTEXT_MODEL = "code_language"
+"""The shipped fastText model (``models/code_language.ftz``; its settings in ``code_language.json``)."""
+OTHER = "other"
+"""fastText's class for data and markup formats (JSON, YAML, XML, HTML, CSS, Markdown, Makefile,
+CSV): such documents go to Magika, which names them."""
+MAX_BINARY_FRACTION = 0.1
+"""Above this share of control bytes and U+FFFD bytes in fastText's window, Magika decides."""
+MIN_WORDS = 20
+"""Fewer tokens than this (newline tokens aside) in fastText's window, and Magika decides."""
+MAX_NEWLINE_SHARE = 0.5
+"""More newline tokens than this share of fastText's window, and Magika decides (no code document
+of the validation sources comes near either limit: the most newline-heavy is at 0.3)."""
 
 RENAME = {"cpp": "c++", "hpp": "c++", "h": "c", "cs": "c#", "objectivec": "objective-c", "jsx": "javascript",
           "tsx": "typescript"}
@@ -207,15 +249,121 @@ def _result_table(labels: np.ndarray, scores: np.ndarray, blank: np.ndarray, min
 
 
 def detect_code_language(texts: pa.Array | pa.ChunkedArray | list[str], *, min_score: float = DEFAULT_MIN_SCORE,
-                         threads: int = MAGIKA_THREADS) -> pa.Table:
+                         threads: int = MAGIKA_THREADS, model: str = "hybrid",
+                         threshold: float | None = None) -> pa.Table:
     """One row per text with the ``CODE_LANGUAGE_SIGNAL_SCHEMA`` columns (null text counts as empty).
 
-    ``threads``: onnxruntime threads for the model (``MAGIKA_THREADS``); labels do not depend on it.
+    ``model``: ``"hybrid"`` (fastText, Magika for the documents it is unsure of; see the module
+    docstring) or ``"magika"`` (Magika for every document). ``threshold``: the hybrid's fastText
+    probability below which Magika decides (default: the one chosen on the validation sources,
+    ``hybrid_settings()["threshold"]``; 0 never runs Magika on a language fastText names, above 1
+    always does). ``threads``: onnxruntime threads for Magika (``MAGIKA_THREADS``); labels do not
+    depend on it.
     """
+    if model not in CODE_LANGUAGE_MODELS:
+        raise ConfigError(f"code-language model {model!r}: expected one of {list(CODE_LANGUAGE_MODELS)}")
     arr = pc.fill_null(as_string_array(texts), "")
-    n = len(arr)
-    if n == 0:
+    if len(arr) == 0:
         return pa.table({k: pa.array([], t) for k, t in CODE_LANGUAGE_SIGNAL_SCHEMA.items()})
+    if model == "magika":
+        return _detect_magika(arr, min_score, threads)
+    labels, scores, unsure, blank = _fasttext_first(arr, threshold)
+    rows = np.flatnonzero(unsure)
+    if len(rows):  # Magika's own rules (txt/unknown when unsure, formats by name); min_score comes last
+        decided = _detect_magika(arr.take(pa.array(rows)), 0.0, threads)
+        labels[rows] = np.asarray(decided["code_language"].to_pylist(), dtype=object)
+        scores[rows] = decided["code_language_score"].to_numpy()
+    return _result_table(labels, scores, blank, min_score)
+
+
+def fasttext_code_language(texts: pa.Array | pa.ChunkedArray | list[str], threshold: float | None = None
+                           ) -> pa.Table:
+    """The hybrid's first step alone: fastText's ``code_language``/``code_language_score`` (``unknown``
+    and 0 for blank text) and whether Magika would decide (``needs_magika``). For the benchmark and
+    the tests; never runs Magika."""
+    arr = pc.fill_null(as_string_array(texts), "")
+    labels, scores, unsure, blank = _fasttext_first(arr, threshold)
+    labels[blank], scores[blank] = UNKNOWN, 0.0
+    return pa.table({"code_language": pa.array(labels.tolist(), pa.string()),
+                     "code_language_score": pa.array(scores, pa.float32()),
+                     "needs_magika": pa.array(unsure, pa.bool_())})
+
+
+@functools.lru_cache(maxsize=1)
+def hybrid_settings() -> dict:
+    """The shipped fastText model's settings (``models/code_language.json``, written by
+    ``scripts/train_code_language.py`` with the model): ``threshold``, ``head``, ``middle``."""
+    path = MODELS_DIR / "code_language.json"
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: the code-language model's settings are missing or unreadable ({exc}): "
+                          "reinstall midtrain, or rebuild it with `python scripts/train_code_language.py`") from exc
+    return {"threshold": float(info["threshold"]), "head": int(info["config"]["head"]),
+            "middle": int(info["config"]["middle"])}
+
+
+def _fasttext_first(arr: pa.LargeStringArray, threshold: float | None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """fastText's ``(labels, scores)`` on each document's window, which documents Magika must decide,
+    and which are blank (empty or whitespace: ``unknown``, score 0, no model)."""
+    settings = hybrid_settings()
+    threshold = settings["threshold"] if threshold is None else threshold
+    windows = text_windows(arr, settings["head"], settings["middle"])
+    lines = fasttext_lines(windows)
+    pred = load_classifier(FASTTEXT_MODEL).predict(lines)
+    data, offsets = _arrow_bytes(arr)
+    blank = np.empty(len(arr), np.bool_)
+    _blank_documents(data, offsets, blank)
+    wdata, woffsets = _arrow_bytes(windows)
+    binary = np.empty(len(arr), np.float64)
+    _binary_fractions(wdata, woffsets, binary)
+    labels, scores = pred.labels.copy(), pred.scores.copy()
+    little = np.array([_too_little_text(line) for line in lines], dtype=np.bool_)
+    unsure = ~blank & ((scores < threshold) | (labels == UNKNOWN) | (labels == OTHER)
+                       | (binary > MAX_BINARY_FRACTION) | little)
+    return labels, scores, unsure, blank
+
+
+def _too_little_text(line: str) -> bool:
+    """Whether fastText's line has too few words, or mostly newline tokens, to be judged (a few
+    characters of code, a window of blank lines or of one long unknown word: fastText would still
+    name a language, often with a probability near 1)."""
+    if not line:
+        return True
+    tokens = line.count(" ") + 1
+    newlines = line.count(NEWLINE_TOKEN)
+    return tokens - newlines < MIN_WORDS or newlines > MAX_NEWLINE_SHARE * tokens
+
+
+@numba.njit(cache=True)
+def _blank_documents(data: np.ndarray, offsets: np.ndarray, blank: np.ndarray) -> None:
+    """Whether each document is empty or whitespace only (``magika_inputs``'s ``blank``)."""
+    for i in range(len(offsets) - 1):
+        s, hi = offsets[i], offsets[i + 1]
+        while s < hi and _is_blank_space(data[s]):
+            s += 1
+        blank[i] = s == hi
+
+
+@numba.njit(cache=True)
+def _binary_fractions(data: np.ndarray, offsets: np.ndarray, out: np.ndarray) -> None:
+    """Share of each window's bytes that are control bytes (not whitespace) or part of U+FFFD."""
+    for i in range(len(offsets) - 1):
+        lo, hi = offsets[i], offsets[i + 1]
+        bad = 0
+        for j in range(lo, hi):
+            b = data[j]
+            if (b < 32 and not 9 <= b <= 13) or b == 127:
+                bad += 1
+            elif b == 0xEF and j + 2 < hi and data[j + 1] == 0xBF and data[j + 2] == 0xBD:
+                bad += 3
+        out[i] = bad / (hi - lo) if hi > lo else 0.0
+
+
+def _detect_magika(arr: pa.LargeStringArray, min_score: float, threads: int) -> pa.Table:
+    """Magika, batched, on every document of ``arr`` (no nulls, at least one document)."""
+    n = len(arr)
     model = _model(threads)
     data, offsets = _arrow_bytes(arr)
     inputs = np.empty((n, model.beg + model.end), np.int32)

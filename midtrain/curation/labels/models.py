@@ -2,9 +2,10 @@
 
 The shipped models live next to this file as package data (``models/``), so labelling never
 downloads anything: ``lid.176.ftz`` (fastText language ID, CC-BY-SA-3.0, see ``models/NOTICE``),
-``domain.ftz`` and ``quality.ftz`` (trained by ``scripts/train_default_classifiers.py``).
-A model reference is either one of those names (``"lid.176"``, ``"domain"``, ``"quality"``) or a
-path to any ``.ftz``/``.bin`` fastText model. Loaded models are cached per process, so a datatrove
+``domain.ftz`` and ``quality-{prose,code,math}.ftz`` (trained by ``scripts/train_default_classifiers.py``),
+``code_language.ftz`` (trained by ``scripts/train_code_language.py``).
+A model reference is either one of those names (``"lid.176"``, ``"domain"``, ``"quality-prose"``,
+``"code_language"``, ...) or a path to any ``.ftz``/``.bin`` fastText model. Loaded models are cached per process, so a datatrove
 worker loads each model once however many steps or batches use it.
 """
 
@@ -32,8 +33,9 @@ def model_path(ref: str | os.PathLike) -> Path:
     if name in SHIPPED_MODELS:
         path = MODELS_DIR / SHIPPED_MODELS[name]
         if not path.is_file():
+            script = "train_code_language.py" if name == "code_language" else "train_default_classifiers.py"
             raise ConfigError(f"shipped model {name!r} is missing at {path}: reinstall midtrain, or rebuild it "
-                              "with `python scripts/train_default_classifiers.py`")
+                              f"with `python scripts/{script}`")
         return path
     path = Path(name).expanduser()
     if not path.is_file():

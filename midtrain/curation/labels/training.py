@@ -146,8 +146,8 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
     with tempfile.TemporaryDirectory(prefix="midtrain-train-") as tmp:
         train_file = Path(tmp) / "train.txt"
         with open(train_file, "w", encoding="utf-8") as f:
-            for i in train_idx:
-                f.write(f"{LABEL_PREFIX}{labels[i]} {lines[i]}\n")
+            for i in train_idx:  # fastText would read a "__label__" inside the text as one more label
+                f.write(f"{LABEL_PREFIX}{labels[i]} {lines[i].replace(LABEL_PREFIX, '_label_')}\n")
         tmp_model = Path(tmp) / "model"
         _fit_in_fresh_process(train_file, tmp_model, config)
         os.replace(tmp_model, output) if _same_fs(tmp_model, output) else _copy_atomic(tmp_model, output)
