@@ -18,19 +18,11 @@ from midtrain.sweep import spec as sweep_spec
 from midtrain.sweep.sampler import plan_sweep
 from midtrain.sweep.spec import read_results, read_sweep, write_sweep
 from midtrain.sweep.train import TrainSettings, lr_at, plan_groups, run_sweep
+from helpers.torch_threads import one_thread  # noqa: F401  (autouse fixture)
 
 TINY = {"hidden": 32, "layers": 2, "heads": 4, "intermediate": 64}
 SEQ, BATCH, STEPS = 64, 2, 6
 SETTINGS = TrainSettings(lr=3e-3, heldout_rows=4)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: a second intra-op thread only contends on the shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)

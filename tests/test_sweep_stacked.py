@@ -16,19 +16,11 @@ from torch import nn
 
 from midtrain.errors import ConfigError
 from midtrain.sweep.stacked import ProxyShape, StackedLlama, clip_grad_norm_per_model, make_optimizer
+from helpers.torch_threads import one_thread  # noqa: F401  (autouse fixture)
 
 SHAPE = ProxyShape(vocab=128, hidden=32, layers=2, heads=4, intermediate=64)
 M, B, T = 3, 2, 64
 TOL = dict(rtol=1e-5, atol=1e-5)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: a second intra-op thread only contends on the shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class RefAttention(nn.Module):
