@@ -51,6 +51,7 @@ SLOW_MODULES = {
     "test_docs_examples.py", "test_example_train_llama.py", "test_example_trainers.py",
     "test_labels_training.py", "test_loader_distributed.py", "test_tokenize_interchange.py",
     "test_tokenize_job.py", "test_curation_refilter.py", "test_labels_heldout.py",
+    "test_loader_online_weights.py", "test_sweep_run.py",
 }
 SLOW_TESTS = {
     "test_process_exits_cleanly_while_workers_are_mid_stream", "test_importing_the_loader_does_not_pull_the_curation_stack",
