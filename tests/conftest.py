@@ -51,7 +51,7 @@ SLOW_MODULES = {
     "test_docs_examples.py", "test_example_train_llama.py", "test_example_trainers.py",
     "test_labels_training.py", "test_loader_distributed.py", "test_tokenize_interchange.py",
     "test_tokenize_job.py", "test_curation_refilter.py", "test_labels_heldout.py",
-    "test_loader_online_weights.py", "test_sweep_run.py",
+    "test_loader_online_weights.py", "test_sweep_run.py", "test_sweep_cli.py", "test_sweep_report.py",
 }
 SLOW_TESTS = {
     "test_process_exits_cleanly_while_workers_are_mid_stream", "test_importing_the_loader_does_not_pull_the_curation_stack",
@@ -59,6 +59,7 @@ SLOW_TESTS = {
     "test_training_twice_writes_the_same_bytes", "test_kernel_equals_reference_on_real_documents",
     "test_signals_equal_reference_on_real_documents", "test_help_imports_no_heavy_library",
     "test_flag_table_equals_python_predicates_on_every_code_point", "test_dedup_command_prints_counts_and_explains",
+    "test_magika_is_imported_only_when_a_document_needs_it", "test_deterministic_and_independent_of_batch",
 }
 
 
