@@ -166,7 +166,7 @@ def _normalise(windows: pa.Array, split_punct: bool) -> list[str]:
 
 
 def fasttext_lines(windows: pa.Array) -> list[str]:
-    """Windows normalised for the domain and quality models (and for training them)."""
+    """Windows normalised for the fastText models (domain, quality, code language), and for training them."""
     return _normalise(windows, split_punct=True)
 
 
