@@ -319,21 +319,20 @@ def _fasttext_first(arr: pa.LargeStringArray, threshold: float | None
     binary = np.empty(len(arr), np.float64)
     _binary_fractions(wdata, woffsets, binary)
     labels, scores = pred.labels.copy(), pred.scores.copy()
-    little = np.array([_too_little_text(line) for line in lines], dtype=np.bool_)
+    little = _too_little_text(pa.array(lines, pa.large_string()))
     unsure = ~blank & ((scores < threshold) | (labels == UNKNOWN) | (labels == OTHER)
                        | (binary > MAX_BINARY_FRACTION) | little)
     return labels, scores, unsure, blank
 
 
-def _too_little_text(line: str) -> bool:
-    """Whether fastText's line has too few words, or mostly newline tokens, to be judged (a few
+def _too_little_text(lines: pa.LargeStringArray) -> np.ndarray:
+    """Which of fastText's lines have too few words, or mostly newline tokens, to be judged (a few
     characters of code, a window of blank lines or of one long unknown word: fastText would still
-    name a language, often with a probability near 1)."""
-    if not line:
-        return True
-    tokens = line.count(" ") + 1
-    newlines = line.count(NEWLINE_TOKEN)
-    return tokens - newlines < MIN_WORDS or newlines > MAX_NEWLINE_SHARE * tokens
+    name a language, often with a probability near 1). Counted by Arrow over the whole batch."""
+    tokens = pc.count_substring(lines, " ").to_numpy(zero_copy_only=False) + 1
+    newlines = pc.count_substring(lines, NEWLINE_TOKEN).to_numpy(zero_copy_only=False)
+    empty = pc.equal(pc.binary_length(lines), 0).to_numpy(zero_copy_only=False)
+    return empty | (tokens - newlines < MIN_WORDS) | (newlines > MAX_NEWLINE_SHARE * tokens)
 
 
 @numba.njit(cache=True)
