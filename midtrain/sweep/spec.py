@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from midtrain.corpus.manifest import atomic_write_bytes
 from midtrain.errors import ConfigError
 
 SWEEP_FILE = "sweep.json"
@@ -397,11 +398,5 @@ def _finite(value: Any, key: str) -> None:
 
 # --- small file helpers ---------------------------------------------------------------------------
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write under a temporary name beside ``path``, fsync, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write ``text`` (UTF-8) atomically: :func:`midtrain.corpus.manifest.atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"))
