@@ -144,7 +144,8 @@ def test_fill_batch_matches_reference():
     out = [np.zeros((2, L), np.int64) for _ in range(3)] + [np.zeros((2, L), np.int32)]
     cu = np.zeros(8, np.int32)
     for mask in (True, False):
-        n, max_len = fill_batch(shards, seq_ptr, seg_shard, seg_src, seg_len, seg_end, L, 0, mask, *out, cu)
+        n, max_len = fill_batch(shards, seq_ptr, seg_shard, seg_src, seg_len, seg_end, np.zeros(3, np.int64),
+                                np.array([0, 1, 0]), L, 0, mask, *out, cu)
         assert max_len == 11
         ids, labels, pos, docs = out
         assert ids[0].tolist() == list(range(110, 120)) + list(range(500, 506))
@@ -157,6 +158,23 @@ def test_fill_batch_matches_reference():
         assert docs[0].tolist() == [0] * 10 + [1] * 6
         assert docs[1].tolist() == [0] * 5 + [-1] * 11
         assert cu[:n].tolist() == [0, 10, 16, 21, 32]
+
+
+def test_fill_batch_scopes_and_positions():
+    """Segments of one scope share a ``cu_seqlens`` span; positions start at each segment's ``pos``."""
+    from numba import typed
+
+    shards = typed.List([np.arange(100, 200, dtype=np.uint16)])
+    seq_ptr = np.array([0, 3])
+    seg_shard, seg_src, seg_len = np.zeros(3, np.int64), np.array([0, 40, 60]), np.array([4, 3, 5])
+    seg_end = np.array([4, 43, 65])
+    seg_pos, seg_scope = np.array([0, 4, 7]), np.zeros(3, np.int64)  # one scope: no document masks
+    out = [np.zeros((1, 12), np.int64) for _ in range(3)] + [np.zeros((1, 12), np.int32)]
+    cu = np.zeros(6, np.int32)
+    n, max_len = fill_batch(shards, seq_ptr, seg_shard, seg_src, seg_len, seg_end, seg_pos, seg_scope, 12, 0, True,
+                            *out, cu)
+    assert cu[:n].tolist() == [0, 12] and max_len == 12
+    assert out[2][0].tolist() == list(range(12)) and out[3][0].tolist() == [0] * 12
 
 
 def test_gather_segments_matches_reference():

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from numba import typed
 
-from midtrain.loaders.kernels import fill_batch, gather_segments
+from midtrain.loaders.kernels import balance_rows, fill_batch, gather_segments
 from midtrain.loaders.plan import BlockPlan, PlanState
 from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
 
@@ -48,6 +48,11 @@ class RankSegments:
     """Shard offset where each segment's document ends (its next token is a label up to there)."""
     domain: np.ndarray
     """Domain index of each row."""
+    pos: np.ndarray
+    """Position id of each segment's first token."""
+    scope: np.ndarray
+    """Attention scope of each segment (its ``document_ids`` value): consecutive segments of one
+    scope share a ``cu_seqlens`` span."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,18 +70,96 @@ class PlannedBatch:
     """Which weights planned this batch's block: the index of the adaptive log entry (-1: the
     schedule's), or ``STALE`` when the worker planned past a weight change it learnt of too late.
     The loader checks it against its own log and restarts the workers on a mismatch."""
+    extras: dict[str, Any] | None = None
+    """``rope``, ``phase`` and ``cp`` as the batch dict reports them."""
+
+
+def rank_rows(block: BlockPlan, sub_batch: int, config: LoaderConfig) -> np.ndarray:
+    """The rows of ``block`` (global sequence indices, ascending) that this data-parallel rank
+    reads from global batch ``sub_batch``: a contiguous slice, or, with ``balance="attention"``,
+    the rows :func:`~midtrain.loaders.kernels.balance_rows` gives it by attention cost."""
+    gbs = block.global_batch_size
+    dp = config.data_parallel_size
+    B = gbs // dp
+    first = sub_batch * gbs
+    dp_rank = config.data_parallel_rank
+    if config.balance != "attention" or dp == 1 or config.doc_mask == "none":
+        return np.arange(first + dp_rank * B, first + (dp_rank + 1) * B)
+    return first + np.flatnonzero(balance_rows(attention_cost(block, first, gbs), dp, B) == dp_rank)
+
+
+def attention_cost(block: BlockPlan, first: int, rows: int) -> np.ndarray:
+    """Causal attention work of rows ``first:first + rows`` with document masks: the sum over
+    each row's segments of ``len**2``."""
+    a, b = block.seq_ptr[first], block.seq_ptr[first + rows]
+    squares = block.seg_len[a:b].astype(np.float64) ** 2
+    return np.add.reduceat(squares, block.seq_ptr[first:first + rows] - a) if b > a else np.zeros(rows)
 
 
 def rank_segments(block: BlockPlan, sub_batch: int, config: LoaderConfig, index: DomainIndex) -> RankSegments:
-    """Where the tokens of this rank's rows of global batch ``sub_batch`` of ``block`` are."""
-    B = config.batch_size
-    first = sub_batch * config.global_batch_size + config.rank * B
-    a, b = block.seq_ptr[first], block.seq_ptr[first + B]
-    gdoc = index.base[block.seg_domain[a:b]] + block.seg_doc[a:b]
+    """Where the tokens of this rank's rows of global batch ``sub_batch`` of ``block`` are (for a
+    context-parallel rank: its slice of every row)."""
+    rows = rank_rows(block, sub_batch, config)
+    counts = block.seq_ptr[rows + 1] - block.seq_ptr[rows]
+    seq_ptr = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum(counts, out=seq_ptr[1:])
+    seg = np.repeat(block.seq_ptr[rows] - seq_ptr[:-1], counts) + np.arange(seq_ptr[-1])
+    gdoc = index.base[block.seg_domain[seg]] + block.seg_doc[seg]
     start = index.doc_offset[gdoc]
-    return RankSegments(seq_ptr=block.seq_ptr[first:first + B + 1] - a, shard=index.doc_shard[gdoc],
-                        src=start + block.seg_begin[a:b], length=block.seg_len[a:b],
-                        doc_end=start + index.doc_len[gdoc], domain=block.domain[first:first + B])
+    length = block.seg_len[seg]
+    row_of = np.repeat(np.arange(len(rows)), counts)
+    if config.doc_mask == "none":  # one scope per row; positions run along the row
+        ends = np.cumsum(length)
+        pos = ends - length - (ends - length)[seq_ptr[:-1]][row_of]
+        scope = np.zeros(len(seg), np.int64)
+    else:
+        pos = np.zeros(len(seg), np.int64)
+        scope = np.arange(len(seg)) - seq_ptr[:-1][row_of]  # the segment's number in its row
+    out = RankSegments(seq_ptr=seq_ptr, shard=index.doc_shard[gdoc], src=start + block.seg_begin[seg], length=length,
+                       doc_end=start + index.doc_len[gdoc], domain=block.domain[rows], pos=pos, scope=scope)
+    if config.cp_degree > 1:
+        out = context_parallel_slice(out, block.seq_len, config.cp_degree, config.context_parallel_rank,
+                                     config.cp_split)
+    return out
+
+
+def cp_ranges(seq_len: int, degree: int, rank: int, split: str) -> list[tuple[int, int]]:
+    """The token ranges of a sequence that context-parallel rank ``rank`` holds, in the order it
+    holds them: ``contiguous`` is one slice of ``seq_len / degree``; ``head_tail`` (the
+    load-balanced zig-zag of Megatron and Transformer Engine) is chunks ``rank`` and
+    ``2 * degree - 1 - rank`` of ``2 * degree`` equal chunks."""
+    if split == "contiguous":
+        width = seq_len // degree
+        return [(rank * width, (rank + 1) * width)]
+    chunk = seq_len // (2 * degree)
+    tail = 2 * degree - 1 - rank
+    return [(rank * chunk, (rank + 1) * chunk), (tail * chunk, (tail + 1) * chunk)]
+
+
+def context_parallel_slice(seg: RankSegments, seq_len: int, degree: int, rank: int, split: str) -> RankSegments:
+    """This context-parallel rank's part of every row: each segment cut to the rank's token
+    ranges (:func:`cp_ranges`), positions continuing where the cut falls, scopes kept, so its
+    ``cu_seqlens`` describe the pieces it holds. Rows shorter than ``seq_len`` (best-fit padding)
+    end in padding on the ranks whose ranges pass their end."""
+    n_rows = len(seg.seq_ptr) - 1
+    counts = np.diff(seg.seq_ptr)
+    row_of = np.repeat(np.arange(n_rows), counts)
+    ends = np.cumsum(seg.length)
+    offset = ends - seg.length - (ends - seg.length)[seg.seq_ptr[:-1]][row_of] if len(ends) else ends
+    pieces = []
+    for order, (a, b) in enumerate(cp_ranges(seq_len, degree, rank, split)):
+        lo = np.maximum(offset, a)
+        hi = np.minimum(offset + seg.length, b)
+        keep = np.flatnonzero(hi > lo)
+        cut = lo[keep] - offset[keep]
+        pieces.append((row_of[keep], np.full(len(keep), order), keep, cut, hi[keep] - lo[keep]))
+    row, order, idx, cut, length = (np.concatenate(p) for p in zip(*pieces))
+    sort = np.lexsort((order, row))  # stable: segments keep their order inside a range
+    row, idx, cut, length = row[sort], idx[sort], cut[sort], length[sort]
+    seq_ptr = np.zeros(n_rows + 1, np.int64)
+    np.cumsum(np.bincount(row, minlength=n_rows), out=seq_ptr[1:])
+    return RankSegments(seq_ptr=seq_ptr, shard=seg.shard[idx], src=seg.src[idx] + cut, length=length,
+                        doc_end=seg.doc_end[idx], domain=seg.domain, pos=seg.pos[idx] + cut, scope=seg.scope[idx])
 
 
 def fill_into(batch: PlannedBatch, shards, arrays: Sequence[np.ndarray], *, config: LoaderConfig,
@@ -87,13 +170,17 @@ def fill_into(batch: PlannedBatch, shards, arrays: Sequence[np.ndarray], *, conf
     seg = batch.segments
     B = len(seg.seq_ptr) - 1
     cu = np.empty(len(seg.length) + B + 1, np.int32)
-    n, max_len = fill_batch(shards, seg.seq_ptr, seg.shard, seg.src, seg.length, seg.doc_end, batch.seq_len, pad_id,
-                            config.mask_cross_document_labels, *arrays, cu)
+    n, max_len = fill_batch(shards, seg.seq_ptr, seg.shard, seg.src, seg.length, seg.doc_end, seg.pos, seg.scope,
+                            batch.seq_len, pad_id, config.mask_cross_document_labels, *arrays, cu)
     return cu[:n], int(max_len)
 
 
+NO_EXTRAS = {"rope": None, "phase": None, "cp": None}
+
+
 def batch_dict(tensors: tuple[torch.Tensor, ...], *, cu_seqlens: np.ndarray, max_seqlen: int, domain: np.ndarray,
-               seq_len: int, batch_index: int, resume: PlanState | None, mixture: int = -1) -> dict[str, Any]:
+               seq_len: int, batch_index: int, resume: PlanState | None, mixture: int = -1,
+               extras: dict[str, Any] | None = None) -> dict[str, Any]:
     """The batch as the loader yields it (``_resume`` and ``_mixture`` are popped by the loader)."""
     input_ids, labels, position_ids, document_ids = tensors
     return {
@@ -106,6 +193,7 @@ def batch_dict(tensors: tuple[torch.Tensor, ...], *, cu_seqlens: np.ndarray, max
         "domain": torch.from_numpy(domain.astype(np.int64)),
         "seq_len": seq_len,
         "batch_index": batch_index,
+        **(extras or NO_EXTRAS),
         "_resume": resume,
         "_mixture": mixture,
     }
@@ -118,14 +206,14 @@ def fill(batch: PlannedBatch, shards, *, config: LoaderConfig, pad_id: int) -> d
     tensors = tuple(torch.empty((B, L), dtype=dt) for dt in (tok_dtype, tok_dtype, tok_dtype, torch.int32))
     cu, max_len = fill_into(batch, shards, tuple(t.numpy() for t in tensors), config=config, pad_id=pad_id)
     return batch_dict(tensors, cu_seqlens=cu, max_seqlen=max_len, domain=batch.segments.domain, seq_len=L,
-                      batch_index=batch.batch_index, resume=batch.resume, mixture=batch.mixture)
+                      batch_index=batch.batch_index, resume=batch.resume, mixture=batch.mixture, extras=batch.extras)
 
 
 def from_slot(ring: SlotRing, part: SlotBatch, lease: Any) -> dict[str, Any]:
     """The batch over a slot's memory (no copy), as the worker described it."""
     return batch_dict(ring.tensors(part, lease), cu_seqlens=part.cu_seqlens, max_seqlen=part.max_seqlen,
                       domain=part.domain, seq_len=part.seq_len, batch_index=part.batch_index, resume=part.resume,
-                      mixture=part.mixture)
+                      mixture=part.mixture, extras=part.extras)
 
 
 class SlotWriter:
@@ -151,7 +239,7 @@ class SlotWriter:
         cu, max_len = fill_into(batch, shards, arrays, config=config, pad_id=pad_id)
         part = SlotBatch(worker=self.worker, slot=self.slot, offset=self.offset, batch_size=B, seq_len=batch.seq_len,
                          cu_seqlens=cu, max_seqlen=max_len, domain=batch.segments.domain,
-                         batch_index=batch.batch_index, resume=batch.resume, mixture=batch.mixture)
+                         batch_index=batch.batch_index, resume=batch.resume, mixture=batch.mixture, extras=batch.extras)
         self.offset += need
         return part
 
@@ -186,10 +274,11 @@ class CompactBatch:
         gather_segments(shards, seg.shard, seg.src, seg.length, seg.doc_end, offsets, tokens)
         continues = (seg.src + seg.length) < seg.doc_end
         local = RankSegments(seq_ptr=seg.seq_ptr, shard=np.zeros(n, np.int64), src=offsets[:-1], length=seg.length,
-                             doc_end=offsets[:-1] + seg.length + continues, domain=seg.domain)
+                             doc_end=offsets[:-1] + seg.length + continues, domain=seg.domain, pos=seg.pos,
+                             scope=seg.scope)
         return cls(tokens=tokens, batch=PlannedBatch(segments=local, batch_index=batch.batch_index,
                                                      seq_len=batch.seq_len, resume=batch.resume,
-                                                     mixture=batch.mixture))
+                                                     mixture=batch.mixture, extras=batch.extras))
 
     def expand(self, *, config: LoaderConfig, pad_id: int) -> dict[str, Any]:
         """The batch dict, in fresh tensors (in the main process)."""

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from midtrain.mixers.policies import AdaptivePolicy
 
 Packing = Literal["concat", "best_fit"]
+DocMask = Literal["document", "none"]
+CpSplit = Literal["head_tail", "contiguous"]
+Balance = Literal["none", "attention"]
 StartMethod = Literal["fork", "spawn", "forkserver"]
 MIN_BLOCK_SEQUENCES = 256
 """Sequences a mixing block has at least when ``block_batches`` is left to the loader: a block's
@@ -132,6 +135,25 @@ class LoaderConfig:
     resumed loader keeps the value of the state it loads. A value below the prefetch depth stays
     exact but restarts the workers when they have planned past a change
     (``PackedLoader.fallback_restarts`` counts those)."""
+    doc_mask: DocMask = "document"
+    """What ``document_ids`` and ``cu_seqlens`` mark: ``document`` (every document piece of a row is
+    its own attention scope; a document written by the grouping stage is one scope for the whole
+    group) or ``none`` (one scope per row, positions running along it: plain concatenation)."""
+    cp_degree: int = 1
+    """Context-parallel ranks per sequence. Ranks ``r`` with the same ``r // cp_degree`` form a
+    context-parallel group: they read the same sequences (the global batch is ``batch_size x
+    world_size / cp_degree`` sequences) and each gets its slice of every row (``cp_split``), with
+    the ``position_ids`` of the full sequence and ``cu_seqlens`` of the pieces it holds; rows are
+    ``seq_len / cp_degree`` tokens."""
+    cp_split: CpSplit = "head_tail"
+    """How a sequence is cut for context parallelism: ``head_tail`` (2 x cp_degree equal chunks,
+    rank ``c`` holding chunks ``c`` and ``2 x cp_degree - 1 - c``: causal attention work even across
+    ranks) or ``contiguous`` (rank ``c`` holds the ``c``-th slice). Documents are never padded."""
+    balance: Balance = "none"
+    """``attention``: the sequences of each global batch go to data-parallel ranks so that the sum
+    of squared document lengths (causal attention work with document masks) is even, longest
+    first; which sequences form the global batch is unchanged, so resumes stay exact. ``none``:
+    rank ``r`` takes rows ``r x batch_size`` onwards."""
     online_updates: bool = True
     """Hand weight changes to running workers in place; ``False``: restart the workers from the
     current position after every change (the older behaviour; the same stream, slower)."""
@@ -153,6 +175,13 @@ class LoaderConfig:
             raise ConfigError(f"rank: rank {self.rank} is outside world size {self.world_size}")
         if self.packing not in ("concat", "best_fit"):
             raise ConfigError(f"packing: must be 'concat' or 'best_fit', got {self.packing!r}")
+        for name, allowed in (("doc_mask", ("document", "none")), ("cp_split", ("head_tail", "contiguous")),
+                              ("balance", ("none", "attention"))):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name}: must be one of {', '.join(map(repr, allowed))}, got {getattr(self, name)!r}")
+        _check_int(self, "cp_degree", minimum=1)
+        if self.world_size is not None and self.world_size % self.cp_degree:
+            raise ConfigError(f"cp_degree: world size {self.world_size} is not a multiple of cp_degree {self.cp_degree}")
         if self.long_min_tokens is not None:
             check_long_min_tokens(self.long_min_tokens)
         methods = multiprocessing.get_all_start_methods()
@@ -170,11 +199,27 @@ class LoaderConfig:
         return from_mapping(cls, dict(data) if isinstance(data, Mapping) else data, path)
 
     @property
-    def global_batch_size(self) -> int:
-        """Sequences per global batch: ``batch_size x world_size`` (of a resolved config)."""
+    def data_parallel_size(self) -> int:
+        """Ranks that read different sequences: ``world_size / cp_degree`` (of a resolved config)."""
         if self.world_size is None:
             raise ConfigError("world_size: not known yet; LoaderConfig.resolved() reads it from torch.distributed")
-        return self.batch_size * self.world_size
+        return self.world_size // self.cp_degree
+
+    @property
+    def data_parallel_rank(self) -> int:
+        """This rank's data-parallel coordinate: ``rank // cp_degree``."""
+        return (self.rank or 0) // self.cp_degree
+
+    @property
+    def context_parallel_rank(self) -> int:
+        """This rank's place in its context-parallel group: ``rank % cp_degree``."""
+        return (self.rank or 0) % self.cp_degree
+
+    @property
+    def global_batch_size(self) -> int:
+        """Sequences per global batch outside ``tokens_per_step`` phases: ``batch_size x
+        data_parallel_size`` (of a resolved config)."""
+        return self.batch_size * self.data_parallel_size
 
     def resolved(self) -> "LoaderConfig":
         """This config with rank, world size, ``block_batches`` and ``mixture_lookahead`` filled in
@@ -186,9 +231,11 @@ class LoaderConfig:
                 rank = torch.distributed.get_rank() if dist else 0
             if world_size is None:
                 world_size = torch.distributed.get_world_size() if dist else 1
+        if world_size % self.cp_degree:
+            raise ConfigError(f"cp_degree: world size {world_size} is not a multiple of cp_degree {self.cp_degree}")
         block_batches = self.block_batches
         if block_batches is None:
-            block_batches = max(1, -(-MIN_BLOCK_SEQUENCES // (self.batch_size * world_size)))
+            block_batches = max(1, -(-MIN_BLOCK_SEQUENCES // (self.batch_size * (world_size // self.cp_degree))))
         lookahead = self.mixture_lookahead
         if lookahead is None:
             lookahead = default_mixture_lookahead(num_workers=self.num_workers, prefetch_factor=self.prefetch_factor,

@@ -26,12 +26,14 @@ import torch
 from numba import typed
 
 from midtrain.corpus import TokenCorpus, open_token_corpus
+from midtrain.errors import ConfigError
 from midtrain.corpus.lengths import (DEFAULT_LONG_MIN_TOKENS, resolve_long_min_tokens, select_documents,
                                      virtual_long)
-from midtrain.loaders.batches import STALE, CompactBatch, PlannedBatch, SlotWriter, fill, from_slot, rank_segments
+from midtrain.loaders.batches import (STALE, CompactBatch, PlannedBatch, SlotWriter, cp_ranges, fill, from_slot,
+                                      rank_segments)
 from midtrain.loaders.config import LoaderConfig, batches_per_message
 from midtrain.loaders.feed import LocalFeed, SharedFeed
-from midtrain.loaders.plan import GlobalPlan, PlanState, ScheduleLike
+from midtrain.loaders.plan import BlockPlan, GlobalPlan, PlanState, ScheduleLike
 from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
 
 
@@ -137,7 +139,9 @@ class PackedDataset(torch.utils.data.IterableDataset):
                               block_size=self.config.global_batch_size * self.config.block_batches,
                               global_batch_size=self.config.global_batch_size,
                               packing=self.config.packing, window=self.config.window, mixture_log=self.mixture_log,
-                              long_min_tokens=index.selection.long_min_tokens)
+                              long_min_tokens=index.selection.long_min_tokens,
+                              data_parallel=self.config.data_parallel_size)
+            self._check_context_parallel()
             self._opened = (corpus, index, plan)
         return self._opened
 
@@ -160,8 +164,8 @@ class PackedDataset(torch.utils.data.IterableDataset):
         consumer has fewer than ``IN_PROCESS_BUFFERS`` of them out, else into fresh tensors."""
         _, index, plan = self.open()
         pad_id = self.pad_id()
-        buffers = SlotRing(1, IN_PROCESS_BUFFERS, batch_bytes(self.config.batch_size, self.max_seq_len,
-                                                              self.config.compact), self.config.compact, shared=False)
+        buffers = SlotRing(1, IN_PROCESS_BUFFERS, batch_bytes(*self.max_batch_tokens, self.config.compact),
+                           self.config.compact, shared=False)
         writer = SlotWriter(buffers, 0)
         for planned in self._planned(index, plan, worker=0, workers=1, group=1):
             part = writer.write(planned, index.shards, config=self.config, pad_id=pad_id)
@@ -202,6 +206,7 @@ class PackedDataset(torch.utils.data.IterableDataset):
             raise ValueError(f"snapshot is for block {state.block}, but batch {self.start_batch} is in block "
                              f"{self.start_batch // bb}")
         stale = False
+        cp = self.config.cp_degree
         while not plan.exhausted(state):
             if self.feed is not None and not stale:
                 stale = not self._follow(plan, state.block)
@@ -211,9 +216,21 @@ class PackedDataset(torch.utils.data.IterableDataset):
                 if g < self.start_batch or ((g - self.start_batch) // group) % workers != worker:
                     continue
                 segments = rank_segments(block, g - block.index * bb, self.config, index)
-                yield PlannedBatch(segments=segments, batch_index=g, seq_len=block.seq_len,
-                                   resume=after if (g + 1) % bb == 0 else state, mixture=mixture)
+                yield PlannedBatch(segments=segments, batch_index=g, seq_len=block.seq_len // cp,
+                                   resume=after if (g + 1) % bb == 0 else state, mixture=mixture,
+                                   extras=self._extras(block))
             state = after
+
+    def _extras(self, block: BlockPlan) -> dict[str, Any]:
+        """What a batch reports beside its tensors: the phase's ``rope`` and name, and, with context
+        parallelism, which slice of the sequences the tensors hold."""
+        config = self.config
+        cp = None
+        if config.cp_degree > 1:
+            cp = {"degree": config.cp_degree, "rank": config.context_parallel_rank, "split": config.cp_split,
+                  "seq_len": block.seq_len,
+                  "ranges": cp_ranges(block.seq_len, config.cp_degree, config.context_parallel_rank, config.cp_split)}
+        return {"rope": block.rope, "phase": block.phase, "cp": cp}
 
     def _follow(self, plan: GlobalPlan, block: int) -> bool:
         """Append the weight changes published since the last look to the plan's log, before
@@ -224,12 +241,42 @@ class PackedDataset(torch.utils.data.IterableDataset):
         plan.mixture_log.extend(new)
         return all(block_from >= block for block_from, _ in new)
 
+    def _check_context_parallel(self) -> None:
+        """Every phase's ``seq_len`` must split into the context-parallel ranks' equal ranges."""
+        config = self.config
+        if config.cp_degree == 1:
+            return
+        parts = config.cp_degree * (2 if config.cp_split == "head_tail" else 1)
+        for i, phase in enumerate([None, *self.schedule.phases]):
+            seq_len = (phase.seq_len if phase is not None else None) or config.seq_len
+            if seq_len % parts:
+                where = "seq_len" if phase is None else f"phases[{i - 1}].seq_len"
+                raise ConfigError(f"{where}: {seq_len:,} does not split into {parts} equal chunks "
+                                  f"(cp_degree {config.cp_degree}, cp_split {config.cp_split})")
+
+    def _phase_shapes(self) -> list[tuple[int, int]]:
+        """``(rows per rank, tokens per row)`` of every phase's batches (and of the loader default)."""
+        config = self.config
+        shapes = []
+        for phase in [None, *self.schedule.phases]:
+            seq_len = (phase.seq_len if phase is not None else None) or config.seq_len
+            step = getattr(phase, "tokens_per_step", None)
+            rows = step // seq_len // config.data_parallel_size if step else config.batch_size
+            shapes.append((max(rows, 1), seq_len // config.cp_degree))
+        return shapes
+
     @property
     def max_seq_len(self) -> int:
         """The longest sequence any phase of the schedule asks for."""
         return max([self.config.seq_len] + [p.seq_len for p in self.schedule.phases if p.seq_len])
 
     @property
+    def max_batch_tokens(self) -> tuple[int, int]:
+        """The ``(rows, tokens per row)`` of the largest batch of any phase: the size of a buffer slot."""
+        return max(self._phase_shapes(), key=lambda s: s[0] * s[1])
+
+    @property
     def batches_per_message(self) -> int:
         """Batches a worker sends per message (:func:`~midtrain.loaders.config.batches_per_message`)."""
-        return batches_per_message(self.config.batch_size, self.config.seq_len)
+        rows, width = max(self._phase_shapes(), key=lambda s: s[0] * s[1])
+        return batches_per_message(rows, width)

@@ -11,7 +11,9 @@ Python around these. Each kernel has a slow pure-Python twin in ``tests/test_loa
   O(n log capacity) with a segment tree over remaining capacities).
 - :func:`order_segments`: put the segments of a block's per-domain sequences in slot order.
 - :func:`fill_batch`: gather tokens from the memory-mapped shards into ``input_ids``, ``labels``,
-  ``position_ids`` and ``document_ids``, and the ``cu_seqlens`` of every segment.
+  ``position_ids`` and ``document_ids``, and the ``cu_seqlens`` of every attention scope.
+- :func:`balance_rows`: assign the rows of a global batch to data-parallel ranks, longest
+  processing time first, so that the attention cost per rank is even.
 """
 
 from __future__ import annotations
@@ -282,18 +284,20 @@ def order_segments(slot_domain: np.ndarray, dom_ptr: np.ndarray, seg_seq: np.nda
 
 @njit(cache=True, nogil=True)
 def fill_batch(shards, seq_ptr: np.ndarray, seg_shard: np.ndarray, seg_src: np.ndarray, seg_len: np.ndarray,
-               seg_doc_end: np.ndarray, seq_len: int, pad_id: int, mask_cross_doc: bool,
-               input_ids: np.ndarray, labels: np.ndarray, position_ids: np.ndarray, document_ids: np.ndarray,
-               cu_seqlens: np.ndarray) -> tuple[int, int]:
-    """Materialise B sequences (rows) from their segments; returns (``cu_seqlens`` entries, max segment length).
+               seg_doc_end: np.ndarray, seg_pos: np.ndarray, seg_scope: np.ndarray, seq_len: int, pad_id: int,
+               mask_cross_doc: bool, input_ids: np.ndarray, labels: np.ndarray, position_ids: np.ndarray,
+               document_ids: np.ndarray, cu_seqlens: np.ndarray) -> tuple[int, int]:
+    """Materialise B sequences (rows) from their segments; returns (``cu_seqlens`` entries, longest scope).
 
     Row ``r`` holds segments ``seq_ptr[r]:seq_ptr[r + 1]``; segment ``i`` copies ``seg_len[i]``
     tokens of shard ``seg_shard[i]`` from token offset ``seg_src[i]``. The label of a segment's
     last token is the next token of the same document when there is one (``seg_doc_end``), else
     -100, or, with ``mask_cross_doc=False``, the first token of the next segment in the row.
-    ``position_ids`` restart at 0 at every segment; ``document_ids`` number the segments of a row
-    (-1 on padding); ``cu_seqlens`` are the boundaries of every segment (padding counts as one)
-    over the flattened ``[B * seq_len]`` batch. The output arrays are 2-D ``[B, seq_len]``.
+    ``position_ids`` count from ``seg_pos[i]`` over segment ``i`` (0 for a whole document piece;
+    the offset in the row without document masks; the offset in the full sequence for a context-
+    parallel slice); ``document_ids`` are ``seg_scope`` (-1 on padding); ``cu_seqlens`` are the
+    boundaries of every attention scope, consecutive segments of one scope merged (padding counts
+    as one), over the flattened ``[B * seq_len]`` batch. The output arrays are 2-D ``[B, seq_len]``.
     """
     rows = seq_ptr.shape[0] - 1
     ids_f = input_ids.reshape(-1)
@@ -306,7 +310,8 @@ def fill_batch(shards, seq_ptr: np.ndarray, seg_shard: np.ndarray, seg_src: np.n
     for r in range(rows):
         base = r * seq_len
         out = base
-        k = 0
+        scope_start = base
+        last = seq_ptr[r + 1] - 1
         for i in range(seq_ptr[r], seq_ptr[r + 1]):
             toks = shards[seg_shard[i]]
             src = seg_src[i]
@@ -316,22 +321,24 @@ def fill_batch(shards, seq_ptr: np.ndarray, seg_shard: np.ndarray, seg_src: np.n
             ids_f[out:out + n] = toks[src:src + n]
             lab_f[out:out + n - 1] = toks[src + 1:src + n]
             pos = pos_f[out:out + n]
+            p0 = seg_pos[i]
             for t in range(n):
-                pos[t] = t
-            doc_f[out:out + n] = k
+                pos[t] = p0 + t
+            doc_f[out:out + n] = seg_scope[i]
             end = src + n
             if end < seg_doc_end[i]:
                 lab_f[out + n - 1] = toks[end]
-            elif not mask_cross_doc and i + 1 < seq_ptr[r + 1]:
+            elif not mask_cross_doc and i < last:
                 lab_f[out + n - 1] = shards[seg_shard[i + 1]][seg_src[i + 1]]
             else:
                 lab_f[out + n - 1] = IGNORE_INDEX
             out += n
-            k += 1
-            if n > max_len:
-                max_len = n
-            cu_seqlens[ncu] = out
-            ncu += 1
+            if i == last or seg_scope[i + 1] != seg_scope[i]:
+                if out - scope_start > max_len:
+                    max_len = out - scope_start
+                cu_seqlens[ncu] = out
+                ncu += 1
+                scope_start = out
         stop = base + seq_len
         if out < stop:
             ids_f[out:stop] = pad_id
@@ -345,6 +352,28 @@ def fill_batch(shards, seq_ptr: np.ndarray, seg_shard: np.ndarray, seg_src: np.n
             cu_seqlens[ncu] = stop
             ncu += 1
     return ncu, max_len
+
+
+@njit(cache=True)
+def balance_rows(cost: np.ndarray, ranks: int, per_rank: int) -> np.ndarray:
+    """The rank of each row: longest-processing-time first, every rank taking exactly ``per_rank``
+    rows (the most costly row left goes to the least loaded rank with room; ties to the lowest
+    rank, rows of equal cost in index order). ``len(cost) == ranks * per_rank``."""
+    n = cost.shape[0]
+    order = np.argsort(-cost, kind="mergesort")
+    load = np.zeros(ranks, np.float64)
+    count = np.zeros(ranks, np.int64)
+    out = np.empty(n, np.int64)
+    for j in range(n):
+        row = order[j]
+        best = -1
+        for k in range(ranks):
+            if count[k] < per_rank and (best < 0 or load[k] < load[best]):
+                best = k
+        out[row] = best
+        load[best] += cost[row]
+        count[best] += 1
+    return out
 
 
 @njit(cache=True, nogil=True)

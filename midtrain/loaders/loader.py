@@ -31,7 +31,7 @@ import torch
 
 from midtrain.errors import ConfigError
 from midtrain.loaders.batches import from_slot
-from midtrain.loaders.config import LoaderConfig, Packing, StartMethod
+from midtrain.loaders.config import Balance, CpSplit, DocMask, LoaderConfig, Packing, StartMethod
 from midtrain.loaders.dataset import PackedDataset, corpus_fingerprint
 from midtrain.loaders.feed import LocalFeed, SharedFeed
 from midtrain.loaders.plan import PlanState, ScheduleLike
@@ -123,8 +123,7 @@ class PackedLoader:
     def _make_ring(self, dataset: PackedDataset) -> SlotRing | None:
         """Shared-memory slots for this iteration's workers: room for every batch a worker may have
         in flight (``prefetch_factor`` messages queued, one being written, a few held by the consumer)."""
-        slot_bytes = dataset.batches_per_message * batch_bytes(self.config.batch_size, dataset.max_seq_len,
-                                                               self.config.compact)
+        slot_bytes = dataset.batches_per_message * batch_bytes(*dataset.max_batch_tokens, self.config.compact)
         return SlotRing.create(self.config.num_workers, self.config.prefetch_factor + 4, slot_bytes,
                                self.config.compact)
 
@@ -141,7 +140,7 @@ class PackedLoader:
         bb = self.config.block_batches
         within = self._batches - snap.block * bb
         seq_len = self._plan.seq_len_at(snap.tokens)
-        return snap.tokens + within * self.config.global_batch_size * seq_len
+        return snap.tokens + within * self._plan.global_batch_at(snap.tokens) * seq_len
 
     def state_dict(self) -> dict[str, Any]:
         """A small JSON-able dict: position, plan snapshot, adaptive log, fingerprint."""
@@ -312,7 +311,8 @@ def build_loader(corpus: str | os.PathLike[str], schedule: ScheduleLike | str | 
                  total_tokens: int | None = None, shared_memory: bool = True,
                  multiprocessing_context: StartMethod | None = None,
                  long_min_tokens: int | None = None, mixture_lookahead: int | None = None,
-                 online_updates: bool = True) -> PackedLoader:
+                 online_updates: bool = True, doc_mask: DocMask = "document", cp_degree: int = 1,
+                 cp_split: CpSplit = "head_tail", balance: Balance = "none") -> PackedLoader:
     """A packed, mixed, resumable loader over a token corpus: ``LoaderConfig(...).build(schedule)``.
 
     Every keyword but ``policy`` is a field of :class:`~midtrain.loaders.config.LoaderConfig`,
@@ -333,5 +333,6 @@ def build_loader(corpus: str | os.PathLike[str], schedule: ScheduleLike | str | 
                           total_tokens=total_tokens, num_workers=num_workers, prefetch_factor=prefetch_factor,
                           pin_memory=pin_memory, shared_memory=shared_memory,
                           multiprocessing_context=multiprocessing_context, mixture_lookahead=mixture_lookahead,
-                          online_updates=online_updates)
+                          online_updates=online_updates, doc_mask=doc_mask, cp_degree=cp_degree, cp_split=cp_split,
+                          balance=balance)
     return config.build(schedule, policy=policy)

@@ -24,11 +24,12 @@ import numpy as np
 
 from midtrain.errors import ConfigError
 from midtrain.loaders.kernels import blend_slots, order_segments
-from midtrain.loaders.streams import BestFitStream, ConcatStream, seeded_rng
+from midtrain.loaders.streams import BestFitStream, ConcatStream, RuleKey, check_rule, seeded_rng
 
 
 class PhaseLike(Protocol):
-    """What the loader reads of a schedule's phase (``midtrain.mixers.Phase`` provides it)."""
+    """What the loader reads of a schedule's phase (``midtrain.mixers.Phase`` provides it; the
+    long-context fields ``tokens_per_step``, ``length_rules`` and ``rope`` are optional)."""
 
     seq_len: int | None
     """The phase's sequence length, or ``None`` for the loader's default."""
@@ -75,6 +76,11 @@ class BlockPlan:
     index: int
     seq_len: int
     tokens_before: int
+    global_batch_size: int
+    """Sequences per global batch in this block (the phase's ``tokens_per_step // seq_len``, else
+    the loader's ``batch_size x data-parallel size``)."""
+    phase: str | None
+    rope: dict[str, Any] | None
     weights: np.ndarray
     domain: np.ndarray
     """Domain index of each sequence, shape ``[block_size]``."""
@@ -92,7 +98,7 @@ class GlobalPlan:
     def __init__(self, doc_lengths: dict[str, np.ndarray], schedule: ScheduleLike, *, seed: int, seq_len: int,
                  block_size: int, global_batch_size: int | None = None, packing: str = "concat", window: int = 4096,
                  mixture_log: list[tuple[int, list[float]]] | None = None,
-                 long_min_tokens: int | None = None) -> None:
+                 long_min_tokens: int | None = None, data_parallel: int = 1) -> None:
         if packing not in ("concat", "best_fit"):
             raise ConfigError(f"packing must be 'concat' or 'best_fit', got {packing!r}")
         if seq_len < 1 or block_size < 1:
@@ -105,6 +111,8 @@ class GlobalPlan:
         self.global_batch_size = int(global_batch_size or block_size)
         if self.block_size % self.global_batch_size:
             raise ConfigError(f"block_size {block_size} must be a multiple of the global batch {global_batch_size}")
+        self.block_batches = self.block_size // self.global_batch_size
+        self.data_parallel = int(data_parallel)
         self.packing = packing
         self.window = int(window)
         self.mixture_log: list[tuple[int, list[float]]] = [(int(b), list(w)) for b, w in (mixture_log or [])]
@@ -122,6 +130,34 @@ class GlobalPlan:
                 self.streams[d] = ConcatStream(lengths, self.seed, i)
             else:
                 self.streams[d] = BestFitStream(lengths, self.seed, i, self.window)
+        self._check_phases(doc_lengths)
+
+    def _check_phases(self, doc_lengths: dict[str, np.ndarray]) -> None:
+        """Refuse, before any batch, a ``tokens_per_step`` that does not split into whole
+        sequences per data-parallel rank, and a length rule that can keep no document."""
+        for i, phase in enumerate(getattr(self.schedule, "phases", ())):
+            seq_len = phase.seq_len or self.default_seq_len
+            step = getattr(phase, "tokens_per_step", None)
+            if step is not None and step % (seq_len * self.data_parallel):
+                raise ConfigError(
+                    f"phases[{i}].tokens_per_step: {step:,} tokens is not a whole number of sequences per "
+                    f"data-parallel rank (seq_len {seq_len:,} x {self.data_parallel} ranks = "
+                    f"{seq_len * self.data_parallel:,}); the token budget per step would change")
+            for d, rule in getattr(phase, "length_rules", ()):
+                lengths = doc_lengths.get(d)
+                why = None if lengths is None or not len(lengths) else check_rule(lengths, rule.key())
+                if why is not None:
+                    raise ConfigError(f"phases[{i}].length_upsample.{d}: {why}")
+
+    def phase_at(self, tokens: int) -> Any:
+        """The schedule phase at ``tokens`` (``None`` for a schedule without ``phase_at``)."""
+        at = getattr(self.schedule, "phase_at", None)
+        return at(tokens) if at is not None else None
+
+    def global_batch_at(self, tokens: int) -> int:
+        """Sequences per global batch for a block starting at ``tokens``."""
+        step = getattr(self.phase_at(tokens), "tokens_per_step", None)
+        return step // self.seq_len_at(tokens) if step else self.global_batch_size
 
     # -- schedule ---------------------------------------------------------------------------
     def log_index(self, block: int) -> int:
@@ -161,9 +197,12 @@ class GlobalPlan:
     def block(self, state: PlanState) -> tuple[BlockPlan, PlanState]:
         """Plan the block at ``state`` and return it with the state after it (pure)."""
         seq_len = self.seq_len_at(state.tokens)
+        phase = self.phase_at(state.tokens)
+        gbs = self.global_batch_at(state.tokens)
+        block_size = gbs * self.block_batches
         weights = self.weights_at_block(state.block, state.tokens)
         err = np.asarray(state.err, np.float64).copy()
-        slot_domain = blend_slots(weights, err, self.block_size)
+        slot_domain = blend_slots(weights, err, block_size)
         counts = np.bincount(slot_domain, minlength=len(self.domains))
         cursors = dict(state.cursors)
         parts = []
@@ -174,12 +213,14 @@ class GlobalPlan:
             stream = self.streams.get(d)
             if stream is None:
                 raise ConfigError(f"domain {d!r} has weight {weights[k]:.4g} at block {state.block} but no tokens")
-            seg, cursors[d] = stream.take(cursors[d], n, seq_len)
+            rule = phase.length_rule(d) if hasattr(phase, "length_rule") else None
+            key: RuleKey | None = rule.key() if rule is not None else None
+            seg, cursors[d] = stream.take(cursors[d], n, seq_len, key)
             parts.append((k, seg, n))
         # shuffle the slots within each global batch (seeded by (seed, block)): a batch keeps its
         # error-carry composition, but which rank gets which domain is not a fixed pattern
-        batch_of_slot = np.arange(self.block_size) // self.global_batch_size
-        keys = seeded_rng(self.seed, 1_000_003, state.block).random(self.block_size)
+        batch_of_slot = np.arange(block_size) // gbs
+        keys = seeded_rng(self.seed, 1_000_003, state.block).random(block_size)
         slot_domain = slot_domain[np.lexsort((keys, batch_of_slot))]
         # the i-th slot of domain k takes domain k's next local sequence
         dom_ptr = np.zeros(len(self.domains) + 1, np.int64)
@@ -190,10 +231,11 @@ class GlobalPlan:
                                    for f in ("seq", "doc", "begin", "length"))
         seq_ptr, seg_domain, seg_doc, seg_begin, seg_len = order_segments(
             slot_domain.astype(np.int64, copy=False), dom_ptr, seq, doc, begin, length)
-        plan = BlockPlan(index=state.block, seq_len=seq_len, tokens_before=state.tokens, weights=weights,
+        plan = BlockPlan(index=state.block, seq_len=seq_len, tokens_before=state.tokens, global_batch_size=gbs,
+                         phase=getattr(phase, "name", None), rope=getattr(phase, "rope", None), weights=weights,
                          domain=slot_domain, seq_ptr=seq_ptr, seg_domain=seg_domain, seg_doc=seg_doc,
                          seg_begin=seg_begin, seg_len=seg_len)
-        nxt = PlanState(block=state.block + 1, tokens=state.tokens + self.block_size * seq_len,
+        nxt = PlanState(block=state.block + 1, tokens=state.tokens + block_size * seq_len,
                         err=err.tolist(), cursors=cursors)
         return plan, nxt
 

@@ -68,6 +68,8 @@ class SlotBatch:
     resume: Any
     mixture: int = -1
     """The log entry whose weights planned the batch's block (see ``PlannedBatch.mixture``)."""
+    extras: dict[str, Any] | None = None
+    """``rope``, ``phase`` and ``cp`` (see ``PlannedBatch.extras``)."""
 
 
 class _Lease:

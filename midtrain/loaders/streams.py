@@ -5,7 +5,15 @@ returns the next ``n`` sequences as segments ``(sequence, document, begin, lengt
 cursor after them. Cursors are a few integers, so they go into the loader's state dict.
 
 - :class:`ConcatStream` concatenates the epochs' permuted documents into one endless token stream
-  and cuts it every ``seq_len`` tokens (concat-and-split). Cursor: the token offset in that stream.
+  and cuts it every ``seq_len`` tokens (concat-and-split). Cursor: the token offset in that stream,
+  or, once a length rule has applied, ``[epoch, position in the epoch's order, token offset in
+  that document]``.
+
+A *length rule* (a phase's ``length_upsample`` / ``min_doc_tokens``, as the integer key of
+:class:`~midtrain.mixers.schedule.LengthRule`) drops documents from the stream while it is in
+force: a document of ``n`` tokens stays when ``n >= min_tokens`` and (``n >= below`` or its draw,
+seeded by (seed, domain, epoch, document), is under ``keep``). The rule in force when a take starts
+applies to every document not yet begun; a document already begun is always finished.
 - :class:`BestFitStream` takes windows of ``window`` documents of an epoch, splits documents longer
   than ``seq_len`` into ``seq_len`` pieces, packs the pieces best-fit-decreasing into bins of
   ``seq_len`` and emits the bins in a seeded order. Documents that fit are never split. Cursor:
@@ -58,21 +66,74 @@ class _EpochCache:
         return hit
 
 
+RuleKey = tuple[int, int, int]
+"""A length rule as integers: ``(min_tokens, below, keep in parts per billion)``."""
+KEEP_SCALE = 10**9
+MAX_EMPTY_EPOCHS = 64
+"""Consecutive epochs a length rule may leave empty before the stream gives up (bad luck with a
+tiny ``keep`` on a domain of only short documents)."""
+
+
+def kept_documents(lengths: np.ndarray, rule: RuleKey, seed: int, domain_index: int, epoch: int) -> np.ndarray:
+    """Which documents ``rule`` keeps in ``epoch`` (a bool per document): a pure function of
+    (seed, domain, epoch, document), so a resume keeps the same ones."""
+    min_tokens, below, keep_ppb = rule
+    kept = lengths >= max(min_tokens, 1)
+    if below:
+        draw = seeded_rng(seed, domain_index, epoch, 0x6C656E67).integers(0, KEEP_SCALE, len(lengths))
+        kept &= (lengths >= below) | (draw < keep_ppb)
+    return kept
+
+
+def check_rule(lengths: np.ndarray, rule: RuleKey) -> str | None:
+    """Why ``rule`` can never keep a document of this domain, or ``None``."""
+    min_tokens, below, keep_ppb = rule
+    longest = int(lengths.max()) if len(lengths) else 0
+    if longest < max(min_tokens, 1):
+        return f"no document has min_doc_tokens={min_tokens:,} tokens (the longest has {longest:,})"
+    if below and keep_ppb == 0 and longest < below:
+        return f"length_upsample keeps 0 of the documents below {below:,} tokens and none is longer (longest {longest:,})"
+    return None
+
+
 class ConcatStream:
     """Concat-and-split over an endless stream of seeded epochs."""
 
     def __init__(self, lengths: np.ndarray, seed: int, domain_index: int) -> None:
         self.lengths = lengths
+        self.seed = seed
+        self.domain_index = domain_index
         self.tokens_per_epoch = int(lengths.sum())
         if self.tokens_per_epoch == 0:
             raise ValueError("a domain with no tokens cannot be sampled")
         self._epochs = _EpochCache(lengths, seed, domain_index)
+        self._filtered: dict[tuple[int, RuleKey | None], np.ndarray] = {}
 
     @staticmethod
     def initial_cursor() -> list[int]:
         return [0]
 
-    def take(self, cursor: list[int], n: int, seq_len: int) -> tuple[Segments, list[int]]:
+    def _cum(self, epoch: int, rule: RuleKey | None) -> np.ndarray:
+        """Cumulative kept lengths in the epoch's order (dropped documents count 0)."""
+        hit = self._filtered.get((epoch, rule))
+        if hit is None:
+            perm, cum = self._epochs.get(epoch)
+            if rule is None:
+                hit = cum
+            else:
+                lengths = np.where(kept_documents(self.lengths, rule, self.seed, self.domain_index, epoch),
+                                   self.lengths, 0)
+                hit = np.zeros(len(perm) + 1, np.int64)
+                np.cumsum(lengths[perm], out=hit[1:])
+            if len(self._filtered) >= 4:
+                self._filtered.pop(next(iter(self._filtered)))
+            self._filtered[(epoch, rule)] = hit
+        return hit
+
+    def take(self, cursor: list[int], n: int, seq_len: int,
+             rule: RuleKey | None = None) -> tuple[Segments, list[int]]:
+        if rule is not None or len(cursor) == 3:
+            return self._take_documents(cursor, n, seq_len, rule)
         start = cursor[0]
         stop = start + n * seq_len
         parts = []
@@ -88,6 +149,55 @@ class ConcatStream:
         lengths = np.concatenate([p[2] for p in parts])
         seq, d, b, ln = split_into_sequences(docs, begins, lengths, seq_len)
         return Segments(seq, d, b, ln), [stop]
+
+    def _take_documents(self, cursor: list[int], n: int, seq_len: int,
+                        rule: RuleKey | None) -> tuple[Segments, list[int]]:
+        """``take`` with a document-level cursor: the documents not yet begun pass ``rule``."""
+        if len(cursor) == 1:  # a token offset: convert it once to (epoch, position, offset)
+            epoch, offset = divmod(cursor[0], self.tokens_per_epoch)
+            cum = self._epochs.get(epoch)[1]
+            pos = int(np.searchsorted(cum, offset, "right")) - 1
+            cursor = [epoch, pos, offset - int(cum[pos])]
+        epoch, pos, off = (int(x) for x in cursor)
+        need = n * seq_len
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        empty = 0
+        while need > 0:
+            perm, _ = self._epochs.get(epoch)
+            if pos >= len(perm):
+                epoch, pos, off = epoch + 1, 0, 0
+                continue
+            if off > 0:  # finish the document already begun, whatever the rule
+                doc = int(perm[pos])
+                k = min(need, int(self.lengths[doc]) - off)
+                parts.append((np.array([doc]), np.array([off]), np.array([k])))
+                need -= k
+                off += k
+                if off == int(self.lengths[doc]):
+                    pos, off = pos + 1, 0
+                continue
+            cum = self._cum(epoch, rule)
+            start, end = int(cum[pos]), int(cum[-1])
+            if end == start:
+                empty = empty + 1 if start == 0 else 0
+                if empty > MAX_EMPTY_EPOCHS:
+                    raise ValueError(f"length rule {rule} kept no document in {MAX_EMPTY_EPOCHS} epochs")
+                epoch, pos = epoch + 1, 0
+                continue
+            empty = 0
+            stop = min(end, start + need)
+            parts.append(stream_pieces(perm, cum, start, stop))
+            need -= stop - start
+            if stop == end:
+                epoch, pos = epoch + 1, 0
+            else:
+                pos = int(np.searchsorted(cum, stop, "right")) - 1
+                off = stop - int(cum[pos])
+        docs = np.concatenate([p[0] for p in parts]).astype(np.int64, copy=False)
+        begins = np.concatenate([p[1] for p in parts]).astype(np.int64, copy=False)
+        lengths = np.concatenate([p[2] for p in parts]).astype(np.int64, copy=False)
+        seq, d, b, ln = split_into_sequences(docs, begins, lengths, seq_len)
+        return Segments(seq, d, b, ln), [epoch, pos, off]
 
 
 
@@ -111,15 +221,17 @@ class BestFitStream:
     def initial_cursor() -> list[int]:
         return [0, 0, 0, 0, 0]
 
-    def _pack(self, epoch: int, window: int, seq_len: int):
+    def _pack(self, epoch: int, window: int, seq_len: int, rule: RuleKey | None = None):
         """Bins of one window as CSR: ``bin_ptr``, then items (doc, begin, length) bin by bin."""
-        key = (epoch, window, seq_len)
+        key = (epoch, window, seq_len, rule)
         hit = self._packed.get(key)
         if hit is not None:
             return hit
         perm, _ = self._epochs.get(epoch)
         docs = perm[window * self.window:(window + 1) * self.window]
         lens = self.lengths[docs]
+        if rule is not None:
+            lens = np.where(kept_documents(self.lengths, rule, self.seed, self.domain_index, epoch)[docs], lens, 0)
         docs, lens = docs[lens > 0], lens[lens > 0]
         # split documents longer than seq_len into seq_len pieces (the last one shorter)
         n_pieces = -(-lens // seq_len)
@@ -144,14 +256,18 @@ class BestFitStream:
         self._packed[key] = hit
         return hit
 
-    def take(self, cursor: list[int], n: int, seq_len: int) -> tuple[Segments, list[int]]:
-        epoch, window, bin_i, piece, win_len = cursor
+    def take(self, cursor: list[int], n: int, seq_len: int,
+             rule: RuleKey | None = None) -> tuple[Segments, list[int]]:
+        epoch, window, bin_i, piece, win_len = cursor[:5]
+        # the rule a window was packed under (cursors without one: no rule)
+        win_rule: RuleKey | None = tuple(cursor[5:8]) if len(cursor) == 8 else None  # type: ignore[assignment]
         seqs, docs, begins, lengths = [], [], [], []
         produced = 0
         while produced < n:
             if bin_i == 0 and piece == 0:
-                win_len = seq_len  # a window is packed at the seq_len current when it starts
-            bin_ptr, idoc, ibeg, ilen = self._pack(epoch, window, win_len)
+                win_len = seq_len  # a window is packed at the seq_len and rule current when it starts
+                win_rule = rule
+            bin_ptr, idoc, ibeg, ilen = self._pack(epoch, window, win_len, win_rule)
             n_bins = len(bin_ptr) - 1
             if bin_i >= n_bins:
                 window += 1
@@ -184,7 +300,8 @@ class BestFitStream:
             if piece >= n_piece:
                 bin_i, piece = bin_i + 1, 0
         seg = Segments(np.concatenate(seqs), np.concatenate(docs), np.concatenate(begins), np.concatenate(lengths))
-        return seg, [epoch, window, bin_i, piece, win_len]
+        out = [epoch, window, bin_i, piece, win_len]
+        return seg, out + list(win_rule) if win_rule is not None else out
 
 
 

@@ -40,13 +40,14 @@ import numpy as np
 from midtrain.errors import ConfigError
 from midtrain.mixers.mixtures import temperature_weights, unimax_weights
 from midtrain.mixers.positions import parse_position
-from midtrain.mixers.schedule import CANONICAL_FORMAT, SIMPLEX_TOLERANCE, Phase, Schedule, normalised
+from midtrain.mixers.schedule import CANONICAL_FORMAT, SIMPLEX_TOLERANCE, LengthRule, Phase, Schedule, normalised
 
 MissingDomains = Literal["error", "renormalise"]
 _TOP_KEYS = {"format", "name", "description", "total_tokens", "domains", "missing_domains", "weights", "phases",
              "anneal", "long"}
-_PHASE_KEYS = {"name", "start", "end", "length", "seq_len", "weights", "ramp", "from", "to"}
-_ANNEAL_KEYS = {"name", "last", "weights", "seq_len"}
+_LONG_CONTEXT_KEYS = {"tokens_per_step", "length_upsample", "min_doc_tokens", "rope"}
+_PHASE_KEYS = {"name", "start", "end", "length", "seq_len", "weights", "ramp", "from", "to"} | _LONG_CONTEXT_KEYS
+_ANNEAL_KEYS = {"name", "last", "weights", "seq_len"} | _LONG_CONTEXT_KEYS
 
 
 def load_schedule(source: str | os.PathLike | Mapping[str, Any] | Schedule, *, total_tokens: int | None = None,
@@ -182,8 +183,9 @@ def _phase_list(body: dict[str, Any], total: int | None) -> list[tuple[str, dict
         if "end" not in prev and "length" not in prev:
             prev["end"] = total - last
         phase = {"name": anneal.get("name", "anneal"), "start": total - last, "weights": anneal["weights"]}
-        if "seq_len" in anneal:
-            phase["seq_len"] = anneal["seq_len"]
+        for option in ("seq_len", *sorted(_LONG_CONTEXT_KEYS)):
+            if option in anneal:
+                phase[option] = anneal[option]
         phases.append(("anneal", phase))
     return phases
 
@@ -306,6 +308,8 @@ class _Resolver:
             seq_len = p.get("seq_len")
             if seq_len is not None and (isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len <= 0):
                 raise ConfigError(f"{_at(key, 'seq_len')}: must be a positive integer, got {seq_len!r}")
+            extras = {"tokens_per_step": self._tokens_per_step(p, key), "length_rules": self._length_rules(p, key),
+                      "rope": _rope(p.get("rope"), _at(key, "rope"))}
             has_ramp = "ramp" in p
             if has_ramp == ("weights" in p):
                 raise ConfigError(f"{key}: a phase needs exactly one of 'weights' (constant) or 'ramp' (with from/to)")
@@ -319,17 +323,54 @@ class _Resolver:
                     raise ConfigError(f"{_at(key, 'to')}: a ramp needs the mixture it ramps to")
                 w0 = self.mixture(p.get("from", "previous"), _at(key, "from"), previous, length)
                 w1 = self.mixture(p["to"], _at(key, "to"), previous, length)
-                phases.append(Phase(name, start, end, w0, w1, shape, seq_len))
+                phases.append(Phase(name, start, end, w0, w1, shape, seq_len, **extras))
             else:
                 for stray in ("from", "to"):
                     if stray in p:
                         raise ConfigError(f"{_at(key, stray)}: only a ramp phase takes from/to "
                                           "(add ramp: linear|cosine)")
                 w = self.mixture(p["weights"], _at(key, "weights"), previous, length)
-                phases.append(Phase(name, start, end, w, w, "constant", seq_len))
+                phases.append(Phase(name, start, end, w, w, "constant", seq_len, **extras))
             previous = phases[-1].end_weights
             cursor = end if end is not None else cursor
         return Schedule(self.domains, phases, self.total, long_min_tokens=long_min_tokens)
+
+    def _tokens_per_step(self, p: dict[str, Any], key: str) -> int | None:
+        value = p.get("tokens_per_step")
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = parse_position(value, _at(key, "tokens_per_step"), None)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ConfigError(f"{_at(key, 'tokens_per_step')}: must be a positive integer number of tokens, "
+                              f"got {value!r}")
+        return int(value)
+
+    def _length_rules(self, p: dict[str, Any], key: str) -> tuple[tuple[str, LengthRule], ...]:
+        """``length_upsample`` and ``min_doc_tokens`` resolved per schedule domain (global forms apply
+        to every domain); domains without either keep every document and are left out."""
+        upsample = _per_domain(p.get("length_upsample"), _at(key, "length_upsample"), {"below", "keep"})
+        minimum = _per_domain(p.get("min_doc_tokens"), _at(key, "min_doc_tokens"), None)
+        rules: dict[str, dict[str, Any]] = {}
+        for which, spec in (("upsample", upsample), ("minimum", minimum)):
+            if spec is None:
+                continue
+            where, per = spec
+            targets = per.items() if where != "*" else ((d, per["*"]) for d in self.domains)
+            for domain, value in targets:
+                path = where if where != "*" else ""
+                sub = f"{path}.{domain}" if path else _at(key, "length_upsample" if which == "upsample" else
+                                                              "min_doc_tokens")
+                if where != "*" and domain not in self.index:
+                    self._kept(domain, sub)  # raises for an unknown domain; one dropped by renormalise is skipped
+                    continue
+                rule = rules.setdefault(domain, {})
+                if which == "upsample":
+                    rule["below"], rule["keep"] = _upsample(value, sub)
+                else:
+                    rule["min_tokens"] = _token_count(value, sub)
+        return tuple((d, LengthRule(**rules[d])) for d in sorted(rules)
+                     if LengthRule(**rules[d]) != LengthRule())
 
     def _span(self, key: str, p: dict[str, Any], cursor: int, *, is_last: bool) -> tuple[int, int | None]:
         if "start" in p:
@@ -477,6 +518,70 @@ class _Resolver:
         if w.sum() <= 0:
             raise ConfigError(f"{key}.upweight: the factors leave no weight on any domain")
         return normalised(w / math.fsum(w.tolist()))
+
+
+def _per_domain(spec: Any, key: str, fields: set[str] | None) -> tuple[str, dict[str, Any]] | None:
+    """A global value (``{below, keep}`` or a number) as ``("*", {"*": value})``, or a mapping of
+    domain to value as ``(key, mapping)``; ``None`` when absent."""
+    if spec is None:
+        return None
+    is_global = (not isinstance(spec, dict)) if fields is None else (isinstance(spec, dict) and set(spec) <= fields)
+    if is_global:
+        return "*", {"*": spec}
+    if not isinstance(spec, dict) or not spec:
+        form = "{below: N, keep: p} or {domain: {below: N, keep: p}}" if fields else "N or {domain: N}"
+        raise ConfigError(f"{key}: expected {form}, got {spec!r}")
+    return key, dict(spec)
+
+
+def _token_count(value: Any, key: str) -> int:
+    if isinstance(value, str):
+        value = parse_position(value, key, None)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ConfigError(f"{key}: must be a non-negative integer number of tokens, got {value!r}")
+    return int(value)
+
+
+def _upsample(value: Any, key: str) -> tuple[int, float]:
+    if not isinstance(value, dict) or set(value) != {"below", "keep"}:
+        raise ConfigError(f"{key}: expected {{below: N, keep: p}} (documents shorter than N tokens are kept with "
+                          f"probability p), got {value!r}")
+    below = _token_count(value["below"], f"{key}.below")
+    if below == 0:
+        raise ConfigError(f"{key}.below: must be a positive number of tokens")
+    keep = value["keep"]
+    if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0 <= keep <= 1:
+        raise ConfigError(f"{key}.keep: must be a probability in [0, 1], got {keep!r}")
+    return below, float(keep)
+
+
+ROPE_YARN_KEYS = {"factor", "original_max_position"}
+
+
+def _rope(spec: Any, key: str) -> dict[str, Any] | None:
+    """A phase's ``rope`` block checked: ``{theta: x}`` and/or ``{yarn: {factor, original_max_position}}``."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or not spec or not set(spec) <= {"theta", "yarn"}:
+        raise ConfigError(f"{key}: expected {{theta: x}} and/or {{yarn: {{factor: f, original_max_position: n}}}}, "
+                          f"got {spec!r}")
+    out: dict[str, Any] = {}
+    if "theta" in spec:
+        theta = spec["theta"]
+        if isinstance(theta, bool) or not isinstance(theta, (int, float)) or not math.isfinite(theta) or theta <= 0:
+            raise ConfigError(f"{key}.theta: must be a positive number, got {theta!r}")
+        out["theta"] = float(theta)
+    if "yarn" in spec:
+        yarn = spec["yarn"]
+        if not isinstance(yarn, dict) or set(yarn) != ROPE_YARN_KEYS:
+            raise ConfigError(f"{key}.yarn: expected {{factor: f, original_max_position: n}}, got {yarn!r}")
+        factor, original = yarn["factor"], yarn["original_max_position"]
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 1:
+            raise ConfigError(f"{key}.yarn.factor: must be a number > 1, got {factor!r}")
+        if isinstance(original, bool) or not isinstance(original, int) or original <= 0:
+            raise ConfigError(f"{key}.yarn.original_max_position: must be a positive integer, got {original!r}")
+        out["yarn"] = {"factor": float(factor), "original_max_position": original}
+    return out
 
 
 def _number(x: Any, key: str) -> float:

@@ -29,6 +29,34 @@ SIMPLEX_TOLERANCE = 1e-6
 """How far from 1 a user's weights may sum (rounded YAML decimals such as 0.333 do not pass)."""
 
 
+@dataclass(frozen=True)
+class LengthRule:
+    """Which documents of a domain a phase draws from: a document of ``n`` tokens is kept when
+    ``n >= min_tokens`` and (``n >= below`` or a draw seeded by (seed, domain, epoch, document)
+    falls under ``keep``). ``below=0`` disables upsampling; ``min_tokens=0`` the minimum."""
+
+    min_tokens: int = 0
+    below: int = 0
+    keep: float = 1.0
+
+    def key(self) -> tuple[int, int, int]:
+        """The rule as integers (``keep`` in parts per billion): what loader cursors record."""
+        return (int(self.min_tokens), int(self.below), int(round(self.keep * KEEP_SCALE)))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.below:
+            out["length_upsample"] = {"below": self.below, "keep": self.keep}
+        if self.min_tokens:
+            out["min_doc_tokens"] = self.min_tokens
+        return out
+
+
+KEEP_SCALE = 10**9
+"""``length_upsample.keep`` is applied as an integer threshold in parts per billion, so the same
+documents are kept on every machine."""
+
+
 @dataclass(frozen=True, eq=False)
 class Phase:
     """One span ``[start, end)`` of tokens with a constant mixture or a ramp between two.
@@ -46,6 +74,22 @@ class Phase:
     end_weights: np.ndarray
     shape: Shape = "constant"
     seq_len: int | None = None
+    tokens_per_step: int | None = None
+    """Tokens per optimizer step while the phase lasts: the global batch is ``tokens_per_step //
+    seq_len`` sequences (``None``: the loader's ``batch_size x world_size`` sequences)."""
+    length_rules: tuple[tuple[str, LengthRule], ...] = ()
+    """Per-domain document filters (``length_upsample``, ``min_doc_tokens``), sorted by domain;
+    domains without a rule keep every document."""
+    rope: dict[str, Any] | None = None
+    """The phase's RoPE settings (``{"theta": x}`` and/or ``{"yarn": {...}}``), carried with every
+    batch of the phase so that a trainer can apply them; midtrain itself never reads them."""
+
+    def length_rule(self, domain: str) -> LengthRule | None:
+        """The document filter of ``domain`` in this phase, or ``None`` (every document kept)."""
+        for d, rule in self.length_rules:
+            if d == domain:
+                return rule
+        return None
 
     def weights_at(self, tokens: int) -> np.ndarray:
         if self.shape == "constant":
@@ -110,6 +154,15 @@ class Schedule:
                 raise ConfigError(f"{key}.end: phase must end after it starts ({p.start:,}), got {p.end:,}")
             if p.seq_len is not None and (not isinstance(p.seq_len, int) or p.seq_len <= 0):
                 raise ConfigError(f"{key}.seq_len: must be a positive integer, got {p.seq_len!r}")
+            if p.tokens_per_step is not None:
+                if isinstance(p.tokens_per_step, bool) or not isinstance(p.tokens_per_step, int) or p.tokens_per_step <= 0:
+                    raise ConfigError(f"{key}.tokens_per_step: must be a positive integer, got {p.tokens_per_step!r}")
+                if p.seq_len is not None and p.tokens_per_step % p.seq_len:
+                    raise ConfigError(f"{key}.tokens_per_step: {p.tokens_per_step:,} is not a multiple of the phase's "
+                                      f"seq_len {p.seq_len:,}; a step must hold whole sequences")
+            for d, _ in p.length_rules:
+                if d not in self.domains:
+                    raise ConfigError(f"{key}.length_upsample.{d}: not a schedule domain (has {list(self.domains)})")
             for which, w in (("start_weights", p.start_weights), ("end_weights", p.end_weights)):
                 if w.shape != (k,) or w.dtype != np.float64:
                     raise ConfigError(f"{key}.{which}: expected float64 vector of {k} weights, got {w.dtype} {w.shape}")
@@ -146,6 +199,10 @@ class Schedule:
         """The ``seq_len`` override of the phase containing ``tokens``, or ``None``."""
         return self.phases[self.phase_index_at(tokens)].seq_len
 
+    def phase_at(self, tokens: int) -> Phase:
+        """The phase containing ``tokens`` (the last phase beyond the end)."""
+        return self.phases[self.phase_index_at(tokens)]
+
     def change_points(self) -> list[int]:
         """Token positions where a phase starts (sorted, first is 0)."""
         return list(self._starts)
@@ -168,6 +225,16 @@ class Schedule:
                 d["to"] = _as_mapping(self.domains, p.end_weights)
             if p.seq_len is not None:
                 d["seq_len"] = p.seq_len
+            if p.tokens_per_step is not None:
+                d["tokens_per_step"] = p.tokens_per_step
+            upsample = {dom: r.to_dict()["length_upsample"] for dom, r in p.length_rules if r.below}
+            if upsample:
+                d["length_upsample"] = upsample
+            minimum = {dom: r.min_tokens for dom, r in p.length_rules if r.min_tokens}
+            if minimum:
+                d["min_doc_tokens"] = minimum
+            if p.rope is not None:
+                d["rope"] = p.rope
             phases.append(d)
         body = {"format": CANONICAL_FORMAT, "domains": list(self.domains), "total_tokens": self.total_tokens,
                 "phases": phases}
