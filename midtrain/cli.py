@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "midtrain.curation.stages.commands",
     "midtrain.mixers.commands",
     "midtrain.sweep.commands",
+    "midtrain.longctx.commands",
 ]
 
 

@@ -379,42 +379,37 @@ class _Builder:
         if not len(self._interleave_docs):
             raise ConfigError(f"interleave: no document has {cfg.quote_words + cfg.answer_words} words")
         doc = int(self._interleave_docs[int(rng.integers(len(self._interleave_docs)))])
-        chunk_chars = cfg.chars(cfg.chunk_tokens)
+        chunk_chars = min(cfg.chars(cfg.chunk_tokens), max(chars // 4, 1))
         own = _chunks(_cut(self.pool.texts[doc], chars // 2), chunk_chars)
-        own_chars = sum(len(c) + 2 for c in own)
-        need = max(chars - own_chars - 64 - 12 * (cfg.quote_words + cfg.answer_words), 0)
-        distractors, used, kind = self._distractor_chunks(doc, rng, need, chunk_chars)
-        # the document's chunks in order, distractor chunks spread evenly over the gaps (before each chunk)
-        gaps = len(own)
-        pieces: list[str] = []
-        d = 0
-        for g in range(gaps):
-            take = (g + 1) * len(distractors) // gaps - g * len(distractors) // gaps
-            pieces.extend(distractors[d:d + take])
-            d += take
-            pieces.append(own[g])
-        pieces.extend(distractors[d:])
-        body = "\n\n".join(pieces)
-        # a quote inside one chunk of the document, unique in the body, followed by answer_words words
         need_words = cfg.quote_words + cfg.answer_words
         candidates = [g for g, c in enumerate(own) if _word_count(c, need_words) >= need_words]
         if not candidates:
             return None
         for _ in range(8):
+            # a quote inside one chunk of the document, followed there by answer_words words
             g = candidates[int(rng.integers(len(candidates)))]
             words = list(_WORD.finditer(own[g]))
             w = int(rng.integers(len(words) - need_words + 1))
             quote = own[g][words[w].start():words[w + cfg.quote_words - 1].end()]
             answer = own[g][words[w + cfg.quote_words].start():words[w + need_words - 1].end()]
-            if body.count(quote) == 1:
-                break
-        else:
-            return None
-        self.interleave_counts[kind] += 1
-        text = f'{body}\n\nQuestion: in the text above, which words follow "{quote}"?\nAnswer: '
-        position = body.index(quote)
-        return Example(text + answer, len(text), len(text) + len(answer), position / max(len(body), 1),
-                       (self.pool.ids[doc], *used))
+            question = f'\n\nQuestion: in the text above, which words follow "{quote}"?\nAnswer: '
+            need = max(chars - len(question) - len(answer) - sum(len(c) + 2 for c in own), 0)
+            distractors, used, kind = self._distractor_chunks(doc, rng, need, chunk_chars)
+            # the document's chunks in order, distractor chunks spread evenly over the gaps before them
+            pieces: list[str] = []
+            d = 0
+            for k, chunk in enumerate(own):
+                take = (k + 1) * len(distractors) // len(own) - d
+                pieces.extend(distractors[d:d + take])
+                d += take
+                pieces.append(chunk)
+            body = "\n\n".join(pieces)
+            if body.count(quote) == 1:  # the answer must lie in the document, not in a distractor
+                self.interleave_counts[kind] += 1
+                text = body + question
+                return Example(text + answer, len(text), len(text) + len(answer),
+                               body.index(quote) / max(len(body), 1), (self.pool.ids[doc], *used))
+        return None
 
     def _distractor_chunks(self, doc: int, rng: np.random.Generator, need: int,
                            chunk_chars: int) -> tuple[list[str], list[str], str]:
@@ -428,8 +423,9 @@ class _Builder:
         while total < need and any(depth < len(c) for c in per_doc):
             for k, c in zip(neighbours, per_doc):
                 if depth < len(c) and total < need:
-                    chunks.append(c[depth])
-                    total += len(c[depth]) + 2
+                    piece = _cut(c[depth], need - total)
+                    chunks.append(piece)
+                    total += len(piece) + 2
                     if self.pool.ids[k] not in used:
                         used.append(self.pool.ids[k])
             depth += 1

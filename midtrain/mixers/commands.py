@@ -28,15 +28,41 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="when the schedule names `long` and the corpus has no long domain, `long` is every document "
                         "of at least N tokens from every domain (default: the schedule's long.min_tokens, else "
                         "32768)")
+    p.add_argument("--seq-len", type=int, default=None, metavar="N",
+                   help="the loader's sequence length, for phases that set none (long-context report, RoPE check)")
     p.add_argument("--plot", metavar="FILE.png", help="write weights over tokens and cumulative epochs to a PNG")
     p.add_argument("--json", action="store_true", help="print the plan as JSON instead of a table")
     p.set_defaults(func=_plan)
+
+    p = sub.add_parser("rope-base", help="the lower bound of the RoPE base for a context length",
+                       description="Print the smallest RoPE base (theta) that keeps positions apart over SEQ_LEN "
+                                   "tokens, as fitted by Men et al. 2024 (arXiv 2405.14591): about "
+                                   "0.0424 x SEQ_LEN^1.628. `midtrain plan` warns when a phase's rope.theta is below "
+                                   "it.")
+    p.add_argument("seq_len", metavar="SEQ_LEN", nargs="?", help="context length in tokens (e.g. 32768 or 32K); "
+                                                                "without it, a table of the usual lengths")
+    p.set_defaults(func=_rope_base)
+
+
+def _rope_base(args: argparse.Namespace) -> int:
+    from midtrain.errors import ConfigError
+    from midtrain.mixers.longctx import rope_base_lower_bound, rope_base_table
+    from midtrain.mixers.positions import parse_position
+
+    if args.seq_len is None:
+        print(rope_base_table())
+        return 0
+    seq_len = parse_position(args.seq_len, "SEQ_LEN", None)
+    if seq_len <= 0:
+        raise ConfigError(f"SEQ_LEN: must be a positive number of tokens, got {args.seq_len!r}")
+    print(f"{rope_base_lower_bound(seq_len):.4g}")
+    return 0
 
 
 def _plan(args: argparse.Namespace) -> int:
     from midtrain.corpus.lengths import check_long_min_tokens
     from midtrain.mixers import load_schedule_for_corpus, plan_budget
-    from midtrain.mixers.domain_sizes import virtual_long_threshold
+    from midtrain.mixers.domain_sizes import plan_domain_lengths, virtual_long_threshold
     from midtrain.mixers.positions import parse_position
 
     total = parse_position(args.total_tokens, "--total-tokens", None) if args.total_tokens is not None else None
@@ -45,8 +71,10 @@ def _plan(args: argparse.Namespace) -> int:
     schedule, sizes = load_schedule_for_corpus(args.schedule, args.corpus, total_tokens=total,
                                                missing_domains=args.missing_domains,
                                                long_min_tokens=args.long_min_tokens)
+    threshold = virtual_long_threshold(schedule, args.corpus, args.long_min_tokens)
     plan = plan_budget(schedule, sizes, total, warn_epochs=args.warn_epochs, max_epochs=args.max_epochs,
-                       long_min_tokens=virtual_long_threshold(schedule, args.corpus, args.long_min_tokens))
+                       long_min_tokens=threshold, doc_lengths=plan_domain_lengths(args.corpus, schedule, threshold),
+                       seq_len=args.seq_len)
     print(plan.to_json(), end="") if args.json else print(plan.table())
     if args.plot:
         from midtrain.mixers.plot import plot_plan

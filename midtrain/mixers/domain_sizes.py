@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 from midtrain.errors import ConfigError
 from midtrain.mixers.language import MissingDomains, load_schedule, long_threshold, named_domains, read_definition
 from midtrain.mixers.schedule import Schedule
@@ -104,3 +106,17 @@ def _sizes(corpus_dir: str | os.PathLike, source: Any,
         return select_documents(lengths, [*sizes, "long"], threshold).tokens(lengths), None
     except ConfigError:
         return sizes, empty_long_message(lengths, threshold)
+
+
+def plan_domain_lengths(corpus_dir: str | os.PathLike, schedule: Schedule,
+                        long_min_tokens: int | None = None) -> dict[str, np.ndarray]:
+    """Token length of every document of each schedule domain, as the loader will see them (a
+    virtual ``long`` takes its documents out of their topical domains)."""
+    from midtrain.corpus.lengths import DEFAULT_LONG_MIN_TOKENS, document_lengths, select_documents
+
+    lengths = document_lengths(corpus_dir)
+    selection = select_documents(lengths, schedule.domains, long_min_tokens or DEFAULT_LONG_MIN_TOKENS)
+    out = {}
+    for domain, parts in selection.parts.items():
+        out[domain] = np.concatenate([lengths[src] if idx is None else lengths[src][idx] for src, idx in parts])
+    return out

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from midtrain.errors import ConfigError
+from midtrain.mixers.longctx import LongContextRow, long_context_rows, long_context_table, rope_warnings
 from midtrain.mixers.positions import format_tokens
 from midtrain.mixers.schedule import Phase, Schedule
 
@@ -81,13 +82,18 @@ class BudgetPlan:
     long_min_tokens: int | None = None
     """When ``long`` is virtual (the corpus has no ``long`` domain): the tokens a document needs to
     be in it; its documents are then not counted in their own domains. ``None`` otherwise."""
+    long_context: list[LongContextRow] = field(default_factory=list)
+    """Per (phase, domain) of the phases with a ``seq_len``, ``tokens_per_step`` or length rule:
+    batch and length-rule arithmetic (needs the documents' lengths; see :mod:`.longctx`)."""
+    rope_warnings: list[str] = field(default_factory=list)
+    """Phases whose ``rope.theta`` is under the published lower bound for their length."""
 
     @property
     def warnings(self) -> list[str]:
-        """One line per domain repeated more than ``warn_epochs`` times."""
+        """One line per domain repeated more than ``warn_epochs`` times, then the RoPE warnings."""
         return [f"{s.domain}: {s.epochs:.2f} epochs > {self.warn_epochs:g} (from token {s.warn_at:,}, "
                 f"{format_tokens(s.warn_at)}); repeated data loses value beyond ~4 epochs"
-                for s in self.summary if s.warn_at is not None]
+                for s in self.summary if s.warn_at is not None] + self.rope_warnings
 
     @property
     def violations(self) -> list[str]:
@@ -108,6 +114,8 @@ class BudgetPlan:
                 "warnings": self.warnings, "violations": self.violations}
         if self.long_min_tokens is not None:
             body["long_min_tokens"] = self.long_min_tokens
+        if self.long_context:
+            body["long_context"] = [asdict(r) for r in self.long_context]
         return body
 
     def to_json(self) -> str:
@@ -132,6 +140,8 @@ class BudgetPlan:
         if self.long_min_tokens is not None:
             lines.append(f"long: every document of >= {self.long_min_tokens:,} tokens, from every domain (not "
                          "counted in its own domain)")
+        if self.long_context:
+            lines += ["", long_context_table(self.long_context)]
         lines += [f"warning: {w}" for w in self.warnings]
         lines += [f"VIOLATION: {v}" for v in self.violations]
         return "\n".join(lines)
@@ -143,13 +153,18 @@ def _at(pos: int | None) -> str:
 
 def plan_budget(schedule: Schedule, domain_tokens: Mapping[str, int], total_tokens: int | None = None, *,
                 warn_epochs: float = DEFAULT_WARN_EPOCHS, max_epochs: float | None = None,
-                long_min_tokens: int | None = None) -> BudgetPlan:
+                long_min_tokens: int | None = None, doc_lengths: Mapping[str, np.ndarray] | None = None,
+                seq_len: int | None = None) -> BudgetPlan:
     """Plan ``schedule`` over ``total_tokens`` (default: the schedule's) against the corpus sizes.
 
     ``domain_tokens`` maps each domain to its unique tokens (a token corpus manifest's
     ``domains[d]["tokens"]``, or :func:`~midtrain.mixers.corpus_domain_tokens` with the schedule,
     which splits off a virtual ``long``). A schedule domain absent from it is a
     :class:`ConfigError`. ``long_min_tokens`` (the threshold of a virtual ``long``) is only reported.
+    ``doc_lengths`` (tokens of every document per plan domain) adds the long-context report of the
+    phases that set a ``seq_len``, ``tokens_per_step`` or length rule; ``seq_len`` is the loader's
+    default sequence length, for phases that set none. Epochs count every unique token: under a
+    ``length_upsample`` each pass draws a different sample of the short documents.
     """
     total = total_tokens if total_tokens is not None else schedule.total_tokens
     if total is None or total <= 0:
@@ -182,10 +197,18 @@ def plan_budget(schedule: Schedule, domain_tokens: Mapping[str, int], total_toke
             d, int(n), float(cumulative[k]), _ratio(cumulative[k], n),
             crossing(spans, k, n * 1.0), crossing(spans, k, n * warn_epochs),
             crossing(spans, k, n * max_epochs) if max_epochs is not None else None))
-    phases = [{"name": p.name, "start": a, "end": b, "shape": p.shape, "seq_len": p.seq_len} for p, a, b in spans]
+    phases = []
+    for p, a, b in spans:
+        entry = {"name": p.name, "start": a, "end": b, "shape": p.shape, "seq_len": p.seq_len}
+        for key in ("tokens_per_step", "rope"):
+            if getattr(p, key, None) is not None:
+                entry[key] = getattr(p, key)
+        phases.append(entry)
+    long_rows = long_context_rows(schedule, doc_lengths, seq_len) if doc_lengths is not None else []
     return BudgetPlan(total, schedule.domains, phases, rows, summary, float(warn_epochs),
                       None if max_epochs is None else float(max_epochs),
-                      sorted(set(domain_tokens) - set(schedule.domains)), schedule.fingerprint(), long_min_tokens)
+                      sorted(set(domain_tokens) - set(schedule.domains)), schedule.fingerprint(), long_min_tokens,
+                      long_rows, rope_warnings(schedule, seq_len))
 
 
 def _ratio(tokens: float, unique: float) -> float:

@@ -1,4 +1,4 @@
-"""CLI of the corpus-to-corpus stages: ``midtrain dedup`` and ``midtrain decontaminate`` on a text corpus."""
+"""CLI of the corpus-to-corpus stages: ``midtrain dedup``, ``midtrain decontaminate`` and ``midtrain group`` on a text corpus."""
 
 from __future__ import annotations
 
@@ -49,6 +49,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=("drop", "cut"), default="drop", help="drop the document or cut the span")
     _stage_options(p)
     p.set_defaults(func=_decontaminate)
+
+    p = sub.add_parser("group", help="one document per package (dependency order) or per chain of similar documents",
+                       description="Group a text corpus into one document per group, the member ids kept in a "
+                                   "'members' column. --by repo: ids are <package>/<relative path>; each package's "
+                                   "files are concatenated in dependency order (Python, Go and C/C++ imports; "
+                                   "smallest in-degree first, as DeepSeek-Coder), each after a '# path: <id>' "
+                                   "header (// for C-like languages). --by similar: chains of near neighbours "
+                                   "under MinHash-LSH at a low Jaccard threshold (In-Context Pretraining without "
+                                   "embeddings). Writes group-report.json; see docs/grouping.md.")
+    p.add_argument("corpus", metavar="CORPUS", help="input text corpus folder (with manifest.json)")
+    p.add_argument("--by", choices=("repo", "similar"), required=True, help="what forms a group")
+    p.add_argument("--output", "-o", required=True, help="output corpus folder")
+    p.add_argument("--max-chars", type=int, default=None,
+                   help="most characters per output document; repo: a longer package is cut into <package>#k parts")
+    p.add_argument("--oversize", choices=("error", "alone"), default="error",
+                   help="a single document longer than --max-chars: error (default) or a group of its own")
+    p.add_argument("--package-depth", type=int, default=1,
+                   help="repo: leading '/'-separated parts of the id that name the package (default 1)")
+    p.add_argument("--max-docs", type=int, default=32, help="similar: most documents per group (default 32)")
+    p.add_argument("--separator", default="\\n\\n",
+                   help="similar: what joins two documents, backslash escapes read (default '\\n\\n')")
+    p.add_argument("--threshold", type=float, default=0.3, help="similar: Jaccard of neighbours (default 0.3)")
+    p.add_argument("--ngram", type=int, default=5, help="similar: words per shingle (default 5)")
+    p.add_argument("--bands", type=int, default=50, help="similar: LSH bands (default 50)")
+    p.add_argument("--rows", type=int, default=2, help="similar: signature slots per band (default 2)")
+    p.add_argument("--num-perm", type=int, default=128, help="similar: permutations (default 128)")
+    p.add_argument("--explain", action="store_true", help="similar: print the LSH detection curve before running")
+    _stage_options(p)
+    p.set_defaults(func=_group)
 
 
 def _stage_options(p: argparse.ArgumentParser) -> None:
@@ -113,4 +142,30 @@ def _decontaminate(args: argparse.Namespace) -> int:
         if n:
             print(f"  note: {n} item(s) of {name} have fewer than {args.ngram} words and cannot be matched")
     print(f"output: {args.output}")
+    return 0
+
+
+def _group(args: argparse.Namespace) -> int:
+    import codecs
+
+    from midtrain.curation.stages.group import GroupConfig, group_corpus
+
+    config = GroupConfig(group_by=args.by, max_chars=args.max_chars, oversize=args.oversize,
+                         package_depth=args.package_depth, max_docs=args.max_docs,
+                         separator=codecs.decode(args.separator, "unicode_escape"), threshold=args.threshold,
+                         ngram=args.ngram, bands=args.bands, rows=args.rows, num_perm=args.num_perm)
+    if args.explain and args.by == "similar":
+        from midtrain.curation.stages.dedup import explain
+
+        print(explain(config.minhash_config()))
+        print()
+    counts = _run_stage(args, lambda progress: group_corpus(
+        args.corpus, args.output, config, executor=args.executor, workers=args.workers,
+        logging_dir=args.logging_dir, progress=progress))
+    if counts is None:
+        return 0
+    from midtrain.curation.stages.group import GroupReport
+
+    print(GroupReport(**{k: v for k, v in counts.items() if k != "groups"}).one_line())
+    print(f"output: {args.output} (report: {args.output}/group-report.json)")
     return 0

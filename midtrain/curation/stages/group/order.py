@@ -10,10 +10,14 @@ cycle no remaining file has in-degree 0; the rule then places the smallest (in-d
 before some of its dependencies -- a *break*, counted per package -- and carries on.
 
 :func:`dependency_order` is the numba kernel (a binary heap with lazy deletion, O((V + E) log V));
-:func:`order_stats` counts satisfied edges and cycles (strongly connected components) from it.
+:func:`order_stats` counts satisfied edges and cycles (strongly connected components) from it;
+:func:`order_files` orders one package held in memory.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
@@ -132,3 +136,37 @@ def order_stats(num_nodes: int, starts: np.ndarray, edges: np.ndarray, order: np
             "cycles": int(np.count_nonzero(np.bincount(label[cyclic_node]))) if cyclic_node.any() else 0,
             "files_in_cycles": int(cyclic_node.sum()),
             "breaks": int(breaks.sum())}
+
+
+@dataclass(frozen=True)
+class PackageOrder:
+    """One package's files in dependency order, with its edges and counts (see :func:`order_files`)."""
+
+    paths: list[str]
+    """The files, in the order a ``repo`` group writes them."""
+    edges: list[tuple[str, str]]
+    """Resolved import edges ``(dependency, importer)``."""
+    counts: dict[str, int]
+    """As in the stage's report: ``edges``, ``satisfied``, ``cycles``, ``breaks``, ..."""
+
+
+def order_files(package: str, files: Mapping[str, str]) -> PackageOrder:
+    """The files of one package (``{relative path: text}``) in dependency order, in memory.
+
+    The same references, resolution and rule as ``group_by: repo``, for one package held in memory
+    (tests, benchmarks, a notebook).
+    """
+    from midtrain.curation.stages.group.imports import file_references
+    from midtrain.curation.stages.group.resolve import PackageFiles
+
+    paths = sorted(files)
+    index = PackageFiles(package, paths)
+    edges = []
+    for f, path in enumerate(paths):
+        deps, _ = index.dependencies(f, file_references(path, files[path])[0])
+        edges += [(d, f) for d in sorted(deps)]
+    edge_array = np.array(edges, np.int64).reshape(-1, 2)
+    starts = np.array([0, len(paths)], np.int64)
+    order, breaks = dependency_order(starts, *csr(len(paths), edge_array))
+    counts = order_stats(len(paths), starts, edge_array, order, breaks)
+    return PackageOrder(paths=[paths[v] for v in order], edges=[(paths[a], paths[b]) for a, b in edges], counts=counts)
