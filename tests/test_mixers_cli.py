@@ -39,7 +39,10 @@ def test_plan_json_matches_the_python_api(mix, small_token_corpus, capsys):
     assert main(["plan", str(mix), "--corpus", str(small_token_corpus), "--total-tokens", "20000", "--json"]) == 0
     body = json.loads(capsys.readouterr().out)
     sizes = corpus_domain_tokens(small_token_corpus)
-    expected = plan_budget(load_schedule(mix, total_tokens=20_000, domain_tokens=sizes), sizes).to_dict()
+    from midtrain.mixers.domain_sizes import plan_domain_lengths
+
+    schedule = load_schedule(mix, total_tokens=20_000, domain_tokens=sizes)
+    expected = plan_budget(schedule, sizes, doc_lengths=plan_domain_lengths(small_token_corpus, schedule)).to_dict()
     assert body == json.loads(json.dumps(expected))
 
 

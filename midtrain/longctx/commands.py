@@ -81,15 +81,16 @@ def _register_build(steps: argparse._SubParsersAction) -> None:
 def _register_run(steps: argparse._SubParsersAction) -> None:
     p = steps.add_parser("run", help="score a model on an evaluation folder; results.json and a PNG",
                          description="Loss per position bucket and domain, copy-probe loss by distance, passkey "
-                                     "accuracy (argmax over the answer tokens, exact match). Writes RESULTS/results.json "
-                                     "and RESULTS/loss_by_position.png and prints the tables.")
+                                     "accuracy (argmax over the answer tokens, exact match). Writes "
+                                     "RESULTS/results.json and RESULTS/loss_by_position.png and prints the tables.")
     p.add_argument("evaldir", metavar="EVALDIR", help="folder written by `longctx-eval build`")
     p.add_argument("--model", required=True, metavar="HF_DIR_OR_CHECKPOINT",
                    help="Hugging Face model folder, or a torch.save file (module, or {config, state_dict})")
     p.add_argument("--output", "-o", required=True, metavar="RESULTS", help="folder for results.json and the PNG")
     p.add_argument("--device", default=None, help="default: cuda when available, else cpu")
     p.add_argument("--attention", default="sdpa", help="transformers attn_implementation (default sdpa)")
-    p.add_argument("--dtype", choices=["bfloat16", "float16", "float32"], help="default: bfloat16 on cuda, float32 on cpu")
+    p.add_argument("--dtype", choices=["bfloat16", "float16", "float32"],
+                   help="default: bfloat16 on cuda, float32 on cpu")
     p.add_argument("--batch-size", type=int, default=1, help="sequences per forward pass (default 1)")
     p.add_argument("--chunk", type=int, default=1024, help="positions per float32 logits slice (default 1024)")
     p.add_argument("--buckets", type=_int_list, default=None, metavar="E[,E...]",

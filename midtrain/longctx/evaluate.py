@@ -170,7 +170,8 @@ def score_eval_set(scorer: TokenScorer, evalset: EvalSet | str | os.PathLike, *,
         total_counts += counts
         info = ev.meta["domains"][d]
         results["domains"][d] = {"sequences": int(len(losses)), "requested": info["requested"],
-                                 "loss": float(sums.sum() / max(counts.sum(), 1)), "buckets": _buckets(sums, counts, pairs)}
+                                 "loss": float(sums.sum() / max(counts.sum(), 1)),
+                                 "buckets": _buckets(sums, counts, pairs)}
         curve[d] = _curve(sums, counts, curve_bin)
     if ev.domains:
         results["all"] = {"loss": float(total_sums.sum() / max(total_counts.sum(), 1)),

@@ -301,7 +301,8 @@ class _Builder:
         return getattr(self, "_" + task)(rng, chars)
 
     # --- filler -----------------------------------------------------------------------------------
-    def filler(self, rng: np.random.Generator, chars: int, avoid: frozenset[int] = frozenset()) -> tuple[str, list[str]]:
+    def filler(self, rng: np.random.Generator, chars: int,
+               avoid: frozenset[int] = frozenset()) -> tuple[str, list[str]]:
         """Real documents, drawn with replacement and joined by blank lines, cut to ``chars``."""
         parts: list[str] = []
         used: list[str] = []
