@@ -214,22 +214,22 @@ def test_one_document_per_package_in_dependency_order(packages, tmp_path):
 
 
 def test_a_package_over_max_chars_is_cut_into_consecutive_parts(packages, tmp_path):
-    corpus = write(tmp_path / "in", packages)
-    group_corpus(corpus, tmp_path / "whole")
-    whole = {r["id"]: r for r in rows(tmp_path / "whole")}
-    report = group_corpus(corpus, tmp_path / "out", GroupConfig(max_chars=60_000, shard_size_mb=0.1))
+    report = group_corpus(write(tmp_path / "in", packages), tmp_path / "out",
+                          GroupConfig(max_chars=120_000, shard_size_mb=0.1))
     parts = [r for r in rows(tmp_path / "out") if r["id"].startswith("email#")]
     assert [r["id"] for r in parts] == [f"email#{k}" for k in range(1, len(parts) + 1)] and len(parts) > 2
-    assert [m for r in parts for m in r["members"]] == whole["email"]["members"]
-    assert "".join(r["text"] for r in parts) == whole["email"]["text"]
-    assert all(len(r["text"]) <= 60_000 for r in rows(tmp_path / "out"))
+    email = {i.removeprefix("email/"): t for i, t, _ in packages if i.startswith("email/")}
+    in_order = order_files("email", email).paths
+    assert [m for r in parts for m in r["members"]] == [f"email/{p}" for p in in_order]
+    assert "".join(r["text"] for r in parts) == "".join(f"# path: email/{p}\n{email[p]}\n" for p in in_order)
+    assert all(len(r["text"]) <= 120_000 for r in rows(tmp_path / "out"))
     assert report.order["split_packages"] == 1 and len(Manifest.read(tmp_path / "out").shards) > 1
 
 
 def test_same_bytes_for_any_number_of_workers(packages, tmp_path):
     corpus = write(tmp_path / "in", packages, shards=4)
     for workers in (1, 2):
-        group_corpus(corpus, tmp_path / f"w{workers}", GroupConfig(max_chars=80_000, shard_size_mb=0.2),
+        group_corpus(corpus, tmp_path / f"w{workers}", GroupConfig(max_chars=120_000, shard_size_mb=0.2),
                      workers=workers)
     files = sorted(p.relative_to(tmp_path / "w1") for p in (tmp_path / "w1").rglob("*") if p.is_file())
     assert len(files) > 3
@@ -247,7 +247,7 @@ def test_an_id_without_a_package_part_names_the_record(tmp_path):
 
 def test_a_file_longer_than_max_chars_is_an_error_or_a_part_of_its_own(tmp_path):
     corpus = write(tmp_path / "in", [("p/a.py", "x = 1\n" * 50, "code"), ("p/b.py", "import a\n", "code")])
-    with pytest.raises(ConfigError, match=r"row 0 \(id 'p/a.py'\): its header and text take 317 characters, "
+    with pytest.raises(ConfigError, match=r"row 0 \(id 'p/a.py'\): its header and text take 316 characters, "
                                           r"more than max_chars = 100"):
         group_corpus(corpus, tmp_path / "out", GroupConfig(max_chars=100))
     report = group_corpus(corpus, tmp_path / "out", GroupConfig(max_chars=100, oversize="alone"))
@@ -269,5 +269,5 @@ def test_the_command_prints_one_line_and_errors_in_one_line(tmp_path, capsys):
             and "1 packages (0 split); import edges 9/9 satisfied (100.0%), 0 cycle(s), 0 break(s)" in out)
     assert main(["group", str(corpus), "--by", "repo", "-o", str(tmp_path / "o2"), "--package-depth", "2",
                  "--quiet"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "(id 'shop/__init__.py'): the id has no package part" in err
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after datatrove's log of the first step
+    assert last.startswith("midtrain group: error: ") and "(id 'shop/__init__.py'): the id has no package part" in last

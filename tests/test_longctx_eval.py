@@ -7,6 +7,7 @@ tiny causal GRU language model where transformers is not installed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -34,6 +35,7 @@ except ImportError:  # the scoring is model-agnostic; a plain torch module stand
 
 L = 1024
 VOCAB = 512
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "eval_longctx.py"
 
 
 class TinyCausalLM(torch.nn.Module):
@@ -256,17 +258,24 @@ def test_copy_probe_reports_the_repeat_and_first_occurrence_loss(evalset, model)
         assert entry["probes"] == 2 and entry["loss"] == pytest.approx(expected, rel=1e-5)
 
 
-def test_cli_builds_runs_and_writes_results_and_png(corpus, model, tmp_path, capsys):
-    tokens, bpe = corpus
+@pytest.fixture(scope="module")
+def saved_model(model, tmp_path_factory) -> Path:
+    """The model as ``--model`` takes it: a Hugging Face folder (or a torch.save file without transformers)."""
+    path = tmp_path_factory.mktemp("model") / "model"
     if transformers is not None:
-        model.save_pretrained(tmp_path / "model")
+        model.save_pretrained(path)
     else:
-        torch.save(model, tmp_path / "model")
+        torch.save(model, path)
+    return path
+
+
+def test_cli_builds_runs_and_writes_results_and_png(corpus, model, saved_model, tmp_path, capsys):
+    tokens, bpe = corpus
     ev, out = tmp_path / "ev", tmp_path / "results"
     assert main(["longctx-eval", "build", str(tokens), "--seq-len", "1K", "--per-domain", "2", "-o", str(ev),
                  "--seed", "1", "--copy-per-distance", "1", "--passkeys", "2", "--tokenizer", str(bpe)]) == 0
     assert "wrote" in capsys.readouterr().out
-    assert main(["longctx-eval", "run", str(ev), "--model", str(tmp_path / "model"), "--device", "cpu",
+    assert main(["longctx-eval", "run", str(ev), "--model", str(saved_model), "--device", "cpu",
                  "-o", str(out), "--buckets", "0,256,512"]) == 0
     printed = capsys.readouterr().out
     assert "loss by position (nats/token), seq_len 1024" in printed and "[256,512)" in printed
@@ -294,3 +303,18 @@ def test_a_checkpoint_file_loads_as_a_module_or_as_config_and_state_dict(model, 
         torch.testing.assert_close(getattr(out, "logits", out).float(), expected)
     with pytest.raises(ConfigError, match="no such file or folder"):
         load_model(tmp_path / "missing", device="cpu")
+
+
+def test_example_script_builds_the_set_once_then_reuses_it(corpus, saved_model, evalset, tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("eval_longctx", EXAMPLE)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    args = ["--model", str(saved_model), "--corpus", str(corpus[0]), "--seq-len", "1K", "--per-domain", "2",
+            "--passkeys", "0", "--evaldir", str(tmp_path / "ev"), "--out", str(tmp_path / "out"), "--device", "cpu"]
+    first = example.main(args)
+    assert "copy probe" in capsys.readouterr().out
+    stamp = (tmp_path / "ev" / "evalset.json").stat().st_mtime_ns
+    again = example.main(args)
+    assert (tmp_path / "ev" / "evalset.json").stat().st_mtime_ns == stamp
+    assert again["all"]["loss"] == first["all"]["loss"] and first["passkey"] is None
+    assert (tmp_path / "out" / "loss_by_position.png").is_file()

@@ -123,39 +123,65 @@ def rank_segments(block: BlockPlan, sub_batch: int, config: LoaderConfig, index:
     return out
 
 
-def cp_ranges(seq_len: int, degree: int, rank: int, split: str) -> list[tuple[int, int]]:
-    """The token ranges of a sequence that context-parallel rank ``rank`` holds, in the order it
-    holds them: ``contiguous`` is one slice of ``seq_len / degree``; ``head_tail`` (the
-    load-balanced zig-zag of Megatron and Transformer Engine) is chunks ``rank`` and
-    ``2 * degree - 1 - rank`` of ``2 * degree`` equal chunks."""
-    if split == "contiguous":
-        width = seq_len // degree
-        return [(rank * width, (rank + 1) * width)]
-    chunk = seq_len // (2 * degree)
-    tail = 2 * degree - 1 - rank
-    return [(rank * chunk, (rank + 1) * chunk), (tail * chunk, (tail + 1) * chunk)]
+def cp_ranges(seq_len: int, degree: int, rank: int) -> list[tuple[int, int]]:
+    """The token range of a sequence that context-parallel rank ``rank`` holds with the
+    ``contiguous`` split: the ``rank``-th slice of ``seq_len / degree`` tokens."""
+    width = seq_len // degree
+    return [(rank * width, (rank + 1) * width)]
 
 
 def context_parallel_slice(seg: RankSegments, seq_len: int, degree: int, rank: int, split: str) -> RankSegments:
-    """This context-parallel rank's part of every row: each segment cut to the rank's token
-    ranges (:func:`cp_ranges`), positions continuing where the cut falls, scopes kept, so its
-    ``cu_seqlens`` describe the pieces it holds. Rows shorter than ``seq_len`` (best-fit padding)
-    end in padding on the ranks whose ranges pass their end."""
+    """This context-parallel rank's part of every row, positions continuing where the cuts fall
+    and scopes kept, so that its ``cu_seqlens`` describe the pieces it holds.
+
+    - ``contiguous``: tokens ``[rank x L/C, (rank + 1) x L/C)`` of the row (:func:`cp_ranges`).
+    - ``head_tail``: *every document piece* of the row is cut into ``2C`` chunks, rank ``c``
+      holding chunks ``c`` and ``2C - 1 - c`` (head then tail, piece after piece): the causal
+      attention work of a document is then even across ranks. Chunk sizes inside a piece differ
+      by at most one token; the spare tokens of successive pieces go to the ranks in turn, so
+      every rank holds exactly ``L / C`` tokens of a full row and nothing is padded.
+
+    Rows shorter than ``seq_len`` (best-fit padding) end in padding on every rank.
+    """
     n_rows = len(seg.seq_ptr) - 1
     counts = np.diff(seg.seq_ptr)
     row_of = np.repeat(np.arange(n_rows), counts)
     ends = np.cumsum(seg.length)
     offset = ends - seg.length - (ends - seg.length)[seg.seq_ptr[:-1]][row_of] if len(ends) else ends
-    pieces = []
-    for order, (a, b) in enumerate(cp_ranges(seq_len, degree, rank, split)):
-        lo = np.maximum(offset, a)
-        hi = np.minimum(offset + seg.length, b)
-        keep = np.flatnonzero(hi > lo)
-        cut = lo[keep] - offset[keep]
-        pieces.append((row_of[keep], np.full(len(keep), order), keep, cut, hi[keep] - lo[keep]))
-    row, order, idx, cut, length = (np.concatenate(p) for p in zip(*pieces))
-    sort = np.lexsort((order, row))  # stable: segments keep their order inside a range
-    row, idx, cut, length = row[sort], idx[sort], cut[sort], length[sort]
+    if split == "contiguous":
+        (a, b), = cp_ranges(seq_len, degree, rank)
+        lo, hi = np.maximum(offset, a), np.minimum(offset + seg.length, b)
+        idx = np.flatnonzero(hi > lo)
+        cut, length = lo[idx] - offset[idx], hi[idx] - lo[idx]
+    else:
+        n = seg.length
+        q, r = n // (2 * degree), n % (2 * degree)
+        # rotation: the first spare token of a piece goes to the rank after the last one served
+        spent = np.cumsum(r) - r
+        rot = (spent - spent[seg.seq_ptr[:-1]][row_of]) % degree if len(r) else r
+
+        def extras(c: int) -> np.ndarray:
+            """Spare tokens rank ``c`` receives from each piece (0, 1 or 2)."""
+            d = (c - rot) % degree
+            return np.where(d < r, 1 + (r - 1 - d) // degree, 0)
+
+        before_head = np.zeros_like(n)   # spare tokens in head chunks of ranks < rank
+        upto_tail = np.zeros_like(n)     # spare tokens in tail chunks of ranks <= rank
+        for c in range(rank + 1):
+            e = extras(c)
+            if c < rank:
+                before_head += np.minimum(e, 1)
+            upto_tail += e == 2
+        e = extras(rank)
+        head_start, head_len = rank * q + before_head, q + (e >= 1)
+        tail_len = q + (e == 2)
+        tail_start = n - (rank + 1) * q - upto_tail
+        idx = np.repeat(np.arange(len(n)), 2)
+        cut = np.stack([head_start, tail_start], axis=1).reshape(-1)
+        length = np.stack([head_len, tail_len], axis=1).reshape(-1)
+        keep = length > 0
+        idx, cut, length = idx[keep], cut[keep], length[keep]
+    row = row_of[idx]
     seq_ptr = np.zeros(n_rows + 1, np.int64)
     np.cumsum(np.bincount(row, minlength=n_rows), out=seq_ptr[1:])
     return RankSegments(seq_ptr=seq_ptr, shard=seg.shard[idx], src=seg.src[idx] + cut, length=length,

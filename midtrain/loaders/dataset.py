@@ -29,8 +29,7 @@ from midtrain.corpus import TokenCorpus, open_token_corpus
 from midtrain.errors import ConfigError
 from midtrain.corpus.lengths import (DEFAULT_LONG_MIN_TOKENS, resolve_long_min_tokens, select_documents,
                                      virtual_long)
-from midtrain.loaders.batches import (STALE, CompactBatch, PlannedBatch, SlotWriter, cp_ranges, fill, from_slot,
-                                      rank_segments)
+from midtrain.loaders.batches import STALE, CompactBatch, PlannedBatch, SlotWriter, fill, from_slot, rank_segments
 from midtrain.loaders.config import LoaderConfig, batches_per_message
 from midtrain.loaders.feed import LocalFeed, SharedFeed
 from midtrain.loaders.plan import BlockPlan, GlobalPlan, PlanState, ScheduleLike
@@ -228,8 +227,7 @@ class PackedDataset(torch.utils.data.IterableDataset):
         cp = None
         if config.cp_degree > 1:
             cp = {"degree": config.cp_degree, "rank": config.context_parallel_rank, "split": config.cp_split,
-                  "seq_len": block.seq_len,
-                  "ranges": cp_ranges(block.seq_len, config.cp_degree, config.context_parallel_rank, config.cp_split)}
+                  "seq_len": block.seq_len}
         return {"rope": block.rope, "phase": block.phase, "cp": cp}
 
     def _follow(self, plan: GlobalPlan, block: int) -> bool:

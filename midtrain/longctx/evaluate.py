@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from midtrain.errors import ConfigError
+
 if TYPE_CHECKING:
     import torch
 
@@ -250,24 +252,19 @@ def load_model(path: str | os.PathLike, *, device: str = "cuda", attention: str 
     float32 on the CPU unless ``dtype`` says otherwise."""
     import torch
 
-    from midtrain.errors import ConfigError
-
     path = Path(path)
     torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if device.startswith("cuda") else torch.float32)
-    try:
-        import transformers
-    except ImportError:
-        raise ConfigError("--model: loading a model needs transformers (pip install transformers)") from None
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ConfigError(f"--model {path}: no config.json; pass a Hugging Face model folder or a checkpoint file")
-        model = transformers.AutoModelForCausalLM.from_pretrained(path, attn_implementation=attention,
-                                                                  dtype=torch_dtype)
+        model = _transformers(path).AutoModelForCausalLM.from_pretrained(path, attn_implementation=attention,
+                                                                         dtype=torch_dtype)
     elif path.is_file():
         obj = torch.load(path, map_location="cpu", weights_only=False)
         if isinstance(obj, torch.nn.Module):
             model = obj
         elif isinstance(obj, dict) and "config" in obj and ("state_dict" in obj or "model" in obj):
+            transformers = _transformers(path)
             raw = dict(obj["config"])
             config = transformers.AutoConfig.for_model(raw.pop("model_type"), **raw)
             config._attn_implementation = attention
@@ -278,6 +275,15 @@ def load_model(path: str | os.PathLike, *, device: str = "cuda", attention: str 
     else:
         raise ConfigError(f"--model {path}: no such file or folder")
     return model.to(device=device, dtype=torch_dtype).eval()
+
+
+def _transformers(path: Path):
+    try:
+        import transformers
+    except ImportError:
+        raise ConfigError(f"--model {path}: loading a Hugging Face model needs transformers "
+                          "(pip install transformers)") from None
+    return transformers
 
 
 def run_eval(evaldir: str | os.PathLike, model_path: str | os.PathLike, output: str | os.PathLike, *,

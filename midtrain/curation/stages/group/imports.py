@@ -33,6 +33,9 @@ _GO_PACKAGE = re.compile(r"\bpackage\s+\w+")
 _GO_IMPORT = re.compile(r"\s*import\s*(\((?:[^()\"`]|\"(?:\\.|[^\"\\\n])*\"|`[^`]*`)*\)|[^\n;]*)")
 _GO_PATH = re.compile(r'"((?:\\.|[^"\\\n])*)"|`([^`]*)`')
 _C_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"\n]+)"', re.M)
+# the fields of a statement that hold statements (if/for/while/try/with/def/class bodies, except
+# handlers and match cases, which are nodes with a body of their own)
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
 def language_of(path: str) -> str:
@@ -69,12 +72,21 @@ def python_references_ast(text: str) -> list[str] | None:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     refs = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            refs += [f"py:0:{alias.name}:" for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            refs += [f"py:{node.level}:{module}:{'' if alias.name == '*' else alias.name}" for alias in node.names]
+    # imports are statements: walk statement bodies only, never expressions (ast.walk visits every
+    # node and costs as much as the parse itself)
+    stack = [tree.body]
+    while stack:
+        for node in stack.pop():
+            if isinstance(node, ast.Import):
+                refs += [f"py:0:{alias.name}:" for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                refs += [f"py:{node.level}:{module}:{'' if alias.name == '*' else alias.name}" for alias in node.names]
+            else:
+                for name in _BODIES:
+                    body = getattr(node, name, None)
+                    if body:
+                        stack.append(body)
     return _unique(refs)
 
 
