@@ -14,6 +14,10 @@ What it shows:
 - per-domain loss from the batch's ``domain`` ids, all-reduced over ranks, which is also what an
   adaptive policy (``--policy doremi|exp3``) consumes through ``loader.update_mixture``;
 - the loader's share of step time (time blocked in ``next(batch)``);
+- long context: a schedule phase's ``rope`` block reaches the trainer with its batches
+  (``batch["rope"]``) and is applied at the boundary (``midtrain.loaders.rope.apply_rope``);
+  ``tokens_per_step`` phases change the number of rows per step; ``--doc-mask none`` trains on plain
+  concatenation (one causal scope per row);
 - exact resume: ``--save-state`` writes the loader state after ``--stop-after`` steps,
   ``--resume-state`` continues from it; ``--fingerprints`` records every row each rank consumed.
 """
@@ -34,6 +38,7 @@ import torch.nn.functional as F
 
 from midtrain.corpus import Manifest
 from midtrain.loaders import build_loader
+from midtrain.loaders.rope import apply_rope
 from midtrain.mixers import corpus_domain_tokens, load_schedule
 from midtrain.mixers.positions import parse_position
 
@@ -55,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", choices=sorted(MODEL_SIZES), default="small")
     p.add_argument("--attention", choices=["flex", "sdpa"], default="flex")
     p.add_argument("--packing", choices=["concat", "best_fit"], default="concat")
+    p.add_argument("--doc-mask", choices=["document", "none"], default="document",
+                   help="document: attention stays inside documents; none: one causal scope per row")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0, help="seeds the model init and the data order")
     p.add_argument("--lr", type=float, default=6e-4)
@@ -124,6 +131,19 @@ def row_fingerprints(batch: dict) -> list[str]:
     labels = batch["labels"].numpy()
     return [hashlib.sha256(ids[r].astype(np.int64).tobytes() + labels[r].astype(np.int64).tobytes()).hexdigest()[:16]
             for r in range(ids.shape[0])]
+
+
+def planned_steps(schedule, total_tokens: int, global_tokens: int, seq_len: int) -> int:
+    """Optimizer steps of the run: each phase's tokens over its tokens per step (``tokens_per_step``,
+    else ``--batch-size x world x`` the phase's ``seq_len``)."""
+    steps = 0
+    for phase in schedule.phases:
+        end = min(phase.end if phase.end is not None else total_tokens, total_tokens)
+        if end <= phase.start:
+            continue
+        per_step = phase.tokens_per_step or global_tokens // seq_len * (phase.seq_len or seq_len)
+        steps += -(-(end - phase.start) // per_step)
+    return steps
 
 
 def lr_at(step: int, steps: int, args: argparse.Namespace) -> float:
@@ -202,11 +222,12 @@ def main(argv: list[str] | None = None) -> dict:
     policy = make_policy(args, domains, schedule) if args.policy != "none" else None
     loader = build_loader(args.corpus, schedule, seq_len=args.seq_len, batch_size=args.batch_size, seed=args.seed,
                           rank=rank, world_size=world, num_workers=args.workers, packing=args.packing,
-                          compact=True, pin_memory=device.type == "cuda", policy=policy)
+                          compact=True, pin_memory=device.type == "cuda", policy=policy, doc_mask=args.doc_mask,
+                          mask_cross_document_labels=args.doc_mask == "document")
     if args.resume_state:
         loader.load_state_dict(json.loads(Path(args.resume_state).read_text()))
     global_tokens = args.batch_size * world * args.seq_len
-    steps = total_tokens // global_tokens
+    steps = planned_steps(schedule, total_tokens, global_tokens, args.seq_len)
     model = build_model(args.model, vocab, args.seq_len, args.attention, device, args.seed)
     n_params = sum(p.numel() for p in model.parameters())
     if world > 1:
@@ -225,19 +246,27 @@ def main(argv: list[str] | None = None) -> dict:
     it = iter(loader)
     t_prev = time.perf_counter()
     step = start_step
+    rope = None
     while step < steps:
         if args.stop_after is not None and step >= args.stop_after:
             break
         t0 = time.perf_counter()
-        batch = next(it)
+        try:
+            batch = next(it)
+        except StopIteration:  # the schedule's token budget is used up
+            break
         t1 = time.perf_counter()
+        if batch["rope"] != rope:  # a phase boundary with new RoPE settings
+            rope = batch["rope"]
+            apply_rope(model, rope)
         if args.fingerprints:
             fingerprints.append(row_fingerprints(batch))
         ids = batch["input_ids"].to(device, non_blocking=True).long()
         labels = batch["labels"].to(device, non_blocking=True).long()
         pos = batch["position_ids"].to(device, non_blocking=True).long()
         dom = batch["domain"].to(device, non_blocking=True)
-        mask = document_mask(batch["document_ids"].to(device, non_blocking=True), args.attention)
+        doc_ids = batch["document_ids"].to(device, non_blocking=True)
+        mask = document_mask(doc_ids, args.attention)  # with --doc-mask none every row is one document
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, args)
         logits = model(input_ids=ids, position_ids=pos, attention_mask=mask).logits
