@@ -23,9 +23,8 @@ from helpers.torch_threads import one_thread  # noqa: F401  (autouse fixture)
 from midtrain.cli import main
 from midtrain.corpus import open_token_corpus
 from midtrain.errors import ConfigError
-from midtrain.longctx import (EvalSetConfig, build_eval_set, evaluate_model, load_eval_set, logits_scorer,
-                              position_bucket_losses, score_eval_set)
-from midtrain.longctx.evaluate import load_model
+from midtrain.longctx import (EvalSetConfig, build_eval_set, evaluate_model, load_eval_set, load_model,
+                              logits_scorer, position_bucket_losses, score_eval_set)
 from midtrain.tokenize import tokenize_corpus, train_bpe
 
 try:
@@ -192,7 +191,8 @@ def test_bucket_losses_equal_a_plain_full_logits_computation(evalset, model):
         ids = torch.from_numpy(evalset.sequences(d).astype(np.int64))
         with torch.no_grad():
             logits = logits_of(model, ids)
-        ref = F.cross_entropy(logits[:, :-1].reshape(-1, VOCAB), ids[:, 1:].reshape(-1), reduction="none").view(3, L - 1)
+        ref = F.cross_entropy(logits[:, :-1].reshape(-1, VOCAB), ids[:, 1:].reshape(-1),
+                              reduction="none").view(3, L - 1)
         all_losses.append(ref)
         got = results["domains"][d]
         assert got["sequences"] == 3
@@ -305,16 +305,16 @@ def test_a_checkpoint_file_loads_as_a_module_or_as_config_and_state_dict(model, 
         load_model(tmp_path / "missing", device="cpu")
 
 
-def test_example_script_builds_the_set_once_then_reuses_it(corpus, saved_model, evalset, tmp_path, capsys):
+def test_example_script_reuses_an_evaluation_set_of_that_length(saved_model, evalset, tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("eval_longctx", EXAMPLE)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    args = ["--model", str(saved_model), "--corpus", str(corpus[0]), "--seq-len", "1K", "--per-domain", "2",
-            "--passkeys", "0", "--evaldir", str(tmp_path / "ev"), "--out", str(tmp_path / "out"), "--device", "cpu"]
-    first = example.main(args)
-    assert "copy probe" in capsys.readouterr().out
-    stamp = (tmp_path / "ev" / "evalset.json").stat().st_mtime_ns
-    again = example.main(args)
-    assert (tmp_path / "ev" / "evalset.json").stat().st_mtime_ns == stamp
-    assert again["all"]["loss"] == first["all"]["loss"] and first["passkey"] is None
+    stamp = (evalset.path / "evalset.json").stat().st_mtime_ns
+    results = example.main(["--model", str(saved_model), "--seq-len", "1K", "--evaldir", str(evalset.path),
+                            "--out", str(tmp_path / "out"), "--device", "cpu"])
+    assert "passkey: accuracy" in capsys.readouterr().out and results["passkey"]["probes"] == 6
+    assert (evalset.path / "evalset.json").stat().st_mtime_ns == stamp
     assert (tmp_path / "out" / "loss_by_position.png").is_file()
+    with pytest.raises(SystemExit, match="pass --corpus to build one"):
+        example.main(["--model", str(saved_model), "--seq-len", "2K", "--evaldir", str(evalset.path),
+                      "--out", str(tmp_path / "out"), "--device", "cpu"])

@@ -82,8 +82,8 @@ def test_answer_offsets_point_at_the_answer_which_ends_the_text(built, documents
         before = text[:a]
         if r["source"] == "passkey":
             assert re.fullmatch(r"\d{5}", answer)
-            assert f"The pass key is {answer}. Remember it." in before
-            assert before.endswith("What is the pass key? The pass key is ")
+            assert f"The secret number is {answer}. Keep it in mind: {answer}." in before
+            assert before.endswith("What is the secret number? The secret number is ")
         elif r["source"] == "kv_retrieval":
             key = re.search(r"the value of key ([0-9a-f]{8}) is $", before).group(1)
             table = before[before.index("KEY-VALUE TABLE"):before.index("END OF TABLE")]
@@ -106,8 +106,9 @@ def test_hidden_information_sits_at_the_recorded_depth(built):
         if r["source"] != "passkey":
             continue
         text = r["text"]
-        needle = text.index(f"The pass key is {text[r['answer_start']:]}")
-        body = len(text) - len("What is the pass key? The pass key is ") - (r["answer_end"] - r["answer_start"])
+        needle = text.index(f"The secret number is {text[r['answer_start']:]}")
+        question = "What is the secret number? The secret number is "
+        body = len(text) - len(question) - (r["answer_end"] - r["answer_start"])
         assert abs(needle / body - r["depth"]) < 0.02
 
 
@@ -137,6 +138,14 @@ def test_held_out_documents_are_never_used_by_id_or_by_text(text_dir, documents,
     unfiltered = rows_of(build_synthetic(text_dir, tmp_path / "all", SyntheticConfig(lengths=(1024,), count=8,
                                                                                      seed=1)).output)
     assert {i for r in unfiltered for i in r["source_ids"]} & {*by_id, by_text}
+
+
+def test_a_large_corpus_is_sampled_to_max_pool_documents_by_the_seed(text_dir, tmp_path):
+    config = SyntheticConfig(lengths=(256,), count=4, tasks=("passkey",), max_pool_documents=10, seed=2)
+    first = build_synthetic(text_dir, tmp_path / "a", config)
+    build_synthetic(text_dir, tmp_path / "b", config)
+    assert first.pool_documents == 10
+    assert file_bytes(tmp_path / "a") == file_bytes(tmp_path / "b")
 
 
 def test_interleave_draws_distractors_from_minhash_neighbours(documents, tmp_path):

@@ -22,17 +22,18 @@ from midtrain.lazy import lazy_getattr
 if TYPE_CHECKING:
     from midtrain.longctx.evalset import EvalSet, EvalSetConfig, build_eval_set, load_eval_set
     from midtrain.longctx.evaluate import (DEFAULT_BUCKETS, TokenScorer, bucket_edges, evaluate_model,
-                                           format_results, logits_scorer, losses_from_logits, model_scorer,
-                                           position_bucket_losses, run_eval, score_eval_set)
+                                           format_results, load_model, logits_scorer, losses_from_logits,
+                                           model_scorer, position_bucket_losses, results_json, run_eval,
+                                           score_eval_set)
     from midtrain.longctx.neighbours import NeighbourConfig, Neighbours, near_neighbours
     from midtrain.longctx.plot import plot_loss_by_position
     from midtrain.longctx.synthetic import TASKS, SyntheticConfig, SyntheticReport, build_synthetic
 
 _EXPORTS = {
     **dict.fromkeys(["EvalSet", "EvalSetConfig", "build_eval_set", "load_eval_set"], "midtrain.longctx.evalset"),
-    **dict.fromkeys(["DEFAULT_BUCKETS", "TokenScorer", "bucket_edges", "evaluate_model", "format_results",
-                     "logits_scorer", "losses_from_logits", "model_scorer", "position_bucket_losses", "run_eval",
-                     "score_eval_set"], "midtrain.longctx.evaluate"),
+    **dict.fromkeys(["DEFAULT_BUCKETS", "TokenScorer", "bucket_edges", "evaluate_model", "format_results", "load_model",
+                     "logits_scorer", "losses_from_logits", "model_scorer", "position_bucket_losses", "results_json",
+                     "run_eval", "score_eval_set"], "midtrain.longctx.evaluate"),
     **dict.fromkeys(["NeighbourConfig", "Neighbours", "near_neighbours"], "midtrain.longctx.neighbours"),
     "plot_loss_by_position": "midtrain.longctx.plot",
     **dict.fromkeys(["TASKS", "SyntheticConfig", "SyntheticReport", "build_synthetic"], "midtrain.longctx.synthetic"),

@@ -163,7 +163,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from midtrain.longctx.evaluate import DEFAULT_BUCKETS, format_results, run_eval
+    from midtrain.longctx.evaluate import DEFAULT_BUCKETS, format_results, results_json, run_eval
 
     device = args.device
     if device is None:
@@ -173,5 +173,5 @@ def _run(args: argparse.Namespace) -> int:
     results = run_eval(args.evaldir, args.model, args.output, device=device, attention=args.attention,
                        batch_size=args.batch_size, buckets=args.buckets or DEFAULT_BUCKETS, chunk=args.chunk,
                        dtype=args.dtype)
-    print(json.dumps(results, indent=2) if args.json else format_results(results))
+    print(results_json(results).decode() if args.json else format_results(results))
     return 0

@@ -292,8 +292,6 @@ def run_eval(evaldir: str | os.PathLike, model_path: str | os.PathLike, output: 
              ) -> dict[str, Any]:
     """``midtrain longctx-eval run``: load the model, score, write ``results.json`` and
     ``loss_by_position.png`` into ``output`` (atomically), return the results."""
-    import json
-
     from midtrain.corpus.manifest import atomic_write_bytes
     from midtrain.longctx.plot import plot_loss_by_position
 
@@ -301,9 +299,25 @@ def run_eval(evaldir: str | os.PathLike, model_path: str | os.PathLike, output: 
     results = evaluate_model(model, evaldir, device, batch_size, buckets=buckets, chunk=chunk)
     results["model"] = str(model_path)
     out = Path(output)
-    atomic_write_bytes(out / "results.json", (json.dumps(results, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(out / "results.json", results_json(results))
     plot_loss_by_position(results, out / "loss_by_position.png")
     return results
+
+
+def results_json(results: dict[str, Any]) -> bytes:
+    """``results`` as strict JSON (an empty bucket's NaN becomes null), keys sorted."""
+    import json
+
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    return (json.dumps(clean(results), indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
 def format_results(results: dict[str, Any]) -> str:

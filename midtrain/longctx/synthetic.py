@@ -3,7 +3,7 @@
 ``build_synthetic(TEXT_CORPUS, OUT, SyntheticConfig(lengths=(4096, 16384), count=100))`` writes a
 text corpus of one domain (``synthetic``) whose rows are long examples whose answer sits at the end:
 
-- ``passkey``: a pass-key sentence hidden at a seeded depth inside filler of real documents, the
+- ``passkey``: a secret-number sentence hidden at a seeded depth inside filler of real documents, the
   question and the key at the end (Mohtashami & Jaggi 2023; RULER's NIAH single);
 - ``kv_retrieval``: a table of random key = value pairs hidden the same way, one key asked for;
 - ``copy_back``: real text, then ``Repeat the passage that began with "…":`` and the passage
@@ -44,8 +44,10 @@ _WORD = re.compile(r"\S+")
 _SNAP = 200
 """How far back (characters) a cut looks for whitespace before cutting inside a word."""
 
-PASSKEY_INTRO = ("There is a pass key hidden inside a lot of irrelevant text. Find it and memorize it. "
-                 "I will quiz you about the pass key.\n\n")
+# The passkey wording differs on purpose from the evaluation's (midtrain.longctx.evalset, the usual
+# "pass key" prompt of Mohtashami & Jaggi 2023): training on the exact evaluation template would
+# inflate its accuracy.
+SECRET_INTRO = "Somewhere in the text below is a secret number. Remember it: you will be asked for it at the end.\n\n"
 KV_INTRO = "A table of keys and values is hidden inside the following text. Remember the table.\n\n"
 
 
@@ -250,7 +252,7 @@ def build_synthetic(corpus: str | os.PathLike, output: str | os.PathLike, config
     rows: list[dict[str, Any]] = []
     per_task = dict.fromkeys(config.tasks, 0)
     for length in config.lengths:
-        for t, task in enumerate(config.tasks):
+        for task in config.tasks:
             for i in range(config.count):
                 rng = np.random.default_rng([config.seed, TASKS.index(task), length, i])
                 ex = builder.build(task, rng, config.chars(length))
@@ -323,9 +325,9 @@ class _Builder:
     # --- tasks ------------------------------------------------------------------------------------
     def _passkey(self, rng: np.random.Generator, chars: int) -> Example:
         key = str(int(rng.integers(10_000, 100_000)))
-        needle = f"\n\nThe pass key is {key}. Remember it. {key} is the pass key.\n\n"
-        question = "\n\nWhat is the pass key? The pass key is "
-        return self._hidden(rng, chars, PASSKEY_INTRO, needle, question, key)
+        needle = f"\n\nThe secret number is {key}. Keep it in mind: {key}.\n\n"
+        question = "\n\nWhat is the secret number? The secret number is "
+        return self._hidden(rng, chars, SECRET_INTRO, needle, question, key)
 
     def _kv_retrieval(self, rng: np.random.Generator, chars: int) -> Example:
         keys = _distinct_hex(rng, self.config.kv_pairs)
