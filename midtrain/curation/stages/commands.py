@@ -1,4 +1,4 @@
-"""CLI of the corpus-to-corpus stages: ``midtrain dedup``, ``midtrain decontaminate`` and ``midtrain group`` on a text corpus."""
+"""CLI of the corpus-to-corpus stages on a text corpus: ``midtrain dedup``, ``decontaminate`` and ``group``."""
 
 from __future__ import annotations
 

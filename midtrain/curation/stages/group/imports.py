@@ -6,7 +6,9 @@ A *reference* is a string that :mod:`.resolve` later maps to files of the same p
   ``py:0:a:b``; ``from ..a import b`` -> ``py:2:a:b``; ``from . import b`` -> ``py:1::b``. Parsed with
   :mod:`ast` (imports anywhere in the file, including inside functions and ``try`` blocks); a file
   that does not parse (Python 2, a deliberate syntax error in a test) falls back to a line regex;
-- Go ``go:<import path>``: every path of the ``import`` declarations after the package clause;
+- Go ``go:<import path>``: every path of the ``import`` declarations after the package clause (a
+  file with the ``//go:build ignore`` constraint is parsed as ``go-ignored``: it is no part of its
+  folder's package);
 - C/C++ ``c:<file>``: every ``#include "file"`` (angle-bracket includes name system headers and
   are not followed).
 
@@ -32,6 +34,8 @@ _GO_TOKENS = re.compile(r'"(?:\\.|[^"\\\n])*"|`[^`]*`|//[^\n]*|/\*.*?\*/', re.S)
 _GO_PACKAGE = re.compile(r"\bpackage\s+\w+")
 _GO_IMPORT = re.compile(r"\s*import\s*(\((?:[^()\"`]|\"(?:\\.|[^\"\\\n])*\"|`[^`]*`)*\)|[^\n;]*)")
 _GO_PATH = re.compile(r'"((?:\\.|[^"\\\n])*)"|`([^`]*)`')
+_GO_IGNORE = re.compile(r"^//(?:go:build|\s*\+build)\s+ignore\s*$", re.M)
+_GO_PACKAGE_LINE = re.compile(r"^package\s", re.M)
 _C_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"\n]+)"', re.M)
 # the fields of a statement that hold statements (if/for/while/try/with/def/class bodies, except
 # handlers and match cases, which are nodes with a body of their own)
@@ -51,13 +55,13 @@ def language_of(path: str) -> str:
 
 
 def file_references(path: str, text: str) -> tuple[list[str], str]:
-    """``(references, parser)`` of a file: parser is ``python``, ``python-regex``, ``go``, ``c`` or ``none``."""
+    """``(references, parser)``: parser is ``python``, ``python-regex``, ``go``, ``go-ignored``, ``c`` or ``none``."""
     language = language_of(path)
     if language == "python":
         refs = python_references_ast(text)
         return (refs, "python") if refs is not None else (python_references_regex(text), "python-regex")
     if language == "go":
-        return go_references(text), "go"
+        return go_references(text), "go-ignored" if go_build_ignored(text) else "go"
     if language == "c":
         return [f"c:{m}" for m in _unique(_C_INCLUDE.findall(text))], "c"
     return [], "none"
@@ -132,6 +136,15 @@ def go_references(text: str) -> list[str]:
             paths.append(quoted or raw)
         at = match.end()
     return [f"go:{p}" for p in _unique(paths) if p]
+
+
+def go_build_ignored(text: str) -> bool:
+    """Whether a Go file carries the ``//go:build ignore`` constraint (a generator or a standalone
+    program): the Go tool leaves it out of its folder's package, so importing the folder does not
+    depend on it."""
+    package = _GO_PACKAGE_LINE.search(text)
+    ignore = _GO_IGNORE.search(text, 0, package.start() if package else len(text))
+    return ignore is not None
 
 
 def _dotted(name: str) -> bool:

@@ -57,8 +57,10 @@ def run_group(corpus: str | os.PathLike, output: str | os.PathLike, config: Grou
 
         minhash = DedupJob(corpus=job.corpus, work=job.work, output=job.output, shards=shards,
                            config=config.minhash_config())
+        # one task per worker for the bands (a task takes bands rank, rank + tasks, ...; each band
+        # writes its own file): a task costs ~40 ms to start, a small band far less
         steps += [(ComputeSignatures(minhash), len(shards), "1_signatures"),
-                  (FindDuplicatePairs(minhash), config.bands, "1_pairs")]
+                  (FindDuplicatePairs(minhash), min(config.bands, executor.workers), "1_pairs")]
     run_steps(steps, executor, logs, progress=progress)
 
     members = load_members(job)

@@ -160,10 +160,11 @@ def order_files(package: str, files: Mapping[str, str]) -> PackageOrder:
     from midtrain.curation.stages.group.resolve import PackageFiles
 
     paths = sorted(files)
-    index = PackageFiles(package, paths)
+    found = [file_references(path, files[path]) for path in paths]
+    index = PackageFiles(package, paths, outside=frozenset(f for f, (_, p) in enumerate(found) if p == "go-ignored"))
     edges = []
-    for f, path in enumerate(paths):
-        deps, _ = index.dependencies(f, file_references(path, files[path])[0])
+    for f, (refs, _) in enumerate(found):
+        deps, _ = index.dependencies(f, refs)
         edges += [(d, f) for d in sorted(deps)]
     edge_array = np.array(edges, np.int64).reshape(-1, 2)
     starts = np.array([0, len(paths)], np.int64)

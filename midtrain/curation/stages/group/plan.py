@@ -101,7 +101,8 @@ def plan_repo(job: GroupJob, m: Members) -> Plan:
     starts = [0] + [a for a in range(1, n) if packages[a] != packages[a - 1]] + [n]
     edges, external = [], 0
     for lo, hi in zip(starts[:-1], starts[1:]):
-        files = PackageFiles(packages[lo], paths[lo:hi])
+        ignored = frozenset(f for f in range(hi - lo) if m.parsers[nodes[lo + f]] == "go-ignored")
+        files = PackageFiles(packages[lo], paths[lo:hi], outside=ignored)
         for f in range(hi - lo):
             deps, missed = files.dependencies(f, m.refs[nodes[lo + f]] or [])
             external += missed
@@ -116,7 +117,7 @@ def plan_repo(job: GroupJob, m: Members) -> Plan:
     block = np.array([repo_block_chars(m.ids[nodes[s]], int(m.chars[nodes[s]])) for s in range(n)], np.int64)
     out_order, sizes, ids, domains, sources, chars = [], [], [], [], [], []
     split_packages = oversized = 0
-    for p, (lo, hi) in enumerate(zip(starts[:-1], starts[1:])):
+    for lo, hi in zip(starts[:-1], starts[1:]):
         parts = _cut(job, m, [int(s) for s in order[lo:hi]], block, nodes)
         oversized += sum(1 for part in parts if len(part) == 1 and cfg.max_chars and block[part[0]] > cfg.max_chars)
         split_packages += len(parts) > 1
@@ -185,7 +186,7 @@ def plan_similar(job: GroupJob, m: Members, pairs: np.ndarray, similarity: np.nd
     totals = np.add.reduceat(m.chars[order], starts) + len(cfg.separator) * (sizes - 1) if n else np.zeros(0, np.int64)
     sources = [_majority_or_none([m.sources[v] for v in order[a:a + k]]) for a, k in zip(starts, sizes)]
     counts = {"neighbour_pairs": int(len(pairs)), "oversized": oversized,
-              "grouped_documents": int(sizes[sizes > 1].sum()), "singletons": int((sizes == 1).sum())}
+              "grouped_documents": int(sizes[sizes > 1].sum())}
     return Plan(order=order, sizes=sizes, ids=[m.ids[v] for v in first], domains=[m.domains[v] for v in first],
                 sources=sources, chars=totals.astype(np.int64), counts=counts)
 

@@ -26,7 +26,7 @@ class GroupReport(StageReport):
     packages and outside cycles, ``cycles`` (strongly connected components of more than one file),
     ``cyclic_packages``, ``files_in_cycles``, ``breaks`` (files placed before one of their
     dependencies), ``external_references`` (imports of other packages), ``parsers`` (files per
-    parser: python, python-regex, go, c, none), ``oversized``."""
+    parser: python, python-regex, go, go-ignored, c, none), ``oversized``."""
     neighbours: dict[str, Any] = field(default_factory=dict)
     """``similar``: ``candidate_pairs`` (LSH, summed over bands), ``verified_pairs``,
     ``neighbour_pairs`` (verified, same domain), ``grouped_documents``, ``oversized``."""

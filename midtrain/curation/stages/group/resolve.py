@@ -11,11 +11,12 @@ package) is *external* and adds no edge.
   with that dotted name (``src/`` layouts). ``from a import b`` depends on the module ``a.b`` if
   there is one, else on ``a``. Relative ``from ..a import b`` climbs from the importing file's folder
   inside the package (above its root: external).
-- **Go**: an import path names a folder; it depends on every non-test ``.go`` file of it (a
-  ``_test.go`` file is not part of the package it imports). The folder is the one whose path
-  (package name + relative folder) equals the import path, else one under a ``vendor/`` folder
-  ending in it (the closest to the importer), else the longest whose path ends the import path
-  (a module prefix such as ``github.com/owner/`` before the package name).
+- **Go**: an import path names a folder; it depends on every ``.go`` file of the folder's package
+  (not a ``_test.go`` file, nor one with the ``//go:build ignore`` constraint: the Go tool builds
+  neither into the package it imports). The folder is the one whose path (package name + relative
+  folder) equals the import path, else one under a ``vendor/`` folder ending in it (the closest to
+  the importer), else the longest whose path ends the import path (a module prefix such as
+  ``github.com/owner/`` before the package name).
 - **C/C++** ``#include "x.h"``: relative to the including file's folder, else the package root,
   else the only file whose path ends with ``/x.h``.
 """
@@ -31,7 +32,8 @@ from midtrain.curation.stages.group.imports import PYTHON_SUFFIXES, language_of
 class PackageFiles:
     """The files of one package, indexed for resolving references."""
 
-    def __init__(self, name: str, paths: list[str]) -> None:
+    def __init__(self, name: str, paths: list[str], *, outside: frozenset[int] = frozenset()) -> None:
+        """``outside``: files no import of a folder depends on (Go files with ``//go:build ignore``)."""
         self.name = name
         self.paths = paths
         self.index = {p: i for i, p in enumerate(paths)}
@@ -50,7 +52,7 @@ class PackageFiles:
         # Go: folder (package name + relative folder) -> non-test .go files
         self.go_dirs: dict[str, list[int]] = defaultdict(list)
         for i, p in enumerate(paths):
-            if p.endswith(".go") and not p.endswith("_test.go"):
+            if p.endswith(".go") and not p.endswith("_test.go") and i not in outside:
                 self.go_dirs[self._full_dir(p)].append(i)
         self.vendored: dict[str, list[str]] = defaultdict(list)
         for folder in self.go_dirs:
@@ -113,10 +115,12 @@ class PackageFiles:
         return [] if hit is None else [hit]
 
     def _absolute(self, file: int, dotted: str, *, whole: bool) -> int | None:
+        """The module file named by ``dotted`` (``whole``) or by its longest prefix that names one."""
         parts = dotted.split(".")
         folder = posixpath.dirname(self.paths[file])
         here = folder.replace("/", ".") if folder else ""
-        for k in range(len(parts), 0 if not whole else len(parts) - 1, -1):
+        shortest = len(parts) if whole else 1
+        for k in range(len(parts), shortest - 1, -1):
             name = ".".join(parts[:k])
             if parts[0] == self.root_module:
                 hit = self.modules.get(".".join(parts[1:k]))
