@@ -52,6 +52,8 @@ SLOW_MODULES = {
     "test_labels_training.py", "test_loader_distributed.py", "test_tokenize_interchange.py",
     "test_tokenize_job.py", "test_curation_refilter.py", "test_labels_heldout.py",
     "test_loader_online_weights.py", "test_sweep_run.py", "test_sweep_cli.py", "test_sweep_report.py",
+    "test_group.py", "test_group_similar.py", "test_group_ray.py", "test_longctx_eval.py", "test_longctx_synthetic.py",
+    "test_longctx_loader.py", "test_longctx_rope.py",
 }
 SLOW_TESTS = {
     "test_process_exits_cleanly_while_workers_are_mid_stream", "test_importing_the_loader_does_not_pull_the_curation_stack",
@@ -60,6 +62,7 @@ SLOW_TESTS = {
     "test_signals_equal_reference_on_real_documents", "test_help_imports_no_heavy_library",
     "test_flag_table_equals_python_predicates_on_every_code_point", "test_dedup_command_prints_counts_and_explains",
     "test_magika_is_imported_only_when_a_document_needs_it", "test_deterministic_and_independent_of_batch",
+    "test_rope_base_command",
 }
 
 
