@@ -55,7 +55,7 @@ from midtrain.loaders.rope import apply_rope  # noqa: E402
 from midtrain.mixers import load_schedule  # noqa: E402
 
 FULL = dict(model=(512, 8, 8, 1376), base_len=2048, long_len=16384, step_tokens=1 << 17, base_tokens=80_000_000,
-            arm_tokens=12_000_000, base_budget=170.0, arm_budget=40.0, eval_long=8, eval_short_batches=6,
+            arm_tokens=12_000_000, base_budget=150.0, arm_budget=35.0, eval_long=8, eval_short_batches=6,
             lr=1e-3, arm_lr=3e-4, theta_base=1e4, theta_long=5e5, copy_distances=None, passkeys=8, device="cuda")
 DRY = dict(model=(32, 2, 2, 64), base_len=64, long_len=512, step_tokens=2048, base_tokens=40_960,
            arm_tokens=8_192, base_budget=60.0, arm_budget=20.0, eval_long=2, eval_short_batches=2,
@@ -188,13 +188,20 @@ def long_eval(model, evaldir: Path, device: torch.device) -> dict:
     from midtrain.longctx.evaluate import evaluate_model
 
     previous = model.config._attn_implementation
-    model.set_attn_implementation("sdpa")  # one document per sequence: plain causal attention
+    _set_attention(model, "sdpa")  # one document per sequence: plain causal attention
     try:
         res = evaluate_model(model, evaldir, device=device.type, batch_size=1)
     finally:
-        model.set_attn_implementation(previous)
+        _set_attention(model, previous)
         model.train()
     return res
+
+
+def _set_attention(model, kind: str) -> None:
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation(kind)
+    else:
+        model.config._attn_implementation = kind
 
 
 def assemble_grouped(train_c: Path, grouped_c: Path, out: Path) -> Path | None:
@@ -242,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arms", default="A0,A1,A2,A3,A4,A5")
     p.add_argument("--base-budget", type=float)
     p.add_argument("--arm-budget", type=float)
+    p.add_argument("--stop-after", type=float, default=480.0,
+                   help="seconds after which no further arm starts (the device allows 600 per command)")
     args = p.parse_args(argv)
     cfg = dict(DRY if args.dry_run else FULL)
     for key in ("base_budget", "arm_budget"):
@@ -291,10 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     long_phase = {"name": "extend", "seq_len": cfg["long_len"], "tokens_per_step": cfg["step_tokens"],
                   "rope": {"theta": cfg["theta_long"]}}
     up = {"length_upsample": {"below": 4096 if not args.dry_run else 128, "keep": 0.1}}
-    specs = {
-        "A1 concat, no masks": (train_c, {**long_phase, "weights": w}, "none"),
+    specs = {  # in order of value, in case the time guard stops the run early
         "A2 masks": (train_c, {**long_phase, "weights": w}, "document"),
         "A3 masks + upsampling": (train_c, {**long_phase, "weights": w, **up}, "document"),
+        "A1 concat, no masks": (train_c, {**long_phase, "weights": w}, "none"),
         f"A4 masks + {long_rich} at 60%": (train_c, {**long_phase, "weights": upweighted(w, long_rich, 0.6)},
                                            "document"),
         "A5 = A3 with package code": (grouped_c or data / "code_grouped_tokens", {**long_phase, "weights": w, **up},
@@ -305,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if not (corpus / "manifest.json").exists():
             results["arms"][name] = {"skipped": f"{corpus} missing"}
+            continue
+        if time.perf_counter() - t_start > args.stop_after:
+            results["arms"][name] = {"skipped": f"time guard: {args.stop_after:.0f} s passed"}
             continue
         model.load_state_dict(state)
         apply_rope(model, {"theta": cfg["theta_base"]})
@@ -320,7 +332,10 @@ def main(argv: list[str] | None = None) -> int:
     table = format_table(results, domains)
     (args.out / "table.md").write_text(table + "\n")
     print(table)
-    plot(results, args.out / "loss_by_position.png")
+    try:
+        plot(results, args.out / "loss_by_position.png")
+    except ImportError as exc:  # the device image may lack matplotlib: the table and JSON are the result
+        print(f"no plot: {exc}")
     return 0
 
 

@@ -35,7 +35,10 @@ from midtrain.corpus.validation import validate
 
 bundle, dest = Path(sys.argv[1]), Path(sys.argv[2])
 failed = False
-for split in ("train", "heldout"):
+# code_grouped: the issue-17 bundle's package-level code corpus (benchmarks/gpu/prepare_longctx.py)
+for split in ("train", "heldout", "code_grouped"):
+    if not (bundle / f"{split}.tar.zst").exists() and split == "code_grouped":
+        continue
     t0 = time.perf_counter()
     folder = dest / f"{split}_tokens"
     shutil.rmtree(folder, ignore_errors=True)
