@@ -199,7 +199,11 @@ def test_context_parallel_slices_reassemble_the_sequences(corpus, split, degree,
     world = 2 * degree
     parts = [take(build_loader(corpus, {"weights": WEIGHTS}, world_size=world, rank=degree + c, cp_degree=degree,
                                cp_split=split, **kwargs), 3) for c in range(degree)]
+    seen = []
     for step, ref in enumerate(full):
+        prints = {parts[c][step]["cp"].pop("fingerprint") for c in range(degree)}
+        assert len(prints) == 1 and None not in prints  # every rank of the group reads the same sequences
+        seen += prints
         for c in range(degree):
             batch = parts[c][step]
             assert batch["cp"] == {"degree": degree, "rank": c, "split": split, "seq_len": 1024}
@@ -218,6 +222,7 @@ def test_context_parallel_slices_reassemble_the_sequences(corpus, split, degree,
                 assert not set(piece) & set(merged)  # no token on two ranks
                 merged.update(piece)
             assert merged == token_map(ref, row)
+    assert len(set(seen)) == len(seen)  # and each step other sequences
 
 
 def test_head_tail_evens_out_causal_work(corpus):

@@ -15,6 +15,7 @@ because they all end in :func:`~midtrain.loaders.kernels.fill_batch`:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -53,6 +54,8 @@ class RankSegments:
     scope: np.ndarray
     """Attention scope of each segment (its ``document_ids`` value): consecutive segments of one
     scope share a ``cu_seqlens`` span."""
+    fingerprint: str | None = None
+    """With context parallelism: :func:`sequences_fingerprint` of the full rows this rank slices."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,9 +121,20 @@ def rank_segments(block: BlockPlan, sub_batch: int, config: LoaderConfig, index:
     out = RankSegments(seq_ptr=seq_ptr, shard=index.doc_shard[gdoc], src=start + block.seg_begin[seg], length=length,
                        doc_end=start + index.doc_len[gdoc], domain=block.domain[rows], pos=pos, scope=scope)
     if config.cp_degree > 1:
+        fingerprint = sequences_fingerprint(block.index, rows, out)
         out = context_parallel_slice(out, block.seq_len, config.cp_degree, config.context_parallel_rank,
                                      config.cp_split)
+        out.fingerprint = fingerprint
     return out
+
+
+def sequences_fingerprint(block: int, rows: np.ndarray, seg: RankSegments) -> str:
+    """A 16-hex-digit digest of which sequences a rank reads (block, rows, and every segment's
+    shard, offset and length): every rank of a context-parallel group must report the same."""
+    h = hashlib.sha256(np.int64(block).tobytes())
+    for array in (rows, seg.seq_ptr, seg.shard, seg.src, seg.length):
+        h.update(np.ascontiguousarray(array, np.int64).tobytes())
+    return h.hexdigest()[:16]
 
 
 def cp_ranges(seq_len: int, degree: int, rank: int) -> list[tuple[int, int]]:

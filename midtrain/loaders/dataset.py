@@ -217,17 +217,17 @@ class PackedDataset(torch.utils.data.IterableDataset):
                 segments = rank_segments(block, g - block.index * bb, self.config, index)
                 yield PlannedBatch(segments=segments, batch_index=g, seq_len=block.seq_len // cp,
                                    resume=after if (g + 1) % bb == 0 else state, mixture=mixture,
-                                   extras=self._extras(block))
+                                   extras=self._extras(block, segments.fingerprint))
             state = after
 
-    def _extras(self, block: BlockPlan) -> dict[str, Any]:
+    def _extras(self, block: BlockPlan, fingerprint: str | None = None) -> dict[str, Any]:
         """What a batch reports beside its tensors: the phase's ``rope`` and name, and, with context
         parallelism, which slice of the sequences the tensors hold."""
         config = self.config
         cp = None
         if config.cp_degree > 1:
             cp = {"degree": config.cp_degree, "rank": config.context_parallel_rank, "split": config.cp_split,
-                  "seq_len": block.seq_len}
+                  "seq_len": block.seq_len, "fingerprint": fingerprint}
         return {"rope": block.rope, "phase": block.phase, "cp": cp}
 
     def _follow(self, plan: GlobalPlan, block: int) -> bool:
