@@ -55,7 +55,7 @@ from midtrain.loaders.rope import apply_rope  # noqa: E402
 from midtrain.mixers import load_schedule  # noqa: E402
 
 FULL = dict(model=(512, 8, 8, 1376), base_len=2048, long_len=16384, step_tokens=1 << 17, base_tokens=80_000_000,
-            arm_tokens=12_000_000, base_budget=150.0, arm_budget=35.0, eval_long=8, eval_short_batches=6,
+            arm_tokens=12_000_000, base_budget=230.0, arm_budget=38.0, eval_long=8, eval_short_batches=6,
             lr=1e-3, arm_lr=3e-4, theta_base=1e4, theta_long=5e5, copy_distances=None, passkeys=8, device="cuda")
 DRY = dict(model=(32, 2, 2, 64), base_len=64, long_len=512, step_tokens=2048, base_tokens=40_960,
            arm_tokens=8_192, base_budget=60.0, arm_budget=20.0, eval_long=2, eval_short_batches=2,
@@ -127,9 +127,11 @@ def train(model, corpus: Path, schedule: dict, *, cfg: dict, seq_len: int, token
         if batch["rope"] != rope:
             rope = batch["rope"]
             apply_rope(model, rope)
-        if step == warm:  # the throughput so far decides how many steps fit the budget
-            rate = (time.perf_counter() - t0) / warm
-            steps = max(warm + 1, min(target, int(budget / rate)))
+        if step == warm:
+            t_warm = time.perf_counter()
+        if step == 2 * warm:  # the throughput after the warm-up (compilation) decides how many steps fit
+            rate = (time.perf_counter() - t_warm) / warm
+            steps = max(step + 1, min(target, step + int((budget - (time.perf_counter() - t0)) / rate)))
         frac = min(1.0, (step - warm) / max(1, steps - warm)) if step >= warm else 0.0
         cur = lr * (step + 1) / warm if step < warm else lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
