@@ -94,8 +94,13 @@ class Manifest:
         path = Path(corpus_dir) / MANIFEST_NAME
         if not path.is_file():
             raise CorpusError(f"{path}: no manifest.json; the corpus is missing or incomplete")
+        return cls.parse(path.read_bytes(), path)
+
+    @classmethod
+    def parse(cls, text: str | bytes, path: str | os.PathLike) -> "Manifest":
+        """A manifest from its JSON text (read from ``path``, which errors name), structurally checked."""
         try:
-            body = json.loads(path.read_text())
+            body = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise CorpusError(f"{path}: manifest is not valid JSON ({exc})") from None
         if not isinstance(body, dict):

@@ -72,7 +72,8 @@ class LoaderConfig:
     """
 
     corpus: str
-    """Path of the token corpus (a ``pathlib.Path`` is accepted and stored as a string)."""
+    """Path of the token corpus (a ``pathlib.Path`` is accepted and stored as a string), or its URL
+    (``s3://bucket/corpus``: streamed with ranged reads, :mod:`midtrain.loaders.remote`)."""
     seq_len: int
     """Default sequence length in tokens; a schedule phase's own ``seq_len`` overrides it."""
     batch_size: int
@@ -101,6 +102,11 @@ class LoaderConfig:
     """Token used for padding; ``None``: the tokenizer's EOS id, else 0."""
     verify_checksums: bool = False
     """Hash every shard when the corpus is opened (catches flipped bytes; costs a read)."""
+    cache_bytes: int = 1 << 30
+    """Corpus at a URL: memory for cached token blocks, per process (least recently used out)."""
+    cache_dir: str | None = None
+    """Corpus at a URL: a local folder that keeps every fetched block (shared by the workers), so
+    evicted blocks and a resumed run's blocks are read back instead of fetched again."""
     compact: bool = False
     """int32 ``input_ids``/``labels``/``position_ids`` instead of int64: half the bytes to write per
     batch and to copy to the GPU; cast labels with ``.long()`` on the device if the loss needs it."""
@@ -163,7 +169,7 @@ class LoaderConfig:
             object.__setattr__(self, "corpus", os.fspath(self.corpus))
         if not isinstance(self.corpus, str) or not self.corpus:
             raise ConfigError(f"corpus: expected the path of a token corpus, got {self.corpus!r}")
-        for name in ("seq_len", "batch_size", "window", "prefetch_factor"):
+        for name in ("seq_len", "batch_size", "window", "prefetch_factor", "cache_bytes"):
             _check_int(self, name, minimum=1)
         for name in ("seed", "num_workers"):
             _check_int(self, name, minimum=0)

@@ -26,6 +26,7 @@ import torch
 from numba import typed
 
 from midtrain.corpus import TokenCorpus, open_token_corpus
+from midtrain.corpus.remote import RemoteTokenCorpus, open_remote_corpus
 from midtrain.errors import ConfigError
 from midtrain.corpus.lengths import (DEFAULT_LONG_MIN_TOKENS, resolve_long_min_tokens, select_documents,
                                      virtual_long)
@@ -33,7 +34,9 @@ from midtrain.loaders.batches import STALE, CompactBatch, PlannedBatch, SlotWrit
 from midtrain.loaders.config import LoaderConfig, batches_per_message
 from midtrain.loaders.feed import LocalFeed, SharedFeed
 from midtrain.loaders.plan import BlockPlan, GlobalPlan, PlanState, ScheduleLike
+from midtrain.loaders.remote import RemoteBatches
 from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
+from midtrain.storage.objects import is_url
 
 
 IN_PROCESS_BUFFERS = 4
@@ -56,12 +59,15 @@ class DomainIndex:
         if virtual_long(domains, corpus.shards):  # long draws from every domain, scheduled or not
             sources += [d for d in sorted(corpus.shards) if d not in sources]
         self.shards = typed.List()
+        self.shard_sources: list = []
+        """The shard objects behind ``shards``, by shard id (the remote loader reads through them)."""
         length, offset, shard_id = {}, {}, {}
         sid = 0
         for d in sources:
             lengths, offsets, shard_ids = [], [], []
             for shard in corpus.shards[d]:
                 self.shards.append(shard.tokens)
+                self.shard_sources.append(shard)
                 lengths.append(np.diff(shard.offsets))
                 offsets.append(shard.offsets[:-1])
                 shard_ids.append(np.full(shard.num_docs, sid, np.int64))
@@ -129,7 +135,11 @@ class PackedDataset(torch.utils.data.IterableDataset):
 
     def open(self) -> tuple[TokenCorpus, DomainIndex, GlobalPlan]:
         if self._opened is None:
-            corpus = open_token_corpus(self.config.corpus, checksums=self.config.verify_checksums)
+            if is_url(self.config.corpus):
+                corpus = open_remote_corpus(self.config.corpus, checksums=self.config.verify_checksums,
+                                            cache_bytes=self.config.cache_bytes, cache_dir=self.config.cache_dir)
+            else:
+                corpus = open_token_corpus(self.config.corpus, checksums=self.config.verify_checksums)
             domains = list(self.schedule.domains)
             threshold = resolve_long_min_tokens(self.config.long_min_tokens, self.schedule.long_min_tokens)
             index = DomainIndex(corpus, domains, threshold)
@@ -154,6 +164,9 @@ class PackedDataset(torch.utils.data.IterableDataset):
 
     def __iter__(self) -> Iterator[Any]:
         info = torch.utils.data.get_worker_info()
+        if isinstance(self.open()[0], RemoteTokenCorpus):
+            return self._remote(0 if info is None else info.id, 1 if info is None else info.num_workers,
+                                in_process=info is None)
         if info is None:
             return self._in_process()
         return self._in_worker(info.id, info.num_workers)
@@ -194,6 +207,53 @@ class PackedDataset(torch.utils.data.IterableDataset):
                     writer.sent()
         if pending:
             yield pending
+
+    def _remote(self, worker: int, workers: int, *, in_process: bool) -> Iterator[Any]:
+        """The batches of a corpus at a URL (:mod:`midtrain.loaders.remote`): each gathered from
+        cached blocks into a compact batch, the next one's blocks prefetched meanwhile, then written
+        as the local paths write theirs (a slot of the ring, or sent compact; in process: fresh
+        tensors, as :class:`CompactBatch` expands)."""
+        corpus, index, plan = self.open()
+        pad_id = self.pad_id()
+        group = 1 if in_process else self.batches_per_message
+        remote = RemoteBatches(corpus, index.shard_sources)
+        if in_process:  # recycled private buffers, as in _in_process
+            buffers = SlotRing(1, IN_PROCESS_BUFFERS, batch_bytes(*self.max_batch_tokens, self.config.compact),
+                               self.config.compact, shared=False)
+            writer = SlotWriter(buffers, 0)
+        else:
+            writer = SlotWriter(self.ring, worker) if self.ring is not None else None
+        pending: list[SlotBatch | CompactBatch] = []
+        planned_batches = self._planned(index, plan, worker=worker, workers=workers, group=group)
+        try:
+            current = next(planned_batches, None)
+            while current is not None:
+                compact = remote.gather(current)
+                following = next(planned_batches, None)
+                if following is not None:
+                    remote.prefetch(following)
+                part = None if writer is None else writer.write(compact.batch, typed.List([compact.tokens]),
+                                                                config=self.config, pad_id=pad_id)
+                if in_process:
+                    if part is not None:
+                        writer.sent()
+                        batch = from_slot(buffers, part, buffers.lease(0, part.slot))
+                    else:  # the consumer holds every buffer: fresh tensors
+                        batch = compact.expand(config=self.config, pad_id=pad_id)
+                    yield batch
+                    del batch, part  # as in _in_process: the buffer frees with the consumer's reference
+                else:
+                    pending.append(part or compact)
+                    if len(pending) == group or (current.batch_index - self.start_batch) % group == group - 1:
+                        yield pending
+                        pending = []
+                        if writer is not None:
+                            writer.sent()
+                current = following
+            if pending:
+                yield pending
+        finally:
+            remote.close()
 
     def _planned(self, index: DomainIndex, plan: GlobalPlan, *, worker: int, workers: int,
                  group: int) -> Iterator[PlannedBatch]:

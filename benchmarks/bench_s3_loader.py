@@ -1,0 +1,142 @@
+"""The loader on an ``s3://`` corpus (moto's S3 server on loopback) against the same corpus on local disk.
+
+A synthetic token corpus (web-like lognormal document lengths, median 450 tokens, uint32 ids as
+with a 128K vocabulary) is written locally, uploaded with ``upload_corpus`` once per block size,
+and read by ``build_loader`` with 2 workers (sequence 2,048, batch 8, concat packing):
+
+- throughput: tokens/s over ``--seconds`` after the first batch (cold: every worker's block cache
+  empty) and over ``--seconds`` after ``--warmup`` seconds more (warm), median of ``--repeats``,
+  local and S3, and the ratios (issue 18's target: S3 >= 50% of local);
+- bytes: on a partial epoch of ``--partial`` batches (in process, one block cache), bytes of token
+  blocks fetched against bytes of tokens the batches used (target <= 1.05x plus one block per domain);
+- resume: blocks a resumed loader (same position, ``--partial`` more batches) needs that the first
+  run had fetched already: re-fetched without ``cache_dir``, read back from disk with it.
+
+    python benchmarks/bench_s3_loader.py [--tokens 32000000] [--repeats 3] [--seconds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from midtrain.corpus import CorpusWriter
+from midtrain.loaders import build_loader
+from midtrain.loaders.dataset import PackedDataset
+from midtrain.mixers import load_schedule_for_corpus
+from midtrain.storage import upload_corpus
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from helpers.s3_server import s3_server  # noqa: E402  (the same loopback server the tests start)
+
+MIX = {"domains": ["code", "math", "web"], "phases": [{"weights": {"web": 0.5, "code": 0.3, "math": 0.2}}]}
+SEQ, BATCH, SEED = 2048, 8, 0
+
+
+def make_corpus(out: Path, tokens: int) -> Path:
+    """Three domains, 4 shards each, lognormal(ln 450, 1.2) document lengths clipped to [2, 50,000]."""
+    if (out / "manifest.json").is_file():
+        return out
+    rng = np.random.default_rng(0)
+    w = CorpusWriter(out, "token", tokenizer={"fingerprint": "bench", "name": "bench", "vocab_size": 128_256,
+                                              "bos_id": None, "eos_id": 0, "dtype": "uint32"})
+    per_shard = tokens // 12
+    for d in MIX["domains"]:
+        for s in range(4):
+            lengths = np.clip(rng.lognormal(np.log(450), 1.2, per_shard // 924), 2, 50_000).astype(np.int64)  # mean 924
+            off = np.concatenate([[0], np.cumsum(lengths)])
+            toks = rng.integers(1, 128_256, int(off[-1]), dtype=np.uint32)
+            toks[off[1:] - 1] = 0
+            w.write_tokens(d, [f"{d}/{s}/{i}" for i in range(len(lengths))], toks, off)
+    w.finish()
+    return out
+
+
+def tokens_per_s(corpus: str, schedule, seconds: float, warmup: float) -> tuple[float, float]:
+    """(tokens/s over ``seconds`` after the first batch, tokens/s over ``seconds`` after ``warmup`` more)."""
+    loader = build_loader(corpus, schedule, seq_len=SEQ, batch_size=BATCH, seed=SEED, num_workers=2)
+    it = iter(loader)
+    next(it)
+    rates = []
+    for skip in (0.0, warmup):
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < skip:
+            next(it)
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            n += next(it)["input_ids"].numel()
+        rates.append(n / (time.perf_counter() - t0))
+    del it
+    return rates[0], rates[1]
+
+
+def partial_epoch(url: str, schedule, batches: int, cache_dir: str | None = None, state=None):
+    """Fetched and used bytes of ``batches`` in-process batches, and the loader's state after them."""
+    loader = build_loader(url, schedule, seq_len=SEQ, batch_size=BATCH, seed=SEED, cache_dir=cache_dir)
+    if state is not None:
+        loader.load_state_dict(state)
+    dataset = PackedDataset(loader.config, loader.schedule, start_batch=loader.batches_consumed,
+                            snapshot=loader._snapshot, mixture_log=[])
+    for _ in itertools.islice(iter(dataset), batches):
+        pass
+    corpus = dataset.open()[0]
+    # the loader's state after the same batches (the dataset above does not move the loader)
+    for _ in itertools.islice(iter(loader), batches):
+        pass
+    return corpus, loader.state_dict()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tokens", type=int, default=32_000_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--warmup", type=float, default=10.0, help="seconds between the cold and the warm measurement")
+    ap.add_argument("--partial", type=int, default=50, help="batches of the partial epoch")
+    ap.add_argument("--blocks", nargs="*", type=int, default=[4 << 20, 64 << 10], help="block sizes in bytes")
+    args = ap.parse_args()
+    local = make_corpus(Path(__file__).resolve().parent / ".cache" / "s3_loader" / f"t{args.tokens}", args.tokens)
+    schedule = load_schedule_for_corpus(MIX, local)[0]
+    rows = []
+    with s3_server() as bucket:
+        for block in args.blocks:
+            url = f"{bucket}/b{block}"
+            t0 = time.perf_counter()
+            upload_corpus(local, url, block_bytes=block)
+            upload_s = time.perf_counter() - t0
+            here = [tokens_per_s(str(local), schedule, args.seconds, args.warmup) for _ in range(args.repeats)]
+            there = [tokens_per_s(url, schedule, args.seconds, args.warmup) for _ in range(args.repeats)]
+            corpus, state = partial_epoch(url, schedule, args.partial)
+            cache = tempfile.mkdtemp(prefix="bench-s3-cache-")
+            try:
+                partial_epoch(url, schedule, args.partial, cache_dir=cache)
+                resumed, _ = partial_epoch(url, schedule, args.partial, cache_dir=cache, state=state)
+            finally:
+                shutil.rmtree(cache, ignore_errors=True)
+            rows.append((block, upload_s, [statistics.median(r) for r in zip(*here)],
+                         [statistics.median(r) for r in zip(*there)], corpus, resumed))
+    print(f"corpus: {args.tokens:,} tokens (uint32), 12 shards; 2 workers, seq {SEQ}, batch {BATCH}; "
+          f"median of {args.repeats} x {args.seconds:g} s, warm after {args.warmup:g} s more\n")
+    print("| block | upload s | local tok/s cold / warm | S3 tok/s cold / warm | S3 / local cold / warm "
+          "| partial epoch: fetched / used "
+          f"({args.partial} batches) | blocks fetched | resume, {args.partial} batches: blocks fetched before "
+          "(re-fetched without cache_dir, read from disk with it) / new |")
+    print("|---|---|---|---|---|---|---|---|")
+    for block, upload_s, here, there, corpus, resumed in rows:
+        print(f"| {block >> 10} KiB | {upload_s:.1f} | {here[0] / 1e6:.1f} M / {here[1] / 1e6:.1f} M | "
+              f"{there[0] / 1e6:.2f} M / {there[1] / 1e6:.2f} M | {there[0] / here[0]:.0%} / {there[1] / here[1]:.0%} | "
+              f"{corpus.bytes_fetched / 1e6:.1f} MB / {corpus.bytes_used / 1e6:.2f} MB = "
+              f"{corpus.bytes_fetched / max(corpus.bytes_used, 1):.1f}x | {corpus.blocks_fetched} | "
+              f"{resumed.blocks_from_disk} / {resumed.blocks_fetched} |")
+
+
+if __name__ == "__main__":
+    main()

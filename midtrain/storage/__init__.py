@@ -1,0 +1,30 @@
+"""Object storage: corpora at URLs (``s3://bucket/prefix`` and whatever fsspec supports).
+
+- :mod:`~midtrain.storage.objects`: is a path a URL, the filesystem for it (credentials and
+  endpoint from the environment, never logged), ranged reads with retries, whole-object writes;
+- :mod:`~midtrain.storage.upload`: :func:`upload_corpus`, shards first and the manifest last.
+
+Reading a token corpus at a URL is :func:`midtrain.corpus.remote.open_remote_corpus`. Names load
+their module on first use (the corpus layer reads through ``objects``; ``upload`` writes through
+the corpus layer).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from midtrain.lazy import lazy_getattr
+
+if TYPE_CHECKING:
+    from midtrain.storage.objects import (exists, filesystem, is_url, object_size, put_atomic, put_file_atomic,
+                                          read_object, read_range, read_ranges)
+    from midtrain.storage.upload import upload_corpus
+
+_EXPORTS = {
+    **dict.fromkeys(["exists", "filesystem", "is_url", "object_size", "put_atomic", "put_file_atomic", "read_object",
+                     "read_range", "read_ranges"], "midtrain.storage.objects"),
+    "upload_corpus": "midtrain.storage.upload",
+}
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

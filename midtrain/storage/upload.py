@@ -1,0 +1,44 @@
+"""Uploading a finished local corpus to a URL: every shard first, ``manifest.json`` last.
+
+Each object is uploaded whole (s3fs switches to a multipart upload for large files; S3 makes an
+object visible only once complete), so a reader sees either no manifest — an incomplete corpus,
+refused as on disk — or a manifest whose shards are all in place. Token corpora also get
+``block_checksums.json`` (before the manifest), which lets a remote reader verify every block of
+the token stream when it arrives (:mod:`midtrain.corpus.remote`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from midtrain.corpus.errors import CorpusError
+from midtrain.corpus.manifest import MANIFEST_NAME, Manifest, resolve_inside
+from midtrain.corpus.remote import BLOCK_BYTES, BLOCK_CHECKSUMS_NAME, join_url, shard_block_checksums
+from midtrain.storage.objects import put_atomic, put_file_atomic
+
+
+def upload_corpus(local_dir: str | os.PathLike, url: str, *, block_bytes: int = BLOCK_BYTES,
+                  manifest: bool = True) -> Manifest:
+    """Upload the corpus folder ``local_dir`` to ``url``: the shards (and rejected shards) its manifest
+    lists, then ``block_checksums.json`` for token corpora, then ``manifest.json``, last.
+
+    ``manifest=False`` stops before the manifest (what a crash mid-upload leaves: an incomplete
+    corpus). Files of the folder that the manifest does not list are not uploaded.
+    """
+    root = Path(local_dir)
+    found = Manifest.read(root)
+    for info in [*found.shards, *found.rejected]:
+        path = resolve_inside(root, info.path)
+        if not path.is_file():
+            raise CorpusError(f"{path}: shard is missing; the local corpus is incomplete")
+        put_file_atomic(str(path), join_url(url, info.path))
+    if found.kind == "token":
+        sums = {info.path: {"checksum": info.checksum, **shard_block_checksums(root / info.path, block_bytes)}
+                for info in found.shards}
+        body = {"format_version": 1, "block_bytes": block_bytes, "shards": sums}
+        put_atomic(join_url(url, BLOCK_CHECKSUMS_NAME), (json.dumps(body, sort_keys=True) + "\n").encode())
+    if manifest:
+        put_atomic(join_url(url, MANIFEST_NAME), (root / MANIFEST_NAME).read_bytes())
+    return found
