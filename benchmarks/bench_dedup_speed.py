@@ -1,18 +1,19 @@
 """From raw text to MinHash signature, one core: midtrain vs datasketch vs datatrove.
 
 Same documents (the first 800 Python source files of the standard library, outside ``test/``), same
-number of permutations (128), word 5-gram shingles, one process pinned to one core. Timed per
-implementation: normalising, shingling, hashing and permuting every document.
+number of permutations (128; ``--num-perm 256`` for midtrain's default), word 5-gram shingles, one
+process pinned to one core. Timed per implementation: normalising, shingling, hashing and permuting
+every document.
 
 - midtrain: Arrow array -> Unicode normalisation (Arrow compute) -> numba kernel
   (:func:`midtrain.curation.stages.dedup.minhash.minhash_signatures`).
-- datasketch: ``MinHash(num_perm=128).update_batch`` over shingles from a plain Python shingler
+- datasketch: ``MinHash(num_perm=...).update_batch`` over shingles from a plain Python shingler
   (lowercase, split on whitespace, join 5 words).
 - datatrove: ``MinhashDedupSignature.run`` (16 buckets × 8 hashes) on ``Document``s, which
   tokenises words with spaCy (``pip install spacy``, or ``pip install -e '.[bench]'``) and hashes
   shingles with sha1 (FineWeb's setting; its xxhash path breaks with xxhash 4).
 
-Run: ``python benchmarks/bench_dedup_speed.py [--docs 800] [--repeats 3]``. The ratio rows are
+Run: ``python benchmarks/bench_dedup_speed.py [--docs 800] [--repeats 3] [--num-perm 128]``. The ratio rows are
 the issue's targets (≥ 10× datasketch, ≥ 50× datatrove).
 """
 

@@ -124,3 +124,26 @@ def test_manifest_extra_records_the_dedup_report(docs, tmp_path):
     assert extra["counts"] == report.to_dict() and extra["config"]["threshold"] == 0.8
     assert set(report.to_dict()) == {"input", "kept", "rejected", "lsh"}
     assert not (tmp_path / "out" / ".dedup-work").exists()
+
+
+def test_work_folder_of_another_signature_scheme_is_not_resumed(tmp_path):
+    # a work folder stamped by midtrain before issue 19 (no scheme) holds signatures of the old scheme
+    from midtrain.curation.stages.dedup.config import SIGNATURE_SCHEME
+    from midtrain.curation.stages.dedup.job import _reset_work_if_changed
+    from midtrain.curation.stages.dedup.steps import DedupJob
+
+    work = tmp_path / "work"
+    job = DedupJob(corpus=str(tmp_path / "in"), work=str(work), output=str(tmp_path / "out"), shards=(),
+                   config=DedupConfig())
+    _reset_work_if_changed(work, job)
+    stamp = json.loads((work / "job.json").read_text())
+    assert stamp["scheme"] == SIGNATURE_SCHEME
+    stale = work / "signatures" / "00000.npy"
+    stale.parent.mkdir()
+    stale.write_bytes(b"signatures")
+    _reset_work_if_changed(work, job)
+    assert stale.exists()  # the same job resumes
+    del stamp["scheme"]
+    (work / "job.json").write_text(json.dumps(stamp, sort_keys=True))
+    _reset_work_if_changed(work, job)
+    assert not stale.exists() and json.loads((work / "job.json").read_text())["scheme"] == SIGNATURE_SCHEME

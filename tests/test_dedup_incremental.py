@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+
 import pytest
 from helpers.dedup_corpora import edit_words, real_documents, write_corpus
 
@@ -59,3 +63,18 @@ def test_index_with_other_settings_is_refused(old_and_new, tmp_path):
     dedup_corpus(write_corpus(tmp_path / "old", old), tmp_path / "o", DedupConfig(), write_index=tmp_path / "i")
     with pytest.raises(ConfigError, match="differ from the index"):
         dedup_corpus(tmp_path / "old", tmp_path / "x", DedupConfig(ngram=3), against_index=tmp_path / "i")
+
+
+def test_index_of_the_old_signature_scheme_is_refused(old_and_new, tmp_path):
+    # an index written before issue 19: settings without a scheme, signatures (a·x + b) mod (2^61 − 1)
+    old, _ = old_and_new
+    dedup_corpus(write_corpus(tmp_path / "old", old), tmp_path / "o", DedupConfig(), write_index=tmp_path / "i")
+    meta_path = tmp_path / "i" / "index.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["settings"]["scheme"]
+    meta["fingerprint"] = hashlib.sha256(json.dumps(meta["settings"], sort_keys=True).encode()).hexdigest()[:16]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match=re.escape(f"{meta_path}: the index holds MinHash signatures of the "
+                                                    "'mod-mersenne-61' scheme") + ".*rebuild the index"):
+        dedup_corpus(tmp_path / "old", tmp_path / "x", DedupConfig(), against_index=tmp_path / "i")
+    assert not (tmp_path / "x").exists()

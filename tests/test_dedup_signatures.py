@@ -1,4 +1,5 @@
-"""The MinHash kernels equal slow pure-Python twins, on real text from the quickstart sample."""
+"""The MinHash kernels equal slow pure-Python twins, on real text from the quickstart sample and on
+random text; the signatures estimate Jaccard without bias and are the same on every machine."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import json
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from midtrain.curation.stages.dedup.lsh import band_keys, bucket_pairs
-from midtrain.curation.stages.dedup.minhash import EMPTY, MERSENNE_61, minhash_signatures, mulmod61, permutations
+from midtrain.curation.stages.dedup.minhash import EMPTY, minhash_signatures, permutations, signature_of_keys
 from midtrain.curation.stages.dedup.normalize import normalize_unicode
 from midtrain.curation.stages.shingles import arrow_buffers, document_ngrams, whitespace_text_hashes
 
@@ -58,11 +61,10 @@ def py_shingles(text: str, n: int, fold_digits: bool = True) -> list[int]:
 
 
 def py_signature(shingles: list[int], a: np.ndarray, b: np.ndarray) -> list[int]:
-    """min over shingles of (a·x + b) mod (2^61 − 1), in Python's exact big integers."""
-    p = MERSENNE_61
+    """min over shingles of (a·k + b) mod 2^32, k the high 32 bits of the shingle hash; none -> all EMPTY."""
     if not shingles:
-        return [p] * len(a)
-    return [min((int(ai) * (x % p) + int(bi)) % p for x in shingles) for ai, bi in zip(a, b)]
+        return [int(EMPTY)] * len(a)
+    return [min((int(ai) * (x >> 32) + int(bi)) & 0xFFFFFFFF for x in shingles) for ai, bi in zip(a, b)]
 
 
 @pytest.fixture(scope="module")
@@ -88,20 +90,82 @@ def test_signatures_equal_python_twin(real_texts):
         assert sigs[i].tolist() == py_signature(py_shingles(text, 5), a, b), f"document {i}"
 
 
+# printable ASCII plus a few multi-byte characters, so words, punctuation and digits all occur
+_TEXT = st.text(alphabet=st.sampled_from(list("abcXYZ019 \n\t.,;-_'é—ß")), max_size=300)
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(_TEXT, min_size=1, max_size=6), ngram=st.integers(1, 6), seed=st.integers(0, 2**32))
+def test_signatures_equal_python_twin_on_random_texts(texts, ngram, seed):
+    a, b = permutations(8, seed=seed)
+    normalized = normalize_unicode(pa.array(texts))
+    sigs = minhash_signatures(normalized, ngram=ngram, a=a, b=b)
+    for i, text in enumerate(normalized.to_pylist()):
+        assert sigs[i].tolist() == py_signature(py_shingles(text, ngram), a, b)
+
+
 def test_empty_document_has_the_empty_signature():
     a, b = permutations(8, seed=1)
     sigs = minhash_signatures(pa.array(["", " ,;. "]), ngram=5, a=a, b=b)
     assert (sigs == EMPTY).all()
 
 
-def test_mulmod_is_exact_for_122_bit_products():
-    # a wrapping 64-bit product (what datasketch and datatrove compute) would differ on all of these
-    p = MERSENNE_61
+def test_a_real_minimum_never_reads_as_empty(real_texts):
+    a, b = permutations(256, seed=1)
+    sigs = minhash_signatures(normalize_unicode(pa.array(real_texts)), ngram=5, a=a, b=b)
+    filled = sigs[sigs[:, 0] != EMPTY]
+    assert len(filled) == len(real_texts) - 2 and (filled < 2**32).all()  # all but the two blank texts
+
+
+def test_permutations_are_bijections_of_32_bit_words():
+    a, b = permutations(256, seed=1)
+    assert a.dtype == b.dtype == np.uint32
+    assert (a & np.uint32(1) == 1).all()  # odd multipliers: k -> a·k + b is invertible mod 2^32
+    assert len(set(a.tolist())) == 256 and len(set(b.tolist())) == 256
+
+
+def test_signatures_are_the_same_on_every_machine():
+    # pinned values: PCG64 and the wrapping uint32 arithmetic are defined bit for bit
+    a, b = permutations(4, seed=1)
+    assert a.tolist() == [2032329983, 2198257139, 3243419751, 4082210491]
+    assert b.tolist() == [149690573, 619160822, 3534516178, 4074418350]
+    sigs = minhash_signatures(pa.array(["hello world this is a test of it", "", "x"]), ngram=5, a=a, b=b)
+    assert sigs[0].tolist() == [138229220, 1060776151, 78655727, 940873185]
+    assert sigs[2].tolist() == [710780382, 3277775315, 1677538043, 3098671171]
+
+
+def test_signatures_depend_on_text_and_settings_only(real_texts):
+    a, b = permutations(64, seed=3)
+    texts = pa.array(real_texts)
+    alone = np.stack([minhash_signatures(texts.slice(i, 1), ngram=5, a=a, b=b)[0] for i in range(len(texts))])
+    together = minhash_signatures(texts, ngram=5, a=a, b=b)
+    again = minhash_signatures(pa.array(list(reversed(real_texts)), pa.large_string()), ngram=5, a=a, b=b)[::-1]
+    assert (alone == together).all() and (together == again).all()
+
+
+def test_jaccard_estimate_is_unbiased():
+    """Over 400 pairs of shingle sets with known Jaccard, the estimate's mean error is ≈ 0 and its
+    spread is the binomial one of independent slots (correlated permutations would widen it)."""
+    k = 256
+    a, b = permutations(k, seed=11)
     rng = np.random.default_rng(0)
-    cases = [(p - 1, p - 1), (p - 1, p - 3), (1 << 60, (1 << 60) + 1), (1, p - 1), (0, 5)]
-    cases += [tuple(int(v) for v in rng.integers(0, p, 2, dtype=np.uint64)) for _ in range(200)]
-    for a, x in cases:
-        assert int(mulmod61(np.uint64(a), np.uint64(x))) == (a * x) % p
+    errors, z2 = [], []
+    out_x, out_y = np.empty(k, np.uint64), np.empty(k, np.uint64)
+    for _ in range(400):
+        # shingle hashes as the kernel makes them: avalanched chains (here of consecutive integers)
+        size = int(rng.integers(50, 2000))
+        start = int(rng.integers(0, 2**40))
+        shared = int(rng.integers(1, size))
+        x = [py_avalanche(start + i) for i in range(size)]
+        y = x[:shared] + [py_avalanche(start + size + i) for i in range(size - shared)]
+        j = shared / (2 * size - shared)
+        signature_of_keys((np.array(x, np.uint64) >> np.uint64(32)).astype(np.uint32), size, a, b, out_x)
+        signature_of_keys((np.array(y, np.uint64) >> np.uint64(32)).astype(np.uint32), size, a, b, out_y)
+        estimate = float((out_x == out_y).mean())
+        errors.append(estimate - j)
+        z2.append((estimate - j) ** 2 / (j * (1 - j) / k))
+    assert abs(np.mean(errors)) < 0.005  # standard error of the mean ≈ 0.0013
+    assert 0.75 < np.mean(z2) < 1.3      # ≈ 1 for independent slots (its standard error ≈ 0.07)
 
 
 def test_normalisation_is_fineweb_style():

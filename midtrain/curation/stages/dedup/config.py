@@ -20,6 +20,13 @@ from typing import TYPE_CHECKING, Any
 from midtrain.curation.stages.stage import StageConfig
 from midtrain.errors import ConfigError
 
+SIGNATURE_SCHEME = "multiply-add-2^32/v1"
+"""How signatures are computed (:mod:`.minhash`: ``a·x + b`` wrapping at 2^32 over the high 32 bits
+of each shingle's hash); stored with every signature that outlives a run, since signatures of two
+schemes do not compare."""
+OLD_SIGNATURE_SCHEME = "mod-mersenne-61"
+"""midtrain's scheme before issue 19, ``(a·x + b) mod (2^61 − 1)``; files of it carry no scheme name."""
+
 if TYPE_CHECKING:
     from midtrain.curation.config import ExecutorConfig
     from midtrain.curation.stages.dedup.report import DedupReport
@@ -81,7 +88,7 @@ class DedupConfig(StageConfig):
     def signature_settings(self) -> dict[str, Any]:
         """The settings that make two signatures comparable (stored in an index)."""
         return {"ngram": self.ngram, "bands": self.bands, "rows": self.rows, "num_perm": self.permutations,
-                "seed": self.seed, "normalisation": "fineweb-v1"}
+                "seed": self.seed, "normalisation": "fineweb-v1", "scheme": SIGNATURE_SCHEME}
 
     def fingerprint(self) -> str:
         """A short hash of :meth:`signature_settings`: equal for configs whose signatures are comparable."""

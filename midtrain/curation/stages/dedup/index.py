@@ -5,7 +5,8 @@ signatures, band keys (sorted per band, searched with binary search) and exact-t
 read from the index folder. Index documents are never removed; a new document that is a
 (verified) duplicate of one of them is. Layout::
 
-    index.json           the signature settings and their fingerprint (must match), document count
+    index.json           the signature settings (the signature scheme among them) and their
+                         fingerprint (must match), document count
     docs.arrow           id, quality, exact_hi, exact_lo (one row per indexed document)
     signatures.npy       (documents, num_perm) uint64
     bands/BBB.keys.npy   band b's keys, sorted;  bands/BBB.docs.npy  the document of each key
@@ -24,7 +25,7 @@ import pyarrow as pa
 
 from midtrain.corpus import CorpusError
 from midtrain.corpus.shards import open_ipc_file, write_arrow_file
-from midtrain.curation.stages.dedup.config import DedupConfig
+from midtrain.curation.stages.dedup.config import OLD_SIGNATURE_SCHEME, SIGNATURE_SCHEME, DedupConfig
 from midtrain.curation.stages.dedup.lsh import band_keys
 from midtrain.errors import ConfigError
 
@@ -47,6 +48,11 @@ class DedupIndex:
             raise CorpusError(f"{meta_path}: index version {meta.get('version')!r} is not supported (this "
                               f"midtrain writes version {INDEX_VERSION}); rebuild it with "
                               "`midtrain dedup ... --write-index DIR`")
+        scheme = meta["settings"].get("scheme", OLD_SIGNATURE_SCHEME)  # indexes before issue 19 name none
+        if scheme != SIGNATURE_SCHEME:
+            raise ConfigError(f"{meta_path}: the index holds MinHash signatures of the {scheme!r} scheme, which this "
+                              f"midtrain no longer computes (it computes {SIGNATURE_SCHEME!r}; the two do not "
+                              "compare); rebuild the index from its corpus with `midtrain dedup ... --write-index DIR`")
         if meta["fingerprint"] != config.fingerprint():
             raise ConfigError(f"dedup: settings {config.signature_settings()} differ from the index's "
                               f"{meta['settings']} ({meta_path}); use the index's ngram/bands/rows/num_perm/seed")

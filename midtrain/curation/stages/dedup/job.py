@@ -22,7 +22,7 @@ import pyarrow as pa
 from midtrain.corpus.shards import open_ipc_file
 from midtrain.curation.config import ExecutorConfig
 from midtrain.curation.executors import check_executor
-from midtrain.curation.stages.dedup.config import DedupConfig
+from midtrain.curation.stages.dedup.config import SIGNATURE_SCHEME, DedupConfig
 from midtrain.curation.stages.dedup.index import DedupIndex, save_index
 from midtrain.curation.stages.dedup.report import DedupReport
 from midtrain.curation.stages.dedup.steps import (BuildClusters, ComputeSignatures, DedupJob, FindDuplicatePairs,
@@ -70,8 +70,13 @@ def run_dedup(corpus: str | os.PathLike, output: str | os.PathLike, config: Dedu
 
 
 def _reset_work_if_changed(work: Path, job: DedupJob) -> None:
-    """Keep a previous run's work folder only if it was for exactly this job (then it resumes)."""
+    """Keep a previous run's work folder only if it was for exactly this job (then it resumes).
+
+    The stamp names the signature scheme, so signatures a different midtrain wrote (another
+    scheme, or before schemes were named) are recomputed, never mixed with this scheme's.
+    """
     key = json.dumps({"corpus": str(Path(job.corpus).resolve()), "config": job.config.to_dict(),
+                      "scheme": SIGNATURE_SCHEME,
                       "shards": [s.__dict__ for s in job.shards], "index": job.index}, sort_keys=True)
     stamp = work / "job.json"
     if work.exists() and (not stamp.is_file() or stamp.read_text() != key):

@@ -22,6 +22,7 @@ import numpy as np
 from midtrain.corpus.manifest import atomic_write_bytes
 from midtrain.curation.config import ExecutorConfig
 from midtrain.curation.executors import check_executor
+from midtrain.curation.stages.dedup.config import SIGNATURE_SCHEME
 from midtrain.curation.stages.group.config import GroupConfig
 from midtrain.curation.stages.group.plan import (length_summary, load_members, plan_repo, plan_similar,
                                                  write_plan)
@@ -110,8 +111,13 @@ def _neighbours(minhash) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
 
 
 def _reset_work_if_changed(work: Path, job: GroupJob) -> None:
-    """Keep a previous run's work folder only if it was for exactly this job (then it resumes)."""
+    """Keep a previous run's work folder only if it was for exactly this job (then it resumes).
+
+    The stamp names the signature scheme, so signatures a different midtrain wrote (another
+    scheme, or before schemes were named) are recomputed, never mixed with this scheme's.
+    """
     key = json.dumps({"corpus": str(Path(job.corpus).resolve()), "config": job.config.to_dict(),
+                      "scheme": SIGNATURE_SCHEME,
                       "shards": [s.__dict__ for s in job.shards]}, sort_keys=True)
     stamp = work / "job.json"
     if work.exists() and (not stamp.is_file() or stamp.read_text() != key):
