@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import numpy as np
 
 from midtrain.corpus.reader import TokenCorpus, open_token_corpus
 from midtrain.errors import ConfigError
+from midtrain.storage.objects import is_url
+
+if TYPE_CHECKING:
+    from midtrain.corpus.remote import RemoteTokenCorpus
 
 LONG_DOMAIN = "long"
 """The schedule domain that means "long documents, whatever their topic"."""
@@ -36,12 +40,19 @@ long-context ``seq_len`` of the example schedule (``midtrain.mixers.EXAMPLE_SCHE
 document fills at least one whole long-context row."""
 
 
-def document_lengths(corpus: TokenCorpus | str | os.PathLike) -> dict[str, np.ndarray]:
+def document_lengths(corpus: TokenCorpus | RemoteTokenCorpus | str | os.PathLike) -> dict[str, np.ndarray]:
     """Token length of every document, per domain (shards concatenated in manifest order).
 
-    Read from the offsets of the memory-mapped shards: 8 bytes per document, no token touched.
+    Read from the offsets of the memory-mapped shards: 8 bytes per document, no token touched. A
+    corpus at a URL is opened with :func:`~midtrain.corpus.remote.open_remote_corpus`, which reads
+    each shard's head, tail and offsets buffer, and no token block.
     """
-    if not isinstance(corpus, TokenCorpus):
+    if is_url(corpus):
+        # the remote reader brings numba and fsspec: loaded only for a URL
+        from midtrain.corpus.remote import open_remote_corpus
+
+        corpus = open_remote_corpus(str(corpus))
+    elif isinstance(corpus, (str, os.PathLike)):
         corpus = open_token_corpus(corpus)
     return {d: corpus.doc_lengths(d) for d in corpus.domains}
 

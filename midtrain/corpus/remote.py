@@ -328,21 +328,28 @@ class RemoteTokenCorpus:
             network.append(j)
         if not network:
             return
-        urls, starts, lengths = [], [], []
-        for j in network:
+        for j, data in zip(network, self.read_blocks([wanted[j] for j in network])):
             shard, k = wanted[j]
+            self.cache.write_disk((shard.info.checksum, k), data)
+            out[positions[j]] = self._admit(shard, k, data)
+
+    def read_blocks(self, wanted: list[tuple[RemoteShard, int]]) -> list[bytes]:
+        """Blocks ``(shard, index)`` as bytes from the store (concurrent ranged GETs, with retries), each
+        verified against its checksum; the cache is neither read nor filled (what one pass over a
+        corpus, as ``midtrain validate`` makes, needs)."""
+        urls, starts, lengths = [], [], []
+        for shard, k in wanted:
             start, length = self._block_range(shard, k)
             urls.append(shard.url)
             starts.append(start)
             lengths.append(length)
-        for j, data in zip(network, read_ranges(urls, starts, lengths)):
-            shard, k = wanted[j]
+        out = read_ranges(urls, starts, lengths)
+        for (shard, k), data in zip(wanted, out):
             self._verified(shard, k, data, where=shard.url)
             with self._lock:
                 self.bytes_fetched += len(data)
                 self.blocks_fetched += 1
-            self.cache.write_disk((shard.info.checksum, k), data)
-            out[positions[j]] = self._admit(shard, k, data)
+        return out
 
     def _block_range(self, shard: RemoteShard, k: int) -> tuple[int, int]:
         start = k * self.block_bytes
@@ -410,39 +417,58 @@ def open_remote_corpus(url: str, *, checksums: bool = False, block_bytes: int = 
 
     ``block_bytes`` applies when the corpus has no ``block_checksums.json``; otherwise its block size is used.
     """
-    manifest = read_manifest(url)
-    if manifest.kind != "token":
-        raise CorpusError(f"{url}: is a {manifest.kind} corpus; tokenize it first (midtrain tokenize)")
-    stored_block, sums = read_block_checksums(url, manifest)
-    corpus = RemoteTokenCorpus(url, manifest, {}, stored_block or block_bytes, BlockCache(cache_bytes, cache_dir))
-    for info in manifest.shards:
-        if not info.path or info.path.startswith("/") or ".." in info.path.split("/"):
-            raise CorpusError(f"{join_url(url, MANIFEST_NAME)}: shard path {info.path!r} must stay inside the corpus")
-        shard_url = join_url(url, info.path)
-        size = object_size(shard_url)
-        if size != info.bytes:
-            raise CorpusError(f"{shard_url}: size {size} != {info.bytes} in the manifest (truncated or rewritten)")
-
-        def read(start: int, length: int, _url: str = shard_url) -> bytes:
-            corpus.metadata_bytes += length
-            return read_range(_url, start, length)
-
-        layout = locate_tokens(read, size, shard_url)
-        if layout.num_docs != info.rows or layout.num_tokens != info.tokens:
-            raise CorpusError(f"{shard_url}: {layout.num_docs} docs / {layout.num_tokens} tokens != manifest "
-                              f"{info.rows} / {info.tokens}")
-        offsets = np.frombuffer(read(layout.offsets_start, 8 * (layout.num_docs + 1)), np.int64)
-        _check_offsets(offsets, layout.num_tokens, shard_url)
-        if checksums:
-            _check_whole_file(shard_url, info, read)
-        shard = RemoteShard(shard_url, info, layout, offsets, sums.get(info.path))
-        if shard.block_sums is not None and len(shard.block_sums) != -(-layout.num_tokens * layout.dtype.itemsize
-                                                                       // corpus.block_bytes):
-            raise CorpusError(f"{join_url(url, BLOCK_CHECKSUMS_NAME)}: wrong number of blocks for {info.path}")
+    corpus, sums = open_remote_manifest(url, block_bytes=block_bytes, cache_bytes=cache_bytes, cache_dir=cache_dir)
+    for info in corpus.manifest.shards:
+        shard = open_remote_shard(corpus, info, sums.get(info.path), checksums=checksums)
         corpus.shards.setdefault(info.domain, []).append(shard)
     if not corpus.shards:
         raise CorpusError(f"{url}: the corpus has no shards")
     return corpus
+
+
+def open_remote_manifest(url: str, *, block_bytes: int = BLOCK_BYTES, cache_bytes: int = CACHE_BYTES,
+                         cache_dir: str | os.PathLike | None = None) -> tuple[RemoteTokenCorpus, dict[str, list[str]]]:
+    """The corpus at ``url`` with its manifest and no shard opened yet, and its block checksums by shard path
+    (:func:`open_remote_shard` opens each; validation does so shard by shard to report every problem)."""
+    manifest = read_manifest(url)
+    if manifest.kind != "token":
+        raise CorpusError(f"{url}: is a {manifest.kind} corpus; tokenize it first (midtrain tokenize)")
+    stored_block, sums = read_block_checksums(url, manifest)
+    return RemoteTokenCorpus(url, manifest, {}, stored_block or block_bytes, BlockCache(cache_bytes, cache_dir)), sums
+
+
+def open_remote_shard(corpus: RemoteTokenCorpus, info: ShardInfo, block_sums: list[str] | None, *,
+                      checksums: bool = False) -> RemoteShard:
+    """One shard of ``corpus``: its size against the manifest, its layout and offsets (read, checked),
+    with ``checksums=True`` its whole-file checksum (reads the object once)."""
+    shard_url = shard_url_inside(corpus.path, info.path)
+    size = object_size(shard_url)
+    if size != info.bytes:
+        raise CorpusError(f"{shard_url}: size {size} != {info.bytes} in the manifest (truncated or rewritten)")
+
+    def read(start: int, length: int) -> bytes:
+        corpus.metadata_bytes += length
+        return read_range(shard_url, start, length)
+
+    layout = locate_tokens(read, size, shard_url)
+    if layout.num_docs != info.rows or layout.num_tokens != info.tokens:
+        raise CorpusError(f"{shard_url}: {layout.num_docs} docs / {layout.num_tokens} tokens != manifest "
+                          f"{info.rows} / {info.tokens}")
+    offsets = np.frombuffer(read(layout.offsets_start, 8 * (layout.num_docs + 1)), np.int64)
+    _check_offsets(offsets, layout.num_tokens, shard_url)
+    if checksums:
+        _check_whole_file(shard_url, info, read)
+    if block_sums is not None and len(block_sums) != -(-layout.num_tokens * layout.dtype.itemsize
+                                                       // corpus.block_bytes):
+        raise CorpusError(f"{join_url(corpus.path, BLOCK_CHECKSUMS_NAME)}: wrong number of blocks for {info.path}")
+    return RemoteShard(shard_url, info, layout, offsets, block_sums)
+
+
+def shard_url_inside(url: str, rel: str) -> str:
+    """The URL of the shard ``rel`` of the corpus at ``url``; a path that would leave the corpus is refused."""
+    if not rel or rel.startswith("/") or ".." in rel.split("/"):
+        raise CorpusError(f"{join_url(url, MANIFEST_NAME)}: shard path {rel!r} must stay inside the corpus")
+    return join_url(url, rel)
 
 
 def _check_offsets(off: np.ndarray, num_tokens: int, name: str) -> None:

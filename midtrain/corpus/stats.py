@@ -3,7 +3,9 @@
 Text corpora report lengths in UTF-8 bytes; token corpora in tokens (from the offsets, without
 touching the tokens). Every domain gets a length histogram; token corpora also count the documents
 a schedule's ``long`` would select by length (>= 32,768 tokens, :mod:`midtrain.corpus.lengths`).
-Extra numeric signal columns of text corpora (quality score, language
+A token corpus at a URL is summarised from its manifest and offsets
+(:func:`~midtrain.corpus.remote.open_remote_corpus`, no token read); text corpora at URLs are not
+supported yet. Extra numeric signal columns of text corpora (quality score, language
 score, ...) are summarised as their mean, so that labels show up here as soon as curation adds them.
 """
 
@@ -16,9 +18,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from midtrain.corpus.lengths import DEFAULT_LONG_MIN_TOKENS
+from midtrain.corpus.errors import CorpusError
+from midtrain.corpus.lengths import DEFAULT_LONG_MIN_TOKENS, document_lengths
 from midtrain.corpus.manifest import Manifest, resolve_inside
-from midtrain.corpus.shards import TokenShard
+from midtrain.storage.objects import is_url
 
 PERCENTILES = (0.1, 0.5, 0.9, 0.99)
 LENGTH_EDGES = (0, 128, 512, 2048, 8192, 32_768, 131_072)
@@ -28,21 +31,34 @@ bytes (the 128 KiB rule curation used to label ``long`` documents by)."""
 
 
 def corpus_stats(corpus_dir: str | os.PathLike) -> dict[str, Any]:
-    """A JSON-able summary: ``{"kind", "domains": {domain: {...}}, "total": {...}}``."""
-    corpus_dir = Path(corpus_dir)
-    manifest = Manifest.read(corpus_dir)
+    """A JSON-able summary: ``{"kind", "domains": {domain: {...}}, "total": {...}}``.
+
+    ``corpus_dir`` is a folder, or the URL of a token corpus."""
+    if is_url(corpus_dir):
+        from midtrain.corpus.remote import read_manifest
+
+        name = str(corpus_dir)
+        manifest = read_manifest(name)
+        if manifest.kind != "token":
+            raise CorpusError(f"{name}: is a {manifest.kind} corpus; stats of text corpora at URLs are not supported "
+                              "yet (copy it to a local folder first)")
+    else:
+        corpus_dir = Path(corpus_dir)
+        name = str(corpus_dir)
+        manifest = Manifest.read(corpus_dir)
     frames = []
-    by_domain: dict[str, list[Path]] = {}
+    by_domain: dict[str, list[str]] = {}
     for shard in manifest.shards:
-        by_domain.setdefault(shard.domain, []).append(resolve_inside(corpus_dir, shard.path))
+        by_domain.setdefault(shard.domain, []).append(shard.path)
+    token_lengths = document_lengths(corpus_dir) if manifest.kind == "token" else {}
     signal_means: dict[str, dict[str, float]] = {}
     histograms: dict[str, list[int]] = {}
     long_documents: dict[str, dict[str, int]] = {}
     for domain, paths in sorted(by_domain.items()):
         if manifest.kind == "token":
-            lengths = np.concatenate([TokenShard(p).doc_lengths for p in paths]) if paths else np.zeros(0, np.int64)
+            lengths = token_lengths[domain]
         else:
-            lf = pl.scan_ipc([str(p) for p in paths])
+            lf = pl.scan_ipc([str(resolve_inside(corpus_dir, p)) for p in paths])
             schema = lf.collect_schema()
             numeric = [n for n, t in schema.items() if t.is_numeric() and n not in ("id",)]
             df = lf.select([pl.col("text").str.len_bytes().alias("length"), *[pl.col(n) for n in numeric]]).collect()
@@ -79,7 +95,7 @@ def corpus_stats(corpus_dir: str | os.PathLike) -> dict[str, Any]:
             domains[d] = entry
     total_docs = sum(e["documents"] for e in domains.values())
     total_len = sum(e[unit] for e in domains.values())
-    return {"corpus": str(corpus_dir), "kind": manifest.kind, "unit": unit, "domains": domains,
+    return {"corpus": name, "kind": manifest.kind, "unit": unit, "domains": domains,
             "total": {"documents": total_docs, unit: total_len}}
 
 

@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Plan a mixture schedule against a token corpus before training: tokens drawn, "
                                    "unique tokens, epochs per domain and phase, and where each domain runs out.")
     p.add_argument("schedule", help="schedule file (.yaml, .toml or .json)")
-    p.add_argument("--corpus", required=True, help="token corpus folder (its manifest gives the domain sizes)")
+    p.add_argument("--corpus", required=True,
+                   help="token corpus folder or URL (s3://...); its manifest gives the domain sizes")
     p.add_argument("--total-tokens", metavar="N", help="total training tokens, e.g. 100B or 2500000000 (default: "
                                                        "the schedule's total_tokens)")
     p.add_argument("--warn-epochs", type=float, default=4.0, help="warn when a domain exceeds this many epochs "

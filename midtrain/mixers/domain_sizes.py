@@ -1,6 +1,8 @@
 """Domain sizes of a token corpus as a schedule sees them, and loading a schedule against them.
 
-Usually a domain's size is its unique tokens in the manifest (no shard opened). One case needs
+Usually a domain's size is its unique tokens in the manifest (no shard opened). The corpus is a
+folder or a URL (``s3://...``); at a URL the manifest and, when documents are needed, each shard's
+offsets are read (:func:`midtrain.corpus.document_lengths`), never a token. One case needs
 the documents: a schedule that names ``long`` on a corpus without a ``long`` domain (curated
 documents keep their topical domain; length is a property, not a topic). Then ``long`` is
 virtual: every document of at least ``long_min_tokens`` tokens, from every domain, each left out
@@ -69,10 +71,16 @@ def virtual_long_threshold(schedule: Schedule, corpus_dir: str | os.PathLike,
 
 
 def manifest_domain_tokens(corpus_dir: str | os.PathLike) -> dict[str, int]:
-    """Unique tokens per domain from the manifest alone."""
+    """Unique tokens per domain from the manifest alone (a folder's, or a corpus URL's)."""
     from midtrain.corpus import Manifest
+    from midtrain.storage.objects import is_url
 
-    manifest = Manifest.read(corpus_dir)
+    if is_url(corpus_dir):
+        from midtrain.corpus.remote import read_manifest
+
+        manifest = read_manifest(str(corpus_dir))
+    else:
+        manifest = Manifest.read(corpus_dir)
     if manifest.kind != "token":
         raise ConfigError(f"{corpus_dir}: is a {manifest.kind} corpus; planning needs a token corpus "
                           "(run the tokenize stage first)")
