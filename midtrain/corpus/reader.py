@@ -17,13 +17,11 @@ from midtrain.corpus.manifest import Manifest, file_checksum, resolve_inside
 from midtrain.corpus.shards import TokenShard
 
 
-@dataclass
-class TokenCorpus:
-    """A token corpus: its manifest and, per domain, its shards in manifest order."""
+class CorpusViews:
+    """What every token corpus derives from its ``shards`` (per domain, in manifest order, each
+    with ``doc_lengths`` and ``num_tokens``): shared by local and remote corpora."""
 
-    path: Path
-    manifest: Manifest
-    shards: dict[str, list[TokenShard]]
+    shards: dict
 
     @property
     def domains(self) -> list[str]:
@@ -36,6 +34,15 @@ class TokenCorpus:
 
     def num_tokens(self, domain: str) -> int:
         return sum(s.num_tokens for s in self.shards[domain])
+
+
+@dataclass
+class TokenCorpus(CorpusViews):
+    """A token corpus: its manifest and, per domain, its shards in manifest order."""
+
+    path: Path
+    manifest: Manifest
+    shards: dict[str, list[TokenShard]]
 
 
 def open_token_corpus(path: str | os.PathLike, *, checksums: bool = False) -> TokenCorpus:

@@ -43,6 +43,7 @@ from numba import typed
 
 from midtrain.corpus.errors import CorpusError
 from midtrain.corpus.manifest import MANIFEST_NAME, Manifest, ShardInfo
+from midtrain.corpus.reader import CorpusViews
 from midtrain.storage.objects import exists, object_size, read_object, read_range, read_ranges
 
 BLOCK_BYTES = 4 << 20
@@ -241,7 +242,7 @@ class RemoteShard:
         return np.diff(self.offsets)
 
 
-class RemoteTokenCorpus:
+class RemoteTokenCorpus(CorpusViews):
     """A token corpus at a URL; the same ``manifest``/``shards``/``domains`` as a local
     :class:`~midtrain.corpus.TokenCorpus`, plus block access to the tokens."""
 
@@ -263,17 +264,6 @@ class RemoteTokenCorpus:
         """Bytes of tokens the loader copied out of blocks (its batches' tokens), in this process."""
         self._inflight: dict[tuple[str, int], threading.Event] = {}
         self._lock = threading.Lock()
-
-    @property
-    def domains(self) -> list[str]:
-        return sorted(self.shards)
-
-    def doc_lengths(self, domain: str) -> np.ndarray:
-        parts = [s.doc_lengths for s in self.shards[domain]]
-        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
-
-    def num_tokens(self, domain: str) -> int:
-        return sum(s.num_tokens for s in self.shards[domain])
 
     def block_tokens(self, dtype: np.dtype) -> int:
         """Tokens per block for a stream of ``dtype``."""
