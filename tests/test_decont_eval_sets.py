@@ -48,8 +48,9 @@ def test_missing_text_field_names_the_file(tmp_path):
 def test_short_items_are_reported_as_unmatchable(tmp_path, sample_raw):
     (tmp_path / "short.jsonl").write_text(json.dumps({"question": "What is two plus two?"}) + "\n")
     corpus = write_corpus(tmp_path / "in", real_documents(sample_raw, per_source=2))
-    report = decontaminate_corpus(corpus, tmp_path / "out",
-                                  DecontConfig(against=(EvalSet(source=tmp_path / "short.jsonl"),)))
+    with pytest.warns(UserWarning, match=r"short.jsonl: 1 of 1 items of 'short' skipped.*1 with fewer than 13 words"):
+        report = decontaminate_corpus(corpus, tmp_path / "out",
+                                      DecontConfig(against=(EvalSet(source=tmp_path / "short.jsonl"),)))
     assert report.unmatchable == {"short": 1}
 
 

@@ -140,7 +140,8 @@ def _decontaminate(args: argparse.Namespace) -> int:
         print(f"  {m['doc']}: {items} -> {m['action']}")
     for name, n in counts["unmatchable"].items():
         if n:
-            print(f"  note: {n} item(s) of {name} have fewer than {args.ngram} words and cannot be matched")
+            print(f"  note: {n} item(s) of {name} cannot be matched (empty, fewer than {args.ngram} words, "
+                  f"or no {args.ngram}-gram of enough content words)")
     print(f"output: {args.output}")
     return 0
 

@@ -1,7 +1,8 @@
 """Decontamination of a text corpus against evaluation sets (n-gram overlap), corpus -> corpus.
 
 ``decontaminate_corpus(corpus, output, DecontConfig(against=(EvalSet(source="gsm8k.jsonl"),)))``
-drops every document sharing a word 13-gram (case and whitespace folded) with an eval item, or in
+drops every document sharing a word 13-gram with an eval item (both normalised: Unicode and case
+folded, markup stripped, numbers masked, whitespace ignored), or in
 ``cut`` mode removes just the overlapping span; the report lists which items were found in which
 documents. Imports stay light; the scan (numba, datatrove) loads on first use.
 """

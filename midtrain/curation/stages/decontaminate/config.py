@@ -1,9 +1,9 @@
 """``DecontConfig`` and ``EvalSet``: which evaluation items to look for, and what to do on a hit.
 
 GPT-3 and NeMo's legacy decontamination use 13-grams, datatrove 12-grams; midtrain
-defaults to 13 word-grams over text normalised for case and whitespace (and ASCII punctuation,
-which separates words), so an eval item pasted with other spacing, line breaks or capitals is
-still found.
+defaults to 13 word-grams over text normalised by :mod:`.normalize` (Unicode and case folded,
+markup and punctuation stripped, numbers masked), so an eval item pasted with other spacing, line
+breaks, capitals, Markdown/LaTeX or numbers is still found.
 """
 
 from __future__ import annotations

@@ -2,17 +2,22 @@
 
 :func:`find_hits` is one numba pass per record batch: every word n-gram of every document is
 looked up (binary search) in the sorted eval index; a hit is ``(document, first word, item)``.
-Documents without hits (nearly all) cost one hash and one search per word. :func:`cut_spans`
-removes, from a contaminated document, the bytes from the first to the last word of each run of
-overlapping matched n-grams, leaving the rest of the text as it was.
+It runs on the normalised text (:mod:`.normalize`). Documents without hits (nearly all) cost one
+hash and one search per word. :func:`cut_spans` removes, from a contaminated document, the
+original bytes from the first to the last word of each run of overlapping matched n-grams, leaving
+the rest of the text as it was.
 """
 
 from __future__ import annotations
 
+import re
+
 import numba as nb
 import numpy as np
+import pyarrow as pa
 
-from midtrain.curation.stages.shingles import ngram_hashes_into, word_hashes_into, word_spans
+from midtrain.curation.stages.decontaminate.normalize import normalize_texts
+from midtrain.curation.stages.shingles import ngram_hashes_into, word_hashes_into
 
 
 @nb.njit(cache=True)
@@ -50,24 +55,29 @@ def find_hits(data: np.ndarray, offsets: np.ndarray, n: int, eval_hashes: np.nda
 def cut_spans(text: str, first_words: np.ndarray, n: int) -> tuple[str, list[tuple[int, int]]]:
     """``text`` without the spans covered by the n-grams starting at ``first_words``.
 
-    Returns the new text and the cut ``(start, end)`` byte ranges of the original UTF-8 text.
-    Word boundaries fall on ASCII separators, so every cut is on a character boundary.
+    ``first_words`` index the words of the normalised text. Normalisation never joins or splits
+    across whitespace, so each whitespace-separated token of ``text``, normalised alone, gives
+    its share of those words; a span runs from the start of its first word's token to the end of
+    its last word's. Returns the new text and the cut ``(start, end)`` byte ranges of the original
+    UTF-8 text. Should the tokens not add up to the whole text's words (a combining mark after a
+    space), the whole text is one span, so the document is dropped rather than cut wrongly.
     """
-    raw = text.encode()
-    data = np.frombuffer(raw, np.uint8)
-    starts, ends = word_spans(data, 0, len(raw))
-    firsts = np.unique(first_words)
-    spans: list[tuple[int, int]] = []
-    for w in firsts.tolist():
-        last = min(w + n, len(starts)) - 1
-        s, e = int(starts[w]), int(ends[last])
-        if spans and s <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], e))
+    tokens = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    normal = normalize_texts(pa.array([text] + [text[s:e] for s, e in tokens], pa.large_string())).to_pylist()
+    owner = np.repeat(np.arange(len(tokens)), [len(t.split()) for t in normal[1:]])
+    if len(owner) != len(normal[0].split()):
+        return "", [(0, len(text.encode()))]
+    char_spans: list[tuple[int, int]] = []
+    for w in np.unique(first_words).tolist():
+        s, e = tokens[owner[w]][0], tokens[owner[min(w + n, len(owner)) - 1]][1]
+        if char_spans and s <= char_spans[-1][1]:
+            char_spans[-1] = (char_spans[-1][0], max(char_spans[-1][1], e))
         else:
-            spans.append((s, e))
+            char_spans.append((s, e))
     pieces, at = [], 0
-    for s, e in spans:
-        pieces.append(raw[at:s])
+    for s, e in char_spans:
+        pieces.append(text[at:s])
         at = e
-    pieces.append(raw[at:])
-    return b"".join(pieces).decode(), spans
+    pieces.append(text[at:])
+    spans = [(len(text[:s].encode()), len(text[:e].encode())) for s, e in char_spans]
+    return "".join(pieces), spans

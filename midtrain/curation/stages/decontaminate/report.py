@@ -18,4 +18,5 @@ class DecontReport(StageReport):
     """One entry per contaminated document: ``{"doc", "shard", "items": [{"set", "item", "ngrams"}],
     "action"}`` (plus ``cut_bytes`` in ``cut`` mode)."""
     unmatchable: dict[str, int]
-    """Per set, items with fewer words than ``ngram`` in every field (they cannot be found)."""
+    """Per set, items that cannot be found: empty, fewer words than ``ngram``, or no n-gram of
+    enough content words (each field counted separately)."""

@@ -1,6 +1,7 @@
 """The decontamination step: a datatrove step that rewrites the shards of its task.
 
-Each shard is streamed record batch by record batch through :func:`find_hits`; contaminated
+Each shard is streamed record batch by record batch, normalised (:func:`normalize_texts`) and
+searched by :func:`find_hits`; contaminated
 documents go to ``rejected/`` with ``contaminated=<set>:<item>`` (the item with the most
 matching n-grams), or in ``cut`` mode lose the overlapping spans and stay. Every match is listed
 in the shard's part file, which the job merges into the report.
@@ -18,6 +19,7 @@ import pyarrow as pa
 from midtrain.curation.stages.decontaminate.config import DecontConfig
 from midtrain.curation.stages.decontaminate.eval_sets import EvalIndex
 from midtrain.curation.stages.decontaminate.matching import cut_spans, find_hits
+from midtrain.curation.stages.decontaminate.normalize import normalize_texts
 from midtrain.curation.stages.rewrite import InputShard, ShardRewrite, iter_batches, write_part
 from midtrain.curation.stages.shingles import arrow_buffers
 from midtrain.curation.stages.step import StageJob, StageStep
@@ -49,7 +51,8 @@ class Decontaminate(StageStep):
         rewrite = ShardRewrite(Path(job.output), shard, STEP, job.taken_rejected)
         matches, reasons, cut = [], Counter(), 0
         for batch in iter_batches(Path(job.corpus), shard, cfg.batch_rows):
-            docs, words, items = find_hits(*arrow_buffers(batch.column("text")), cfg.ngram, index.hashes, index.items)
+            docs, words, items = find_hits(*arrow_buffers(normalize_texts(batch.column("text"))), cfg.ngram,
+                                           index.hashes, index.items)
             drop = np.zeros(batch.num_rows, bool)
             reason = np.full(batch.num_rows, None, object)
             new_text = {}
