@@ -44,6 +44,7 @@ from numba import typed
 from midtrain.corpus.errors import CorpusError
 from midtrain.corpus.manifest import MANIFEST_NAME, Manifest, ShardInfo
 from midtrain.corpus.reader import CorpusViews
+from midtrain.corpus.shards import check_token_schema
 from midtrain.storage.objects import exists, object_size, read_object, read_range, read_ranges
 
 BLOCK_BYTES = 4 << 20
@@ -108,14 +109,7 @@ def _layout_in(region: mmap.mmap, size: int, name: str) -> TokenLayout:
     base = pa.py_buffer(region)
     reader = pa.ipc.open_file(base)
     schema = reader.schema
-    if "tokens" not in schema.names or not pa.types.is_large_list(schema.field("tokens").type):
-        raise CorpusError(f"{name}: token shard needs a 'tokens' column of type large_list<uint16|uint32>, "
-                          f"schema is {schema}")
-    value_type = schema.field("tokens").type.value_type
-    if value_type not in (pa.uint16(), pa.uint32()):
-        raise CorpusError(f"{name}: token ids must be uint16 or uint32, got {value_type}")
-    if reader.num_record_batches != 1:
-        raise CorpusError(f"{name}: token shard must hold exactly one record batch, found {reader.num_record_batches}")
+    value_type = check_token_schema(reader, name)
     batch = reader.get_batch(0)
     col = batch.column(schema.get_field_index("tokens"))
     dtype = np.dtype(np.uint16) if value_type == pa.uint16() else np.dtype(np.uint32)

@@ -110,6 +110,22 @@ def read_text_shard(path: str | os.PathLike, columns: list[str] | None = None) -
     return table.select(columns) if columns else table
 
 
+def check_token_schema(reader: pa.ipc.RecordBatchFileReader, name: str | os.PathLike) -> pa.DataType:
+    """The token dtype of a shard's IPC file (``uint16`` or ``uint32``), after checking the layout
+    every token shard has: a ``large_list`` column ``tokens`` and exactly one record batch. Errors
+    name the shard (a path or a URL)."""
+    schema = reader.schema
+    if "tokens" not in schema.names or not pa.types.is_large_list(schema.field("tokens").type):
+        raise CorpusError(f"{name}: token shard needs a 'tokens' column of type large_list<uint16|uint32>, "
+                          f"schema is {schema}")
+    value_type = schema.field("tokens").type.value_type
+    if value_type not in (pa.uint16(), pa.uint32()):
+        raise CorpusError(f"{name}: token ids must be uint16 or uint32, got {value_type}")
+    if reader.num_record_batches != 1:
+        raise CorpusError(f"{name}: token shard must hold exactly one record batch, found {reader.num_record_batches}")
+    return value_type
+
+
 class TokenShard:
     """A memory-mapped token shard: ``tokens`` and ``offsets`` are numpy views, nothing copied.
 
@@ -122,15 +138,7 @@ class TokenShard:
         self.path = Path(path)
         reader, self._mmap = open_ipc_file(self.path)
         schema = reader.schema
-        if "tokens" not in schema.names or not pa.types.is_large_list(schema.field("tokens").type):
-            raise CorpusError(f"{self.path}: token shard needs a 'tokens' column of type large_list<uint16|uint32>, "
-                              f"schema is {schema}")
-        value_type = schema.field("tokens").type.value_type
-        if value_type not in (pa.uint16(), pa.uint32()):
-            raise CorpusError(f"{self.path}: token ids must be uint16 or uint32, got {value_type}")
-        if reader.num_record_batches != 1:
-            raise CorpusError(f"{self.path}: token shard must hold exactly one record batch, "
-                              f"found {reader.num_record_batches}")
+        value_type = check_token_schema(reader, self.path)
         try:
             batch = reader.get_batch(0)
         except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:

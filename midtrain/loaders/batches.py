@@ -15,6 +15,7 @@ because they all end in :func:`~midtrain.loaders.kernels.fill_batch`:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
@@ -312,13 +313,19 @@ class CompactBatch:
         np.cumsum(seg.length + 1, out=offsets[1:])
         tokens = np.empty(int(offsets[-1]), dtype)
         gather_segments(shards, seg.shard, seg.src, seg.length, seg.doc_end, offsets, tokens)
-        continues = (seg.src + seg.length) < seg.doc_end
-        local = RankSegments(seq_ptr=seg.seq_ptr, shard=np.zeros(n, np.int64), src=offsets[:-1], length=seg.length,
-                             doc_end=offsets[:-1] + seg.length + continues, domain=seg.domain, pos=seg.pos,
-                             scope=seg.scope)
-        return cls(tokens=tokens, batch=PlannedBatch(segments=local, batch_index=batch.batch_index,
-                                                     seq_len=batch.seq_len, resume=batch.resume,
-                                                     mixture=batch.mixture, extras=batch.extras))
+        return cls.of(batch, tokens, offsets, (seg.src + seg.length) < seg.doc_end)
+
+    @classmethod
+    def of(cls, batch: PlannedBatch, tokens: np.ndarray, offsets: np.ndarray,
+           continues: np.ndarray) -> "CompactBatch":
+        """``batch`` over ``tokens``, where segment ``i`` was copied to ``offsets[i]`` followed by its
+        document's next token when ``continues[i]`` (the layout :meth:`gather` writes, and so does
+        the remote loader's gather from its block cache)."""
+        seg = batch.segments
+        local = RankSegments(seq_ptr=seg.seq_ptr, shard=np.zeros(len(seg.length), np.int64), src=offsets[:-1],
+                             length=seg.length, doc_end=offsets[:-1] + seg.length + continues, domain=seg.domain,
+                             pos=seg.pos, scope=seg.scope)
+        return cls(tokens=tokens, batch=dataclasses.replace(batch, segments=local))
 
     def expand(self, *, config: LoaderConfig, pad_id: int) -> dict[str, Any]:
         """The batch dict, in fresh tensors (in the main process)."""

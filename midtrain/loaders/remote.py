@@ -128,13 +128,7 @@ class RemoteBatches:
                     break
             self.corpus.blocks([w for w, slot in zip(wanted, slots) if slot is None])
         self.corpus.bytes_used += int(copy_len.sum()) * self.dtype.itemsize
-        continues = copy_len > seg.length
-        local = RankSegments(seq_ptr=seg.seq_ptr, shard=np.zeros(n, np.int64), src=offsets[:-1], length=seg.length,
-                             doc_end=offsets[:-1] + seg.length + continues, domain=seg.domain, pos=seg.pos,
-                             scope=seg.scope)
-        return CompactBatch(tokens=tokens, batch=PlannedBatch(segments=local, batch_index=batch.batch_index,
-                                                              seq_len=batch.seq_len, resume=batch.resume,
-                                                              mixture=batch.mixture, extras=batch.extras))
+        return CompactBatch.of(batch, tokens, offsets, copy_len > seg.length)
 
     def prefetch(self, batch: PlannedBatch) -> None:
         """Start fetching ``batch``'s blocks on a background thread; :meth:`gather` waits for them."""
