@@ -17,12 +17,12 @@ from midtrain.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from midtrain.storage.objects import (exists, filesystem, is_url, object_size, put_atomic, put_file_atomic,
-                                          read_object, read_range, read_ranges)
+                                          read_object, read_range, read_ranges, work_dir_for)
     from midtrain.storage.upload import upload_corpus
 
 _EXPORTS = {
     **dict.fromkeys(["exists", "filesystem", "is_url", "object_size", "put_atomic", "put_file_atomic", "read_object",
-                     "read_range", "read_ranges"], "midtrain.storage.objects"),
+                     "read_range", "read_ranges", "work_dir_for"], "midtrain.storage.objects"),
     "upload_corpus": "midtrain.storage.upload",
 }
 __all__ = sorted(_EXPORTS)

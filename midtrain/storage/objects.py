@@ -10,7 +10,11 @@ and no message here ever includes them: errors name the URL and the status only.
 from __future__ import annotations
 
 import errno
+import hashlib
+import os
+import re
 import time
+from pathlib import Path
 from typing import Callable, TypeVar
 
 import fsspec
@@ -148,3 +152,21 @@ def put_file_atomic(local_path: str, url: str) -> None:
     """Upload a local file as the object at ``url`` (multipart for large files), visible only complete."""
     fs = filesystem(url)
     with_retries(url, "upload", lambda: fs.put_file(local_path, url))
+
+
+WORK_DIR_ENV = "MIDTRAIN_WORK_DIR"
+"""Environment variable naming the folder under which jobs with a URL output keep their local work."""
+
+
+def work_dir_for(url: str, work_dir: str | os.PathLike | None = None) -> Path:
+    """The local folder where a job writing to ``url`` works before publishing: ``work_dir`` if given,
+    else ``$MIDTRAIN_WORK_DIR/<key>`` or ``~/.cache/midtrain/work/<key>``, where ``<key>`` is the
+    URL's last component and a hash of the whole URL (so a rerun of the same command finds its work
+    and two outputs never share a folder). Credentials never appear in a URL midtrain builds, and
+    the hash does not reveal the URL's other components.
+    """
+    if work_dir is not None:
+        return Path(work_dir).expanduser()
+    root = Path(os.environ.get(WORK_DIR_ENV) or Path.home() / ".cache" / "midtrain" / "work").expanduser()
+    tail = re.sub(r"[^A-Za-z0-9._-]", "_", url.rstrip("/").rsplit("/", 1)[-1])[:64] or "root"
+    return root / f"{tail}-{hashlib.sha256(url.encode()).hexdigest()[:16]}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from midtrain.corpus.errors import CorpusError
@@ -20,15 +21,21 @@ from midtrain.storage.objects import put_atomic, put_file_atomic
 
 
 def upload_corpus(local_dir: str | os.PathLike, url: str, *, block_bytes: int = BLOCK_BYTES,
-                  manifest: bool = True) -> Manifest:
+                  manifest: bool = True, extra_files: Sequence[str] = ()) -> Manifest:
     """Upload the corpus folder ``local_dir`` to ``url``: the shards (and rejected shards) its manifest
-    lists, then ``block_checksums.json`` for token corpora, then ``manifest.json``, last.
+    lists, the ``extra_files`` that exist (paths relative to the folder, e.g. ``report.json``), then
+    ``block_checksums.json`` for token corpora, then ``manifest.json``, last.
 
     ``manifest=False`` stops before the manifest (what a crash mid-upload leaves: an incomplete
-    corpus). Files of the folder that the manifest does not list are not uploaded.
+    corpus). Files of the folder that are neither listed by the manifest nor in ``extra_files`` are
+    not uploaded.
     """
     root = Path(local_dir)
     found = Manifest.read(root)
+    for rel in extra_files:
+        path = resolve_inside(root, rel)
+        if path.is_file():
+            put_file_atomic(str(path), join_url(url, rel))
     for info in [*found.shards, *found.rejected]:
         path = resolve_inside(root, info.path)
         if not path.is_file():
