@@ -1,8 +1,9 @@
 """The loader on an ``s3://`` corpus (moto's S3 server on loopback) against the same corpus on local disk.
 
 A synthetic token corpus (web-like lognormal document lengths, median 450 tokens, uint32 ids as
-with a 128K vocabulary) is written locally, uploaded with ``upload_corpus`` once per block size,
-and read by ``build_loader`` with 2 workers (sequence 2,048, batch 8, concat packing):
+with a 128K vocabulary) is written locally, uploaded with ``upload_corpus``,
+and read by ``build_loader`` with 2 workers (sequence 2,048, batch 8, concat packing), once per
+fetch mode (``documents``, ``blocks``):
 
 - throughput: tokens/s over ``--seconds`` after the first batch (cold: every worker's block cache
   empty) and over ``--seconds`` after ``--warmup`` seconds more (warm), median of ``--repeats``,
@@ -60,9 +61,9 @@ def make_corpus(out: Path, tokens: int) -> Path:
     return out
 
 
-def tokens_per_s(corpus: str, schedule, seconds: float, warmup: float) -> tuple[float, float]:
+def tokens_per_s(corpus: str, schedule, seconds: float, warmup: float, fetch: str = "documents") -> tuple[float, float]:
     """(tokens/s over ``seconds`` after the first batch, tokens/s over ``seconds`` after ``warmup`` more)."""
-    loader = build_loader(corpus, schedule, seq_len=SEQ, batch_size=BATCH, seed=SEED, num_workers=2)
+    loader = build_loader(corpus, schedule, seq_len=SEQ, batch_size=BATCH, seed=SEED, num_workers=2, fetch=fetch)
     it = iter(loader)
     next(it)
     rates = []
@@ -78,9 +79,9 @@ def tokens_per_s(corpus: str, schedule, seconds: float, warmup: float) -> tuple[
     return rates[0], rates[1]
 
 
-def partial_epoch(url: str, schedule, batches: int, cache_dir: str | None = None, state=None):
+def partial_epoch(url: str, schedule, batches: int, fetch: str, cache_dir: str | None = None, state=None):
     """Fetched and used bytes of ``batches`` in-process batches, and the loader's state after them."""
-    loader = build_loader(url, schedule, seq_len=SEQ, batch_size=BATCH, seed=SEED, cache_dir=cache_dir)
+    loader = build_loader(url, schedule, seq_len=SEQ, batch_size=BATCH, seed=SEED, cache_dir=cache_dir, fetch=fetch)
     if state is not None:
         loader.load_state_dict(state)
     dataset = PackedDataset(loader.config, loader.schedule, start_batch=loader.batches_consumed,
@@ -94,6 +95,12 @@ def partial_epoch(url: str, schedule, batches: int, cache_dir: str | None = None
     return corpus, loader.state_dict()
 
 
+def pieces(corpus, fetch: str) -> set:
+    """Keys of the documents (or blocks) the corpus object fetched and still caches (the resumed run
+    is compared with what the first run's batches used, not with what it had prefetched)."""
+    return set((corpus.doc_cache if fetch == "documents" else corpus.cache)._slots)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tokens", type=int, default=32_000_000)
@@ -101,41 +108,45 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--warmup", type=float, default=10.0, help="seconds between the cold and the warm measurement")
     ap.add_argument("--partial", type=int, default=50, help="batches of the partial epoch")
-    ap.add_argument("--blocks", nargs="*", type=int, default=[4 << 20, 64 << 10], help="block sizes in bytes")
+    ap.add_argument("--modes", nargs="*", default=["documents", "blocks"], choices=["documents", "blocks"])
     args = ap.parse_args()
     local = make_corpus(Path(__file__).resolve().parent / ".cache" / "s3_loader" / f"t{args.tokens}", args.tokens)
     schedule = load_schedule_for_corpus(MIX, local)[0]
     rows = []
     with s3_server() as bucket:
-        for block in args.blocks:
-            url = f"{bucket}/b{block}"
-            t0 = time.perf_counter()
-            upload_corpus(local, url, block_bytes=block)
-            upload_s = time.perf_counter() - t0
-            here = [tokens_per_s(str(local), schedule, args.seconds, args.warmup) for _ in range(args.repeats)]
-            there = [tokens_per_s(url, schedule, args.seconds, args.warmup) for _ in range(args.repeats)]
-            corpus, state = partial_epoch(url, schedule, args.partial)
+        url = f"{bucket}/corpus"
+        t0 = time.perf_counter()
+        upload_corpus(local, url)
+        upload_s = time.perf_counter() - t0
+        for fetch in args.modes:
+            here, there = [], []
+            for _ in range(args.repeats):  # alternated, so that load on the shared cores hits both alike
+                here.append(tokens_per_s(str(local), schedule, args.seconds, args.warmup))
+                there.append(tokens_per_s(url, schedule, args.seconds, args.warmup, fetch))
+            corpus, state = partial_epoch(url, schedule, args.partial, fetch)
             cache = tempfile.mkdtemp(prefix="bench-s3-cache-")
             try:
-                partial_epoch(url, schedule, args.partial, cache_dir=cache)
-                resumed, _ = partial_epoch(url, schedule, args.partial, cache_dir=cache, state=state)
+                resumed, _ = partial_epoch(url, schedule, args.partial, fetch, state=state)
+                refetched = len(pieces(resumed, fetch) & corpus.pieces_used)
+                partial_epoch(url, schedule, args.partial, fetch, cache_dir=cache)
+                from_disk, _ = partial_epoch(url, schedule, args.partial, fetch, cache_dir=cache, state=state)
             finally:
                 shutil.rmtree(cache, ignore_errors=True)
-            rows.append((block, upload_s, [statistics.median(r) for r in zip(*here)],
-                         [statistics.median(r) for r in zip(*there)], corpus, resumed))
-    print(f"corpus: {args.tokens:,} tokens (uint32), 12 shards; 2 workers, seq {SEQ}, batch {BATCH}; "
-          f"median of {args.repeats} x {args.seconds:g} s, warm after {args.warmup:g} s more\n")
-    print("| block | upload s | local tok/s cold / warm | S3 tok/s cold / warm | S3 / local cold / warm "
-          "| partial epoch: fetched / used "
-          f"({args.partial} batches) | blocks fetched | resume, {args.partial} batches: blocks fetched before "
-          "(re-fetched without cache_dir, read from disk with it) / new |")
-    print("|---|---|---|---|---|---|---|---|")
-    for block, upload_s, here, there, corpus, resumed in rows:
-        print(f"| {block >> 10} KiB | {upload_s:.1f} | {here[0] / 1e6:.1f} M / {here[1] / 1e6:.1f} M | "
-              f"{there[0] / 1e6:.2f} M / {there[1] / 1e6:.2f} M | {there[0] / here[0]:.0%} / {there[1] / here[1]:.0%} | "
-              f"{corpus.bytes_fetched / 1e6:.1f} MB / {corpus.bytes_used / 1e6:.2f} MB = "
-              f"{corpus.bytes_fetched / max(corpus.bytes_used, 1):.1f}x | {corpus.blocks_fetched} | "
-              f"{resumed.blocks_from_disk} / {resumed.blocks_fetched} |")
+            rows.append((fetch, [statistics.median(r) for r in zip(*here)],
+                         [statistics.median(r) for r in zip(*there)], corpus, resumed, refetched, from_disk))
+    print(f"corpus: {args.tokens:,} tokens (uint32), 12 shards, uploaded in {upload_s:.1f} s; 2 workers, seq {SEQ}, "
+          f"batch {BATCH}; median of {args.repeats} x {args.seconds:g} s, warm after {args.warmup:g} s more\n")
+    print("| fetch | local tok/s cold / warm | S3 tok/s cold / warm | S3 / local cold / warm "
+          f"| partial epoch ({args.partial} batches): fetched / used | requests (documents or blocks) "
+          f"| resume ({args.partial} more batches): pieces re-fetched without cache_dir / read from disk with it |")
+    print("|---|---|---|---|---|---|---|")
+    for fetch, here, there, corpus, resumed, refetched, from_disk in rows:
+        count = corpus.docs_fetched if fetch == "documents" else corpus.blocks_fetched
+        print(f"| {fetch} | {here[0] / 1e6:.1f} M / {here[1] / 1e6:.1f} M | "
+              f"{there[0] / 1e6:.2f} M / {there[1] / 1e6:.2f} M | {there[0] / here[0]:.1%} / {there[1] / here[1]:.1%} | "
+              f"{corpus.bytes_fetched / 1e6:.2f} MB / {corpus.bytes_used / 1e6:.2f} MB = "
+              f"{corpus.bytes_fetched / max(corpus.bytes_used, 1):.3f}x | {count} | "
+              f"{refetched} / {from_disk.blocks_from_disk} |")
 
 
 if __name__ == "__main__":

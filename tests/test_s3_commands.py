@@ -151,17 +151,23 @@ def test_corpus_without_manifest_is_incomplete_everywhere(local, bucket, tmp_pat
         assert code == 2 and out == "" and line in err and err.count("\n") == 1
 
 
-def test_text_corpus_at_a_url_is_refused_with_a_reason(bucket, tmp_path, capsys):
+def test_text_corpus_at_a_url_validates_and_summarises_as_its_local_copy(bucket, tmp_path, capsys):
     writer = CorpusWriter(tmp_path / "text", "text")
-    writer.write_table("web", pa.table({"id": ["a"], "text": ["hello"], "domain": ["web"], "source": ["t"]}))
+    writer.write_table("web", pa.table({"id": ["a", "b"], "text": ["hello", "wörld!"], "domain": ["web"] * 2,
+                                        "source": ["t"] * 2, "score": [0.5, 1.0]}))
+    writer.write_table("code", pa.table({"id": ["c"], "text": ["x = 1"], "domain": ["code"], "source": ["t"]}))
     writer.finish()
     url = f"{bucket}/text"
     upload_corpus(tmp_path / "text", url)
-    reason = f"{url}: is a text corpus; validating text corpora at URLs is not supported yet"
-    assert validate(url)[0].startswith(reason)
-    code, out, err = run(capsys, "stats", url)
-    assert code == 2
-    assert err.startswith(f"midtrain stats: error: {url}: is a text corpus; stats of text corpora at URLs are not ")
+    assert validate(url) == []
+    assert run(capsys, "stats", url)[1] == run(capsys, "stats", str(tmp_path / "text"))[1].replace(
+        str(tmp_path / "text"), url)
+    shard = check_corpus(url).shards[0]
+    data = bytearray(fsspec.filesystem("s3").cat_file(f"{url}/{shard.path}"))
+    data[-20] ^= 1
+    put_atomic(f"{url}/{shard.path}", bytes(data))
+    assert validate(url) == [f"{url}/{shard.path}: checksum mismatch; the object is corrupted"]
+    assert validate(url, checksums=False)[0].startswith(f"{url}/{shard.path}: ")
 
 
 def test_errors_never_print_credentials(bucket, capsys):

@@ -86,19 +86,82 @@ def test_remote_corpus_serves_the_local_tokens(local, remote):
                                       + here.shards["math"])
 
 
-@pytest.mark.parametrize("packing,workers", [("concat", 0), ("best_fit", 0), ("concat", 2), ("best_fit", 2)])
-def test_batches_equal_the_local_loader(local, remote, schedule, packing, workers):
-    assert digests(remote, schedule, 6, packing=packing, num_workers=workers) == \
+@pytest.mark.parametrize("packing,workers,fetch", [("concat", 0, "blocks"), ("best_fit", 0, "blocks"),
+                                                    ("concat", 2, "blocks"), ("concat", 0, "documents"),
+                                                    ("best_fit", 0, "documents"), ("best_fit", 2, "documents")])
+def test_batches_equal_the_local_loader(local, remote, schedule, packing, workers, fetch):
+    assert digests(remote, schedule, 6, packing=packing, num_workers=workers, fetch=fetch) == \
         digests(local, schedule, 6, packing=packing, num_workers=0)
 
 
-def test_resume_equals_uninterrupted(remote, schedule, tmp_path):
+@pytest.mark.parametrize("fetch", ["blocks", "documents"])
+def test_resume_equals_uninterrupted(remote, schedule, tmp_path, fetch):
     whole = digests(remote, schedule, 8)
-    loader = build_loader(remote, schedule, seq_len=128, batch_size=4, seed=3, cache_dir=str(tmp_path))
+    loader = build_loader(remote, schedule, seq_len=128, batch_size=4, seed=3, cache_dir=str(tmp_path), fetch=fetch)
     assert [batch_digest(b) for b in itertools.islice(iter(loader), 5)] == whole[:5]
-    resumed = build_loader(remote, schedule, seq_len=128, batch_size=4, seed=3, cache_dir=str(tmp_path))
+    resumed = build_loader(remote, schedule, seq_len=128, batch_size=4, seed=3, cache_dir=str(tmp_path), fetch=fetch)
     resumed.load_state_dict(loader.state_dict())
     assert [batch_digest(b) for b in itertools.islice(iter(resumed), 3)] == whole[5:]
+
+
+def test_documents_fetch_partial_epoch_and_resume(remote, schedule):
+    """fetch="documents": on a partial epoch the bytes fetched are the bytes used plus the unused rest
+    of the documents still open (at most one per domain with concat packing), and a resumed loader
+    re-fetches at most one document per domain: the ones the interrupted run had begun."""
+    kwargs = dict(seq_len=128, batch_size=4, seed=3, fetch="documents")
+    loader = build_loader(remote, schedule, **kwargs)
+    first = _in_process_dataset(loader)
+    batches = iter(first)
+    for _ in range(20):
+        next(batches)
+    corpus, _, _ = first.open()
+    longest = max(int(s.doc_lengths.max()) for shards in corpus.shards.values() for s in shards) * 2
+    assert corpus.bytes_used > 0 and corpus.bytes_fetched <= 1.05 * corpus.bytes_used + 3 * longest
+    seen = corpus.pieces_used
+    assert corpus.blocks_fetched == 0 and corpus.docs_fetched == len(corpus.doc_cache._slots) >= len(seen)
+
+    state = _state_after(loader, 20)
+    resumed = build_loader(remote, schedule, **kwargs)
+    resumed.load_state_dict(state)
+    again = _in_process_dataset(resumed, start=resumed)
+    later = iter(again)
+    for _ in range(5):
+        next(later)
+    refetched = set(again.open()[0].doc_cache._slots) & seen
+    assert len(refetched) <= len(schedule.domains)
+
+
+def test_document_checksums_match_xxhash():
+    import xxhash
+    from hypothesis import given, settings, strategies as st
+
+    from midtrain.corpus.doc_checksums import xxh64_ranges
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.binary(max_size=200), max_size=8))
+    def check(pieces):
+        data = b"".join(pieces)
+        ends = np.cumsum([len(p) for p in pieces], dtype=np.int64)
+        starts = ends - np.array([len(p) for p in pieces], np.int64)
+        got = xxh64_ranges(np.frombuffer(data, np.uint8), starts, ends)
+        assert [int(x) for x in got] == [xxhash.xxh64_intdigest(p) for p in pieces]
+
+    check()
+
+
+def test_corrupted_document_is_refused_by_its_checksum(local, bucket):
+    url = f"{bucket}/corrupt-doc"
+    upload_corpus(local, url, block_bytes=BLOCK)
+    corpus = open_remote_corpus(url)
+    shard = corpus.shards["web"][0]
+    data = bytearray(fsspec.filesystem("s3").cat_file(shard.url))
+    data[shard.layout.values_start + 2 * int(shard.offsets[5])] ^= 1  # the first token of document 5
+    put_atomic(shard.url, bytes(data))
+    corpus = open_remote_corpus(url)
+    shard = corpus.shards["web"][0]
+    assert len(corpus.documents([(shard, 4)])) == 1
+    with pytest.raises(CorpusError, match=r"corrupt-doc/data/web/00000.arrow: checksum mismatch in document 5"):
+        corpus.documents([(shard, 3), (shard, 5), (shard, 6)])
 
 
 def test_resume_with_a_cache_dir_refetches_no_block(remote, tmp_path):
@@ -190,7 +253,19 @@ def test_corrupted_object_is_refused_by_its_checksum(local, bucket):
         open_remote_corpus(url, checksums=True)
 
 
-def _in_process_dataset(loader):
+def _in_process_dataset(loader, start=None):
+    """The loader's dataset, iterated in this process (its corpus object and counters stay reachable);
+    ``start``: a loader whose resumed position it starts from."""
     from midtrain.loaders.dataset import PackedDataset
 
-    return PackedDataset(loader.config, loader.schedule, start_batch=0, snapshot=None, mixture_log=[])
+    if start is None:
+        return PackedDataset(loader.config, loader.schedule, start_batch=0, snapshot=None, mixture_log=[])
+    return PackedDataset(start.config, start.schedule, start_batch=start._batches, snapshot=start._snapshot,
+                         mixture_log=list(start._plan.mixture_log))
+
+
+def _state_after(loader, n):
+    it = iter(loader)
+    for _ in range(n):
+        next(it)
+    return loader.state_dict()

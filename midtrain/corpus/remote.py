@@ -3,9 +3,10 @@
 Opening reads ``manifest.json`` (refused when absent: the corpus is incomplete), and per shard:
 its size, the first and last 16 KiB (Arrow magic, the record batch's metadata, the footer), and the
 ``tokens`` column's offsets buffer (8 bytes per document). The tokens are never downloaded whole:
-:meth:`RemoteTokenCorpus.blocks` serves fixed-size blocks of a shard's values buffer (the token
-stream) through a :class:`BlockCache`, bounded in bytes, least recently used out, optionally
-backed by a folder on local disk.
+:meth:`RemoteTokenCorpus.documents` serves single documents (neighbours read in one request) and
+:meth:`RemoteTokenCorpus.blocks` fixed-size blocks of a shard's values buffer (the token stream),
+each through a :class:`BlockCache`, bounded in bytes, least recently used out (blocks optionally
+backed by a folder on local disk).
 
 Where the buffers lie: the shard's head and tail are written into a sparse anonymous memory map
 the size of the file and pyarrow opens that map as it opens a local shard; the record batch's
@@ -22,7 +23,10 @@ What is verified, and when:
   ``block_checksums.json``, the sidecar :func:`midtrain.storage.upload_corpus` writes before the
   manifest. The sidecar is tied to the manifest by each shard's whole-file checksum, so a stale
   one is refused. A corpus without the sidecar (written by another tool) serves unverified blocks
-  unless opened with ``checksums=True``.
+  unless opened with ``checksums=True``;
+- on every document's arrival: its XXH64 against the shard's document-checksum sidecar
+  (``doc_checksums/<shard>.xxh64``, 8 bytes per document, read on first use and itself checked
+  against its ``xxh3_64`` in ``block_checksums.json``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import pyarrow as pa
 import xxhash
 from numba import typed
 
+from midtrain.corpus.doc_checksums import document_checksums, xxh64_ranges
 from midtrain.corpus.errors import CorpusError
 from midtrain.corpus.manifest import MANIFEST_NAME, Manifest, ShardInfo
 from midtrain.corpus.reader import CorpusViews
@@ -52,6 +57,10 @@ BLOCK_BYTES = 4 << 20
 CACHE_BYTES = 1 << 30
 """Default memory budget of a :class:`BlockCache`."""
 BLOCK_CHECKSUMS_NAME = "block_checksums.json"
+DOC_CHECKSUMS_DIR = "doc_checksums"
+"""Folder of the per-shard document-checksum sidecars (``<shard path>.xxh64``, 8 bytes per document)."""
+RANGE_BYTES = 16 << 20
+"""Largest ranged GET when documents are fetched: neighbouring documents are read together up to this."""
 _HEAD = 16 << 10
 """Bytes read from each end of a shard to find its layout (grown when the metadata is larger)."""
 _CHECKSUM_RANGE = 8 << 20
@@ -219,7 +228,7 @@ class RemoteShard:
     """
 
     def __init__(self, url: str, info: ShardInfo, layout: TokenLayout, offsets: np.ndarray,
-                 block_sums: list[str] | None) -> None:
+                 block_sums: list[str] | None, doc_sidecar: tuple[str, str] | None = None) -> None:
         self.url = url
         self.path = url
         self.info = info
@@ -230,10 +239,29 @@ class RemoteShard:
         self.num_tokens = layout.num_tokens
         self.tokens = np.zeros(0, layout.dtype)
         self.block_sums = block_sums
+        self.doc_sidecar = doc_sidecar
+        """(URL, ``xxh3_64``) of the shard's document checksums, or ``None`` (the corpus has none)."""
+        self._doc_sums: np.ndarray | None = None
+        self._lock = threading.Lock()
 
     @property
     def doc_lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
+
+    def doc_sums(self, corpus: "RemoteTokenCorpus") -> np.ndarray | None:
+        """The documents' XXH64 checksums, read (and verified) on first use; ``None`` without a sidecar."""
+        if self.doc_sidecar is None:
+            return None
+        with self._lock:
+            if self._doc_sums is None:
+                url, expected = self.doc_sidecar
+                data = read_object(url)
+                corpus.metadata_bytes += len(data)
+                if block_checksum(data) != expected or len(data) != 8 * self.num_docs:
+                    raise CorpusError(f"{url}: document checksums do not match block_checksums.json "
+                                      f"({len(data)} bytes for {self.num_docs} documents); the object is corrupted")
+                self._doc_sums = np.frombuffer(data, "<u8")
+            return self._doc_sums
 
 
 class RemoteTokenCorpus(CorpusViews):
@@ -256,6 +284,13 @@ class RemoteTokenCorpus(CorpusViews):
         """Blocks read back from the ``cache_dir`` instead of fetched."""
         self.bytes_used = 0
         """Bytes of tokens the loader copied out of blocks (its batches' tokens), in this process."""
+        self.docs_fetched = 0
+        self.pieces_used: set[tuple[str, int]] = set()
+        """Keys of the blocks or documents the loader's batches copied from (not those only prefetched)."""
+        self.doc_sidecars: dict[str, tuple[str, str]] = {}
+        """Per shard path: (URL, ``xxh3_64``) of its document checksums (``block_checksums.json``)."""
+        self.doc_cache = BlockCache(cache.limit_bytes)
+        """Documents read one by one (``fetch="documents"``), keyed by (shard checksum, document)."""
         self._inflight: dict[tuple[str, int], threading.Event] = {}
         self._lock = threading.Lock()
 
@@ -266,35 +301,93 @@ class RemoteTokenCorpus(CorpusViews):
     def blocks(self, wanted: list[tuple[RemoteShard, int]]) -> list[np.ndarray]:
         """Blocks ``(shard, index)`` as token arrays, fetching those not cached (concurrently, with
         retries); each verified against its checksum when it arrives."""
+        return self._pieces(wanted, self.cache, self._fetch, "b")
+
+    def documents(self, wanted: list[tuple[RemoteShard, int]]) -> list[np.ndarray]:
+        """Documents ``(shard, index)`` as token arrays, fetching those not cached: neighbouring
+        documents of a shard in one ranged GET (up to :data:`RANGE_BYTES`), the GETs concurrent, with
+        retries; each document verified against its XXH64 checksum when it arrives."""
+        return self._pieces(wanted, self.doc_cache, self._fetch_documents, "d")
+
+    def _pieces(self, wanted: list[tuple[RemoteShard, int]], cache: BlockCache,
+                fetch: Callable[[list[tuple[RemoteShard, int]], list, list[int]], None], kind: str) -> list[np.ndarray]:
+        """``wanted`` from ``cache``; the missing ones fetched once even when threads ask together."""
         out: list[np.ndarray | None] = [None] * len(wanted)
         missing, waits = [], []
         for i, (shard, k) in enumerate(wanted):
             key = (shard.info.checksum, k)
-            block = self.cache.get(key)
-            if block is not None:
-                out[i] = block
+            piece = cache.get(key)
+            if piece is not None:
+                out[i] = piece
                 continue
             with self._lock:
-                event = self._inflight.get(key)
+                event = self._inflight.get((kind, *key))
                 if event is None:
-                    self._inflight[key] = threading.Event()
+                    self._inflight[(kind, *key)] = threading.Event()
                     missing.append(i)
                 else:
                     waits.append((i, event))
         try:
-            self._fetch([wanted[i] for i in missing], out, missing)
+            fetch([wanted[i] for i in missing], out, missing)
         finally:
             with self._lock:
                 for i in missing:
                     shard, k = wanted[i]
-                    self._inflight.pop((shard.info.checksum, k)).set()
+                    self._inflight.pop((kind, shard.info.checksum, k)).set()
         for i, event in waits:
             event.wait()
             shard, k = wanted[i]
-            out[i] = self.cache.get((shard.info.checksum, k))
-            if out[i] is None:  # the fetching thread failed, or the block was evicted already
-                out[i] = self.blocks([(shard, k)])[0]
+            out[i] = cache.get((shard.info.checksum, k))
+            if out[i] is None:  # the fetching thread failed, or the piece was evicted already
+                out[i] = self._pieces([(shard, k)], cache, fetch, kind)[0]
         return out  # type: ignore[return-value]
+
+    def _fetch_documents(self, wanted: list[tuple[RemoteShard, int]], out: list, positions: list[int]) -> None:
+        """Fetch the documents ``wanted`` from the store into ``out[positions[j]]``, verified, and cache them."""
+        if not wanted:
+            return
+        order = sorted(range(len(wanted)), key=lambda j: (wanted[j][0].url, wanted[j][1]))
+        runs: list[list[int]] = []  # positions in ``wanted`` of consecutive documents of one shard
+        for j in order:
+            shard, d = wanted[j]
+            if runs:
+                prev_shard, prev_d = wanted[runs[-1][-1]]
+                first_shard, first_d = wanted[runs[-1][0]]
+                size = (shard.offsets[d + 1] - first_shard.offsets[first_d]) * shard.dtype.itemsize
+                if prev_shard is shard and d == prev_d + 1 and size <= RANGE_BYTES:
+                    runs[-1].append(j)
+                    continue
+            runs.append([j])
+        urls, starts, lengths = [], [], []
+        for run in runs:
+            shard, d0 = wanted[run[0]]
+            d1 = wanted[run[-1]][1] + 1
+            item = shard.dtype.itemsize
+            urls.append(shard.url)
+            starts.append(shard.layout.values_start + int(shard.offsets[d0]) * item)
+            lengths.append(int(shard.offsets[d1] - shard.offsets[d0]) * item)
+        for run, start, data in zip(runs, starts, read_ranges(urls, starts, lengths)):
+            shard, d0 = wanted[run[0]]
+            d1 = wanted[run[-1]][1] + 1
+            rel = (shard.offsets[d0:d1 + 1] - shard.offsets[d0]) * shard.dtype.itemsize
+            sums = shard.doc_sums(self)
+            if sums is not None:
+                got = xxh64_ranges(np.frombuffer(data, np.uint8), rel[:-1], rel[1:])
+                bad = np.flatnonzero(got != sums[d0:d1])
+                if len(bad):
+                    d = d0 + int(bad[0])
+                    raise CorpusError(f"{shard.url}: checksum mismatch in document {d} (bytes "
+                                      f"{start + int(rel[bad[0]])}-{start + int(rel[bad[0] + 1]) - 1}); "
+                                      "the object is corrupted")
+            tokens = np.frombuffer(data, shard.dtype)
+            lo = (shard.offsets[d0:d1 + 1] - shard.offsets[d0])
+            for k, j in enumerate(run):
+                doc = tokens[lo[k]:lo[k + 1]]
+                self.doc_cache.put((shard.info.checksum, d0 + k), doc)
+                out[positions[j]] = doc
+            with self._lock:
+                self.bytes_fetched += len(data)
+                self.docs_fetched += len(run)
 
     def _fetch(self, wanted: list[tuple[RemoteShard, int]], out: list, positions: list[int]) -> None:
         """Fetch ``wanted`` (from the disk cache, else the store) into ``out[positions[j]]``."""
@@ -371,19 +464,21 @@ def read_manifest(url: str) -> Manifest:
     return Manifest.parse(read_object(manifest_url), manifest_url)
 
 
-def read_block_checksums(url: str, manifest: Manifest) -> tuple[int | None, dict[str, list[str]]]:
-    """The block size and per-shard block checksums of ``block_checksums.json``, or ``(None, {})``
-    when the corpus has none. Refused when a shard's whole-file checksum differs from the manifest's."""
+def read_block_checksums(url: str, manifest: Manifest) -> tuple[int | None, dict[str, list[str]],
+                                                                 dict[str, tuple[str, str]]]:
+    """The block size, per-shard block checksums and per-shard document-checksum sidecars (URL,
+    ``xxh3_64``) of ``block_checksums.json``, or ``(None, {}, {})`` when the corpus has none.
+    Refused when a shard's whole-file checksum differs from the manifest's."""
     sums_url = join_url(url, BLOCK_CHECKSUMS_NAME)
     if not exists(sums_url):
-        return None, {}
+        return None, {}, {}
     try:
         body = json.loads(read_object(sums_url))
         block_bytes = int(body["block_bytes"])
         entries = body["shards"]
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
         raise CorpusError(f"{sums_url}: malformed block checksums ({exc})") from None
-    sums = {}
+    sums, docs = {}, {}
     for info in manifest.shards:
         entry = entries.get(info.path)
         if entry is None:
@@ -392,7 +487,13 @@ def read_block_checksums(url: str, manifest: Manifest) -> tuple[int | None, dict
             raise CorpusError(f"{sums_url}: block checksums of {info.path} are for another version of the shard "
                               f"({entry.get('checksum')} != {info.checksum} in the manifest)")
         sums[info.path] = list(entry["blocks"])
-    return block_bytes, sums
+        sidecar = entry.get("doc_checksums")
+        if sidecar is not None:
+            try:
+                docs[info.path] = (shard_url_inside(url, str(sidecar["path"])), str(sidecar["xxh3_64"]))
+            except (KeyError, TypeError) as exc:
+                raise CorpusError(f"{sums_url}: malformed doc_checksums entry of {info.path} ({exc})") from None
+    return block_bytes, sums, docs
 
 
 def open_remote_corpus(url: str, *, checksums: bool = False, block_bytes: int = BLOCK_BYTES,
@@ -417,8 +518,10 @@ def open_remote_manifest(url: str, *, block_bytes: int = BLOCK_BYTES, cache_byte
     manifest = read_manifest(url)
     if manifest.kind != "token":
         raise CorpusError(f"{url}: is a {manifest.kind} corpus; tokenize it first (midtrain tokenize)")
-    stored_block, sums = read_block_checksums(url, manifest)
-    return RemoteTokenCorpus(url, manifest, {}, stored_block or block_bytes, BlockCache(cache_bytes, cache_dir)), sums
+    stored_block, sums, docs = read_block_checksums(url, manifest)
+    corpus = RemoteTokenCorpus(url, manifest, {}, stored_block or block_bytes, BlockCache(cache_bytes, cache_dir))
+    corpus.doc_sidecars = docs
+    return corpus, sums
 
 
 def open_remote_shard(corpus: RemoteTokenCorpus, info: ShardInfo, block_sums: list[str] | None, *,
@@ -445,7 +548,7 @@ def open_remote_shard(corpus: RemoteTokenCorpus, info: ShardInfo, block_sums: li
     if block_sums is not None and len(block_sums) != -(-layout.num_tokens * layout.dtype.itemsize
                                                        // corpus.block_bytes):
         raise CorpusError(f"{join_url(corpus.path, BLOCK_CHECKSUMS_NAME)}: wrong number of blocks for {info.path}")
-    return RemoteShard(shard_url, info, layout, offsets, block_sums)
+    return RemoteShard(shard_url, info, layout, offsets, block_sums, corpus.doc_sidecars.get(info.path))
 
 
 def shard_url_inside(url: str, rel: str) -> str:
@@ -479,3 +582,11 @@ def shard_block_checksums(path: str | os.PathLike, block_bytes: int = BLOCK_BYTE
     stream = memoryview(data)[layout.values_start:layout.values_start + layout.num_tokens * layout.dtype.itemsize]
     return {"values_start": layout.values_start,
             "blocks": [block_checksum(stream[i:i + block_bytes]) for i in range(0, len(stream), block_bytes)]}
+
+
+def shard_doc_checksums(path: str | os.PathLike) -> bytes:
+    """The document-checksum sidecar of a local token shard: XXH64 of each document, ``<u8`` bytes."""
+    from midtrain.corpus.shards import TokenShard
+
+    shard = TokenShard(path)
+    return document_checksums(shard.tokens, shard.offsets).astype("<u8").tobytes()

@@ -4,8 +4,8 @@ Text corpora report lengths in UTF-8 bytes; token corpora in tokens (from the of
 touching the tokens). Every domain gets a length histogram; token corpora also count the documents
 a schedule's ``long`` would select by length (>= 32,768 tokens, :mod:`midtrain.corpus.lengths`).
 A token corpus at a URL is summarised from its manifest and offsets
-(:func:`~midtrain.corpus.remote.open_remote_corpus`, no token read); text corpora at URLs are not
-supported yet. Extra numeric signal columns of text corpora (quality score, language
+(:func:`~midtrain.corpus.remote.open_remote_corpus`, no token read); a text corpus at a URL by
+reading each shard whole (as a local one is read whole). Extra numeric signal columns of text corpora (quality score, language
 score, ...) are summarised as their mean, so that labels show up here as soon as curation adds them.
 """
 
@@ -30,6 +30,19 @@ thresholds of ``long`` are edges: 32,768 tokens (the default ``long_min_tokens``
 bytes (the 128 KiB rule curation used to label ``long`` documents by)."""
 
 
+def _text_frames(corpus_dir: str | Path, paths: list[str]) -> pl.LazyFrame:
+    """The text shards ``paths`` of a local corpus (scanned lazily) or of one at a URL (each read whole)."""
+    if not is_url(corpus_dir):
+        return pl.scan_ipc([str(resolve_inside(Path(corpus_dir), p)) for p in paths])
+    import io
+
+    from midtrain.corpus.remote import shard_url_inside
+    from midtrain.storage.objects import read_object
+
+    return pl.concat([pl.read_ipc(io.BytesIO(read_object(shard_url_inside(str(corpus_dir), p)))).lazy()
+                      for p in paths], how="diagonal_relaxed")
+
+
 def corpus_stats(corpus_dir: str | os.PathLike) -> dict[str, Any]:
     """A JSON-able summary: ``{"kind", "domains": {domain: {...}}, "total": {...}}``.
 
@@ -39,9 +52,6 @@ def corpus_stats(corpus_dir: str | os.PathLike) -> dict[str, Any]:
 
         name = str(corpus_dir)
         manifest = read_manifest(name)
-        if manifest.kind != "token":
-            raise CorpusError(f"{name}: is a {manifest.kind} corpus; stats of text corpora at URLs are not supported "
-                              "yet (copy it to a local folder first)")
     else:
         corpus_dir = Path(corpus_dir)
         name = str(corpus_dir)
@@ -58,7 +68,7 @@ def corpus_stats(corpus_dir: str | os.PathLike) -> dict[str, Any]:
         if manifest.kind == "token":
             lengths = token_lengths[domain]
         else:
-            lf = pl.scan_ipc([str(resolve_inside(corpus_dir, p)) for p in paths])
+            lf = _text_frames(corpus_dir, paths)
             schema = lf.collect_schema()
             numeric = [n for n, t in schema.items() if t.is_numeric() and n not in ("id",)]
             df = lf.select([pl.col("text").str.len_bytes().alias("length"), *[pl.col(n) for n in numeric]]).collect()

@@ -94,8 +94,15 @@ def _validate_shard(corpus_dir: Path, manifest: Manifest, shard: ShardInfo, *, c
         _validate_text_shard(path, shard)
 
 
-def _validate_text_shard(path: Path, shard: ShardInfo) -> None:
-    reader, _ = open_ipc_file(path)
+def _validate_text_shard(path: Path | str, shard: ShardInfo, data: bytes | None = None) -> None:
+    """Schema and rows of a text (or rejected) shard: the file at ``path``, or ``data`` read from that URL."""
+    if data is None:
+        reader, _ = open_ipc_file(path)
+    else:
+        try:
+            reader = pa.ipc.open_file(pa.py_buffer(data))
+        except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+            raise CorpusError(f"{path}: not a readable Arrow IPC file, truncated or corrupted ({exc})") from None
     schema = reader.schema
     for name in TEXT_COLUMNS:
         if name not in schema.names:
@@ -127,15 +134,14 @@ def _validate_token_shard(path: Path, manifest: Manifest, shard: ShardInfo) -> N
 
 
 def validate_remote(url: str, *, checksums: bool = True) -> list[str]:
-    """:func:`validate` for a token corpus at ``url``: every problem, one line each naming the object's URL."""
+    """:func:`validate` for a corpus at ``url``: every problem, one line each naming the object's URL."""
     # the remote reader brings numba and fsspec: loaded only for a URL
     from midtrain.corpus.remote import open_remote_manifest, open_remote_shard, read_manifest
 
     try:
         manifest = read_manifest(url)
         if manifest.kind != "token":
-            return [f"{url}: is a {manifest.kind} corpus; validating text corpora at URLs is not supported yet "
-                    "(copy it to a local folder and validate that)"]
+            return _validate_remote_text(url, manifest, checksums=checksums)
         corpus, sums = open_remote_manifest(url)
     except CorpusError as exc:
         return [str(exc)]
@@ -152,6 +158,32 @@ def validate_remote(url: str, *, checksums: bool = True) -> list[str]:
                 _validate_remote_tokens(corpus, shard, checksums=checksums)
             else:
                 _validate_remote_object(corpus.path, info, checksums=checksums)
+        except CorpusError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def _validate_remote_text(url: str, manifest: Manifest, *, checksums: bool) -> list[str]:
+    """:func:`validate` for a text corpus at ``url``: each shard read whole (a text shard is checked
+    by decoding every record batch, as on disk), its size, checksum, schema and rows."""
+    from midtrain.corpus.remote import shard_url_inside
+    from midtrain.storage.objects import read_object
+
+    problems: list[str] = []
+    seen: set[str] = set()
+    for info in [*manifest.shards, *manifest.rejected]:
+        try:
+            shard_url = shard_url_inside(url, info.path)
+            if info.path in seen:
+                raise CorpusError(f"{shard_url}: listed twice in the manifest")
+            seen.add(info.path)
+            data = read_object(shard_url)
+            if len(data) != info.bytes:
+                raise CorpusError(f"{shard_url}: size {len(data)} bytes != {info.bytes} in the manifest "
+                                  "(truncated or rewritten)")
+            if checksums and f"xxh3_128:{xxhash.xxh3_128_hexdigest(data)}" != info.checksum:
+                raise CorpusError(f"{shard_url}: checksum mismatch; the object is corrupted")
+            _validate_text_shard(shard_url, info, data)
         except CorpusError as exc:
             problems.append(str(exc))
     return problems

@@ -2,6 +2,8 @@
 
 ``--workers N`` (parallel tasks), ``--executor local|ray|slurm`` and ``--quiet`` (no progress)
 mean the same in ``curate``, ``dedup`` and ``decontaminate``: :func:`add_run_options` adds them.
+``curate`` and ``refilter`` take URLs (``s3://...``) for inputs and ``--output``; a URL output is
+built in a local ``--work-dir`` and published with its manifest last.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ def quiet_logs() -> None:
     logger.add(lambda m: print(m, end=""), level="WARNING")
 
 
+WORK_DIR_HELP = ("with an --output URL: the local folder where the corpus is built before it is published "
+                 "(default: $MIDTRAIN_WORK_DIR/<name>-<hash> or ~/.cache/midtrain/work/<name>-<hash>); rerun "
+                 "the same command to resume. On a multi-node Ray cluster it must be on a shared file system")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "curate", help="raw documents -> a curated text corpus (local, Ray or Slurm)",
@@ -39,21 +46,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "rejected/ documents, manifest.json, report.json, report.md and funnel.png. Rerun the same "
                     "command to resume an interrupted job.")
     p.add_argument("inputs", nargs="*", metavar="INPUT[=DOMAIN]",
-                   help="a file or folder (or hf:PATH?data_files=...&split=...), with an optional domain hint")
-    p.add_argument("--output", "-o", required=True, help="output corpus folder")
+                   help="a file, folder, URL or URL glob (s3://bucket/raw/*.jsonl.gz), or "
+                        "hf:PATH?data_files=...&split=..., with an optional domain hint")
+    p.add_argument("--output", "-o", required=True, help="output corpus folder or URL (s3://bucket/curated)")
+    p.add_argument("--work-dir", help=WORK_DIR_HELP)
     p.add_argument("--config", help="YAML pipeline file (inputs, pipeline, executor, output, dedup, decontaminate)")
     add_run_options(p, from_config=True)
     p.add_argument("--text-field", help="record field holding the text, for inputs given here (default: text)")
     p.add_argument("--id-field", help="record field holding a unique id, for inputs given here (default: id)")
-    p.add_argument("--overwrite", action="store_true", help="replace an earlier curate output in --output")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier curate output in --output (for a URL: a corpus already there)")
     p.set_defaults(func=_curate)
 
     p = sub.add_parser(
         "refilter", help="re-apply rule thresholds to a curated corpus from its stored signals",
         description="Re-decide the threshold rules over the kept and threshold-rejected documents of CORPUS, "
                     "from the signal columns stored in its shards (nothing is recomputed), into a new corpus.")
-    p.add_argument("corpus", metavar="CORPUS", help="a corpus written by midtrain curate")
-    p.add_argument("--output", "-o", required=True, help="new corpus folder")
+    p.add_argument("corpus", metavar="CORPUS", help="a corpus written by midtrain curate (a folder or a URL)")
+    p.add_argument("--output", "-o", required=True, help="new corpus folder or URL")
+    p.add_argument("--work-dir", help=WORK_DIR_HELP)
+    p.add_argument("--overwrite", action="store_true", help="with an --output URL: replace a corpus already there")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--config", help="YAML file: a curate config (its thresholds step) or a thresholds mapping")
     group.add_argument("--set", dest="overrides", action="append", default=[], metavar="RULE.PARAM=VALUE",
@@ -75,9 +87,9 @@ def _curate(args: argparse.Namespace) -> int:
     if args.quiet:
         quiet_logs()
     report = curate(specs, args.output, args.config, workers=args.workers, executor=args.executor,
-                    overwrite=args.overwrite, progress=not args.quiet)
+                    overwrite=args.overwrite, progress=not args.quiet, work_dir=args.work_dir)
     if report is not None:
-        print(f"report: {args.output}/report.md (and report.json, funnel.png)")
+        print(f"report: {args.output.rstrip('/')}/report.md (and report.json, funnel.png)")
         return 0 if report.balanced else 1
     return 0
 
@@ -86,7 +98,7 @@ def _refilter(args: argparse.Namespace) -> int:
     from midtrain.curation.refiltering import parse_overrides, refilter, thresholds_from_file
 
     thresholds = thresholds_from_file(args.config) if args.config else parse_overrides(args.overrides)
-    report = refilter(args.corpus, args.output, thresholds)
+    report = refilter(args.corpus, args.output, thresholds, overwrite=args.overwrite, work_dir=args.work_dir)
     print(f"refilter: {report.one_line()}")
-    print(f"report: {args.output}/report.md")
+    print(f"report: {args.output.rstrip('/')}/report.md")
     return 0 if report.balanced else 1

@@ -6,6 +6,11 @@ dataset) with an optional domain hint. :func:`plan_units` turns the specs into a
 job runs one datatrove task per unit, so a killed job redoes only unfinished units (datatrove
 #316: "split the input into many smaller files"). Planning happens once, on the driver, and is
 deterministic: the same inputs always give the same units in the same order.
+
+An input path may be a URL (``s3://bucket/raw/``, ``s3://bucket/raw/*.jsonl.gz``, anything fsspec
+knows; :mod:`midtrain.curation.urls`): JSONL, Parquet, Arrow, midtrain text corpora and folders of
+plain files are listed here, sorted, and read inside the tasks through fsspec, so a Ray worker reads
+them directly. Hugging Face datasets (``hf``, ``hf_disk``) take local paths only.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from midtrain.corpus.shards import check_domain_name
+from midtrain.curation.urls import glob_root, has_magic, is_url, join, list_url, remote_call
 from midtrain.errors import ConfigError
 
 InputFormat = Literal["auto", "jsonl", "parquet", "arrow", "corpus", "hf_disk", "hf", "files"]
@@ -70,7 +76,7 @@ class InputUnit:
     input_index: int
     format: str
     path: str
-    """Absolute path of the file (or dataset folder / ``load_dataset`` path)."""
+    """Absolute path or URL of the file (or dataset folder / ``load_dataset`` path)."""
     rel: str
     """Path used in document ids: relative to the input's parent folder."""
     files: tuple[str, ...] = ()
@@ -129,8 +135,16 @@ def resolve_spec(spec: InputSpec, index: int, base: Path | None = None) -> Input
             check_domain_name(spec.domain)
         except ValueError as exc:
             raise ConfigError(f"{where}.domain: {exc}") from None
+    if spec.format in ("hf", "hf_disk"):
+        files = [spec.data_files] if isinstance(spec.data_files, str) else list(spec.data_files or [])
+        urls = [u for u in (spec.path, *files) if is_url(u)]
+        if urls:
+            raise ConfigError(f"{where}: {spec.format} inputs read local files only, not URLs ({urls[0]}); give the "
+                              "data files at the URL as jsonl/parquet/arrow inputs instead, or copy them locally")
     if spec.format == "hf":
         return spec
+    if is_url(spec.path):
+        return _resolve_url_spec(spec, where)
     path = Path(spec.path).expanduser()
     if base is not None and not path.is_absolute():
         path = base / path
@@ -141,6 +155,36 @@ def resolve_spec(spec: InputSpec, index: int, base: Path | None = None) -> Input
     if fmt == "corpus" and domain_field is None and spec.domain is None:
         domain_field = "domain"
     return replace(spec, path=str(path.resolve()), format=fmt, domain_field=domain_field)
+
+
+def _resolve_url_spec(spec: InputSpec, where: str) -> InputSpec:
+    """A URL input: it must exist (or, as a glob, match something); its format comes from the names found."""
+    url = spec.path
+    fmt = spec.format
+    if fmt == "auto":
+        kind, _, files = list_url(f"{where}.path", url, spec.glob)
+        if kind == "dir" and remote_call(f"{where}.path", url, "look up",
+                                         lambda: _url_exists(join(url, "manifest.json"))):
+            fmt = "corpus"
+        elif kind == "dir" and any(f.rel in ("dataset_dict.json", "state.json") for f in files):
+            raise ConfigError(f"{where}.path: {url} is a saved Hugging Face dataset; hf_disk inputs must be local "
+                              "paths (copy it locally, or read its .arrow files with format: arrow)")
+        elif not files:
+            raise ConfigError(f"{where}.path: {url} {'matches' if kind == 'glob' else 'holds'} no object"
+                              f"{f' matching glob {spec.glob!r}' if spec.glob else ''}")
+        else:
+            formats = {_file_format(Path(f.rel)) for f in files}
+            fmt = formats.pop() if len(formats) == 1 and None not in formats else "files"  # type: ignore[assignment]
+    domain_field = spec.domain_field
+    if fmt == "corpus" and domain_field is None and spec.domain is None:
+        domain_field = "domain"
+    return replace(spec, format=fmt, domain_field=domain_field)
+
+
+def _url_exists(url: str) -> bool:
+    from midtrain.storage.objects import filesystem
+
+    return bool(filesystem(url).exists(url))
 
 
 def detect_format(path: Path) -> str:
@@ -188,6 +232,8 @@ def _walk(folder: Path, pattern: str | None = None) -> list[Path]:
 
 
 def _default_name(path: str) -> str:
+    if is_url(path) and has_magic(path):
+        path = glob_root(path)
     name = Path(path.rstrip("/")).name or path
     for suffix in (*_COMPRESSED, *_JSONL_SUFFIXES, ".parquet", *_ARROW_SUFFIXES):
         if name.lower().endswith(suffix):
@@ -209,6 +255,8 @@ def plan_units(specs: list[InputSpec]) -> list[InputUnit]:
 def _units_of(i: int, spec: InputSpec) -> list[InputUnit]:
     if spec.format == "hf":
         return _hf_units(i, spec)
+    if is_url(spec.path):
+        return _url_units(i, spec)
     path = Path(spec.path)
     root = path.parent
     if spec.format == "hf_disk":
@@ -225,6 +273,53 @@ def _units_of(i: int, spec: InputSpec) -> list[InputUnit]:
         for u in units:
             _check_columnar_schema(i, spec, Path(u.path))
     return units
+
+
+def _url_units(i: int, spec: InputSpec) -> list[InputUnit]:
+    """The units of a URL input, in URL order: as for a local file, folder or (for a glob) the folder
+    before its first wildcard, so document ids and sources are the ones the same files give on disk."""
+    where = f"inputs[{i}].path"
+    if spec.format == "corpus":
+        return _remote_corpus_units(i, spec)
+    kind, folder, files = list_url(where, spec.path, spec.glob)
+    if not files:
+        raise ConfigError(f"{where}: {spec.path} {'matches' if kind == 'glob' else 'holds'} no object")
+    name = folder.rstrip("/").rsplit("/", 1)[-1]
+    if spec.format == "files":
+        units, chunk, size = [], [], 0
+        for f in files:
+            chunk.append(f.rel)
+            size += f.size
+            if len(chunk) >= FILES_PER_UNIT or size >= FILE_BYTES_PER_UNIT:
+                units.append(InputUnit(i, "files", folder, name, files=tuple(chunk), size=size))
+                chunk, size = [], 0
+        if chunk:
+            units.append(InputUnit(i, "files", folder, name, files=tuple(chunk), size=size))
+        return units
+    if kind != "file":
+        files = [f for f in files if _file_format(Path(f.rel)) == spec.format]
+    units = [InputUnit(i, spec.format, f.url, f.rel if kind == "file" else f"{name}/{f.rel}", size=f.size)
+             for f in files]
+    if spec.format in ("parquet", "arrow"):
+        for u in units:
+            _check_columnar_schema(i, spec, u.path)
+    return units
+
+
+def _remote_corpus_units(i: int, spec: InputSpec) -> list[InputUnit]:
+    from midtrain.corpus import CorpusError
+    from midtrain.corpus.remote import read_manifest
+
+    url = spec.path.rstrip("/")
+    try:
+        manifest = read_manifest(url)
+    except CorpusError as exc:
+        raise ConfigError(f"inputs[{i}].path: {exc}") from None
+    if manifest.kind != "text":
+        raise ConfigError(f"inputs[{i}].path: {url} is a {manifest.kind} corpus; curation reads text corpora")
+    name = url.rsplit("/", 1)[-1]
+    return [InputUnit(i, "corpus", join(url, s.path), f"{name}/{s.path}", size=s.bytes)
+            for s in sorted(manifest.shards, key=lambda s: s.path)]
 
 
 def _file_chunks(i: int, spec: InputSpec, folder: Path, files: list[Path]) -> list[InputUnit]:
@@ -259,14 +354,18 @@ def _corpus_units(i: int, spec: InputSpec, path: Path) -> list[InputUnit]:
             for s in sorted(manifest.shards, key=lambda s: s.path)]
 
 
-def _check_columnar_schema(i: int, spec: InputSpec, path: Path) -> None:
+def _check_columnar_schema(i: int, spec: InputSpec, path: Path | str) -> None:
     """Fail before the job starts when a Parquet/Arrow file lacks the text column (a config mistake)."""
     import pyarrow as pa
 
     from midtrain.curation.readers.columnar import read_schema
 
+    from midtrain.corpus import CorpusError
+
     try:
         schema = read_schema(path, spec.format)
+    except CorpusError as exc:
+        raise ConfigError(f"inputs[{i}]: {exc}") from None
     except (OSError, pa.ArrowException) as exc:
         raise ConfigError(f"inputs[{i}]: {path} is not a readable {spec.format} file ({exc})") from None
     if spec.text_field not in schema.names:

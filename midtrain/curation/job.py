@@ -15,6 +15,12 @@ With dedup or decontamination configured, the pipeline's corpus goes to ``stages
 and each stage writes the next corpus; the last one is ``OUTPUT`` itself. Rerunning the same
 command after a crash or a kill skips finished tasks (datatrove's completion markers), and each
 unfinished task deletes its partial shards before writing them again, so nothing is duplicated.
+
+Inputs may be URLs (:mod:`midtrain.curation.inputs`). An ``OUTPUT`` URL (``s3://bucket/curated``)
+is built in a local work folder (``work_dir``, else :func:`midtrain.storage.objects.work_dir_for`)
+exactly as a local output, then published (:func:`publish`): shards, reports, and
+``manifest.json`` last, so an interrupted publish leaves no manifest and rerunning the same command
+finishes it.
 """
 
 from __future__ import annotations
@@ -29,20 +35,23 @@ from pathlib import Path
 from typing import Any
 
 from midtrain import __version__
-from midtrain.corpus import Manifest, ShardInfo
+from midtrain.corpus import CorpusError, Manifest, ShardInfo
 from midtrain.curation.config import CurateConfig, load_config
 from midtrain.curation.executors import build_executor, check_executor, run_executor
 from midtrain.curation.inputs import InputSpec, describe_units, parse_input_arg, plan_units, resolve_spec
 from midtrain.curation.report import CurationReport, build_report, merge_reads, write_report
+from midtrain.curation.urls import is_url
 from midtrain.errors import ConfigError, MidtrainError
 
 JOB_DIR = "job"
 MB = 1_000_000
+REPORT_FILES = ("report.json", "report.md", "funnel.png", "label_audit.json")
+"""Files beside the corpus that are published with it (those that exist)."""
 
 
 def curate(inputs: Sequence[Any], output: str | os.PathLike, config: str | os.PathLike | dict | CurateConfig | None = None,
            *, workers: int | None = None, executor: str | None = None, overwrite: bool = False,
-           progress: bool = False) -> CurationReport | None:
+           progress: bool = False, work_dir: str | os.PathLike | None = None) -> CurationReport | None:
     """Curate ``inputs`` into the text corpus ``output`` and return its report.
 
     ``inputs`` are ``(path, domain or None)`` pairs, ``"PATH[=DOMAIN]"`` strings or
@@ -52,8 +61,21 @@ def curate(inputs: Sequence[Any], output: str | os.PathLike, config: str | os.Pa
     call once they have finished to merge the corpus and write the report. A corpus stage
     (``dedup:``, ``decontaminate:``) that cannot run on the executor is refused before any work.
     ``progress``: print a line per phase.
+
+    Inputs and ``output`` may be URLs (``s3://...``, anything fsspec knows). A URL output is built in
+    the local folder ``work_dir`` (default :func:`midtrain.storage.objects.work_dir_for`: under
+    ``$MIDTRAIN_WORK_DIR`` or ``~/.cache/midtrain/work``, one folder per URL), which resumes like any
+    output folder, then published with the manifest last; a URL that already holds a corpus is
+    refused unless ``overwrite``. On a multi-node Ray cluster the work folder must be on a file
+    system every node shares, as a local output must be.
     """
     say = print if progress else (lambda _msg: None)
+    url = str(output) if is_url(str(output)) else None
+    if url is not None:
+        from midtrain.storage.objects import work_dir_for
+
+        check_url_output(url, overwrite)
+        output = work_dir_for(url, work_dir)
     cfg = load_config(config)
     exec_cfg = cfg.executor
     if workers is not None:
@@ -71,6 +93,8 @@ def curate(inputs: Sequence[Any], output: str | os.PathLike, config: str | os.Pa
     units = plan_units(specs)
 
     out = Path(output)
+    if url is not None:
+        say(f"curate: output {url}, built in the work folder {out}")
     job_dir = out / JOB_DIR
     definition = _job_definition(cfg, specs, units)
     _claim_output(out, job_dir, definition, overwrite)
@@ -109,9 +133,56 @@ def curate(inputs: Sequence[Any], output: str | os.PathLike, config: str | os.Pa
     if stages and not cfg.output.keep_stages:
         shutil.rmtree(out / "stages", ignore_errors=True)
     report = build_report(out)
+    if url is not None:
+        report = replace(report, output=url)
     write_report(report, out)
+    if url is not None:
+        say(f"curate: publishing {out} to {url}")
+        publish(out, url, overwrite=overwrite)
     say(f"curate: {report.one_line()}")
     return report
+
+
+def check_url_output(url: str, overwrite: bool) -> None:
+    """Refuse an output URL that already holds a corpus (a ``manifest.json``) unless ``overwrite``."""
+    from midtrain.curation.urls import join, remote_call
+    from midtrain.storage.objects import filesystem
+
+    manifest = join(url, "manifest.json")
+    fs = filesystem(manifest)
+    if not overwrite and remote_call("--output", manifest, "look up", lambda: fs.exists(manifest)):
+        raise ConfigError(f"--output: {url} already holds a corpus (manifest.json); pass --overwrite to replace "
+                          "it, or choose another URL")
+
+
+def publish(local: Path, url: str, *, overwrite: bool = False) -> Manifest:
+    """Upload the finished corpus folder ``local`` to ``url`` with
+    :func:`midtrain.storage.upload.upload_corpus`: shards, reports, then the manifest, last.
+
+    With ``overwrite``, a ``manifest.json`` already at ``url`` is deleted first (so that while shards
+    are replaced no reader sees a manifest whose checksums no longer match), and so are the shards
+    it listed that the new corpus does not have. Rerunning after an interrupted publish uploads
+    everything again (each object is replaced whole).
+    """
+    from midtrain.corpus.remote import read_manifest, shard_url_inside
+    from midtrain.curation.urls import join, remote_call
+    from midtrain.storage.objects import filesystem
+    from midtrain.storage.upload import upload_corpus
+
+    manifest_url = join(url, "manifest.json")
+    fs = filesystem(manifest_url)
+    new = Manifest.read(local)
+    if overwrite and remote_call("--output", manifest_url, "look up", lambda: fs.exists(manifest_url)):
+        try:
+            old = read_manifest(url)
+        except CorpusError:  # unreadable: nothing known to clean up, but it is replaced all the same
+            old = Manifest(kind="text", shards=[])
+        remote_call("--output", manifest_url, "delete", lambda: fs.rm(manifest_url))
+        keep = {s.path for s in [*new.shards, *new.rejected]}
+        for rel in sorted({s.path for s in [*old.shards, *old.rejected]} - keep):
+            target = shard_url_inside(url, rel)  # a path escaping the URL is refused, never deleted
+            remote_call("--output", target, "delete", lambda t=target: fs.rm(t))
+    return upload_corpus(local, url, extra_files=[f for f in REPORT_FILES if (local / f).is_file()])
 
 
 def _as_spec(item: Any) -> InputSpec:

@@ -216,7 +216,7 @@ class PackedDataset(torch.utils.data.IterableDataset):
         corpus, index, plan = self.open()
         pad_id = self.pad_id()
         group = 1 if in_process else self.batches_per_message
-        remote = RemoteBatches(corpus, index.shard_sources)
+        remote = RemoteBatches(corpus, index.shard_sources, self.config.fetch)
         if in_process:  # recycled private buffers, as in _in_process
             buffers = SlotRing(1, IN_PROCESS_BUFFERS, batch_bytes(*self.max_batch_tokens, self.config.compact),
                                self.config.compact, shared=False)

@@ -313,7 +313,7 @@ def build_loader(corpus: str | os.PathLike[str], schedule: ScheduleLike | str | 
                  long_min_tokens: int | None = None, mixture_lookahead: int | None = None,
                  online_updates: bool = True, doc_mask: DocMask = "document", cp_degree: int = 1,
                  cp_split: CpSplit = "head_tail", balance: Balance = "none", cache_bytes: int = 1 << 30,
-                 cache_dir: str | None = None) -> PackedLoader:
+                 cache_dir: str | None = None, fetch: str = "documents") -> PackedLoader:
     """A packed, mixed, resumable loader over a token corpus: ``LoaderConfig(...).build(schedule)``.
 
     Every keyword but ``policy`` is a field of :class:`~midtrain.loaders.config.LoaderConfig`,
@@ -335,5 +335,5 @@ def build_loader(corpus: str | os.PathLike[str], schedule: ScheduleLike | str | 
                           pin_memory=pin_memory, shared_memory=shared_memory,
                           multiprocessing_context=multiprocessing_context, mixture_lookahead=mixture_lookahead,
                           online_updates=online_updates, doc_mask=doc_mask, cp_degree=cp_degree, cp_split=cp_split,
-                          balance=balance, cache_bytes=cache_bytes, cache_dir=cache_dir)
+                          balance=balance, cache_bytes=cache_bytes, cache_dir=cache_dir, fetch=fetch)
     return config.build(schedule, policy=policy)

@@ -1,26 +1,36 @@
-"""Batches from a token corpus at a URL: gather each batch's tokens from cached blocks.
+"""Batches from a token corpus at a URL: gather each batch's tokens from cached documents or blocks.
 
 A worker (or the in-process loader) turns a :class:`~midtrain.loaders.batches.PlannedBatch` into
 the same :class:`~midtrain.loaders.batches.CompactBatch` that
 :meth:`CompactBatch.gather <midtrain.loaders.batches.CompactBatch.gather>` makes from local
-shards: every segment's tokens followed by its document's next token (or 0). The blocks a batch
-needs are fetched together (concurrent ranged GETs) through the corpus's
-:class:`~midtrain.corpus.remote.BlockCache`, then :func:`gather_from_blocks` copies the segments
-out. The batch is then written by the unchanged fill kernel with ``shards = [compact tokens]``,
-so remote and local batches are byte-identical.
+shards: every segment's tokens followed by its document's next token (or 0). What a batch needs is
+fetched together (concurrent ranged GETs) through the corpus's caches, then a kernel
+(:func:`gather_from_docs` or :func:`gather_from_blocks`) copies the segments out. The batch is then
+written by the unchanged fill kernel with ``shards = [compact tokens]``, so remote and local
+batches are byte-identical.
 
-Prefetch: :meth:`RemoteBatches.prefetch` fetches the blocks of the worker's next planned batch on
-a background thread while the current one is written. (The worker so plans one batch earlier than
+Two fetch units (``LoaderConfig.fetch``):
+
+- ``documents`` (default): the documents the batch's segments lie in, neighbours of one shard in
+  one request, each verified against its XXH64 checksum
+  (:mod:`midtrain.corpus.doc_checksums`). A document is fetched once while it stays cached, so a
+  partial epoch fetches the bytes it uses plus the rest of the documents still open and the
+  prefetched batch; one request per document (or run of neighbours).
+- ``blocks``: fixed blocks of a shard's token stream (4 MiB); far fewer requests, but documents
+  come in a global shuffle, so until the cache holds the corpus most of each block is unused.
+
+benchmarks/README.md ("Object storage (issue 18)") measures both.
+
+Prefetch: :meth:`RemoteBatches.prefetch` fetches what the worker's next planned batch needs on a
+background thread while the current one is written. (The worker so plans one batch earlier than
 on local disk; a weight change that arrives in between is caught by the loader's ``STALE`` check
 and costs a restart, never a wrong batch.)
 
-Bytes: blocks are fixed-size pieces of a shard's token stream and documents come in a global
-shuffle, so until the cache holds the corpus most documents cost a block fetch of their own
-(benchmarks/README.md, "Object storage (issue 18)", measures it).
-
-Resume: a resumed loader re-plans from its snapshot and fetches the blocks its first batches need;
-nothing else is read. With a ``cache_dir`` (``LoaderConfig.cache_dir``) the blocks fetched before
-the interruption are read back from local disk (verified again), so a resume re-fetches none.
+Resume: a resumed loader re-plans from its snapshot and fetches what its first batches need;
+nothing else is read. With ``documents`` that re-reads only the documents the interrupted run had
+begun and not finished (one per domain with concat packing); with ``blocks`` and a ``cache_dir``
+(``LoaderConfig.cache_dir``) the blocks fetched before the interruption are read back from local
+disk (verified again), so a resume re-fetches none.
 """
 
 from __future__ import annotations
@@ -64,20 +74,66 @@ def gather_from_blocks(table, block_ptr: np.ndarray, block_slot: np.ndarray, blo
             out[offsets[i] + length[i]] = 0
 
 
-class RemoteBatches:
-    """Materialises planned batches of a :class:`RemoteTokenCorpus` as compact batches."""
+@njit(cache=True, nogil=True)
+def gather_from_docs(table, doc_slot: np.ndarray, rel: np.ndarray, copy_len: np.ndarray, length: np.ndarray,
+                     offsets: np.ndarray, out: np.ndarray) -> None:
+    """Copy ``copy_len[i]`` tokens of document ``table[doc_slot[i]]`` from its token ``rel[i]`` to
+    ``out[offsets[i]:]`` for every segment, then 0 when ``copy_len[i] == length[i]``."""
+    for i in range(rel.shape[0]):
+        doc = table[doc_slot[i]]
+        o = offsets[i]
+        out[o:o + copy_len[i]] = doc[rel[i]:rel[i] + copy_len[i]]
+        if copy_len[i] == length[i]:
+            out[o + length[i]] = 0
 
-    def __init__(self, corpus: RemoteTokenCorpus, shards: list[RemoteShard]) -> None:
+
+class RemoteBatches:
+    """Materialises planned batches of a :class:`RemoteTokenCorpus` as compact batches.
+
+    ``fetch="documents"`` reads the documents the batch's segments lie in, each once (cached while
+    the cache has room), so the bytes fetched are the bytes the batches use plus the unused part of
+    documents a batch only begins; ``fetch="blocks"`` reads fixed blocks of the token stream (fewer,
+    larger requests; most of each block unused until the cache holds the corpus).
+    """
+
+    def __init__(self, corpus: RemoteTokenCorpus, shards: list[RemoteShard], fetch: str = "documents") -> None:
+        if fetch not in ("documents", "blocks"):
+            raise ValueError(f"fetch: must be 'documents' or 'blocks', got {fetch!r}")
         self.corpus = corpus
         self.shards = shards
         """The shards in the loader's shard-id order (:attr:`DomainIndex.shard_sources`)."""
+        self.fetch = fetch
         self.dtype = shards[0].dtype if shards else np.dtype(np.uint16)
         self.block_tokens = corpus.block_tokens(self.dtype)
         self._pool: ThreadPoolExecutor | None = None
         self._ahead: Future | None = None
         self._ahead_needs: tuple[int, tuple] | None = None
 
+    def _doc_needs(self, seg: RankSegments) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per segment: the tokens to copy, its start inside its document, its document's key
+        (``shard * _KEY + document``); and the distinct keys."""
+        continues = (seg.src + seg.length) < seg.doc_end
+        copy_len = seg.length + continues
+        doc = np.empty(len(seg.src), np.int64)
+        start = np.empty(len(seg.src), np.int64)
+        for sid in np.unique(seg.shard):
+            here = seg.shard == sid
+            offsets = self.shards[int(sid)].offsets
+            d = np.searchsorted(offsets, seg.src[here], side="right") - 1
+            doc[here] = d
+            start[here] = offsets[d]
+        keys = seg.shard.astype(np.int64) * _KEY + doc
+        return copy_len, seg.src - start, keys, np.unique(keys)
+
     def _needs(self, seg: RankSegments) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(copy_len, where, piece_keys, keys)``: tokens to copy per segment, where each segment's
+        pieces are (its start in its document, or its first block in ``piece_keys``), every segment's
+        piece keys, the distinct keys."""
+        if self.fetch == "documents":
+            return self._doc_needs(seg)
+        return self._block_needs(seg)
+
+    def _block_needs(self, seg: RankSegments) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per segment: the tokens to copy and where its blocks start in ``block_keys``; every
         segment's block keys (``shard * _KEY + block``), segment after segment; the distinct keys."""
         continues = (seg.src + seg.length) < seg.doc_end
@@ -94,20 +150,25 @@ class RemoteBatches:
     def _wanted(self, keys: np.ndarray) -> list[tuple[RemoteShard, int]]:
         return [(self.shards[int(k // _KEY)], int(k % _KEY)) for k in keys]
 
+    def _cache_and_get(self):
+        if self.fetch == "documents":
+            return self.corpus.doc_cache, self.corpus.documents
+        return self.corpus.cache, self.corpus.blocks
+
     def _fetch(self, keys: np.ndarray) -> None:
-        cache = self.corpus.cache
+        cache, get = self._cache_and_get()
         missing = [(shard, k) for shard, k in self._wanted(keys) if cache.slot((shard.info.checksum, k)) is None]
         if missing:
-            self.corpus.blocks(missing)
+            get(missing)
 
     def gather(self, batch: PlannedBatch) -> CompactBatch:
         """The batch's tokens, gathered from blocks, as :meth:`CompactBatch.gather` gathers them from shards."""
         seg = batch.segments
         n = len(seg.length)
         if self._ahead_needs is not None and self._ahead_needs[0] == batch.batch_index:
-            copy_len, block_ptr, block_keys, keys = self._ahead_needs[1]
+            copy_len, where, piece_keys, keys = self._ahead_needs[1]
         else:
-            copy_len, block_ptr, block_keys, keys = self._needs(seg)
+            copy_len, where, piece_keys, keys = self._needs(seg)
         self._ahead_needs = None
         if self._ahead is not None:
             self._ahead.result()  # the prefetch of this batch's blocks (errors surface here)
@@ -115,19 +176,22 @@ class RemoteBatches:
         offsets = np.zeros(n + 1, np.int64)
         np.cumsum(seg.length + 1, out=offsets[1:])
         tokens = np.empty(int(offsets[-1]), self.dtype)
-        cache = self.corpus.cache
+        cache, get = self._cache_and_get()
         wanted = self._wanted(keys)
         while True:
-            with cache.lock:  # no block is evicted or slot reused while the kernel reads
+            with cache.lock:  # nothing is evicted or a slot reused while the kernel reads
                 slots = [cache.slot((shard.info.checksum, k)) for shard, k in wanted]
                 if None not in slots:
-                    block_slot = np.asarray(slots, np.int64)[np.searchsorted(keys, block_keys)]
-                    if n:
-                        gather_from_blocks(cache.table, block_ptr, block_slot, self.block_tokens, seg.src, copy_len,
+                    slot = np.asarray(slots, np.int64)[np.searchsorted(keys, piece_keys)]
+                    if n and self.fetch == "documents":
+                        gather_from_docs(cache.table, slot, where, copy_len, seg.length, offsets, tokens)
+                    elif n:
+                        gather_from_blocks(cache.table, where, slot, self.block_tokens, seg.src, copy_len,
                                            seg.length, offsets, tokens)
                     break
-            self.corpus.blocks([w for w, slot in zip(wanted, slots) if slot is None])
+            get([w for w, slot in zip(wanted, slots) if slot is None])
         self.corpus.bytes_used += int(copy_len.sum()) * self.dtype.itemsize
+        self.corpus.pieces_used.update((shard.info.checksum, k) for shard, k in wanted)
         return CompactBatch.of(batch, tokens, offsets, copy_len > seg.length)
 
     def prefetch(self, batch: PlannedBatch) -> None:

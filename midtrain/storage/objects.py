@@ -45,13 +45,15 @@ def filesystem(url: str) -> fsspec.AbstractFileSystem:
 
     For ``s3://``, s3fs/botocore resolve credentials, region, profile and ``AWS_ENDPOINT_URL``
     themselves; midtrain only sets timeouts and leaves retries to :func:`with_retries` (botocore's
-    own retries are off, so the two do not multiply). Instances are cached per process
+    own retries and s3fs's are off, so none multiply). Instances are cached per process
     by fsspec and rebuilt after a fork.
     """
     protocol = fsspec.utils.get_protocol(url)
     if protocol in ("s3", "s3a"):
-        return fsspec.filesystem("s3", config_kwargs={"connect_timeout": TIMEOUT_S, "read_timeout": TIMEOUT_S,
-                                                "retries": {"max_attempts": 1}})
+        fs = fsspec.filesystem("s3", config_kwargs={"connect_timeout": TIMEOUT_S, "read_timeout": TIMEOUT_S,
+                                                  "retries": {"max_attempts": 1}})
+        fs.retries = 1  # s3fs's own retry loop (5 by default) would multiply with with_retries' tries
+        return fs
     return fsspec.filesystem(protocol)
 
 
@@ -67,12 +69,14 @@ def retryable(exc: BaseException) -> bool:
 
 
 def with_retries(url: str, what: str, call: Callable[[], T], *, attempts: int = ATTEMPTS,
-                 backoff_s: float = BACKOFF_S) -> T:
+                 backoff_s: float | None = None) -> T:
     """``call()``, tried up to ``attempts`` times with exponential backoff on retryable errors.
 
     Raises :class:`CorpusError` naming ``url`` and ``what`` was attempted: at once for a missing
     object or a denied request, after the last try for anything transient.
     """
+    if backoff_s is None:
+        backoff_s = BACKOFF_S  # read at call time, so a test (or a caller) can change the module default
     for attempt in range(attempts):
         try:
             return call()

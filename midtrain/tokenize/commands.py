@@ -9,8 +9,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tokenize", help="text corpus -> memory-mappable token corpus",
                        description="Tokenize every document of a text corpus into a token corpus (one folder per "
                                    "domain, uint16 ids when the vocabulary fits). A rerun skips finished shards.")
-    p.add_argument("text_corpus", metavar="CORPUS", help="text corpus folder (holding manifest.json)")
-    p.add_argument("--output", "-o", required=True, help="output token corpus folder")
+    p.add_argument("text_corpus", metavar="CORPUS", help="text corpus folder (holding manifest.json) or URL (s3://...)")
+    p.add_argument("--output", "-o", required=True, help="output token corpus folder or URL (s3://...)")
     p.add_argument("--tokenizer", required=True,
                    help="a Hugging Face tokenizer.json, or tiktoken:<encoding> (e.g. tiktoken:cl100k_base)")
     p.add_argument("--no-eos", dest="eos", action="store_false", help="do not append EOS to every document")
@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "16 cores, still the faster choice on machines with more than 32 cores)")
     p.add_argument("--shard-tokens", type=int, help="token budget of an output shard (documents stay whole)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_url_options(p)
     p.set_defaults(func=_tokenize)
 
     p = sub.add_parser("train-bpe", help="train a small byte-level BPE tokenizer.json on a text corpus",
@@ -51,12 +52,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_import_datatrove)
 
 
+def add_url_options(p: argparse.ArgumentParser) -> None:
+    """``--work-dir`` and ``--overwrite``, for a corpus -> corpus command whose input or output may be a URL."""
+    p.add_argument("--work-dir", metavar="DIR",
+                   help="with a URL input or output: the local folder where the input is downloaded and the output "
+                        "made before it is published (default $MIDTRAIN_WORK_DIR/<name>-<hash>, else "
+                        "~/.cache/midtrain/work/...); kept after a failure so a rerun resumes")
+    p.add_argument("--overwrite", action="store_true",
+                   help="with a URL output: replace a corpus already published there (refused otherwise)")
+
+
 def _tokenize(args: argparse.Namespace) -> int:
     from midtrain.tokenize.job import DEFAULT_SHARD_TOKENS, tokenize_corpus
 
     report = tokenize_corpus(args.text_corpus, args.output, args.tokenizer, eos=args.eos, bos=args.bos,
                              eos_token=args.eos_token, bos_token=args.bos_token, workers=args.workers,
-                             shard_tokens=args.shard_tokens or DEFAULT_SHARD_TOKENS, progress=not args.quiet)
+                             shard_tokens=args.shard_tokens or DEFAULT_SHARD_TOKENS, progress=not args.quiet,
+                             work_dir=args.work_dir, overwrite=args.overwrite)
     manifest = report.manifest
     _print_domains(manifest.domains)
     print(f"ok: {args.output} ({manifest.tokenizer['name']}, {manifest.tokenizer['dtype']}, "

@@ -44,7 +44,8 @@ DEFAULT_SHARD_TOKENS = 1 << 27
 class TokenCorpusReport:
     """What a tokenize (or import) run wrote: the token corpus folder and its manifest."""
 
-    output: Path
+    output: Path | str
+    """The output folder, or the URL it was published to."""
     manifest: Manifest
     """The written ``manifest.json``: per-domain documents, tokens and shards, the tokenizer, provenance."""
     resumed_shards: int = 0
@@ -58,7 +59,8 @@ class TokenCorpusReport:
 def tokenize_corpus(text_corpus: str | os.PathLike, output: str | os.PathLike, tokenizer: str, *,
                     eos: bool = True, bos: bool = False, eos_token: str | None = None,
                     bos_token: str | None = None, workers: int = 1,
-                    shard_tokens: int = DEFAULT_SHARD_TOKENS, progress: bool = True) -> TokenCorpusReport:
+                    shard_tokens: int = DEFAULT_SHARD_TOKENS, progress: bool = True,
+                    work_dir: str | os.PathLike | None = None, overwrite: bool = False) -> TokenCorpusReport:
     """Tokenize every document of ``text_corpus`` into a token corpus at ``output``.
 
     ``tokenizer`` is a ``tokenizer.json`` path or ``tiktoken:<encoding>``. By default EOS follows
@@ -66,24 +68,42 @@ def tokenize_corpus(text_corpus: str | os.PathLike, output: str | os.PathLike, t
     the manifest's ``extra``; no document is ever truncated or split. ``workers`` processes share
     the cores (see the module docstring for when more than one pays). A rerun skips finished input
     shards; ``progress`` shows a bar of input bytes on stderr.
+
+    ``text_corpus`` and ``output`` may be URLs (``s3://bucket/prefix``): the input is downloaded
+    and verified, the job runs in a local work folder (``work_dir``, else one derived from the URL),
+    and the token corpus is published shards first, manifest last
+    (:func:`midtrain.storage.stage.url_job`). A corpus already at the output URL is refused unless
+    ``overwrite``; rerunning after a failure resumes from the work folder.
     """
-    src, out = Path(text_corpus), Path(output)
-    source = Manifest.read(src)
-    if source.kind != "text":
-        raise CorpusError(f"{src}: is a {source.kind} corpus; tokenize takes a text corpus")
+    from midtrain.storage.objects import is_url
+    from midtrain.storage.stage import url_job
+
     if shard_tokens < 1:
         raise ConfigError(f"shard_tokens must be at least 1, got {shard_tokens}")
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
     policy = {"add_eos": eos, "add_bos": bos, "eos_token": eos_token, "bos_token": bos_token}
     info, encoder = load_tokenizer(tokenizer, add_eos=eos, add_bos=bos, eos_token=eos_token, bos_token=bos_token)
+    name = str(text_corpus).rstrip("/").rsplit("/", 1)[-1]
+    with url_job(text_corpus, output, work_dir, overwrite=overwrite) as (src, out):
+        manifest, resumed = _tokenize_folder(src, out, info, encoder, policy, workers, shard_tokens,
+                                             progress, name)
+    return TokenCorpusReport(str(output) if is_url(output) else Path(output), manifest, resumed_shards=resumed)
+
+
+def _tokenize_folder(src: Path, out: Path, info: TokenizerInfo, encoder: BatchEncoder, policy: dict[str, Any],
+                     workers: int, shard_tokens: int, progress: bool, name: str) -> tuple[Manifest, int]:
+    """The job on local folders: the written manifest and how many input shards an earlier run had done."""
+    source = Manifest.read(src)
+    if source.kind != "text":
+        raise CorpusError(f"{src}: is a {source.kind} corpus; tokenize takes a text corpus")
     _claim_output(out, info, shard_tokens)
 
     tasks = _plan(src, out, source, info, shard_tokens)
     todo = [t for t in tasks if _finished_record(out, t) is None]
     total_bytes = sum(t["text_bytes"] for t in todo)
     records = {}
-    with _progress_bar(total_bytes, progress, f"tokenize {src.name}") as advance:
+    with _progress_bar(total_bytes, progress, f"tokenize {name}") as advance:
         for record in _run(todo, info, encoder, policy, workers, advance):
             records[record["input"]] = record
     for t in tasks:
@@ -100,7 +120,7 @@ def tokenize_corpus(text_corpus: str | os.PathLike, output: str | os.PathLike, t
         c["empty_skipped"] += record["empty_skipped"]
     extra = {"source_manifest": file_checksum(src / MANIFEST_NAME), "shard_tokens": shard_tokens,
              "documents": counts, "empty_documents_skipped": sum(c["empty_skipped"] for c in counts.values())}
-    return TokenCorpusReport(out, writer.finish(extra), resumed_shards=len(tasks) - len(todo))
+    return writer.finish(extra), len(tasks) - len(todo)
 
 
 def _cpu_count() -> int:

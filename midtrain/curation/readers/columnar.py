@@ -4,7 +4,9 @@ Only the text, id and domain-hint columns are read, a record batch at a time. Th
 presence and type are checked when the job is planned (a config mistake fails before any task
 runs); a null text is an invalid record, and a file that breaks mid-read makes its remaining
 rows invalid (a Parquet footer knows how many; for Arrow, whose footer does not, one record
-stands for the unreadable rest), so the counts still add up.
+stands for the unreadable rest), so the counts still add up. A URL (:mod:`midtrain.curation.urls`)
+is read through a seekable file object whose reads are ranged requests with retries; a local file
+is memory-mapped.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from datatrove.data import Document
 from midtrain.curation.inputs import InputSpec, InputUnit
 from midtrain.curation.readers.documents import documents_from_columns
 from midtrain.curation.readers.log import ReadLog
+from midtrain.curation.urls import is_url, open_url
 
 BATCH_ROWS = 1024
 
 
-def read_schema(path: Path, fmt: str) -> pa.Schema:
-    """The schema of a Parquet or Arrow file, reading only its footer or first message."""
+def read_schema(path: Path | str, fmt: str) -> pa.Schema:
+    """The schema of a Parquet or Arrow file (a path or a URL), reading only its footer or first message."""
     if fmt == "parquet":
+        if is_url(path):
+            with open_url(str(path)) as f:
+                return pq.read_schema(f)
         return pq.read_schema(path)
     reader, source = _open_ipc(path)
     try:
@@ -34,8 +40,8 @@ def read_schema(path: Path, fmt: str) -> pa.Schema:
         source.close()
 
 
-def _open_ipc(path: Path):
-    source = pa.memory_map(str(path))
+def _open_ipc(path: Path | str):
+    source = pa.PythonFile(open_url(str(path)), mode="r") if is_url(path) else pa.memory_map(str(path))
     try:
         return pa.ipc.open_file(source), source
     except pa.ArrowInvalid:
@@ -45,7 +51,7 @@ def _open_ipc(path: Path):
 
 def read_columnar(spec: InputSpec, unit: InputUnit, log: ReadLog) -> Iterator[Document]:
     """Every document of one Parquet file, Arrow file or corpus shard."""
-    path = Path(unit.path)
+    path = unit.path if is_url(unit.path) else Path(unit.path)
     columns = [c for c in (spec.text_field, spec.id_field, spec.domain_field) if c]
     total, batches = _batches(path, unit.format, columns)
     done = 0
@@ -64,9 +70,9 @@ def read_columnar(spec: InputSpec, unit: InputUnit, log: ReadLog) -> Iterator[Do
                         f"the remaining {rest} row(s) cannot be read ({type(exc).__name__}: {exc})", count=rest)
 
 
-def _batches(path: Path, fmt: str, columns: list[str]) -> tuple[int, Iterator[pa.RecordBatch]]:
+def _batches(path: Path | str, fmt: str, columns: list[str]) -> tuple[int, Iterator[pa.RecordBatch]]:
     if fmt == "parquet":
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(open_url(path) if isinstance(path, str) else path)
         present = [c for c in columns if c in pf.schema_arrow.names]
         return pf.metadata.num_rows, pf.iter_batches(batch_size=BATCH_ROWS, columns=present)
     reader, source = _open_ipc(path)

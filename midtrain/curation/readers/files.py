@@ -3,7 +3,9 @@
 Each document keeps its ``path`` (relative to the input's parent folder, which is also its id)
 and ``programming_language`` from the file extension -- not ``language``, which the language-ID
 step uses for the natural language. A file is invalid when it looks binary (a NUL byte in its
-first 8,000 bytes, git's own heuristic) or is not UTF-8.
+first 8,000 bytes, git's own heuristic) or is not UTF-8. A folder at a URL is read object by
+object (:func:`midtrain.storage.objects.read_object`, with retries); an object that cannot be read
+fails the task with its URL rather than counting as invalid, as a transient outage is not bad data.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from datatrove.data import Document
 from midtrain.curation.inputs import InputSpec, InputUnit
 from midtrain.curation.readers.documents import new_document
 from midtrain.curation.readers.log import ReadLog
+from midtrain.curation.urls import is_url, join
+from midtrain.storage.objects import read_object
 
 _BINARY_PROBE = 8000
 # Extension -> language, following the names GitHub's linguist uses.
@@ -43,16 +47,20 @@ def language_of(path: str) -> str | None:
 
 def read_files(spec: InputSpec, unit: InputUnit, log: ReadLog) -> Iterator[Document]:
     """One document per file of the unit's chunk."""
+    remote = is_url(unit.path)
     folder = Path(unit.path)
     source = spec.source
     for rel in unit.files:
         doc_path = f"{unit.rel}/{rel}"
         log.record(source)
-        try:
-            data = (folder / rel).read_bytes()
-        except OSError as exc:
-            log.add_invalid(source, "unreadable", doc_path, "file", f"cannot read the file ({exc})")
-            continue
+        if remote:
+            data = read_object(join(unit.path, rel))
+        else:
+            try:
+                data = (folder / rel).read_bytes()
+            except OSError as exc:
+                log.add_invalid(source, "unreadable", doc_path, "file", f"cannot read the file ({exc})")
+                continue
         if b"\0" in data[:_BINARY_PROBE]:
             log.add_invalid(source, "binary_file", doc_path, "file", "a NUL byte in the first 8000 bytes: binary")
             continue

@@ -5,7 +5,8 @@ warning, and abandons the rest of a file at the first invalid UTF-8 byte. Here t
 blocks of whole lines; Arrow's C++ JSON parser parses a block at once (the fast path), and only a
 block that fails is re-parsed line by line to find which lines are bad and why. Every record is
 counted; every bad one is logged with its file, line number and error. Decompression goes through
-datatrove's fsspec ``DataFolder`` (compression inferred from the suffix).
+datatrove's fsspec ``DataFolder`` (compression inferred from the suffix); a URL input is streamed
+with ranged requests that are retried (:func:`midtrain.curation.urls.open_url`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from datatrove.data import Document
 from midtrain.curation.inputs import InputSpec, InputUnit
 from midtrain.curation.readers.documents import documents_from_columns
 from midtrain.curation.readers.log import ReadLog
+from midtrain.curation.urls import is_url, open_url
 
 BLOCK_BYTES = 8 << 20
 # Decompressed reads stay small so that a truncated file loses at most this much before the break.
@@ -33,13 +35,9 @@ _SOLID[[9, 10, 13, 32]] = False  # tab, newline, carriage return, space
 
 def read_jsonl(spec: InputSpec, unit: InputUnit, log: ReadLog) -> Iterator[Document]:
     """Every document of one JSONL file; record index = position among non-blank lines."""
-    from datatrove.io import get_datafolder
-
-    path = Path(unit.path)
-    folder = get_datafolder(str(path.parent))
     first_line = 1  # 1-based number of the block's first line
     first_record = 0
-    with folder.open(path.name, "rb", compression="infer") as f:
+    with _open(unit.path) as f:
         blocks = _line_blocks(f)
         while True:
             try:
@@ -55,6 +53,16 @@ def read_jsonl(spec: InputSpec, unit: InputUnit, log: ReadLog) -> Iterator[Docum
             yield from _parse_block(spec, unit, log, block, starts, ends, first_line, first_record)
             first_line += block.count(b"\n")
             first_record += len(starts)
+
+
+def _open(path: str) -> io.BufferedIOBase:
+    """The decompressed bytes of a local file or an object at a URL."""
+    if is_url(path):
+        return open_url(path, decompress=True)
+    from datatrove.io import get_datafolder
+
+    local = Path(path)
+    return get_datafolder(str(local.parent)).open(local.name, "rb", compression="infer")
 
 
 class _Truncated(Exception):

@@ -18,8 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "the full signatures before they join a cluster; each cluster keeps its "
                                    "highest-quality document (then smallest id). Removed documents go to "
                                    "rejected/ with duplicate_of=<id>.")
-    p.add_argument("corpus", metavar="CORPUS", help="input text corpus folder (with manifest.json)")
-    p.add_argument("--output", "-o", required=True, help="output corpus folder")
+    p.add_argument("corpus", metavar="CORPUS", help="input text corpus folder (with manifest.json) or URL (s3://...)")
+    p.add_argument("--output", "-o", required=True, help="output corpus folder or URL (s3://...)")
     p.add_argument("--threshold", type=float, default=0.8, help="Jaccard similarity of duplicates (default 0.8)")
     p.add_argument("--ngram", type=int, default=5, help="words per shingle (default 5)")
     p.add_argument("--bands", type=int, default=16, help="LSH bands (default 16)")
@@ -41,10 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "items in a text corpus. Matching documents are dropped (rejected/ with "
                                    "contaminated=<set>:<item>) or, with --mode cut, lose the overlapping span. "
                                    "Prints which items were found in which documents.")
-    p.add_argument("corpus", metavar="CORPUS", help="input text corpus folder (with manifest.json)")
+    p.add_argument("corpus", metavar="CORPUS", help="input text corpus folder (with manifest.json) or URL (s3://...)")
     p.add_argument("--against", nargs="+", required=True, metavar="[NAME=]FILE[:FIELD]",
                    help="evaluation sets: .jsonl[.gz], .json, .parquet or a datasets folder; FIELD(s) joined by '+'")
-    p.add_argument("--output", "-o", required=True, help="output corpus folder")
+    p.add_argument("--output", "-o", required=True, help="output corpus folder or URL (s3://...)")
     p.add_argument("--ngram", type=int, default=13, help="words per n-gram (default 13)")
     p.add_argument("--mode", choices=("drop", "cut"), default="drop", help="drop the document or cut the span")
     _stage_options(p)
@@ -58,9 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "header (// for C-like languages). --by similar: chains of near neighbours "
                                    "under MinHash-LSH at a low Jaccard threshold (In-Context Pretraining without "
                                    "embeddings). Writes group-report.json; see docs/grouping.md.")
-    p.add_argument("corpus", metavar="CORPUS", help="input text corpus folder (with manifest.json)")
+    p.add_argument("corpus", metavar="CORPUS", help="input text corpus folder (with manifest.json) or URL (s3://...)")
     p.add_argument("--by", choices=("repo", "similar"), required=True, help="what forms a group")
-    p.add_argument("--output", "-o", required=True, help="output corpus folder")
+    p.add_argument("--output", "-o", required=True, help="output corpus folder or URL (s3://...)")
     p.add_argument("--max-chars", type=int, default=None,
                    help="most characters per output document; repo: a longer package is cut into <package>#k parts")
     p.add_argument("--oversize", choices=("error", "alone"), default="error",
@@ -81,7 +81,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _stage_options(p: argparse.ArgumentParser) -> None:
+    from midtrain.tokenize.commands import add_url_options
+
     add_run_options(p)
+    add_url_options(p)
     p.add_argument("--logging-dir", default=None, help="copy the datatrove logs and stats here")
     p.add_argument("--json", action="store_true", help="print the report as JSON (and no progress lines)")
 
@@ -110,7 +113,7 @@ def _dedup(args: argparse.Namespace) -> int:
     counts = _run_stage(args, lambda progress: dedup_corpus(
         args.corpus, args.output, config, executor=args.executor, workers=args.workers,
         logging_dir=args.logging_dir, against_index=args.against_index, write_index=args.write_index,
-        progress=progress))
+        progress=progress, work_dir=args.work_dir, overwrite=args.overwrite))
     if counts is None:
         return 0
     removed = counts["input"] - counts["kept"]
@@ -130,7 +133,7 @@ def _decontaminate(args: argparse.Namespace) -> int:
     config = DecontConfig(against=tuple(EvalSet.parse(s) for s in args.against), ngram=args.ngram, mode=args.mode)
     counts = _run_stage(args, lambda progress: decontaminate_corpus(
         args.corpus, args.output, config, executor=args.executor, workers=args.workers,
-        logging_dir=args.logging_dir, progress=progress))
+        logging_dir=args.logging_dir, progress=progress, work_dir=args.work_dir, overwrite=args.overwrite))
     if counts is None:
         return 0
     dropped = counts["input"] - counts["kept"]
@@ -162,7 +165,7 @@ def _group(args: argparse.Namespace) -> int:
         print()
     counts = _run_stage(args, lambda progress: group_corpus(
         args.corpus, args.output, config, executor=args.executor, workers=args.workers,
-        logging_dir=args.logging_dir, progress=progress))
+        logging_dir=args.logging_dir, progress=progress, work_dir=args.work_dir, overwrite=args.overwrite))
     if counts is None:
         return 0
     from midtrain.curation.stages.group import GroupReport

@@ -19,15 +19,25 @@ __all__ = ["DecontConfig", "DecontReport", "EvalSet", "decontaminate_corpus"]
 
 def decontaminate_corpus(corpus: str | os.PathLike, output: str | os.PathLike, config: DecontConfig, *,
                          executor: str = "local", workers: int = 1, logging_dir: str | None = None,
-                         progress: bool = False) -> DecontReport:
+                         progress: bool = False, work_dir: str | os.PathLike | None = None,
+                         overwrite: bool = False) -> DecontReport:
     """Remove (or cut) the documents of ``corpus`` sharing an n-gram with an eval item, into ``output``.
 
     ``executor`` is ``local`` or ``ray`` (``slurm`` is refused) with ``workers`` parallel tasks;
     ``logging_dir`` receives a copy of datatrove's logs and stats; ``progress`` prints a line per
     step. The report lists every match: which items, in which document, and what was done.
+
+    ``corpus`` and ``output`` may be URLs (``s3://bucket/prefix``): the input is downloaded and
+    verified, the stage runs in a local work folder (``work_dir``, else one derived from the URL)
+    and the output is published shards first, manifest last (:func:`midtrain.storage.stage.url_job`).
+    A corpus already at the output URL is refused unless ``overwrite``.
     """
     from midtrain.curation.config import ExecutorConfig
+    from midtrain.curation.executors import check_executor
     from midtrain.curation.stages.decontaminate.job import run_decontaminate
+    from midtrain.storage.stage import url_job
 
-    return run_decontaminate(corpus, output, config, ExecutorConfig(kind=executor, workers=workers),
-                             logging_dir=logging_dir, progress=progress)
+    check_executor(executor, workers, supported=DecontConfig.executors, what="decontaminate")
+    with url_job(corpus, output, work_dir, overwrite=overwrite) as (local_in, local_out):
+        return run_decontaminate(local_in, local_out, config, ExecutorConfig(kind=executor, workers=workers),
+                                 logging_dir=logging_dir, progress=progress)
