@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
-from numba import typed
 
 from midtrain.loaders.kernels import balance_rows, fill_batch, gather_segments
 from midtrain.loaders.plan import BlockPlan, PlanState
@@ -206,7 +205,8 @@ def context_parallel_slice(seg: RankSegments, seq_len: int, degree: int, rank: i
 def fill_into(batch: PlannedBatch, shards, arrays: Sequence[np.ndarray], *, config: LoaderConfig,
               pad_id: int) -> tuple[np.ndarray, int]:
     """Write the batch's ``input_ids``, ``labels``, ``position_ids`` and ``document_ids``
-    (``arrays``, each ``[B, seq_len]``) from ``shards`` (a numba list of token arrays); returns its
+    (``arrays``, each ``[B, seq_len]``) from ``shards`` (a numba list of token arrays, or a tuple of
+    them); returns its
     ``cu_seqlens`` and longest segment."""
     seg = batch.segments
     B = len(seg.seq_ptr) - 1
@@ -241,7 +241,7 @@ def batch_dict(tensors: tuple[torch.Tensor, ...], *, cu_seqlens: np.ndarray, max
 
 
 def fill(batch: PlannedBatch, shards, *, config: LoaderConfig, pad_id: int) -> dict[str, Any]:
-    """The batch in fresh tensors, gathered from ``shards`` (a numba list of token arrays)."""
+    """The batch in fresh tensors, gathered from ``shards`` (a numba list or a tuple of token arrays)."""
     B, L = len(batch.segments.seq_ptr) - 1, batch.seq_len
     tok_dtype = torch.int32 if config.compact else torch.int64
     tensors = tuple(torch.empty((B, L), dtype=dt) for dt in (tok_dtype, tok_dtype, tok_dtype, torch.int32))
@@ -329,4 +329,4 @@ class CompactBatch:
 
     def expand(self, *, config: LoaderConfig, pad_id: int) -> dict[str, Any]:
         """The batch dict, in fresh tensors (in the main process)."""
-        return fill(self.batch, typed.List([self.tokens]), config=config, pad_id=pad_id)
+        return fill(self.batch, (self.tokens,), config=config, pad_id=pad_id)  # a 1-tuple: no typed-list build

@@ -232,7 +232,7 @@ class PackedDataset(torch.utils.data.IterableDataset):
                 following = next(planned_batches, None)
                 if following is not None:
                     remote.prefetch(following)
-                part = None if writer is None else writer.write(compact.batch, typed.List([compact.tokens]),
+                part = None if writer is None else writer.write(compact.batch, (compact.tokens,),
                                                                 config=self.config, pad_id=pad_id)
                 if in_process:
                     if part is not None:

@@ -202,9 +202,11 @@ class RemoteBatches:
             self._ahead.result()
         needs = self._needs(batch.segments)
         self._ahead_needs = (batch.batch_index, needs)
-        self._ahead = self._pool.submit(self._fetch, needs[3])
+        cache, _ = self._cache_and_get()
+        if any(cache.slot((shard.info.checksum, k)) is None for shard, k in self._wanted(needs[3])):
+            self._ahead = self._pool.submit(self._fetch, needs[3])  # else all cached: no hand-over to the thread
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=True)  # at most one prefetch is running
             self._pool = None
