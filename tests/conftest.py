@@ -55,7 +55,7 @@ SLOW_MODULES = {
     "test_group.py", "test_group_similar.py", "test_group_ray.py", "test_longctx_eval.py", "test_longctx_synthetic.py",
     "test_longctx_loader.py", "test_longctx_rope.py", "test_s3_loader.py", "test_s3_commands.py", "test_decont_perturbed.py",
     "test_s3_curate.py",
-    "test_s3_faults.py", "test_s3_stages.py",
+    "test_s3_faults.py", "test_s3_stages.py", "test_s3_chain.py",
 }
 SLOW_TESTS = {
     "test_process_exits_cleanly_while_workers_are_mid_stream", "test_importing_the_loader_does_not_pull_the_curation_stack",
