@@ -99,6 +99,59 @@ def _concat(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, np.int64)
 
 
+def removal_masks(corpus: TokenCorpus, index: DomainIndex, domains: list[str], schedule: Any) -> list[dict[str, np.ndarray]]:
+    """Per amendment of ``schedule`` (an :class:`~midtrain.loaders.amend.AmendedSchedule`): the
+    documents removed so far, as a bool mask per plan domain. An id the corpus lacks is refused."""
+    wanted = {x for a in schedule.amendments for x in a.removed}
+    where: dict[str, tuple[str, int]] = {}
+    if wanted:
+        for d in domains:
+            position = 0  # a plan domain's documents: its parts' documents, concatenated
+            for src, idx in index.selection.parts.get(d, ()):
+                ids: list[str] = []
+                for shard in corpus.shards[src]:
+                    if not hasattr(shard, "ids"):
+                        raise ConfigError(f"{corpus.path}: removing documents by id needs the corpus on local disk "
+                                          "(the ids of a corpus at a URL are not read)")
+                    ids.extend(shard.ids())
+                if idx is not None:
+                    ids = [ids[k] for k in idx]
+                for k, doc_id in enumerate(ids):
+                    if doc_id in wanted:
+                        where[doc_id] = (d, position + k)
+                position += len(ids)
+        missing = sorted(wanted - set(where))
+        if missing:
+            raise ConfigError(f"remove: {len(missing)} document id(s) not in the corpus {corpus.path}: "
+                              f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    sizes = {d: len(v) for d, v in index.lengths_by_domain(domains).items()}
+    out, masks = [], {}
+    for a in schedule.amendments:
+        masks = {d: m.copy() for d, m in masks.items()}
+        for doc_id in a.removed:
+            d, k = where[doc_id]
+            masks.setdefault(d, np.zeros(sizes[d], bool))[k] = True
+        out.append(masks)
+    return out
+
+
+def describe_plan(corpus: TokenCorpus, index: DomainIndex, plan: GlobalPlan, config: LoaderConfig) -> dict[str, Any]:
+    """What a plan was built from, small enough for a state file: settings, per domain its documents,
+    tokens and a hash of their lengths, the shards, the schedule. A refused resume compares two of
+    these to say what differs (:func:`midtrain.loaders.amend.describe_difference`)."""
+    import hashlib
+
+    domains = {}
+    for d, lengths in index.lengths_by_domain(list(plan.domains)).items():
+        digest = hashlib.sha256(np.ascontiguousarray(lengths, np.int64).tobytes()).hexdigest()[:16]
+        domains[d] = {"documents": int(len(lengths)), "tokens": int(lengths.sum()), "lengths": digest}
+    schedule = plan.schedule
+    return {"seed": plan.seed, "seq_len": plan.default_seq_len, "packing": plan.packing, "window": plan.window,
+            "long_min_tokens": plan.long_min_tokens, "domains": domains,
+            "shards": [f"{s.path}:{s.checksum}" for s in corpus.manifest.shards],
+            "schedule": schedule.to_dict() if hasattr(schedule, "to_dict") else None}
+
+
 def corpus_fingerprint(corpus: TokenCorpus) -> str:
     """Identity of a token corpus: its shard checksums and tokenizer (as the manifest records them)."""
     import hashlib
@@ -150,6 +203,8 @@ class PackedDataset(torch.utils.data.IterableDataset):
                               packing=self.config.packing, window=self.config.window, mixture_log=self.mixture_log,
                               long_min_tokens=index.selection.long_min_tokens,
                               data_parallel=self.config.data_parallel_size)
+            if getattr(self.schedule, "amendments", None):
+                plan.set_removals(removal_masks(corpus, index, domains, self.schedule))
             self._check_context_parallel()
             self._opened = (corpus, index, plan)
         return self._opened

@@ -10,8 +10,10 @@ state's mixture log loaded into it) block by block, and answers from the segment
 - :meth:`Ledger.batch`: the document ids, domains, sources and token spans of global batch ``K``,
   row by row, with the data-parallel rank that reads each row (as
   :func:`~midtrain.loaders.batches.rank_rows` assigns them, ``balance="attention"`` included).
-  A full pass keeps the :class:`PlanState` at the start of every block (a few numbers each), saved
-  in a cache file keyed by the plan's identity, so a lookup plans one block (about a millisecond).
+  A full pass keeps the :class:`PlanState` at the start of every block (a few numbers each) and,
+  once it reaches the end of a finite schedule, every block's segments (:class:`BlockStore`,
+  about 20 bytes per segment), both saved in a cache folder under a key of the plan's identity:
+  a lookup then slices the store (or, with the snapshots alone, plans that one block).
 - :meth:`Ledger.exposure`: tokens served per document up to a step, hence how many times each
   document was seen in full and whether a visit was in progress at the step; a histogram (times
   seen -> documents) and tables per domain and per source (the shard: token corpora carry no
@@ -137,6 +139,48 @@ class ExposureCounts:
                  "most_times_seen": int(most[i]), "cut": int(cut[i])} for i in range(n)]
 
 
+@dataclass
+class BlockStore:
+    """The segments of every block of a finished plan, blocks one after another: a lookup slices
+    them instead of planning the block again (packing a best-fit window costs milliseconds; a
+    slice, microseconds). 18 bytes per segment and 10 per sequence: 28-33 MB for a 1B-token plan
+    of 2,048-token rows (``benchmarks/bench_ledger.py``)."""
+
+    block_rows: np.ndarray
+    """Block ``b`` holds sequences ``block_rows[b]:block_rows[b + 1]``."""
+    row_domain: np.ndarray
+    seq_ptr: np.ndarray
+    """Sequence ``i`` holds segments ``seq_ptr[i]:seq_ptr[i + 1]`` (over the whole plan)."""
+    seg_domain: np.ndarray
+    seg_doc: np.ndarray
+    seg_begin: np.ndarray
+    seg_len: np.ndarray
+
+    FIELDS = ("block_rows", "row_domain", "seq_ptr", "seg_domain", "seg_doc", "seg_begin", "seg_len")
+
+    @classmethod
+    def of(cls, blocks: list[tuple[np.ndarray, ...]]) -> "BlockStore":
+        """From each block's ``(domain, seq_ptr, seg_domain, seg_doc, seg_begin, seg_len)``, in block order."""
+        rows = np.concatenate([[0], np.cumsum([len(b[0]) for b in blocks])]).astype(np.int64)
+        segs = np.concatenate([[0], np.cumsum([b[1][-1] for b in blocks])]).astype(np.int64)
+        seq_ptr = np.concatenate([[0]] + [b[1][1:] + base for b, base in zip(blocks, segs[:-1])]).astype(np.int64)
+        cat = lambda i, dtype: (np.concatenate([b[i] for b in blocks]) if blocks else np.zeros(0)).astype(dtype)
+        return cls(block_rows=rows, row_domain=cat(0, np.int16), seq_ptr=seq_ptr, seg_domain=cat(2, np.int16),
+                   seg_doc=cat(3, np.int32), seg_begin=cat(4, np.int64), seg_len=cat(5, np.int32))
+
+    @property
+    def blocks(self) -> int:
+        return len(self.block_rows) - 1
+
+    def arrays(self, b: int) -> tuple[np.ndarray, ...]:
+        """Block ``b``'s ``(domain, seq_ptr, seg_domain, seg_doc, seg_begin, seg_len)`` as the plan gives them."""
+        r0, r1 = self.block_rows[b], self.block_rows[b + 1]
+        s0, s1 = self.seq_ptr[r0], self.seq_ptr[r1]
+        i64 = lambda a: a.astype(np.int64)
+        return (i64(self.row_domain[r0:r1]), self.seq_ptr[r0:r1 + 1] - s0, i64(self.seg_domain[s0:s1]),
+                i64(self.seg_doc[s0:s1]), self.seg_begin[s0:s1], i64(self.seg_len[s0:s1]))
+
+
 class PlanLedger:
     """Walks a :class:`GlobalPlan` block by block, keeping the :class:`PlanState` at the start of
     every block it has planned, so any block can later be planned again on its own.
@@ -146,7 +190,7 @@ class PlanLedger:
     """
 
     def __init__(self, plan: GlobalPlan, doc_lengths: Mapping[str, np.ndarray], *, block_batches: int,
-                 snapshots: list[PlanState] | None = None) -> None:
+                 snapshots: list[PlanState] | None = None, store: BlockStore | None = None) -> None:
         self.plan = plan
         self.block_batches = int(block_batches)
         self.domains: list[str] = list(plan.domains)
@@ -160,6 +204,10 @@ class PlanLedger:
         """``snapshots[b]``: the plan state at the start of block ``b`` (the blocks walked so far)."""
         self.grown = False
         """True once a walk has added snapshots (the cache file is then worth rewriting)."""
+        self.store = store if store is not None and store.blocks == len(self.snapshots) - 1 else None
+        """Every block's segments, once a walk from block 0 has reached the end of a finite schedule."""
+        self._walked: list[tuple[np.ndarray, ...]] = []
+        """The segments of blocks ``0..len - 1``, planned in order (what the store is made of)."""
         self._last: tuple[int, BlockPlan] | None = None
 
     # -- blocks --------------------------------------------------------------------------------
@@ -172,12 +220,31 @@ class PlanLedger:
         state = self.snapshots[b]
         if self.plan.exhausted(state):
             raise ConfigError(self._beyond(b * self.block_batches))
-        planned, after = self.plan.block(state)
-        if b + 1 == len(self.snapshots):
-            self.snapshots.append(after)
-            self.grown = True
+        if self.store is not None and b < self.store.blocks:
+            planned = self._from_store(b, state)
+        else:
+            planned, after = self.plan.block(state)
+            if b + 1 == len(self.snapshots):
+                self.snapshots.append(after)
+                self.grown = True
+            if b == len(self._walked) and self.plan.schedule.total_tokens is not None:
+                self._walked.append((planned.domain, planned.seq_ptr, planned.seg_domain, planned.seg_doc,
+                                     planned.seg_begin, planned.seg_len))
+                if self.plan.exhausted(self.snapshots[-1]) and len(self._walked) == len(self.snapshots) - 1:
+                    self.store, self._walked = BlockStore.of(self._walked), []
+                    self.grown = True
         self._last = (b, planned)
         return planned
+
+    def _from_store(self, b: int, state: PlanState) -> BlockPlan:
+        """Block ``b`` from the store: its segments sliced, the rest from the schedule at its first token."""
+        plan, tokens = self.plan, state.tokens
+        phase = plan.phase_at(tokens)
+        domain, seq_ptr, seg_domain, seg_doc, seg_begin, seg_len = self.store.arrays(b)
+        return BlockPlan(index=b, seq_len=plan.seq_len_at(tokens), tokens_before=tokens,
+                         global_batch_size=plan.global_batch_at(tokens), phase=getattr(phase, "name", None),
+                         rope=getattr(phase, "rope", None), weights=plan.weights_at_block(b, tokens), domain=domain,
+                         seq_ptr=seq_ptr, seg_domain=seg_domain, seg_doc=seg_doc, seg_begin=seg_begin, seg_len=seg_len)
 
     @property
     def total_batches(self) -> int | None:
@@ -242,7 +309,7 @@ class PlanLedger:
             lens.append(length)
             cut.append(gdoc[length < self.doc_len[gdoc]])
             sequences += rows
-            slots += rows * block.seq_len - 1
+            slots += rows * block.seq_len
         n_docs = len(self.doc_len)
         gdoc = np.concatenate(docs) if docs else np.zeros(0, np.int64)
         length = np.concatenate(lens) if lens else np.zeros(0, np.int64)
@@ -275,7 +342,7 @@ class PlanLedger:
 
 
 # -- over a token corpus ---------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Span:
     """A piece of one document in a sequence: tokens ``begin:begin + length`` of it."""
 
@@ -294,7 +361,7 @@ class Span:
         return self.length < self.doc_length
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Row:
     """One sequence of a global batch."""
 
@@ -336,8 +403,8 @@ class BatchRecord:
         lines = [f"batch {self.batch:,} (block {self.block:,}, phase {self.phase or '-'}, seq_len {self.seq_len:,}): "
                  f"{len(self.rows)} rows, {self.document_tokens:,} document tokens, {self.padding:,} padding"]
         for r in self.rows:
-            spans = ", ".join(f"{s.doc}[{s.begin}:{s.begin + s.length}]" + (f" of {s.doc_length} (cut)" if s.cut else "")
-                              for s in r.spans)
+            spans = ", ".join(f"{s.doc}[{s.begin}:{s.begin + s.length}]"
+                              + (f" of {s.doc_length} (cut)" if s.cut else "") for s in r.spans)
             pad = f" + {r.padding} padding" if r.padding else ""
             lines.append(f"  row {r.row:>4} rank {r.rank} ({r.rank_row:>3})  {r.domain:<8} {spans}{pad}")
         return "\n".join(lines)
@@ -410,15 +477,12 @@ class Ledger:
     """
 
     def __init__(self, loader: Any, *, cache_dir: str | os.PathLike | None = None, position: int | None = None) -> None:
-        from midtrain.loaders.dataset import PackedDataset
-
         self.config: LoaderConfig = loader.config
         plan: GlobalPlan = loader._plan
         if not Path(self.config.corpus).is_dir():
             raise ConfigError(f"{self.config.corpus}: the ledger reads document ids from a local token corpus folder")
-        # the loader's own dataset gives the DomainIndex the plan's documents are numbered by
-        self.corpus, self.index, _ = PackedDataset(self.config, loader.schedule, start_batch=0, snapshot=None,
-                                                   mixture_log=[]).open()
+        # the loader's own DomainIndex: the one its plan's documents are numbered by
+        self.corpus, self.index = loader.corpus, loader.index
         lengths = self.index.lengths_by_domain(plan.domains)
         for d, stream in plan.streams.items():
             if not np.array_equal(stream.lengths, lengths.get(d)):
@@ -427,7 +491,9 @@ class Ledger:
         self.position = position
         self.key = self._cache_key(loader.state_dict())
         self.cache_path = Path(cache_dir) / f"ledger-{self.key}.json" if cache_dir is not None else None
-        self.plan = PlanLedger(plan, lengths, block_batches=self.config.block_batches, snapshots=self._load_cache())
+        snapshots, store = self._load_cache()
+        self.plan = PlanLedger(plan, lengths, block_batches=self.config.block_batches, snapshots=snapshots,
+                               store=store)
         if not np.array_equal(self.plan.doc_base[:-1], self.index.base):
             raise ConfigError("the plan numbers documents unlike the corpus index; the ledger cannot name them")
         self.doc_row = self._doc_rows()
@@ -443,28 +509,52 @@ class Ledger:
         fields.update(ledger=LEDGER_CACHE_VERSION, midtrain=__version__)
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
-    def _load_cache(self) -> list[PlanState] | None:
-        """The saved snapshot index, if there is one for this plan (anything unreadable is rebuilt)."""
+    def _load_cache(self) -> tuple[list[PlanState] | None, BlockStore | None]:
+        """The saved snapshot index and block store, if there are some for this plan (anything
+        unreadable is ignored, and rebuilt by the next walk)."""
         if self.cache_path is None or not self.cache_path.is_file():
-            return None
+            return None, None
         try:
             data = json.loads(self.cache_path.read_text())
             if data.get("key") != self.key:
-                return None
+                return None, None
             snapshots = [PlanState.from_dict(s) for s in data["snapshots"]]
         except (OSError, ValueError, KeyError, TypeError):
-            return None
-        ok = snapshots and all(s.block == i for i, s in enumerate(snapshots))
-        return snapshots if ok else None
+            return None, None
+        if not snapshots or any(s.block != i for i, s in enumerate(snapshots)):
+            return None, None
+        store = None
+        npz = self.cache_path.with_suffix(".npz")
+        if npz.is_file():
+            try:
+                with np.load(npz) as arrays:
+                    store = BlockStore(**{f: arrays[f] for f in BlockStore.FIELDS})
+            except (OSError, ValueError, KeyError):
+                store = None
+        return snapshots, store
 
     def save(self) -> None:
-        """Write the snapshot index if a walk added to it (temporary name, then rename)."""
+        """Write the snapshot index (and the block store, once there is one) if a walk added to
+        them: each to a temporary name, then renamed, the store first."""
         if self.cache_path is None or not self.plan.grown:
             return
         from midtrain.corpus.manifest import atomic_write_bytes
 
-        body = {"key": self.key, "snapshots": [s.to_dict() for s in self.plan.snapshots]}
-        atomic_write_bytes(self.cache_path, json.dumps(body, separators=(",", ":")).encode())
+        store = self.plan.store
+        try:
+            if store is not None:
+                npz = self.cache_path.with_suffix(".npz")
+                tmp = npz.with_name(f".{npz.name}.tmp-{os.getpid()}")
+                npz.parent.mkdir(parents=True, exist_ok=True)
+                with open(tmp, "wb") as f:
+                    np.savez(f, **{name: getattr(store, name) for name in BlockStore.FIELDS})
+                os.replace(tmp, npz)
+            body = {"key": self.key, "snapshots": [s.to_dict() for s in self.plan.snapshots]}
+            atomic_write_bytes(self.cache_path, json.dumps(body, separators=(",", ":")).encode())
+        except OSError as exc:  # the answers stand; only the next run's head start is lost
+            print(f"midtrain ledger: cannot write the block index to {self.cache_path.parent} ({exc.strerror}); "
+                  "continuing without it", file=sys.stderr)
+            self.cache_path = None
         self.plan.grown = False
 
     # -- documents -----------------------------------------------------------------------------
@@ -499,6 +589,16 @@ class Ledger:
     def doc_id(self, doc: int) -> str:
         """The corpus ``id`` of global document ``doc``."""
         return self._id_column(int(self.index.doc_shard[doc]))[int(self.doc_row[doc])].as_py()
+
+    def doc_ids(self, docs: np.ndarray) -> list[str]:
+        """The corpus ``id`` of every global document in ``docs`` (one Arrow ``take`` per shard)."""
+        shard, row = self.index.doc_shard[docs], self.doc_row[docs]
+        out: list[str] = [""] * len(docs)
+        for s in np.unique(shard).tolist():
+            where = np.flatnonzero(shard == s)
+            for i, d in zip(where.tolist(), self._id_column(s).take(row[where]).to_pylist()):
+                out[i] = d
+        return out
 
     def all_ids(self) -> list[str]:
         """Every document's id, in global order."""
@@ -547,17 +647,24 @@ class Ledger:
         if rank is not None:
             dp = rank // self.config.cp_degree
             rows = sorted((r for r in rows if owner[r] == dp), key=lambda r: place[r])
-        base = self.plan.doc_base
+        # every segment of the batch at once: ids by one take per shard, then cut into rows
+        a = int(block.seq_ptr[planned.first_row])
+        seg = slice(a, int(block.seq_ptr[planned.first_row + planned.rows]))
+        gdoc = self.plan.doc_base[block.seg_domain[seg]] + block.seg_doc[seg]
+        ids = self.doc_ids(gdoc)
+        sources = [self.sources[i] for i in self.index.doc_shard[gdoc].tolist()]
+        begin, length = block.seg_begin[seg].tolist(), block.seg_len[seg].tolist()
+        doc_len = self.plan.doc_len[gdoc].tolist()
+        bounds = (block.seq_ptr[planned.first_row:planned.first_row + planned.rows + 1] - a).tolist()
+        row_domain = block.domain[planned.first_row:planned.first_row + planned.rows].tolist()
         out = []
         for r in rows:
-            seg = planned.segments(r)
-            gdoc = base[block.seg_domain[seg]] + block.seg_doc[seg]
-            domain = self.plan.domains[int(block.domain[planned.first_row + r])]
-            spans = [Span(doc=self.doc_id(g), domain=domain, source=self.sources[int(self.index.doc_shard[g])],
-                          begin=int(b), length=int(n), doc_length=int(self.plan.doc_len[g]))
-                     for g, b, n in zip(gdoc.tolist(), block.seg_begin[seg].tolist(), block.seg_len[seg].tolist())]
+            i0, i1 = bounds[r], bounds[r + 1]
+            domain = self.plan.domains[row_domain[r]]
+            spans = [Span(doc=ids[i], domain=domain, source=sources[i], begin=begin[i], length=length[i],
+                          doc_length=doc_len[i]) for i in range(i0, i1)]
             out.append(Row(row=r, rank=int(owner[r]), rank_row=int(place[r]), domain=domain, spans=spans,
-                           padding=block.seq_len - sum(s.length for s in spans)))
+                           padding=block.seq_len - sum(length[i0:i1])))
         self.save()
         return BatchRecord(batch=planned.batch, block=block.index, phase=block.phase, seq_len=block.seq_len, rows=out)
 
@@ -588,18 +695,22 @@ class Ledger:
 
 
 def open_ledger(config: LoaderConfig, schedule: ScheduleLike | str | os.PathLike | Mapping[str, Any], *,
-                state: Mapping[str, Any] | None = None, cache_dir: str | os.PathLike | None = None) -> Ledger:
+                state: Mapping[str, Any] | None = None, cache_dir: str | os.PathLike | None = None,
+                state_name: str = "loader state") -> Ledger:
     """The ledger of the loader ``config.build(schedule)``, with ``state`` (a loader
-    ``state_dict()``) loaded into it first, so the plan carries the state's mixture log; a state
-    of another corpus, schedule or seed is refused by the loader's own check."""
+    ``state_dict()``) loaded into it first, so the plan carries what the state carries (its
+    mixture log); a state of another corpus, schedule or seed is refused by the loader's own
+    check, the message prefixed with ``state_name`` (the file, for the command)."""
     loader = config.build(schedule)
     position = None
     if state is not None:
         try:
             loader.load_state_dict(dict(state))
             position = int(state["batches_consumed"])
+        except ConfigError as exc:
+            raise ConfigError(f"{state_name}: {exc}") from None
         except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"loader state: missing or malformed entry ({exc})") from None
+            raise ConfigError(f"{state_name}: missing or malformed entry ({exc!r})") from None
     return Ledger(loader, cache_dir=cache_dir, position=position)
 
 
@@ -613,6 +724,13 @@ def run_command(args: argparse.Namespace) -> int:
     """``midtrain ledger``: the parser is in :mod:`midtrain.cli`; errors are :class:`ConfigError`."""
     from midtrain.mixers.positions import parse_position
 
+    for flag, value, needs in (("--rank", args.rank, args.batch is not None), ("--step", args.step, args.exposure),
+                               ("--documents", args.documents or None, args.exposure and args.json),
+                               ("--before", args.before, args.seen is not None)):
+        if value is not None and not needs:
+            wanted = {"--rank": "--batch", "--step": "--exposure", "--documents": "--exposure --json",
+                      "--before": "--seen"}[flag]
+            raise ConfigError(f"{flag} goes with {wanted}")
     schedule: Any = args.schedule
     if schedule.lstrip().startswith("{"):
         try:
@@ -637,7 +755,7 @@ def run_command(args: argparse.Namespace) -> int:
                           block_batches=args.block_batches, total_tokens=total, long_min_tokens=args.long_min_tokens,
                           cp_degree=args.cp_degree, balance=args.balance, doc_mask=args.doc_mask)
     cache = None if args.no_cache else (args.cache or default_cache_dir())
-    ledger = open_ledger(config, schedule, state=state, cache_dir=cache)
+    ledger = open_ledger(config, schedule, state=state, cache_dir=cache, state_name=args.state or "")
     if args.batch is not None:
         result: Any = ledger.batch(args.batch, args.rank)
         body = result.to_dict() if args.json else result.text()
@@ -646,10 +764,10 @@ def run_command(args: argparse.Namespace) -> int:
         body = result.to_dict() if args.json else result.text()
     else:
         hits = ledger.seen(args.seen, args.before)
+        before = ledger.plan.check_step(ledger.position if args.before is None else args.before, "--before")
         if args.json:
-            body = {"doc": args.seen, "before": args.before, "appearances": [dataclasses.asdict(h) for h in hits]}
+            body = {"doc": args.seen, "before": before, "appearances": [dataclasses.asdict(h) for h in hits]}
         else:
-            before = args.before if args.before is not None else ledger.plan.check_step(ledger.position)
             lines = [f"{args.seen}: {len(hits)} span(s) in global batches 0..{before - 1}"]
             lines += [f"  batch {h.batch:>6}  row {h.row:>4}  rank {h.rank}  tokens {h.begin}:{h.begin + h.length}"
                       for h in hits]

@@ -20,6 +20,7 @@ stream stays exact either way (``fallback_restarts`` counts those).
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import queue
 import threading
@@ -32,12 +33,14 @@ import torch
 from midtrain.errors import ConfigError
 from midtrain.loaders.batches import from_slot
 from midtrain.loaders.config import Balance, CpSplit, DocMask, LoaderConfig, Packing, StartMethod
-from midtrain.loaders.dataset import PackedDataset, corpus_fingerprint
+from midtrain.loaders.amend import describe_difference, same_plan
+from midtrain.loaders.dataset import PackedDataset, corpus_fingerprint, describe_plan
 from midtrain.loaders.feed import LocalFeed, SharedFeed
 from midtrain.loaders.plan import PlanState, ScheduleLike
 from midtrain.loaders.ring import SlotBatch, SlotRing, batch_bytes
 
 if TYPE_CHECKING:
+    from midtrain.loaders.amend import Amendment
     from midtrain.mixers.policies import AdaptivePolicy
 
 STATE_VERSION = 1
@@ -61,11 +64,31 @@ class PackedLoader:
         """``DataLoader`` iterators started (one per ``iter()`` with workers, one more per restart)."""
         self.fallback_restarts = 0
         """Restarts because a worker had planned past a weight change (a lookahead too short)."""
-        probe = PackedDataset(config, schedule, start_batch=0, snapshot=None, mixture_log=[])
-        corpus, _, plan = probe.open()
+        self._base_fingerprint: str | None = None
+        """The fingerprint of the plan before its first amendment (``None``: never amended)."""
+        self._base_description: dict[str, Any] | None = None
+        self._open_plan(schedule)
+        self.fingerprint = self._plan.fingerprint(self._corpus_fingerprint)
+        """Identity of this loader's corpus, schedule, seed and packing (a state must match it, or
+        end in an amendment that does)."""
+
+    def _open_plan(self, schedule: ScheduleLike, config: LoaderConfig | None = None) -> None:
+        """Open the corpus and plan ``schedule`` (the mixture log and position are kept); nothing
+        changes if that fails."""
+        config = config or self.config
+        log = list(self._plan.mixture_log) if hasattr(self, "_plan") else []
+        probe = PackedDataset(config, schedule, start_batch=0, snapshot=None, mixture_log=log)
+        corpus, index, plan = probe.open()
+        self.config = config
+        self.schedule = schedule
         self._pad_id = probe.pad_id()
         self.domains: list[str] = list(plan.domains)
-        self.fingerprint = plan.fingerprint(corpus_fingerprint(corpus))
+        self.corpus = corpus
+        """The opened token corpus (local or at a URL)."""
+        self.index = index
+        """The :class:`~midtrain.loaders.dataset.DomainIndex` the plan numbers its documents by."""
+        self._corpus_fingerprint = corpus_fingerprint(corpus)
+        self._description = describe_plan(corpus, index, plan, self.config)
         self._plan = plan
 
     # -- iteration --------------------------------------------------------------------------
@@ -143,11 +166,13 @@ class PackedLoader:
         return snap.tokens + within * self._plan.global_batch_at(snap.tokens) * seq_len
 
     def state_dict(self) -> dict[str, Any]:
-        """A small JSON-able dict: position, plan snapshot, adaptive log, fingerprint."""
+        """A small JSON-able dict: position, plan snapshot, adaptive log, fingerprint, what the plan
+        was built from (to say what differs on a refused resume) and the chain of amendments."""
         snap = self._snapshot or self._plan.initial_state()
+        amendments = getattr(self.schedule, "amendments", [])
         state = {
             "version": STATE_VERSION,
-            "fingerprint": self.fingerprint,
+            "fingerprint": self._base_fingerprint if amendments else self.fingerprint,
             "global_batch_size": self.config.global_batch_size,
             "block_batches": self.config.block_batches,
             "batches_consumed": self._batches,
@@ -157,6 +182,10 @@ class PackedLoader:
         }
         if self.policy is not None:
             state["policy"] = self.policy.state_dict()
+        state["plan_description"] = self._description if not amendments else self._base_description
+        if amendments:
+            state["base_schedule"] = self.schedule.base.to_dict()
+            state["amendments"] = [a.to_dict() for a in amendments]
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -166,11 +195,22 @@ class PackedLoader:
         if state["global_batch_size"] != self.config.global_batch_size:
             raise ConfigError(f"loader state has global batch size {state['global_batch_size']}, this loader has "
                               f"{self.config.global_batch_size} (batch_size x world_size must stay the same)")
-        if state["fingerprint"] != self.fingerprint:
-            raise ConfigError("loader state was saved for another corpus, schedule, seed, packing or long_min_tokens "
-                              f"(fingerprint {state['fingerprint']} != {self.fingerprint})")
+        amendments = state.get("amendments") or []
+        expected = amendments[-1]["fingerprint"] if amendments else state["fingerprint"]
+        saved = amendments[-1].get("plan_description") if amendments else state.get("plan_description")
+        if expected != self.fingerprint and not same_plan(saved, self._description):
+            raise ConfigError(self._refusal(saved, expected))
         if state["block_batches"] != self.config.block_batches:
             raise ConfigError("loader state has another block_batches")
+        if amendments:
+            from midtrain.loaders.amend import AmendedSchedule, Amendment
+            from midtrain.mixers import load_schedule
+
+            chain = [Amendment.from_dict(a, f"amendments[{i}]") for i, a in enumerate(amendments)]
+            base = load_schedule(state["base_schedule"])
+            self._base_fingerprint = state["fingerprint"]
+            self._base_description = state.get("plan_description")
+            self._open_plan(AmendedSchedule(base, chain))
         self._batches = int(state["batches_consumed"])
         self._snapshot = PlanState.from_dict(state["plan"])
         self._plan.mixture_log = [(int(b), list(w)) for b, w in state["mixture_log"]]
@@ -180,6 +220,83 @@ class PackedLoader:
         if self.policy is not None and "policy" in state:
             self.policy.load_state_dict(state["policy"])
         self._restart = True
+
+    def _refusal(self, saved: dict[str, Any] | None, expected: str) -> str:
+        """Why a state saved with the plan ``saved`` does not fit this loader, and how to continue anyway."""
+        what = describe_difference(saved, self._description) if saved else ""
+        return (f"loader state was saved for another plan (fingerprint {expected} != {self.fingerprint}): "
+                f"{what or 'corpus, schedule, seed, packing or long_min_tokens'}. To change the plan of a "
+                "running job from where it stands, amend the state instead: loader.amend(new_schedule) "
+                "before saving, or `midtrain amend STATE.json NEW_SCHEDULE --corpus CORPUS`")
+
+    # -- amendments --------------------------------------------------------------------------
+    def amend(self, schedule: ScheduleLike | str | os.PathLike[str] | Mapping[str, Any] | None = None, *,
+              at_tokens: int | None = None, remove: list[str] | tuple[str, ...] = (),
+              corpus: str | os.PathLike[str] | None = None) -> "Amendment":
+        """Change the plan from a block boundary on: another schedule (weights, phase lengths,
+        ``seq_len``, new domains), documents removed by id, another corpus (the same documents in
+        every domain the run has, plus new domains). ``at_tokens``: the token position from which
+        it applies (default: where the loader stands); it takes effect at the first block starting
+        there or later. Everything before is unchanged, every domain continues its epoch order where
+        it stood, removed documents never appear again. Returns the :class:`Amendment`, which
+        ``state_dict()`` records; a loader built on the new corpus and schedule resumes from that state.
+        """
+        from midtrain.loaders.amend import AmendedSchedule, Amendment, block_starts_until
+
+        position = self.tokens_consumed
+        at = position if at_tokens is None else int(at_tokens)
+        if at < position:
+            raise ConfigError(f"at_tokens: {at:,} is before the loader's position ({position:,} tokens consumed); "
+                              "an amendment changes only what is still to come")
+        snap = self._snapshot or self._plan.initial_state()
+        first = snap.block + (1 if self._batches % self.config.block_batches else 0)
+        start_tokens = snap.tokens if first == snap.block else self._plan.block(snap)[1].tokens
+        from_block, from_tokens = block_starts_until(self._plan, first, start_tokens, at)
+        base = self.schedule.base if isinstance(self.schedule, AmendedSchedule) else self.schedule
+        chain = list(getattr(self.schedule, "amendments", []))
+        if chain and from_block < chain[-1].from_block:
+            raise ConfigError(f"at_tokens: {at:,} falls before the previous amendment's boundary "
+                              f"({chain[-1].from_tokens:,} tokens)")
+        new = self.schedule if schedule is None else self._resolve_schedule(schedule, corpus)
+        new = new.amendments[-1].schedule if isinstance(new, AmendedSchedule) and new.amendments else \
+            getattr(new, "base", new)
+        config = self.config
+        if corpus is not None and os.fspath(corpus) != config.corpus:
+            config = dataclasses.replace(config, corpus=os.fspath(corpus))
+        plain = PackedLoader(config, new)  # the loader a resume builds: checks the schedule against the corpus
+        self._check_same_documents(plain)
+        for k, d in enumerate(new.domains):
+            wanted = any(p.start_weights[k] > 0 or p.end_weights[k] > 0 for p in getattr(new, "phases", ()))
+            if wanted and d not in plain._plan.streams:
+                raise ConfigError(f"schedule: domain {d!r} has weight but no tokens in the corpus {config.corpus}")
+        amendment = Amendment(at_tokens=at, from_block=from_block, from_tokens=from_tokens, schedule=new,
+                              removed=tuple(sorted(set(map(str, remove)))), corpus=plain._corpus_fingerprint,
+                              fingerprint=plain.fingerprint, description=plain._description)
+        before = (self.fingerprint, self._description)
+        self._open_plan(AmendedSchedule(base, [*chain, amendment]), config)
+        if self._base_fingerprint is None:
+            self._base_fingerprint, self._base_description = before
+        self.fingerprint = plain.fingerprint
+        self._restart = True
+        return amendment
+
+    def _resolve_schedule(self, schedule: Any, corpus: Any) -> ScheduleLike:
+        if hasattr(schedule, "weights_vector_at"):
+            return schedule
+        from midtrain.mixers import load_schedule_for_corpus
+
+        return load_schedule_for_corpus(schedule, os.fspath(corpus) if corpus is not None else self.config.corpus,
+                                        total_tokens=self.config.total_tokens,
+                                        long_min_tokens=self.config.long_min_tokens)[0]
+
+    def _check_same_documents(self, other: "PackedLoader") -> None:
+        """Every domain this run has must hold the same documents in ``other``'s corpus."""
+        mine, theirs = self._description["domains"], other._description["domains"]
+        for d, info in mine.items():
+            if d in theirs and theirs[d] != info:
+                raise ConfigError(f"corpus: domain {d!r} holds other documents in the new corpus ({info['documents']:,} "
+                                  f"documents, {info['tokens']:,} tokens before; {theirs[d]['documents']:,}, "
+                                  f"{theirs[d]['tokens']:,} now); an amendment may add domains, not change one")
 
     # -- adaptive mixing --------------------------------------------------------------------
     def update_mixture(self, loss_sum: np.ndarray | torch.Tensor, token_count: np.ndarray | torch.Tensor) -> int:

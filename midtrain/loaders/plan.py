@@ -131,6 +131,25 @@ class GlobalPlan:
             else:
                 self.streams[d] = BestFitStream(lengths, self.seed, i, self.window)
         self._check_phases(doc_lengths)
+        self.removals: list[dict[str, np.ndarray]] = []
+        """Per amendment era (index ``era - 1``): the removed documents of each domain as a bool mask
+        (:meth:`set_removals`; none without amendments)."""
+
+    def set_removals(self, removals: list[dict[str, np.ndarray]]) -> None:
+        """Install the removed-document masks of every amendment era (cumulative), domain by domain."""
+        self.removals = removals
+
+    def _era(self, tokens: int) -> int:
+        era_at = getattr(self.schedule, "era_at", None)
+        return era_at(tokens) if era_at is not None else 0
+
+    def drop_at(self, tokens: int, domain: str):
+        """``(era, mask)`` of the documents of ``domain`` removed in the era at ``tokens``, or ``None``."""
+        era = self._era(tokens)
+        if era == 0 or era > len(self.removals):
+            return None
+        mask = self.removals[era - 1].get(domain)
+        return None if mask is None or not mask.any() else (era, mask)
 
     def _check_phases(self, doc_lengths: dict[str, np.ndarray]) -> None:
         """Refuse, before any batch, a ``tokens_per_step`` that does not split into whole
@@ -170,9 +189,15 @@ class GlobalPlan:
         return -1
 
     def weights_at_block(self, block: int, tokens: int) -> np.ndarray:
+        """The adaptive log's weights when an entry applies to ``block`` (and was logged for the
+        schedule amendment in force), else the schedule's; padded with 0 for domains added since."""
         i = self.log_index(block)
-        if i >= 0:
-            return np.asarray(self.mixture_log[i][1], np.float64)
+        era_start = getattr(self.schedule, "era_start_block", None)
+        if i >= 0 and (era_start is None or self.mixture_log[i][0] >= era_start(tokens)):
+            w = np.zeros(len(self.domains), np.float64)
+            logged = self.mixture_log[i][1]
+            w[:len(logged)] = logged
+            return w
         return np.asarray(self.schedule.weights_vector_at(tokens), np.float64)
 
     def seq_len_at(self, tokens: int) -> int:
@@ -201,7 +226,8 @@ class GlobalPlan:
         gbs = self.global_batch_at(state.tokens)
         block_size = gbs * self.block_batches
         weights = self.weights_at_block(state.block, state.tokens)
-        err = np.asarray(state.err, np.float64).copy()
+        err = np.zeros(len(self.domains), np.float64)
+        err[:len(state.err)] = state.err  # domains added by an amendment start with no carry
         slot_domain = blend_slots(weights, err, block_size)
         counts = np.bincount(slot_domain, minlength=len(self.domains))
         cursors = dict(state.cursors)
@@ -215,7 +241,8 @@ class GlobalPlan:
                 raise ConfigError(f"domain {d!r} has weight {weights[k]:.4g} at block {state.block} but no tokens")
             rule = phase.length_rule(d) if hasattr(phase, "length_rule") else None
             key: RuleKey | None = rule.key() if rule is not None else None
-            seg, cursors[d] = stream.take(cursors[d], n, seq_len, key)
+            cursor = cursors.get(d) or stream.initial_cursor()  # a domain added by an amendment
+            seg, cursors[d] = stream.take(cursor, n, seq_len, key, self.drop_at(state.tokens, d))
             parts.append((k, seg, n))
         # shuffle the slots within each global batch (seeded by (seed, block)): a batch keeps its
         # error-carry composition, but which rank gets which domain is not a fixed pattern

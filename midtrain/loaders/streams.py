@@ -66,6 +66,8 @@ class _EpochCache:
         return hit
 
 
+Drop = tuple[int, np.ndarray]
+"""Removed documents: ``(key, mask)``, a bool per document; equal keys mean equal masks (the amendment era)."""
 RuleKey = tuple[int, int, int]
 """A length rule as integers: ``(min_tokens, below, keep in parts per billion)``."""
 KEEP_SCALE = 10**9
@@ -113,27 +115,33 @@ class ConcatStream:
     def initial_cursor() -> list[int]:
         return [0]
 
-    def _cum(self, epoch: int, rule: RuleKey | None) -> np.ndarray:
-        """Cumulative kept lengths in the epoch's order (dropped documents count 0)."""
-        hit = self._filtered.get((epoch, rule))
+    def _cum(self, epoch: int, rule: RuleKey | None, drop: Drop | None = None) -> np.ndarray:
+        """Cumulative kept lengths in the epoch's order (dropped and removed documents count 0)."""
+        key = (epoch, rule, None if drop is None else drop[0])
+        hit = self._filtered.get(key)
         if hit is None:
             perm, cum = self._epochs.get(epoch)
-            if rule is None:
+            if rule is None and drop is None:
                 hit = cum
             else:
-                lengths = np.where(kept_documents(self.lengths, rule, self.seed, self.domain_index, epoch),
-                                   self.lengths, 0)
+                kept = np.ones(len(self.lengths), bool) if rule is None else \
+                    kept_documents(self.lengths, rule, self.seed, self.domain_index, epoch)
+                if drop is not None:
+                    kept &= ~drop[1]
+                lengths = np.where(kept, self.lengths, 0)
                 hit = np.zeros(len(perm) + 1, np.int64)
                 np.cumsum(lengths[perm], out=hit[1:])
             if len(self._filtered) >= 4:
                 self._filtered.pop(next(iter(self._filtered)))
-            self._filtered[(epoch, rule)] = hit
+            self._filtered[key] = hit
         return hit
 
-    def take(self, cursor: list[int], n: int, seq_len: int,
-             rule: RuleKey | None = None) -> tuple[Segments, list[int]]:
-        if rule is not None or len(cursor) == 3:
-            return self._take_documents(cursor, n, seq_len, rule)
+    def take(self, cursor: list[int], n: int, seq_len: int, rule: RuleKey | None = None,
+             drop: Drop | None = None) -> tuple[Segments, list[int]]:
+        """The next ``n`` sequences of ``seq_len`` tokens and the cursor after them; ``rule`` and
+        ``drop`` (removed documents) leave documents not yet begun out of the stream."""
+        if rule is not None or drop is not None or len(cursor) == 3:
+            return self._take_documents(cursor, n, seq_len, rule, drop)
         start = cursor[0]
         stop = start + n * seq_len
         parts = []
@@ -150,9 +158,10 @@ class ConcatStream:
         seq, d, b, ln = split_into_sequences(docs, begins, lengths, seq_len)
         return Segments(seq, d, b, ln), [stop]
 
-    def _take_documents(self, cursor: list[int], n: int, seq_len: int,
-                        rule: RuleKey | None) -> tuple[Segments, list[int]]:
-        """``take`` with a document-level cursor: the documents not yet begun pass ``rule``."""
+    def _take_documents(self, cursor: list[int], n: int, seq_len: int, rule: RuleKey | None,
+                        drop: Drop | None = None) -> tuple[Segments, list[int]]:
+        """``take`` with a document-level cursor: the documents not yet begun pass ``rule`` and are
+        not in ``drop``; a document begun is finished unless it was removed since."""
         if len(cursor) == 1:  # a token offset: convert it once to (epoch, position, offset)
             epoch, offset = divmod(cursor[0], self.tokens_per_epoch)
             cum = self._epochs.get(epoch)[1]
@@ -167,6 +176,9 @@ class ConcatStream:
             if pos >= len(perm):
                 epoch, pos, off = epoch + 1, 0, 0
                 continue
+            if off > 0 and drop is not None and drop[1][int(perm[pos])]:
+                pos, off = pos + 1, 0  # a removed document is not finished
+                continue
             if off > 0:  # finish the document already begun, whatever the rule
                 doc = int(perm[pos])
                 k = min(need, int(self.lengths[doc]) - off)
@@ -176,7 +188,7 @@ class ConcatStream:
                 if off == int(self.lengths[doc]):
                     pos, off = pos + 1, 0
                 continue
-            cum = self._cum(epoch, rule)
+            cum = self._cum(epoch, rule, drop)
             start, end = int(cum[pos]), int(cum[-1])
             if end == start:
                 empty = empty + 1 if start == 0 else 0
@@ -256,8 +268,19 @@ class BestFitStream:
         self._packed[key] = hit
         return hit
 
-    def take(self, cursor: list[int], n: int, seq_len: int,
-             rule: RuleKey | None = None) -> tuple[Segments, list[int]]:
+    def take(self, cursor: list[int], n: int, seq_len: int, rule: RuleKey | None = None,
+             drop: Drop | None = None) -> tuple[Segments, list[int]]:
+        """The next ``n`` sequences (bins) and the cursor after them. Windows are packed without
+        regard to ``drop``; the pieces of removed documents are taken out of the bins afterwards (more
+        padding), so a window's packing never depends on when a removal came."""
+        seg, out = self._take(cursor, n, seq_len, rule)
+        if drop is not None and len(seg.doc):
+            keep = ~drop[1][seg.doc]
+            seg = Segments(seg.seq[keep], seg.doc[keep], seg.begin[keep], seg.length[keep])
+        return seg, out
+
+    def _take(self, cursor: list[int], n: int, seq_len: int,
+              rule: RuleKey | None = None) -> tuple[Segments, list[int]]:
         epoch, window, bin_i, piece, win_len = cursor[:5]
         # the rule a window was packed under (cursors without one: no rule)
         win_rule: RuleKey | None = tuple(cursor[5:8]) if len(cursor) == 8 else None  # type: ignore[assignment]
