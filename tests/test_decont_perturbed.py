@@ -91,7 +91,7 @@ def test_number_only_ngrams_are_not_indexed(tmp_path):
     # 13+ words, but every 13-gram is numbers and function words: it cannot match on those alone
     table = {"question": "1 2 3 4 5 6 7 of the 8 9 10 11 12 and 13 14 15 16 is it 17"}
     (tmp_path / "t.jsonl").write_text(json.dumps(table) + "\n")
-    with pytest.warns(UserWarning, match=r"t.jsonl: 1 of 1 items of 't' skipped.*1 with no 13-gram of enough content"):
+    with pytest.warns(UserWarning, match=r"t.jsonl: 1 of 1 items of 't' skipped.*1 with too few content words"):
         index = build_eval_index(DecontConfig(against=(EvalSet(source=tmp_path / "t.jsonl"),)))
     assert len(index.hashes) == 0 and index.unmatchable == {"t": 1}
 
@@ -101,9 +101,9 @@ def test_empty_and_short_items_are_skipped_with_a_counted_warning(tmp_path):
             {"question": gsm8k_items()[0]["question"]}]
     (tmp_path / "mixed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.warns(UserWarning, match=r"mixed.jsonl: 3 of 4 items of 'mixed' skipped, they cannot be found "
-                                         r"\(2 empty, 1 with fewer than 13 words, 0 with no 13-gram"):
+                                         r"\(2 empty, 1 with fewer than 8 words, 0 with too few content words"):
         index = build_eval_index(DecontConfig(against=(EvalSet(source=tmp_path / "mixed.jsonl"),)))
-    assert index.unmatchable == {"mixed": 3} and set(index.items.tolist()) == {3}
+    assert index.unmatchable == {"mixed": 3} and set(index.part_item.tolist()) == {3}
 
 
 def test_full_eval_sets_index_every_item_without_warning():
@@ -111,5 +111,5 @@ def test_full_eval_sets_index_every_item_without_warning():
         warnings.simplefilter("error")
         index = build_eval_index(DecontConfig(against=eval_sets()))
     assert index.unmatchable == {"gsm8k": 0, "humaneval": 0}
-    assert len(set(index.items.tolist())) == len(gsm8k_items()) + len(humaneval_items())
+    assert len(set(index.part_item.tolist())) == len(gsm8k_items()) + len(humaneval_items())
 

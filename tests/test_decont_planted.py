@@ -11,6 +11,7 @@ from helpers.dedup_corpora import GSM8K, HUMANEVAL, eval_file, real_documents, w
 
 from midtrain.corpus import Manifest, read_text_shard, validate
 from midtrain.curation.stages.decontaminate import DecontConfig, EvalSet, decontaminate_corpus
+from midtrain.curation.stages.decontaminate.normalize import normalize_text_reference
 
 
 def gsm8k_items() -> list[dict]:
@@ -85,9 +86,17 @@ def test_report_lists_items_per_document(planted, tmp_path):
                                   DecontConfig(against=eval_sets()))
     by_doc = {m["doc"]: m for m in report.matches}
     assert set(by_doc) == set(expected)
+    texts = {d["id"]: d["text"] for d in docs}
+    questions = {("gsm8k", str(i)): q["question"] for i, q in enumerate(gsm8k_items())}
+    questions |= {("humaneval", h["task_id"]): h["prompt"] for h in humaneval_items()}
     for doc_id, reason in expected.items():
         top = by_doc[doc_id]["items"][0]
         assert f"contaminated={top['set']}:{top['item']}" == reason and top["ngrams"] >= 1
+        assert (top["score"], top["rule"]) == (1.0, "ngram-share")
+        start, end = top["span"]  # the copy, from its first to its last matched word, in the original text
+        copied, question = normalize_text_reference(texts[doc_id][start:end]), normalize_text_reference(
+            questions[top["set"], top["item"]])
+        assert copied.strip() in question and len(copied) >= 0.5 * len(question.strip())
 
 
 def test_clean_real_corpus_has_no_false_positives(clean_docs, tmp_path):

@@ -37,14 +37,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_dedup)
 
     p = sub.add_parser("decontaminate", help="drop documents overlapping evaluation sets (n-grams)",
-                       description="Find word n-grams (13 by default; case and whitespace folded) of evaluation "
-                                   "items in a text corpus. Matching documents are dropped (rejected/ with "
-                                   "contaminated=<set>:<item>) or, with --mode cut, lose the overlapping span. "
-                                   "Prints which items were found in which documents.")
+                       description="Find word n-grams (13 by default; Unicode and case folded, markup stripped, "
+                                   "numbers masked) of evaluation items in a text corpus. A document whose score "
+                                   "for an item (IDF-weighted share of the item's n-grams found, +0.25 with the "
+                                   "answer near) reaches --min-score is dropped (rejected/ with "
+                                   "contaminated=<set>:<item>) or, with --mode cut, loses the matched spans. "
+                                   "Prints which items were found in which documents; --explain DOC_ID shows why.")
     p.add_argument("corpus", metavar="CORPUS", help="input text corpus folder (with manifest.json) or URL (s3://...)")
-    p.add_argument("--against", nargs="+", required=True, metavar="[NAME=]FILE[:FIELD]",
-                   help="evaluation sets: .jsonl[.gz], .json, .parquet or a datasets folder; FIELD(s) joined by '+'")
-    p.add_argument("--output", "-o", required=True, help="output corpus folder or URL (s3://...)")
+    p.add_argument("--against", nargs="+", required=True, metavar="[NAME=]SOURCE[:FIELD]",
+                   help="evaluation sets: gsm8k, humaneval, aime2025, gpqa_diamond, champ, or a .jsonl[.gz], "
+                        ".json, .parquet file or datasets folder; FIELD(s) joined by '+', or "
+                        "FILE:question=F,answer=F,id=F")
+    p.add_argument("--output", "-o", help="output corpus folder or URL (s3://...); not needed with --explain")
+    p.add_argument("--min-score", type=float, default=0.5,
+                   help="score from which an item contaminates a document (default 0.5)")
+    p.add_argument("--explain", nargs="+", metavar="DOC_ID",
+                   help="print why these documents of CORPUS (a local folder) are or are not cut, and stop")
     p.add_argument("--ngram", type=int, default=13, help="words per n-gram (default 13)")
     p.add_argument("--mode", choices=("drop", "cut"), default="drop", help="drop the document or cut the span")
     _stage_options(p)
@@ -129,8 +137,20 @@ def _dedup(args: argparse.Namespace) -> int:
 
 def _decontaminate(args: argparse.Namespace) -> int:
     from midtrain.curation.stages.decontaminate import DecontConfig, EvalSet, decontaminate_corpus
+    from midtrain.errors import ConfigError
 
-    config = DecontConfig(against=tuple(EvalSet.parse(s) for s in args.against), ngram=args.ngram, mode=args.mode)
+    config = DecontConfig(against=tuple(EvalSet.parse(s) for s in args.against), ngram=args.ngram, mode=args.mode,
+                          min_score=args.min_score)
+    if args.explain:
+        from midtrain.curation.stages.decontaminate.eval_sets import build_eval_index
+        from midtrain.curation.stages.decontaminate.explain import explain_document, format_explanation
+
+        index = build_eval_index(config)
+        for doc_id in args.explain:
+            print(format_explanation(doc_id, explain_document(args.corpus, doc_id, config, index=index), config))
+        return 0
+    if not args.output:
+        raise ConfigError("decontaminate: --output is required (unless --explain DOC_ID)")
     counts = _run_stage(args, lambda progress: decontaminate_corpus(
         args.corpus, args.output, config, executor=args.executor, workers=args.workers,
         logging_dir=args.logging_dir, progress=progress, work_dir=args.work_dir, overwrite=args.overwrite))
@@ -139,12 +159,12 @@ def _decontaminate(args: argparse.Namespace) -> int:
     dropped = counts["input"] - counts["kept"]
     print(f"decontaminate: {counts['input']} documents, dropped {dropped}, cut {counts['cut']}")
     for m in counts["matches"]:
-        items = ", ".join(f"{i['set']}:{i['item']} ({i['ngrams']} {args.ngram}-grams)" for i in m["items"])
+        items = ", ".join(f"{i['set']}:{i['item']} (score {i['score']:.2f}, {i['rule']})" for i in m["items"])
         print(f"  {m['doc']}: {items} -> {m['action']}")
     for name, n in counts["unmatchable"].items():
         if n:
-            print(f"  note: {n} item(s) of {name} cannot be matched (empty, fewer than {args.ngram} words, "
-                  f"or no {args.ngram}-gram of enough content words)")
+            print(f"  note: {n} item(s) of {name} cannot be matched (empty, fewer than "
+                  f"{config.short_min_words} words, or no n-gram of enough content words)")
     print(f"output: {args.output}")
     return 0
 

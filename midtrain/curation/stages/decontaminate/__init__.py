@@ -1,20 +1,36 @@
 """Decontamination of a text corpus against evaluation sets (n-gram overlap), corpus -> corpus.
 
-``decontaminate_corpus(corpus, output, DecontConfig(against=(EvalSet(source="gsm8k.jsonl"),)))``
-drops every document sharing a word 13-gram with an eval item (both normalised: Unicode and case
-folded, markup stripped, numbers masked, whitespace ignored), or in
-``cut`` mode removes just the overlapping span; the report lists which items were found in which
-documents. Imports stay light; the scan (numba, datatrove) loads on first use.
+``decontaminate_corpus(corpus, output, DecontConfig(against=(EvalSet(source="gsm8k"),)))`` drops
+every document holding enough of an eval item: word 13-grams of both, normalised (Unicode and case
+folded, markup stripped, numbers masked, whitespace ignored), scored by the IDF-weighted share of
+the item's n-grams found, with a bonus when the item's answer is near and whole-copy matching for
+short items (:mod:`.scoring`). ``cut`` mode removes just the matched spans; the report lists, per
+document, the items with their score, rule and span; :func:`explain_document` shows the evidence.
+Named sets (``gsm8k``, ``humaneval``, ``aime2025``, ``gpqa_diamond``, ``champ``) are read from the
+packages that ship them (:mod:`.named_sets`). Imports stay light; the scan (numba, datatrove)
+loads on first use.
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from midtrain.curation.stages.decontaminate.config import DecontConfig, EvalSet
 from midtrain.curation.stages.decontaminate.report import DecontReport
 
-__all__ = ["DecontConfig", "DecontReport", "EvalSet", "decontaminate_corpus"]
+if TYPE_CHECKING:
+    from midtrain.curation.stages.decontaminate.explain import ItemExplanation
+
+__all__ = ["DecontConfig", "DecontReport", "EvalSet", "decontaminate_corpus", "explain_document"]
+
+
+def explain_document(corpus: str | os.PathLike, doc_id: str, config: DecontConfig) -> list[ItemExplanation]:
+    """Why document ``doc_id`` of a local text corpus is (or is not) contaminated: a list of
+    :class:`.explain.ItemExplanation` (item, benchmark, score, rule, span, matched n-grams), best first."""
+    from midtrain.curation.stages.decontaminate.explain import explain_document as explain
+
+    return explain(corpus, doc_id, config)
 
 
 def decontaminate_corpus(corpus: str | os.PathLike, output: str | os.PathLike, config: DecontConfig, *,

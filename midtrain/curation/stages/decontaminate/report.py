@@ -15,8 +15,10 @@ class DecontReport(StageReport):
     cut: int
     """Documents kept with the overlapping spans cut out (``cut`` mode)."""
     matches: list[dict[str, Any]]
-    """One entry per contaminated document: ``{"doc", "shard", "items": [{"set", "item", "ngrams"}],
-    "action"}`` (plus ``cut_bytes`` in ``cut`` mode)."""
+    """One entry per contaminated document: ``{"doc", "shard", "items": [{"set", "item", "score",
+    "rule", "span", "ngrams"}], "action"}`` (plus ``cut_bytes`` in ``cut`` mode). ``span`` is the
+    character range ``[start, end)`` of the original text from the first to the last matched word;
+    ``rule`` is one of :data:`.scoring.RULES`; ``ngrams`` counts the distinct matched n-grams."""
     unmatchable: dict[str, int]
-    """Per set, items that cannot be found: empty, fewer words than ``ngram``, or no n-gram of
-    enough content words (each field counted separately)."""
+    """Per set, items that cannot be found: empty, fewer than ``short_min_words`` words, or no
+    n-gram of enough content words."""
