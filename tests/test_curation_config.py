@@ -53,7 +53,7 @@ def test_empty_config_means_defaults():
     ("inputs: [[1]", r"not valid YAML"),
     ("dedup: {bands: 0}", r"curate.yaml.dedup.bands: must be a positive integer, got 0"),
     ("dedup: [threshold]", r"dedup: expected DedupConfig or NoneType, got list"),
-    ("decontaminate: {against: [{path: a.jsonl}]}", r"decontaminate.against\[0\].path: unknown key \(known: fields"),
+    ("decontaminate: {against: [{path: a.jsonl}]}", r"decontaminate.against\[0\].path: unknown key \(known: answer_field, fields"),
 ])
 def test_config_mistakes_name_the_key(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
