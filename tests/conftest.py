@@ -58,6 +58,7 @@ SLOW_MODULES = {
     "test_s3_faults.py", "test_s3_stages.py", "test_s3_chain.py",
 }
 SLOW_TESTS = {
+    "test_amended_resume_equals_the_uninterrupted_amended_run", "test_the_ledger_of_an_amended_run_equals_its_batches",
     "test_process_exits_cleanly_while_workers_are_mid_stream", "test_importing_the_loader_does_not_pull_the_curation_stack",
     "test_spawned_workers_receive_the_slots_and_release_them", "test_no_ring_when_shared_memory_is_short",
     "test_training_twice_writes_the_same_bytes", "test_kernel_equals_reference_on_real_documents",
