@@ -44,19 +44,27 @@ def uninterrupted(corpus, new, at, remove, n, **kw):
     return rows(loader, n)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(stop=st.integers(0, 6), after=st.integers(0, 4), new=st.sampled_from([B, C]),
-       remove=st.sampled_from([[], REMOVE[:2], REMOVE]), packing=st.sampled_from(["concat", "best_fit"]))
-def test_amended_resume_equals_the_uninterrupted_amended_run(corpus, stop, after, new, remove, packing):
+       remove=st.sampled_from([[], REMOVE[:2], REMOVE]), packing=st.sampled_from(["concat", "best_fit"]),
+       world=st.sampled_from([1, 2]), workers=st.sampled_from([0, 0, 2]))
+def test_amended_resume_equals_the_uninterrupted_amended_run(corpus, stop, after, new, remove, packing, world,
+                                                            workers):
+    """Interrupted at any batch, amended from any later boundary, resumed on another world size and
+    worker count: the rows equal those of one uninterrupted run of the amended plan."""
     at = (stop + after) * 512
     whole = uninterrupted(corpus, new, at, remove, 12, packing=packing)
     first = build_loader(corpus, A, **KW, packing=packing)
     head = rows(first, stop)
     first.amend(new, at_tokens=at, remove=remove)
     state = json.loads(json.dumps(first.state_dict()))
-    resumed = build_loader(corpus, new, **KW, packing=packing)
-    resumed.load_state_dict(state)
-    assert head + rows(resumed, 12 - stop) == whole
+    per_rank = []
+    for rank in range(world):
+        resumed = build_loader(corpus, new, **{**KW, "batch_size": 4 // world}, packing=packing, rank=rank,
+                               world_size=world, num_workers=workers)
+        resumed.load_state_dict(state)
+        per_rank.append(rows(resumed, 12 - stop))
+    assert head + [sum((r[k] for r in per_rank), []) for k in range(12 - stop)] == whole
     plain = rows(build_loader(corpus, A, **KW, packing=packing), 12)
     boundary = first.schedule.amendments[0].from_block * KW["block_batches"]
     assert whole[:boundary] == plain[:boundary]  # nothing before the boundary changes
