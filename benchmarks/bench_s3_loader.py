@@ -10,6 +10,7 @@ fetch mode (``documents``, ``blocks``):
   local and S3, and the ratios (issue 18's target: S3 >= 50% of local);
 - bytes: on a partial epoch of ``--partial`` batches (in process, one block cache), bytes of token
   blocks fetched against bytes of tokens the batches used (target <= 1.05x plus one block per domain);
+- server: ranged GETs per second the loopback server answers, one at a time and 64 in flight;
 - resume: blocks a resumed loader (same position, ``--partial`` more batches) needs that the first
   run had fetched already: re-fetched without ``cache_dir``, read back from disk with it.
 
@@ -101,6 +102,26 @@ def pieces(corpus, fetch: str) -> set:
     return set((corpus.doc_cache if fetch == "documents" else corpus.cache)._slots)
 
 
+def request_rate(bucket: str, ranges: int = 64, size: int = 3000) -> tuple[float, float]:
+    """Ranged GETs per second the server answers: (one at a time, ``ranges`` in flight), ``size``-byte
+    ranges at random places of a 16 MiB object (what ``fetch="documents"`` asks for)."""
+    import os
+
+    from midtrain.storage.objects import filesystem, put_atomic
+
+    url = f"{bucket}/probe.bin"
+    put_atomic(url, os.urandom(16 << 20))
+    fs = filesystem(url)
+    starts = np.random.default_rng(0).integers(0, (16 << 20) - size, ranges).tolist()
+    t0 = time.perf_counter()
+    for s in starts[:16]:
+        fs.cat_file(url, start=s, end=s + size)
+    one = 16 / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    fs.cat_ranges([url] * ranges, starts, [s + size for s in starts])
+    return one, ranges / (time.perf_counter() - t0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tokens", type=int, default=32_000_000)
@@ -114,6 +135,7 @@ def main() -> None:
     schedule = load_schedule_for_corpus(MIX, local)[0]
     rows = []
     with s3_server() as bucket:
+        one, many = request_rate(bucket)
         url = f"{bucket}/corpus"
         t0 = time.perf_counter()
         upload_corpus(local, url)
@@ -134,6 +156,7 @@ def main() -> None:
                 shutil.rmtree(cache, ignore_errors=True)
             rows.append((fetch, [statistics.median(r) for r in zip(*here)],
                          [statistics.median(r) for r in zip(*there)], corpus, resumed, refetched, from_disk))
+    print(f"server: {one:.0f} ranged GETs/s one at a time, {many:.0f}/s with 64 in flight (3 KB ranges)")
     print(f"corpus: {args.tokens:,} tokens (uint32), 12 shards, uploaded in {upload_s:.1f} s; 2 workers, seq {SEQ}, "
           f"batch {BATCH}; median of {args.repeats} x {args.seconds:g} s, warm after {args.warmup:g} s more\n")
     print("| fetch | local tok/s cold / warm | S3 tok/s cold / warm | S3 / local cold / warm "
