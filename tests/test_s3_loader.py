@@ -269,3 +269,16 @@ def _state_after(loader, n):
     for _ in range(n):
         next(it)
     return loader.state_dict()
+
+
+def test_auto_fetch_reads_blocks_when_the_corpus_fits_in_the_cache(remote):
+    from midtrain.loaders.remote import RemoteBatches
+
+    fits = open_remote_corpus(remote)
+    shards = [s for d in sorted(fits.shards) for s in fits.shards[d]]
+    assert RemoteBatches(fits, shards).fetch == "blocks"
+    stream = sum(s.num_tokens * s.dtype.itemsize for s in shards)
+    small = open_remote_corpus(remote, cache_bytes=stream - 1)
+    assert RemoteBatches(small, [s for d in sorted(small.shards) for s in small.shards[d]]).fetch == "documents"
+    with pytest.raises(ValueError, match="fetch: must be"):
+        RemoteBatches(fits, shards, "pages")

@@ -107,11 +107,12 @@ class LoaderConfig:
     cache_dir: str | None = None
     """Corpus at a URL, ``fetch="blocks"``: a local folder that keeps every fetched block (shared by
     the workers), so evicted blocks and a resumed run's blocks are read back instead of fetched again."""
-    fetch: str = "documents"
+    fetch: str = "auto"
     """Corpus at a URL: ``documents`` reads each document a batch needs (neighbours together), so a
     partial epoch fetches about what it uses; ``blocks`` reads fixed 4 MiB blocks of the token
-    stream (far fewer requests; until the cache holds the corpus most of each block goes unused).
-    Batches are the same either way."""
+    stream (far fewer requests; until the cache holds the corpus most of each block goes unused);
+    ``auto``: ``blocks`` when the whole token stream fits in ``cache_bytes`` (no block is fetched
+    twice, and at most the corpus is read), else ``documents``. Batches are the same either way."""
     compact: bool = False
     """int32 ``input_ids``/``labels``/``position_ids`` instead of int64: half the bytes to write per
     batch and to copy to the GPU; cast labels with ``.long()`` on the device if the loss needs it."""
@@ -187,7 +188,7 @@ class LoaderConfig:
         if self.packing not in ("concat", "best_fit"):
             raise ConfigError(f"packing: must be 'concat' or 'best_fit', got {self.packing!r}")
         for name, allowed in (("doc_mask", ("document", "none")), ("cp_split", ("head_tail", "contiguous")),
-                              ("balance", ("none", "attention")), ("fetch", ("documents", "blocks"))):
+                              ("balance", ("none", "attention")), ("fetch", ("auto", "documents", "blocks"))):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name}: must be one of {', '.join(map(repr, allowed))}, got {getattr(self, name)!r}")
         _check_int(self, "cp_degree", minimum=1)

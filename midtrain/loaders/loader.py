@@ -430,7 +430,7 @@ def build_loader(corpus: str | os.PathLike[str], schedule: ScheduleLike | str | 
                  long_min_tokens: int | None = None, mixture_lookahead: int | None = None,
                  online_updates: bool = True, doc_mask: DocMask = "document", cp_degree: int = 1,
                  cp_split: CpSplit = "head_tail", balance: Balance = "none", cache_bytes: int = 1 << 30,
-                 cache_dir: str | None = None, fetch: str = "documents") -> PackedLoader:
+                 cache_dir: str | None = None, fetch: str = "auto") -> PackedLoader:
     """A packed, mixed, resumable loader over a token corpus: ``LoaderConfig(...).build(schedule)``.
 
     Every keyword but ``policy`` is a field of :class:`~midtrain.loaders.config.LoaderConfig`,

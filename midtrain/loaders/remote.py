@@ -9,9 +9,10 @@ fetched together (concurrent ranged GETs) through the corpus's caches, then a ke
 written by the unchanged fill kernel with ``shards = [compact tokens]``, so remote and local
 batches are byte-identical.
 
-Two fetch units (``LoaderConfig.fetch``):
+Two fetch units (``LoaderConfig.fetch``; ``auto``, the default, takes ``blocks`` when the whole
+token stream fits in the block cache, else ``documents``):
 
-- ``documents`` (default): the documents the batch's segments lie in, neighbours of one shard in
+- ``documents``: the documents the batch's segments lie in, neighbours of one shard in
   one request, each verified against its XXH64 checksum
   (:mod:`midtrain.corpus.doc_checksums`). A document is fetched once while it stays cached, so a
   partial epoch fetches the bytes it uses plus the rest of the documents still open and the
@@ -87,6 +88,14 @@ def gather_from_docs(table, doc_slot: np.ndarray, rel: np.ndarray, copy_len: np.
             out[o + length[i]] = 0
 
 
+def resolve_fetch(corpus: RemoteTokenCorpus) -> str:
+    """``fetch="auto"``: ``blocks`` when every shard's token stream fits in the block cache together
+    (each block is then fetched once per process and kept, so at most the corpus is read, in the
+    fewest requests), else ``documents`` (a block would be evicted before most of it is used)."""
+    stream = sum(s.num_tokens * s.dtype.itemsize for shards in corpus.shards.values() for s in shards)
+    return "blocks" if stream <= corpus.cache.limit_bytes else "documents"
+
+
 class RemoteBatches:
     """Materialises planned batches of a :class:`RemoteTokenCorpus` as compact batches.
 
@@ -96,9 +105,11 @@ class RemoteBatches:
     larger requests; most of each block unused until the cache holds the corpus).
     """
 
-    def __init__(self, corpus: RemoteTokenCorpus, shards: list[RemoteShard], fetch: str = "documents") -> None:
-        if fetch not in ("documents", "blocks"):
-            raise ValueError(f"fetch: must be 'documents' or 'blocks', got {fetch!r}")
+    def __init__(self, corpus: RemoteTokenCorpus, shards: list[RemoteShard], fetch: str = "auto") -> None:
+        if fetch not in ("auto", "documents", "blocks"):
+            raise ValueError(f"fetch: must be 'auto', 'documents' or 'blocks', got {fetch!r}")
+        if fetch == "auto":
+            fetch = resolve_fetch(corpus)
         self.corpus = corpus
         self.shards = shards
         """The shards in the loader's shard-id order (:attr:`DomainIndex.shard_sources`)."""
