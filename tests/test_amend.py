@@ -211,3 +211,21 @@ def test_the_ledger_of_an_amended_run_equals_its_batches(corpus):
         assert_record_is_batch(record, batch, documents)
         if k >= first.schedule.amendments[0].from_block * KW["block_batches"]:
             assert not {s.doc for r in record.rows for s in r.spans} & set(REMOVE)
+
+
+def test_midtrain_ledger_takes_the_settings_from_an_amended_state(corpus, tmp_path, capsys):
+    first = build_loader(corpus, A, **KW)
+    rows(first, 3)
+    first.amend(B, remove=REMOVE)
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(first.state_dict()))
+    argv = ["ledger", str(corpus), json.dumps(B), "--state", str(path), "--batch", "6", "--json", "--no-cache"]
+    assert main(argv) == 0
+    record = json.loads(capsys.readouterr().out)
+    resumed = build_loader(corpus, B, **KW)
+    resumed.load_state_dict(first.state_dict())
+    batch = next(itertools.islice(iter(resumed), 3, None))  # global batch 6
+    assert len(record["rows"]) == batch["input_ids"].shape[0]
+    assert not {s["doc"] for r in record["rows"] for s in r["spans"]} & set(REMOVE)
+    assert main(["ledger", str(corpus), json.dumps(B), "--batch", "6"]) == 2
+    assert "--seq-len, --batch-size, --seed: the run's loader settings are needed" in capsys.readouterr().err

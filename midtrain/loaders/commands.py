@@ -53,17 +53,18 @@ def _register_ledger(sub: argparse._SubParsersAction) -> None:
                        description="Answer from the loader's plan alone (no batch materialised): the documents and "
                                    "token spans of a global batch, how many times each document, domain and source "
                                    "was seen up to a step, or where one document appeared. The loader options must "
-                                   "be the run's; --state adds what the run's state carries (its mixture log).")
+                                   "be the run's; --state adds what the run's state carries (its mixture log and "
+                                   "amendments) and supplies the options it records (seq-len, batch, seed, packing, "
+                                   "window, block-batches) when they are not given.")
     p.add_argument("corpus", metavar="CORPUS", help="token corpus folder")
     p.add_argument("schedule", metavar="SCHEDULE", help="schedule file (.yaml, .toml, .json) or inline JSON")
     p.add_argument("--state", metavar="STATE.json", help="a loader state_dict() saved by the run")
-    for flag, kw in (("--seq-len", dict(required=True)), ("--batch-size", dict(required=True, help="per rank")),
-                     ("--seed", dict(required=True)), ("--world-size", dict(default=1)),
-                     ("--window", dict(default=4096)), ("--block-batches", dict()),
-                     ("--long-min-tokens", dict()), ("--cp-degree", dict(default=1))):
+    for flag, kw in (("--seq-len", dict()), ("--batch-size", dict(help="per rank")), ("--seed", dict()),
+                     ("--world-size", dict(default=1)), ("--window", dict(help="default 4096")),
+                     ("--block-batches", dict()), ("--long-min-tokens", dict()), ("--cp-degree", dict(default=1))):
         p.add_argument(flag, type=int, metavar="N", **kw)
     p.add_argument("--total-tokens", metavar="N", help="token budget for a schedule written in fractions (e.g. 1B)")
-    p.add_argument("--packing", choices=["concat", "best_fit"], default="concat")
+    p.add_argument("--packing", choices=["concat", "best_fit"], help="default concat")
     p.add_argument("--balance", choices=["none", "attention"], default="none")
     p.add_argument("--doc-mask", choices=["document", "none"], default="document")
     p.add_argument("--cache", metavar="DIR", help="where the block snapshot index is kept (default: "

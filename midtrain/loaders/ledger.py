@@ -720,6 +720,26 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "midtrain" / "ledger"
 
 
+def _settings_from_state(args: argparse.Namespace, state: Mapping[str, Any] | None) -> None:
+    """Loader settings not given on the command line, from what the state records of its plan
+    (``plan_description``, the global batch, ``block_batches``); without a state they are required."""
+    desc = (state or {}).get("plan_description") or {}
+    recorded = {"seq_len": desc.get("seq_len"), "seed": desc.get("seed"), "window": desc.get("window"),
+                "packing": desc.get("packing"), "long_min_tokens": desc.get("long_min_tokens"),
+                "block_batches": (state or {}).get("block_batches")}
+    if args.batch_size is None and state is not None and "global_batch_size" in state:
+        args.batch_size, args.world_size = int(state["global_batch_size"]) // args.world_size, args.world_size
+    for key, value in recorded.items():
+        if getattr(args, key, None) is None and value is not None:
+            setattr(args, key, value)
+    missing = [f"--{k.replace('_', '-')}" for k in ("seq_len", "batch_size", "seed") if getattr(args, k) is None]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)}: the run's loader settings are needed (or --state, whose plan "
+                          "description records them)")
+    args.window = 4096 if args.window is None else args.window
+    args.packing = args.packing or "concat"
+
+
 def run_command(args: argparse.Namespace) -> int:
     """``midtrain ledger``: the parser is in :mod:`midtrain.cli`; errors are :class:`ConfigError`."""
     from midtrain.mixers.positions import parse_position
@@ -750,6 +770,7 @@ def run_command(args: argparse.Namespace) -> int:
         if not isinstance(state, dict):
             raise ConfigError(f"{args.state}: not a loader state (a JSON object)")
     total = parse_position(args.total_tokens, "--total-tokens", None) if args.total_tokens is not None else None
+    _settings_from_state(args, state)
     config = LoaderConfig(corpus=args.corpus, seq_len=args.seq_len, batch_size=args.batch_size, seed=args.seed,
                           rank=0, world_size=args.world_size, packing=args.packing, window=args.window,
                           block_batches=args.block_batches, total_tokens=total, long_min_tokens=args.long_min_tokens,
