@@ -256,3 +256,40 @@ def test_command_refuses_a_state_of_another_plan(corpus, tmp_path, capsys):
     assert cli(corpus, tmp_path, "--state", str(tmp_path / "state.json"), "--exposure") == 2
     err = capsys.readouterr().err
     assert "loader state was saved for another" in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_tokenize_carries_source_and_quality_tier_into_the_ledger(tmp_path):
+    """A text corpus with ``source`` and ``quality_tier`` columns: tokenize copies them into the token
+    shards, and the ledger counts exposure per source and per tier, the totals equal to per domain."""
+    import pyarrow as pa
+
+    from midtrain.corpus import CorpusWriter
+    from midtrain.tokenize import tokenize_corpus, train_bpe
+
+    rng = np.random.default_rng(4)
+    words = "alpha beta gamma delta epsilon zeta theta kappa lambda sigma omega".split()
+    writer = CorpusWriter(tmp_path / "text", "text")
+    for domain in ("code", "math", "web"):
+        n = 40
+        writer.write_table(domain, pa.table({
+            "id": [f"{domain}-{i}" for i in range(n)],
+            "text": [" ".join(rng.choice(words, int(rng.integers(20, 200)))) for _ in range(n)],
+            "domain": [domain] * n, "source": [f"{domain}-src{i % 2}" for i in range(n)],
+            "quality_tier": pa.array([None if i % 7 == 0 else i % 5 for i in range(n)], pa.int8())}))
+    writer.finish()
+    tokenizer = train_bpe(tmp_path / "text", tmp_path / "tok.json", vocab_size=300).output
+    tokenize_corpus(tmp_path / "text", tmp_path / "tokens", str(tokenizer), progress=False)
+    shard = open_token_corpus(tmp_path / "tokens").shards["web"][0]
+    assert shard.metadata("source")[:2] == ["web-src0", "web-src1"] and shard.metadata("quality_tier")[:2] == [None, 1]
+
+    mix = {"phases": [{"weights": {"web": 0.5, "code": 0.3, "math": 0.2}}]}
+    ledger = open_ledger(LoaderConfig(corpus=str(tmp_path / "tokens"), seq_len=64, batch_size=4, seed=1,
+                                      total_tokens=64 * 4 * 40), mix)
+    report = ledger.exposure()
+    sources = {r["name"] for r in report.by_source}
+    assert sources == {f"{d}-src{k}" for d in ("code", "math", "web") for k in (0, 1)}
+    assert {r["name"] for r in report.by_tier} == {"none", "0", "1", "2", "3", "4"}
+    served = sum(r["tokens_served"] for r in report.by_domain)
+    assert served == sum(r["tokens_served"] for r in report.by_source) == sum(r["tokens_served"] for r in report.by_tier)
+    spans = [s for r in ledger.batch(0).rows for s in r.spans]
+    assert all(s.source.startswith(s.domain + "-src") for s in spans)

@@ -36,14 +36,26 @@ def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
 
 
-def token_table(ids: list[str] | pa.Array, tokens: np.ndarray, offsets: np.ndarray) -> pa.Table:
-    """A token shard's table from a flat token array and int64 document offsets (len = docs + 1)."""
+TOKEN_METADATA_COLUMNS = {"source": pa.string(), "quality_tier": pa.int8()}
+"""Per-document columns a token shard may carry after ``id`` and ``tokens``, copied from the text
+corpus by ``midtrain tokenize`` when it has them: what the exposure ledger counts by."""
+
+
+def token_table(ids: list[str] | pa.Array, tokens: np.ndarray, offsets: np.ndarray,
+                metadata: dict[str, pa.Array] | None = None) -> pa.Table:
+    """A token shard's table from a flat token array and int64 document offsets (len = docs + 1),
+    with the :data:`TOKEN_METADATA_COLUMNS` given in ``metadata`` (one value per document)."""
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
     tokens = np.ascontiguousarray(tokens)
     if tokens.dtype not in (np.uint16, np.uint32):
         raise TypeError(f"token ids must be uint16 or uint32, got {tokens.dtype}")
     col = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(tokens))
-    return pa.table({"id": pa.array(ids, pa.string()), "tokens": col})
+    columns = {"id": pa.array(ids, pa.string()), "tokens": col}
+    for name, values in (metadata or {}).items():
+        if name not in TOKEN_METADATA_COLUMNS:
+            raise ValueError(f"{name!r} is not a token-shard metadata column ({sorted(TOKEN_METADATA_COLUMNS)})")
+        columns[name] = pa.array(values).cast(TOKEN_METADATA_COLUMNS[name])
+    return pa.table(columns)
 
 
 def write_arrow_file(path: Path, table: pa.Table, *, compression: str | None) -> None:
@@ -192,3 +204,8 @@ class TokenShard:
 
     def ids(self) -> list[str]:
         return self._batch.column(self._batch.schema.get_field_index("id")).to_pylist()
+
+    def metadata(self, name: str) -> list | None:
+        """A per-document metadata column (``source``, ``quality_tier``), or ``None`` if the shard has none."""
+        i = self._batch.schema.get_field_index(name)
+        return None if i < 0 else self._batch.column(i).to_pylist()

@@ -16,8 +16,9 @@ state's mixture log loaded into it) block by block, and answers from the segment
   a lookup then slices the store (or, with the snapshots alone, plans that one block).
 - :meth:`Ledger.exposure`: tokens served per document up to a step, hence how many times each
   document was seen in full and whether a visit was in progress at the step; a histogram (times
-  seen -> documents) and tables per domain and per source (the shard: token corpora carry no
-  source or quality-tier column, so there is no tier table); the documents cut at a sequence
+  seen -> documents) and tables per domain, per source (the shards' ``source`` column, which
+  ``midtrain tokenize`` copies from the text corpus; else the shard) and per quality tier (the
+  ``quality_tier`` column, when every shard has one); the documents cut at a sequence
   boundary; and the token balance: token slots = document tokens + padding (best-fit).
 - :meth:`Ledger.seen`: every (step, row, span) where a document appeared before a step.
 
@@ -350,7 +351,7 @@ class Span:
     """The document's ``id`` in the corpus."""
     domain: str
     source: str
-    """The shard it is stored in (token corpora carry no ``source`` column)."""
+    """The document's ``source`` (the token shard's column), else the shard it is stored in."""
     begin: int
     length: int
     doc_length: int
@@ -430,6 +431,8 @@ class ExposureReport:
     by_source: list[dict[str, Any]]
     cut_documents: list[str]
     ids: list[str] | None = field(default=None, repr=False)
+    by_tier: list[dict[str, Any]] | None = None
+    """Per ``quality_tier`` (``none`` for documents without one); ``None`` when the corpus has no tiers."""
     """Every document's id in global order, when a per-document listing was asked for."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -438,7 +441,7 @@ class ExposureReport:
                "document_tokens": c.document_tokens, "padding": c.padding,
                "histogram": {str(k): v for k, v in c.histogram().items()},
                "in_progress": int(c.partial.sum()), "by_domain": self.by_domain, "by_source": self.by_source,
-               "quality_tier": None, "cut_documents": self.cut_documents}
+               "quality_tier": self.by_tier, "cut_documents": self.cut_documents}
         if self.ids is not None:
             full, partial = c.full.tolist(), c.partial.tolist()
             out["documents"] = [{"id": d, "times_seen": full[i], "in_progress": partial[i],
@@ -455,14 +458,18 @@ class ExposureReport:
         lines.append(f"  (a visit in progress at the step: {int(c.partial.sum()):,} documents)")
         cols = ("documents", "unique_tokens", "tokens_served", "epochs", "seen", "seen_in_full", "in_progress",
                 "most_times_seen", "cut")
-        for title, rows in (("domain", self.by_domain), ("source", self.by_source)):
+        tables = [("domain", self.by_domain), ("source", self.by_source)]
+        if self.by_tier is not None:
+            tables.append(("quality tier", self.by_tier))
+        for title, rows in tables:
             width = max([len(title)] + [len(r["name"]) for r in rows])
             lines += ["", f"{title:<{width}}  " + "  ".join(f"{h:>13}" for h in cols)]
             for r in rows:
                 lines.append(f"{r['name']:<{width}}  " + "  ".join(
                     f"{r[h]:>13.3f}" if h == "epochs" else f"{r[h]:>13,}" for h in cols))
-        lines += ["", "quality tier: the token corpus carries none",
-                  f"documents cut at a sequence boundary: {len(self.cut_documents):,}"
+        if self.by_tier is None:
+            lines += ["", "quality tier: the token corpus carries none (tokenize a corpus with quality_tier)"]
+        lines += ["", f"documents cut at a sequence boundary: {len(self.cut_documents):,}"
                   + (f" (first: {', '.join(self.cut_documents[:5])})" if self.cut_documents else "")]
         return "\n".join(lines)
 
@@ -500,6 +507,7 @@ class Ledger:
         root = Path(self.corpus.path)
         self.sources = [os.path.relpath(s.path, root) for s in self.index.shard_sources]
         self._ids: dict[int, Any] = {}
+        self._label_cache: dict[str, tuple[np.ndarray, list[str]] | None] = {}
 
     # -- cache ---------------------------------------------------------------------------------
     @staticmethod
@@ -652,7 +660,9 @@ class Ledger:
         seg = slice(a, int(block.seq_ptr[planned.first_row + planned.rows]))
         gdoc = self.plan.doc_base[block.seg_domain[seg]] + block.seg_doc[seg]
         ids = self.doc_ids(gdoc)
-        sources = [self.sources[i] for i in self.index.doc_shard[gdoc].tolist()]
+        doc_source = self._labels("source")
+        sources = ([self.sources[i] for i in self.index.doc_shard[gdoc].tolist()] if doc_source is None
+                   else [doc_source[1][i] for i in doc_source[0][gdoc].tolist()])
         begin, length = block.seg_begin[seg].tolist(), block.seg_len[seg].tolist()
         doc_len = self.plan.doc_len[gdoc].tolist()
         bounds = (block.seq_ptr[planned.first_row:planned.first_row + planned.rows + 1] - a).tolist()
@@ -673,11 +683,42 @@ class Ledger:
         else the whole schedule. ``documents``: also list every document's counts by id."""
         counts = self.plan.exposure(self.position if step is None else step)
         self.save()
-        by_source = counts.table(self.index.doc_shard, self.sources)
+        doc_source, tiers = self._labels("source"), self._labels("quality_tier")
+        by_source = (counts.table(self.index.doc_shard, self.sources) if doc_source is None
+                     else counts.table(*doc_source))
         cut = np.flatnonzero(counts.cut).tolist()
         return ExposureReport(counts=counts, by_domain=counts.table(self.plan.doc_domain, self.plan.domains),
                               by_source=[r for r in by_source if r["documents"] or r["unique_tokens"]],
-                              cut_documents=[self.doc_id(g) for g in cut], ids=self.all_ids() if documents else None)
+                              cut_documents=[self.doc_id(g) for g in cut], ids=self.all_ids() if documents else None,
+                              by_tier=None if tiers is None else counts.table(*tiers))
+
+    def _labels(self, column: str) -> tuple[np.ndarray, list[str]] | None:
+        """Per global document, the index of its value of the shards' metadata ``column`` into a sorted
+        list of the values (a missing value is ``none``); ``None`` unless every shard has the column."""
+        if column in self._label_cache:
+            return self._label_cache[column]
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from midtrain.corpus.shards import open_ipc_file
+
+        per_shard = []
+        for source in self.index.shard_sources:
+            batch = open_ipc_file(Path(source.path))[0].get_batch(0)
+            i = batch.schema.get_field_index(column)
+            if i < 0:
+                self._label_cache[column] = None
+                return None
+            per_shard.append(pc.fill_null(batch.column(i).cast(pa.string()), "none"))
+        values = pa.concat_arrays(per_shard) if per_shard else pa.array([], pa.string())
+        names = sorted(pc.unique(values).to_pylist())
+        codes = pc.index_in(values, value_set=pa.array(names, pa.string())).to_numpy(zero_copy_only=False)
+        starts = np.zeros(len(per_shard) + 1, np.int64)
+        np.cumsum([len(a) for a in per_shard], out=starts[1:])
+        labels = codes.astype(np.int64)[starts[self.index.doc_shard] + self.doc_row] if len(self.doc_row) \
+            else np.zeros(0, np.int64)
+        self._label_cache[column] = (labels, names)
+        return self._label_cache[column]
 
     def seen(self, doc_id: str, before_step: int | None = None) -> list[Appearance]:
         """Every span of document ``doc_id`` in global batches ``0..before_step-1`` (``None``: as

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from midtrain.corpus import CorpusWriter, read_text_shard
 from midtrain.corpus.manifest import atomic_write_bytes
-from midtrain.corpus.shards import token_table
+from midtrain.corpus.shards import TOKEN_METADATA_COLUMNS, token_table
 from midtrain.tokenize.documents import add_special_tokens, shard_cuts
 from midtrain.tokenize.tokenizer import BatchEncoder, TokenizerInfo
 
@@ -43,8 +43,10 @@ ENCODE_DEPTH = 3
 class OutputShards:
     """Packs one input shard's encoded batches into output shards, then writes its completion record."""
 
-    def __init__(self, task: dict[str, Any], info: TokenizerInfo, ids: pa.Array) -> None:
-        self.task, self.info, self.ids = task, info, ids
+    def __init__(self, task: dict[str, Any], info: TokenizerInfo, meta: pa.Table) -> None:
+        """``meta``: the input shard's ``id`` and metadata columns (:data:`TOKEN_METADATA_COLUMNS`), one row a document."""
+        self.task, self.info, self.meta = task, info, meta
+        self.ids = meta.column("id")
         self.out, self.domain, self.budget = Path(task["out"]), task["domain"], task["shard_tokens"]
         # Output of an earlier, unfinished or outdated run over this input shard; exactly five
         # digits, so that input "a" never claims the output of input "a-b".
@@ -52,7 +54,7 @@ class OutputShards:
         for stale in glob.glob(str(self.out / "data" / glob.escape(self.domain) / pattern)):
             os.unlink(stale)
         self.writer = CorpusWriter(self.out, "token", tokenizer=info.manifest_entry())
-        self.pending: list[tuple[np.ndarray, np.ndarray, pa.Array]] = []  # (tokens, doc lengths, ids)
+        self.pending: list[tuple[np.ndarray, np.ndarray, pa.Table]] = []  # (tokens, doc lengths, id + metadata)
         self.pending_tokens = self.kept = 0
         self.bos = info.bos_id if info.add_bos else None
         self.eos = info.eos_id if info.add_eos else None
@@ -62,7 +64,7 @@ class OutputShards:
         keep = lengths > 0
         tokens, offsets = add_special_tokens(flat, lengths[keep], bos_id=self.bos, eos_id=self.eos,
                                              dtype=self.info.dtype)
-        self.pending.append((tokens, np.diff(offsets), self.ids.slice(start, stop - start).filter(pa.array(keep))))
+        self.pending.append((tokens, np.diff(offsets), self.meta.slice(start, stop - start).filter(pa.array(keep))))
         self.pending_tokens += len(tokens)
         self.kept += int(keep.sum())
         if self.pending_tokens > self.budget:
@@ -82,7 +84,7 @@ class OutputShards:
     def _flush(self, *, final: bool) -> None:
         tokens = np.concatenate([p[0] for p in self.pending])
         lengths = np.concatenate([p[1] for p in self.pending])
-        doc_ids = pa.concat_arrays([p[2] for p in self.pending])
+        meta = pa.concat_tables([p[2] for p in self.pending]).combine_chunks()
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         cuts = [*shard_cuts(lengths, self.budget).tolist(), len(lengths)]
@@ -91,10 +93,12 @@ class OutputShards:
         done = len(cuts) - 1 if final else len(cuts) - 2
         for a, b in zip(cuts[:done], cuts[1:done + 1]):
             name = f"data/{self.domain}/{self.task['stem']}-{len(self.writer.shards):05d}.arrow"
-            table = token_table(doc_ids.slice(a, b - a), tokens[offsets[a]:offsets[b]], offsets[a:b + 1] - offsets[a])
+            part = meta.slice(a, b - a)
+            table = token_table(part.column("id"), tokens[offsets[a]:offsets[b]], offsets[a:b + 1] - offsets[a],
+                                {n: part.column(n) for n in part.column_names if n != "id"})
             self.writer.write_table(self.domain, table, name)
         rest = cuts[done]
-        self.pending = [] if final else [(tokens[offsets[rest]:], lengths[rest:], doc_ids.slice(rest))]
+        self.pending = [] if final else [(tokens[offsets[rest]:], lengths[rest:], meta.slice(rest))]
         self.pending_tokens = 0 if final else int(offsets[-1] - offsets[rest])
 
 
@@ -122,9 +126,12 @@ def tokenize_input_shards(tasks: list[dict[str, Any]], info: TokenizerInfo, enco
 def _batches(tasks: list[dict[str, Any]], info: TokenizerInfo):
     """``(OutputShards, texts, start, stop, text bytes, is last batch of its shard)`` for every batch."""
     for task in tasks:
-        table = read_text_shard(task["input_path"], columns=["id", "text"])
+        table = read_text_shard(task["input_path"])
+        carried = [n for n in TOKEN_METADATA_COLUMNS if n in table.column_names]
         text = pc.fill_null(table.column("text").combine_chunks(), "")
-        shard = OutputShards(task, info, table.column("id").combine_chunks().cast(pa.string()))
+        meta = pa.table({"id": table.column("id").combine_chunks().cast(pa.string()),
+                         **{n: table.column(n).combine_chunks().cast(TOKEN_METADATA_COLUMNS[n]) for n in carried}})
+        shard = OutputShards(task, info, meta)
         if len(text) == 0:
             yield shard, [], 0, 0, 0, True
             continue
