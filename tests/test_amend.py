@@ -229,3 +229,17 @@ def test_midtrain_ledger_takes_the_settings_from_an_amended_state(corpus, tmp_pa
     assert not {s["doc"] for r in record["rows"] for s in r["spans"]} & set(REMOVE)
     assert main(["ledger", str(corpus), json.dumps(B), "--batch", "6"]) == 2
     assert "--seq-len, --batch-size, --seed: the run's loader settings are needed" in capsys.readouterr().err
+
+
+def test_a_new_domain_without_tokens_is_refused(tmp_path):
+    corpus = make_token_corpus(tmp_path / "tok", docs_per_shard=30, domains=("code", "web"))
+    writer = CorpusWriter(tmp_path / "tok2", "token", tokenizer=open_token_corpus(corpus).manifest.tokenizer)
+    for d in ("code", "web"):
+        for s in open_token_corpus(corpus).shards[d]:
+            writer.write_tokens(d, s.ids(), np.asarray(s.tokens), np.asarray(s.offsets))
+    writer.write_tokens("math", ["empty/0", "empty/1"], np.zeros(0, np.uint16), np.zeros(3, np.int64))
+    writer.finish()
+    loader = build_loader(corpus, {"phases": [{"weights": {"code": 0.5, "web": 0.5}}]}, **KW)
+    rows(loader, 2)
+    with pytest.raises(ConfigError, match=r"math.*(no tokens|has no)"):
+        loader.amend({"phases": [{"weights": {"code": 0.4, "math": 0.2, "web": 0.4}}]}, corpus=tmp_path / "tok2")
