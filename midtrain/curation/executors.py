@@ -5,7 +5,8 @@ corpus-to-corpus stage (dedup, decontamination) runs its steps here. All three e
 tasks that have a completion marker in ``logging_dir/completions/`` -- that is what makes a
 killed job resumable. Two datatrove behaviours are handled here:
 
-- the local executor starts workers with ``forkserver`` unless told to fork; each forkserver
+- the local executor starts workers with ``forkserver`` unless told to fork (and forking is safe:
+  :func:`fork_is_safe`); each forkserver
   worker re-imports the ``__main__`` script, so a script that calls
   :func:`midtrain.curation.curate` at top level, without an ``if __name__ == "__main__":`` guard,
   respawns workers forever with no log. We refuse to start such a run, with a message saying
@@ -57,6 +58,8 @@ def build_executor(cfg: ExecutorConfig, steps: list[Any], tasks: int, logging_di
     if cfg.kind == "local":
         from datatrove.executor import LocalPipelineExecutor
 
+        if start_method == "fork" and not fork_is_safe():
+            start_method = "forkserver"
         if start_method != "fork" and cfg.workers > 1 and tasks > 1:
             check_main_guard()
         return LocalPipelineExecutor(steps, tasks=tasks, workers=min(cfg.workers, tasks), logging_dir=logging_dir,
@@ -76,6 +79,17 @@ def build_executor(cfg: ExecutorConfig, steps: list[Any], tasks: int, logging_di
     params.setdefault("mem_per_cpu_gb", cfg.mem_per_cpu_gb)
     params.setdefault("job_name", job_name)
     return SlurmPipelineExecutor(steps, tasks=tasks, logging_dir=logging_dir, **params)
+
+
+def fork_is_safe() -> bool:
+    """Whether a ``fork`` of this process gives workers that cannot hang. A fork copies only the
+    calling thread: a lock another thread held stays locked in the child forever. So fork only a
+    process with one Python thread that has never loaded Ray (its gRPC threads, invisible to
+    :mod:`threading`, outlive ``ray.shutdown()``: a pool forked after a Ray job lost a worker and
+    hung in CI). Otherwise workers start from a fresh forkserver."""
+    import threading
+
+    return "ray" not in sys.modules and threading.active_count() == 1
 
 
 def run_executor(executor: Any, logging_dir: str, what: str, *, submitted_ok: bool = False) -> bool:
