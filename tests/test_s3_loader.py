@@ -282,3 +282,25 @@ def test_auto_fetch_reads_blocks_when_the_corpus_fits_in_the_cache(remote):
     assert RemoteBatches(small, [s for d in sorted(small.shards) for s in small.shards[d]]).fetch == "documents"
     with pytest.raises(ValueError, match="fetch: must be"):
         RemoteBatches(fits, shards, "pages")
+
+
+def test_ledger_and_amendments_on_a_corpus_at_a_url(local, remote, schedule):
+    """Document ids are read with ranged GETs of the ``id`` column: the ledger of the URL corpus equals
+    the local one's, and an amendment removing documents by id works on the URL corpus."""
+    from midtrain.loaders import LoaderConfig
+    from midtrain.loaders.ledger import open_ledger
+
+    kw = dict(seq_len=128, batch_size=4, seed=3, total_tokens=128 * 4 * 30)
+    here, there = (open_ledger(LoaderConfig(corpus=str(c), **kw), MIX) for c in (local, remote))
+    for k in (0, 7, 29):
+        assert there.batch(k).to_dict() == here.batch(k).to_dict()
+    assert there.exposure().to_dict() == here.exposure().to_dict()
+    shard = open_remote_corpus(remote).shards["code"][1]
+    assert shard.ids() == open_token_corpus(local).shards["code"][1].ids() and shard.metadata("source") is None
+
+    removed = ["code/1/5", "web/0/9"]
+    url_loader, local_loader = (build_loader(c, schedule, seq_len=128, batch_size=4, seed=3) for c in (remote, local))
+    for loader in (url_loader, local_loader):
+        loader.amend(MIX, at_tokens=2048, remove=removed)
+    assert [batch_digest(b) for b in itertools.islice(iter(url_loader), 8)] == \
+        [batch_digest(b) for b in itertools.islice(iter(local_loader), 8)]

@@ -36,7 +36,7 @@ import mmap
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -79,6 +79,9 @@ class TokenLayout:
     num_docs: int
     num_tokens: int
     dtype: np.dtype
+    columns: dict = field(default_factory=dict)
+    """The other columns (``id``, ``source``, ``quality_tier``): name -> (type, length, null count,
+    [(file offset, bytes) or None per buffer]), read on demand by :meth:`RemoteShard.column`."""
 
 
 def locate_tokens(read: Callable[[int, int], bytes], size: int, name: str) -> TokenLayout:
@@ -128,8 +131,17 @@ def _layout_in(region: mmap.mmap, size: int, name: str) -> TokenLayout:
         raise CorpusError(f"{name}: offsets buffer is missing")
     offsets_start = off_buf.address - base.address + 8 * col.offset
     values_start = (val_buf.address - base.address if val_buf is not None else 0) + dtype.itemsize * values.offset
+    columns = {}
+    for i, f in enumerate(schema):
+        if f.name == "tokens":
+            continue
+        other = batch.column(i)
+        if other.offset or pa.types.is_nested(other.type) or pa.types.is_dictionary(other.type):
+            continue  # sliced, nested or dictionary columns are not read remotely
+        spans = [None if b is None else (b.address - base.address, b.size) for b in other.buffers()]
+        columns[f.name] = (other.type, len(other), other.null_count, spans)
     layout = TokenLayout(size=size, offsets_start=offsets_start, values_start=values_start, num_docs=len(col),
-                         num_tokens=len(values), dtype=dtype)
+                         num_tokens=len(values), dtype=dtype, columns=columns)
     del batch, col, values, off_buf, val_buf, reader, base  # release the views before the map closes
     if offsets_start + 8 * (layout.num_docs + 1) > size or values_start + dtype.itemsize * layout.num_tokens > size:
         raise CorpusError(f"{name}: buffers run past the end of the file ({size} bytes); truncated or corrupted")
@@ -247,6 +259,32 @@ class RemoteShard:
     @property
     def doc_lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
+
+    def column(self, name: str) -> pa.Array | None:
+        """A per-document column other than ``tokens`` (``id``, ``source``, ``quality_tier``), read with
+        one ranged GET per buffer; ``None`` if the shard has no such column."""
+        found = self.layout.columns.get(name)
+        if found is None:
+            return None
+        dtype, length, nulls, spans = found
+        buffers = [None if span is None else pa.py_buffer(read_range(self.url, span[0], span[1]) if span[1] else b"")
+                   for span in spans]
+        try:
+            return pa.Array.from_buffers(dtype, length, buffers, null_count=nulls)
+        except (pa.ArrowInvalid, ValueError) as exc:
+            raise CorpusError(f"{self.url}: column {name!r} cannot be decoded ({exc})") from None
+
+    def ids(self) -> list[str]:
+        """The documents' ids (the ``id`` column)."""
+        col = self.column("id")
+        if col is None:
+            raise CorpusError(f"{self.url}: token shard has no 'id' column")
+        return col.to_pylist()
+
+    def metadata(self, name: str) -> list | None:
+        """A per-document metadata column (``source``, ``quality_tier``), or ``None`` if the shard has none."""
+        col = self.column(name)
+        return None if col is None else col.to_pylist()
 
     def doc_sums(self, corpus: "RemoteTokenCorpus") -> np.ndarray | None:
         """The documents' XXH64 checksums, read (and verified) on first use; ``None`` without a sidecar."""

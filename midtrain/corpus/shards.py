@@ -205,6 +205,11 @@ class TokenShard:
     def ids(self) -> list[str]:
         return self._batch.column(self._batch.schema.get_field_index("id")).to_pylist()
 
+    def column(self, name: str) -> pa.Array | None:
+        """A per-document column other than ``tokens`` (an Arrow array over the map), or ``None``."""
+        i = self._batch.schema.get_field_index(name)
+        return None if i < 0 else self._batch.column(i)
+
     def metadata(self, name: str) -> list | None:
         """A per-document metadata column (``source``, ``quality_tier``), or ``None`` if the shard has none."""
         i = self._batch.schema.get_field_index(name)

@@ -486,8 +486,6 @@ class Ledger:
     def __init__(self, loader: Any, *, cache_dir: str | os.PathLike | None = None, position: int | None = None) -> None:
         self.config: LoaderConfig = loader.config
         plan: GlobalPlan = loader._plan
-        if not Path(self.config.corpus).is_dir():
-            raise ConfigError(f"{self.config.corpus}: the ledger reads document ids from a local token corpus folder")
         # the loader's own DomainIndex: the one its plan's documents are numbered by
         self.corpus, self.index = loader.corpus, loader.index
         lengths = self.index.lengths_by_domain(plan.domains)
@@ -505,7 +503,9 @@ class Ledger:
             raise ConfigError("the plan numbers documents unlike the corpus index; the ledger cannot name them")
         self.doc_row = self._doc_rows()
         root = Path(self.corpus.path)
-        self.sources = [os.path.relpath(s.path, root) for s in self.index.shard_sources]
+        # a shard's place in the corpus: its manifest path (at a URL) or its path under the folder
+        self.sources = [s.info.path if hasattr(s, "info") else os.path.relpath(s.path, root)
+                        for s in self.index.shard_sources]
         self._ids: dict[int, Any] = {}
         self._label_cache: dict[str, tuple[np.ndarray, list[str]] | None] = {}
 
@@ -584,14 +584,11 @@ class Ledger:
         """Shard ``shard``'s ``id`` column (an Arrow array over the memory map, read once)."""
         col = self._ids.get(shard)
         if col is None:
-            from midtrain.corpus.shards import open_ipc_file
-
-            path = self.index.shard_sources[shard].path
-            reader, _ = open_ipc_file(Path(path))
-            batch = reader.get_batch(0)
-            if "id" not in batch.schema.names:
-                raise ConfigError(f"{path}: token shard has no 'id' column")
-            col = self._ids[shard] = batch.column(batch.schema.get_field_index("id"))
+            source = self.index.shard_sources[shard]
+            col = source.column("id")  # over the memory map, or read with ranged GETs at a URL
+            if col is None:
+                raise ConfigError(f"{source.path}: token shard has no 'id' column")
+            self._ids[shard] = col
         return col
 
     def doc_id(self, doc: int) -> str:
@@ -700,16 +697,13 @@ class Ledger:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from midtrain.corpus.shards import open_ipc_file
-
         per_shard = []
         for source in self.index.shard_sources:
-            batch = open_ipc_file(Path(source.path))[0].get_batch(0)
-            i = batch.schema.get_field_index(column)
-            if i < 0:
+            values = source.column(column)
+            if values is None:
                 self._label_cache[column] = None
                 return None
-            per_shard.append(pc.fill_null(batch.column(i).cast(pa.string()), "none"))
+            per_shard.append(pc.fill_null(values.cast(pa.string()), "none"))
         values = pa.concat_arrays(per_shard) if per_shard else pa.array([], pa.string())
         names = sorted(pc.unique(values).to_pylist())
         codes = pc.index_in(values, value_set=pa.array(names, pa.string())).to_numpy(zero_copy_only=False)
