@@ -103,11 +103,6 @@ class AmendedSchedule:
         era = self.era_at(tokens)
         return 0 if era == 0 else self.amendments[era - 1].from_block
 
-    def removed_at(self, tokens: int) -> tuple[str, ...]:
-        """Ids removed by every amendment in force at ``tokens``."""
-        era = self.era_at(tokens)
-        return tuple(x for a in self.amendments[:era] for x in a.removed)
-
     # -- ScheduleLike ---------------------------------------------------------------------------
     @property
     def total_tokens(self) -> int | None:

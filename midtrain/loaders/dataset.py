@@ -102,22 +102,27 @@ def _concat(parts: list[np.ndarray]) -> np.ndarray:
 def removal_masks(corpus: TokenCorpus, index: DomainIndex, domains: list[str], schedule: Any) -> list[dict[str, np.ndarray]]:
     """Per amendment of ``schedule`` (an :class:`~midtrain.loaders.amend.AmendedSchedule`): the
     documents removed so far, as a bool mask per plan domain. An id the corpus lacks is refused."""
-    wanted = {x for a in schedule.amendments for x in a.removed}
+    wanted = sorted({x for a in schedule.amendments for x in a.removed})
     where: dict[str, tuple[str, int]] = {}
     if wanted:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        value_set = pa.array(wanted, pa.string())
         for d in domains:
             position = 0  # a plan domain's documents: its parts' documents, concatenated
             for src, idx in index.selection.parts.get(d, ()):
-                ids: list[str] = []
-                for shard in corpus.shards[src]:
-                    ids.extend(shard.ids())  # at a URL: the id column, read with ranged GETs
+                # the id columns (at a URL: read with ranged GETs), matched by Arrow, not per document
+                ids = pa.concat_arrays([shard.column("id").cast(pa.string()) for shard in corpus.shards[src]])
                 if idx is not None:
-                    ids = [ids[k] for k in idx]
-                for k, doc_id in enumerate(ids):
-                    if doc_id in wanted:
-                        where[doc_id] = (d, position + k)
+                    ids = ids.take(pa.array(idx))
+                hit = pc.index_in(ids, value_set=value_set)
+                found = np.flatnonzero(pc.is_valid(hit).to_numpy(zero_copy_only=False))
+                codes = pc.fill_null(hit, 0).to_numpy(zero_copy_only=False)
+                for k in found.tolist():  # only the removed documents
+                    where[wanted[int(codes[k])]] = (d, position + k)
                 position += len(ids)
-        missing = sorted(wanted - set(where))
+        missing = sorted(set(wanted) - set(where))
         if missing:
             raise ConfigError(f"remove: {len(missing)} document id(s) not in the corpus {corpus.path}: "
                               f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")

@@ -257,9 +257,10 @@ class PackedLoader:
         if chain and from_block < chain[-1].from_block:
             raise ConfigError(f"at_tokens: {at:,} falls before the previous amendment's boundary "
                               f"({chain[-1].from_tokens:,} tokens)")
-        new = self.schedule if schedule is None else self._resolve_schedule(schedule, corpus)
-        new = new.amendments[-1].schedule if isinstance(new, AmendedSchedule) and new.amendments else \
-            getattr(new, "base", new)
+        if schedule is None:  # keep the schedule in force (another corpus, or removals only)
+            new = chain[-1].schedule if chain else base
+        else:
+            new = self._resolve_schedule(schedule, corpus)
         config = self.config
         if corpus is not None and os.fspath(corpus) != config.corpus:
             config = dataclasses.replace(config, corpus=os.fspath(corpus))
