@@ -10,7 +10,8 @@ Parts (every source comes from ``labeldata``, fetched from Debian/npm/PyPI and c
 - ``heldout``: the shipped model (trained on every training source) on the fixed held-out sources
   (``labeldata.registry.HELDOUT``, written down before any training), reported last.
 - ``speed``: documents/s of LanguageID + DomainLabeller + QualityScorer against the rest of the
-  default pipeline's steps on the same documents (medians over ``--repeats``), and docs/s/core.
+  default pipeline's steps on the same documents (medians over ``--repeats``), and docs/s/core, once
+  per ``--code-language`` model (``hybrid``, the default, and ``fasttext``, which never runs Magika).
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def part_heldout(table: pa.Table, heldout: list) -> dict:
             "per_source_recall": {n: p.count(t) / max(len(p), 1) for n, t, p in rows}}
 
 
-def part_speed(table: pa.Table, docs: int, repeats: int) -> dict:
+def part_speed(table: pa.Table, docs: int, repeats: int, code_language_models: list[str]) -> dict:
     from datatrove.data import Document
 
     from midtrain.curation.filters import ApplyThresholds
@@ -132,21 +133,26 @@ def part_speed(table: pa.Table, docs: int, repeats: int) -> dict:
         assert sum(1 for _ in out) == len(items)
         return time.perf_counter() - t0
 
-    labels = [LanguageID(), DomainLabeller(), QualityScorer()]
-    run(labels, base[:50])
     labelled = list(DomainLabeller().run([Document(text=d.text, id=d.id, metadata={}) for d in base]))
     rest = [Normalise(), ComputeSignals(), ApplyThresholds()]
     run(rest, labelled[:50])
-    t_labels = statistics.median(run(labels, base) for _ in range(repeats))
     t_rest = statistics.median(run(rest, labelled) for _ in range(repeats))
     mb = sum(len(d.text.encode()) for d in base) / 1e6
-    share = t_labels / (t_labels + t_rest)
     print(f"\n(speed) {len(base)} documents ({mb:.1f} MB), one process, median of {repeats}")
-    print(f"{'steps':<45} {'docs/s/core':>11} {'µs/doc':>8}")
-    print(f"{'LanguageID+DomainLabeller+QualityScorer':<45} {len(base) / t_labels:>11,.0f} {t_labels / len(base) * 1e6:>8,.0f}")
-    print(f"{'Normalise+ComputeSignals+ApplyThresholds':<45} {len(base) / t_rest:>11,.0f} {t_rest / len(base) * 1e6:>8,.0f}")
-    print(f"labelling + quality scoring: {share:.1%} of the time per document (reading and writing excluded)")
-    return {"labels_docs_per_s": len(base) / t_labels, "rest_docs_per_s": len(base) / t_rest, "share": share}
+    print(f"{'steps':<62} {'docs/s/core':>11} {'µs/doc':>8} {'share':>7}")
+    print(f"{'Normalise+ComputeSignals+ApplyThresholds (the rest)':<62} {len(base) / t_rest:>11,.0f} "
+          f"{t_rest / len(base) * 1e6:>8,.0f}")
+    out = {"rest_docs_per_s": len(base) / t_rest}
+    for model in code_language_models:
+        labels = [LanguageID(), DomainLabeller({"code_language_model": model}), QualityScorer()]
+        run(labels, base[:50])
+        t_labels = statistics.median(run(labels, base) for _ in range(repeats))
+        share = t_labels / (t_labels + t_rest)
+        name = f"LanguageID+DomainLabeller({model})+QualityScorer"
+        print(f"{name:<62} {len(base) / t_labels:>11,.0f} {t_labels / len(base) * 1e6:>8,.0f} {share:>7.1%}")
+        out[model] = {"labels_docs_per_s": len(base) / t_labels, "share": share}
+    print("share: labelling + quality scoring, of the time per document (reading and writing excluded)")
+    return out
 
 
 def main() -> None:
@@ -158,6 +164,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--docs", type=int, default=3000, help="documents for the speed part")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--code-language", nargs="+", default=["hybrid", "fasttext"],
+                        help="speed: the domain labeller's code_language_model(s) to time")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="LOSO: change a field of the training config (an experiment, not the shipped recipe)")
     args = parser.parse_args()
@@ -178,7 +186,7 @@ def main() -> None:
         names = args.only or [s.name for s in train]
         out["loso"] = part_loso(table, names, args.workers)
     if "speed" in args.parts:
-        out["speed"] = part_speed(table, args.docs, args.repeats)
+        out["speed"] = part_speed(table, args.docs, args.repeats, args.code_language)
     if "heldout" in args.parts:
         out["heldout"] = part_heldout(table, heldout)
     if args.json:

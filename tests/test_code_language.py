@@ -573,6 +573,30 @@ def test_hybrid_empty_binary_and_prose_are_unknown():
     assert labels == detect_code_language(texts, model="magika")["code_language"].to_pylist()
 
 
+def test_fasttext_mode_is_the_hybrid_without_magika(monkeypatch):
+    from midtrain.curation.labels import code_language
+
+    texts = _mixed_texts() + _edge_texts()
+    first = fasttext_code_language(texts)
+    hybrid = detect_code_language(texts)
+
+    def no_magika(*args, **kwargs):
+        raise AssertionError("the fasttext mode must never run Magika")
+
+    monkeypatch.setattr(code_language, "_detect_magika", no_magika)
+    fast = detect_code_language(texts, model="fasttext")
+    for i in range(len(texts)):
+        label, score = fast["code_language"][i].as_py(), fast["code_language_score"][i].as_py()
+        ft_label = first["code_language"][i].as_py()
+        if not first["needs_magika"][i].as_py():  # sure: the hybrid's own answer
+            assert (label, score) == (hybrid["code_language"][i].as_py(), hybrid["code_language_score"][i].as_py())
+        elif ft_label in CODE_LANGUAGES:  # unsure but names a language: fastText's
+            assert (label, score) == (ft_label, pytest.approx(first["code_language_score"][i].as_py()))
+        else:  # other, unknown, blank: no language
+            assert label == UNKNOWN
+    assert fast["code_language"][0].as_py() is not None and set(fast.column_names) == set(CODE_LANGUAGE_SIGNAL_SCHEMA)
+
+
 def test_data_formats_go_to_magika_which_names_them():
     json_text = '{\n  "name": "demo",\n  "version": "1.0.0",\n  "dependencies": {\n' + ",\n".join(
         f'    "package-{i}": "^{i}.{i % 7}.0"' for i in range(40)) + "\n  }\n}\n"
@@ -597,7 +621,7 @@ def test_unknown_model_name_is_a_config_error():
     from midtrain.errors import ConfigError
 
     with pytest.raises(ConfigError):
-        detect_code_language(["x = 1"], model="fasttext")
+        detect_code_language(["x = 1"], model="bogus")
     with pytest.raises(ConfigError):
         DomainConfig.from_dict({"code_language_model": "magic"})
     assert DomainConfig.from_dict({"code_language_model": "magika"}).code_language_model == "magika"

@@ -101,8 +101,10 @@ MAGIKA_BATCH = 16
 """Documents per model call: CPU time per document is flat from 1 to 256 (measured), and 16 keeps
 the largest activation (16 x 512 x 508 floats) at 17 MB."""
 
-CODE_LANGUAGE_MODELS = ("hybrid", "magika")
-"""``hybrid`` (default): the shipped fastText model, Magika where it is unsure; ``magika``: Magika alone."""
+CODE_LANGUAGE_MODELS = ("hybrid", "magika", "fasttext")
+"""``hybrid`` (default): the shipped fastText model, Magika where it is unsure; ``magika``: Magika alone;
+``fasttext``: the shipped fastText model alone, never Magika (the documents the hybrid would send to
+Magika keep fastText's language when it names one, else ``unknown``): the fast, less accurate choice."""
 FASTTEXT_MODEL = "code_language"
 """The shipped fastText model (``models/code_language.ftz``; its settings in ``code_language.json``)."""
 OTHER = "other"
@@ -254,7 +256,7 @@ def detect_code_language(texts: pa.Array | pa.ChunkedArray | list[str], *, min_s
     """One row per text with the ``CODE_LANGUAGE_SIGNAL_SCHEMA`` columns (null text counts as empty).
 
     ``model``: ``"hybrid"`` (fastText, Magika for the documents it is unsure of; see the module
-    docstring) or ``"magika"`` (Magika for every document). ``threshold``: the hybrid's fastText
+    docstring), ``"magika"`` (Magika for every document) or ``"fasttext"`` (fastText alone). ``threshold``: the hybrid's fastText
     probability below which Magika decides (default: the one chosen on the validation sources,
     ``hybrid_settings()["threshold"]``; 0 never runs Magika on a language fastText names, above 1
     always does). ``threads``: onnxruntime threads for Magika (``MAGIKA_THREADS``); labels do not
@@ -268,6 +270,10 @@ def detect_code_language(texts: pa.Array | pa.ChunkedArray | list[str], *, min_s
     if model == "magika":
         return _detect_magika(arr, min_score, threads)
     labels, scores, unsure, blank = _fasttext_first(arr, threshold)
+    if model == "fasttext":
+        unnamed = unsure & ~np.isin(labels, CODE_LANGUAGES)
+        labels[unnamed], scores[unnamed] = UNKNOWN, 0.0
+        return _result_table(labels, scores, blank, min_score)
     rows = np.flatnonzero(unsure)
     if len(rows):  # Magika's own rules (txt/unknown when unsure, formats by name); min_score comes last
         decided = _detect_magika(arr.take(pa.array(rows)), 0.0, threads)
