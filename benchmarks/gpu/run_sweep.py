@@ -3,6 +3,8 @@
     python benchmarks/gpu/run_sweep.py --data /tmp/midtrain_gpu --out $OUT --parts throughput
     python benchmarks/gpu/run_sweep.py --data /tmp/midtrain_gpu --out $OUT --parts sweep
     python benchmarks/gpu/run_sweep.py --data /tmp/midtrain_gpu --out $OUT --parts confirm,transfer
+    python benchmarks/gpu/run_sweep.py --data /tmp/midtrain_gpu --out $OUT --parts compare \
+        --from benchmarks/gpu/results/issue16 --confirm-seeds 8 --heldout-rows 512
     python benchmarks/gpu/run_sweep.py --dry-run --out /tmp/sweep_dry      # CPU, tiny sizes, every part
 
 ``--data`` holds ``train_tokens/`` and ``heldout_tokens/`` (``benchmarks/gpu/unpack.sh`` makes them from
@@ -20,9 +22,24 @@ Parts:
   ``sweep fit`` (with the objective), ``sweep optimize`` (adds 3 confirm runs) and ``sweep report``.
 - ``resume``: the swarm runs a ``sweep`` part left for its time budget, then fit, optimize and report.
 - ``confirm``: trains the optimised mix's confirm runs, then the report again (chosen vs prior and
-  uniform, as measured).
+  uniform, as measured: unpaired, and paired by seed). With ``--confirm-seeds N`` it first adds the
+  confirm runs and the ``prior`` and ``uniform`` anchors of every seed 0..N-1 the sweep lacks.
+- ``compare``: the optimised mix of ``--from`` (default: the sweep folder; or a results folder with only
+  ``sweep.json`` and ``optimized.json``, e.g. ``benchmarks/gpu/results/issue16``) against the prior and
+  uniform anchors, each at seeds 0..N-1 (``--confirm-seeds``, default 8), all scored on
+  ``--heldout-rows`` rows, in a sweep folder of its own (``--work``/``compare-R<rows>``, on the corpus of
+  ``--data``). The base proxy is reused from ``--from``'s checkpoints when they are there and were
+  trained on the same settings, else trained again. It prints and writes ``compare.json`` and
+  ``compare.txt``: per seed the objective and each bound's loss of the three mixes, mean ± sd, the
+  differences paired by seed (mean, sd, mean / sd, t), and whether each bound holds as measured
+  (``base`` is the prior's measured mean over these seeds, as ``sweep optimize`` defines it).
 - ``transfer``: ``--transfer-mixes`` held-out mixtures re-run on the s42m proxy (its own base); the
   report's transfer section ranks them against the s14m runs of the same mixtures.
+
+Every run is scored on the first ``--heldout-rows`` sequences of each held-out domain (default 512; 16
+in a dry run); a sweep records its number in ``run_sweep.json`` and ``resume``, ``confirm`` and
+``transfer`` keep it (losses scored on other rows do not compare; ``compare`` re-measures at a new one).
+The sweep of the committed results (``benchmarks/gpu/results/issue16``) was scored on 128 rows.
 
 Without scipy (the device image may lack it) the fit uses ``--model linlog`` (numpy only); a step
 that needs a library the image lacks is reported and skipped, and its inputs are in ``--out``.
@@ -36,6 +53,7 @@ import json
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,19 +63,27 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from midtrain.sweep import spec as sweep_spec  # noqa: E402
-from midtrain.sweep.spec import add_runs, make_run, read_results, read_sweep  # noqa: E402
+from midtrain.sweep.objective import parse_constraint, parse_objective  # noqa: E402
+from midtrain.sweep.optimize import BASELINES, confirm_runs, measured_base, read_optimized  # noqa: E402
+from midtrain.sweep.report import paired_gain  # noqa: E402
+from midtrain.sweep.spec import add_runs, make_run, read_results, read_sweep, write_sweep  # noqa: E402
 from midtrain.sweep.stacked import ProxyShape, StackedLlama, make_optimizer  # noqa: E402
-from midtrain.sweep.train import (StackedBatches, StackRunner, TrainSettings, build_member_loaders,  # noqa: E402
-                                  format_rate, resolve_attention, run_sweep, train_steps)
+from midtrain.sweep.train import (CHECKPOINTS_DIR, StackedBatches, StackRunner, TrainSettings,  # noqa: E402
+                                  build_member_loaders, format_rate, resolve_attention, run_sweep, train_steps)
 
+COMPARE_SEEDS = 8
+LEGACY_HELDOUT_ROWS = 128
+"""Held-out rows of a sweep folder without ``run_sweep.json`` (every sweep before ``--heldout-rows``)."""
+SETTINGS_FILE = "run_sweep.json"
 HEAVY = ("datatrove", "polars", "datasets", "torchdata", "transformers")
 DRY_PROXIES = {"dry14": {"hidden": 32, "layers": 2, "heads": 4, "intermediate": 64},
                "dry42": {"hidden": 64, "layers": 2, "heads": 4, "intermediate": 128}}
 FULL = {"proxy": "s14m", "transfer_proxy": "s42m", "runs": 48, "holdout": 16, "tokens": "8M", "base_tokens": "16M",
-        "seeds_per_anchor": 3, "seq_len": 1024, "batch_size": 8, "group": 32, "steps": 30,
+        "seeds_per_anchor": 3, "seq_len": 1024, "batch_size": 8, "group": 32, "steps": 30, "heldout_rows": 512,
         "configs": "1:eager,16:eager,32:eager,1:compiled,16:compiled,32:compiled,16:compiled:sdpa"}
 DRY = {"proxy": "dry14", "transfer_proxy": "dry42", "runs": 12, "holdout": 8, "tokens": str(12 * 64 * 2),
        "base_tokens": str(24 * 64 * 2), "seeds_per_anchor": 2, "seq_len": 64, "batch_size": 2, "group": 8, "steps": 5,
+       "heldout_rows": 16,
        "configs": "1:eager,4:eager,4:compiled"}
 
 
@@ -82,7 +108,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--objective", default="math+code")
     ap.add_argument("--bound", default="web<=base*1.02")
     ap.add_argument("--transfer-mixes", type=int, default=8)
+    ap.add_argument("--heldout-rows", type=int,
+                    help="held-out sequences per domain a run is scored on (default 512; 16 with --dry-run)")
+    ap.add_argument("--confirm-seeds", type=int,
+                    help="confirm: measure the chosen mix, prior and uniform at seeds 0..N-1; compare: the same, "
+                         f"in a fresh folder (default {COMPARE_SEEDS})")
+    ap.add_argument("--from", dest="source",
+                    help="compare: the sweep folder whose optimized.json to measure (default: the sweep in --work)")
     args = ap.parse_args(argv)
+    args.heldout_rows_given = args.heldout_rows is not None
     preset = DRY if args.dry_run else FULL
     for key, value in preset.items():
         if getattr(args, key, None) is None:
@@ -244,9 +278,20 @@ def cli(*argv: str) -> int:
     return code
 
 
-def settings(args: argparse.Namespace, budget: float | None) -> TrainSettings:
-    """The library defaults; a dry run scores 16 held-out rows per domain instead of 128."""
-    return TrainSettings(attention=args.attention, time_budget_s=budget, heldout_rows=16 if args.dry_run else 128)
+def settings(args: argparse.Namespace, budget: float | None, heldout_rows: int) -> TrainSettings:
+    """The library defaults, but ``heldout_rows`` held-out sequences per domain."""
+    return TrainSettings(attention=args.attention, time_budget_s=budget, heldout_rows=heldout_rows)
+
+
+def sweep_rows(args: argparse.Namespace, sweep: Path) -> int:
+    """The held-out rows the sweep's results were scored on (``run_sweep.json``; 128 before it existed). A
+    ``--heldout-rows`` that differs stops the part: its losses would not compare with the sweep's."""
+    path = sweep / SETTINGS_FILE
+    rows = json.loads(path.read_text())["heldout_rows"] if path.is_file() else LEGACY_HELDOUT_ROWS
+    if args.heldout_rows_given and args.heldout_rows != rows:
+        raise SystemExit(f"--heldout-rows {args.heldout_rows}: {sweep}'s results were scored on {rows} held-out rows "
+                         "and would not compare; drop --heldout-rows, or measure at the new rows with --parts compare")
+    return rows
 
 
 def part_sweep(args: argparse.Namespace, train: Path, held: Path, sweep: Path) -> dict:
@@ -260,6 +305,7 @@ def part_sweep(args: argparse.Namespace, train: Path, held: Path, sweep: Path) -
                "--out", str(sweep))
     if code != 0:
         raise SystemExit("sweep plan failed")
+    (sweep / SETTINGS_FILE).write_text(json.dumps({"heldout_rows": args.heldout_rows}) + "\n")
     return train_and_analyse(args, sweep, resume=False)
 
 
@@ -272,7 +318,7 @@ def train_and_analyse(args: argparse.Namespace, sweep: Path, *, resume: bool) ->
     spec = read_sweep(sweep)
     swarm = [r.run_id for r in spec.runs if r.role in ("fit", "heldout", "anchor")]
     report = run_sweep(sweep, group=args.group, resume=resume, device=str(args.device), run_ids=swarm,
-                       progress=True, settings=settings(args, args.time_budget))
+                       progress=True, settings=settings(args, args.time_budget, sweep_rows(args, sweep)))
     print(report.summary())
     if report.remaining:
         print(f"{len(report.remaining)} swarm runs left for the time budget: fit and report only; "
@@ -287,7 +333,8 @@ def analyse(args: argparse.Namespace, sweep: Path, *, optimize: bool) -> None:
     model = "auto" if importlib.util.find_spec("scipy") else "linlog"
     cli("sweep", "fit", str(sweep), "--objective", args.objective, "--model", model)
     if optimize:
-        cli("sweep", "optimize", str(sweep), "--minimize", args.objective, "--subject-to", args.bound)
+        cli("sweep", "optimize", str(sweep), "--minimize", args.objective, "--subject-to", args.bound,
+            "--confirm-seeds", str(args.confirm_seeds or 3))
     cli("sweep", "report", str(sweep))
 
 
@@ -298,14 +345,21 @@ def run_report_dict(report) -> dict:
 
 
 def part_confirm(args: argparse.Namespace, sweep: Path) -> dict:
+    """Train the confirm runs the sweep lacks results for (first adding those of ``--confirm-seeds``), then
+    report; the runs are scored on the sweep's own held-out rows."""
+    rows = sweep_rows(args, sweep)
+    optimized = read_optimized(sweep)
+    if args.confirm_seeds and optimized is not None:
+        add_runs(sweep, confirm_runs(read_sweep(sweep), optimized["weights"], args.confirm_seeds, baselines=True))
     spec = read_sweep(sweep)
     done = {r.run_id for r in read_results(sweep, spec)[0]}
-    confirm = [r.run_id for r in spec.runs if r.role == "confirm" and r.run_id not in done]
+    confirm = [r.run_id for r in spec.runs if (r.role == "confirm" or r.role == "anchor" and r.name in BASELINES)
+               and r.run_id not in done]
     if not confirm:
         print("confirm: no confirm runs to train (did `sweep optimize` run?)")
         return {}
     report = run_sweep(sweep, group=args.group, resume=True, device=str(args.device), run_ids=confirm, progress=True,
-                       settings=settings(args, None))
+                       settings=settings(args, None, rows))
     print(report.summary())
     cli("sweep", "report", str(sweep))
     return run_report_dict(report)
@@ -319,7 +373,8 @@ def part_transfer(args: argparse.Namespace, sweep: Path) -> dict:
                      proxy=args.transfer_proxy) for r in pool[:args.transfer_mixes]]
     add_runs(sweep, runs)
     report = run_sweep(sweep, group=args.group, resume=True, device=str(args.device),
-                       run_ids=[r.run_id for r in runs], progress=True, settings=settings(args, None))
+                       run_ids=[r.run_id for r in runs], progress=True,
+                       settings=settings(args, None, sweep_rows(args, sweep)))
     print(report.summary())
     print_transfer(args, sweep)
     cli("sweep", "report", str(sweep))
@@ -347,6 +402,137 @@ def print_transfer(args: argparse.Namespace, sweep: Path) -> None:
     if len(pairs) > 2:
         a, b = np.array(pairs).T
         print(f"Spearman rho {spearman(a, b):.3f} (target >= 0.9)")
+
+
+# -- (c) the chosen mix against the baselines, paired by seed --------------------------------------
+def part_compare(args: argparse.Namespace, source: Path, train: Path, held: Path) -> dict:
+    """Measure ``source``'s optimised mix, prior and uniform at seeds 0..N-1 on ``--heldout-rows`` rows in a
+    sweep folder of their own, then print and write the comparison (see the module docstring)."""
+    optimized = read_optimized(source)
+    if optimized is None:
+        print(f"compare: {source} has no optimized.json; run `sweep optimize` (the sweep part does) first")
+        return {}
+    seeds, rows = args.confirm_seeds or COMPARE_SEEDS, args.heldout_rows
+    original = read_sweep(source)
+    runs = confirm_runs(original, optimized["weights"], seeds, baselines=True)
+    spec = replace(original, corpus=str(train), heldout=str(held), runs=tuple(runs))
+    folder = args.work / f"compare-R{rows}"
+    if (folder / "sweep.json").is_file() and _settings_of(read_sweep(folder)) != _settings_of(spec):
+        shutil.rmtree(folder)  # another corpus or proxy setting: its base and results do not apply
+    if (folder / "sweep.json").is_file():
+        add_runs(folder, runs)
+    else:
+        write_sweep(folder, spec)
+    checkpoints = source / CHECKPOINTS_DIR
+    same_base = _settings_of(original) == _settings_of(spec)
+    if checkpoints.is_dir() and same_base and not (folder / CHECKPOINTS_DIR).exists():
+        shutil.copytree(checkpoints, folder / CHECKPOINTS_DIR)  # the same base; run_sweep checks its key
+    print(f"compare: {len(runs)} runs ({', '.join(sorted({r.name for r in runs}))} x seeds "
+          f"{spec.seed}..{spec.seed + seeds - 1}) in {folder}, {rows} held-out rows per domain")
+    report = run_sweep(folder, group=args.group, resume=True, device=str(args.device),
+                       run_ids=[r.run_id for r in runs], progress=True, settings=settings(args, None, rows))
+    print(report.summary())
+    table = compare_table(folder, runs, optimized, rows)
+    text = render_compare(table)
+    print("\n" + text)
+    for where in (args.out_dir, folder):
+        (where / "compare.json").write_text(json.dumps(table, indent=1, default=float) + "\n")
+        (where / "compare.txt").write_text(text + "\n")
+    shutil.copytree(folder, args.out_dir / folder.name, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(CHECKPOINTS_DIR))
+    return {"run": run_report_dict(report), "compare": table}
+
+
+def _settings_of(spec) -> dict:
+    """What a sweep's base proxy and results depend on, besides its runs."""
+    body = spec.to_dict()
+    body.pop("runs")
+    return body
+
+
+def compare_table(folder: Path, runs: list, optimized: dict, rows: int) -> dict:
+    """Per seed the objective and each bound's loss of every mix; mean and sd; the gains over the
+    baselines unpaired (in the pooled seed sd) and paired by seed; each bound as measured."""
+    spec = read_sweep(folder)
+    wanted = {r.run_id: r for r in runs}
+    results = [res for res in read_results(folder, spec)[0] if res.run_id in wanted]
+    objective = parse_objective(optimized["objective"], spec.domains)
+    constraints = [parse_constraint(c["text"], spec.domains) for c in optimized.get("constraints", [])]
+    targets = [objective] + [c.objective for c in constraints if c.objective.name != objective.name]
+    label = {"confirm:optimized": "optimized"}
+    per_seed: dict[str, dict[int, dict[str, float]]] = {}
+    weights: dict[str, dict[str, float]] = {}
+    for res in results:
+        run = wanted[res.run_id]
+        name = label.get(run.name, run.name)
+        weights[name] = run.weights
+        per_seed.setdefault(name, {})[run.seed] = {t.name: t.value(res.heldout_loss) for t in targets}
+    mixes = {}
+    for name, seeds in per_seed.items():
+        stats = {}
+        for t in targets:
+            v = np.array([seeds[s][t.name] for s in sorted(seeds)])
+            stats[t.name] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else float("nan")}
+        mixes[name] = {"n": len(seeds), "weights": weights[name], **stats}
+    groups = [[s[objective.name] for s in seeds.values()] for seeds in per_seed.values() if len(seeds) > 1]
+    dof = sum(len(g) - 1 for g in groups)
+    sigma_seed = (float(np.sqrt(sum(np.var(g, ddof=1) * (len(g) - 1) for g in groups) / dof)) if dof
+                  else float("nan"))
+    chosen = {s: v[objective.name] for s, v in per_seed.get("optimized", {}).items()}
+    gains = {}
+    for name in BASELINES:
+        if name in per_seed and chosen:
+            base = {s: v[objective.name] for s, v in per_seed[name].items()}
+            gain = mixes[name][objective.name]["mean"] - mixes["optimized"][objective.name]["mean"]
+            gains[name] = {"unpaired": {"gain": gain, "sigma_seed": sigma_seed, "dof": dof,
+                                        "gain_over_sigma_seed": gain / sigma_seed if sigma_seed > 0 else float("nan")},
+                           "paired": paired_gain(chosen, base)}
+    bounds = []
+    for c in constraints:
+        base = measured_base(spec, results, c.objective) if c.uses_base else None
+        bound = c.bound(base) if base is not None or not c.uses_base else float("nan")
+        value = mixes.get("optimized", {}).get(c.objective.name, {}).get("mean", float("nan"))
+        bounds.append({"text": c.text, "base": base, "bound": bound, "optimized": value,
+                       "holds": bool(value <= bound)})
+    return {"objective": objective.name, "targets": [t.name for t in targets], "heldout_rows": rows,
+            "seq_len": spec.seq_len, "proxy": spec.fit_proxy, "tokens": spec.tokens, "base_tokens": spec.base_tokens,
+            "per_seed": {name: {str(s): v for s, v in sorted(seeds.items())} for name, seeds in per_seed.items()},
+            "mixes": mixes, "gains": gains, "bounds": bounds}
+
+
+def render_compare(t: dict) -> str:
+    """``compare_table`` as markdown tables and a few lines."""
+    names = [n for n in ("prior", "uniform", "optimized") if n in t["mixes"]]
+    seeds = sorted({int(s) for n in names for s in t["per_seed"][n]})
+    cols = [(n, target) for target in t["targets"] for n in names]
+    lines = [f"## {t['objective']}: optimised mix against prior and uniform, {t['proxy']}, {t['tokens']:,} anneal "
+             f"tokens from a {t['base_tokens']:,}-token base, held-out {t['heldout_rows']} x {t['seq_len']} tokens "
+             "per domain", "",
+             "| seed | " + " | ".join(f"{n} {target}" for n, target in cols) + " |",
+             "|---:|" + "---:|" * len(cols)]
+    for s in seeds:
+        cells = [f"{t['per_seed'][n][str(s)][target]:.4f}" if str(s) in t["per_seed"][n] else "" for n, target in cols]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    spread = [t["mixes"][n][target] for n, target in cols]
+    lines.append("| mean ± sd | " + " | ".join(f"{m['mean']:.4f} ± {m['sd']:.4f}" for m in spread) + " |")
+    lines += ["", f"Gain of the optimised mix (baseline minus optimised {t['objective']}; positive: optimised is "
+                  "better). Unpaired: difference of the means over the pooled seed sd (it holds the seed effect "
+                  "every mix shares). Paired: per seed, the difference; mean, sd, mean/sd and t = mean/(sd/sqrt n).",
+              "", "| baseline | gain | pooled seed sd | unpaired gain/sd | paired n | paired mean | sd of differences "
+                  "| paired gain/sd | t |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, g in t["gains"].items():
+        u, p = g["unpaired"], g["paired"]
+        lines.append(f"| {name} | {u['gain']:.4f} | {u['sigma_seed']:.4f} | {u['gain_over_sigma_seed']:.2f} | {p['n']} "
+                     f"| {p['mean_gain']:.4f} | {p['sigma_diff']:.4f} | {p['gain_over_sigma_diff']:.2f} "
+                     f"| {p['t']:.2f} |")
+    for name, g in t["gains"].items():
+        lines.append(f"{name}: per-seed gains " + ", ".join(f"{q['seed']}: {q['gain']:+.4f}"
+                                                            for q in g["paired"]["per_seed"]))
+    for b in t["bounds"]:
+        base = f"base = prior's measured mean {b['base']:.4f}, " if b["base"] is not None else ""
+        lines.append(f"bound {b['text']}: {base}bound {b['bound']:.4f}; optimised measures {b['optimized']:.4f} "
+                     f"({'holds' if b['holds'] else 'BROKEN'})")
+    return "\n".join(lines)
 
 
 def copy_small_files(sweep: Path, out: Path) -> None:
@@ -382,6 +568,12 @@ def main(argv: list[str] | None = None) -> dict:
             results["throughput"] = part_throughput(args, train, vocab)
         elif part == "sweep":
             results["sweep"] = part_sweep(args, train, held, sweep)
+        elif part == "compare":
+            source = Path(args.source) if args.source else sweep
+            if not (source / "sweep.json").exists():
+                print(f"compare: no sweep in {source}; pass --from a folder with sweep.json and optimized.json")
+            else:
+                results["compare"] = part_compare(args, source, train, held)
         elif part in ("resume", "confirm", "transfer") and not (sweep / "sweep.json").exists():
             print(f"{part}: no sweep in {sweep}; run --parts sweep first on the same (warm) machine")
         elif part == "resume":

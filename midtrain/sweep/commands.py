@@ -62,6 +62,9 @@ def _register_run(steps: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=["cuda", "cpu"], help="default: cuda when available")
     p.add_argument("--no-compile", action="store_true", help="do not torch.compile the stacked model")
     p.add_argument("--runs", nargs="+", metavar="ID", help="train only these run ids")
+    p.add_argument("--heldout-rows", type=int, default=128, metavar="R",
+                   help="held-out sequences per domain each run is scored on (default 128); every run a report "
+                        "compares must be scored with the same R")
     p.set_defaults(func=_run)
 
 
@@ -99,8 +102,8 @@ def _register_optimize(steps: argparse._SubParsersAction) -> None:
     p.add_argument("--base-weights", default="prior", metavar="prior|d:w,...",
                    help="anneal mode: the emitted base phase's mix (default prior, the base the proxies annealed from)")
     p.add_argument("--confirm-seeds", type=int, default=3,
-                   help="add this many 'confirm' runs of the chosen mix to the sweep for `sweep run --resume` "
-                        "(default 3; 0: none)")
+                   help="add 'confirm' runs of the chosen mix with seeds 0..N-1 to the sweep for `sweep run --resume` "
+                        "(default 3; 0: none; runs already there are not added twice)")
     p.set_defaults(func=_optimize)
 
 
@@ -141,10 +144,14 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from midtrain.sweep.train import run_sweep
+    from midtrain.errors import ConfigError
+    from midtrain.sweep.train import TrainSettings, run_sweep
 
+    if args.heldout_rows < 1:
+        raise ConfigError(f"--heldout-rows: must be >= 1, got {args.heldout_rows}")
     report = run_sweep(args.directory, group=args.group, resume=args.resume, device=args.device,
-                       compile=False if args.no_compile else None, run_ids=args.runs, progress=True)
+                       compile=False if args.no_compile else None, run_ids=args.runs, progress=True,
+                       settings=TrainSettings(heldout_rows=args.heldout_rows))
     summary = getattr(report, "summary", None)
     print(summary() if callable(summary) else report)
     return 0
@@ -166,8 +173,8 @@ def _optimize(args: argparse.Namespace) -> int:
 
     from midtrain.mixers import load_schedule, plan_budget
     from midtrain.mixers.positions import parse_position
-    from midtrain.sweep.optimize import OPTIMIZED_FILE, emit_schedule, optimize_mix, parse_mixture
-    from midtrain.sweep.spec import add_runs, make_run, read_sweep
+    from midtrain.sweep.optimize import OPTIMIZED_FILE, confirm_runs, emit_schedule, optimize_mix, parse_mixture
+    from midtrain.sweep.spec import add_runs, read_sweep
 
     spec = read_sweep(args.directory)
     total = parse_position(args.total_tokens, "--total-tokens", None) if args.total_tokens is not None else None
@@ -189,11 +196,10 @@ def _optimize(args: argparse.Namespace) -> int:
     for line in plan.violations:
         print(f"midtrain sweep optimize: over the cap in {emit}: {line}", file=sys.stderr)
     if args.confirm_seeds > 0:
-        runs = [make_run(role="confirm", name="confirm:optimized", weights=mix.weights, seed=spec.seed + s,
-                         proxy=spec.fit_proxy) for s in range(args.confirm_seeds)]
-        add_runs(args.directory, runs)
-        print(f"added {len(runs)} confirm runs to the sweep: `midtrain sweep run {args.directory} --resume` "
-              "measures them")
+        runs = confirm_runs(spec, mix.weights, args.confirm_seeds)
+        added = len(add_runs(args.directory, runs).runs) - len(spec.runs)
+        print(f"added {added} confirm runs to the sweep (seeds {spec.seed}..{spec.seed + args.confirm_seeds - 1}; "
+              f"{len(runs) - added} were there): `midtrain sweep run {args.directory} --resume` measures them")
     print(f"wrote {emit} and {Path(args.directory) / OPTIMIZED_FILE}")
     return 0 if plan.ok else 1
 

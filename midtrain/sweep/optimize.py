@@ -31,7 +31,8 @@ from midtrain.sweep.fit import SweepFit, load_fit
 from midtrain.sweep.objective import Constraint, Objective, parse_constraint, parse_objective
 from midtrain.sweep.sampler import (WEIGHT_DECIMALS, dirichlet_batch, round_to_units, sweep_caps,
                                     training_schedule)
-from midtrain.sweep.spec import RunResult, SweepSpec, atomic_write_text, read_results, read_sweep
+from midtrain.sweep.spec import (RunResult, RunSpec, SweepSpec, atomic_write_text, make_run, read_results,
+                                read_sweep)
 
 OPTIMIZED_FILE = "optimized.json"
 DEFAULT_PRIOR_PULL = 0.05
@@ -247,6 +248,30 @@ def _result(directory: str | os.PathLike, spec: SweepSpec, fitted: SweepFit, pro
     if write:
         atomic_write_text(Path(directory) / OPTIMIZED_FILE, json.dumps(out.to_dict(), indent=1) + "\n")
     return out
+
+
+BASELINES = ("prior", "uniform")
+"""The anchors the chosen mix is compared with (the report's ``gain_over_prior`` / ``gain_over_uniform``)."""
+
+
+def confirm_runs(spec: SweepSpec, weights: Mapping[str, float], seeds: int, *,
+                 baselines: bool = False) -> list[RunSpec]:
+    """``confirm:optimized`` runs of ``weights`` at seeds ``spec.seed + 0 .. seeds-1``; with ``baselines``, also
+    the ``prior`` and ``uniform`` anchors at the same seeds, with the weights and names of the sweep's own
+    anchors, so new seeds join their seed groups and the report can pair every mixture by seed.
+
+    A run already in the sweep has the same id, so :func:`midtrain.sweep.spec.add_runs` adds it once.
+    """
+    seed_list = [spec.seed + s for s in range(seeds)]
+    runs = [make_run(role="confirm", name="confirm:optimized", weights=weights, seed=s, proxy=spec.fit_proxy)
+            for s in seed_list]
+    if baselines:
+        for name in BASELINES:
+            anchor = next((r for r in spec.runs if r.role == "anchor" and r.name == name), None)
+            if anchor is not None:  # the planner drops a uniform anchor that rounds to the prior's mix
+                runs += [make_run(role="anchor", name=name, weights=anchor.weights, seed=s, proxy=spec.fit_proxy)
+                         for s in seed_list]
+    return runs
 
 
 def read_optimized(directory: str | os.PathLike) -> dict[str, Any] | None:

@@ -7,7 +7,9 @@ It reads the sweep folder and writes ``DIR/report/``:
   measured loss falls inside the bootstrap ±2σ; ρ against the number of fit runs (the chosen law refitted
   on random subsets of 8, 16, 32, … fit rows); the seed noise of the anchors against the spread across
   mixtures; the chosen mix against the prior and uniform, **measured** where ``confirm`` and anchor runs
-  have results, **predicted** otherwise; the rank agreement between proxies on shared mixtures (transfer);
+  have results, **predicted** otherwise, unpaired (the difference of the means in the pooled σ_seed) and
+  paired by seed (per seed both sides measured, the difference; its mean and standard deviation); the
+  rank agreement between proxies on shared mixtures (transfer);
 - ``predicted_vs_measured.png``: one panel per target;
 - ``ratios.csv`` and ``metrics.csv`` in Olmix's swarm format (``run,name,index`` then one column per
   domain weight / metric; ``olmix/fit/loaders.py`` at allenai/olmix 9586977) and ``olmix_fit.yaml``, a
@@ -186,10 +188,38 @@ def _measured(spec: SweepSpec, results: list[RunResult], objective: Objective, l
               weights: dict[str, float]) -> list[float]:
     """Per-seed measured ``objective`` of a baseline: the ``prior``/``uniform`` anchors, or the ``confirm``
     runs of exactly the chosen mixture."""
+    return list(measured_by_seed(spec, results, objective, label, weights).values())
+
+
+def measured_by_seed(spec: SweepSpec, results: list[RunResult], objective: Objective, label: str,
+                     weights: dict[str, float]) -> dict[int, float]:
+    """``{seed: measured objective}`` of ``label`` (the runs :func:`_measured` reads), keyed by the run's seed."""
     role, name = ("confirm", None) if label == "optimized" else ("anchor", label)
-    groups = _seed_groups(spec, results, objective, roles=(role,))
     key = _mix_key(spec, weights)
-    return [v for (n, k), values in groups.items() if k == key and (name is None or n == name) for v in values]
+    planned = {r.run_id: r for r in spec.runs if r.role == role and r.proxy == spec.fit_proxy
+               and (name is None or r.name == name) and _mix_key(spec, r.weights) == key}
+    return {planned[res.run_id].seed: objective.value(res.heldout_loss) for res in results if res.run_id in planned}
+
+
+def paired_gain(chosen: dict[int, float], baseline: dict[int, float]) -> dict[str, Any]:
+    """The chosen mix against a baseline by common random numbers: per seed both were measured with, the
+    baseline's loss minus the chosen mix's (a positive gain: the chosen mix is better); their mean, their
+    standard deviation (ddof 1), the mean in those standard deviations and the t statistic
+    ``mean / (sd / sqrt(n))``. A seed only one side has is not used.
+
+    Every anneal of one seed reads its data in the same order from the same base, so the seed moves
+    every mixture together (the issue-16 H200 run: math loss 4.42-4.45 at seed 1, 4.97-5.0 at seeds 0
+    and 2, whatever the mix); the difference cancels that shared part, the unpaired σ_seed keeps it.
+    """
+    seeds = sorted(set(chosen) & set(baseline))
+    gains = np.array([baseline[s] - chosen[s] for s in seeds])
+    mean = float(gains.mean()) if len(gains) else math.nan
+    sd = float(np.std(gains, ddof=1)) if len(gains) > 1 else math.nan
+    ratio = mean / sd if sd > 0 else math.nan
+    return {"n": len(seeds), "mean_gain": mean, "sigma_diff": sd, "gain_over_sigma_diff": ratio,
+            "t": ratio * math.sqrt(len(seeds)) if len(seeds) else math.nan,
+            "per_seed": [{"seed": s, "chosen": chosen[s], "baseline": baseline[s], "gain": float(g)}
+                         for s, g in zip(seeds, gains)]}
 
 
 def _mix_entry(spec: SweepSpec, fitted: SweepFit, results: list[RunResult], objective: Objective, label: str,
@@ -232,8 +262,14 @@ def chosen_vs_baselines(spec: SweepSpec, fitted: SweepFit, results: list[RunResu
         if chosen is None or base is None:
             continue
         gain = base["mean"] - chosen["mean"]
-        out[f"gain_over_{label}"] = {"loss": gain, "seed_sigmas": gain / sigma if sigma > 0 else math.nan,
-                                     "measured": chosen["source"] == base["source"] == "measured"}
+        measured = chosen["source"] == base["source"] == "measured"
+        # unpaired: the difference of the means over all seeds each side has, in the pooled seed σ
+        out[f"gain_over_{label}"] = {"loss": gain, "sigma_seed": sigma,
+                                     "seed_sigmas": gain / sigma if sigma > 0 else math.nan, "measured": measured}
+        if measured:
+            out[f"gain_over_{label}"]["paired"] = paired_gain(
+                measured_by_seed(spec, results, objective, "optimized", chosen["weights"]),
+                measured_by_seed(spec, results, objective, label, base["weights"]))
     return out
 
 
@@ -354,7 +390,8 @@ def render_text(m: dict[str, Any]) -> str:
         for size, row in m["rho_vs_runs"].items():
             lines.append(f"{size:>6} " + " ".join(f"{row[n]:>12.3f}" for n in names))
     noise = m["seed_noise"]
-    lines += ["", f"seed noise of {m['objective']}: sigma_seed {noise['sigma_seed']:.4f} ({noise['dof']} dof); "
+    lines += ["", f"seed noise of {m['objective']}: sigma_seed {noise['sigma_seed']:.4f} ({noise['dof']} dof; pooled "
+                  "over the seeds of each anchor and confirm mix, so it includes the seed effect every mix shares); "
                   f"spread across held-out mixtures {noise['heldout_spread']:.4f} = "
                   f"{noise['spread_over_sigma']:.1f} sigma"]
     chosen = m["chosen_vs_baselines"]
@@ -372,9 +409,17 @@ def render_text(m: dict[str, Any]) -> str:
         lines.append(f"  best swarm run {best['name']}: {best['mean']:.4f} measured")
     for label in ("prior", "uniform"):
         g = chosen.get(f"gain_over_{label}")
-        if g:
-            lines.append(f"  chosen beats {label} by {g['loss']:.4f} = {g['seed_sigmas']:.1f} seed sigma "
-                         f"({'measured' if g['measured'] else 'not both measured'})")
+        if not g:
+            continue
+        lines.append(f"  chosen beats {label} by {g['loss']:.4f} = {g['seed_sigmas']:.1f} sigma_seed "
+                     f"(unpaired: difference of the means, in the pooled sigma_seed; "
+                     f"{'measured' if g['measured'] else 'not both measured'})")
+        p = g.get("paired")
+        if p and p["n"]:
+            per_seed = ", ".join(f"{q['seed']}: {q['gain']:+.4f}" for q in p["per_seed"])
+            lines.append(f"  {'':<12}paired by seed ({p['n']} seeds both have): mean gain {p['mean_gain']:.4f}, "
+                         f"sd of the differences {p['sigma_diff']:.4f} = {p['gain_over_sigma_diff']:.1f} sigma_diff "
+                         f"(t {p['t']:.1f}); per seed {per_seed}")
     for proxy, t in m["transfer"].items():
         lines.append(f"transfer {m['fit_proxy']} -> {proxy}: rho {t['spearman']:.3f}, pairwise accuracy "
                      f"{t['pairwise_accuracy']:.3f} over {t['n']} mixtures")
