@@ -34,7 +34,8 @@ def test_counts_equal_arrow_regex_on_random_text(texts):
 def test_counts_equal_arrow_regex_on_real_text_and_edge_cases():
     fixture = Path(__file__).parent / "fixtures" / "labels_heldout.jsonl"
     texts = [json.loads(line)["text"] for line in fixture.read_text().splitlines()]
-    texts += ["", "\x00\x01\t\n\r\x0b\x0c\x7f\ufffd", "Ωμέγα кириллица 中文 العربية ﬁ Ⅻ", "x" * 5000, "🙂" * 3]
+    texts += ["", "\x00\x01\t\n\r\x0b\x0c\x7f\ufffd", "Ωμέγα кириллица 中文 العربية ﬁ Ⅻ",
+              "x" * 5000, "🙂" * 3]
     arr = pa.array(texts, pa.large_string())
     assert class_counts(arr).tolist() == regex_counts(arr).tolist()
     sliced = arr.slice(3, 50)  # an array offset into its buffers

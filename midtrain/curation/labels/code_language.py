@@ -256,10 +256,10 @@ def detect_code_language(texts: pa.Array | pa.ChunkedArray | list[str], *, min_s
     """One row per text with the ``CODE_LANGUAGE_SIGNAL_SCHEMA`` columns (null text counts as empty).
 
     ``model``: ``"hybrid"`` (fastText, Magika for the documents it is unsure of; see the module
-    docstring), ``"magika"`` (Magika for every document) or ``"fasttext"`` (fastText alone). ``threshold``: the hybrid's fastText
-    probability below which Magika decides (default: the one chosen on the validation sources,
-    ``hybrid_settings()["threshold"]``; 0 never runs Magika on a language fastText names, above 1
-    always does). ``threads``: onnxruntime threads for Magika (``MAGIKA_THREADS``); labels do not
+    docstring), ``"magika"`` (Magika for every document) or ``"fasttext"`` (fastText alone).
+    ``threshold``: the hybrid's fastText probability below which Magika decides (default: the one
+    chosen on the validation sources, ``hybrid_settings()["threshold"]``; 0 never runs Magika on a
+    language fastText names, above 1 always does). ``threads``: onnxruntime threads for Magika (``MAGIKA_THREADS``); labels do not
     depend on it.
     """
     if model not in CODE_LANGUAGE_MODELS:

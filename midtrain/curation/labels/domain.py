@@ -157,15 +157,18 @@ FEATURE_PREFIX = "fx"
 _STEP_LINE = r"(?mi)^[ \t]*(?:step[ \t]*\d+|\d{1,2}[.)][ \t]|\(\d{1,2}\)|[-*•][ \t]|first,|then,|therefore|thus|hence|so[ ,])"
 
 
-def shape_signals(windows: pa.Array) -> dict[str, np.ndarray]:
-    """Per window: the measures behind the feature tokens (Arrow regex counts, numpy arithmetic)."""
+def shape_signals(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Per window: the measures behind the feature tokens (Arrow regex counts, numpy arithmetic).
+
+    ``content``: the windows' ``content_signals`` when the caller has them already.
+    """
     def count(pattern: str) -> np.ndarray:
         return pc.count_substring_regex(windows, pattern).to_numpy(zero_copy_only=False).astype(np.float64)
 
     size = pc.binary_length(windows).to_numpy(zero_copy_only=False).astype(np.float64)
     kb = np.maximum(size, 1.0) / 1024.0
     lines = np.maximum(count(_NONEMPTY_LINE), 1.0)
-    latex, code_frac = content_signals(windows)
+    latex, code_frac = content if content is not None else content_signals(windows)
     return {
         "latex_per_kb": latex.astype(np.float64),
         "code_line_fraction": code_frac.astype(np.float64),
@@ -177,25 +180,24 @@ def shape_signals(windows: pa.Array) -> dict[str, np.ndarray]:
     }
 
 
-def feature_tokens(windows: pa.Array) -> list[str]:
+def feature_tokens(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | None = None) -> list[str]:
     """The feature tokens of each window, e.g. ``"fxlatex0 fxcode3 fxdigit1 ..."``."""
-    signals = shape_signals(windows)
-    parts = []
+    signals = shape_signals(windows, content)
+    columns = []
     for name, key, edges in _FEATURES:
         bucket = np.searchsorted(np.asarray(edges), signals[key], side="right")
-        parts.append(np.char.add(f"{FEATURE_PREFIX}{name}", bucket.astype(str)))
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = np.char.add(np.char.add(joined, " "), part)
-    return joined.tolist()
+        tokens = [f"{FEATURE_PREFIX}{name}{b}" for b in range(len(edges) + 1)]
+        columns.append([tokens[b] for b in bucket.tolist()])
+    return [" ".join(parts) for parts in zip(*columns)]
 
 
-def classifier_lines(windows: pa.Array, with_features: bool) -> list[str]:
+def classifier_lines(windows: pa.Array, with_features: bool,
+                     content: tuple[np.ndarray, np.ndarray] | None = None) -> list[str]:
     """What the domain classifier reads: the normalised window, plus the feature tokens if its model knows them."""
     lines = fasttext_lines(windows)
     if not with_features or not lines:
         return lines
-    return [f"{line} {feats}" for line, feats in zip(lines, feature_tokens(windows))]
+    return [f"{line} {feats}" for line, feats in zip(lines, feature_tokens(windows, content))]
 
 
 def extensions(paths: list[str | None] | pa.Array) -> np.ndarray:
@@ -227,7 +229,7 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     latex, code_frac = content_signals(windows)
     binary_frac, latin_frac = script_signals(windows)
     classifier = load_classifier(config.model)
-    pred = classifier.predict(classifier_lines(windows, classifier.knows(f"{FEATURE_PREFIX}code0")))
+    pred = classifier.predict(classifier_lines(windows, classifier.knows(f"{FEATURE_PREFIX}code0"), (latex, code_frac)))
 
     domain = pred.labels.copy()
     score = pred.scores.copy()
