@@ -62,8 +62,8 @@ def _register_run(steps: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=["cuda", "cpu"], help="default: cuda when available")
     p.add_argument("--no-compile", action="store_true", help="do not torch.compile the stacked model")
     p.add_argument("--runs", nargs="+", metavar="ID", help="train only these run ids")
-    p.add_argument("--heldout-rows", type=int, default=128, metavar="R",
-                   help="held-out sequences per domain each run is scored on (default 128); every run a report "
+    p.add_argument("--heldout-rows", type=int, default=512, metavar="R",
+                   help="held-out sequences per domain each run is scored on (default 512); every run a report "
                         "compares must be scored with the same R")
     p.set_defaults(func=_run)
 

@@ -64,8 +64,10 @@ class TrainSettings:
     betas: tuple[float, float] = (0.9, 0.95)
     clip: float = 1.0
     """Gradient-norm bound of each member."""
-    heldout_rows: int = 128
-    """Held-out sequences per domain (of ``seq_len`` tokens; the same rows for every run)."""
+    heldout_rows: int = 512
+    """Held-out sequences per domain (of ``seq_len`` tokens; the same rows for every run). 512 rows of
+    1,024 tokens: on the H200 sweep, 128 rows left the web loss's ranking mostly noise (held-out ρ
+    0.841), 512 gave 0.979 for about 3 s more evaluation per stack of 27."""
     attention: Attention | Literal["auto"] = "auto"
     """``auto``: FlexAttention on CUDA when it imports, SDPA with a boolean mask otherwise."""
     num_workers: int = 0
