@@ -36,7 +36,8 @@ from scripts.labeldata import fetch, registry  # noqa: E402
 from scripts.labeldata.training_sets import DOMAIN_TRAIN_CONFIG, domain_examples, quality_examples  # noqa: E402
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.models import MODELS_DIR  # noqa: E402
-from midtrain.curation.labels.quality import document_structure, grade_probabilities, quality_features  # noqa: E402
+from midtrain.curation.labels.quality import (document_order, document_structure, grade_probabilities,  # noqa: E402
+                                              quality_features)
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows  # noqa: E402
 from midtrain.curation.labels.training import TrainConfig, train_classifier  # noqa: E402
 
@@ -82,18 +83,21 @@ def fit_combiner(grades: np.ndarray, features: np.ndarray) -> np.ndarray:
     return np.linalg.solve(features.T @ features + ridge, features.T @ grades.astype(np.float64))
 
 
-def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path) -> dict:
+def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, combiner_only: bool = False) -> dict:
+    """Train ``quality-<qtype>.ftz`` on most document groups and fit its combiner on the rest
+    (``combiner_only``: keep the fastText model in ``out_dir`` and refit the combiner alone)."""
     examples = quality_examples(topical, qtype, junk=junk)
     calib = np.array([xxhash.xxh64_intdigest(g.encode()) % 1000 < CALIBRATION_SHARE * 1000 for _, _, g in examples])
     train = [e for e, c in zip(examples, calib) if not c]
     held = [e for e, c in zip(examples, calib) if c]
     model = out_dir / f"quality-{qtype}.ftz"
-    train_classifier([f"g{g}" for g, _, _ in train], [t for _, t, _ in train], model, QUALITY_CONFIG)
+    if not combiner_only:
+        train_classifier([f"g{g}" for g, _, _ in train], [t for _, t, _ in train], model, QUALITY_CONFIG)
     texts = pa.array([t for _, t, _ in held], pa.large_string())
     probs = grade_probabilities(str(model), fasttext_lines(text_windows(texts, 512, 512)))
     dup, clean = document_structure(texts)
     grades = np.array([g for g, _, _ in held])
-    features = quality_features(probs, dup, clean)
+    features = quality_features(probs, dup, clean, document_order(texts))
     coef = fit_combiner(grades, features)
     fitted = np.clip(features @ coef, 0, 5)
     report = {"combiner": coef.round(6).tolist(), "train_examples": len(train), "calibration_examples": len(held),
@@ -108,6 +112,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help=f"where to write the models ({MODELS_DIR})")
     parser.add_argument("--only", choices=["domain", "quality", "lid"], action="append",
                         help="rebuild only these (repeatable); default all")
+    parser.add_argument("--combiner-only", action="store_true",
+                        help="quality: keep the fastText models in --out and refit only their combiners")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     which = args.only or ["lid", "domain", "quality"]
@@ -122,7 +128,7 @@ def main() -> None:
               f"{len(report['sources'])} sources")
     if "quality" in which:
         for qtype in ("prose", "code", "math"):
-            report = train_quality(qtype, topical, junk, args.out)
+            report = train_quality(qtype, topical, junk, args.out, combiner_only=args.combiner_only)
             print(f"quality-{qtype}.ftz: combiner {report['combiner']}, calibration Spearman "
                   f"{report['calibration_spearman']}, MAE {report['calibration_mae']}")
     shutil.rmtree(args.out / "__pycache__", ignore_errors=True)

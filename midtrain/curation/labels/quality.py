@@ -8,11 +8,15 @@ classifier over six grades, trained on real documents of that type and on the sa
 damage of known severity (``scripts/labeldata/quality_grades.py``: truncation, injected boilerplate,
 duplicated lines, shuffled lines, word salad and keyword stuffing) plus real junk. The score is:
 
-    quality_score = clip(w · [P(g0), ..., P(g5), duplicated_line_fraction, clean_end, 1], 0, 5)
+    quality_score = clip(w · [P(g0), ..., P(g5), duplicated_line_fraction, clean_end,
+                              word_order, line_order, repetition, 1], 0, 5)
 
-where ``P(gk)`` are the model's grade probabilities, and the two structural
-signals (computed over the whole document by one numba kernel) see what a bag of n-grams over a
-window cannot: lines repeated far apart, and text cut off mid-sentence. ``w`` is fitted by least
+where ``P(gk)`` are the model's grade probabilities, and the structural signals (numba kernels)
+see what a bag of n-grams over a window cannot: lines repeated far apart and text cut off
+mid-sentence (over the whole document), and over its first 8 KiB, words or lines out of their
+written order (a full stop followed by a lower-case word or line) and a few words repeated over
+and over (keyword stuffing); these carry over to sources the fastText model never saw, since they
+measure the text's order, not its vocabulary. ``w`` is fitted by least
 squares on examples the fastText model did not train on (so it learns which grades the model
 can and cannot tell apart: shuffled lines keep every word), and stored next to it
 (``quality-<type>.json``). ``quality_tier`` is the score rounded to an integer (0-5); schedules
@@ -42,12 +46,17 @@ QUALITY_TYPES: dict[str, str] = {"web": "prose", "reasoning": "prose", "unknown"
                                  "code": "code", "math": "math"}
 """Domain -> quality model; a domain not listed (a user's own label) is scored as prose."""
 GRADES = 6
+OLD_COMBINER_SIZE = GRADES + 3
+"""Weights of a combiner fitted before the order signals: grades, duplicated lines, clean end, constant."""
 
-# Chosen on training sources only (benchmarks/bench_quality.py --parts threshold): the lowest
-# score at which at least 90% of edited training prose is kept; see README "Labels" for what it
-# gives on held-out sources. Code and math are not filtered by score by default: their rules
+# Chosen on training sources only (benchmarks/bench_quality.py --parts threshold): the lowest of
+# 1.0, 1.5, ..., 3.5 at which at least 90% of edited training prose is kept and at least 85% of
+# training spam, SEO pages and word salad dropped (2.5: 94.1% / 88.0%); reasoning (scored by the
+# prose model, which rates solution traces lower): the highest at which at least 90% of the good
+# training reasoning documents are kept (2.0: 95.9%; 2.5 keeps 84.3%). See README "Labels" for what
+# they give on held-out sources. Code and math are not filtered by score by default: their rules
 # (and dedup) decide, and the score stays available as a column and a tier.
-DEFAULT_QUALITY_THRESHOLDS: dict[str, float] = {"web": 2.0, "reasoning": 2.0}
+DEFAULT_QUALITY_THRESHOLDS: dict[str, float] = {"web": 2.5, "reasoning": 2.0}
 
 
 def quality_type(domains: Sequence[str | None] | pa.Array) -> np.ndarray:
@@ -109,6 +118,130 @@ def structure_signals(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray
     return dup, clean
 
 
+@numba.njit(cache=True)
+def _is_space_byte(c: int) -> bool:
+    return c == 32 or c == 9 or c == 10 or c == 13
+
+
+@numba.njit(cache=True)
+def _ends_sentence(data: np.ndarray, last: int, start: int) -> bool:
+    """The word or line ending at byte ``last`` closes a sentence: ``. ! ?`` after a lower-case letter
+    (so not ``U.S.``, ``3.`` or ``...``)."""
+    c = data[last]
+    return (c == 46 or c == 33 or c == 63) and last - 1 >= start and 97 <= data[last - 1] <= 122
+
+
+@numba.njit(cache=True)
+def _top_share(hashes: np.ndarray, top: int) -> float:
+    """Share of the ``top`` most frequent values among ``hashes`` (counted in an open-addressing table)."""
+    size = 16
+    while size < 2 * len(hashes):
+        size *= 2
+    keys = np.zeros(size, np.uint64)
+    counts = np.zeros(size, np.int64)
+    for value in hashes:
+        h = value | np.uint64(1)  # 0 marks an empty slot
+        slot = np.int64(h % np.uint64(size))
+        while counts[slot] != 0 and keys[slot] != h:
+            slot = (slot + 1) % size
+        keys[slot] = h
+        counts[slot] += 1
+    best = np.zeros(top, np.int64)  # ascending: best[0] is the smallest of the top counts
+    for c in counts:
+        if c > best[0]:
+            best[0] = c
+            m = 0
+            while m + 1 < top and best[m] > best[m + 1]:
+                best[m], best[m + 1] = best[m + 1], best[m]
+                m += 1
+    return best.sum() / len(hashes)
+
+
+@numba.njit(cache=True)
+def order_signals(offsets: np.ndarray, data: np.ndarray, max_bytes: int = 8192,
+                  top: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per document, over its first ``max_bytes`` bytes, three signs of text that was not written in
+    this order (ASCII-level, one pass):
+
+    - word order: of the words that close a sentence, the share followed by a word that starts with a
+      lower-case letter (a new sentence starts upper-case; words in random order mostly do not);
+    - line order: of the non-empty lines that close a sentence, the share followed by a line that
+      starts lower-case (in wrapped prose the line after a full stop starts a sentence; lines in
+      random order mostly start mid-sentence);
+    - repetition: the share of the ``top`` most frequent words (over 3 bytes, case folded) among all
+      such words (keyword stuffing repeats a few words; prose spreads over many).
+
+    0 where a document has nothing to count.
+    """
+    n = offsets.shape[0] - 1
+    words_out = np.zeros(n, np.float32)
+    lines_out = np.zeros(n, np.float32)
+    rep_out = np.zeros(n, np.float32)
+    for i in range(n):
+        a = offsets[i]
+        b = min(offsets[i + 1], a + max_bytes)
+        hashes = np.empty((b - a) // 4 + 1, np.uint64)  # words over 3 bytes, each with its separator
+        k = 0
+        stops = 0
+        stops_lower = 0
+        line_stops = 0
+        line_stops_lower = 0
+        prev_stop = False       # the previous word closed a sentence
+        prev_line_stop = False  # the previous non-empty line closed a sentence
+        line_start = True       # no visible byte yet on this line
+        last_visible = -1
+        j = a
+        while j < b:
+            c = data[j]
+            if _is_space_byte(c):
+                if c == 10 and not line_start:
+                    prev_line_stop = _ends_sentence(data, last_visible, a)
+                    line_start = True
+                j += 1
+                continue
+            w0 = j  # a word: a run of non-space bytes
+            h = np.uint64(14695981039346656037)
+            while j < b and not _is_space_byte(data[j]):
+                x = data[j]
+                if 65 <= x <= 90:
+                    x += 32
+                h = (h ^ np.uint64(x)) * np.uint64(1099511628211)
+                j += 1
+            lower = 97 <= data[w0] <= 122
+            if prev_stop:
+                stops += 1
+                stops_lower += lower
+            if line_start:
+                if prev_line_stop:
+                    line_stops += 1
+                    line_stops_lower += lower
+                line_start = False
+            if j - w0 > 3:
+                hashes[k] = h
+                k += 1
+            prev_stop = _ends_sentence(data, j - 1, w0)
+            last_visible = j - 1
+        if stops:
+            words_out[i] = stops_lower / stops
+        if line_stops:
+            lines_out[i] = line_stops_lower / line_stops
+        if k:
+            rep_out[i] = _top_share(hashes[:k], top)
+    return words_out, lines_out, rep_out
+
+
+def document_order(texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`order_signals` over an Arrow/list batch of texts (the first 8 KiB of each: what the
+    combiner was fitted on, and a bound on the cost of a long document)."""
+    arr = pc.fill_null(as_string_array(texts), "")
+    if len(arr) == 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32)
+    offsets = np.frombuffer(arr.buffers()[1], np.int64, len(arr) + 1, arr.offset * 8)
+    buf = arr.buffers()[2]
+    data = np.frombuffer(buf, np.uint8) if buf is not None else np.zeros(1, np.uint8)
+    return order_signals(offsets, data)
+
+
 def document_structure(texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray]:
     """:func:`structure_signals` over an Arrow/list batch of texts."""
     arr = pc.fill_null(as_string_array(texts), "")
@@ -130,7 +263,7 @@ def combiner(model: str, qtype: str) -> np.ndarray:
     ref = model_name(model, qtype)
     path = MODELS_DIR / f"{ref}.json" if model == "quality" else Path(ref).with_suffix(".json")
     if not path.is_file():
-        return np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 0.0, 0.0, 0.0])
+        return np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
     return np.asarray(json.loads(path.read_text())["combiner"], np.float64)
 
 
@@ -143,9 +276,19 @@ def grade_probabilities(model: str, lines: list[str]) -> np.ndarray:
     return out
 
 
-def quality_features(probs: np.ndarray, dup: np.ndarray, clean: np.ndarray) -> np.ndarray:
-    """The combiner's inputs: grade probabilities, duplicated-line fraction, clean end, a constant."""
-    return np.column_stack([probs, dup, clean, np.ones(len(dup))])
+def quality_features(probs: np.ndarray, dup: np.ndarray, clean: np.ndarray,
+                     order: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """The combiner's inputs: grade probabilities, duplicated-line fraction, clean end, the three
+    :func:`order_signals` (word order, line order, repetition), a constant."""
+    return np.column_stack([probs, dup, clean, *order, np.ones(len(dup))])
+
+
+def apply_combiner(features: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``features @ weights``; a 9-weight combiner (fitted before the order signals) reads the
+    grade probabilities, the two structure signals and the constant only."""
+    if len(weights) == OLD_COMBINER_SIZE:
+        features = features[:, [*range(GRADES + 2), features.shape[1] - 1]]
+    return features @ weights
 
 
 def score_quality(texts: pa.Array | list[str], domains: Sequence[str | None] | pa.Array | None = None,
@@ -156,11 +299,13 @@ def score_quality(texts: pa.Array | list[str], domains: Sequence[str | None] | p
     types = quality_type(domains if domains is not None else ["web"] * n)
     lines = fasttext_lines(text_windows(arr, head_bytes, middle_bytes))
     dup, clean = document_structure(arr)
+    order = document_order(arr)
     score = np.zeros(n, np.float64)
     for qtype in sorted(set(types.tolist())):
         rows = np.flatnonzero(types == qtype)
         probs = grade_probabilities(model_name(model, qtype), [lines[i] for i in rows])
-        score[rows] = quality_features(probs, dup[rows], clean[rows]) @ combiner(model, qtype)
+        features = quality_features(probs, dup[rows], clean[rows], tuple(o[rows] for o in order))
+        score[rows] = apply_combiner(features, combiner(model, qtype))
     score = np.clip(score, 0.0, 5.0)
     empty = pc.utf8_length(arr).to_numpy(zero_copy_only=False) == 0
     score[empty] = 0.0
