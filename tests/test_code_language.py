@@ -17,10 +17,10 @@ import pytest
 pytest.importorskip("magika")
 
 from midtrain.curation.labels.code_language import (CODE_LANGUAGE_SIGNAL_SCHEMA, CODE_LANGUAGES,  # noqa: E402
-                                                    OTHER, UNKNOWN, _arrow_bytes, _model, detect_code_language,
+                                                    OTHER, UNKNOWN, _model, detect_code_language,
                                                     detect_code_language_per_document, fasttext_code_language,
                                                     hybrid_settings, magika_inputs)
-from midtrain.curation.labels.text_windows import as_string_array  # noqa: E402
+from midtrain.curation.labels.text_windows import as_string_array, string_buffers  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SCORE_TOLERANCE = 1e-3
@@ -457,7 +457,7 @@ def test_model_inputs_equal_magikas_own_features():
 
     model = _model()
     texts = [t or "" for t in _edge_texts()] + list(SNIPPETS.values())
-    data, offsets = _arrow_bytes(as_string_array(texts))
+    data, offsets = string_buffers(as_string_array(texts))
     inputs = np.empty((len(texts), model.beg + model.end), np.int32)
     head_bytes, blank = np.empty(len(texts), np.int64), np.empty(len(texts), np.bool_)
     magika_inputs(data, offsets, model.beg, model.end, model.block, model.pad, inputs, head_bytes, blank)

@@ -85,7 +85,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from midtrain.curation.labels.models import MODELS_DIR, load_classifier
-from midtrain.curation.labels.text_windows import NEWLINE_TOKEN, as_string_array, fasttext_lines, text_windows
+from midtrain.curation.labels.text_windows import (NEWLINE_TOKEN, as_string_array, fasttext_lines, string_buffers,
+                                                   text_windows)
 from midtrain.errors import ConfigError
 
 CODE_LANGUAGES = ("c", "c++", "go", "java", "javascript", "lua", "ocaml", "perl", "php", "python", "r", "ruby",
@@ -214,15 +215,6 @@ def magika_inputs(data: np.ndarray, offsets: np.ndarray, beg: int, end: int, blo
         out[i, beg + end - k:beg + end] = data[e - k:e]
 
 
-def _arrow_bytes(arr: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
-    """``(data, offsets)`` of a ``large_string`` array as numpy views (offsets rebased to ``data``)."""
-    n = len(arr)
-    offsets = np.frombuffer(arr.buffers()[1], np.int64, n + 1, arr.offset * 8)
-    buf = arr.buffers()[2]
-    data = np.frombuffer(buf, np.uint8) if buf is not None and buf.size else np.zeros(0, np.uint8)
-    return data, offsets
-
-
 def _output_labels(model: _MagikaModel, idx: np.ndarray, probs: np.ndarray) -> list[tuple[str, str]]:
     """``(Magika output label, its group)`` per model answer, by Magika's own high-confidence rule."""
     from magika.types import ContentTypeLabel
@@ -259,8 +251,8 @@ def detect_code_language(texts: pa.Array | pa.ChunkedArray | list[str], *, min_s
     docstring), ``"magika"`` (Magika for every document) or ``"fasttext"`` (fastText alone).
     ``threshold``: the hybrid's fastText probability below which Magika decides (default: the one
     chosen on the validation sources, ``hybrid_settings()["threshold"]``; 0 never runs Magika on a
-    language fastText names, above 1 always does). ``threads``: onnxruntime threads for Magika (``MAGIKA_THREADS``); labels do not
-    depend on it.
+    language fastText names, above 1 always does). ``threads``: onnxruntime threads for Magika
+    (``MAGIKA_THREADS``); labels do not depend on it.
     """
     if model not in CODE_LANGUAGE_MODELS:
         raise ConfigError(f"code-language model {model!r}: expected one of {list(CODE_LANGUAGE_MODELS)}")
@@ -318,10 +310,10 @@ def _fasttext_first(arr: pa.LargeStringArray, threshold: float | None
     windows = text_windows(arr, settings["head"], settings["middle"])
     lines = fasttext_lines(windows)
     pred = load_classifier(FASTTEXT_MODEL).predict(lines)
-    data, offsets = _arrow_bytes(arr)
+    data, offsets = string_buffers(arr)
     blank = np.empty(len(arr), np.bool_)
     _blank_documents(data, offsets, blank)
-    wdata, woffsets = _arrow_bytes(windows)
+    wdata, woffsets = string_buffers(windows)
     binary = np.empty(len(arr), np.float64)
     _binary_fractions(wdata, woffsets, binary)
     labels, scores = pred.labels.copy(), pred.scores.copy()
@@ -370,7 +362,7 @@ def _detect_magika(arr: pa.LargeStringArray, min_score: float, threads: int) -> 
     """Magika, batched, on every document of ``arr`` (no nulls, at least one document)."""
     n = len(arr)
     model = _model(threads)
-    data, offsets = _arrow_bytes(arr)
+    data, offsets = string_buffers(arr)
     inputs = np.empty((n, model.beg + model.end), np.int32)
     head_bytes = np.empty(n, np.int64)
     blank = np.empty(n, np.bool_)

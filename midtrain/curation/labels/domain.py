@@ -157,7 +157,8 @@ FEATURE_PREFIX = "fx"
 _STEP_LINE = r"(?mi)^[ \t]*(?:step[ \t]*\d+|\d{1,2}[.)][ \t]|\(\d{1,2}\)|[-*•][ \t]|first,|then,|therefore|thus|hence|so[ ,])"
 
 
-def shape_signals(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+def shape_signals(windows: pa.Array,
+                  content: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Per window: the measures behind the feature tokens (Arrow regex counts, numpy arithmetic).
 
     ``content``: the windows' ``content_signals`` when the caller has them already.
@@ -229,7 +230,8 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     latex, code_frac = content_signals(windows)
     binary_frac, latin_frac = script_signals(windows)
     classifier = load_classifier(config.model)
-    pred = classifier.predict(classifier_lines(windows, classifier.knows(f"{FEATURE_PREFIX}code0"), (latex, code_frac)))
+    with_features = classifier.knows(f"{FEATURE_PREFIX}code0")
+    pred = classifier.predict(classifier_lines(windows, with_features, (latex, code_frac)))
 
     domain = pred.labels.copy()
     score = pred.scores.copy()

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from midtrain.curation.labels.models import MODELS_DIR, load_classifier
-from midtrain.curation.labels.text_windows import as_string_array, fasttext_lines, text_windows
+from midtrain.curation.labels.text_windows import as_string_array, fasttext_lines, string_buffers, text_windows
 
 QUALITY_SIGNAL_SCHEMA: dict[str, pa.DataType] = {
     "quality_score": pa.float32(),   # 0-5, calibrated to the graded labels
@@ -233,23 +233,13 @@ def order_signals(offsets: np.ndarray, data: np.ndarray, max_bytes: int = 8192,
 def document_order(texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`order_signals` over an Arrow/list batch of texts (the first 8 KiB of each: what the
     combiner was fitted on, and a bound on the cost of a long document)."""
-    arr = pc.fill_null(as_string_array(texts), "")
-    if len(arr) == 0:
-        return np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32)
-    offsets = np.frombuffer(arr.buffers()[1], np.int64, len(arr) + 1, arr.offset * 8)
-    buf = arr.buffers()[2]
-    data = np.frombuffer(buf, np.uint8) if buf is not None else np.zeros(1, np.uint8)
+    data, offsets = string_buffers(pc.fill_null(as_string_array(texts), ""))
     return order_signals(offsets, data)
 
 
 def document_structure(texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray]:
     """:func:`structure_signals` over an Arrow/list batch of texts."""
-    arr = pc.fill_null(as_string_array(texts), "")
-    if len(arr) == 0:
-        return np.zeros(0, np.float32), np.zeros(0, np.float32)
-    offsets = np.frombuffer(arr.buffers()[1], np.int64, len(arr) + 1, arr.offset * 8)
-    buf = arr.buffers()[2]
-    data = np.frombuffer(buf, np.uint8) if buf is not None else np.zeros(1, np.uint8)
+    data, offsets = string_buffers(pc.fill_null(as_string_array(texts), ""))
     return structure_signals(offsets, data)
 
 

@@ -28,6 +28,17 @@ def as_string_array(texts: pa.Array | pa.ChunkedArray | list[str]) -> pa.LargeSt
     return texts.cast(pa.large_string())
 
 
+def string_buffers(arr: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
+    """``(data, offsets)`` of a ``large_string`` array as numpy views, for the numba kernels: ``offsets``
+    index ``data`` directly (an array slice included). Fill nulls first: a null's bytes are undefined."""
+    if len(arr) == 0:
+        return np.zeros(1, np.uint8), np.zeros(1, np.int64)
+    offsets = np.frombuffer(arr.buffers()[1], np.int64, len(arr) + 1, arr.offset * 8)
+    buf = arr.buffers()[2]
+    data = np.frombuffer(buf, np.uint8) if buf is not None and buf.size else np.zeros(1, np.uint8)
+    return data, offsets
+
+
 @numba.njit(cache=True)
 def _utf8_start(data: np.ndarray, pos: int, lo: int) -> int:
     """Move ``pos`` back (not below ``lo``) to the first byte of a UTF-8 character."""
@@ -95,10 +106,7 @@ def text_windows(texts: pa.Array | list[str], head: int = 1024, middle: int = 10
     arr = as_string_array(texts)
     if len(arr) == 0:
         return arr
-    arr = pc.fill_null(arr, "")
-    offsets = np.frombuffer(arr.buffers()[1], np.int64, len(arr) + 1, arr.offset * 8)
-    data_buf = arr.buffers()[2]
-    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    data, offsets = string_buffers(pc.fill_null(arr, ""))
     bounds = window_bounds(offsets, data, head, middle)
     new_offsets, new_data = gather_windows(data, bounds, np.uint8(ord("\n")))
     return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(new_data))
@@ -158,9 +166,7 @@ def _normalise(windows: pa.Array, split_punct: bool) -> list[str]:
     arr = as_string_array(windows)
     if len(arr) == 0:
         return []
-    offsets = np.frombuffer(arr.buffers()[1], np.int64, len(arr) + 1, arr.offset * 8)
-    data_buf = arr.buffers()[2]
-    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    data, offsets = string_buffers(arr)
     new_offsets, out = normalise_lines(offsets, data, split_punct, _NL)
     return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(out)).to_pylist()
 

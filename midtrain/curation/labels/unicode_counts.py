@@ -16,7 +16,9 @@ import functools
 import numba
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from midtrain.curation.labels.text_windows import as_string_array, string_buffers
 from midtrain.curation.labels.unicode_tables import LATIN_RANGES, LETTER_RANGES
 
 LETTER = np.uint8(1)
@@ -79,16 +81,10 @@ def _count_classes(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, out
         out[i, 3] = binary
 
 
-def class_counts(texts: pa.Array) -> np.ndarray:
+def class_counts(texts: pa.Array | list[str]) -> np.ndarray:
     """``[n, 4]`` int64: characters, ``\\p{L}`` letters, ``\\p{Latin}`` characters and binary characters
-    (``[\\x00-\\x08\\x0e-\\x1f\\x7f\\ufffd]``) of each text of a ``large_string`` array (null counts as empty)."""
-    arr = texts.cast(pa.large_string()) if texts.type != pa.large_string() else texts
-    n = len(arr)
-    out = np.zeros((n, 4), np.int64)
-    if n == 0:
-        return out
-    offsets = np.frombuffer(arr.buffers()[1], np.int64, n + 1, arr.offset * 8)
-    buf = arr.buffers()[2]
-    data = np.frombuffer(buf, np.uint8) if buf is not None and buf.size else np.zeros(1, np.uint8)
+    (``[\\x00-\\x08\\x0e-\\x1f\\x7f\\ufffd]``) of each text (null counts as empty)."""
+    data, offsets = string_buffers(pc.fill_null(as_string_array(texts), ""))
+    out = np.zeros((len(offsets) - 1, 4), np.int64)
     _count_classes(data, offsets, code_point_classes(), out)
     return out
