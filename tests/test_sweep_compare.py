@@ -110,5 +110,11 @@ def test_optimize_confirm_seeds_adds_seeds_zero_to_n_once(tmp_path, capsys):
     assert sorted(r["seed"] for r in confirm) == [0, 1, 2, 3, 4] and len(spec.runs) == 6
 
 
+def test_negative_confirm_seeds_is_refused_naming_the_flag(tmp_path, capsys):
+    _spec(tmp_path)
+    assert main(["sweep", "optimize", str(tmp_path), "--minimize", "math+code", "--confirm-seeds", "-1"]) != 0
+    assert "--confirm-seeds: must be >= 0" in capsys.readouterr().err
+
+
 def _read(directory):
     return json.loads((directory / "sweep.json").read_text())["runs"]

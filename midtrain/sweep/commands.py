@@ -171,10 +171,14 @@ def _fit(args: argparse.Namespace) -> int:
 def _optimize(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from midtrain.errors import ConfigError
     from midtrain.mixers import load_schedule, plan_budget
     from midtrain.mixers.positions import parse_position
     from midtrain.sweep.optimize import OPTIMIZED_FILE, confirm_runs, emit_schedule, optimize_mix, parse_mixture
     from midtrain.sweep.spec import add_runs, read_sweep
+
+    if args.confirm_seeds < 0:
+        raise ConfigError(f"--confirm-seeds: must be >= 0 (0: no confirm runs), got {args.confirm_seeds}")
 
     spec = read_sweep(args.directory)
     total = parse_position(args.total_tokens, "--total-tokens", None) if args.total_tokens is not None else None
