@@ -34,7 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.labeldata import registry  # noqa: E402
 from scripts.labeldata.training_sets import DOMAIN_TRAIN_CONFIG, domain_examples  # noqa: E402
 from midtrain.curation.labels import DomainConfig, label_domains  # noqa: E402
+from midtrain.curation.labels.domain import classifier_lines  # noqa: E402
 from midtrain.curation.labels.evaluation import classification_report, format_report  # noqa: E402
+from midtrain.curation.labels.models import load_classifier  # noqa: E402
+from midtrain.curation.labels.text_windows import text_windows  # noqa: E402
 from midtrain.curation.labels.training import train_classifier  # noqa: E402
 
 TOPICAL = ("web", "code", "math", "reasoning")
@@ -63,7 +66,7 @@ def per_source_table(rows: list[tuple[str, str, list[str]]]) -> str:
     return "\n".join(lines)
 
 
-def part_loso(table: pa.Table, train_names: list[str], workers: int) -> dict:
+def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs: Path | None = None) -> dict:
     by_source = {}
     src_col = np.asarray(table.column("source").to_pylist(), dtype=object)
     texts = table.column("text").to_pylist()
@@ -73,17 +76,29 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int) -> dict:
         by_source[name] = ([texts[i] for i in idx], domains[idx[0]] if len(idx) else "")
     exclude_always = set(registry.HELDOUT)
 
+    probs: dict[str, np.ndarray] = {}
+
     def one(name: str) -> tuple[str, str, list[str]]:
         labels, examples = domain_examples(table, exclude=exclude_always | {name})
         with tempfile.TemporaryDirectory() as tmp:
             model = Path(tmp) / "domain.ftz"
             train_classifier(labels, examples, model, DOMAIN_TRAIN_CONFIG)
             pred = predict(str(model), by_source[name][0], DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
+            if save_probs:
+                windows = text_windows(pa.array(by_source[name][0], pa.large_string()),
+                                       DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
+                p, labs = load_classifier(str(model)).predict_all(classifier_lines(windows, True))
+                probs[name] = p[:, [labs.index(d) for d in TOPICAL]]
         return name, by_source[name][1], pred
 
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         rows = list(pool.map(one, train_names))
+    if save_probs:  # out-of-source probabilities of every document, for a stacked combiner
+        np.savez_compressed(save_probs, sources=np.array([n for n, _, p in rows for _ in p]),
+                            truth=np.array([t for _, t, p in rows for _ in p]),
+                            index=np.concatenate([np.flatnonzero(src_col == n) for n, _, _ in rows]),
+                            probs=np.concatenate([probs[n] for n, _, _ in rows]), columns=np.array(TOPICAL))
     truth = [t for _, t, p in rows for _ in p]
     pred = [x for _, _, p in rows for x in p]
     report = classification_report(truth, pred, labels=list(TOPICAL))
@@ -164,6 +179,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--docs", type=int, default=3000, help="documents for the speed part")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--save-probs", type=Path, help="LOSO: write each document's out-of-source class "
+                        "probabilities here (.npz)")
     parser.add_argument("--code-language", nargs="+", default=["hybrid", "fasttext"],
                         help="speed: the domain labeller's code_language_model(s) to time")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -184,7 +201,7 @@ def main() -> None:
         print(f"training config: {DOMAIN_TRAIN_CONFIG}")
     if "loso" in args.parts:
         names = args.only or [s.name for s in train]
-        out["loso"] = part_loso(table, names, args.workers)
+        out["loso"] = part_loso(table, names, args.workers, args.save_probs)
     if "speed" in args.parts:
         out["speed"] = part_speed(table, args.docs, args.repeats, args.code_language)
     if "heldout" in args.parts:

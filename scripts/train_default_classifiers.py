@@ -23,12 +23,14 @@ import hashlib
 import json
 import shutil
 import sys
+import tempfile
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import xxhash
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -36,8 +38,8 @@ from scripts.labeldata import fetch, registry  # noqa: E402
 from scripts.labeldata.training_sets import DOMAIN_TRAIN_CONFIG, domain_examples, quality_examples  # noqa: E402
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.models import MODELS_DIR  # noqa: E402
-from midtrain.curation.labels.quality import (document_order, document_structure, grade_probabilities,  # noqa: E402
-                                              quality_features)
+from midtrain.curation.labels.quality import (GRADES, document_order, document_structure,  # noqa: E402
+                                              grade_probabilities, quality_features)
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows  # noqa: E402
 from midtrain.curation.labels.training import TrainConfig, train_classifier  # noqa: E402
 
@@ -47,7 +49,10 @@ LID_SHA256 = "8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83"
 
 DOMAIN_SHIP_CONFIG = replace(DOMAIN_TRAIN_CONFIG, quantize=True, cutoff=100_000)
 QUALITY_CONFIG = TrainConfig(epochs=10, lr=0.2, dim=32, word_ngrams=2, holdout=0.0, quantize=True, cutoff=100_000)
-CALIBRATION_SHARE = 0.2  # of document groups: fit the combiner on these, train fastText on the rest
+QUALITY_FOLDS = 5
+"""Folds of whole training sources for the combiner's out-of-source scores (``train_quality``)."""
+THRESHOLDS = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5)
+"""Candidate default thresholds of the prose quality score (``choose_thresholds``)."""
 
 
 def fetch_lid(out_dir: Path) -> Path:
@@ -83,26 +88,104 @@ def fit_combiner(grades: np.ndarray, features: np.ndarray) -> np.ndarray:
     return np.linalg.solve(features.T @ features + ridge, features.T @ grades.astype(np.float64))
 
 
+def source_folds(groups: list[str], folds: int) -> np.ndarray:
+    """Fold of each example (``group`` is ``source/document group``): whole sources, dealt round robin
+    from the largest, so every source's examples fall in one fold."""
+    sources = [g.split("/", 1)[0] for g in groups]
+    counts = Counter(sources)
+    fold_of = {s: i % folds for i, s in enumerate(sorted(counts, key=lambda s: (-counts[s], s)))}
+    return np.array([fold_of[s] for s in sources])
+
+
+def out_of_source_probabilities(grades: np.ndarray, texts: list[str], lines: list[str],
+                                folds: np.ndarray) -> np.ndarray:
+    """Grade probabilities of every example from a fastText model trained without its fold's sources
+    (one model per fold, two trained at once: each in its own process)."""
+    probs = np.zeros((len(lines), GRADES))
+    with tempfile.TemporaryDirectory(prefix="midtrain-quality-folds-") as tmp:
+        def one(fold: int) -> None:
+            train = np.flatnonzero(folds != fold)
+            test = np.flatnonzero(folds == fold)
+            model = Path(tmp) / f"fold{fold}.ftz"
+            train_classifier([f"g{grades[i]}" for i in train], [texts[i] for i in train], model, QUALITY_CONFIG)
+            probs[test] = grade_probabilities(str(model), [lines[i] for i in test])
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(one, sorted(set(folds.tolist()))))
+    return probs
+
+
+def choose_thresholds(scores: np.ndarray, grades: np.ndarray, groups: list[str], kinds: dict[str, str]) -> dict:
+    """The prose model's default thresholds, chosen on out-of-source scores of training sources.
+
+    ``web``: the lowest of ``THRESHOLDS`` at which at least 90% of intact edited web prose is kept and
+    at least 85% of real spam, SEO pages and word salad dropped; if none reaches both, the one whose
+    worse side is nearest its target (the smallest shortfall). ``reasoning`` (scored by the prose
+    model): the highest at which at least 90% of intact reasoning documents are kept.
+    ``kinds``: source -> ``web``, ``reasoning`` or the junk kind.
+    """
+    kind = np.array([kinds.get(g.split("/", 1)[0], "") for g in groups])
+    prose = scores[(kind == "web") & (grades == 5)]
+    reasoning = scores[(kind == "reasoning") & (grades == 5)]
+    junk = scores[np.isin(kind, ["spam", "seo", "word-salad"])]
+    table = {f"{t:g}": {"web_kept": round(float((prose >= t).mean()), 4),
+                        "junk_dropped": round(float((junk < t).mean()), 4),
+                        "reasoning_kept": round(float((reasoning >= t).mean()), 4)} for t in THRESHOLDS}
+
+    def shortfall(t: float) -> float:
+        row = table[f"{t:g}"]
+        return max(0.90 - row["web_kept"], 0.85 - row["junk_dropped"], 0.0)
+
+    meeting = [t for t in THRESHOLDS if shortfall(t) == 0.0]
+    web = meeting[0] if meeting else min(THRESHOLDS, key=lambda t: (shortfall(t), t))
+    kept = [t for t in THRESHOLDS if table[f"{t:g}"]["reasoning_kept"] >= 0.90]
+    return {"web": web, "reasoning": max(kept) if kept else THRESHOLDS[0], "table": table,
+            "counts": {"web": len(prose), "reasoning": len(reasoning), "junk": len(junk)}}
+
+
+def source_kinds(topical: pa.Table, junk: pa.Table) -> dict[str, str]:
+    """Source -> its topical domain, or its junk kind."""
+    kinds = dict(zip(topical.column("source").to_pylist(), topical.column("domain").to_pylist()))
+    kinds.update(zip(junk.column("source").to_pylist(), junk.column("kind").to_pylist()))
+    return kinds
+
+
 def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, combiner_only: bool = False) -> dict:
-    """Train ``quality-<qtype>.ftz`` on most document groups and fit its combiner on the rest
-    (``combiner_only``: keep the fastText model in ``out_dir`` and refit the combiner alone)."""
+    """Train ``quality-<qtype>.ftz`` on every example, and fit its combiner on out-of-source scores
+    (``combiner_only``: keep the fastText model in ``out_dir`` and refit the combiner alone).
+
+    The combiner is fitted on grade probabilities from fold models that never saw the example's
+    source (``QUALITY_FOLDS`` folds of whole sources), so its weights say how far the fastText
+    model can be trusted on a *new* source, and how much the structural signals must carry.
+    Fitting on unseen documents of seen sources trusted the model's vocabulary too much: held-out
+    sources scored lower than training ones and the threshold chosen on training scores cut them.
+    """
     examples = quality_examples(topical, qtype, junk=junk)
-    calib = np.array([xxhash.xxh64_intdigest(g.encode()) % 1000 < CALIBRATION_SHARE * 1000 for _, _, g in examples])
-    train = [e for e, c in zip(examples, calib) if not c]
-    held = [e for e, c in zip(examples, calib) if c]
+    grades = np.array([g for g, _, _ in examples])
+    groups = [grp for _, _, grp in examples]
+    texts = pa.array([t for _, t, _ in examples], pa.large_string())
+    lines = fasttext_lines(text_windows(texts, 512, 512))
+    folds = source_folds(groups, QUALITY_FOLDS)
+    probs = out_of_source_probabilities(grades, [t for _, t, _ in examples], lines, folds)
     model = out_dir / f"quality-{qtype}.ftz"
     if not combiner_only:
-        train_classifier([f"g{g}" for g, _, _ in train], [t for _, t, _ in train], model, QUALITY_CONFIG)
-    texts = pa.array([t for _, t, _ in held], pa.large_string())
-    probs = grade_probabilities(str(model), fasttext_lines(text_windows(texts, 512, 512)))
+        train_classifier([f"g{g}" for g in grades], [t for _, t, _ in examples], model, QUALITY_CONFIG)
     dup, clean = document_structure(texts)
-    grades = np.array([g for g, _, _ in held])
     features = quality_features(probs, dup, clean, document_order(texts))
     coef = fit_combiner(grades, features)
     fitted = np.clip(features @ coef, 0, 5)
-    report = {"combiner": coef.round(6).tolist(), "train_examples": len(train), "calibration_examples": len(held),
-              "calibration_spearman": round(spearman(fitted, grades), 4),
-              "calibration_mae": round(float(np.abs(fitted - grades).mean()), 4), "config": asdict(QUALITY_CONFIG)}
+    per_source = defaultdict(list)
+    for i, g in enumerate(groups):
+        per_source[g.split("/", 1)[0]].append(i)
+    report = {"combiner": coef.round(6).tolist(), "train_examples": len(examples), "folds": QUALITY_FOLDS,
+              "sources": len(per_source),
+              "out_of_source_spearman": round(spearman(fitted, grades), 4),
+              "out_of_source_mae": round(float(np.abs(fitted - grades).mean()), 4),
+              "min_source_spearman": round(min(spearman(fitted[i], grades[i]) for i in per_source.values()
+                                               if len(set(grades[i].tolist())) > 1), 4),
+              "config": asdict(QUALITY_CONFIG)}
+    if qtype == "prose":
+        report["thresholds"] = choose_thresholds(fitted, grades, groups, source_kinds(topical, junk))
     (out_dir / f"quality-{qtype}.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
@@ -129,8 +212,13 @@ def main() -> None:
     if "quality" in which:
         for qtype in ("prose", "code", "math"):
             report = train_quality(qtype, topical, junk, args.out, combiner_only=args.combiner_only)
-            print(f"quality-{qtype}.ftz: combiner {report['combiner']}, calibration Spearman "
-                  f"{report['calibration_spearman']}, MAE {report['calibration_mae']}")
+            print(f"quality-{qtype}.ftz: combiner {report['combiner']}, out-of-source Spearman "
+                  f"{report['out_of_source_spearman']} (lowest source {report['min_source_spearman']}), "
+                  f"MAE {report['out_of_source_mae']}")
+            if "thresholds" in report:
+                print(f"  thresholds {({k: v for k, v in report['thresholds'].items() if k != 'table'})}")
+                for t, row in report["thresholds"]["table"].items():
+                    print(f"  >= {t}: {row}")
     shutil.rmtree(args.out / "__pycache__", ignore_errors=True)
 
 

@@ -119,7 +119,9 @@ def test_quality_scores_edited_prose_above_jumbled_sentences(sample_raw):
     rng = np.random.default_rng(0)
     jumble = [" ".join(" ".join(words[i:i + 6]) for i in rng.integers(0, len(words) - 6, 30)) for _ in range(40)]
     median = lambda texts: np.median(score_quality(texts)["quality_score"].to_numpy())  # noqa: E731
-    assert median(prose) > median(jumble) + 1.0
+    # Half a grade apart at least (3.03 against 2.29 with the out-of-source combiner: it trusts the
+    # fastText vocabulary less, so scores spread less than the in-source one's 1+ grade).
+    assert median(prose) > median(jumble) + 0.5
 
 
 def _windows_reference(text: str, head: int, middle: int) -> str:

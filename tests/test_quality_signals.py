@@ -7,8 +7,8 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from midtrain.curation.labels.quality import (OLD_COMBINER_SIZE, apply_combiner, document_order, quality_features,
-                                              score_quality)
+from midtrain.curation.labels.quality import (OLD_COMBINER_SIZE, ORDER_COMBINER_SIZE, SHORT_LINE_BYTES,
+                                              apply_combiner, document_order, quality_features, score_quality)
 
 SPACE = " \t\n\r"
 
@@ -17,7 +17,7 @@ def ends_sentence(word: str) -> bool:
     return len(word) >= 2 and word[-1] in ".!?" and "a" <= word[-2] <= "z"
 
 
-def reference_order(text: str, max_bytes: int = 8192, top: int = 5) -> tuple[float, float, float]:
+def reference_order(text: str, max_bytes: int = 8192, top: int = 5) -> tuple[float, float, float, float]:
     """:func:`order_signals` in plain Python, from its docstring (bytes, ASCII rules)."""
     data = text.encode()[:max_bytes].decode("latin-1")  # one char per byte, like the kernel
     words = [w for w in data.replace("\t", " ").replace("\r", " ").replace("\n", " ").split(" ") if w]
@@ -29,17 +29,19 @@ def reference_order(text: str, max_bytes: int = 8192, top: int = 5) -> tuple[flo
                   if ends_sentence(prev.split()[-1] if prev.split() else prev)]
     long_words = [w.encode("latin-1").lower().decode("latin-1") for w in words if len(w) > 3]
     counts = sorted((long_words.count(w) for w in set(long_words)), reverse=True)
+    short = [len(line) <= SHORT_LINE_BYTES for line in lines]
     return (sum(after) / len(after) if after else 0.0,
             sum(line_after) / len(line_after) if line_after else 0.0,
-            sum(counts[:top]) / len(long_words) if long_words else 0.0)
+            sum(counts[:top]) / len(long_words) if long_words else 0.0,
+            sum(short) / len(short) if short else 0.0)
 
 
-def kernel_order(texts: list[str]) -> list[tuple[float, float, float]]:
-    w, l, r = document_order(pa.array(texts, pa.large_string()))
-    return list(zip(w.tolist(), l.tolist(), r.tolist()))
+def kernel_order(texts: list[str]) -> list[tuple[float, float, float, float]]:
+    return list(zip(*(signal.tolist() for signal in document_order(pa.array(texts, pa.large_string())))))
 
 
-WORDS = st.sampled_from(["the", "Cat", "sat.", "on", "Mat!", "word", "WORD", "U.S.", "3.", "end?", "é", "naïve.", ""])
+WORDS = st.sampled_from(["the", "Cat", "sat.", "on", "Mat!", "word", "WORD", "U.S.", "3.", "end?", "é", "naïve.", "",
+                         "a-long-word-of-twenty-bytes", "\t", "\r"])
 
 
 @settings(max_examples=300, deadline=None)
@@ -66,19 +68,24 @@ def test_order_signals_separate_prose_from_its_shuffled_and_salad_versions():
     words = prose.split()
     salad = " ".join(words[i] for i in rng.permutation(len(words)))
     stuffed = " ".join(["budget", "maintenance", "proposal"] * 60)
-    (w0, l0, r0), (w1, l1, _), (w2, _, _), (_, _, r3) = kernel_order([prose, shuffled, salad, stuffed])
-    assert l1 > l0 and w2 > w0 and r3 > r0
+    menu = "\n".join(["Home", "About Us", "Contact"] + lines + ["Privacy Policy", "Share this:", "Back to top"])
+    (w0, l0, r0, s0), (w1, l1, _, _), (w2, _, _, _), (_, _, r3, _), (_, _, _, s4) = kernel_order(
+        [prose, shuffled, salad, stuffed, menu])
+    assert l1 > l0 and w2 > w0 and r3 > r0 and s4 > s0
 
 
-def test_an_old_nine_weight_combiner_reads_the_old_features():
+def test_older_combiners_read_the_features_of_their_time():
     probs = np.random.default_rng(1).dirichlet(np.ones(6), size=4)
     dup, clean = np.array([0.0, 0.1, 0.2, 0.3]), np.array([1.0, 0.0, 1.0, 0.0])
-    order = (np.full(4, 0.5), np.full(4, 0.25), np.full(4, 0.125))
+    order = (np.full(4, 0.5), np.full(4, 0.25), np.full(4, 0.125), np.full(4, 0.75))
     features = quality_features(probs, dup, clean, order)
-    old = np.arange(OLD_COMBINER_SIZE, dtype=np.float64)
-    expected = np.column_stack([probs, dup, clean, np.ones(4)]) @ old
-    assert np.allclose(apply_combiner(features, old), expected)
-    assert features.shape[1] == OLD_COMBINER_SIZE + 3
+    assert features.shape[1] == ORDER_COMBINER_SIZE + 1
+    nine = np.arange(OLD_COMBINER_SIZE, dtype=np.float64)
+    assert np.allclose(apply_combiner(features, nine), np.column_stack([probs, dup, clean, np.ones(4)]) @ nine)
+    twelve = np.arange(ORDER_COMBINER_SIZE, dtype=np.float64)
+    assert np.allclose(apply_combiner(features, twelve), np.column_stack([probs, dup, clean, *order[:3], np.ones(4)]) @ twelve)
+    current = np.arange(ORDER_COMBINER_SIZE + 1, dtype=np.float64)
+    assert np.allclose(apply_combiner(features, current), features @ current)
 
 
 def test_quality_scores_are_deterministic_and_in_range():
@@ -87,3 +94,15 @@ def test_quality_scores_are_deterministic_and_in_range():
     b = score_quality(list(reversed(texts)), ["code", "math", "web", "web"])
     assert a["quality_score"].to_pylist() == list(reversed(b["quality_score"].to_pylist()))
     assert all(0.0 <= s <= 5.0 for s in a["quality_score"].to_pylist())
+
+
+def test_default_thresholds_are_the_ones_the_training_script_chose():
+    """``scripts/train_default_classifiers.py`` chooses the prose thresholds on out-of-source scores and
+    writes them beside the model; the defaults in code must be those (retrain, then update both)."""
+    import json
+
+    from midtrain.curation.labels.models import MODELS_DIR
+    from midtrain.curation.labels.quality import DEFAULT_QUALITY_THRESHOLDS
+
+    chosen = json.loads((MODELS_DIR / "quality-prose.json").read_text())["thresholds"]
+    assert DEFAULT_QUALITY_THRESHOLDS == {"web": chosen["web"], "reasoning": chosen["reasoning"]}

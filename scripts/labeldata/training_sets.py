@@ -10,6 +10,7 @@ so fastText's softmax does not learn the class sizes.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 import numpy as np
@@ -84,6 +85,23 @@ JUNK_GRADES = {"spam": 0, "seo": 0, "word-salad": 0, "boilerplate": 1, "generate
 (code model for generated code)."""
 
 
+_CLEAN_END = re.compile(r"""[.!?"')\]};>`](?=\s)""")
+
+
+def head_at_boundary(text: str, limit: int = 8000) -> str:
+    """The text's first ``limit`` characters or fewer, cut after the last sentence or block end
+    (what ``quality.structure_signals`` calls a clean end), else at the last line end in the second
+    half of the window: so an intact document is not made to look truncated (the grade-4 damage)."""
+    if len(text) <= limit:
+        return text
+    window = text[:limit + 1]
+    ends = [m.end() for m in _CLEAN_END.finditer(window)]
+    if ends and ends[-1] > limit // 2:
+        return text[:ends[-1]]
+    line = window.rfind("\n", 0, limit)
+    return text[:line] if line > limit // 2 else text[:limit]
+
+
 def quality_examples(table: pa.Table, qtype: str, exclude: set[str] = frozenset(), per_source: int = 150,
                      junk: pa.Table | None = None) -> list[tuple[int, str, str]]:
     """``[(grade, text, group)]`` for the ``qtype`` quality model: each document intact (5) and damaged (4..0).
@@ -103,7 +121,7 @@ def quality_examples(table: pa.Table, qtype: str, exclude: set[str] = frozenset(
             by_source[s].append((i, g, t))
     for s in sorted(by_source):
         for doc_id, group, text in every_kth(by_source[s], per_source):
-            text = text[:8000]
+            text = head_at_boundary(text)
             for grade, version in graded_versions(text, xxhash.xxh64_intdigest(f"{s}/{doc_id}".encode())):
                 out.append((grade, version, f"{s}/{group}"))
     if junk is not None:
@@ -113,5 +131,5 @@ def quality_examples(table: pa.Table, qtype: str, exclude: set[str] = frozenset(
                 continue
             is_code = k == "generated-code"
             if (qtype == "code") == is_code and qtype != "math":
-                out.append((JUNK_GRADES[k], t[:8000], f"{s}/{g}"))
+                out.append((JUNK_GRADES[k], head_at_boundary(t), f"{s}/{g}"))
     return out

@@ -9,17 +9,20 @@ damage of known severity (``scripts/labeldata/quality_grades.py``: truncation, i
 duplicated lines, shuffled lines, word salad and keyword stuffing) plus real junk. The score is:
 
     quality_score = clip(w · [P(g0), ..., P(g5), duplicated_line_fraction, clean_end,
-                              word_order, line_order, repetition, 1], 0, 5)
+                              word_order, line_order, repetition, short_lines, 1], 0, 5)
 
 where ``P(gk)`` are the model's grade probabilities, and the structural signals (numba kernels)
 see what a bag of n-grams over a window cannot: lines repeated far apart and text cut off
 mid-sentence (over the whole document), and over its first 8 KiB, words or lines out of their
 written order (a full stop followed by a lower-case word or line) and a few words repeated over
-and over (keyword stuffing); these carry over to sources the fastText model never saw, since they
-measure the text's order, not its vocabulary. ``w`` is fitted by least
-squares on examples the fastText model did not train on (so it learns which grades the model
-can and cannot tell apart: shuffled lines keep every word), and stored next to it
-(``quality-<type>.json``). ``quality_tier`` is the score rounded to an integer (0-5); schedules
+and over (keyword stuffing), and the share of short lines (menus, link lists, footers); these carry
+over to sources the fastText model never saw, since they measure the text's order and shape, not
+its vocabulary. ``w`` is fitted by least squares on *out-of-source* grade probabilities: each
+training example scored by a fastText model trained without its source (five folds of whole
+sources), so ``w`` says how far the model's vocabulary can be trusted on a source it never saw,
+and how much the structural signals must carry (fitted on unseen documents of *seen* sources, as
+before, it trusted the vocabulary too much, and new sources scored lower than training ones).
+It is stored next to the model (``quality-<type>.json``). ``quality_tier`` is the score rounded to an integer (0-5); schedules
 and ``refilter`` select by tier. The keep decision is ``quality_reject_reasons``, per domain.
 """
 
@@ -46,17 +49,23 @@ QUALITY_TYPES: dict[str, str] = {"web": "prose", "reasoning": "prose", "unknown"
                                  "code": "code", "math": "math"}
 """Domain -> quality model; a domain not listed (a user's own label) is scored as prose."""
 GRADES = 6
+SHORT_LINE_BYTES = 30
+"""A line at most this long (first to last visible byte) is short (FineWeb's ``short_line_length``)."""
 OLD_COMBINER_SIZE = GRADES + 3
 """Weights of a combiner fitted before the order signals: grades, duplicated lines, clean end, constant."""
+ORDER_COMBINER_SIZE = GRADES + 6
+"""Weights of a combiner fitted before the short-line signal: the above and word order, line order,
+repetition."""
 
-# Chosen on training sources only (benchmarks/bench_quality.py --parts threshold): the lowest of
-# 1.0, 1.5, ..., 3.5 at which at least 90% of edited training prose is kept and at least 85% of
-# training spam, SEO pages and word salad dropped (2.5: 94.1% / 88.0%); reasoning (scored by the
-# prose model, which rates solution traces lower): the highest at which at least 90% of the good
-# training reasoning documents are kept (2.0: 95.9%; 2.5 keeps 84.3%). See README "Labels" for what
-# they give on held-out sources. Code and math are not filtered by score by default: their rules
-# (and dedup) decide, and the score stays available as a column and a tier.
-DEFAULT_QUALITY_THRESHOLDS: dict[str, float] = {"web": 2.5, "reasoning": 2.0}
+# Chosen on training sources only, on their out-of-source scores (``scripts/train_default_classifiers.py``
+# writes the table into quality-prose.json, "thresholds"): web, the lowest of 1.0, 1.5, ..., 3.5 at
+# which at least 90% of intact edited prose is kept and at least 85% of real spam, SEO pages and word
+# salad dropped, or if none reaches both the one with the smallest shortfall (2.5: 97.5% / 67.9%;
+# 3.0 keeps 60.9%); reasoning (scored by the prose model, which rates solution traces lower), the
+# highest at which at least 90% of intact reasoning documents are kept (1.5: 97.8%; 2.0 keeps 89.2%).
+# See README "Labels" for what they give on held-out sources. Code and math are not filtered by score
+# by default: their rules (and dedup) decide, and the score stays available as a column and a tier.
+DEFAULT_QUALITY_THRESHOLDS: dict[str, float] = {"web": 2.5, "reasoning": 1.5}
 
 
 def quality_type(domains: Sequence[str | None] | pa.Array) -> np.ndarray:
@@ -158,10 +167,10 @@ def _top_share(hashes: np.ndarray, top: int) -> float:
 
 
 @numba.njit(cache=True)
-def order_signals(offsets: np.ndarray, data: np.ndarray, max_bytes: int = 8192,
-                  top: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def order_signals(offsets: np.ndarray, data: np.ndarray, max_bytes: int = 8192, top: int = 5,
+                  short_line: int = SHORT_LINE_BYTES) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per document, over its first ``max_bytes`` bytes, three signs of text that was not written in
-    this order (ASCII-level, one pass):
+    this order, and one of text that is not running prose (ASCII-level, one pass):
 
     - word order: of the words that close a sentence, the share followed by a word that starts with a
       lower-case letter (a new sentence starts upper-case; words in random order mostly do not);
@@ -169,7 +178,10 @@ def order_signals(offsets: np.ndarray, data: np.ndarray, max_bytes: int = 8192,
       starts lower-case (in wrapped prose the line after a full stop starts a sentence; lines in
       random order mostly start mid-sentence);
     - repetition: the share of the ``top`` most frequent words (over 3 bytes, case folded) among all
-      such words (keyword stuffing repeats a few words; prose spreads over many).
+      such words (keyword stuffing repeats a few words; prose spreads over many);
+    - short lines: the share of non-empty lines at most ``short_line`` bytes long from their first to
+      their last visible byte (FineWeb's short-line signal: menus, link lists, share widgets and
+      footers are short lines; running prose is not).
 
     0 where a document has nothing to count.
     """
@@ -177,6 +189,7 @@ def order_signals(offsets: np.ndarray, data: np.ndarray, max_bytes: int = 8192,
     words_out = np.zeros(n, np.float32)
     lines_out = np.zeros(n, np.float32)
     rep_out = np.zeros(n, np.float32)
+    short_out = np.zeros(n, np.float32)
     for i in range(n):
         a = offsets[i]
         b = min(offsets[i + 1], a + max_bytes)
@@ -190,6 +203,9 @@ def order_signals(offsets: np.ndarray, data: np.ndarray, max_bytes: int = 8192,
         prev_line_stop = False  # the previous non-empty line closed a sentence
         line_start = True       # no visible byte yet on this line
         last_visible = -1
+        first_visible = -1      # of the current line
+        n_lines = 0
+        n_short = 0
         j = a
         while j < b:
             c = data[j]
@@ -197,6 +213,8 @@ def order_signals(offsets: np.ndarray, data: np.ndarray, max_bytes: int = 8192,
                 if c == 10 and not line_start:
                     prev_line_stop = _ends_sentence(data, last_visible, a)
                     line_start = True
+                    n_lines += 1
+                    n_short += last_visible - first_visible < short_line
                 j += 1
                 continue
             w0 = j  # a word: a run of non-space bytes
@@ -216,6 +234,7 @@ def order_signals(offsets: np.ndarray, data: np.ndarray, max_bytes: int = 8192,
                     line_stops += 1
                     line_stops_lower += lower
                 line_start = False
+                first_visible = w0
             if j - w0 > 3:
                 hashes[k] = h
                 k += 1
@@ -227,10 +246,15 @@ def order_signals(offsets: np.ndarray, data: np.ndarray, max_bytes: int = 8192,
             lines_out[i] = line_stops_lower / line_stops
         if k:
             rep_out[i] = _top_share(hashes[:k], top)
-    return words_out, lines_out, rep_out
+        if not line_start:  # the last line, without a newline after it
+            n_lines += 1
+            n_short += last_visible - first_visible < short_line
+        if n_lines:
+            short_out[i] = n_short / n_lines
+    return words_out, lines_out, rep_out, short_out
 
 
-def document_order(texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def document_order(texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`order_signals` over an Arrow/list batch of texts (the first 8 KiB of each: what the
     combiner was fitted on, and a bound on the cost of a long document)."""
     data, offsets = string_buffers(pc.fill_null(as_string_array(texts), ""))
@@ -267,17 +291,18 @@ def grade_probabilities(model: str, lines: list[str]) -> np.ndarray:
 
 
 def quality_features(probs: np.ndarray, dup: np.ndarray, clean: np.ndarray,
-                     order: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-    """The combiner's inputs: grade probabilities, duplicated-line fraction, clean end, the three
-    :func:`order_signals` (word order, line order, repetition), a constant."""
+                     order: tuple[np.ndarray, ...]) -> np.ndarray:
+    """The combiner's inputs: grade probabilities, duplicated-line fraction, clean end, the four
+    :func:`order_signals` (word order, line order, repetition, short lines), a constant."""
     return np.column_stack([probs, dup, clean, *order, np.ones(len(dup))])
 
 
 def apply_combiner(features: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``features @ weights``; a 9-weight combiner (fitted before the order signals) reads the
-    grade probabilities, the two structure signals and the constant only."""
-    if len(weights) == OLD_COMBINER_SIZE:
-        features = features[:, [*range(GRADES + 2), features.shape[1] - 1]]
+    """``features @ weights``. A combiner fitted before a signal existed has fewer weights and reads
+    the features of its time: 9 (grade probabilities, the two structure signals, the constant) or
+    12 (also word order, line order and repetition), always with the constant last."""
+    if len(weights) in (OLD_COMBINER_SIZE, ORDER_COMBINER_SIZE):
+        features = features[:, [*range(len(weights) - 1), features.shape[1] - 1]]
     return features @ weights
 
 
