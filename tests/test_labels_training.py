@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,24 @@ def test_repeated_training_in_one_process_gives_the_same_model(sample_raw, tmp_p
     for name in ("a", "b", "c"):
         train_classifier(labels, texts, tmp_path / f"{name}.ftz", TrainConfig(epochs=5))
     assert len({(tmp_path / f"{n}.ftz").read_bytes() for n in "abc"}) == 1
+
+
+def test_quantization_sub_vectors_and_cutoff_are_applied(sample_raw, tmp_path):
+    """``dsub``/``cutoff`` reach fastText's quantizer: whole-vector codes without pruning make a model
+    of another size that still labels its training examples like the unquantized one."""
+    recs = _labelled(sample_raw, 40)
+    labels, texts = [r["label"] for r in recs], [r["text"] for r in recs]
+    base = TrainConfig(epochs=5, dim=16, holdout=0.0)
+    paths = {}
+    for name, cfg in (("plain", base), ("default", replace(base, quantize=True)),
+                      ("coarse", replace(base, quantize=True, dsub=8, cutoff=0))):
+        paths[name] = tmp_path / f"{name}.ftz"
+        train_classifier(labels, texts, paths[name], cfg)
+    assert paths["coarse"].stat().st_size != paths["default"].stat().st_size
+    lines = fasttext_lines(text_windows(texts))
+    plain = FastTextClassifier(paths["plain"]).predict(lines).labels
+    coarse = FastTextClassifier(paths["coarse"]).predict(lines).labels
+    assert (plain == coarse).mean() >= 0.9
 
 
 def test_divergence_is_a_clear_error(sample_raw, tmp_path):
