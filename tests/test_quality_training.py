@@ -1,0 +1,63 @@
+"""The quality training script's pieces: source folds, the threshold rule, the boundary cut."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scripts.labeldata.training_sets import head_at_boundary
+from scripts.train_default_classifiers import THRESHOLDS, choose_thresholds, source_folds
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abcdefghij"), st.integers(0, 3)), min_size=1, max_size=60),
+       st.integers(1, 6))
+def test_source_folds_keep_each_source_whole_and_are_deterministic(rows, folds):
+    groups = [f"src-{s}/g{g}" for s, g in rows]
+    fold = source_folds(groups, folds)
+    assert ((fold >= 0) & (fold < folds)).all()
+    for name in {g.split("/")[0] for g in groups}:
+        assert len({f for g, f in zip(groups, fold.tolist()) if g.startswith(name + "/")}) == 1
+    assert (source_folds(list(groups), folds) == fold).all()
+    sources = len({g.split("/")[0] for g in groups})
+    assert len(set(fold.tolist())) == min(sources, folds)  # dealt round robin: no fold left empty
+
+
+def _scores(web: list[float], junk: list[float], reasoning: list[float]):
+    scores = np.array(web + junk + reasoning)
+    grades = np.array([5] * len(web) + [0] * len(junk) + [5] * len(reasoning))
+    groups = [f"news/{i}" for i in range(len(web))] + [f"spam/{i}" for i in range(len(junk))] + \
+             [f"puzzles/{i}" for i in range(len(reasoning))]
+    return scores, grades, groups, {"news": "web", "spam": "spam", "puzzles": "reasoning"}
+
+
+def test_thresholds_follow_the_written_rule():
+    # web prose all 3.2, junk all 1.7: 2.0 is the lowest threshold meeting both targets.
+    chosen = choose_thresholds(*_scores([3.2] * 20, [1.7] * 20, [1.6] * 19 + [0.5]))
+    assert chosen["web"] == 2.0
+    assert chosen["reasoning"] == 1.5  # 95% of reasoning is >= 1.5, 0% >= 2.0
+    assert set(chosen["table"]) == {f"{t:g}" for t in THRESHOLDS}
+    assert chosen["table"]["2"] == {"web_kept": 1.0, "junk_dropped": 1.0, "reasoning_kept": 0.0}
+
+
+def test_thresholds_fall_back_to_the_smallest_shortfall():
+    # No threshold keeps 90% of prose and drops 85% of junk: prose 2.6-3.4, junk 2.4-3.1.
+    web = list(np.linspace(2.6, 3.4, 20))
+    junk = list(np.linspace(2.4, 3.1, 20))
+    chosen = choose_thresholds(*_scores(web, junk, [4.0] * 5))
+    table = chosen["table"]
+    shortfall = {t: max(0.90 - r["web_kept"], 0.85 - r["junk_dropped"], 0.0) for t, r in table.items()}
+    assert min(shortfall.values()) > 0
+    assert shortfall[f"{chosen['web']:g}"] == min(shortfall.values())
+    assert chosen["reasoning"] == 3.5
+
+
+def test_head_at_boundary_ends_cleanly_when_it_can():
+    text = "A first sentence. " * 300 + "word " * 2000
+    cut = head_at_boundary(text, 8000)
+    assert len(cut) <= 8000 and cut.endswith(".")
+    assert head_at_boundary("short text", 8000) == "short text"
+    lines = "no punctuation here\n" * 1000
+    assert head_at_boundary(lines, 8000).endswith("here") and len(head_at_boundary(lines, 8000)) < 8000
+    assert head_at_boundary("x" * 9000, 8000) == "x" * 8000
