@@ -92,6 +92,17 @@ def test_quantization_sub_vectors_and_cutoff_are_applied(sample_raw, tmp_path):
     assert (plain == coarse).mean() >= 0.9
 
 
+def test_cli_quantizes_with_the_shipped_recipe_unless_told(sample_raw, tmp_path, capsys):
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in _labelled(sample_raw, 30)))
+    common = ["train-classifier", str(data), "--epochs", "3", "--dim", "16", "--quantize"]
+    assert main([*common, "--output", str(tmp_path / "shipped.ftz")]) == 0
+    assert main([*common, "--output", str(tmp_path / "default.ftz"), "--dsub", "2", "--cutoff", "1000"]) == 0
+    assert (tmp_path / "shipped.ftz").stat().st_size != (tmp_path / "default.ftz").stat().st_size
+    assert main([*common, "--output", str(tmp_path / "bad.ftz"), "--dsub", "5"]) == 2
+    assert "--dsub must divide --dim (16)" in capsys.readouterr().err
+
+
 def test_divergence_is_a_clear_error(sample_raw, tmp_path):
     recs = _labelled(sample_raw, 20)
     with pytest.raises(ConfigError, match="diverged .* smaller --lr"):

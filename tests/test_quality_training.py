@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scripts.labeldata.training_sets import head_at_boundary
-from scripts.train_default_classifiers import THRESHOLDS, choose_thresholds, source_folds
+from scripts.train_default_classifiers import (RIDGE_ALPHAS, THRESHOLDS, choose_alpha, choose_thresholds,
+                                               fit_combiner, source_folds)
 
 
 @settings(max_examples=100, deadline=None)
@@ -61,3 +62,21 @@ def test_head_at_boundary_ends_cleanly_when_it_can():
     lines = "no punctuation here\n" * 1000
     assert head_at_boundary(lines, 8000).endswith("here") and len(head_at_boundary(lines, 8000)) < 8000
     assert head_at_boundary("x" * 9000, 8000) == "x" * 8000
+
+
+def test_ridge_is_chosen_by_left_out_sources():
+    """Few examples per source and many noise features: the unpenalised fit chases the noise, and
+    scoring each source with a combiner fitted without it prefers a stronger penalty."""
+    rng = np.random.default_rng(0)
+    sources, per, noise = 8, 4, 25
+    grades = rng.integers(0, 6, sources * per)
+    signal = grades / 5 + rng.normal(0, 0.5, len(grades))
+    features = np.column_stack([signal, rng.normal(0, 1, (len(grades), noise)), np.ones(len(grades))])
+    groups = [f"s{i // per}/{i}" for i in range(len(grades))]
+    alpha, table = choose_alpha(grades, features, groups)
+    assert set(table) == {f"{a:g}" for a in RIDGE_ALPHAS}
+    assert alpha > RIDGE_ALPHAS[0] and table[f"{alpha:g}"] > table[f"{RIDGE_ALPHAS[0]:g}"] + 0.1
+    assert choose_alpha(grades, features, groups) == (alpha, table)
+    # The constant is not shrunk: a huge penalty leaves the mean grade.
+    weights = fit_combiner(grades, features, 1e6)
+    assert np.allclose(weights[:-1], 0, atol=1e-3) and abs(weights[-1] - grades.mean()) < 1e-2

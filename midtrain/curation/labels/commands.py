@@ -16,6 +16,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="JSONL file or folder of per-label folders")
     p.add_argument("--output", required=True, help="model file to write (e.g. domain.ftz)")
     p.add_argument("--quantize", action="store_true", help="write a quantized (small) model")
+    p.add_argument("--dsub", type=int, default=None,
+                   help="quantizing: sub-vector size of the codes (default dim/2, as midtrain's own models: about "
+                        "1.6x faster to predict than fastText's 2)")
+    p.add_argument("--cutoff", type=int, default=0,
+                   help="quantizing: keep only this many words and n-grams (default 0: all; a cutoff makes "
+                        "the model smaller and prediction slower)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--lr", type=float, default=0.5)
     p.add_argument("--dim", type=int, default=32)
@@ -35,9 +41,14 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--holdout must be in [0, 1), got {args.holdout}")
     if args.epochs < 1:
         raise ConfigError(f"--epochs must be at least 1, got {args.epochs}")
+    dsub = args.dsub if args.dsub is not None else max(1, args.dim // 2)
+    if dsub < 1 or args.dim % dsub:
+        raise ConfigError(f"--dsub must divide --dim ({args.dim}), got {dsub}")
+    if args.cutoff < 0:
+        raise ConfigError(f"--cutoff must be 0 (keep all) or more, got {args.cutoff}")
     labels, texts = read_examples(args.data)
     config = TrainConfig(epochs=args.epochs, lr=args.lr, dim=args.dim, word_ngrams=args.word_ngrams,
-                         holdout=args.holdout, seed=args.seed, quantize=args.quantize)
+                         holdout=args.holdout, seed=args.seed, quantize=args.quantize, dsub=dsub, cutoff=args.cutoff)
     result = train_classifier(labels, texts, args.output, config)
     report = result.to_json()
     report_path = Path(args.output).with_suffix(".json")
