@@ -25,7 +25,7 @@ import json
 import shutil
 import sys
 import tempfile
-from collections import Counter, defaultdict
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -88,6 +88,11 @@ def train_domain(topical: pa.Table, out: Path) -> dict:
             "sources": sorted(set(topical.column("source").to_pylist()))}
 
 
+def group_sources(groups: list[str]) -> np.ndarray:
+    """The source of each example (``quality_examples`` groups read ``source/document group``)."""
+    return np.array([g.split("/", 1)[0] for g in groups])
+
+
 def _ridge_solve(xtx: np.ndarray, xty: np.ndarray, ridge: float) -> np.ndarray:
     penalty = np.full(len(xtx), ridge)
     penalty[-1] = 0.0  # the constant (last feature) is not shrunk
@@ -104,7 +109,7 @@ def choose_alpha(grades: np.ndarray, features: np.ndarray, groups: list[str]) ->
     """The ridge strength of ``RIDGE_ALPHAS`` whose combiner ranks a left-out source best: for every
     training source, fitted on the other sources' (out-of-source) features and scored on its own;
     pooled Spearman against the grades. Ties go to the stronger penalty."""
-    sources = np.array([g.split("/", 1)[0] for g in groups])
+    sources = group_sources(groups)
     y = grades.astype(np.float64)
     xtx, xty = features.T @ features, features.T @ y
     parts = {name: (features[sources == name].T @ features[sources == name],
@@ -123,7 +128,7 @@ def choose_alpha(grades: np.ndarray, features: np.ndarray, groups: list[str]) ->
 def source_folds(groups: list[str], folds: int) -> np.ndarray:
     """Fold of each example (``group`` is ``source/document group``): whole sources, dealt round robin
     from the largest, so every source's examples fall in one fold."""
-    sources = [g.split("/", 1)[0] for g in groups]
+    sources = group_sources(groups).tolist()
     counts = Counter(sources)
     fold_of = {s: i % folds for i, s in enumerate(sorted(counts, key=lambda s: (-counts[s], s)))}
     return np.array([fold_of[s] for s in sources])
@@ -156,7 +161,7 @@ def choose_thresholds(scores: np.ndarray, grades: np.ndarray, groups: list[str],
     model): the highest at which at least 90% of intact reasoning documents are kept.
     ``kinds``: source -> ``web``, ``reasoning`` or the junk kind.
     """
-    kind = np.array([kinds.get(g.split("/", 1)[0], "") for g in groups])
+    kind = np.array([kinds.get(s, "") for s in group_sources(groups).tolist()])
     prose = scores[(kind == "web") & (grades == 5)]
     reasoning = scores[(kind == "reasoning") & (grades == 5)]
     junk = scores[np.isin(kind, ["spam", "seo", "word-salad"])]
@@ -209,15 +214,14 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
     alpha, cv = choose_alpha(grades, features, groups)
     coef = fit_combiner(grades, features, alpha)
     fitted = np.clip(features @ coef, 0, 5)
-    per_source = defaultdict(list)
-    for i, g in enumerate(groups):
-        per_source[g.split("/", 1)[0]].append(i)
+    sources = group_sources(groups)
+    per_source = [np.flatnonzero(sources == name) for name in sorted(set(sources.tolist()))]
     report = {"combiner": coef.round(6).tolist(), "ridge_alpha": alpha, "ridge_cv_spearman": cv,
               "train_examples": len(examples), "folds": QUALITY_FOLDS,
               "sources": len(per_source),
               "out_of_source_spearman": round(spearman(fitted, grades), 4),
               "out_of_source_mae": round(float(np.abs(fitted - grades).mean()), 4),
-              "min_source_spearman": round(min(spearman(fitted[i], grades[i]) for i in per_source.values()
+              "min_source_spearman": round(min(spearman(fitted[i], grades[i]) for i in per_source
                                                if len(set(grades[i].tolist())) > 1), 4),
               "config": asdict(QUALITY_CONFIG)}
     if qtype == "prose":

@@ -101,6 +101,8 @@ def test_cli_quantizes_with_the_shipped_recipe_unless_told(sample_raw, tmp_path,
     assert (tmp_path / "shipped.ftz").stat().st_size != (tmp_path / "default.ftz").stat().st_size
     assert main([*common, "--output", str(tmp_path / "bad.ftz"), "--dsub", "5"]) == 2
     assert "--dsub must divide --dim (16)" in capsys.readouterr().err
+    assert main([*common[:-1], "--output", str(tmp_path / "plain.ftz"), "--dsub", "8"]) == 2
+    assert "add --quantize" in capsys.readouterr().err and not (tmp_path / "plain.ftz").exists()
 
 
 def test_divergence_is_a_clear_error(sample_raw, tmp_path):

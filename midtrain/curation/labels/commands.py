@@ -41,6 +41,8 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--holdout must be in [0, 1), got {args.holdout}")
     if args.epochs < 1:
         raise ConfigError(f"--epochs must be at least 1, got {args.epochs}")
+    if not args.quantize and (args.dsub is not None or args.cutoff):
+        raise ConfigError("--dsub and --cutoff shape a quantized model: add --quantize")
     dsub = args.dsub if args.dsub is not None else max(1, args.dim // 2)
     if dsub < 1 or args.dim % dsub:
         raise ConfigError(f"--dsub must divide --dim ({args.dim}), got {dsub}")
