@@ -18,6 +18,15 @@ solutions, and formal proofs. Licences are those of the text itself (from the pa
   modules: algebra, order theory, number theory as dependently-typed formal proofs.
 - ``metamath-set-mm`` (Debian ``metamath-databases``, CC0-1.0): Metamath's set.mm (ZFC set theory
   built up from axioms), theorem statements, ``$( ... $)`` commentary and proofs.
+- ``coq-hott`` (Debian ``libcoq-hott``, BSD-2-Clause): the HoTT library's ``.v`` files: homotopy
+  type theory (paths, equivalences, truncations, higher inductive types) as Coq proofs.
+- ``coq-unimath`` (Debian ``libcoq-unimath``, UniMath licence, MIT-style): UniMath's ``.v`` files:
+  univalent foundations, category theory, algebra and bicategories, Unicode-heavy notation.
+- ``acl2-arithmetic`` (Debian ``acl2-books-source``, BSD-3-Clause): ACL2's arithmetic books and
+  its non-standard analysis books (``books/arithmetic*``, ``books/nonstd``): ``defthm`` theorems
+  about integers, rationals, reals, limits, derivatives and integrals, with their proof hints.
+- ``gap-manual`` (Debian ``gap-doc``, GPL-2.0-or-later): the GAP reference manual and tutorial
+  (groups, rings, fields, representations), HTML reduced to text, chapter contents dropped.
 - ``sympy-latex-docstrings`` (PyPI ``sympy`` 1.14.0 wheel, BSD-3-Clause): SymPy docstrings that
   carry LaTeX math (``.. math::`` blocks or several LaTeX commands): mathematical reference text.
 - ``mathgenerator-exercises`` (PyPI ``mathgenerator`` 1.5.0 wheel, MIT): English-worded exercises
@@ -25,7 +34,9 @@ solutions, and formal proofs. Licences are those of the text itself (from the pa
   from the generators whose question has at least 6 English words, each with its answer, 8 per
   worksheet; group = generator. Short exercises with answers, not worked solutions.
 
-Not used: ``libcoq-stdlib`` (reserved for the project's independent evaluation), the DeepMind
+Not used: ``libcoq-stdlib`` and ``hol-light`` (reserved for the project's independent evaluation;
+``hol88-library-source`` is left out too, as its real-analysis theories are HOL Light's forebears by
+the same author), the DeepMind
 ``mathematics-dataset`` generator (1.0.1 imports ``sympy.solvers.diophantine.base_solution_linear``
 and ``np.object``, both gone from today's SymPy/NumPy; its items are one-line drills anyway),
 ``dedoku`` / ``coso`` / ``math-question-generator`` / ``mathproblem`` (no English word problems with
@@ -47,7 +58,7 @@ from pathlib import Path
 from midtrain.quickstart.sample import champ_text
 
 from . import fetch
-from .source import LabelledDoc, Source, chunks, every_kth, read_text
+from .source import LabelledDoc, Source, chunks, every_kth, html_to_text, read_text
 
 MIN_CHARS = 200
 MAX_CHARS = 6000  # chunks() keeps a long paragraph whole; a document is cut at this length
@@ -156,6 +167,47 @@ def _coq_docs() -> Iterator[LabelledDoc]:
     yield from _formal_docs(fetch.debian("libcoq-mathcomp-analysis") / "usr/lib/ocaml/coq/user-contrib/mathcomp", "*.v")
 
 
+def _hott_docs() -> Iterator[LabelledDoc]:
+    yield from _formal_docs(fetch.debian("libcoq-hott") / "usr/lib/ocaml/coq/user-contrib/HoTT", "*.v")
+
+
+def _unimath_docs() -> Iterator[LabelledDoc]:
+    yield from _formal_docs(fetch.debian("libcoq-unimath") / "usr/lib/ocaml/coq/user-contrib/UniMath", "*.v")
+
+
+ACL2_MATH_BOOKS = ("arithmetic", "arithmetic-2", "arithmetic-3", "arithmetic-5", "nonstd")
+
+
+def _acl2_docs() -> Iterator[LabelledDoc]:
+    books = fetch.debian("acl2-books-source") / "usr/share/acl2-8.5dfsg/books"
+    docs = []
+    for book in ACL2_MATH_BOOKS:
+        for path in sorted((books / book).rglob("*.lisp")):
+            rel = path.relative_to(books).as_posix()
+            docs += _pieces(rel, read_text(path), rel, size=4000)
+    yield from every_kth(docs, PER_SOURCE)
+
+
+_CONTENTS_LINE = re.compile(r"^\s*\d+(\.\d+)*(-\d+)?\s+\S.*$")  # "39.15-3 IsNilpotentGroup"
+
+
+def _gap_docs() -> Iterator[LabelledDoc]:
+    base = fetch.debian("gap-doc") / "usr/share/doc/gap-doc/doc"
+    docs = []
+    for manual in ("ref", "tut"):
+        for path in sorted((base / manual).glob("chap*.html")):
+            if path.stem.endswith("_mj"):  # the same chapter typeset with MathJax
+                continue
+            page = read_text(path).replace("[MathJax on]", "")
+            nav = ("chlinktop", "chlinkbot", "chlinkprevnexttop", "chlinkprevnextbot")
+            lines = html_to_text(page, nav).splitlines()
+            # The chapter's table of contents (numbered section titles) is navigation, not text.
+            text = "\n".join(line for line in lines if not _CONTENTS_LINE.match(line))
+            rel = f"{manual}/{path.name}"
+            docs += _pieces(rel, text, rel, keep=lambda c: len(c) >= 500)
+    yield from every_kth(docs, PER_SOURCE)
+
+
 def _agda_docs() -> Iterator[LabelledDoc]:
     yield from _formal_docs(fetch.debian("agda-stdlib") / "usr/share/agda-stdlib", "*.agda")
 
@@ -249,6 +301,16 @@ SOURCES: list[Source] = [
     Source("metamath-set-mm", "math", "formal proofs (Metamath)", "debian:metamath-databases", "CC0-1.0",
            _metamath_docs, "set.mm cut into ~4,000-character chunks, 400 spread over the file; "
            "group = one twentieth of the file (a held-out split keeps neighbouring sections together)."),
+    Source("coq-hott", "math", "formal proofs (Coq, homotopy type theory)", "debian:libcoq-hott", "BSD-2-Clause",
+           _hott_docs, "HoTT library .v files, ~4,000-character chunks; group = file."),
+    Source("coq-unimath", "math", "formal proofs (Coq, univalent foundations)", "debian:libcoq-unimath",
+           "UniMath licence (MIT-style)", _unimath_docs, "UniMath .v files, ~4,000-character chunks; group = file."),
+    Source("acl2-arithmetic", "math", "formal proofs (ACL2 arithmetic, non-standard analysis)",
+           "debian:acl2-books-source", "BSD-3-Clause", _acl2_docs,
+           "books/arithmetic*, books/nonstd .lisp files, ~4,000-character chunks; group = file."),
+    Source("gap-manual", "math", "math software manual (group theory, algebra)", "debian:gap-doc",
+           "GPL-2.0-or-later", _gap_docs,
+           "GAP reference manual and tutorial chapters, HTML to text, numbered contents lines dropped; group = chapter."),
     Source("sympy-latex-docstrings", "math", "math reference docstrings (LaTeX)", f"pypi:{SYMPY}",
            "BSD-3-Clause", _sympy_docs,
            "Docstrings of the SymPy wheel (not tests) with '.. math::' or >=3 LaTeX commands; group = subpackage."),

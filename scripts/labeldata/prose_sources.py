@@ -1,4 +1,4 @@
-"""Real human-written prose (domain ``web``) from package registries, ten independent sources.
+"""Real human-written prose (domain ``web``) from package registries, twelve independent sources.
 
 Every source below is text people wrote for people to read, of a different kind, so that a domain
 classifier evaluated leave-one-source-out has to label prose it never saw as ``web``:
@@ -26,6 +26,13 @@ classifier evaluated leave-one-source-out has to label prose it never saw as ``w
   tutorial, HOWTOs, FAQ, "What's New", installing/using/extending guides and the glossary;
   technical documentation and tutorials (the library/language/C-API reference is left out: it
   is mostly signatures). Group: the file.
+- ``postgresql-docs``: Debian ``postgresql-doc-15`` (PostgreSQL licence): the PostgreSQL 15
+  manual (tutorial, SQL language, server administration, internals), HTML reduced to text; prose
+  with SQL examples. Release notes are left out (lists of changes). Group: the page.
+- ``linux-kernel-docs``: Debian ``linux-doc-6.1`` (GPL-2.0-only): the kernel's reStructuredText
+  documentation (admin guide, process and maintainer guides, core API, file systems, memory
+  management, networking, drivers); technical prose with code and shell examples. Group: the
+  top-level folder (``admin-guide``, ``filesystems``, ...).
 - ``fortunes``: Debian ``fortunes`` (BSD-4-Clause-UC for the collection; the quotations are from
   many authors): quotations, jokes, anecdotes and Usenet lore; consecutive cookies are joined into
   pieces of about 1,500 characters, the way quotation pages read. Group: the fortune file
@@ -50,7 +57,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from . import fetch
-from .source import LabelledDoc, Source, chunks, every_kth, read_text
+from .source import LabelledDoc, Source, chunks, every_kth, html_to_text, read_text
 
 LIMIT = 500
 MIN_CHARS = 300
@@ -229,6 +236,27 @@ def python_docs() -> Iterator[LabelledDoc]:
     yield from _emit("python-docs", pieces)
 
 
+def postgresql_docs() -> Iterator[LabelledDoc]:
+    base = fetch.debian("postgresql-doc-15") / "usr/share/doc/postgresql-doc-15/html"
+    pieces = []
+    for path in sorted(base.glob("*.html")):
+        if path.name.startswith("release-"):  # release notes: lists of changes, not written prose
+            continue
+        text = re.sub(r"\n{3,}", "\n\n", html_to_text(read_text(path), ("navheader", "navfooter", "toc")))
+        pieces += _chunked(path.name, text, path.name)
+    yield from _emit("postgresql-docs", pieces)
+
+
+def linux_docs() -> Iterator[LabelledDoc]:
+    base = fetch.debian("linux-doc-6.1") / "usr/share/doc/linux-doc-6.1/Documentation"
+    pieces = []
+    for path in sorted(base.rglob("*.rst.gz")):
+        rel = path.relative_to(base).as_posix()
+        text = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+        pieces += _chunked(rel, text, rel.split("/")[0])
+    yield from _emit("linux-kernel-docs", pieces)
+
+
 def fortunes_docs() -> Iterator[LabelledDoc]:
     base = fetch.debian("fortunes") / "usr/share/games/fortunes"
     pieces = []
@@ -278,6 +306,10 @@ SOURCES: list[Source] = [
            devil_docs, "consecutive entries joined to ~2,000 chars"),
     Source("python-docs", "web", "technical documentation, tutorials, FAQ", "debian:python3.11-doc",
            "PSF-2.0", python_docs, "reST sources; API reference parts left out"),
+    Source("postgresql-docs", "web", "technical documentation (database manual)", "debian:postgresql-doc-15",
+           "PostgreSQL", postgresql_docs, "HTML manual pages to text; release notes left out; group = page"),
+    Source("linux-kernel-docs", "web", "technical documentation (kernel reST)", "debian:linux-doc-6.1",
+           "GPL-2.0-only", linux_docs, ".rst files of Documentation/; group = top-level folder"),
     Source("fortunes", "web", "quotations, jokes, anecdotes", "debian:fortunes", "BSD-4-Clause-UC",
            fortunes_docs, "cookies joined to ~1,500 chars; group = fortune file"),
     Source("git-mail-howtos", "web", "mailing-list posts and contributor guides", "debian:git-doc",

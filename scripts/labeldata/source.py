@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -69,3 +70,19 @@ def every_kth(items: list, limit: int) -> list:
 def read_text(path: Path) -> str:
     """A file's text, decoded as UTF-8 with replacement (real files carry stray bytes)."""
     return path.read_bytes().decode("utf-8", "replace")
+
+
+_TAG = re.compile(r"<[^>]+>")
+_SCRIPT = re.compile(r"(?is)<(script|style)\b.*?</\1>")
+
+
+def html_to_text(page: str, drop_classes: tuple[str, ...] = ()) -> str:
+    """An HTML page's visible text: scripts and styles dropped, tags removed, entities decoded.
+
+    ``drop_classes``: ``<div>``s of these classes (navigation bars, tables of contents) are dropped
+    whole; they must not hold nested ``<div>``s.
+    """
+    if drop_classes:
+        names = "|".join(re.escape(c) for c in drop_classes)
+        page = re.sub(rf'(?is)<div class="(?:{names})"[^>]*>.*?</div>', "", page)
+    return html.unescape(_TAG.sub("", _SCRIPT.sub("", page)))
