@@ -6,7 +6,9 @@ Parts (every source comes from ``labeldata``, fetched from Debian/npm/PyPI and c
 - ``loso``: leave-one-source-out. For every training source S of the topical domains: train the
   domain classifier (the shipped recipe, ``labeldata.training_sets``) on every other training
   source, label S from its text alone (no paths, no hints). Per-source recall and the pooled
-  per-domain precision / recall / macro-F1.
+  per-domain precision / recall / macro-F1. ``--without S ...`` drops training sources from every
+  model (what a source adds to the others); ``--subset S ...`` also reports the pooled figures over
+  those left-out sources only (an earlier run's sources, to compare like with like).
 - ``heldout``: the shipped model (trained on every training source) on the fixed held-out sources
   (``labeldata.registry.HELDOUT``, written down before any training), reported last.
 - ``speed``: documents/s of LanguageID + DomainLabeller + QualityScorer against the rest of the
@@ -66,7 +68,8 @@ def per_source_table(rows: list[tuple[str, str, list[str]]]) -> str:
     return "\n".join(lines)
 
 
-def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs: Path | None = None) -> dict:
+def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs: Path | None = None,
+              subset: list[str] | None = None) -> dict:
     by_source = {}
     src_col = np.asarray(table.column("source").to_pylist(), dtype=object)
     texts = table.column("text").to_pylist()
@@ -110,7 +113,16 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
     recalls = {n: p.count(t) / max(len(p), 1) for n, t, p in rows}
     low = sorted(n for n, r in recalls.items() if r < 0.70)
     print(f"sources with recall < 0.70: {len(low)} {low}")
-    return {"macro_f1": report["macro_f1"], "per_source_recall": recalls, "report": report}
+    out = {"macro_f1": report["macro_f1"], "per_source_recall": recalls, "report": report}
+    if subset:  # the same models' figures over an earlier run's sources, to compare like with like
+        kept = [(n, t, p) for n, t, p in rows if n in set(subset)]
+        sub = classification_report([t for _, t, p in kept for _ in p], [x for _, _, p in kept for x in p],
+                                    labels=list(TOPICAL))
+        sub_low = sorted(n for n, _, _ in kept if recalls[n] < 0.70)
+        print(format_report(sub, f"pooled over the {len(kept)} --subset sources"))
+        print(f"--subset sources with recall < 0.70: {len(sub_low)} {sub_low}")
+        out["subset"] = {"sources": [n for n, _, _ in kept], "macro_f1": sub["macro_f1"], "below_0.70": sub_low}
+    return out
 
 
 def part_heldout(table: pa.Table, heldout: list) -> dict:
@@ -177,6 +189,11 @@ def main() -> None:
                         choices=["loso", "heldout", "speed"])
     parser.add_argument("--workers", type=int, default=2, help="LOSO models trained at once")
     parser.add_argument("--only", nargs="*", help="LOSO: only these sources")
+    parser.add_argument("--without", nargs="*", default=[], metavar="SOURCE",
+                        help="LOSO: leave these training sources out of every model and of the figures "
+                        "(what a source adds to the others; an experiment, not the shipped set)")
+    parser.add_argument("--subset", nargs="*", metavar="SOURCE", help="LOSO: also report the pooled figures over "
+                        "these left-out sources only (e.g. an earlier run's sources, to compare like with like)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--docs", type=int, default=3000, help="documents for the speed part")
     parser.add_argument("--json", type=Path, help="write the figures here")
@@ -188,6 +205,10 @@ def main() -> None:
                         help="LOSO: change a field of the training config (an experiment, not the shipped recipe)")
     args = parser.parse_args()
     train, heldout = topical_sources()
+    unknown = set(args.without) - {s.name for s in train}
+    if unknown:
+        parser.error(f"--without: not training sources: {sorted(unknown)}")
+    train = [s for s in train if s.name not in args.without]
     table = registry.corpus_table(train + heldout)
     counts = {d: sum(1 for s in train if s.domain == d) for d in TOPICAL}
     print(f"{len(train)} training sources {counts}, {len(heldout)} held-out; {table.num_rows} documents")
@@ -202,7 +223,7 @@ def main() -> None:
         print(f"training config: {DOMAIN_TRAIN_CONFIG}")
     if "loso" in args.parts:
         names = args.only or [s.name for s in train]
-        out["loso"] = part_loso(table, names, args.workers, args.save_probs)
+        out["loso"] = part_loso(table, names, args.workers, args.save_probs, args.subset)
     if "speed" in args.parts:
         out["speed"] = part_speed(table, args.docs, args.repeats, args.code_language)
     if "heldout" in args.parts:

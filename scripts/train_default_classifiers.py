@@ -57,8 +57,8 @@ QUALITY_FOLDS = 5
 """Folds of whole training sources for the combiner's out-of-source scores (``train_quality``)."""
 RIDGE_ALPHAS = (1e-7, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 """Candidate ridge penalties (per example) of the combiner (``choose_alpha``)."""
-THRESHOLDS = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5)
-"""Candidate default thresholds of the prose quality score (``choose_thresholds``)."""
+THRESHOLDS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0, 3.25, 3.5)
+"""Candidate default thresholds of the prose quality score (``choose_thresholds``), a quarter point apart."""
 
 
 def fetch_lid(out_dir: Path) -> Path:

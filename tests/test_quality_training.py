@@ -34,12 +34,13 @@ def _scores(web: list[float], junk: list[float], reasoning: list[float]):
 
 
 def test_thresholds_follow_the_written_rule():
-    # web prose all 3.2, junk all 1.7: 2.0 is the lowest threshold meeting both targets.
+    # web prose all 3.2, junk all 1.7: 1.75 is the lowest threshold meeting both targets.
     chosen = choose_thresholds(*_scores([3.2] * 20, [1.7] * 20, [1.6] * 19 + [0.5]))
-    assert chosen["web"] == 2.0
-    assert chosen["reasoning"] == 1.5  # 95% of reasoning is >= 1.5, 0% >= 2.0
+    assert chosen["web"] == 1.75
+    assert chosen["reasoning"] == 1.5  # 95% of reasoning is >= 1.5, 0% >= 1.75
     assert set(chosen["table"]) == {f"{t:g}" for t in THRESHOLDS}
-    assert chosen["table"]["2"] == {"web_kept": 1.0, "junk_dropped": 1.0, "reasoning_kept": 0.0}
+    assert chosen["table"]["1.75"] == {"web_kept": 1.0, "junk_dropped": 1.0, "reasoning_kept": 0.0}
+    assert chosen["table"]["1.5"]["junk_dropped"] == 0.0
 
 
 def test_thresholds_fall_back_to_the_smallest_shortfall():

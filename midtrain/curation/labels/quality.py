@@ -59,14 +59,14 @@ ORDER_COMBINER_SIZE = GRADES + 6
 repetition."""
 
 # Chosen on training sources only, on their out-of-source scores (``scripts/train_default_classifiers.py``
-# writes the table into quality-prose.json, "thresholds"): web, the lowest of 1.0, 1.5, ..., 3.5 at
+# writes the table into quality-prose.json, "thresholds"): web, the lowest of 1.0, 1.25, ..., 3.5 at
 # which at least 90% of intact edited prose is kept and at least 85% of real spam, SEO pages and word
-# salad dropped, or if none reaches both the one with the smallest shortfall (2.5: 97.5% / 85.6%;
-# 2.0 drops 20.9%); reasoning (scored by the prose model, which rates solution traces lower), the
-# highest at which at least 90% of intact reasoning documents are kept (1.5: 96.5%; 2.0 keeps 82.5%).
+# salad dropped, or if none reaches both the one with the smallest shortfall (2.5: 93.7% / 73.9%;
+# 2.75 keeps 77.1%); reasoning (scored by the prose model, which rates solution traces lower), the
+# highest at which at least 90% of intact reasoning documents are kept (2.0: 92.2%; 2.25 keeps 81.8%).
 # See README "Labels" for what they give on held-out sources. Code and math are not filtered by score
 # by default: their rules (and dedup) decide, and the score stays available as a column and a tier.
-DEFAULT_QUALITY_THRESHOLDS: dict[str, float] = {"web": 2.5, "reasoning": 1.5}
+DEFAULT_QUALITY_THRESHOLDS: dict[str, float] = {"web": 2.5, "reasoning": 2.0}
 
 
 def quality_type(domains: Sequence[str | None] | pa.Array) -> np.ndarray:
