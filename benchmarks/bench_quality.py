@@ -11,6 +11,9 @@
   per grade (the calibration plot), score mean/std per source; edited prose kept and spam dropped
   at the default threshold.
 - ``threshold``: the same on *training* sources, which is where the default threshold was chosen.
+- ``percentiles``: the 1st / 50th / 99th percentile of each rule signal the math and reasoning
+  policies check, over the good documents of their *training* sources: the math and reasoning
+  cut-offs of ``rules/thresholds.py`` sit above the 99th percentile (below the 1st for minimums).
 """
 
 from __future__ import annotations
@@ -171,9 +174,39 @@ def part_prose_threshold(sources: list, junk: list, table: pa.Table, junk_table:
     return {str(k): v for k, v in rows.items()}
 
 
+PERCENTILE_SIGNALS = (
+    "gopher_rep_dup_line_frac", "gopher_rep_dup_line_char_frac", "gopher_rep_top_2_gram_frac",
+    "gopher_rep_top_3_gram_frac", "gopher_rep_top_4_gram_frac", *[f"gopher_rep_dup_{n}_gram_frac" for n in range(5, 11)],
+    "gopher_quality_word_count", "gopher_quality_mean_word_length", "gopher_quality_alpha_words_ratio",
+    "gopher_quality_hash_ratio", "gopher_quality_ellipsis_ratio", "fineweb_short_line_ratio",
+    "fineweb_char_dup_ratio", "c4_lorem_ipsum",
+)
+
+
+def part_percentiles(sources: list, table: pa.Table) -> dict:
+    """Percentiles of the policy signals over good training documents of math and reasoning."""
+    out: dict = {}
+    for domain in ("math", "reasoning"):
+        texts = [t for s in sources if s.domain == domain for t in source_texts(table, s.name)]
+        if not texts:
+            continue
+        sig = rules.compute_signals(texts, [domain] * len(texts))
+        names = [s.name for s in sources if s.domain == domain]
+        print(f"\n(training sources) {domain}: rule signals of {len(texts)} good documents of {len(names)} sources")
+        print(f"  {'signal':<36} {'p1':>8} {'p50':>8} {'p99':>8} {'max':>8}")
+        out[domain] = {}
+        for col in PERCENTILE_SIGNALS:
+            v = np.asarray(sig.column(col).to_pylist(), dtype=float)
+            p1, p50, p99 = (float(np.nanpercentile(v, q)) for q in (1, 50, 99))
+            out[domain][col] = {"p1": p1, "p50": p50, "p99": p99, "max": float(np.nanmax(v))}
+            print(f"  {col:<36} {p1:>8.3f} {p50:>8.3f} {p99:>8.3f} {np.nanmax(v):>8.3f}")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--parts", nargs="+", default=["policy", "quality"], choices=["policy", "quality", "threshold"])
+    parser.add_argument("--parts", nargs="+", default=["policy", "quality"],
+                        choices=["policy", "quality", "threshold", "percentiles"])
     parser.add_argument("--png", type=Path, help="calibration plot of the held-out quality part")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -183,6 +216,8 @@ def main() -> None:
     table = registry.corpus_table([s for s in sources if s.domain != "bad"])
     junk_table = registry.corpus_table([s for s in sources if s.domain == "bad"])
     out = {}
+    if "percentiles" in args.parts:
+        out["percentiles_train"] = part_percentiles([s for s in train if s.domain != "bad"], table)
     if "threshold" in args.parts:
         out["threshold_train"] = part_prose_threshold([s for s in train if s.domain != "bad"],
                                                       [s for s in train if s.domain == "bad"], table, junk_table,
