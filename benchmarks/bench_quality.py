@@ -176,7 +176,8 @@ def part_prose_threshold(sources: list, junk: list, table: pa.Table, junk_table:
 
 PERCENTILE_SIGNALS = (
     "gopher_rep_dup_line_frac", "gopher_rep_dup_line_char_frac", "gopher_rep_top_2_gram_frac",
-    "gopher_rep_top_3_gram_frac", "gopher_rep_top_4_gram_frac", *[f"gopher_rep_dup_{n}_gram_frac" for n in range(5, 11)],
+    "gopher_rep_top_3_gram_frac", "gopher_rep_top_4_gram_frac",
+    *[f"gopher_rep_dup_{n}_gram_frac" for n in range(5, 11)],
     "gopher_quality_word_count", "gopher_quality_mean_word_length", "gopher_quality_alpha_words_ratio",
     "gopher_quality_hash_ratio", "gopher_quality_ellipsis_ratio", "fineweb_short_line_ratio",
     "fineweb_char_dup_ratio", "c4_lorem_ipsum",

@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scripts.labeldata.source import html_to_text
 from scripts.labeldata.training_sets import head_at_boundary
 from scripts.train_default_classifiers import (RIDGE_ALPHAS, THRESHOLDS, choose_alpha, choose_thresholds,
                                                fit_combiner, source_folds)
@@ -81,3 +82,13 @@ def test_ridge_is_chosen_by_left_out_sources():
     # The constant is not shrunk: a huge penalty leaves the mean grade.
     weights = fit_combiner(grades, features, 1e6)
     assert np.allclose(weights[:-1], 0, atol=1e-3) and abs(weights[-1] - grades.mean()) < 1e-2
+
+
+def test_html_to_text_drops_navigation_scripts_and_tags():
+    page = ('<html><head><style>p {color: red}</style><script>var x = "<b>";</script></head><body>'
+            '<div class="navheader"><a href="a.html">Prev</a> Up</div>'
+            '<div class="sect1"><p>Groups &amp; rings:&nbsp;<i>G</i> &lt; H.</p></div>'
+            '<div class="toc">1.2 Contents</div></body></html>')
+    text = html_to_text(page, ("navheader", "toc"))
+    assert text == "Groups & rings:\xa0G < H."
+    assert "Prev" in html_to_text(page)  # nothing dropped unless asked

@@ -36,8 +36,7 @@ solutions, and formal proofs. Licences are those of the text itself (from the pa
 
 Not used: ``libcoq-stdlib`` and ``hol-light`` (reserved for the project's independent evaluation;
 ``hol88-library-source`` is left out too, as its real-analysis theories are HOL Light's forebears by
-the same author), the DeepMind
-``mathematics-dataset`` generator (1.0.1 imports ``sympy.solvers.diophantine.base_solution_linear``
+the same author), the DeepMind ``mathematics-dataset`` generator (1.0.1 imports ``sympy.solvers.diophantine.base_solution_linear``
 and ``np.object``, both gone from today's SymPy/NumPy; its items are one-line drills anyway),
 ``dedoku`` / ``coso`` / ``math-question-generator`` / ``mathproblem`` (no English word problems with
 worked solutions: solvers or symbolic drills), engram-generator's arithmetic / statistics /
@@ -310,7 +309,8 @@ SOURCES: list[Source] = [
            "books/arithmetic*, books/nonstd .lisp files, ~4,000-character chunks; group = file."),
     Source("gap-manual", "math", "math software manual (group theory, algebra)", "debian:gap-doc",
            "GPL-2.0-or-later", _gap_docs,
-           "GAP reference manual and tutorial chapters, HTML to text, numbered contents lines dropped; group = chapter."),
+           "GAP reference manual and tutorial chapters, HTML to text, numbered contents lines dropped; "
+           "group = chapter."),
     Source("sympy-latex-docstrings", "math", "math reference docstrings (LaTeX)", f"pypi:{SYMPY}",
            "BSD-3-Clause", _sympy_docs,
            "Docstrings of the SymPy wheel (not tests) with '.. math::' or >=3 LaTeX commands; group = subpackage."),
