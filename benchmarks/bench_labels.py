@@ -205,9 +205,13 @@ def main() -> None:
                         help="LOSO: change a field of the training config (an experiment, not the shipped recipe)")
     args = parser.parse_args()
     train, heldout = topical_sources()
-    unknown = set(args.without) - {s.name for s in train}
-    if unknown:
-        parser.error(f"--without: not training sources: {sorted(unknown)}")
+    names = {s.name for s in train}
+    for flag, given in (("--without", args.without), ("--only", args.only), ("--subset", args.subset)):
+        unknown = set(given or ()) - names
+        if unknown:
+            parser.error(f"{flag}: not training sources: {sorted(unknown)}")
+    if set(args.only or ()) & set(args.without):
+        parser.error(f"--only and --without both name {sorted(set(args.only) & set(args.without))}")
     train = [s for s in train if s.name not in args.without]
     table = registry.corpus_table(train + heldout)
     counts = {d: sum(1 for s in train if s.domain == d) for d in TOPICAL}
