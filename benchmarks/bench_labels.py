@@ -194,6 +194,8 @@ def main() -> None:
                         "(what a source adds to the others; an experiment, not the shipped set)")
     parser.add_argument("--subset", nargs="*", metavar="SOURCE", help="LOSO: also report the pooled figures over "
                         "these left-out sources only (e.g. an earlier run's sources, to compare like with like)")
+    parser.add_argument("--extra-code", action="store_true", help="LOSO: also train every model on the "
+                        "code-language model's 121 other code packages (registry.extra_code_sources; an experiment)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--docs", type=int, default=3000, help="documents for the speed part")
     parser.add_argument("--json", type=Path, help="write the figures here")
@@ -213,9 +215,12 @@ def main() -> None:
     if set(args.only or ()) & set(args.without):
         parser.error(f"--only and --without both name {sorted(set(args.only) & set(args.without))}")
     train = [s for s in train if s.name not in args.without]
+    extra = registry.extra_code_sources() if args.extra_code else []
     table = registry.corpus_table(train + heldout)
     counts = {d: sum(1 for s in train if s.domain == d) for d in TOPICAL}
-    print(f"{len(train)} training sources {counts}, {len(heldout)} held-out; {table.num_rows} documents")
+    print(f"{len(train)} training sources {counts}, {len(heldout)} held-out, {len(extra)} extra code packages "
+          f"in every model; {table.num_rows} documents")
+    loso_table = pa.concat_tables([table, registry.corpus_table(extra)]) if extra else table
     out = {}
     global DOMAIN_TRAIN_CONFIG
     for item in args.set:
@@ -227,7 +232,7 @@ def main() -> None:
         print(f"training config: {DOMAIN_TRAIN_CONFIG}")
     if "loso" in args.parts:
         names = args.only or [s.name for s in train]
-        out["loso"] = part_loso(table, names, args.workers, args.save_probs, args.subset)
+        out["loso"] = part_loso(loso_table, names, args.workers, args.save_probs, args.subset)
     if "speed" in args.parts:
         out["speed"] = part_speed(table, args.docs, args.repeats, args.code_language)
     if "heldout" in args.parts:

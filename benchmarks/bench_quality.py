@@ -40,6 +40,7 @@ from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.quality import DEFAULT_QUALITY_THRESHOLDS, QUALITY_TYPES  # noqa: E402
 
 LONG_BYTES = 131_072
+TOPICAL = ("web", "code", "math", "reasoning")
 PER_SOURCE = 300
 
 
@@ -52,7 +53,7 @@ def decide_all(texts: list[str], thresholds: dict | None = None) -> dict[str, li
     quality = score_quality(arr, domains)
     sig = rules.compute_signals(texts, domains.to_pylist())
     cols = {**{n: lang.column(n) for n in lang.column_names}, **{n: sig.column(n) for n in sig.column_names},
-            **{n: quality.column(n) for n in quality.column_names}}
+            **{n: quality.column(n) for n in quality.column_names}, **{n: dom.column(n) for n in dom.column_names}}
     steps, reasons = decide(signals_of(pa.table(cols)), domains, load_decisions(thresholds))
     return {"domain": domains.to_pylist(), "quality": quality.column("quality_score").to_pylist(),
             "step": steps.to_pylist(), "reason": reasons.to_pylist()}
@@ -204,10 +205,86 @@ def part_percentiles(sources: list, table: pa.Table) -> dict:
     return out
 
 
+RUNNER_UP_GRID = (0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
+"""Candidate ``runner_up.min_score`` values, from the most cautious down (``part_runner_up``)."""
+
+
+def decision_signals(texts: list[str], dom: pa.Table) -> pa.Table:
+    """Language, rule signals, quality (by the labelled domain's model) and the labeller's columns."""
+    arr = pa.array(texts, pa.large_string())
+    domains = dom.column("domain")
+    lang, sig, quality = identify_language(arr), rules.compute_signals(texts, domains.to_pylist()), \
+        score_quality(arr, domains)
+    return pa.table({**{n: t.column(n) for t in (lang, sig, quality, dom) for n in t.column_names}})
+
+
+def part_runner_up(train: list, junk: list, table: pa.Table, junk_table: pa.Table, probs_path: Path,
+                   to_domains: list[str]) -> dict:
+    """Choose ``runner_up.min_score`` on training sources only.
+
+    Good documents are labelled by the leave-one-source-out models (``bench_labels.py --parts loso
+    --save-probs F``: the label and runner-up a model gives a source it never saw), junk by the
+    shipped domain model (which never trains on junk). The rule: the lowest value of
+    ``RUNNER_UP_GRID`` at which no training junk kind is dropped more than one point less often than
+    without the second chance.
+    """
+    saved = np.load(probs_path, allow_pickle=False)
+    columns = [str(c) for c in saved["columns"]]
+    src = np.asarray(table.column("source").to_pylist(), dtype=object)
+    index, names, truth = saved["index"], saved["sources"], saved["truth"]
+    if len(index) and (index.max() >= len(src) or not (src[index] == names).all()):
+        raise SystemExit(f"{probs_path}: its rows do not match this registry's table (re-run bench_labels --save-probs)")
+    texts_all = table.column("text").to_pylist()
+    order = np.argsort(-saved["probs"], axis=1)
+    top, second = order[:, 0], order[:, 1]
+    rows_p = np.arange(len(index))
+    picked = [i for s in train for i in every_kth(np.flatnonzero(names == s.name).tolist(), PER_SOURCE)]
+    texts = [texts_all[index[i]] for i in picked]
+    dom = pa.table({"domain": pa.array([columns[top[i]] for i in picked], pa.string()),
+                    "domain_runner_up": pa.array([columns[second[i]] for i in picked], pa.string()),
+                    "domain_runner_up_score": pa.array(saved["probs"][rows_p, second][picked], pa.float32())})
+    good = decision_signals(texts, dom)
+    good_truth = np.array([truth[i] for i in picked])
+    junk_parts = []
+    for s in junk:
+        jt = source_texts(junk_table, s.name)
+        labels = label_domains(pa.array(jt, pa.large_string()))
+        junk_parts.append((s.kind, decision_signals(jt, labels)))
+    settings = [("off", False)] + [(f"{t:g}", {"min_score": t, "to_domains": to_domains}) for t in RUNNER_UP_GRID]
+    table_out: dict[str, dict] = {}
+    for name, cfg in settings:
+        decisions = load_decisions({"runner_up": cfg})
+        steps, _ = decide(signals_of(good), good.column("domain"), decisions)
+        kept = np.asarray(steps.is_null().to_numpy(zero_copy_only=False))
+        row = {f"keep_{d}": round(float(kept[good_truth == d].mean()), 4) for d in TOPICAL}
+        by_kind: dict[str, list[float]] = defaultdict(list)
+        for kind, sig in junk_parts:
+            steps, _ = decide(signals_of(sig), sig.column("domain"), decisions)
+            by_kind[kind] += np.asarray(steps.is_valid().to_numpy(zero_copy_only=False), dtype=float).tolist()
+        row.update({f"drop_{k}": round(float(np.mean(v)), 4) for k, v in sorted(by_kind.items())})
+        table_out[name] = row
+    base = table_out["off"]
+    drops = [k for k in base if k.startswith("drop_")]
+    allowed = [t for t in RUNNER_UP_GRID if all(table_out[f"{t:g}"][k] >= base[k] - 0.01 for k in drops)]
+    chosen = min(allowed) if allowed else None
+    print("\n(runner-up) training sources: good documents labelled by leave-one-source-out models, junk by "
+          f"the shipped model; keep / drop rate per runner_up.min_score (to_domains {to_domains})")
+    keys = list(base)
+    print(f"{'min_score':>9} " + " ".join(f"{k:>18}" for k in keys))
+    for name, row in table_out.items():
+        print(f"{name:>9} " + " ".join(f"{row[k]:>18.1%}" for k in keys))
+    print(f"chosen (lowest value with every junk drop within 1 point of 'off'): {chosen}")
+    return {"table": table_out, "chosen": chosen, "documents": len(picked), "to_domains": to_domains}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--parts", nargs="+", default=["policy", "quality"],
-                        choices=["policy", "quality", "threshold", "percentiles"])
+                        choices=["policy", "quality", "threshold", "percentiles", "runner-up"])
+    parser.add_argument("--loso-probs", type=Path, help="runner-up: the out-of-source probabilities of "
+                        "`bench_labels.py --parts loso --save-probs F`")
+    parser.add_argument("--runner-up-to", nargs="+", default=["math", "reasoning"],
+                        help="runner-up: the domains whose policies give the second chance")
     parser.add_argument("--png", type=Path, help="calibration plot of the held-out quality part")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -219,6 +296,15 @@ def main() -> None:
     out = {}
     if "percentiles" in args.parts:
         out["percentiles_train"] = part_percentiles([s for s in train if s.domain != "bad"], table)
+    if "runner-up" in args.parts:
+        if not args.loso_probs:
+            parser.error("--parts runner-up needs --loso-probs (from bench_labels.py --parts loso --save-probs F)")
+        topical = [s for s in sources if s.domain in TOPICAL]  # bench_labels' table: training, then held-out
+        loso_table = registry.corpus_table([s for s in topical if s.name not in registry.HELDOUT]
+                                           + [s for s in topical if s.name in registry.HELDOUT])
+        out["runner_up_train"] = part_runner_up([s for s in train if s.domain in TOPICAL],
+                                                [s for s in train if s.domain == "bad"], loso_table, junk_table,
+                                                args.loso_probs, args.runner_up_to)
     if "threshold" in args.parts:
         out["threshold_train"] = part_prose_threshold([s for s in train if s.domain != "bad"],
                                                       [s for s in train if s.domain == "bad"], table, junk_table,

@@ -122,3 +122,46 @@ def test_quality_tiers_select_through_refilter_and_the_audit_is_in_the_report(tm
     assert "quality_tier<3" in reasons
     assert json.loads((out / "report.json").read_text())["input_records"] == json.loads(
         (corpus / "report.json").read_text())["input_records"]
+
+
+def test_runner_up_domain_gives_a_second_chance_to_rules_and_language_but_not_quality(sample_raw):
+    """A web-labelled CHAMP solution that fails the prose rules is kept when its runner-up is math and
+    sure enough; not when the runner-up is too unsure, off, or web's quality minimum fails."""
+    texts = [json.loads(line)["text"] for line in (sample_raw / "champ.jsonl").read_text().splitlines()[:60]]
+    n = len(texts)
+    lang = identify_language(texts)
+    sig = rules.compute_signals(texts, ["web"] * n)
+    q = score_quality(texts, ["web"] * n)
+
+    def steps(runner_up_score: float, cfg: dict | None, quality: float | None = None) -> list[str | None]:
+        cols = {**{c: lang[c] for c in lang.column_names}, **{c: sig[c] for c in sig.column_names},
+                **{c: q[c] for c in q.column_names}, "domain_runner_up": pa.array(["math"] * n),
+                "domain_runner_up_score": pa.array([runner_up_score] * n, pa.float32())}
+        if quality is not None:
+            cols["quality_score"] = pa.array([quality] * n, pa.float32())
+        return decide(signals_of(pa.table(cols)), pa.array(["web"] * n), load_decisions(cfg))[0].to_pylist()
+
+    as_web = steps(0.0, {"runner_up": False}, quality=5.0)
+    assert as_web.count(None) < 0.5 * n  # the prose rules drop most worked solutions
+    rescued = steps(0.5, {"runner_up": {"min_score": 0.2}}, quality=5.0)
+    assert rescued.count(None) >= 0.9 * n
+    assert all(b is None for a, b in zip(as_web, rescued) if a is None)  # a second chance never drops
+    assert steps(0.1, {"runner_up": {"min_score": 0.2}}, quality=5.0) == as_web  # too unsure
+    assert steps(0.5, {"runner_up": {"min_score": 0.2, "to_domains": ["code"]}}, quality=5.0) == as_web
+    low = steps(0.5, {"runner_up": {"min_score": 0.2}}, quality=0.5)  # web's quality minimum still holds
+    assert low.count(None) == 0 and "quality" in low
+    assert steps(0.5, None, quality=5.0) == as_web  # off by default
+    assert steps(0.5, {"runner_up": True}, quality=5.0) == rescued  # true: the default values (0.05)
+    with pytest.raises(Exception, match="runner_up.min_score"):
+        load_decisions({"runner_up": {"min_score": 2}})
+
+
+def test_labeller_names_the_runner_up_only_where_the_classifier_decided():
+    texts = [d["text"] for d in heldout()][:6] + ["", "x = 1\n"]
+    table = label_domains(texts, paths=[None] * 7 + ["a.py"])
+    for dom, rule, alt, score in zip(*(table[c].to_pylist() for c in ("domain", "domain_rule", "domain_runner_up",
+                                                                        "domain_runner_up_score"))):
+        if rule in ("classifier", "latex", "code_lines"):
+            assert alt is not None and alt != dom and 0.0 <= score <= 1.0
+        else:
+            assert alt is None and score is None

@@ -35,6 +35,12 @@ inside), Debian ``fortunes`` (no riddle/puzzle file), ``eprover`` (no TPTP probl
 (10-40 s for a handful of items on 2 cores), ``dedoku`` (Sudoku by named human techniques: puzzles
 made by removing givens need only naked singles and cost ~6 s each), Debian ``prover9-doc``,
 ``gnubg-data`` and ``texlive-games`` (software / LaTeX-package manuals, not written-out reasoning),
+npm ``@argdown/core`` (2.0.1, 1.1.0), ``@argdown/node`` and ``@argdown/cli`` (compiled JS and changelogs; no
+example ``.argdown`` argument maps), ``aima3`` 1.0.11 and ``aima`` 2015.4.5 (code, tests and a few CSV tables;
+the AIMA notebooks are not packaged), ``arglib``, ``arglu``, ``argminer`` and ``pyargdown`` (code only;
+corpora are downloaded at run time), Debian ``gbrainy`` (about 60 puzzle texts, mostly arithmetic, with
+one-sentence rationales), ``archdogma`` (a 78 KB catalogue of software-engineering dogmas, not step-by-step
+reasoning),
 ``bigbench`` (reserved) and every benchmark eval set.
 
 Run ``python -m scripts.labeldata.reasoning_sources`` for a table (documents, MB, a sample per source).

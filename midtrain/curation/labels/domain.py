@@ -121,6 +121,8 @@ DOMAIN_SIGNAL_SCHEMA: dict[str, pa.DataType] = {
     "domain_score": pa.float32(),          # probability of the label (1.0 for hint/length/extension)
     "domain_rule": pa.string(),            # which rule decided (see module docstring)
     "domain_classifier": pa.string(),      # the classifier's own top label
+    "domain_runner_up": pa.string(),       # its likeliest other label (null unless the classifier decided)
+    "domain_runner_up_score": pa.float32(),  # that label's probability
     "domain_latex_per_kb": pa.float32(),
     "domain_code_line_fraction": pa.float32(),
     "length_chars": pa.int64(),            # characters (code points) of the whole document
@@ -231,7 +233,7 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     binary_frac, latin_frac = script_signals(windows)
     classifier = load_classifier(config.model)
     with_features = classifier.knows(f"{FEATURE_PREFIX}code0")
-    pred = classifier.predict(classifier_lines(windows, with_features, (latex, code_frac)))
+    pred, second = classifier.predict_ranked(classifier_lines(windows, with_features, (latex, code_frac)), 2)
 
     domain = pred.labels.copy()
     score = pred.scores.copy()
@@ -261,6 +263,14 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
         by_hint = hint != ""
         domain[by_hint], rule[by_hint], score[by_hint] = hint[by_hint], "hint", 1.0
 
+    # the classifier's likeliest label other than the domain, where the classifier (or a tie-break) decided
+    by_model = np.isin(rule, ("classifier", "latex", "code_lines"))
+    top_is_domain = pred.labels == domain
+    runner_up = np.where(top_is_domain, second.labels, pred.labels)
+    runner_up_score = np.where(top_is_domain, second.scores, pred.scores).astype(np.float32)
+    runner_up[~by_model | (runner_up == "")] = None
+    runner_up_score[~by_model] = np.nan
+
     code_lang = np.full(n, None, dtype=object)
     code_score = np.full(n, np.nan, dtype=np.float32)
     is_code = np.flatnonzero(domain == "code")
@@ -273,6 +283,8 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
         "domain_score": pa.array(score, pa.float32()),
         "domain_rule": pa.array(rule.tolist(), pa.string()),
         "domain_classifier": pa.array(pred.labels.tolist(), pa.string()),
+        "domain_runner_up": pa.array(runner_up.tolist(), pa.string()),
+        "domain_runner_up_score": pa.array(runner_up_score, pa.float32(), from_pandas=True),
         "domain_latex_per_kb": pa.array(latex, pa.float32()),
         "domain_code_line_fraction": pa.array(code_frac, pa.float32()),
         "length_chars": pa.array(chars, pa.int64()),

@@ -68,13 +68,22 @@ class FastTextClassifier:
 
     def predict(self, lines: list[str]) -> Predictions:
         """Top-1 label and probability for each single-line string (no ``\\n`` inside)."""
+        return self.predict_ranked(lines, 1)[0]
+
+    def predict_ranked(self, lines: list[str], k: int = 2) -> list[Predictions]:
+        """The ``k`` most likely labels, best first: one ``Predictions`` per rank (label ``""``, score 0
+        where the model has fewer labels)."""
         if not lines:
-            return Predictions(np.zeros(0, object), np.zeros(0, np.float32))
-        all_labels, all_probs = self.model.f.multilinePredict([line + "\n" for line in lines], 1, 0.0, "replace")
-        labels = np.array([lab[0][len(LABEL_PREFIX):] if lab else "" for lab in all_labels], dtype=object)
-        scores = np.array([p[0] if len(p) else 0.0 for p in all_probs], dtype=np.float32)
-        # fastText's softmax can round to a hair above 1 (it adds 1e-5 before the log).
-        return Predictions(labels, np.clip(scores, 0.0, 1.0))
+            return [Predictions(np.zeros(0, object), np.zeros(0, np.float32)) for _ in range(k)]
+        all_labels, all_probs = self.model.f.multilinePredict([line + "\n" for line in lines], k, 0.0, "replace")
+        out = []
+        for r in range(k):
+            labels = np.array([lab[r][len(LABEL_PREFIX):] if len(lab) > r else "" for lab in all_labels],
+                              dtype=object)
+            scores = np.array([p[r] if len(p) > r else 0.0 for p in all_probs], dtype=np.float32)
+            # fastText's softmax can round to a hair above 1 (it adds 1e-5 before the log).
+            out.append(Predictions(labels, np.clip(scores, 0.0, 1.0)))
+        return out
 
 
     def knows(self, word: str) -> bool:
