@@ -69,7 +69,7 @@ def per_source_table(rows: list[tuple[str, str, list[str]]]) -> str:
 
 
 def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs: Path | None = None,
-              subset: list[str] | None = None) -> dict:
+              subset: list[str] | None = None, examples: dict[str, int] | None = None) -> dict:
     by_source = {}
     src_col = np.asarray(table.column("source").to_pylist(), dtype=object)
     texts = table.column("text").to_pylist()
@@ -82,10 +82,10 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
     probs: dict[str, np.ndarray] = {}
 
     def one(name: str) -> tuple[str, str, list[str]]:
-        labels, examples = domain_examples(table, exclude=exclude_always | {name})
+        labels, texts = domain_examples(table, exclude=exclude_always | {name}, **(examples or {}))
         with tempfile.TemporaryDirectory() as tmp:
             model = Path(tmp) / "domain.ftz"
-            train_classifier(labels, examples, model, DOMAIN_TRAIN_CONFIG)
+            train_classifier(labels, texts, model, DOMAIN_TRAIN_CONFIG)
             pred = predict(str(model), by_source[name][0], DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
             if save_probs:
                 windows = text_windows(pa.array(by_source[name][0], pa.large_string()),
@@ -205,6 +205,9 @@ def main() -> None:
                         help="speed: the domain labeller's code_language_model(s) to time")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="LOSO: change a field of the training config (an experiment, not the shipped recipe)")
+    parser.add_argument("--examples", action="append", default=[], metavar="NAME=N",
+                        help="LOSO: change an integer argument of domain_examples (per_domain, per_source, "
+                        "windows_per_doc; an experiment)")
     args = parser.parse_args()
     train, heldout = topical_sources()
     names = {s.name for s in train}
@@ -232,7 +235,13 @@ def main() -> None:
         print(f"training config: {DOMAIN_TRAIN_CONFIG}")
     if "loso" in args.parts:
         names = args.only or [s.name for s in train]
-        out["loso"] = part_loso(loso_table, names, args.workers, args.save_probs, args.subset)
+        examples = {k: int(v) for k, _, v in (item.partition("=") for item in args.examples)}
+        unknown = set(examples) - {"per_domain", "per_source", "windows_per_doc"}
+        if unknown:
+            parser.error(f"--examples: unknown {sorted(unknown)}")
+        if examples:
+            print(f"domain_examples: {examples}")
+        out["loso"] = part_loso(loso_table, names, args.workers, args.save_probs, args.subset, examples)
     if "speed" in args.parts:
         out["speed"] = part_speed(table, args.docs, args.repeats, args.code_language)
     if "heldout" in args.parts:
