@@ -233,7 +233,8 @@ def part_runner_up(train: list, junk: list, table: pa.Table, junk_table: pa.Tabl
     src = np.asarray(table.column("source").to_pylist(), dtype=object)
     index, names, truth = saved["index"], saved["sources"], saved["truth"]
     if len(index) and (index.max() >= len(src) or not (src[index] == names).all()):
-        raise SystemExit(f"{probs_path}: its rows do not match this registry's table (re-run bench_labels --save-probs)")
+        raise SystemExit(f"{probs_path}: its rows do not match this registry's table "
+                         "(re-run bench_labels --save-probs)")
     texts_all = table.column("text").to_pylist()
     order = np.argsort(-saved["probs"], axis=1)
     top, second = order[:, 0], order[:, 1]

@@ -23,8 +23,7 @@ The thresholds mapping is the rules' own (``params``, ``domains``, ``default``; 
 those values; off by default, see :class:`RunnerUpPolicy`).
 
 A second chance for the targeted domains, when asked for: a document labelled ``web`` that fails a
-check, but whose
-domain classifier gave ``math`` or ``reasoning`` at least ``runner_up.min_score``
+check, but whose domain classifier gave ``math`` or ``reasoning`` at least ``runner_up.min_score``
 (``domain_runner_up``), is kept when it passes that domain's language and rule checks instead. A
 formal proof or a puzzle solution that the classifier half-mistook for prose then meets the rules
 written for it, not the prose rules; its ``domain`` stays the classifier's label and web's quality
