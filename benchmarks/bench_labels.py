@@ -8,7 +8,9 @@ Parts (every source comes from ``labeldata``, fetched from Debian/npm/PyPI and c
   source, label S from its text alone (no paths, no hints). Per-source recall and the pooled
   per-domain precision / recall / macro-F1. ``--without S ...`` drops training sources from every
   model (what a source adds to the others); ``--subset S ...`` also reports the pooled figures over
-  those left-out sources only (an earlier run's sources, to compare like with like).
+  those left-out sources only (an earlier run's sources, to compare like with like). Experiments:
+  ``--set FIELD=VALUE`` (training config), ``--examples NAME=N`` (``domain_examples`` sizes),
+  ``--extra-code`` (the code-language model's other packages in every model).
 - ``heldout``: the shipped model (trained on every training source) on the fixed held-out sources
   (``labeldata.registry.HELDOUT``, written down before any training), reported last.
 - ``speed``: documents/s of LanguageID + DomainLabeller + QualityScorer against the rest of the
@@ -235,10 +237,12 @@ def main() -> None:
         print(f"training config: {DOMAIN_TRAIN_CONFIG}")
     if "loso" in args.parts:
         names = args.only or [s.name for s in train]
-        examples = {k: int(v) for k, _, v in (item.partition("=") for item in args.examples)}
-        unknown = set(examples) - {"per_domain", "per_source", "windows_per_doc"}
-        if unknown:
-            parser.error(f"--examples: unknown {sorted(unknown)}")
+        examples = {}
+        for item in args.examples:
+            key, _, value = item.partition("=")
+            if key not in ("per_domain", "per_source", "windows_per_doc") or not value.isdigit():
+                parser.error(f"--examples {item!r}: expected per_domain, per_source or windows_per_doc=N")
+            examples[key] = int(value)
         if examples:
             print(f"domain_examples: {examples}")
         out["loso"] = part_loso(loso_table, names, args.workers, args.save_probs, args.subset, examples)

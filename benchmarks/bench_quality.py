@@ -14,6 +14,9 @@
 - ``percentiles``: the 1st / 50th / 99th percentile of each rule signal the math and reasoning
   policies check, over the good documents of their *training* sources: the math and reasoning
   cut-offs of ``rules/thresholds.py`` sit above the 99th percentile (below the 1st for minimums).
+- ``runner-up`` (with ``--loso-probs F`` from ``bench_labels.py --parts loso --save-probs F``): keep
+  and drop rates on *training* sources for each ``runner_up.min_score`` of the keep decision's
+  second chance, and the value its rule chooses (``part_runner_up``).
 """
 
 from __future__ import annotations
@@ -36,27 +39,30 @@ from scripts.labeldata.source import every_kth  # noqa: E402
 from midtrain.curation import rules  # noqa: E402
 from midtrain.curation.decide import decide, load_decisions, signals_of  # noqa: E402
 from midtrain.curation.labels import identify_language, label_domains, score_quality  # noqa: E402
+from midtrain.curation.labels.domain import DOMAINS  # noqa: E402
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.quality import DEFAULT_QUALITY_THRESHOLDS, QUALITY_TYPES  # noqa: E402
 
 LONG_BYTES = 131_072
-TOPICAL = ("web", "code", "math", "reasoning")
 PER_SOURCE = 300
 
 
 def decide_all(texts: list[str], thresholds: dict | None = None) -> dict[str, list]:
     """The default pipeline's decision for each text: domain, quality, reject step and reason."""
-    arr = pa.array(texts, pa.large_string())
-    lang = identify_language(arr)
-    dom = label_domains(arr)
-    domains = dom.column("domain")
-    quality = score_quality(arr, domains)
-    sig = rules.compute_signals(texts, domains.to_pylist())
-    cols = {**{n: lang.column(n) for n in lang.column_names}, **{n: sig.column(n) for n in sig.column_names},
-            **{n: quality.column(n) for n in quality.column_names}, **{n: dom.column(n) for n in dom.column_names}}
-    steps, reasons = decide(signals_of(pa.table(cols)), domains, load_decisions(thresholds))
-    return {"domain": domains.to_pylist(), "quality": quality.column("quality_score").to_pylist(),
+    dom = label_domains(pa.array(texts, pa.large_string()))
+    signals = decision_signals(texts, dom)
+    steps, reasons = decide(signals_of(signals), dom.column("domain"), load_decisions(thresholds))
+    return {"domain": dom.column("domain").to_pylist(), "quality": signals.column("quality_score").to_pylist(),
             "step": steps.to_pylist(), "reason": reasons.to_pylist()}
+
+
+def decision_signals(texts: list[str], dom: pa.Table) -> pa.Table:
+    """Language, rule signals, quality (by the labelled domain's model) and the labeller's columns."""
+    arr = pa.array(texts, pa.large_string())
+    domains = dom.column("domain")
+    parts = (identify_language(arr), rules.compute_signals(texts, domains.to_pylist()), score_quality(arr, domains),
+             dom)
+    return pa.table({n: t.column(n) for t in parts for n in t.column_names})
 
 
 def source_texts(table: pa.Table, name: str, limit: int = PER_SOURCE) -> list[str]:
@@ -209,15 +215,6 @@ RUNNER_UP_GRID = (0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
 """Candidate ``runner_up.min_score`` values, from the most cautious down (``part_runner_up``)."""
 
 
-def decision_signals(texts: list[str], dom: pa.Table) -> pa.Table:
-    """Language, rule signals, quality (by the labelled domain's model) and the labeller's columns."""
-    arr = pa.array(texts, pa.large_string())
-    domains = dom.column("domain")
-    lang, sig, quality = identify_language(arr), rules.compute_signals(texts, domains.to_pylist()), \
-        score_quality(arr, domains)
-    return pa.table({**{n: t.column(n) for t in (lang, sig, quality, dom) for n in t.column_names}})
-
-
 def part_runner_up(train: list, junk: list, table: pa.Table, junk_table: pa.Table, probs_path: Path,
                    to_domains: list[str]) -> dict:
     """Choose ``runner_up.min_score`` on training sources only.
@@ -257,7 +254,7 @@ def part_runner_up(train: list, junk: list, table: pa.Table, junk_table: pa.Tabl
         decisions = load_decisions({"runner_up": cfg})
         steps, _ = decide(signals_of(good), good.column("domain"), decisions)
         kept = np.asarray(steps.is_null().to_numpy(zero_copy_only=False))
-        row = {f"keep_{d}": round(float(kept[good_truth == d].mean()), 4) for d in TOPICAL}
+        row = {f"keep_{d}": round(float(kept[good_truth == d].mean()), 4) for d in columns}
         by_kind: dict[str, list[float]] = defaultdict(list)
         for kind, sig in junk_parts:
             steps, _ = decide(signals_of(sig), sig.column("domain"), decisions)
@@ -300,10 +297,10 @@ def main() -> None:
     if "runner-up" in args.parts:
         if not args.loso_probs:
             parser.error("--parts runner-up needs --loso-probs (from bench_labels.py --parts loso --save-probs F)")
-        topical = [s for s in sources if s.domain in TOPICAL]  # bench_labels' table: training, then held-out
+        topical = [s for s in sources if s.domain in DOMAINS]  # bench_labels' table: training, then held-out
         loso_table = registry.corpus_table([s for s in topical if s.name not in registry.HELDOUT]
                                            + [s for s in topical if s.name in registry.HELDOUT])
-        out["runner_up_train"] = part_runner_up([s for s in train if s.domain in TOPICAL],
+        out["runner_up_train"] = part_runner_up([s for s in train if s.domain in DOMAINS],
                                                 [s for s in train if s.domain == "bad"], loso_table, junk_table,
                                                 args.loso_probs, args.runner_up_to)
     if "threshold" in args.parts:

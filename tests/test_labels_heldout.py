@@ -14,6 +14,7 @@ from midtrain.curation import curate, refilter
 from midtrain.curation import rules
 from midtrain.curation.decide import decide, load_decisions, signals_of
 from midtrain.curation.labels import DomainConfig, identify_language, label_domains, score_quality
+from midtrain.errors import ConfigError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "labels_heldout.jsonl"
 
@@ -152,7 +153,7 @@ def test_runner_up_domain_gives_a_second_chance_to_rules_and_language_but_not_qu
     assert low.count(None) == 0 and "quality" in low
     assert steps(0.5, None, quality=5.0) == as_web  # off by default
     assert steps(0.5, {"runner_up": True}, quality=5.0) == rescued  # true: the default values (0.05)
-    with pytest.raises(Exception, match="runner_up.min_score"):
+    with pytest.raises(ConfigError, match="runner_up.min_score"):
         load_decisions({"runner_up": {"min_score": 2}})
 
 

@@ -151,11 +151,11 @@ def decide(signals: pa.Table, domains: pa.Array | list[str], decisions: Decision
     if policy is None or "domain_runner_up" not in signals.column_names:
         return steps, reasons
     runner_up = signals.column("domain_runner_up").combine_chunks()
-    second = pc.and_(pc.is_valid(steps), pc.and_(
-        pc.is_in(domains, pa.array(policy.from_domains, pa.string())),
-        pc.and_(pc.is_in(runner_up, pa.array(policy.to_domains, pa.string())),
-                pc.greater_equal(signals.column("domain_runner_up_score").combine_chunks(), policy.min_score))))
-    second = pc.fill_null(second, False)
+    second = pc.is_valid(steps)
+    for condition in (pc.is_in(domains, pa.array(policy.from_domains, pa.string())),
+                      pc.is_in(runner_up, pa.array(policy.to_domains, pa.string())),
+                      pc.greater_equal(signals.column("domain_runner_up_score").combine_chunks(), policy.min_score)):
+        second = pc.and_(second, pc.fill_null(condition, False))
     if not pc.any(second).as_py():
         return steps, reasons
     alt_steps, _ = _decide_as(signals, domains, decisions, rule_domains=pc.if_else(second, runner_up, domains))

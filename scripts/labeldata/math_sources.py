@@ -36,8 +36,9 @@ solutions, and formal proofs. Licences are those of the text itself (from the pa
 
 Not used: ``libcoq-stdlib`` and ``hol-light`` (reserved for the project's independent evaluation;
 ``hol88-library-source`` is left out too, as its real-analysis theories are HOL Light's forebears by
-the same author), the DeepMind ``mathematics-dataset`` generator (1.0.1 imports ``sympy.solvers.diophantine.base_solution_linear``
-and ``np.object``, both gone from today's SymPy/NumPy; its items are one-line drills anyway),
+the same author), the DeepMind ``mathematics-dataset`` generator (1.0.1 imports
+``sympy.solvers.diophantine.base_solution_linear`` and ``np.object``, both gone from today's
+SymPy/NumPy; its items are one-line drills anyway),
 ``dedoku`` / ``coso`` / ``math-question-generator`` / ``mathproblem`` (no English word problems with
 worked solutions: solvers or symbolic drills), engram-generator's arithmetic / statistics /
 finance generators (terse formulas, not words), and any benchmark evaluation set (MATH, GSM8K, AIME, ...).
