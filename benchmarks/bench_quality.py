@@ -174,10 +174,10 @@ def part_prose_threshold(sources: list, junk: list, table: pa.Table, junk_table:
     qs = np.array(score_quality(spam, ["web"] * len(spam)).column("quality_score").to_pylist()) if spam else np.zeros(0)
     print(f"\n({title}) prose threshold: share of edited prose kept / spam+SEO+salad dropped (score only)")
     rows = {}
-    for t in (1.0, 1.5, 2.0, 2.5, 3.0, 3.5):
+    for t in np.arange(1.0, 3.51, 0.25).round(2).tolist():  # the candidates of train_default_classifiers
         rows[t] = (float((qp >= t).mean()), float((qs < t).mean()) if len(qs) else float("nan"))
         mark = " <- default" if t == DEFAULT_QUALITY_THRESHOLDS.get("web") else ""
-        print(f"  >= {t:.1f}: prose kept {rows[t][0]:.1%}, junk dropped {rows[t][1]:.1%}{mark}")
+        print(f"  >= {t:.2f}: prose kept {rows[t][0]:.1%}, junk dropped {rows[t][1]:.1%}{mark}")
     return {str(k): v for k, v in rows.items()}
 
 

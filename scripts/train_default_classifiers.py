@@ -39,8 +39,9 @@ from scripts.labeldata import fetch, registry  # noqa: E402
 from scripts.labeldata.training_sets import DOMAIN_TRAIN_CONFIG, domain_examples, quality_examples  # noqa: E402
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.models import MODELS_DIR  # noqa: E402
-from midtrain.curation.labels.quality import (GRADES, document_order, document_structure,  # noqa: E402
-                                              grade_probabilities, quality_features)
+from midtrain.curation.labels.quality import (GRADES, document_brackets, document_order,  # noqa: E402
+                                              document_structure, grade_probabilities, quadratic_features,
+                                              quality_features)
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows  # noqa: E402
 from midtrain.curation.labels.training import TrainConfig, train_classifier  # noqa: E402
 
@@ -210,7 +211,8 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
     if not combiner_only:
         train_classifier([f"g{g}" for g in grades], [t for _, t, _ in examples], model, QUALITY_CONFIG)
     dup, clean = document_structure(texts)
-    features = quality_features(probs, dup, clean, document_order(texts))
+    features = quadratic_features(quality_features(probs, dup, clean, document_order(texts),
+                                                   document_brackets(texts)))
     alpha, cv = choose_alpha(grades, features, groups)
     coef = fit_combiner(grades, features, alpha)
     fitted = np.clip(features @ coef, 0, 5)

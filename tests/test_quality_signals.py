@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from midtrain.curation.labels.quality import (OLD_COMBINER_SIZE, ORDER_COMBINER_SIZE, SHORT_LINE_BYTES,
-                                              apply_combiner, document_order, quality_features, score_quality)
+from midtrain.curation.labels.quality import (OLD_COMBINER_SIZE, ORDER_COMBINER_SIZE, QUADRATIC_COMBINER_SIZE,
+                                              SHORT_LINE_BYTES, SHORT_LINE_COMBINER_SIZE, SIGNALS, apply_combiner,
+                                              document_brackets, document_order, quadratic_features,
+                                              quality_features, score_quality)
 
 SPACE = " \t\n\r"
 
@@ -74,18 +77,76 @@ def test_order_signals_separate_prose_from_its_shuffled_and_salad_versions():
     assert l1 > l0 and w2 > w0 and r3 > r0 and s4 > s0
 
 
+def reference_brackets(text: str, max_open: int = 20) -> tuple[float, float]:
+    """:func:`bracket_signals` in plain Python, from its docstring."""
+    depth = unmatched = 0
+    bracket_lines = 0
+    for line in text.split("\n"):
+        bracket_lines += any(c in "()[]{}" for c in line)
+        for c in line:
+            if c in "([{":
+                depth += 1
+            elif c in ")]}":
+                if depth:
+                    depth -= 1
+                else:
+                    unmatched += 1
+    return (unmatched / bracket_lines if bracket_lines else 0.0, min(depth, max_open) / max_open)
+
+
+def kernel_brackets(texts: list[str]) -> list[tuple[float, float]]:
+    return list(zip(*(signal.tolist() for signal in document_brackets(pa.array(texts, pa.large_string())))))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="()[]{}x \n\té", max_size=200))
+def test_bracket_signals_equal_the_reference(text):
+    got = kernel_brackets([text])[0]
+    assert np.allclose(got, reference_brackets(text), atol=1e-6), (text, got, reference_brackets(text))
+
+
+def test_bracket_signals_separate_code_from_its_shuffled_and_cut_versions():
+    code = ("def area(shape):\n    if shape.kind == 'circle':\n        return pi * (shape.r ** 2)\n"
+            "    return sum([side for side in shape.sides])\n\n"
+            "int main(void) {\n    for (int i = 0; i < 3; i++) {\n        printf(\"%d\\n\", f(i));\n    }\n"
+            "    return 0;\n}\n")
+    lines = code.split("\n")
+    shuffled = "\n".join(lines[i] for i in np.random.default_rng(3).permutation(len(lines)))
+    cut = code[:code.index("printf")]
+    (u0, o0), (u1, _), (_, o2) = kernel_brackets([code, shuffled, cut])
+    assert u0 == 0.0 and o0 == 0.0 and u1 > 0.0 and o2 > 0.0
+
+
+def test_quadratic_features_hold_every_signal_and_every_pair():
+    rng = np.random.default_rng(2)
+    features = np.column_stack([rng.random((3, SIGNALS)), np.ones(3)])
+    wide = quadratic_features(features)
+    assert wide.shape[1] == QUADRATIC_COMBINER_SIZE
+    pairs = [features[:, i] * features[:, j] for i in range(SIGNALS) for j in range(i, SIGNALS)]
+    assert np.allclose(wide, np.column_stack([features[:, :-1], *pairs, np.ones(3)]))
+
+
 def test_older_combiners_read_the_features_of_their_time():
     probs = np.random.default_rng(1).dirichlet(np.ones(6), size=4)
     dup, clean = np.array([0.0, 0.1, 0.2, 0.3]), np.array([1.0, 0.0, 1.0, 0.0])
     order = (np.full(4, 0.5), np.full(4, 0.25), np.full(4, 0.125), np.full(4, 0.75))
-    features = quality_features(probs, dup, clean, order)
-    assert features.shape[1] == ORDER_COMBINER_SIZE + 1
+    brackets = (np.full(4, 0.0625), np.full(4, 0.05))
+    features = quality_features(probs, dup, clean, order, brackets)
+    assert features.shape[1] == SIGNALS + 1
     nine = np.arange(OLD_COMBINER_SIZE, dtype=np.float64)
     assert np.allclose(apply_combiner(features, nine), np.column_stack([probs, dup, clean, np.ones(4)]) @ nine)
     twelve = np.arange(ORDER_COMBINER_SIZE, dtype=np.float64)
-    assert np.allclose(apply_combiner(features, twelve), np.column_stack([probs, dup, clean, *order[:3], np.ones(4)]) @ twelve)
-    current = np.arange(ORDER_COMBINER_SIZE + 1, dtype=np.float64)
-    assert np.allclose(apply_combiner(features, current), features @ current)
+    assert np.allclose(apply_combiner(features, twelve),
+                       np.column_stack([probs, dup, clean, *order[:3], np.ones(4)]) @ twelve)
+    thirteen = np.arange(SHORT_LINE_COMBINER_SIZE, dtype=np.float64)
+    assert np.allclose(apply_combiner(features, thirteen),
+                       np.column_stack([probs, dup, clean, *order, np.ones(4)]) @ thirteen)
+    linear = np.arange(SIGNALS + 1, dtype=np.float64)
+    assert np.allclose(apply_combiner(features, linear), features @ linear)
+    quadratic = np.arange(QUADRATIC_COMBINER_SIZE, dtype=np.float64)
+    assert np.allclose(apply_combiner(features, quadratic), quadratic_features(features) @ quadratic)
+    with pytest.raises(ValueError, match="7 weights"):
+        apply_combiner(features, np.ones(7))
 
 
 def test_quality_scores_are_deterministic_and_in_range():
