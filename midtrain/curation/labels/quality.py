@@ -292,25 +292,31 @@ def bracket_signals(offsets: np.ndarray, data: np.ndarray, max_open: int = 20) -
     n = offsets.shape[0] - 1
     unmatched_out = np.zeros(n, np.float32)
     open_out = np.zeros(n, np.float32)
+    kinds = np.zeros(256, np.uint8)  # 1 newline, 2 opening, 3 closing: one table look-up per byte
+    kinds[10] = 1
+    kinds[40] = kinds[91] = kinds[123] = 2
+    kinds[41] = kinds[93] = kinds[125] = 3
     for i in range(n):
         depth = 0
         unmatched = 0
         bracket_lines = 0
         has_bracket = False
-        for j in range(offsets[i], offsets[i + 1] + 1):
-            c = data[j] if j < offsets[i + 1] else 10
-            if c == 10:
+        for j in range(offsets[i], offsets[i + 1]):
+            kind = kinds[data[j]]
+            if kind == 0:
+                continue
+            if kind == 1:
                 bracket_lines += has_bracket
                 has_bracket = False
-            elif c == 40 or c == 91 or c == 123:
-                depth += 1
+            else:
                 has_bracket = True
-            elif c == 41 or c == 93 or c == 125:
-                has_bracket = True
-                if depth == 0:
+                if kind == 2:
+                    depth += 1
+                elif depth == 0:
                     unmatched += 1
                 else:
                     depth -= 1
+        bracket_lines += has_bracket  # the last line, without a newline after it
         if bracket_lines:
             unmatched_out[i] = unmatched / bracket_lines
         open_out[i] = min(depth, max_open) / max_open
