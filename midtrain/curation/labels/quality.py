@@ -12,23 +12,24 @@ duplicated lines, shuffled lines, word salad and keyword stuffing) plus real jun
          repetition, short_lines, unmatched_closings, left_open]
     quality_score = clip(w · [s, s_i * s_j for every i <= j, 1], 0, 5)
 
-where ``P(gk)`` are the model's grade probabilities, and the structural signals (numba kernels)
-see what a bag of n-grams over a window cannot: lines repeated far apart and text cut off
-mid-sentence (over the whole document), and over its first 8 KiB, words or lines out of their
-written order (a full stop followed by a lower-case word or line) and a few words repeated over
-and over (keyword stuffing), and the share of short lines (menus, link lists, footers), and over
-the whole document brackets closed before they were opened (lines out of order in code and LaTeX)
-or left open at the end (a file cut off); these carry over to sources the fastText model never saw,
-since they measure the text's order and shape, not its vocabulary. The products of pairs of signals
-let the combiner weigh one signal by another (shuffled lines count where the vocabulary looks
-clean); it stays a closed-form fit. ``w`` is fitted by ridge least squares on *out-of-source* grade probabilities:
-each training example scored by a fastText model trained without its source (five folds of whole
-sources), so ``w`` says how far the model's vocabulary can be trusted on a source it never saw,
-and how much the structural signals must carry (fitted on unseen documents of *seen* sources, as
-before, it trusted the vocabulary too much, and new sources scored lower than training ones); the
-ridge penalty is the one that ranks a training source left out of the fit best. ``w`` is stored
-next to the model (``quality-<type>.json``). ``quality_tier`` is the score rounded to an integer
-(0-5); schedules and ``refilter`` select by tier. The keep decision is ``quality_reject_reasons``, per domain.
+where ``P(gk)`` are the model's grade probabilities, and the structural signals (numba kernels) see
+what a bag of n-grams over a window cannot: lines repeated far apart and text cut off mid-sentence
+(over the whole document), and over its first 8 KiB, words or lines out of their written order (a
+full stop followed by a lower-case word or line) and a few words repeated over and over (keyword
+stuffing), and the share of short lines (menus, link lists, footers), and over the whole document
+brackets closed before they were opened (lines out of order in code and LaTeX) or left open at the
+end (a file cut off); these carry over to sources the fastText model never saw, since they measure
+the text's order and shape, not its vocabulary. The products of pairs of signals let the combiner
+weigh one signal by another (shuffled lines count where the vocabulary looks clean); it stays a
+closed-form fit. ``w`` is fitted by ridge least squares on *out-of-source* grade probabilities: each
+training example scored by a fastText model trained without its source (five folds of whole
+sources), so ``w`` says how far the model's vocabulary can be trusted on a source it never saw, and
+how much the structural signals must carry (fitted on unseen documents of *seen* sources, as before,
+it trusted the vocabulary too much, and new sources scored lower than training ones); the ridge
+penalty is the one that ranks a training source left out of the fit best. ``w`` is stored next to
+the model (``quality-<type>.json``). ``quality_tier`` is the score rounded to an integer (0-5);
+schedules and ``refilter`` select by tier. The keep decision is ``quality_reject_reasons``, per
+domain.
 """
 
 from __future__ import annotations
