@@ -204,7 +204,7 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
     grades = np.array([g for g, _, _ in examples])
     groups = [grp for _, _, grp in examples]
     texts = pa.array([t for _, t, _ in examples], pa.large_string())
-    lines = fasttext_lines(text_windows(texts, 512, 512))
+    lines = fasttext_lines(text_windows(texts, QUALITY_CONFIG.head, QUALITY_CONFIG.middle))
     folds = source_folds(groups, QUALITY_FOLDS)
     probs = out_of_source_probabilities(grades, [t for _, t, _ in examples], lines, folds)
     model = out_dir / f"quality-{qtype}.ftz"

@@ -167,3 +167,31 @@ def test_default_thresholds_are_the_ones_the_training_script_chose():
 
     chosen = json.loads((MODELS_DIR / "quality-prose.json").read_text())["thresholds"]
     assert DEFAULT_QUALITY_THRESHOLDS == {"web": chosen["web"], "reasoning": chosen["reasoning"]}
+
+
+def test_a_quality_model_is_scored_on_the_window_it_was_trained_on(sample_raw, tmp_path):
+    """A model trained on 64 bytes of head and nothing of the middle is scored on those bytes, read
+    from its ``.json`` card: the text past them changes no grade probability."""
+    import json
+    from dataclasses import asdict
+
+    from midtrain.curation.labels.quality import grade_probabilities, text_window
+    from midtrain.curation.labels.text_windows import fasttext_lines, text_windows
+    from midtrain.curation.labels.training import TrainConfig, train_classifier
+
+    texts = [json.loads(line)["text"] for line in (sample_raw / "python_docs.jsonl").read_text().splitlines()[:60]]
+    texts = [t for t in texts if len(t.encode()) > 2000]
+    config = TrainConfig(epochs=2, dim=8, holdout=0.0, head=64, middle=0)
+    train_classifier([f"g{i % 6}" for i in range(len(texts))], texts, tmp_path / "q-prose.ftz", config)
+    weights = np.zeros(QUADRATIC_COMBINER_SIZE)
+    weights[:6] = np.arange(6)  # the expected grade, nothing else
+    (tmp_path / "q-prose.json").write_text(json.dumps({"combiner": weights.tolist(), "config": asdict(config)}))
+    model = str(tmp_path / "q")
+    assert text_window(model, "prose") == (64, 0)
+
+    probs = grade_probabilities(str(tmp_path / "q-prose.ftz"), fasttext_lines(text_windows(texts, 64, 0)))
+    scores = score_quality(texts, ["web"] * len(texts), model)["quality_score"].to_numpy()
+    assert np.allclose(scores, np.clip(probs @ np.arange(6), 0, 5), atol=1e-5)
+    tails = [t[:64] + " ".join(reversed(t[64:].split(" "))) for t in texts]  # the same head, another tail
+    assert np.allclose(score_quality(tails, ["web"] * len(texts), model)["quality_score"].to_numpy(), scores,
+                       atol=1e-5)

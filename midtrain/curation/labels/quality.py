@@ -341,13 +341,25 @@ def model_name(model: str, qtype: str) -> str:
     return f"{model}-{qtype}" if model == "quality" else f"{model}-{qtype}.ftz"
 
 
-def combiner(model: str, qtype: str) -> np.ndarray:
-    """The fitted weights stored beside the type's fastText model (default: the expected grade)."""
+def model_card(model: str, qtype: str) -> dict:
+    """The ``.json`` stored beside the type's fastText model (its combiner and training config), or
+    ``{}`` when there is none."""
     ref = model_name(model, qtype)
     path = MODELS_DIR / f"{ref}.json" if model == "quality" else Path(ref).with_suffix(".json")
-    if not path.is_file():
-        return np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
-    return np.asarray(json.loads(path.read_text())["combiner"], np.float64)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def combiner(model: str, qtype: str) -> np.ndarray:
+    """The fitted weights stored beside the type's fastText model (default: the expected grade)."""
+    expected_grade = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0] + [0.0] * (ORDER_COMBINER_SIZE - GRADES)
+    return np.asarray(model_card(model, qtype).get("combiner", expected_grade), np.float64)
+
+
+def text_window(model: str, qtype: str) -> tuple[int, int]:
+    """(head, middle) bytes the type's model was trained on, so scoring reads the same window
+    (512 + 512 for a model stored without its config)."""
+    config = model_card(model, qtype).get("config", {})
+    return int(config.get("head", 512)), int(config.get("middle", 512))
 
 
 def grade_probabilities(model: str, lines: list[str]) -> np.ndarray:
@@ -400,19 +412,21 @@ def apply_combiner(features: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def score_quality(texts: pa.Array | list[str], domains: Sequence[str | None] | pa.Array | None = None,
-                  model: str = "quality", head_bytes: int = 512, middle_bytes: int = 512) -> pa.Table:
-    """``quality_score`` (0-5), ``quality_tier`` and ``quality_type`` of each text, scored by its type's model."""
+                  model: str = "quality") -> pa.Table:
+    """``quality_score`` (0-5), ``quality_tier`` and ``quality_type`` of each text, scored by its type's
+    model on the text window that model was trained on (:func:`text_window`)."""
     arr = pc.fill_null(as_string_array(texts), "")
     n = len(arr)
     types = quality_type(domains if domains is not None else ["web"] * n)
-    lines = fasttext_lines(text_windows(arr, head_bytes, middle_bytes))
     dup, clean = document_structure(arr)
     order = document_order(arr)
     brackets = document_brackets(arr)
     score = np.zeros(n, np.float64)
     for qtype in sorted(set(types.tolist())):
         rows = np.flatnonzero(types == qtype)
-        probs = grade_probabilities(model_name(model, qtype), [lines[i] for i in rows])
+        texts_of_type = arr if len(rows) == n else arr.take(pa.array(rows))
+        lines = fasttext_lines(text_windows(texts_of_type, *text_window(model, qtype)))
+        probs = grade_probabilities(model_name(model, qtype), lines)
         features = quality_features(probs, dup[rows], clean[rows], tuple(o[rows] for o in order),
                                     tuple(b[rows] for b in brackets))
         score[rows] = apply_combiner(features, combiner(model, qtype))
