@@ -25,6 +25,10 @@ solutions, and formal proofs. Licences are those of the text itself (from the pa
 - ``acl2-arithmetic`` (Debian ``acl2-books-source``, BSD-3-Clause): ACL2's arithmetic books and
   its non-standard analysis books (``books/arithmetic*``, ``books/nonstd``): ``defthm`` theorems
   about integers, rationals, reals, limits, derivatives and integrals, with their proof hints.
+- ``minlog-proofs`` (Debian ``minlog``, GPL-2.0-or-later): the example proof scripts of Minlog, a
+  proof assistant of the Munich logic group (arithmetic, lists, trees, program extraction): goals
+  stated in its logic and proved with ``assume`` / ``use`` / ``ind`` tactics, in Scheme syntax; only
+  files that state a goal (``set-goal``).
 - ``gap-manual`` (Debian ``gap-doc``, GPL-2.0-or-later): the GAP reference manual and tutorial
   (groups, rings, fields, representations), HTML reduced to text, chapter contents dropped.
 - ``sympy-latex-docstrings`` (PyPI ``sympy`` 1.14.0 wheel, BSD-3-Clause): SymPy docstrings that
@@ -208,6 +212,17 @@ def _gap_docs() -> Iterator[LabelledDoc]:
     yield from every_kth(docs, PER_SOURCE)
 
 
+def _minlog_docs() -> Iterator[LabelledDoc]:
+    root = fetch.debian("minlog") / "usr/share/doc/minlog/examples"
+    docs = []
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".scm", ".mpc", ".tac")):
+        text = read_text(path)
+        if "(set-goal" in text:  # a proof script, not a library of definitions or a loader
+            rel = path.relative_to(root).as_posix()
+            docs += _pieces(rel, text, rel, size=4000)
+    yield from every_kth(docs, PER_SOURCE)
+
+
 def _agda_docs() -> Iterator[LabelledDoc]:
     yield from _formal_docs(fetch.debian("agda-stdlib") / "usr/share/agda-stdlib", "*.agda")
 
@@ -308,6 +323,9 @@ SOURCES: list[Source] = [
     Source("acl2-arithmetic", "math", "formal proofs (ACL2 arithmetic, non-standard analysis)",
            "debian:acl2-books-source", "BSD-3-Clause", _acl2_docs,
            "books/arithmetic*, books/nonstd .lisp files, ~4,000-character chunks; group = file."),
+    Source("minlog-proofs", "math", "formal proofs (Minlog, Scheme syntax)", "debian:minlog", "GPL-2.0-or-later",
+           _minlog_docs, "examples/ .scm/.mpc/.tac files stating a goal (set-goal), ~4,000-character chunks; "
+           "group = file."),
     Source("gap-manual", "math", "math software manual (group theory, algebra)", "debian:gap-doc",
            "GPL-2.0-or-later", _gap_docs,
            "GAP reference manual and tutorial chapters, HTML to text, numbered contents lines dropped; "

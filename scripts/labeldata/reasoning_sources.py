@@ -30,8 +30,8 @@ Tried and not used: ``phantom-wiki`` (multi-hop QA; no installable distribution 
 ``theoremkb`` (only loaders that download e-SNLI/QASC/WorldTree from the hub), ``juriscraper``
 (sdist ships no example opinions), ``internetargumentcorpus`` and ``natural-reasoning`` (no data
 inside), Debian ``fortunes`` (no riddle/puzzle file), ``eprover`` (no TPTP problems shipped),
-``minlog`` (Scheme sources, i.e. code), reasoning-gym's ``syllogism`` / ``time_intervals``
-(items under 200 characters) and ``futoshiki`` / ``knight_swap`` and chuk's ``cryptarithmetic``
+``minlog`` (proof scripts, not written-out reasoning: its examples are a math source),
+reasoning-gym's ``syllogism`` / ``time_intervals`` (items under 200 characters) and ``futoshiki`` / ``knight_swap`` and chuk's ``cryptarithmetic``
 (10-40 s for a handful of items on 2 cores), ``dedoku`` (Sudoku by named human techniques: puzzles
 made by removing givens need only naked singles and cost ~6 s each), Debian ``prover9-doc``,
 ``gnubg-data`` and ``texlive-games`` (software / LaTeX-package manuals, not written-out reasoning),
