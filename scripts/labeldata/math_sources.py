@@ -31,6 +31,10 @@ solutions, and formal proofs. Licences are those of the text itself (from the pa
   files that state a goal (``set-goal``).
 - ``gap-manual`` (Debian ``gap-doc``, GPL-2.0-or-later): the GAP reference manual and tutorial
   (groups, rings, fields, representations), HTML reduced to text, chapter contents dropped.
+- ``maxima-manual`` (Debian ``maxima-doc``, GPL-2.0): the Maxima computer algebra manual
+  (integration, special functions, linear algebra, series, number theory), HTML reduced to text,
+  page headers dropped: definitions in prose with ``(%i1)`` / ``(%o1)`` sessions whose results are
+  typeset as 2-D ASCII formulas.
 - ``sympy-latex-docstrings`` (PyPI ``sympy`` 1.14.0 wheel, BSD-3-Clause): SymPy docstrings that
   carry LaTeX math (``.. math::`` blocks or several LaTeX commands): mathematical reference text.
 - ``mathgenerator-exercises`` (PyPI ``mathgenerator`` 1.5.0 wheel, MIT): English-worded exercises
@@ -223,6 +227,20 @@ def _minlog_docs() -> Iterator[LabelledDoc]:
     yield from every_kth(docs, PER_SOURCE)
 
 
+def _maxima_docs() -> Iterator[LabelledDoc]:
+    root = fetch.debian("maxima-doc") / "usr/share/doc/maxima-doc/html"
+    docs = []
+    pages = [p for p in root.glob("maxima_*.html") if p.stem.split("_")[1].isdigit()]  # not toc, ovr, singlepage
+    for path in sorted(pages, key=lambda p: int(p.stem.split("_")[1])):
+        page = read_text(path)
+        if "Index (Maxima" in page or "Documentation Categories (Maxima" in page:  # lists of links
+            continue
+        text = html_to_text(page, ("header",)).strip()
+        text = text.split("\n", 1)[1] if "\n" in text else text  # the <title>
+        docs += _pieces(path.name, text, path.name, size=4000, keep=lambda c: len(c) >= 500)
+    yield from every_kth(docs, PER_SOURCE)
+
+
 def _agda_docs() -> Iterator[LabelledDoc]:
     yield from _formal_docs(fetch.debian("agda-stdlib") / "usr/share/agda-stdlib", "*.agda")
 
@@ -330,6 +348,9 @@ SOURCES: list[Source] = [
            "GPL-2.0-or-later", _gap_docs,
            "GAP reference manual and tutorial chapters, HTML to text, numbered contents lines dropped; "
            "group = chapter."),
+    Source("maxima-manual", "math", "math software manual (computer algebra)", "debian:maxima-doc", "GPL-2.0",
+           _maxima_docs, "maxima_<n>.html pages but the two indexes, HTML to text, headers dropped, ~4,000-character "
+           "chunks; group = page."),
     Source("sympy-latex-docstrings", "math", "math reference docstrings (LaTeX)", f"pypi:{SYMPY}",
            "BSD-3-Clause", _sympy_docs,
            "Docstrings of the SymPy wheel (not tests) with '.. math::' or >=3 LaTeX commands; group = subpackage."),
