@@ -31,9 +31,10 @@ Tried and not used: ``phantom-wiki`` (multi-hop QA; no installable distribution 
 (sdist ships no example opinions), ``internetargumentcorpus`` and ``natural-reasoning`` (no data
 inside), Debian ``fortunes`` (no riddle/puzzle file), ``eprover`` (no TPTP problems shipped),
 ``minlog`` (proof scripts, not written-out reasoning: its examples are a math source),
-reasoning-gym's ``syllogism`` / ``time_intervals`` (items under 200 characters) and ``futoshiki`` / ``knight_swap`` and chuk's ``cryptarithmetic``
-(10-40 s for a handful of items on 2 cores), ``dedoku`` (Sudoku by named human techniques: puzzles
-made by removing givens need only naked singles and cost ~6 s each), Debian ``prover9-doc``,
+reasoning-gym's ``syllogism`` / ``time_intervals`` (items under 200 characters) and ``futoshiki`` /
+``knight_swap`` and chuk's ``cryptarithmetic`` (10-40 s for a handful of items on 2 cores),
+``dedoku`` (Sudoku by named human techniques: puzzles made by removing givens need only naked
+singles and cost ~6 s each), Debian ``prover9-doc``,
 ``gnubg-data`` and ``texlive-games`` (software / LaTeX-package manuals, not written-out reasoning),
 npm ``@argdown/core`` (2.0.1, 1.1.0), ``@argdown/node`` and ``@argdown/cli`` (compiled JS and changelogs; no
 example ``.argdown`` argument maps), ``aima3`` 1.0.11 and ``aima`` 2015.4.5 (code, tests and a few CSV tables;
