@@ -86,7 +86,7 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
     def one(name: str) -> tuple[str, str, list[str]]:
         labels, texts = domain_examples(table, exclude=exclude_always | {name}, **(examples or {}))
         with tempfile.TemporaryDirectory() as tmp:
-            model = Path(tmp) / "domain.ftz"
+            model = Path(tmp) / "domain.bin"
             train_classifier(labels, texts, model, DOMAIN_TRAIN_CONFIG)
             pred = predict(str(model), by_source[name][0], DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
             if save_probs:

