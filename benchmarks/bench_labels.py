@@ -10,9 +10,13 @@ Parts (every source comes from ``labeldata``, fetched from Debian/npm/PyPI and c
   model (what a source adds to the others); ``--subset S ...`` also reports the pooled figures over
   those left-out sources only (an earlier run's sources, to compare like with like). Experiments:
   ``--set FIELD=VALUE`` (training config), ``--examples NAME=N`` (``domain_examples`` sizes),
-  ``--extra-code`` (the code-language model's other packages in every model).
+  ``--extra-code`` (the code-language model's other packages in every model). ``--crop N`` also
+  labels every left-out document cut to its first N characters (at a word end) with the same
+  model: does a short text keep its domain? (Short web pages, mail, messages are common; the
+  training windows are about 1 KB.)
 - ``heldout``: the shipped model (trained on every training source) on the fixed held-out sources
-  (``labeldata.registry.HELDOUT``, written down before any training), reported last.
+  (``labeldata.registry.HELDOUT``, written down before any training), reported last; ``--crop N``
+  as for ``loso``.
 - ``speed``: documents/s of LanguageID + DomainLabeller + QualityScorer against the rest of the
   default pipeline's steps on the same documents (medians over ``--repeats``), and docs/s/core, once
   per ``--code-language`` model (``hybrid``, the default, and ``fasttext``, which never runs Magika).
@@ -36,7 +40,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.labeldata import registry  # noqa: E402
-from scripts.labeldata.training_sets import DOMAIN_TRAIN_CONFIG, domain_examples  # noqa: E402
+from scripts.labeldata.training_sets import DOMAIN_TRAIN_CONFIG, crop_text, domain_examples  # noqa: E402
 from midtrain.curation.labels import DomainConfig, label_domains  # noqa: E402
 from midtrain.curation.labels.domain import classifier_lines  # noqa: E402
 from midtrain.curation.labels.evaluation import classification_report, format_report  # noqa: E402
@@ -71,7 +75,7 @@ def per_source_table(rows: list[tuple[str, str, list[str]]]) -> str:
 
 
 def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs: Path | None = None,
-              subset: list[str] | None = None, examples: dict[str, int] | None = None) -> dict:
+              subset: list[str] | None = None, examples: dict[str, int] | None = None, crop: int = 0) -> dict:
     by_source = {}
     src_col = np.asarray(table.column("source").to_pylist(), dtype=object)
     texts = table.column("text").to_pylist()
@@ -82,6 +86,7 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
     exclude_always = set(registry.HELDOUT)
 
     probs: dict[str, np.ndarray] = {}
+    cropped: dict[str, list[str]] = {}
 
     def one(name: str) -> tuple[str, str, list[str]]:
         labels, texts = domain_examples(table, exclude=exclude_always | {name}, **(examples or {}))
@@ -89,6 +94,9 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
             model = Path(tmp) / "domain.bin"
             train_classifier(labels, texts, model, DOMAIN_TRAIN_CONFIG)
             pred = predict(str(model), by_source[name][0], DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
+            if crop:
+                cropped[name] = predict(str(model), [crop_text(t, crop) for t in by_source[name][0]],
+                                        DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
             if save_probs:
                 windows = text_windows(pa.array(by_source[name][0], pa.large_string()),
                                        DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
@@ -104,7 +112,8 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
         np.savez_compressed(save_probs, sources=np.array([n for n, _, p in rows for _ in p]),
                             truth=np.array([t for _, t, p in rows for _ in p]),
                             index=np.concatenate([np.flatnonzero(src_col == n) for n, _, _ in rows]),
-                            probs=np.concatenate([probs[n] for n, _, _ in rows]), columns=np.array(TOPICAL))
+                            probs=np.concatenate([probs[n] for n, _, _ in rows]), columns=np.array(TOPICAL),
+                            pred=np.array([x for _, _, p in rows for x in p]))
     truth = [t for _, t, p in rows for _ in p]
     pred = [x for _, _, p in rows for x in p]
     report = classification_report(truth, pred, labels=list(TOPICAL))
@@ -124,10 +133,20 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
         print(format_report(sub, f"pooled over the {len(kept)} --subset sources"))
         print(f"--subset sources with recall < 0.70: {len(sub_low)} {sub_low}")
         out["subset"] = {"sources": [n for n, _, _ in kept], "macro_f1": sub["macro_f1"], "below_0.70": sub_low}
+    if crop:  # the same models on every left-out document cut to its first `crop` characters
+        crows = [(n, t, cropped[n]) for n, t, _ in rows]
+        crep = classification_report([t for _, t, p in crows for _ in p], [x for _, _, p in crows for x in p],
+                                     labels=list(TOPICAL))
+        clow = sorted(n for n, t, p in crows if p.count(t) / max(len(p), 1) < 0.70)
+        print(f"\n(loso, --crop {crop}) the same models on each left-out document's first {crop} characters")
+        print(per_source_table(crows))
+        print(format_report(crep, f"pooled over every left-out source, documents cut to {crop} characters"))
+        print(f"sources with recall < 0.70 (cut): {len(clow)} {clow}")
+        out["crop"] = {"chars": crop, "macro_f1": crep["macro_f1"], "report": crep, "below_0.70": clow}
     return out
 
 
-def part_heldout(table: pa.Table, heldout: list) -> dict:
+def part_heldout(table: pa.Table, heldout: list, crop: int = 0) -> dict:
     rows = []
     src_col = np.asarray(table.column("source").to_pylist(), dtype=object)
     texts = table.column("text").to_pylist()
@@ -140,8 +159,20 @@ def part_heldout(table: pa.Table, heldout: list) -> dict:
     print(f"\n(heldout) shipped domain model on the fixed held-out sources {[s.name for s in heldout]}")
     print(per_source_table(rows))
     print(format_report(report, "pooled over the held-out sources"))
-    return {"macro_f1": report["macro_f1"], "report": report,
-            "per_source_recall": {n: p.count(t) / max(len(p), 1) for n, t, p in rows}}
+    out = {"macro_f1": report["macro_f1"], "report": report,
+           "per_source_recall": {n: p.count(t) / max(len(p), 1) for n, t, p in rows}}
+    if crop:  # the same documents cut to their first `crop` characters
+        crows = []
+        for s in heldout:
+            idx = np.flatnonzero(src_col == s.name)
+            crows.append((s.name, s.domain, predict("domain", [crop_text(texts[i], crop) for i in idx])))
+        crep = classification_report([t for _, t, p in crows for _ in p], [x for _, _, p in crows for x in p],
+                                     labels=list(TOPICAL))
+        print(f"\n(heldout, --crop {crop}) the held-out documents cut to their first {crop} characters")
+        print(per_source_table(crows))
+        print(format_report(crep, f"pooled over the held-out sources, documents cut to {crop} characters"))
+        out["crop"] = {"chars": crop, "macro_f1": crep["macro_f1"], "report": crep}
+    return out
 
 
 def part_speed(table: pa.Table, docs: int, repeats: int, code_language_models: list[str]) -> dict:
@@ -198,18 +229,20 @@ def main() -> None:
                         "these left-out sources only (e.g. an earlier run's sources, to compare like with like)")
     parser.add_argument("--extra-code", action="store_true", help="LOSO: also train every model on the "
                         "code-language model's 121 other code packages (registry.extra_code_sources; an experiment)")
+    parser.add_argument("--crop", type=int, default=0, metavar="CHARS", help="loso, heldout: also label every "
+                        "document cut to its first CHARS characters (at a word end) with the same model: short texts")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--docs", type=int, default=3000, help="documents for the speed part")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--save-probs", type=Path, help="LOSO: write each document's out-of-source class "
-                        "probabilities here (.npz)")
+                        "probabilities and final labels here (.npz)")
     parser.add_argument("--code-language", nargs="+", default=["hybrid", "fasttext"],
                         help="speed: the domain labeller's code_language_model(s) to time")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="LOSO: change a field of the training config (an experiment, not the shipped recipe)")
     parser.add_argument("--examples", action="append", default=[], metavar="NAME=N",
                         help="LOSO: change an integer argument of domain_examples (per_domain, per_source, "
-                        "windows_per_doc; an experiment)")
+                        "windows_per_doc, short_per_doc; an experiment)")
     args = parser.parse_args()
     train, heldout = topical_sources()
     names = {s.name for s in train}
@@ -240,16 +273,17 @@ def main() -> None:
         examples = {}
         for item in args.examples:
             key, _, value = item.partition("=")
-            if key not in ("per_domain", "per_source", "windows_per_doc") or not value.isdigit():
-                parser.error(f"--examples {item!r}: expected per_domain, per_source or windows_per_doc=N")
+            if key not in ("per_domain", "per_source", "windows_per_doc", "short_per_doc") or not value.isdigit():
+                parser.error(f"--examples {item!r}: expected per_domain, per_source, windows_per_doc or "
+                             "short_per_doc=N")
             examples[key] = int(value)
         if examples:
             print(f"domain_examples: {examples}")
-        out["loso"] = part_loso(loso_table, names, args.workers, args.save_probs, args.subset, examples)
+        out["loso"] = part_loso(loso_table, names, args.workers, args.save_probs, args.subset, examples, args.crop)
     if "speed" in args.parts:
         out["speed"] = part_speed(table, args.docs, args.repeats, args.code_language)
     if "heldout" in args.parts:
-        out["heldout"] = part_heldout(table, heldout)
+        out["heldout"] = part_heldout(table, heldout, args.crop)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
 

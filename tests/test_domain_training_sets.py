@@ -1,0 +1,52 @@
+"""The domain model's training examples: short pieces of long documents, and the cut the benchmark uses."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scripts.labeldata.training_sets import SHORT_CHARS, crop_text, domain_examples, short_crops
+
+WORDS = st.lists(st.text("abcdefgh", min_size=1, max_size=12), min_size=1, max_size=400)
+SEPARATORS = st.sampled_from([" ", "\n", "  ", " \n"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(WORDS, SEPARATORS, st.integers(1, 600))
+def test_crop_text_is_a_prefix_within_the_limit_and_cuts_no_word_when_it_can(words, sep, chars):
+    text = sep.join(words)
+    out = crop_text(text, chars)
+    assert text.startswith(out) and len(out) <= chars
+    if len(text) <= chars:
+        assert out == text
+    elif len(out) < chars and len(out) > chars // 2:  # cut at whitespace: the next character is a separator
+        assert text[len(out)] in " \n"
+
+
+@settings(max_examples=100, deadline=None)
+@given(WORDS, st.integers(0, 3), st.text("xyz/0123456789", min_size=1, max_size=8))
+def test_short_crops_are_short_pieces_of_the_text_seeded_by_their_key(words, count, key):
+    text = "\n".join(" ".join(words[i:i + 7]) for i in range(0, len(words), 7))
+    out = short_crops(text, count, key)
+    assert out == short_crops(text, count, key)  # deterministic
+    if len(text) <= 2 * SHORT_CHARS[1]:
+        assert out == []
+        return
+    assert len(out) == count
+    for piece in out:
+        assert len(piece) <= SHORT_CHARS[1] and piece in text
+        assert text.startswith(piece) or text[text.index(piece) - 1] in "\n "  # begins at a line start
+
+
+def test_domain_examples_add_short_pieces_only_when_asked():
+    long_web = " ".join(f"word{i}" for i in range(400))  # about 2,900 characters
+    short_math = "Let x be 2. Then x + x = 4."
+    table = pa.table({"source": ["web-a", "web-a", "math-a"], "domain": ["web", "web", "math"],
+                      "text": [long_web, long_web + " end", short_math]})
+    labels, texts = domain_examples(table, windows_per_doc=3)
+    with_short, short_texts = domain_examples(table, windows_per_doc=3, short_per_doc=2)
+    assert labels.count("math") == with_short.count("math")  # short documents give no more pieces
+    assert with_short.count("web") == labels.count("web") + 2 * 2  # two pieces per long web document
+    assert min(len(t) for lab, t in zip(with_short, short_texts) if lab == "web") <= SHORT_CHARS[1]
+    assert domain_examples(table, short_per_doc=2) == (with_short, short_texts)
