@@ -83,7 +83,7 @@ def train_domain(topical: pa.Table, out: Path) -> dict:
     # Shipped as trained, unquantized: the model leave-one-source-out measures. Quantized (no cutoff,
     # two sub-vectors per vector) it agreed with the unquantized model on 99.5% of *training* lines
     # (benchmarks/bench_fasttext_quantize.py), but on sources it never saw it scored 0.788 against
-    # 0.831 (dsub 4: 0.793; benchmarks/README.md, stop 32). Unquantized: 17.3 MB (50,000 buckets), faster
+    # 0.831 (dsub 4: 0.793; benchmarks/README.md, stop 32). Unquantized: 9.4 MB (50,000 buckets, dim 16), faster
     # to predict.
     train_classifier(labels, texts, out, DOMAIN_TRAIN_CONFIG)
     counts = {lab: labels.count(lab) for lab in sorted(set(labels))}
