@@ -74,6 +74,15 @@ def per_source_table(rows: list[tuple[str, str, list[str]]]) -> str:
     return "\n".join(lines)
 
 
+def pooled(rows: list[tuple[str, str, list[str]]], title: str) -> dict:
+    """Print the per-source table and the pooled report of ``rows`` (source, true domain, predictions); return it."""
+    report = classification_report([t for _, t, p in rows for _ in p], [x for _, _, p in rows for x in p],
+                                   labels=list(TOPICAL))
+    print(per_source_table(rows))
+    print(format_report(report, title))
+    return report
+
+
 def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs: Path | None = None,
               subset: list[str] | None = None, examples: dict[str, int] | None = None, crop: int = 0) -> dict:
     by_source = {}
@@ -114,13 +123,9 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
                             index=np.concatenate([np.flatnonzero(src_col == n) for n, _, _ in rows]),
                             probs=np.concatenate([probs[n] for n, _, _ in rows]), columns=np.array(TOPICAL),
                             pred=np.array([x for _, _, p in rows for x in p]))
-    truth = [t for _, t, p in rows for _ in p]
-    pred = [x for _, _, p in rows for x in p]
-    report = classification_report(truth, pred, labels=list(TOPICAL))
     print(f"\n(loso) leave-one-source-out over {len(rows)} training sources "
           f"({time.perf_counter() - start:.0f} s, {workers} at a time)")
-    print(per_source_table(rows))
-    print(format_report(report, "pooled over every left-out source"))
+    report = pooled(rows, "pooled over every left-out source")
     recalls = {n: p.count(t) / max(len(p), 1) for n, t, p in rows}
     low = sorted(n for n, r in recalls.items() if r < 0.70)
     print(f"sources with recall < 0.70: {len(low)} {low}")
@@ -135,42 +140,27 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
         out["subset"] = {"sources": [n for n, _, _ in kept], "macro_f1": sub["macro_f1"], "below_0.70": sub_low}
     if crop:  # the same models on every left-out document cut to its first `crop` characters
         crows = [(n, t, cropped[n]) for n, t, _ in rows]
-        crep = classification_report([t for _, t, p in crows for _ in p], [x for _, _, p in crows for x in p],
-                                     labels=list(TOPICAL))
         clow = sorted(n for n, t, p in crows if p.count(t) / max(len(p), 1) < 0.70)
         print(f"\n(loso, --crop {crop}) the same models on each left-out document's first {crop} characters")
-        print(per_source_table(crows))
-        print(format_report(crep, f"pooled over every left-out source, documents cut to {crop} characters"))
+        crep = pooled(crows, f"pooled over every left-out source, documents cut to {crop} characters")
         print(f"sources with recall < 0.70 (cut): {len(clow)} {clow}")
         out["crop"] = {"chars": crop, "macro_f1": crep["macro_f1"], "report": crep, "below_0.70": clow}
     return out
 
 
 def part_heldout(table: pa.Table, heldout: list, crop: int = 0) -> dict:
-    rows = []
     src_col = np.asarray(table.column("source").to_pylist(), dtype=object)
     texts = table.column("text").to_pylist()
-    for s in heldout:
-        idx = np.flatnonzero(src_col == s.name)
-        rows.append((s.name, s.domain, predict("domain", [texts[i] for i in idx])))
-    truth = [t for _, t, p in rows for _ in p]
-    pred = [x for _, _, p in rows for x in p]
-    report = classification_report(truth, pred, labels=list(TOPICAL))
+    docs = {s.name: [texts[i] for i in np.flatnonzero(src_col == s.name)] for s in heldout}
+    rows = [(s.name, s.domain, predict("domain", docs[s.name])) for s in heldout]
     print(f"\n(heldout) shipped domain model on the fixed held-out sources {[s.name for s in heldout]}")
-    print(per_source_table(rows))
-    print(format_report(report, "pooled over the held-out sources"))
+    report = pooled(rows, "pooled over the held-out sources")
     out = {"macro_f1": report["macro_f1"], "report": report,
            "per_source_recall": {n: p.count(t) / max(len(p), 1) for n, t, p in rows}}
     if crop:  # the same documents cut to their first `crop` characters
-        crows = []
-        for s in heldout:
-            idx = np.flatnonzero(src_col == s.name)
-            crows.append((s.name, s.domain, predict("domain", [crop_text(texts[i], crop) for i in idx])))
-        crep = classification_report([t for _, t, p in crows for _ in p], [x for _, _, p in crows for x in p],
-                                     labels=list(TOPICAL))
+        crows = [(s.name, s.domain, predict("domain", [crop_text(t, crop) for t in docs[s.name]])) for s in heldout]
         print(f"\n(heldout, --crop {crop}) the held-out documents cut to their first {crop} characters")
-        print(per_source_table(crows))
-        print(format_report(crep, f"pooled over the held-out sources, documents cut to {crop} characters"))
+        crep = pooled(crows, f"pooled over the held-out sources, documents cut to {crop} characters")
         out["crop"] = {"chars": crop, "macro_f1": crep["macro_f1"], "report": crep}
     return out
 
@@ -244,6 +234,8 @@ def main() -> None:
                         help="LOSO: change an integer argument of domain_examples (per_domain, per_source, "
                         "windows_per_doc, short_per_doc; an experiment)")
     args = parser.parse_args()
+    if args.crop < 0:
+        parser.error(f"--crop {args.crop}: expected a number of characters, 0 (off) or more")
     train, heldout = topical_sources()
     names = {s.name for s in train}
     for flag, given in (("--without", args.without), ("--only", args.only), ("--subset", args.subset)):

@@ -83,8 +83,8 @@ def train_domain(topical: pa.Table, out: Path) -> dict:
     # Shipped as trained, unquantized: the model leave-one-source-out measures. Quantized (no cutoff,
     # two sub-vectors per vector) it agreed with the unquantized model on 99.5% of *training* lines
     # (benchmarks/bench_fasttext_quantize.py), but on sources it never saw it scored 0.788 against
-    # 0.831 (dsub 4: 0.793; benchmarks/README.md, stop 32). Unquantized: 9.4 MB (50,000 buckets, dim 16), faster
-    # to predict.
+    # 0.831 (dsub 4: 0.793; benchmarks/README.md, stop 32). Unquantized it also predicts faster; its size is
+    # domain.json's "bytes".
     train_classifier(labels, texts, out, DOMAIN_TRAIN_CONFIG)
     counts = {lab: labels.count(lab) for lab in sorted(set(labels))}
     return {"examples": counts, "config": asdict(DOMAIN_TRAIN_CONFIG),
