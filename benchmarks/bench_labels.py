@@ -58,8 +58,12 @@ def topical_sources() -> tuple[list, list]:
             [s for s in sources if s.name in registry.HELDOUT])
 
 
+LABEL_SETTINGS: dict = {}
+"""``--label-set`` changes to ``DomainConfig`` for every prediction (an experiment, not the shipped default)."""
+
+
 def predict(model: str, texts: list[str], head: int = 512, middle: int = 512) -> list[str]:
-    config = DomainConfig(model=model, head_bytes=head, middle_bytes=middle, code_language=False)
+    config = DomainConfig(model=model, head_bytes=head, middle_bytes=middle, code_language=False, **LABEL_SETTINGS)
     return label_domains(pa.array(texts, pa.large_string()), config=config)["domain"].to_pylist()
 
 
@@ -109,7 +113,8 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
             if save_probs:
                 windows = text_windows(pa.array(by_source[name][0], pa.large_string()),
                                        DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
-                lines = classifier_lines(windows, DOMAIN_TRAIN_CONFIG.shape_features)
+                lines = classifier_lines(windows, DOMAIN_TRAIN_CONFIG.shape_features,
+                                         features_min_chars=LABEL_SETTINGS.get("features_min_chars", 0))
                 p, labs = load_classifier(str(model)).predict_all(lines)
                 probs[name] = p[:, [labs.index(d) for d in TOPICAL]]
         return name, by_source[name][1], pred
@@ -230,6 +235,9 @@ def main() -> None:
                         help="speed: the domain labeller's code_language_model(s) to time")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="LOSO: change a field of the training config (an experiment, not the shipped recipe)")
+    parser.add_argument("--label-set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="loso, heldout: change a number field of the labeller's DomainConfig (e.g. "
+                        "features_min_chars=400; an experiment, not the shipped default)")
     parser.add_argument("--examples", action="append", default=[], metavar="NAME=N",
                         help="LOSO: change an integer argument of domain_examples (per_domain, per_source, "
                         "windows_per_doc, short_per_doc; an experiment)")
@@ -260,6 +268,17 @@ def main() -> None:
         DOMAIN_TRAIN_CONFIG = replace(DOMAIN_TRAIN_CONFIG, **{key: parsed})
     if args.set:
         print(f"training config: {DOMAIN_TRAIN_CONFIG}")
+    for item in args.label_set:
+        key, _, value = item.partition("=")
+        default = DomainConfig.__dataclass_fields__.get(key)
+        if default is None or type(default.default) not in (int, float):
+            parser.error(f"--label-set {item!r}: not a number field of DomainConfig")
+        try:
+            LABEL_SETTINGS[key] = type(default.default)(value)
+        except ValueError:
+            parser.error(f"--label-set {item!r}: expected a {type(default.default).__name__}")
+    if LABEL_SETTINGS:
+        print(f"labeller settings: {LABEL_SETTINGS}")
     if "loso" in args.parts:
         names = args.only or [s.name for s in train]
         examples = {}

@@ -37,7 +37,8 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.labeldata import fetch, registry  # noqa: E402
-from scripts.labeldata.training_sets import DOMAIN_TRAIN_CONFIG, domain_examples, quality_examples  # noqa: E402
+from scripts.labeldata.training_sets import (  # noqa: E402
+    DOMAIN_TRAIN_CONFIG, QUALITY_EXCLUDE, domain_examples, quality_examples)
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.models import MODELS_DIR, SHIPPED_MODELS  # noqa: E402
 from midtrain.curation.labels.quality import (GRADES, document_brackets, document_order,  # noqa: E402
@@ -202,7 +203,7 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
     The ridge penalty is chosen the same way, by how well a combiner ranks a source left out of its
     fit (``choose_alpha``).
     """
-    examples = quality_examples(topical, qtype, junk=junk)
+    examples = quality_examples(topical, qtype, exclude=QUALITY_EXCLUDE, junk=junk)
     grades = np.array([g for g, _, _ in examples])
     groups = [grp for _, _, grp in examples]
     texts = pa.array([t for _, t, _ in examples], pa.large_string())

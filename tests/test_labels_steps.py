@@ -7,14 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from datatrove.data import Document
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from midtrain.curation.labels import DomainConfig, label_domains, language_reject_reasons, quality_reject_reasons
+from midtrain.curation.labels.domain import classifier_lines, fasttext_lines
 from midtrain.curation.labels.models import MODELS_DIR, load_classifier
 from midtrain.curation.labels.text_windows import gather_windows, text_windows, window_bounds
 from midtrain.curation.taggers import DomainLabeller, LanguageID, QualityScorer
+from midtrain.errors import ConfigError
 
 
 def _docs(sample_raw: Path, name: str, n: int) -> list[Document]:
@@ -176,3 +179,26 @@ def test_fasttext_normalisation_matches_reference(texts, split_punct):
 
     got = _normalise(pa.array(texts, pa.large_string()), split_punct)
     assert got == [_normalise_reference(t, split_punct) for t in texts]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("ab $\\{}()=;\n1"), max_size=60), min_size=1, max_size=8),
+       st.integers(min_value=0, max_value=40))
+def test_feature_tokens_are_left_off_short_windows_only(texts, min_chars):
+    windows = text_windows(pa.array(texts, pa.large_string()), 512, 512)
+    plain = fasttext_lines(windows)
+    with_all = classifier_lines(windows, True)
+    lines = classifier_lines(windows, True, features_min_chars=min_chars)
+    for window, base, full, line in zip(windows.to_pylist(), plain, with_all, lines):
+        expected = full if len(window) >= min_chars else base
+        assert line == expected
+
+
+def test_features_min_chars_is_checked_and_reaches_the_classifier():
+    for bad in (-1, 2.5, True, "400"):
+        with pytest.raises(ConfigError, match="features_min_chars"):
+            DomainConfig.from_dict({"features_min_chars": bad})
+    mail = "Dear John, thanks for your mail. I will be in the office on Monday and we can talk then. Best, Mary"
+    every = label_domains([mail], config=DomainConfig(code_language=False))
+    words_only = label_domains([mail], config=DomainConfig(code_language=False, features_min_chars=len(mail) + 1))
+    assert every["domain_score"][0].as_py() != words_only["domain_score"][0].as_py()

@@ -93,6 +93,10 @@ class DomainConfig:
     """Fraction of code-shaped non-empty lines that makes an unsure document code."""
     head_bytes: int = 512  # window = head + a slice from the middle: fastText's cost is per word
     middle_bytes: int = 512
+    features_min_chars: int = 0
+    """Windows shorter than this (characters) are classified from their words alone, without the
+    shape-feature tokens: on a short text those few tokens are a large share of fastText's average
+    and read as math whatever the words say. 0: every window gets them."""
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None, key: str = "domain") -> DomainConfig:
@@ -114,6 +118,9 @@ class DomainConfig:
                  "max_binary_fraction"):
             if name in cfg and not isinstance(cfg[name], (int, float)):
                 raise ConfigError(f"{key}.{name}: expected a number, got {cfg[name]!r}")
+        for name in ("features_min_chars",):
+            if name in cfg and (isinstance(cfg[name], bool) or not isinstance(cfg[name], int) or cfg[name] < 0):
+                raise ConfigError(f"{key}.{name}: expected a whole number of characters, 0 or more, got {cfg[name]!r}")
         return cls(**cfg)
 
 
@@ -195,12 +202,18 @@ def feature_tokens(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | N
 
 
 def classifier_lines(windows: pa.Array, with_features: bool,
-                     content: tuple[np.ndarray, np.ndarray] | None = None) -> list[str]:
-    """What the domain classifier reads: the normalised window, plus the feature tokens if its model knows them."""
+                     content: tuple[np.ndarray, np.ndarray] | None = None, features_min_chars: int = 0) -> list[str]:
+    """What the domain classifier reads: the normalised window, plus the feature tokens if its model knows them
+    and the window has at least ``features_min_chars`` characters (see ``DomainConfig.features_min_chars``)."""
     lines = fasttext_lines(windows)
     if not with_features or not lines:
         return lines
-    return [f"{line} {feats}" for line, feats in zip(lines, feature_tokens(windows, content))]
+    feats = feature_tokens(windows, content)
+    if features_min_chars <= 0:
+        return [f"{line} {f}" for line, f in zip(lines, feats)]
+    long_enough = (pc.utf8_length(pc.fill_null(windows, "")).to_numpy(zero_copy_only=False)
+                   >= features_min_chars).tolist()
+    return [f"{line} {f}" if keep else line for line, f, keep in zip(lines, feats, long_enough)]
 
 
 def extensions(paths: list[str | None] | pa.Array) -> np.ndarray:
@@ -233,7 +246,8 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     binary_frac, latin_frac = script_signals(windows)
     classifier = load_classifier(config.model)
     with_features = classifier.knows(f"{FEATURE_PREFIX}code0")
-    pred, second = classifier.predict_ranked(classifier_lines(windows, with_features, (latex, code_frac)), 2)
+    lines = classifier_lines(windows, with_features, (latex, code_frac), config.features_min_chars)
+    pred, second = classifier.predict_ranked(lines, 2)
 
     domain = pred.labels.copy()
     score = pred.scores.copy()

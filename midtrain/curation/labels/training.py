@@ -53,6 +53,9 @@ class TrainConfig:
     maxn: int = 0
     shape_features: bool = False
     """Append the domain labeller's content-feature tokens (``domain.feature_tokens``) to every line."""
+    features_min_chars: int = 0
+    """With ``shape_features``: leave the tokens off windows shorter than this, as the labeller's
+    ``DomainConfig.features_min_chars`` does when it predicts (0: every window gets them)."""
     quantize: bool = False
     """Write a quantized ``.ftz`` (about 10–50× smaller, scores within a point)."""
     cutoff: int = 100_000
@@ -138,7 +141,7 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
     if config.shape_features:
         from midtrain.curation.labels.domain import classifier_lines
 
-        lines = classifier_lines(windows, with_features=True)
+        lines = classifier_lines(windows, with_features=True, features_min_chars=config.features_min_chars)
     else:
         lines = fasttext_lines(windows)
     held = holdout_mask(texts, config.holdout, config.seed)
