@@ -375,6 +375,10 @@ def _nd_formula(depth: int, rng: random.Random) -> str:
     return f"({_nd_formula(depth - 1, rng)} {op} {_nd_formula(depth - 1, rng)})"
 
 
+def _outer_parens_off(formula: str) -> str:
+    return formula[1:-1] if formula.startswith("(") and formula.endswith(")") else formula
+
+
 def _nd_doc(nd, seed: int) -> str:
     """A valid propositional argument (random, seeded; no tautology, consistent premises) and its proof.
 
@@ -383,10 +387,9 @@ def _nd_doc(nd, seed: int) -> str:
     milliseconds.
     """
     rng = random.Random(seed)
-    strip = lambda f: f[1:-1] if f.startswith("(") and f.endswith(")") else f  # noqa: E731
     while True:
-        premises = [strip(_nd_formula(2, rng)) for _ in range(rng.randint(2, 3))]
-        conclusion = strip(_nd_formula(2, rng))
+        premises = [_outer_parens_off(_nd_formula(2, rng)) for _ in range(rng.randint(2, 3))]
+        conclusion = _outer_parens_off(_nd_formula(2, rng))
         if conclusion in premises or len(conclusion) < 3:
             continue
         try:
