@@ -10,7 +10,9 @@ Parts (every source comes from ``labeldata``, fetched from Debian/npm/PyPI and c
   model (what a source adds to the others); ``--subset S ...`` also reports the pooled figures over
   those left-out sources only (an earlier run's sources, to compare like with like). Experiments:
   ``--set FIELD=VALUE`` (training config), ``--examples NAME=N`` (``domain_examples`` sizes),
-  ``--extra-code`` (the code-language model's other packages in every model). ``--crop N`` also
+  ``--extra-code`` (the code-language model's other packages in every model), ``--label-set
+  FIELD=VALUE`` (a number field of the labeller's ``DomainConfig``, e.g. ``features_min_chars``,
+  for every prediction of ``loso`` and ``heldout``). ``--crop N`` also
   labels every left-out document cut to its first N characters (at a word end) with the same
   model: does a short text keep its domain? (Short web pages, mail, messages are common; the
   training windows are about 1 KB.)
