@@ -11,7 +11,7 @@ Parts (every source comes from ``labeldata``, fetched from Debian/npm/PyPI and c
   those left-out sources only (an earlier run's sources, to compare like with like). Experiments:
   ``--set FIELD=VALUE`` (training config), ``--examples NAME=N`` (``domain_examples`` sizes),
   ``--extra-code`` (the code-language model's other packages in every model), ``--label-set
-  FIELD=VALUE`` (a number field of the labeller's ``DomainConfig``, e.g. ``features_min_chars``,
+  FIELD=VALUE`` (a number or yes/no field of the labeller's ``DomainConfig``, e.g. ``features_min_chars``,
   for every prediction of ``loso`` and ``heldout``). ``--crop N`` also
   labels every left-out document cut to its first N characters (at a word end) with the same
   model: does a short text keep its domain? (Short web pages, mail, messages are common; the
@@ -213,6 +213,22 @@ def part_speed(table: pa.Table, docs: int, repeats: int, code_language_models: l
     return out
 
 
+def field_value(config: object, item: str, flag: str, parser: argparse.ArgumentParser) -> dict:
+    """``{field: value}`` from ``FIELD=VALUE`` for a bool, int or float field of the dataclass ``config``,
+    the value typed as the field's current one; a parser error names the flag and the item otherwise."""
+    key, _, value = item.partition("=")
+    current = getattr(config, key, None) if key in getattr(config, "__dataclass_fields__", {}) else None
+    kind = type(current)
+    if kind not in (bool, int, float):
+        parser.error(f"{flag} {item!r}: not a number or yes/no field of {type(config).__name__}")
+    if kind is bool:
+        return {key: value.lower() in ("1", "true", "yes")}
+    try:
+        return {key: kind(value)}
+    except ValueError:
+        parser.error(f"{flag} {item!r}: expected a {kind.__name__}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--parts", nargs="+", default=["loso", "heldout", "speed"],
@@ -238,7 +254,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="LOSO: change a field of the training config (an experiment, not the shipped recipe)")
     parser.add_argument("--label-set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="loso, heldout: change a number field of the labeller's DomainConfig (e.g. "
+                        help="loso, heldout: change a number or yes/no field of the labeller's DomainConfig (e.g. "
                         "features_min_chars=400; an experiment, not the shipped default)")
     parser.add_argument("--examples", action="append", default=[], metavar="NAME=N",
                         help="LOSO: change an integer argument of domain_examples (per_domain, per_source, "
@@ -264,21 +280,11 @@ def main() -> None:
     out = {}
     global DOMAIN_TRAIN_CONFIG
     for item in args.set:
-        key, _, value = item.partition("=")
-        kind = type(getattr(DOMAIN_TRAIN_CONFIG, key))
-        parsed = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
-        DOMAIN_TRAIN_CONFIG = replace(DOMAIN_TRAIN_CONFIG, **{key: parsed})
+        DOMAIN_TRAIN_CONFIG = replace(DOMAIN_TRAIN_CONFIG, **field_value(DOMAIN_TRAIN_CONFIG, item, "--set", parser))
     if args.set:
         print(f"training config: {DOMAIN_TRAIN_CONFIG}")
     for item in args.label_set:
-        key, _, value = item.partition("=")
-        default = DomainConfig.__dataclass_fields__.get(key)
-        if default is None or type(default.default) not in (int, float):
-            parser.error(f"--label-set {item!r}: not a number field of DomainConfig")
-        try:
-            LABEL_SETTINGS[key] = type(default.default)(value)
-        except ValueError:
-            parser.error(f"--label-set {item!r}: expected a {type(default.default).__name__}")
+        LABEL_SETTINGS.update(field_value(DomainConfig(), item, "--label-set", parser))
     if LABEL_SETTINGS:
         print(f"labeller settings: {LABEL_SETTINGS}")
     if "loso" in args.parts:

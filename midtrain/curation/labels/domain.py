@@ -118,9 +118,10 @@ class DomainConfig:
                  "max_binary_fraction"):
             if name in cfg and not isinstance(cfg[name], (int, float)):
                 raise ConfigError(f"{key}.{name}: expected a number, got {cfg[name]!r}")
-        for name in ("features_min_chars",):
-            if name in cfg and (isinstance(cfg[name], bool) or not isinstance(cfg[name], int) or cfg[name] < 0):
-                raise ConfigError(f"{key}.{name}: expected a whole number of characters, 0 or more, got {cfg[name]!r}")
+        chars = cfg.get("features_min_chars", 0)
+        if isinstance(chars, bool) or not isinstance(chars, int) or chars < 0:
+            raise ConfigError(f"{key}.features_min_chars: expected a whole number of characters, 0 or more, "
+                              f"got {chars!r}")
         return cls(**cfg)
 
 
