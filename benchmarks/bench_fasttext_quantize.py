@@ -76,7 +76,7 @@ def main() -> None:
             parser.error(f"--models {item!r}: expected NAME=PATH of an existing fastText model file")
         given[name] = path
     sources = [s for s in registry.all_sources() if s.name not in registry.HELDOUT and s.domain != "bad"]
-    labels, texts = domain_examples(registry.corpus_table(sources))
+    labels, texts, _ = domain_examples(registry.corpus_table(sources))
     lines = classifier_lines(text_windows(pa.array(texts, pa.large_string()), 512, 512), True)
     rng = np.random.default_rng(0)
     if given:

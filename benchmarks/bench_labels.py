@@ -45,6 +45,7 @@ from scripts.labeldata import registry  # noqa: E402
 from scripts.labeldata.training_sets import DOMAIN_TRAIN_CONFIG, crop_text, domain_examples  # noqa: E402
 from midtrain.curation.labels import DomainConfig, label_domains  # noqa: E402
 from midtrain.curation.labels.domain import classifier_lines  # noqa: E402
+from midtrain.curation.labels.rare_words import model_lines  # noqa: E402
 from midtrain.curation.labels.evaluation import classification_report, format_report  # noqa: E402
 from midtrain.curation.labels.models import load_classifier  # noqa: E402
 from midtrain.curation.labels.text_windows import text_windows  # noqa: E402
@@ -104,10 +105,10 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
     cropped: dict[str, list[str]] = {}
 
     def one(name: str) -> tuple[str, str, list[str]]:
-        labels, texts = domain_examples(table, exclude=exclude_always | {name}, **(examples or {}))
+        labels, texts, groups = domain_examples(table, exclude=exclude_always | {name}, **(examples or {}))
         with tempfile.TemporaryDirectory() as tmp:
             model = Path(tmp) / "domain.bin"
-            train_classifier(labels, texts, model, DOMAIN_TRAIN_CONFIG)
+            train_classifier(labels, texts, model, DOMAIN_TRAIN_CONFIG, groups=groups)
             pred = predict(str(model), by_source[name][0], DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
             if crop:
                 cropped[name] = predict(str(model), [crop_text(t, crop) for t in by_source[name][0]],
@@ -115,9 +116,11 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
             if save_probs:
                 windows = text_windows(pa.array(by_source[name][0], pa.large_string()),
                                        DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
-                lines = classifier_lines(windows, DOMAIN_TRAIN_CONFIG.shape_features,
-                                         features_min_chars=LABEL_SETTINGS.get("features_min_chars", 0))
-                p, labs = load_classifier(str(model)).predict_all(lines)
+                classifier = load_classifier(str(model))
+                lines = model_lines(classifier, classifier_lines(
+                    windows, DOMAIN_TRAIN_CONFIG.shape_features,
+                    features_min_chars=LABEL_SETTINGS.get("features_min_chars", 0)))
+                p, labs = classifier.predict_all(lines)
                 probs[name] = p[:, [labs.index(d) for d in TOPICAL]]
         return name, by_source[name][1], pred
 

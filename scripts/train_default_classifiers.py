@@ -28,7 +28,7 @@ import sys
 import tempfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -80,13 +80,13 @@ def training_tables() -> tuple[pa.Table, pa.Table]:
 
 
 def train_domain(topical: pa.Table, out: Path) -> dict:
-    labels, texts = domain_examples(topical)
+    labels, texts, sources = domain_examples(topical)
     # Shipped as trained, unquantized: the model leave-one-source-out measures. Quantized (no cutoff,
     # two sub-vectors per vector) it agreed with the unquantized model on 99.5% of *training* lines
     # (benchmarks/bench_fasttext_quantize.py), but on sources it never saw it scored 0.788 against
     # 0.831 (dsub 4: 0.793; benchmarks/README.md, stop 32). Unquantized it also predicts faster; its size is
     # domain.json's "bytes".
-    train_classifier(labels, texts, out, DOMAIN_TRAIN_CONFIG)
+    train_classifier(labels, texts, out, DOMAIN_TRAIN_CONFIG, groups=sources)
     counts = {lab: labels.count(lab) for lab in sorted(set(labels))}
     return {"examples": counts, "config": asdict(DOMAIN_TRAIN_CONFIG),
             "sources": sorted(set(topical.column("source").to_pylist()))}
@@ -139,16 +139,18 @@ def source_folds(groups: list[str], folds: int) -> np.ndarray:
 
 
 def out_of_source_probabilities(grades: np.ndarray, texts: list[str], lines: list[str],
-                                folds: np.ndarray) -> np.ndarray:
+                                folds: np.ndarray, sources: list[str], config: TrainConfig) -> np.ndarray:
     """Grade probabilities of every example from a fastText model trained without its fold's sources
-    (one model per fold, two trained at once: each in its own process)."""
+    (one model per fold, two trained at once: each in its own process); ``sources``: each example's
+    source, for ``config.min_sources``."""
     probs = np.zeros((len(lines), GRADES))
     with tempfile.TemporaryDirectory(prefix="midtrain-quality-folds-") as tmp:
         def one(fold: int) -> None:
             train = np.flatnonzero(folds != fold)
             test = np.flatnonzero(folds == fold)
             model = Path(tmp) / f"fold{fold}.ftz"
-            train_classifier([f"g{grades[i]}" for i in train], [texts[i] for i in train], model, QUALITY_CONFIG)
+            train_classifier([f"g{grades[i]}" for i in train], [texts[i] for i in train], model, config,
+                             groups=[sources[i] for i in train])
             probs[test] = grade_probabilities(str(model), [lines[i] for i in test])
 
         with ThreadPoolExecutor(2) as pool:
@@ -191,7 +193,8 @@ def source_kinds(topical: pa.Table, junk: pa.Table) -> dict[str, str]:
     return kinds
 
 
-def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, combiner_only: bool = False) -> dict:
+def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, combiner_only: bool = False,
+                  config: TrainConfig = QUALITY_CONFIG) -> dict:
     """Train ``quality-<qtype>.ftz`` on every example, and fit its combiner on out-of-source scores
     (``combiner_only``: keep the fastText model in ``out_dir`` and refit the combiner alone).
 
@@ -207,12 +210,13 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
     grades = np.array([g for g, _, _ in examples])
     groups = [grp for _, _, grp in examples]
     texts = pa.array([t for _, t, _ in examples], pa.large_string())
-    lines = fasttext_lines(text_windows(texts, QUALITY_CONFIG.head, QUALITY_CONFIG.middle))
+    lines = fasttext_lines(text_windows(texts, config.head, config.middle))
     folds = source_folds(groups, QUALITY_FOLDS)
-    probs = out_of_source_probabilities(grades, [t for _, t, _ in examples], lines, folds)
+    sources = group_sources(groups).tolist()
+    probs = out_of_source_probabilities(grades, [t for _, t, _ in examples], lines, folds, sources, config)
     model = out_dir / f"quality-{qtype}.ftz"
     if not combiner_only:
-        train_classifier([f"g{g}" for g in grades], [t for _, t, _ in examples], model, QUALITY_CONFIG)
+        train_classifier([f"g{g}" for g in grades], [t for _, t, _ in examples], model, config, groups=sources)
     dup, clean = document_structure(texts)
     features = quadratic_features(quality_features(probs, dup, clean, document_order(texts),
                                                    document_brackets(texts)))
@@ -228,7 +232,7 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
               "out_of_source_mae": round(float(np.abs(fitted - grades).mean()), 4),
               "min_source_spearman": round(min(spearman(fitted[i], grades[i]) for i in per_source
                                                if len(set(grades[i].tolist())) > 1), 4),
-              "config": asdict(QUALITY_CONFIG)}
+              "config": asdict(config)}
     if qtype == "prose":
         report["thresholds"] = choose_thresholds(fitted, grades, groups, source_kinds(topical, junk))
     (out_dir / f"quality-{qtype}.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -242,7 +246,11 @@ def main() -> None:
                         help="rebuild only these (repeatable); default all")
     parser.add_argument("--combiner-only", action="store_true",
                         help="quality: keep the fastText models in --out and refit only their combiners")
+    parser.add_argument("--quality-min-sources", type=int, default=QUALITY_CONFIG.min_sources, metavar="K",
+                        help="quality: TrainConfig.min_sources of the three models (an experiment; "
+                             f"shipped: {QUALITY_CONFIG.min_sources})")
     args = parser.parse_args()
+    quality_config = replace(QUALITY_CONFIG, min_sources=args.quality_min_sources)
     args.out.mkdir(parents=True, exist_ok=True)
     which = args.only or ["lid", "domain", "quality"]
     if "lid" in which:
@@ -257,7 +265,8 @@ def main() -> None:
               f"{len(report['sources'])} sources")
     if "quality" in which:
         for qtype in ("prose", "code", "math"):
-            report = train_quality(qtype, topical, junk, args.out, combiner_only=args.combiner_only)
+            report = train_quality(qtype, topical, junk, args.out, combiner_only=args.combiner_only,
+                                   config=quality_config)
             print(f"quality-{qtype}.ftz: ridge {report['ridge_alpha']:g} (leave-one-source-out Spearman by ridge "
                   f"{report['ridge_cv_spearman']})")
             print(f"quality-{qtype}.ftz: combiner {report['combiner']}, out-of-source Spearman "

@@ -44,9 +44,10 @@ def test_domain_examples_add_short_pieces_only_when_asked():
     short_math = "Let x be 2. Then x + x = 4."
     table = pa.table({"source": ["web-a", "web-a", "math-a"], "domain": ["web", "web", "math"],
                       "text": [long_web, long_web + " end", short_math]})
-    labels, texts = domain_examples(table, windows_per_doc=3)
-    with_short, short_texts = domain_examples(table, windows_per_doc=3, short_per_doc=2)
+    labels, texts, _ = domain_examples(table, windows_per_doc=3)
+    with_short, short_texts, sources = domain_examples(table, windows_per_doc=3, short_per_doc=2)
     assert labels.count("math") == with_short.count("math")  # short documents give no more pieces
     assert with_short.count("web") == labels.count("web") + 2 * 2  # two pieces per long web document
     assert min(len(t) for lab, t in zip(with_short, short_texts) if lab == "web") <= SHORT_CHARS[1]
-    assert domain_examples(table, short_per_doc=2) == (with_short, short_texts)
+    assert domain_examples(table, short_per_doc=2) == (with_short, short_texts, sources)
+    assert [s.split("-")[0] for s in sources] == with_short

@@ -58,8 +58,9 @@ def short_crops(text: str, count: int, key: str, lengths: tuple[int, int] = SHOR
 
 def domain_examples(table: pa.Table, exclude: set[str] = frozenset(), per_domain: int = 2400,
                     per_source: int = 400, windows_per_doc: int = 3, short_per_doc: int = 0,
-                    label_column: str = "domain") -> tuple[list[str], list[str]]:
-    """``(labels, texts)`` from ``table`` (``registry.corpus_table``), without the sources in ``exclude``.
+                    label_column: str = "domain") -> tuple[list[str], list[str], list[str]]:
+    """``(labels, texts, sources)`` from ``table`` (``registry.corpus_table``), without the sources in
+    ``exclude``; ``sources`` names each example's source (for ``TrainConfig.min_sources``).
 
     Each domain gets at most ``per_domain`` documents, shared evenly by its sources (each at most
     ``per_source``), so that 60 code packages weigh as much as 6 math sources, and no source
@@ -77,24 +78,26 @@ def domain_examples(table: pa.Table, exclude: set[str] = frozenset(), per_domain
     domain_sources: dict[str, list[str]] = defaultdict(list)
     for s in sorted(by_source):
         domain_sources[by_source[s][0][0]].append(s)
-    per_label: dict[str, list[str]] = defaultdict(list)
+    per_label: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for lab, names in sorted(domain_sources.items()):
         share = max(1, min(per_source, per_domain // len(names)))
         for s in names:
             for k, (_, text) in enumerate(every_kth(by_source[s], share)):
-                per_label[lab].extend(document_windows(text, windows_per_doc))
-                per_label[lab].extend(short_crops(text, short_per_doc, f"{s}/{k}"))
+                pieces = document_windows(text, windows_per_doc) + short_crops(text, short_per_doc, f"{s}/{k}")
+                per_label[lab].extend((piece, s) for piece in pieces)
     if not per_label:
-        return [], []
+        return [], [], []
     largest = max(len(v) for v in per_label.values())
     out_labels: list[str] = []
     out_texts: list[str] = []
+    out_sources: list[str] = []
     for lab in sorted(per_label):
         items = per_label[lab]
         repeats = max(1, min(4, round(largest / len(items))))
         out_labels += [lab] * (len(items) * repeats)
-        out_texts += items * repeats
-    return out_labels, out_texts
+        out_texts += [text for text, _ in items] * repeats
+        out_sources += [s for _, s in items] * repeats
+    return out_labels, out_texts, out_sources
 
 
 def _domain_train_config():

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 
 from midtrain.curation.labels.code_language import CODE_LANGUAGE_MODELS, detect_code_language
 from midtrain.curation.labels.models import load_classifier
+from midtrain.curation.labels.rare_words import model_lines
 from midtrain.curation.labels.text_windows import as_string_array, fasttext_lines, text_windows
 from midtrain.curation.labels.unicode_counts import class_counts
 from midtrain.errors import ConfigError
@@ -247,7 +248,8 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     binary_frac, latin_frac = script_signals(windows)
     classifier = load_classifier(config.model)
     with_features = classifier.knows(f"{FEATURE_PREFIX}code0")
-    lines = classifier_lines(windows, with_features, (latex, code_frac), config.features_min_chars)
+    lines = model_lines(classifier, classifier_lines(windows, with_features, (latex, code_frac),
+                                                     config.features_min_chars))
     pred, second = classifier.predict_ranked(lines, 2)
 
     domain = pred.labels.copy()

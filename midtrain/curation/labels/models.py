@@ -86,10 +86,16 @@ class FastTextClassifier:
             out.append(Predictions(labels, np.clip(scores, 0.0, 1.0)))
         return out
 
-
     def knows(self, word: str) -> bool:
         """Whether ``word`` is in the model's vocabulary (e.g. the domain model's feature tokens)."""
         return self.model.get_word_id(word) >= 0
+
+    @functools.cached_property
+    def word_hashes(self) -> np.ndarray:
+        """Sorted hashes of the model's words (``rare_words.word_hashes``), computed once per model."""
+        from midtrain.curation.labels.rare_words import word_hashes
+
+        return word_hashes(self.model.get_words())
 
     def predict_all(self, lines: list[str]) -> tuple[np.ndarray, tuple[str, ...]]:
         """Probabilities of every label, ``(len(lines), len(labels))``, columns in ``self.labels`` order."""

@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from midtrain.curation.labels.models import MODELS_DIR, load_classifier
+from midtrain.curation.labels.rare_words import model_lines
 from midtrain.curation.labels.text_windows import as_string_array, fasttext_lines, string_buffers, text_windows
 
 QUALITY_SIGNAL_SCHEMA: dict[str, pa.DataType] = {
@@ -364,7 +365,8 @@ def text_window(model: str, qtype: str) -> tuple[int, int]:
 
 def grade_probabilities(model: str, lines: list[str]) -> np.ndarray:
     """``(n, 6)`` probabilities of grades 0..5 under a graded fastText model (labels ``g0`` .. ``g5``)."""
-    probs, labels = load_classifier(model).predict_all(lines)
+    classifier = load_classifier(model)
+    probs, labels = classifier.predict_all(model_lines(classifier, lines))
     out = np.zeros((len(lines), GRADES))
     for j, lab in enumerate(labels):
         out[:, int(lab[1:])] = probs[:, j]

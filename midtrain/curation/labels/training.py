@@ -25,6 +25,7 @@ import xxhash
 
 from midtrain.curation.labels.evaluation import classification_report
 from midtrain.curation.labels.models import LABEL_PREFIX, FastTextClassifier
+from midtrain.curation.labels.rare_words import replace_rare, shared_words
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows
 from midtrain.errors import ConfigError
 
@@ -56,6 +57,10 @@ class TrainConfig:
     features_min_chars: int = 0
     """With ``shape_features``: leave the tokens off windows shorter than this, as the labeller's
     ``DomainConfig.features_min_chars`` does when it predicts (0: every window gets them)."""
+    min_sources: int = 0
+    """Replace every word seen in fewer than this many training sources (``train_classifier``'s
+    ``groups``) by a placeholder of its shape, so the model learns from the words sources share; the
+    labeller then replaces every word the model does not know the same way (``rare_words``). 0: off."""
     quantize: bool = False
     """Write a quantized ``.ftz`` (about 10–50× smaller, scores within a point)."""
     cutoff: int = 100_000
@@ -127,10 +132,16 @@ def holdout_mask(texts: list[str], fraction: float, seed: int = 0) -> np.ndarray
 
 
 def train_classifier(labels: list[str], texts: list[str], output: str | os.PathLike,
-                     config: TrainConfig = TrainConfig()) -> TrainingResult:
-    """Train on the non-held-out examples, write ``output``, score the held-out ones."""
+                     config: TrainConfig = TrainConfig(), groups: list[str] | None = None) -> TrainingResult:
+    """Train on the non-held-out examples, write ``output``, score the held-out ones.
+
+    ``groups``: each example's source, which ``config.min_sources`` counts words by.
+    """
     if len(labels) != len(texts):
         raise ValueError("labels and texts differ in length")
+    if config.min_sources and (groups is None or len(groups) != len(texts)):
+        raise ConfigError(f"min_sources={config.min_sources} counts the sources a word occurs in: give "
+                          "train_classifier one group (source name) per example")
     bad = [lab for lab in set(labels) if not lab or any(c.isspace() for c in lab)]
     if bad:
         raise ConfigError(f"labels must be non-empty and without spaces: {sorted(bad)[:5]}")
@@ -148,6 +159,9 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
     if config.holdout > 0 and held.all():
         raise ConfigError("every example fell in the held-out split: give more examples or a smaller --holdout")
     train_idx = np.flatnonzero(~held)
+    if config.min_sources:
+        known = shared_words([lines[i] for i in train_idx], [groups[i] for i in train_idx], config.min_sources)
+        lines = replace_rare(lines, known)
     # fastText reads examples in file order; a seeded shuffle keeps labels interleaved.
     train_idx = np.random.default_rng(config.seed).permutation(train_idx)
     output = Path(output)

@@ -1,0 +1,136 @@
+"""Words too few training sources use, replaced by a placeholder of their shape.
+
+A fastText classifier trained on a few dozen sources can fit each source by its own words (a
+package's identifiers, a manual's topic words) and then leans less on the words the domains share.
+Those source-own words never help on a new source: they are unknown there. With
+``TrainConfig.min_sources = K`` every word seen in fewer than K training sources is replaced, in
+training, by one of three placeholder tokens (``_rw_`` a word of ASCII letters, ``_rn_`` a word with
+a digit, ``_ru_`` a word with a non-ASCII character), and the labeller replaces every word its
+model does not know the same way. So the model learns from the words sources share, plus how many
+rare words of which shape a window has (identifiers, numbers, another alphabet's words), which
+carries over to sources it never saw.
+
+Lines here are the normalised ones of ``text_windows.fasttext_lines`` (tokens split by one space).
+Each token is looked up by its 64-bit FNV-1a hash in a sorted array (numba, one pass over the bytes).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numba
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from midtrain.curation.labels.text_windows import as_string_array, string_buffers
+
+if TYPE_CHECKING:
+    from midtrain.curation.labels.models import FastTextClassifier
+
+RARE_WORD, RARE_NUMBER, RARE_UNICODE = "_rw_", "_rn_", "_ru_"
+PLACEHOLDERS = (RARE_WORD, RARE_NUMBER, RARE_UNICODE)
+_PLACEHOLDER_BYTES = np.frombuffer("".join(PLACEHOLDERS).encode(), np.uint8).reshape(3, 4)
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+@numba.njit(cache=True)
+def _fnv1a(data: np.ndarray, lo: int, hi: int) -> np.uint64:
+    h = _FNV_OFFSET
+    for j in range(lo, hi):
+        h = (h ^ np.uint64(data[j])) * _FNV_PRIME
+    return h
+
+
+@numba.njit(cache=True)
+def _hash_strings(data: np.ndarray, offsets: np.ndarray, out: np.ndarray) -> None:
+    for i in range(len(offsets) - 1):
+        out[i] = _fnv1a(data, offsets[i], offsets[i + 1])
+
+
+def word_hashes(words: list[str] | pa.Array) -> np.ndarray:
+    """Sorted unique 64-bit hashes of ``words``: the set ``replace_rare`` keeps."""
+    arr = pc.fill_null(as_string_array(words), "")
+    data, offsets = string_buffers(arr)
+    out = np.empty(len(arr), np.uint64)
+    _hash_strings(data, offsets, out)
+    return np.unique(out)
+
+
+@numba.njit(cache=True)
+def _known(hashes: np.ndarray, h: np.uint64) -> bool:
+    k = np.searchsorted(hashes, h)
+    return k < len(hashes) and hashes[k] == h
+
+
+@numba.njit(cache=True)
+def _replace_rare(data: np.ndarray, offsets: np.ndarray, known: np.ndarray, marks: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Each line with every token whose hash is not in ``known`` replaced by its placeholder."""
+    n = len(offsets) - 1
+    out = np.empty(max(1, (offsets[n] - offsets[0]) * 4 + n), np.uint8)  # a 1-byte token may become 4
+    new_offsets = np.zeros(n + 1, np.int64)
+    p = 0
+    for i in range(n):
+        j, hi = offsets[i], offsets[i + 1]
+        first = True
+        while j < hi:
+            k = j
+            while k < hi and data[k] != 32:
+                k += 1
+            if k > j:
+                if not first:
+                    out[p] = 32
+                    p += 1
+                first = False
+                if _known(known, _fnv1a(data, j, k)):
+                    for m in range(j, k):
+                        out[p] = data[m]
+                        p += 1
+                else:
+                    shape = 0
+                    for m in range(j, k):
+                        if data[m] >= 128:
+                            shape = 2
+                            break
+                        if 48 <= data[m] <= 57:
+                            shape = 1
+                    for m in range(4):
+                        out[p] = marks[shape, m]
+                        p += 1
+            j = k + 1
+        new_offsets[i + 1] = p
+    return new_offsets, out[:p]
+
+
+def replace_rare(lines: list[str], known: np.ndarray) -> list[str]:
+    """``lines`` with every token not in ``known`` (``word_hashes``) replaced by its shape's placeholder."""
+    if not lines:
+        return []
+    arr = as_string_array(lines)
+    data, offsets = string_buffers(arr)
+    new_offsets, out = _replace_rare(data, offsets, np.ascontiguousarray(known, np.uint64), _PLACEHOLDER_BYTES)
+    return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(out)).to_pylist()
+
+
+def shared_words(lines: list[str], groups: list[str], min_groups: int) -> np.ndarray:
+    """Hashes (``word_hashes``) of the tokens of ``lines`` that occur in at least ``min_groups`` groups
+    (training sources), the placeholders always included. Counted by Arrow's hash aggregation."""
+    tokens = pc.split_pattern(as_string_array(lines), " ")
+    parents = pc.list_parent_indices(tokens).to_numpy(zero_copy_only=False)
+    group_ids = pc.dictionary_encode(pa.array(groups, pa.string())).indices.to_numpy(zero_copy_only=False)
+    table = pa.table({"token": pc.list_flatten(tokens), "group": group_ids[parents]})
+    counts = table.group_by("token").aggregate([("group", "count_distinct")])
+    keep = pc.greater_equal(counts.column("group_count_distinct"), min_groups)
+    words = pa.concat_arrays([counts.column("token").filter(keep).combine_chunks().cast(pa.large_string()),
+                              pa.array(PLACEHOLDERS, pa.large_string())])
+    return word_hashes(pc.filter(words, pc.not_equal(pc.binary_length(words), 0)))
+
+
+def model_lines(classifier: FastTextClassifier, lines: list[str]) -> list[str]:
+    """``lines`` as ``classifier`` reads them: a model trained with ``TrainConfig.min_sources`` (it knows
+    the placeholder ``_rw_``) reads every word it does not know as its shape's placeholder."""
+    if not classifier.knows(RARE_WORD):
+        return lines
+    return replace_rare(lines, classifier.word_hashes)
