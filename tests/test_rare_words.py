@@ -58,8 +58,7 @@ def test_shared_words_counts_distinct_sources(rows, min_groups):
             if token:
                 seen.setdefault(token, set()).add(group)
     expected = sorted(t for t, g in seen.items() if len(g) >= min_groups) + [RARE_WORD, RARE_NUMBER, RARE_UNICODE]
-    got = shared_words(lines, groups, min_groups) if lines else word_hashes([RARE_WORD, RARE_NUMBER, RARE_UNICODE])
-    assert np.array_equal(got, word_hashes(expected))
+    assert np.array_equal(shared_words(lines, groups, min_groups), word_hashes(expected))
 
 
 def test_min_sources_needs_one_group_per_example(tmp_path):
