@@ -212,18 +212,18 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
     texts = pa.array([t for _, t, _ in examples], pa.large_string())
     lines = fasttext_lines(text_windows(texts, config.head, config.middle))
     folds = source_folds(groups, QUALITY_FOLDS)
-    sources = group_sources(groups).tolist()
-    probs = out_of_source_probabilities(grades, [t for _, t, _ in examples], lines, folds, sources, config)
+    sources = group_sources(groups)
+    probs = out_of_source_probabilities(grades, [t for _, t, _ in examples], lines, folds, sources.tolist(), config)
     model = out_dir / f"quality-{qtype}.ftz"
     if not combiner_only:
-        train_classifier([f"g{g}" for g in grades], [t for _, t, _ in examples], model, config, groups=sources)
+        train_classifier([f"g{g}" for g in grades], [t for _, t, _ in examples], model, config,
+                         groups=sources.tolist())
     dup, clean = document_structure(texts)
     features = quadratic_features(quality_features(probs, dup, clean, document_order(texts),
                                                    document_brackets(texts)))
     alpha, cv = choose_alpha(grades, features, groups)
     coef = fit_combiner(grades, features, alpha)
     fitted = np.clip(features @ coef, 0, 5)
-    sources = group_sources(groups)
     per_source = [np.flatnonzero(sources == name) for name in sorted(set(sources.tolist()))]
     report = {"combiner": coef.round(6).tolist(), "ridge_alpha": alpha, "ridge_cv_spearman": cv,
               "train_examples": len(examples), "folds": QUALITY_FOLDS,

@@ -64,6 +64,9 @@ def test_shared_words_counts_distinct_sources(rows, min_groups):
 def test_min_sources_needs_one_group_per_example(tmp_path):
     with pytest.raises(ConfigError, match="min_sources=2"):
         train_classifier(["a", "b"], ["x y", "z w"], tmp_path / "m.bin", TrainConfig(min_sources=2, holdout=0.0))
+    with pytest.raises(ConfigError, match="min_sources=-1"):
+        train_classifier(["a", "b"], ["x y", "z w"], tmp_path / "m.bin", TrainConfig(min_sources=-1, holdout=0.0),
+                         groups=["s", "t"])
 
 
 def _examples(sample_raw: Path) -> tuple[list[str], list[str], list[str]]:

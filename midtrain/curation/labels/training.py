@@ -139,6 +139,8 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
     """
     if len(labels) != len(texts):
         raise ValueError("labels and texts differ in length")
+    if config.min_sources < 0:
+        raise ConfigError(f"min_sources={config.min_sources}: expected a number of sources, 0 (off) or more")
     if config.min_sources and (groups is None or len(groups) != len(texts)):
         raise ConfigError(f"min_sources={config.min_sources} counts the sources a word occurs in: give "
                           "train_classifier one group (source name) per example")
