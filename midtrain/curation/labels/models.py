@@ -103,11 +103,17 @@ class FastTextClassifier:
         out = np.zeros((len(lines), k), np.float64)
         if not lines:
             return out, self.labels
-        column = {LABEL_PREFIX + lab: j for j, lab in enumerate(self.labels)}
         all_labels, all_probs = self.model.f.multilinePredict([line + "\n" for line in lines], k, 0.0, "replace")
-        for i, (labs, probs) in enumerate(zip(all_labels, all_probs)):
-            for lab, p in zip(labs, probs):
-                out[i, column[lab]] = p
+        if all(len(labs) == k for labs in all_labels):  # every label on every row: map them in numpy
+            names = np.array([LABEL_PREFIX + lab for lab in self.labels])
+            order = np.argsort(names)
+            columns = order[np.searchsorted(names[order], np.array(all_labels))]
+            out[np.arange(len(lines))[:, None], columns] = np.array(all_probs)
+        else:
+            column = {LABEL_PREFIX + lab: j for j, lab in enumerate(self.labels)}
+            for i, (labs, probs) in enumerate(zip(all_labels, all_probs)):
+                for lab, p in zip(labs, probs):
+                    out[i, column[lab]] = p
         return np.clip(out, 0.0, 1.0), self.labels
 
 

@@ -53,13 +53,18 @@ def _hash_strings(data: np.ndarray, offsets: np.ndarray, out: np.ndarray) -> Non
         out[i] = _fnv1a(data, offsets[i], offsets[i + 1])
 
 
-def word_hashes(words: list[str] | pa.Array) -> np.ndarray:
-    """Sorted unique 64-bit hashes of ``words``: the set ``replace_rare`` keeps."""
+def string_hashes(words: list[str] | pa.Array) -> np.ndarray:
+    """The 64-bit FNV-1a hash of each string's UTF-8 bytes, in order."""
     arr = pc.fill_null(as_string_array(words), "")
     data, offsets = string_buffers(arr)
     out = np.empty(len(arr), np.uint64)
     _hash_strings(data, offsets, out)
-    return np.unique(out)
+    return out
+
+
+def word_hashes(words: list[str] | pa.Array) -> np.ndarray:
+    """Sorted unique 64-bit hashes of ``words``: the set ``replace_rare`` keeps."""
+    return np.unique(string_hashes(words))
 
 
 @numba.njit(cache=True)

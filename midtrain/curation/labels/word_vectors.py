@@ -1,0 +1,376 @@
+"""Domain probabilities from pretrained word vectors, mixed with the fastText domain model's.
+
+Why: the fastText domain model learns a vector for every word of its training sources, so a new
+source's own words (its topic's terms, its puzzle vocabulary) mean nothing to it. Pretrained static
+vectors place such words near words it was trained on. wordllama 0.4 (PyPI, MIT) ships the token
+embeddings of a model with Llama 2's vocabulary (32,000 tokens x 256) and the tokenizer. Measured
+leave-one-source-out over the 77 training sources (stop 36, ``benchmarks/README.md``), with the fastText
+model's probabilities mixed with this model's:
+- whole documents: 0.850 -> 0.863;
+- documents cut to 300 characters: 0.776 -> 0.805.
+
+How a window is read, in one numba pass over the batch:
+1. Its words are the maximal runs of non-whitespace characters (``str.split()``).
+2. Each word is looked up by its 64-bit FNV-1a hash in the model's vocabulary. The vocabulary holds
+   the tokenizer's whole-word pieces and every word of at least two training sources. For each known
+   word the table holds its tokens (the tokenizer's ids for the word). Unknown words are skipped, so
+   the labeller never runs the tokenizer: the tokenizer alone would cost about 300 us per 1 KB window.
+3. The window's vector is the mean of its tokens' vectors, normalised to length 1.
+
+A multinomial logistic regression on that vector gives each domain's probability. It is fitted on the
+domain model's training examples, every domain and every source in it weighted alike. The labeller
+mixes ``softmax(mix * log p_fastText + (1 - mix) * log p_words)``; the ``mix`` is stored with the model.
+
+The shipped model is ``models/domain-words.npz``, trained by ``scripts/train_default_classifiers.py``.
+Its token vectors are read from the installed wordllama package (16 MB, float16, kept as float32).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import io
+import os
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from midtrain.curation.labels.rare_words import _fnv1a, string_hashes
+from midtrain.curation.labels.text_windows import as_string_array, string_buffers
+from midtrain.errors import ConfigError
+
+SHIPPED_WORD_MODEL = "domain-words"
+WORD_MODEL_FILE = "domain-words.npz"
+WORDLLAMA_WEIGHTS = ("weights", "l2_supercat_256.safetensors")
+WORDLLAMA_TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")
+DEFAULT_MIX = 0.7
+"""fastText's share of the log-probability mix: chosen from 0.3 / 0.5 / 0.7 by leave-one-source-out
+macro-F1 on the training sources (stop 36; 0.841 / 0.865 / 0.872 with the tokenizer's own tokens)."""
+DEFAULT_L2 = 1e-3
+"""Ridge penalty of the logistic regression (on standardised inputs), fixed before any measurement."""
+
+
+@numba.njit(cache=True)
+def _space_bytes(data: np.ndarray, j: int, hi: int) -> int:
+    """Length in bytes of the whitespace character at ``data[j]``, 0 if it is not one.
+
+    The set is Python's ``str.isspace()``: ASCII 9-13 and 28-32, U+0085, U+00A0, U+1680,
+    U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
+    """
+    b = data[j]
+    if b == 32 or 9 <= b <= 13 or 28 <= b <= 31:
+        return 1
+    if b == 0xC2 and j + 1 < hi:
+        return 2 if data[j + 1] == 0x85 or data[j + 1] == 0xA0 else 0
+    if j + 2 >= hi:
+        return 0
+    c, d = data[j + 1], data[j + 2]
+    if b == 0xE1 and c == 0x9A and d == 0x80:
+        return 3
+    if b == 0xE2 and c == 0x80 and (d <= 0x8A or d == 0xA8 or d == 0xA9 or d == 0xAF):
+        return 3
+    if b == 0xE2 and c == 0x81 and d == 0x9F:
+        return 3
+    if b == 0xE3 and c == 0x80 and d == 0x80:
+        return 3
+    return 0
+
+
+@numba.njit(cache=True)
+def _next_word(data: np.ndarray, j: int, hi: int) -> tuple[int, int]:
+    """``(start, end)`` of the first word at or after ``j`` (``start == hi`` when there is none)."""
+    while j < hi:
+        s = _space_bytes(data, j, hi)
+        if s == 0:
+            break
+        j += s
+    start = j
+    while j < hi and _space_bytes(data, j, hi) == 0:
+        j += 1
+    return start, j
+
+
+@numba.njit(cache=True)
+def _word_spans(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every word's ``(start, end)`` byte positions and the index of its text."""
+    n = len(offsets) - 1
+    count = 0
+    for i in range(n):
+        j, hi = offsets[i], offsets[i + 1]
+        while j < hi:
+            start, j = _next_word(data, j, hi)
+            if start < j:
+                count += 1
+    starts = np.empty(count, np.int64)
+    ends = np.empty(count, np.int64)
+    parents = np.empty(count, np.int64)
+    k = 0
+    for i in range(n):
+        j, hi = offsets[i], offsets[i + 1]
+        while j < hi:
+            start, j = _next_word(data, j, hi)
+            if start < j:
+                starts[k], ends[k], parents[k] = start, j, i
+                k += 1
+    return starts, ends, parents
+
+
+@numba.njit(cache=True)
+def _gather(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The byte ranges as one string buffer and its offsets."""
+    offsets = np.zeros(len(starts) + 1, np.int64)
+    for k in range(len(starts)):
+        offsets[k + 1] = offsets[k] + ends[k] - starts[k]
+    out = np.empty(max(offsets[-1], 1), np.uint8)
+    for k in range(len(starts)):
+        out[offsets[k]:offsets[k + 1]] = data[starts[k]:ends[k]]
+    return offsets, out
+
+
+def split_words(texts: pa.Array | list[str]) -> tuple[pa.LargeStringArray, np.ndarray]:
+    """``(words, parent)``: every word of every text (as ``str.split()`` splits) and its text's index."""
+    arr = pc.fill_null(as_string_array(texts), "")
+    data, offsets = string_buffers(arr)
+    starts, ends, parents = _word_spans(data, offsets)
+    word_offsets, buf = _gather(data, starts, ends)
+    words = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(word_offsets), pa.py_buffer(buf))
+    return words, parents
+
+
+@numba.njit(cache=True)
+def _window_vectors(data: np.ndarray, offsets: np.ndarray, hashes: np.ndarray, token_offsets: np.ndarray,
+                    token_ids: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's normalised mean token vector over its known words, and how many tokens it had."""
+    n = len(offsets) - 1
+    dim = vectors.shape[1]
+    out = np.zeros((n, dim), np.float32)
+    tokens = np.zeros(n, np.int64)
+    acc = np.zeros(dim, np.float64)
+    for i in range(n):
+        acc[:] = 0.0
+        j, hi = offsets[i], offsets[i + 1]
+        while j < hi:
+            start, j = _next_word(data, j, hi)
+            if start == j:
+                continue
+            h = _fnv1a(data, start, j)
+            k = np.searchsorted(hashes, h)
+            if k == len(hashes) or hashes[k] != h:
+                continue
+            for t in range(token_offsets[k], token_offsets[k + 1]):
+                acc += vectors[token_ids[t]]
+            tokens[i] += token_offsets[k + 1] - token_offsets[k]
+        if tokens[i] > 0:
+            norm = np.sqrt((acc * acc).sum())
+            if norm > 0:
+                out[i] = (acc / norm).astype(np.float32)
+    return out, tokens
+
+
+def _wordllama_file(parts: tuple[str, str]) -> Path:
+    spec = importlib.util.find_spec("wordllama")
+    if spec is None or spec.origin is None:
+        raise ConfigError("the domain labeller's word model needs the wordllama package (pip install "
+                          "'wordllama==0.4.0.post1'), or set domain_labeller config word_model: null")
+    path = Path(spec.origin).parent.joinpath(*parts)
+    if not path.is_file():
+        raise ConfigError(f"wordllama is installed but {path} is missing: reinstall wordllama==0.4.0.post1")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def token_vectors() -> np.ndarray:
+    """wordllama's token embeddings, ``(32000, 256)`` float32, loaded once per process."""
+    from safetensors.numpy import load_file
+
+    return np.ascontiguousarray(load_file(str(_wordllama_file(WORDLLAMA_WEIGHTS)))["embedding.weight"],
+                                dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizer():
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(_wordllama_file(WORDLLAMA_TOKENIZER)))
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
+
+
+def whole_word_pieces() -> list[str]:
+    """The tokenizer's pieces that are whole words: ``▁`` then letters or digits only."""
+    return sorted(p[1:] for p in _tokenizer().get_vocab() if p.startswith("▁") and len(p) > 1 and p[1:].isalnum())
+
+
+def vocabulary(texts: pa.Array | list[str], sources: list[str], min_sources: int = 2) -> list[str]:
+    """The words a word model knows: ``whole_word_pieces`` and every word of at least ``min_sources``
+    of the ``sources`` (one per text), counted by Arrow's hash aggregation. Sorted."""
+    words, parents = split_words(texts)
+    source_ids = pc.dictionary_encode(pa.array(sources, pa.string())).indices.to_numpy(zero_copy_only=False)
+    counts = pa.table({"word": words, "source": source_ids[parents]}).group_by("word").aggregate(
+        [("source", "count_distinct")])
+    shared = counts.column("word").filter(pc.greater_equal(counts.column("source_count_distinct"), min_sources))
+    return sorted(set(shared.to_pylist()) | set(whole_word_pieces()))
+
+
+@dataclass(frozen=True)
+class WordTable:
+    """The vocabulary by hash: ``token_ids[token_offsets[k]:token_offsets[k + 1]]`` are the tokens of
+    the word whose hash is ``hashes[k]`` (sorted)."""
+
+    hashes: np.ndarray  # uint64, sorted, unique
+    token_offsets: np.ndarray  # int64, len(hashes) + 1
+    token_ids: np.ndarray  # int32
+
+    @classmethod
+    def build(cls, words: list[str]) -> WordTable:
+        """Tokenize each word as the tokenizer reads it after a space (its ids for ``"▁" + word``)."""
+        words = sorted(set(words))
+        hashes = string_hashes(words)
+        order = np.argsort(hashes, kind="stable")
+        keep = order[np.concatenate([[True], np.diff(hashes[order]) != 0])] if len(words) else order
+        encoded = _tokenizer().encode_batch([words[k] for k in keep], add_special_tokens=False)
+        lengths = np.array([len(e.ids) for e in encoded], np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        ids = np.array([t for e in encoded for t in e.ids], np.int32)
+        return cls(hashes[keep], offsets, ids)
+
+    def vectors(self, texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each text's normalised mean token vector (zeros without a known word), and its token count."""
+        arr = pc.fill_null(as_string_array(texts), "")
+        data, offsets = string_buffers(arr)
+        return _window_vectors(data, offsets, self.hashes, self.token_offsets, self.token_ids, token_vectors())
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def balanced_weights(labels: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Example weights so that every label weighs alike, and every source alike within its label."""
+    w = np.zeros(len(labels))
+    for lab in np.unique(labels):
+        names = np.unique(sources[labels == lab])
+        for name in names:
+            rows = (labels == lab) & (sources == name)
+            w[rows] = 1.0 / rows.sum() / len(names)
+    return w / w.sum()
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray, classes: int, l2: float = DEFAULT_L2
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(mean, scale, weights, bias)`` of a weighted multinomial logistic regression on standardised
+    ``x`` (L-BFGS from zeros: deterministic), ``l2`` times the squared weights added to the loss."""
+    from scipy.optimize import minimize
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0) + 1e-6
+    z = np.column_stack([(x - mean) / scale, np.ones(len(x))])
+    onehot = np.eye(classes)[y]
+    w = weights / weights.sum()
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        coef = theta.reshape(z.shape[1], classes)
+        p = _softmax(z @ coef)
+        value = -(w * np.log(p[np.arange(len(y)), y] + 1e-12)).sum() + 0.5 * l2 * (coef[:-1] ** 2).sum()
+        grad = z.T @ ((p - onehot) * w[:, None])
+        grad[:-1] += l2 * coef[:-1]
+        return value, grad.ravel()
+
+    result = minimize(loss, np.zeros(z.shape[1] * classes), jac=True, method="L-BFGS-B", options={"maxiter": 300})
+    coef = result.x.reshape(z.shape[1], classes)
+    return mean.astype(np.float32), scale.astype(np.float32), coef[:-1].astype(np.float32), coef[-1].astype(np.float32)
+
+
+@dataclass(frozen=True)
+class WordModel:
+    """A vocabulary, a logistic regression over window vectors, and fastText's share of the mix."""
+
+    labels: tuple[str, ...]
+    table: WordTable
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: np.ndarray
+    mix: float
+
+    def probabilities(self, windows: pa.Array | list[str]) -> np.ndarray:
+        """``(len(windows), len(labels))`` class probabilities, columns in ``labels`` order."""
+        vectors, _ = self.table.vectors(windows)
+        return _softmax(((vectors - self.mean) / self.scale) @ self.weights + self.bias)
+
+    def mixed(self, fasttext_probs: np.ndarray, fasttext_labels: tuple[str, ...], windows: pa.Array) -> np.ndarray:
+        """fastText's probabilities (columns ``fasttext_labels``) mixed with this model's, same columns."""
+        if set(fasttext_labels) != set(self.labels):
+            raise ConfigError(f"word model labels {sorted(self.labels)} differ from the fastText model's "
+                              f"{sorted(fasttext_labels)}: set domain_labeller config word_model: null")
+        mine = self.probabilities(windows)[:, [self.labels.index(lab) for lab in fasttext_labels]]
+        logits = self.mix * np.log(fasttext_probs + 1e-6) + (1.0 - self.mix) * np.log(mine + 1e-6)
+        return _softmax(logits)
+
+    def save(self, path: Path) -> None:
+        """Write the model to ``path`` (.npz) atomically: a temporary name, then a rename."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        arrays = {"labels": np.array(self.labels), "hashes": self.table.hashes,
+                  "token_offsets": self.table.token_offsets, "token_ids": self.table.token_ids, "mean": self.mean,
+                  "scale": self.scale, "weights": self.weights, "bias": self.bias, "mix": np.float64(self.mix)}
+        # np.savez stamps each member with the current time; a fixed stamp keeps the bytes a function of the model
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, value in arrays.items():
+                buffer = io.BytesIO()
+                np.lib.format.write_array(buffer, np.asarray(value), allow_pickle=False)
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, buffer.getvalue())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> WordModel:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return cls(tuple(str(x) for x in z["labels"]), WordTable(z["hashes"], z["token_offsets"],
+                           z["token_ids"]), z["mean"], z["scale"], z["weights"], z["bias"], float(z["mix"]))
+        except (OSError, KeyError, ValueError, zlib.error, zipfile.BadZipFile) as exc:
+            raise ConfigError(f"{path}: not a word model ({exc})") from exc
+
+
+def train_word_model(labels: list[str], texts: list[str], sources: list[str], vocabulary_words: list[str],
+                     mix: float = DEFAULT_MIX, l2: float = DEFAULT_L2) -> WordModel:
+    """Fit a ``WordModel`` on the domain examples (``labels``, ``texts``, each example's source)."""
+    classes = tuple(sorted(set(labels)))
+    table = WordTable.build(vocabulary_words)
+    vectors, _ = table.vectors(texts)
+    y = np.array([classes.index(lab) for lab in labels])
+    w = balanced_weights(np.asarray(labels), np.asarray(sources))
+    mean, scale, weights, bias = fit_logistic(vectors.astype(np.float64), y, w, len(classes), l2)
+    return WordModel(classes, table, mean, scale, weights, bias, mix)
+
+
+def word_model_path(ref: str | os.PathLike) -> Path:
+    """The file behind a word-model reference (``"domain-words"`` or a path)."""
+    if str(ref) == SHIPPED_WORD_MODEL:
+        path = Path(__file__).parent / "models" / WORD_MODEL_FILE
+        if not path.is_file():
+            raise ConfigError(f"shipped word model is missing at {path}: reinstall midtrain, or rebuild it with "
+                              "`python scripts/train_default_classifiers.py --only domain-words`")
+        return path
+    path = Path(ref).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"word model {str(ref)!r} not found: give a path to a .npz written by "
+                          f"train_word_model, {SHIPPED_WORD_MODEL!r}, or null")
+    return path
+
+
+@functools.lru_cache(maxsize=8)
+def load_word_model(ref: str) -> WordModel:
+    """The process-wide cached word model for ``ref``."""
+    return WordModel.load(word_model_path(ref))

@@ -1,0 +1,147 @@
+"""The domain labeller's word model (``word_vectors.py``): the numba kernels against plain Python,
+deterministic training, the mix inside ``label_domains``, and clear errors for bad configs and files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from midtrain.curation.labels import DomainConfig, label_domains
+from midtrain.curation.labels.domain import classifier_lines
+from midtrain.curation.labels.models import load_classifier
+from midtrain.curation.labels.text_windows import text_windows
+from midtrain.curation.labels.word_vectors import (WordModel, WordTable, _tokenizer, balanced_weights, fit_logistic,
+                                                   load_word_model, split_words, token_vectors, train_word_model,
+                                                   vocabulary)
+from midtrain.errors import ConfigError
+
+SPACES = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+PIECES = st.sampled_from(["the", "cat", "Theorem", "proof.", "über", "ℕ", "x1", "def", "(x)", "zzqx", "a", "é"])
+TEXTS = st.lists(st.one_of(PIECES, st.sampled_from(SPACES)), max_size=20).map("".join)
+KNOWN = ["the", "cat", "Theorem", "proof.", "über", "ℕ", "def"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TEXTS, max_size=6))
+def test_split_words_is_str_split(texts):
+    words, parents = split_words(texts)
+    assert words.to_pylist() == [w for t in texts for w in t.split()]
+    assert parents.tolist() == [i for i, t in enumerate(texts) for _ in t.split()]
+
+
+def reference_vector(text: str, ids: dict[str, list[int]], vectors: np.ndarray) -> tuple[np.ndarray, int]:
+    tokens = [t for w in text.split() if w in ids for t in ids[w]]
+    if not tokens:
+        return np.zeros(vectors.shape[1]), 0
+    mean = vectors[tokens].astype(np.float64).mean(axis=0)
+    return mean / np.linalg.norm(mean), len(tokens)
+
+
+@pytest.fixture(scope="module")
+def table() -> WordTable:
+    return WordTable.build(KNOWN)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(TEXTS, max_size=6))
+def test_window_vectors_match_plain_numpy(table, texts):
+    ids = {w: _tokenizer().encode(w, add_special_tokens=False).ids for w in KNOWN}
+    got, counts = table.vectors(texts)
+    for text, vector, count in zip(texts, got, counts):
+        want, n = reference_vector(text, ids, token_vectors())
+        assert count == n
+        np.testing.assert_allclose(vector, want, atol=1e-5)
+
+
+def test_word_table_holds_each_words_tokens_by_hash(table):
+    assert len(table.hashes) == len(KNOWN) and np.all(np.diff(table.hashes.astype(np.float64)) > 0)
+    assert table.token_offsets[-1] == len(table.token_ids)
+    assert set(table.token_ids.tolist()) <= set(range(len(token_vectors())))
+
+
+def test_vocabulary_counts_sources_and_adds_whole_word_pieces():
+    words = vocabulary(["alpha beta zzqx1", "beta zzqx1", "zzqx1 gamma9q"], ["s1", "s1", "s2"])
+    assert "zzqx1" in words  # two sources
+    assert "beta" in words  # a whole-word piece of the tokenizer, though in one source only
+    assert "gamma9q" not in words  # one source, not a piece
+    assert words == sorted(words)
+
+
+def examples() -> tuple[list[str], list[str], list[str]]:
+    math = ["Let G be a group and H a subgroup; the theorem follows by induction on the order of G.",
+            "We prove the lemma: every bounded monotone sequence of real numbers converges."]
+    web = ["The weather was lovely at the market this morning and we bought fresh bread.",
+           "Our team won the football match last night; the fans sang in the streets."]
+    labels = ["math"] * 6 + ["web"] * 6
+    texts = (math * 3) + (web * 3)
+    sources = ["m1", "m2", "m1", "m2", "m1", "m2", "w1", "w2", "w1", "w2", "w1", "w2"]
+    return labels, texts, sources
+
+
+def test_training_is_deterministic_to_the_byte(tmp_path):
+    labels, texts, sources = examples()
+    words = vocabulary(texts, sources)
+    for name in ("a.npz", "b.npz"):
+        train_word_model(labels, texts, sources, words).save(tmp_path / name)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    model = WordModel.load(tmp_path / "a.npz")
+    probs = model.probabilities(["the subgroup theorem and its proof by induction", "bread at the market"])
+    assert model.labels == ("math", "web")
+    assert probs[0, 0] > 0.5 > probs[1, 0]
+
+
+def test_fit_logistic_weights_sources_alike():
+    w = balanced_weights(np.array(["a", "a", "a", "b"]), np.array(["s", "s", "t", "u"]))
+    np.testing.assert_allclose(w, [0.125, 0.125, 0.25, 0.5])
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-1, 0.3, (50, 3)), rng.normal(1, 0.3, (50, 3))])
+    y = np.array([0] * 50 + [1] * 50)
+    mean, scale, coef, bias = fit_logistic(x, y, np.ones(100), 2)
+    logits = ((x - mean) / scale) @ coef + bias
+    assert (logits.argmax(axis=1) == y).all()
+
+
+def test_label_domains_mixes_the_shipped_word_model():
+    texts = ["Let G be a finite group. Every subgroup of a cyclic group is cyclic, by the division algorithm.",
+             "import os\n\ndef main():\n    print(os.getcwd())\n", "Dear all, the meeting moves to Tuesday.",
+             "Step 1: the cell at row 2 must be a queen, since every other cell of row 2 is attacked."]
+    config = DomainConfig(code_language=False)
+    got = label_domains(texts, config=config)
+    windows = text_windows(pa.array(texts, pa.large_string()), config.head_bytes, config.middle_bytes)
+    classifier = load_classifier("domain")
+    probs, labels = classifier.predict_all(classifier_lines(windows, True))
+    mixed = load_word_model("domain-words").mixed(probs, labels, windows)
+    assert got["domain"].to_pylist() == [labels[k] for k in mixed.argmax(axis=1)]
+    np.testing.assert_allclose(got["domain_score"].to_numpy(), mixed.max(axis=1), rtol=1e-5)
+    alone = label_domains(texts, config=DomainConfig(code_language=False, word_model=None))
+    np.testing.assert_allclose(alone["domain_score"].to_numpy(), probs.max(axis=1), rtol=1e-5)
+
+
+def test_auto_uses_no_word_model_with_a_users_classifier(tmp_path):
+    from midtrain.curation.labels.models import model_path
+
+    own = tmp_path / "own.bin"
+    own.write_bytes(model_path("domain").read_bytes())
+    texts = ["Every subgroup of a cyclic group is cyclic.", "def f(x):\n    return x\n"]
+    auto = label_domains(texts, config=DomainConfig(model=str(own), code_language=False))
+    alone = label_domains(texts, config=DomainConfig(model=str(own), code_language=False, word_model=None))
+    assert auto.equals(alone)
+
+
+def test_bad_word_model_configs_and_files_name_what_is_wrong(tmp_path):
+    with pytest.raises(ConfigError, match="word_model"):
+        DomainConfig.from_dict({"word_model": 3})
+    with pytest.raises(ConfigError, match="nope.npz"):
+        label_domains(["text"], config=DomainConfig(word_model=str(tmp_path / "nope.npz")))
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(ConfigError, match="broken.npz"):
+        label_domains(["text"], config=DomainConfig(word_model=str(broken)))
+    labels, texts, sources = examples()
+    other = tmp_path / "other.npz"
+    train_word_model(labels, texts, sources, vocabulary(texts, sources)).save(other)
+    with pytest.raises(ConfigError, match="labels"):
+        label_domains(["text"], config=DomainConfig(word_model=str(other)))
