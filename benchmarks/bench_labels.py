@@ -192,13 +192,15 @@ def part_heldout(table: pa.Table, heldout: list, crop: int = 0) -> dict:
     src_col = np.asarray(table.column("source").to_pylist(), dtype=object)
     texts = table.column("text").to_pylist()
     docs = {s.name: [texts[i] for i in np.flatnonzero(src_col == s.name)] for s in heldout}
-    rows = [(s.name, s.domain, predict("domain", docs[s.name])) for s in heldout]
+    words = "auto" if WORD_MODEL else None  # the shipped labeller's word model, or the classifier alone
+    rows = [(s.name, s.domain, predict("domain", docs[s.name], word_model=words)) for s in heldout]
     print(f"\n(heldout) shipped domain model on the fixed held-out sources {[s.name for s in heldout]}")
     report = pooled(rows, "pooled over the held-out sources")
     out = {"macro_f1": report["macro_f1"], "report": report,
            "per_source_recall": {n: p.count(t) / max(len(p), 1) for n, t, p in rows}}
     if crop:  # the same documents cut to their first `crop` characters
-        crows = [(s.name, s.domain, predict("domain", [crop_text(t, crop) for t in docs[s.name]])) for s in heldout]
+        crows = [(s.name, s.domain, predict("domain", [crop_text(t, crop) for t in docs[s.name]], word_model=words))
+                 for s in heldout]
         print(f"\n(heldout, --crop {crop}) the held-out documents cut to their first {crop} characters")
         crep = pooled(crows, f"pooled over the held-out sources, documents cut to {crop} characters")
         out["crop"] = {"chars": crop, "macro_f1": crep["macro_f1"], "report": crep}
@@ -284,7 +286,8 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=3000, help="documents for the speed part")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--no-word-model", action="store_true",
-                        help="LOSO: the fastText model alone, without the word model the shipped labeller mixes in")
+                        help="loso, heldout: the fastText model alone, without the word model the shipped labeller "
+                        "mixes in")
     parser.add_argument("--save-probs", type=Path, help="LOSO: write each document's out-of-source class "
                         "probabilities and final labels here (.npz; with --crop, those of the cut documents too)")
     parser.add_argument("--code-language", nargs="+", default=["hybrid", "fasttext"],
