@@ -28,11 +28,14 @@ SHIPPED_MODELS = {"lid.176": "lid.176.ftz", "domain": "domain.bin", "quality-pro
 LABEL_PREFIX = "__label__"
 
 
-def model_path(ref: str | os.PathLike) -> Path:
-    """The file behind a model reference; ``ConfigError`` naming it if there is none."""
+def model_path(ref: str | os.PathLike, shipped: dict[str, str] | None = None, what: str = "fastText model",
+               files: str = "a .ftz/.bin file") -> Path:
+    """The file behind a model reference (a name in ``shipped``, default ``SHIPPED_MODELS``, or a path);
+    ``ConfigError`` naming it if there is none."""
+    shipped = SHIPPED_MODELS if shipped is None else shipped
     name = str(ref)
-    if name in SHIPPED_MODELS:
-        path = MODELS_DIR / SHIPPED_MODELS[name]
+    if name in shipped:
+        path = MODELS_DIR / shipped[name]
         if not path.is_file():
             script = "train_code_language.py" if name == "code_language" else "train_default_classifiers.py"
             raise ConfigError(f"shipped model {name!r} is missing at {path}: reinstall midtrain, or rebuild it "
@@ -40,8 +43,7 @@ def model_path(ref: str | os.PathLike) -> Path:
         return path
     path = Path(name).expanduser()
     if not path.is_file():
-        raise ConfigError(f"fastText model {name!r} not found: give a path to a .ftz/.bin file or one of "
-                          f"{sorted(SHIPPED_MODELS)}")
+        raise ConfigError(f"{what} {name!r} not found: give a path to {files} or one of {sorted(shipped)}")
     return path
 
 

@@ -40,7 +40,8 @@ _FNV_PRIME = np.uint64(0x100000001B3)
 
 
 @numba.njit(cache=True)
-def _fnv1a(data: np.ndarray, lo: int, hi: int) -> np.uint64:
+def fnv1a(data: np.ndarray, lo: int, hi: int) -> np.uint64:
+    """64-bit FNV-1a hash of ``data[lo:hi]`` (numba; the word key of ``word_hashes`` and ``word_vectors``)."""
     h = _FNV_OFFSET
     for j in range(lo, hi):
         h = (h ^ np.uint64(data[j])) * _FNV_PRIME
@@ -50,7 +51,7 @@ def _fnv1a(data: np.ndarray, lo: int, hi: int) -> np.uint64:
 @numba.njit(cache=True)
 def _hash_strings(data: np.ndarray, offsets: np.ndarray, out: np.ndarray) -> None:
     for i in range(len(offsets) - 1):
-        out[i] = _fnv1a(data, offsets[i], offsets[i + 1])
+        out[i] = fnv1a(data, offsets[i], offsets[i + 1])
 
 
 def string_hashes(words: list[str] | pa.Array) -> np.ndarray:
@@ -93,7 +94,7 @@ def _replace_rare(data: np.ndarray, offsets: np.ndarray, known: np.ndarray, mark
                     out[p] = 32
                     p += 1
                 first = False
-                if _known(known, _fnv1a(data, j, k)):
+                if _known(known, fnv1a(data, j, k)):
                     for m in range(j, k):
                         out[p] = data[m]
                         p += 1

@@ -41,7 +41,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from midtrain.curation.labels.rare_words import _fnv1a, string_hashes
+from midtrain.curation.labels.models import model_path
+from midtrain.curation.labels.rare_words import fnv1a, string_hashes
 from midtrain.curation.labels.text_windows import as_string_array, string_buffers
 from midtrain.errors import ConfigError
 
@@ -97,27 +98,28 @@ def _next_word(data: np.ndarray, j: int, hi: int) -> tuple[int, int]:
 
 
 @numba.njit(cache=True)
-def _word_spans(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every word's ``(start, end)`` byte positions and the index of its text."""
-    n = len(offsets) - 1
-    count = 0
-    for i in range(n):
-        j, hi = offsets[i], offsets[i + 1]
-        while j < hi:
-            start, j = _next_word(data, j, hi)
-            if start < j:
-                count += 1
-    starts = np.empty(count, np.int64)
-    ends = np.empty(count, np.int64)
-    parents = np.empty(count, np.int64)
+def _fill_word_spans(data: np.ndarray, offsets: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                     parents: np.ndarray) -> int:
+    """Write every word's ``(start, end)`` byte positions and its text's index, as far as the arrays
+    reach; return how many words there are (call with empty arrays to count them)."""
     k = 0
-    for i in range(n):
+    for i in range(len(offsets) - 1):
         j, hi = offsets[i], offsets[i + 1]
         while j < hi:
             start, j = _next_word(data, j, hi)
             if start < j:
-                starts[k], ends[k], parents[k] = start, j, i
+                if k < len(starts):
+                    starts[k], ends[k], parents[k] = start, j, i
                 k += 1
+    return k
+
+
+def _word_spans(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every word's start and end byte positions and the index of its text (two passes: count, fill)."""
+    none = np.empty(0, np.int64)
+    count = _fill_word_spans(data, offsets, none, none, none)
+    starts, ends, parents = np.empty(count, np.int64), np.empty(count, np.int64), np.empty(count, np.int64)
+    _fill_word_spans(data, offsets, starts, ends, parents)
     return starts, ends, parents
 
 
@@ -159,7 +161,7 @@ def _window_vectors(data: np.ndarray, offsets: np.ndarray, hashes: np.ndarray, t
             start, j = _next_word(data, j, hi)
             if start == j:
                 continue
-            h = _fnv1a(data, start, j)
+            h = fnv1a(data, start, j)
             k = np.searchsorted(hashes, h)
             if k == len(hashes) or hashes[k] != h:
                 continue
@@ -357,17 +359,7 @@ def train_word_model(labels: list[str], texts: list[str], sources: list[str], vo
 
 def word_model_path(ref: str | os.PathLike) -> Path:
     """The file behind a word-model reference (``"domain-words"`` or a path)."""
-    if str(ref) == SHIPPED_WORD_MODEL:
-        path = Path(__file__).parent / "models" / WORD_MODEL_FILE
-        if not path.is_file():
-            raise ConfigError(f"shipped word model is missing at {path}: reinstall midtrain, or rebuild it with "
-                              "`python scripts/train_default_classifiers.py --only domain-words`")
-        return path
-    path = Path(ref).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"word model {str(ref)!r} not found: give a path to a .npz written by "
-                          f"train_word_model, {SHIPPED_WORD_MODEL!r}, or null")
-    return path
+    return model_path(ref, {SHIPPED_WORD_MODEL: WORD_MODEL_FILE}, "word model", "a .npz written by train_word_model")
 
 
 @functools.lru_cache(maxsize=8)
