@@ -13,9 +13,9 @@ from midtrain.curation.labels import DomainConfig, label_domains
 from midtrain.curation.labels.domain import classifier_lines
 from midtrain.curation.labels.models import load_classifier
 from midtrain.curation.labels.text_windows import text_windows
-from midtrain.curation.labels.word_vectors import (WordModel, WordTable, _tokenizer, balanced_weights, fit_logistic,
-                                                   load_word_model, split_words, token_vectors, train_word_model,
-                                                   vocabulary)
+from midtrain.curation.labels.word_vectors import (WordModel, WordTable, _tokenizer, balanced_weights, bpe_ids,
+                                                   fit_logistic, load_word_model, split_words, token_vectors,
+                                                   train_word_model, vocabulary)
 from midtrain.errors import ConfigError
 
 SPACES = [chr(c) for c in range(0x3001) if chr(c).isspace()]
@@ -32,8 +32,16 @@ def test_split_words_is_str_split(texts):
     assert parents.tolist() == [i for i, t in enumerate(texts) for _ in t.split()]
 
 
-def reference_vector(text: str, ids: dict[str, list[int]], vectors: np.ndarray) -> tuple[np.ndarray, int]:
-    tokens = [t for w in text.split() if w in ids for t in ids[w]]
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=16).filter(
+    lambda w: not any(c.isspace() for c in w)))
+def test_bpe_kernel_is_the_tokenizer(word):
+    assert bpe_ids(word) == _tokenizer().encode(word, add_special_tokens=False).ids
+
+
+def reference_vector(text: str, vectors: np.ndarray) -> tuple[np.ndarray, int]:
+    """Every word's tokens as the tokenizer gives them (a word of the table or not), averaged."""
+    tokens = [t for w in text.split() for t in _tokenizer().encode(w, add_special_tokens=False).ids]
     if not tokens:
         return np.zeros(vectors.shape[1]), 0
     mean = vectors[tokens].astype(np.float64).mean(axis=0)
@@ -48,10 +56,9 @@ def table() -> WordTable:
 @settings(max_examples=100, deadline=None)
 @given(st.lists(TEXTS, max_size=6))
 def test_window_vectors_match_plain_numpy(table, texts):
-    ids = {w: _tokenizer().encode(w, add_special_tokens=False).ids for w in KNOWN}
     got, counts = table.vectors(texts)
     for text, vector, count in zip(texts, got, counts):
-        want, n = reference_vector(text, ids, token_vectors())
+        want, n = reference_vector(text, token_vectors())
         assert count == n
         np.testing.assert_allclose(vector, want, atol=1e-5)
 
