@@ -495,6 +495,7 @@ class WordModel:
 
     @classmethod
     def load(cls, path: Path) -> WordModel:
+        """Read a model ``save`` wrote; ``ConfigError`` naming the file if it is not one."""
         try:
             with np.load(path, allow_pickle=False) as z:
                 return cls(tuple(str(x) for x in z["labels"]), WordTable(z["hashes"], z["token_offsets"],
