@@ -83,8 +83,8 @@ def training_tables() -> tuple[pa.Table, pa.Table]:
     return topical, junk
 
 
-def train_domain(topical: pa.Table, out: Path) -> dict:
-    labels, texts, sources = domain_examples(topical)
+def train_domain(topical: pa.Table, out: Path, examples: tuple[list[str], list[str], list[str]]) -> dict:
+    labels, texts, sources = examples
     # Shipped as trained, unquantized: the model leave-one-source-out measures. Quantized (no cutoff,
     # two sub-vectors per vector) it agreed with the unquantized model on 99.5% of *training* lines
     # (benchmarks/bench_fasttext_quantize.py), but on sources it never saw it scored 0.788 against
@@ -96,10 +96,10 @@ def train_domain(topical: pa.Table, out: Path) -> dict:
             "sources": sorted(set(topical.column("source").to_pylist()))}
 
 
-def train_domain_words(topical: pa.Table, out: Path) -> dict:
+def train_domain_words(topical: pa.Table, out: Path, examples: tuple[list[str], list[str], list[str]]) -> dict:
     """The word model mixed with ``domain.bin`` (``word_vectors.py``): its vocabulary from the training
     sources' documents, its logistic regression on the same examples as ``domain.bin``."""
-    labels, texts, sources = domain_examples(topical)
+    labels, texts, sources = examples
     words = vocabulary(topical.column("text"), topical.column("source").to_pylist())
     model = train_word_model(labels, texts, sources, words)
     model.save(out)
@@ -272,16 +272,18 @@ def main() -> None:
     if "lid" in which:
         print(f"lid.176: {fetch_lid(args.out)}")
     topical, junk = training_tables()
+    # (labels, texts, sources) of both domain models: the word model learns from domain.bin's examples
+    examples = domain_examples(topical) if {"domain", "domain-words"} & set(which) else ([], [], [])
     if "domain" in which:
         model_path = args.out / SHIPPED_MODELS["domain"]
-        report = train_domain(topical, model_path)
+        report = train_domain(topical, model_path, examples)
         report["bytes"] = model_path.stat().st_size
         (args.out / "domain.json").write_text(json.dumps(report, indent=2) + "\n")
         print(f"{model_path.name}: {report['bytes']:,} bytes, examples {report['examples']}, "
               f"{len(report['sources'])} sources")
     if "domain-words" in which:
         path = args.out / WORD_MODEL_FILE
-        report = train_domain_words(topical, path)
+        report = train_domain_words(topical, path, examples)
         (args.out / "domain-words.json").write_text(json.dumps(report, indent=2) + "\n")
         print(f"{path.name}: {report['bytes']:,} bytes, {report['vocabulary']:,} words, examples {report['examples']}")
     if "quality" in which:

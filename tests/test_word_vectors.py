@@ -14,7 +14,7 @@ from midtrain.curation.labels.domain import classifier_lines
 from midtrain.curation.labels.models import load_classifier
 from midtrain.curation.labels.text_windows import text_windows
 from midtrain.curation.labels.word_vectors import (WordModel, WordTable, _tokenizer, balanced_weights, bpe_ids,
-                                                   fit_logistic, load_word_model, split_words, token_vectors,
+                                                   fit_logistic, load_word_model, token_vectors,
                                                    train_word_model, vocabulary)
 from midtrain.errors import ConfigError
 
@@ -22,14 +22,6 @@ SPACES = [chr(c) for c in range(0x3001) if chr(c).isspace()]
 PIECES = st.sampled_from(["the", "cat", "Theorem", "proof.", "über", "ℕ", "x1", "def", "(x)", "zzqx", "a", "é"])
 TEXTS = st.lists(st.one_of(PIECES, st.sampled_from(SPACES)), max_size=20).map("".join)
 KNOWN = ["the", "cat", "Theorem", "proof.", "über", "ℕ", "def"]
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(TEXTS, max_size=6))
-def test_split_words_is_str_split(texts):
-    words, parents = split_words(texts)
-    assert words.to_pylist() == [w for t in texts for w in t.split()]
-    assert parents.tolist() == [i for i, t in enumerate(texts) for _ in t.split()]
 
 
 @settings(max_examples=300, deadline=None)
@@ -152,3 +144,11 @@ def test_bad_word_model_configs_and_files_name_what_is_wrong(tmp_path):
     train_word_model(labels, texts, sources, vocabulary(texts, sources)).save(other)
     with pytest.raises(ConfigError, match="labels"):
         label_domains(["text"], config=DomainConfig(word_model=str(other)))
+
+
+def test_train_word_model_refuses_examples_it_cannot_fit():
+    labels, texts, sources = examples()
+    with pytest.raises(ConfigError, match="12 labels, 11 texts"):
+        train_word_model(labels, texts[:-1], sources, ["the"])
+    with pytest.raises(ConfigError, match="at least two"):
+        train_word_model(["math"] * 3, texts[:3], sources[:3], ["the"])

@@ -124,20 +124,25 @@ def replace_rare(lines: list[str], known: np.ndarray) -> list[str]:
     return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(out)).to_pylist()
 
 
-def shared_words(lines: list[str], groups: list[str], min_groups: int) -> np.ndarray:
-    """Hashes (``word_hashes``) of the tokens of ``lines`` that occur in at least ``min_groups`` groups
-    (training sources), the placeholders always included. Counted by Arrow's hash aggregation."""
-    if not lines:
-        return word_hashes(list(PLACEHOLDERS))
-    tokens = pc.split_pattern(as_string_array(lines), " ")
+def words_in_groups(tokens: pa.ListArray, groups: list[str], min_groups: int) -> pa.LargeStringArray:
+    """The distinct non-empty words of ``tokens`` (one list per text) that occur in at least ``min_groups``
+    of the texts' ``groups`` (training sources), counted by Arrow's hash aggregation."""
     parents = pc.list_parent_indices(tokens).to_numpy(zero_copy_only=False)
     group_ids = pc.dictionary_encode(pa.array(groups, pa.string())).indices.to_numpy(zero_copy_only=False)
     table = pa.table({"token": pc.list_flatten(tokens), "group": group_ids[parents]})
     counts = table.group_by("token").aggregate([("group", "count_distinct")])
-    keep = pc.greater_equal(counts.column("group_count_distinct"), min_groups)
-    words = pa.concat_arrays([counts.column("token").filter(keep).combine_chunks().cast(pa.large_string()),
-                              pa.array(PLACEHOLDERS, pa.large_string())])
-    return word_hashes(pc.filter(words, pc.not_equal(pc.binary_length(words), 0)))
+    keep = pc.and_(pc.greater_equal(counts.column("group_count_distinct"), min_groups),
+                   pc.not_equal(pc.binary_length(counts.column("token")), 0))
+    return counts.column("token").filter(keep).combine_chunks().cast(pa.large_string())
+
+
+def shared_words(lines: list[str], groups: list[str], min_groups: int) -> np.ndarray:
+    """Hashes (``word_hashes``) of the tokens of ``lines`` that occur in at least ``min_groups`` groups
+    (training sources), the placeholders always included."""
+    if not lines:
+        return word_hashes(list(PLACEHOLDERS))
+    words = words_in_groups(pc.split_pattern(as_string_array(lines), " "), groups, min_groups)
+    return word_hashes(pa.concat_arrays([words, pa.array(PLACEHOLDERS, pa.large_string())]))
 
 
 def model_lines(classifier: FastTextClassifier, lines: list[str]) -> list[str]:

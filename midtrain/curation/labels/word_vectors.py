@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from midtrain.curation.labels.models import model_path
-from midtrain.curation.labels.rare_words import fnv1a, string_hashes
+from midtrain.curation.labels.rare_words import fnv1a, string_hashes, words_in_groups
 from midtrain.curation.labels.text_windows import as_string_array, string_buffers
 from midtrain.errors import ConfigError
 
@@ -97,54 +97,6 @@ def _next_word(data: np.ndarray, j: int, hi: int) -> tuple[int, int]:
     while j < hi and _space_bytes(data, j, hi) == 0:
         j += 1
     return start, j
-
-
-@numba.njit(cache=True)
-def _fill_word_spans(data: np.ndarray, offsets: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                     parents: np.ndarray) -> int:
-    """Write every word's ``(start, end)`` byte positions and its text's index, as far as the arrays
-    reach; return how many words there are (call with empty arrays to count them)."""
-    k = 0
-    for i in range(len(offsets) - 1):
-        j, hi = offsets[i], offsets[i + 1]
-        while j < hi:
-            start, j = _next_word(data, j, hi)
-            if start < j:
-                if k < len(starts):
-                    starts[k], ends[k], parents[k] = start, j, i
-                k += 1
-    return k
-
-
-def _word_spans(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every word's start and end byte positions and the index of its text (two passes: count, fill)."""
-    none = np.empty(0, np.int64)
-    count = _fill_word_spans(data, offsets, none, none, none)
-    starts, ends, parents = np.empty(count, np.int64), np.empty(count, np.int64), np.empty(count, np.int64)
-    _fill_word_spans(data, offsets, starts, ends, parents)
-    return starts, ends, parents
-
-
-@numba.njit(cache=True)
-def _gather(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The byte ranges as one string buffer and its offsets."""
-    offsets = np.zeros(len(starts) + 1, np.int64)
-    for k in range(len(starts)):
-        offsets[k + 1] = offsets[k] + ends[k] - starts[k]
-    out = np.empty(max(offsets[-1], 1), np.uint8)
-    for k in range(len(starts)):
-        out[offsets[k]:offsets[k + 1]] = data[starts[k]:ends[k]]
-    return offsets, out
-
-
-def split_words(texts: pa.Array | list[str]) -> tuple[pa.LargeStringArray, np.ndarray]:
-    """``(words, parent)``: every word of every text (as ``str.split()`` splits) and its text's index."""
-    arr = pc.fill_null(as_string_array(texts), "")
-    data, offsets = string_buffers(arr)
-    starts, ends, parents = _word_spans(data, offsets)
-    word_offsets, buf = _gather(data, starts, ends)
-    words = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(word_offsets), pa.py_buffer(buf))
-    return words, parents
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -369,13 +321,10 @@ def whole_word_pieces() -> list[str]:
 
 def vocabulary(texts: pa.Array | list[str], sources: list[str], min_sources: int = 2) -> list[str]:
     """The words a word model keeps in its table (other words are tokenized when read, the same way):
-    ``whole_word_pieces`` and every word of at least ``min_sources`` of the ``sources`` (one per text),
-    counted by Arrow's hash aggregation. Sorted."""
-    words, parents = split_words(texts)
-    source_ids = pc.dictionary_encode(pa.array(sources, pa.string())).indices.to_numpy(zero_copy_only=False)
-    counts = pa.table({"word": words, "source": source_ids[parents]}).group_by("word").aggregate(
-        [("source", "count_distinct")])
-    shared = counts.column("word").filter(pc.greater_equal(counts.column("source_count_distinct"), min_sources))
+    ``whole_word_pieces`` and every word (Arrow's whitespace split, as ``str.split``) of at least
+    ``min_sources`` of the ``sources`` (one per text). Sorted."""
+    tokens = pc.utf8_split_whitespace(pc.fill_null(as_string_array(texts), ""))
+    shared = words_in_groups(tokens, sources, min_sources)
     return sorted(set(shared.to_pylist()) | set(whole_word_pieces()))
 
 
@@ -508,7 +457,13 @@ class WordModel:
 def train_word_model(labels: list[str], texts: list[str], sources: list[str], vocabulary_words: list[str],
                      mix: float = DEFAULT_MIX, l2: float = DEFAULT_L2) -> WordModel:
     """Fit a ``WordModel`` on the domain examples (``labels``, ``texts``, each example's source)."""
+    if not len(labels) == len(texts) == len(sources):
+        raise ConfigError(f"train_word_model: {len(labels)} labels, {len(texts)} texts and {len(sources)} sources; "
+                          "expected one of each per example")
     classes = tuple(sorted(set(labels)))
+    if len(classes) < 2:
+        raise ConfigError(f"train_word_model: the examples have {len(classes)} label(s) {list(classes)}; "
+                          "a word model needs at least two")
     table = WordTable.build(vocabulary_words)
     vectors, _ = table.vectors(texts)
     y = np.array([classes.index(lab) for lab in labels])
