@@ -89,8 +89,15 @@ def heldout_docs() -> tuple[list[str], list[str]]:
     return truth, texts
 
 
-def magika_labels(texts: list[str]) -> list[str]:
-    return detect_code_language(texts, model="magika")["code_language"].to_pylist()
+def magika_labels(texts: list[str], magika: str = "original") -> list[str]:
+    return detect_code_language(texts, model="magika", magika=magika)["code_language"].to_pylist()
+
+
+def validation_docs() -> tuple[list[str], list[str]]:
+    """``(languages, texts)`` of the validation packages (the hybrid's tuning side), data and markup
+    files included (truth ``other``: left out of the accuracy, kept in the agreement)."""
+    truth, texts, _ = ft.validation_docs(other=True)
+    return truth, texts
 
 
 def original_hybrid(model: Path, threshold: float, texts: list[str]) -> tuple[list[str], float]:
@@ -114,6 +121,9 @@ def timed(fn, texts: list[str], repeats: int) -> tuple[list[str], float, float]:
 
 
 def scores(truth: list[str], pred: list[str]) -> dict:
+    """Accuracy per language and overall, over the code files (truth ``other``, data and markup, left out)."""
+    keep = [i for i, t in enumerate(truth) if t != "other"]
+    truth, pred = [truth[i] for i in keep], [pred[i] for i in keep]
     per = {}
     for lang in sorted(set(truth)):
         idx = [i for i, t in enumerate(truth) if t == lang]
@@ -137,17 +147,27 @@ def run_magika(truth: list[str], texts: list[str], repeats: int, results: dict) 
     results["magika-per-doc"] = {**scores(truth, ref), "docs_per_s": rate, "cpu_ms_per_doc": cpu}
     new, rate, cpu = timed(magika_labels, texts, repeats)
     results["magika"] = {**scores(truth, new), "docs_per_s": rate, "cpu_ms_per_doc": cpu}
-    every_core, rate, cpu = timed(
-        lambda ts: detect_code_language(ts, threads=0, model="magika")["code_language"].to_pylist(), texts, repeats)
+    every_core, rate, cpu = timed(lambda ts: detect_code_language(ts, threads=0, model="magika", magika="original")
+                                  ["code_language"].to_pylist(), texts, repeats)
     assert every_core == new, "labels must not depend on the number of threads"
     results["magika-all-cores"] = {**scores(truth, every_core), "docs_per_s": rate, "cpu_ms_per_doc": cpu}
     differ = [i for i, (a, b) in enumerate(zip(ref, new)) if a != b]
-    score_diff = np.abs(table["ref"]["code_language_score"].to_numpy()
-                        - detect_code_language(texts, model="magika")["code_language_score"].to_numpy())
+    batched = detect_code_language(texts, model="magika", magika="original")
+    score_diff = np.abs(table["ref"]["code_language_score"].to_numpy() - batched["code_language_score"].to_numpy())
     results["magika"]["labels_differing_from_per_doc"] = [(i, ref[i], new[i]) for i in differ]
     print(f"batched vs per-document Magika: {len(differ)} of {len(texts)} labels differ "
           f"{results['magika']['labels_differing_from_per_doc']}; largest score difference "
           f"{score_diff.max():.2g} (onnxruntime rounds a one-document call differently)", flush=True)
+    fast, rate, cpu = timed(lambda ts: magika_labels(ts, "int8"), texts, repeats)
+    results["magika-int8"] = {**scores(truth, fast), "docs_per_s": rate, "cpu_ms_per_doc": cpu,
+                              "agreement": agreement(fast, new)}
+    print(f"midtrain's int8 Magika vs Magika's own model: {results['magika-int8']['agreement']:.2%} of "
+          f"{len(texts)} labels equal", flush=True)
+
+
+def agreement(a: list[str], b: list[str]) -> float:
+    """Share of documents with the same label (data and markup files included)."""
+    return sum(x == y for x, y in zip(a, b)) / max(len(a), 1)
 
 
 def run_original(truth: list[str], texts: list[str], repeats: int, results: dict) -> None:
@@ -180,7 +200,8 @@ def run_original(truth: list[str], texts: list[str], repeats: int, results: dict
 
 def run_shipped(truth: list[str], texts: list[str], repeats: int, results: dict) -> None:
     """The shipped fastText model alone, and the shipped hybrid (``detect_code_language``'s default)."""
-    detect_code_language(texts[:8], model="magika")  # Magika loaded before any timing
+    for variant in ("original", "int8"):  # both Magika models loaded before any timing
+        detect_code_language(texts[:8], model="magika", magika=variant)
     pred, rate, cpu = timed(lambda ts: fasttext_code_language(ts)["code_language"].to_pylist(), texts, repeats)
     model = ft.DEFAULT_OUT
     results["fasttext"] = {**scores(truth, pred), "docs_per_s": rate, "cpu_ms_per_doc": cpu,
@@ -189,12 +210,17 @@ def run_shipped(truth: list[str], texts: list[str], repeats: int, results: dict)
     share = float(np.mean(fasttext_code_language(texts)["needs_magika"].to_numpy(zero_copy_only=False)))
     results["hybrid"] = {**scores(truth, pred), "docs_per_s": rate, "cpu_ms_per_doc": cpu,
                          "threshold": hybrid_settings()["threshold"], "magika_share": share}
+    exact, rate, cpu = timed(lambda ts: detect_code_language(ts, magika="original")["code_language"].to_pylist(),
+                             texts, repeats)
+    results["hybrid-original-magika"] = {**scores(truth, exact), "docs_per_s": rate, "cpu_ms_per_doc": cpu,
+                                         "agreement": agreement(pred, exact)}
 
 
-def print_table(truth: list[str], results: dict) -> None:
+def print_table(results: dict, packages: str) -> None:
     names = list(results)
-    print(f"\n{'language':<12} {'n':>5} " + " ".join(f"{n:>14}" for n in names) + "   (accuracy on held-out packages)")
-    for lang in sorted(set(truth)):
+    print(f"\n{'language':<12} {'n':>5} " + " ".join(f"{n:>14}" for n in names)
+          + f"   (accuracy on {packages} packages)")
+    for lang in results[names[0]]["per_language"]:
         row = results[names[0]]["per_language"][lang]
         cells = " ".join(f"{results[n]['per_language'][lang]['accuracy']:>14.3f}" for n in names)
         conf = "; ".join(f"{n}: {results[n]['per_language'][lang]['confused_with']}" for n in names
@@ -203,16 +229,19 @@ def print_table(truth: list[str], results: dict) -> None:
     for key, fmt in (("accuracy", "{:>14.4f}"), ("macro_accuracy", "{:>14.4f}"), ("docs_per_s", "{:>14.0f}"),
                      ("cpu_ms_per_doc", "{:>14.2f}")):
         print(f"{key:<18} " + " ".join(fmt.format(results[n][key]) for n in names))
+    print(f"{'agreement':<18} " + " ".join(f"{results[n]['agreement']:>14.4f}" if "agreement" in results[n]
+                                           else f"{'':>14}" for n in names)
+          + "   (int8 Magika's labels equal to Magika's own model's, all files)")
     if "hybrid-original" in results:
         h = results["hybrid-original"]
         print(f"fasttext-original: {results['fasttext-original']['model_bytes']:,} bytes, trained in "
               f"{results['fasttext-original']['train_s']:.0f} s; hybrid-original: threshold {h['threshold']}, "
-              f"Magika ran on {h['magika_share']:.1%} of the held-out files")
+              f"Magika ran on {h['magika_share']:.1%} of the {packages} files")
     if "hybrid" in results:
         h = results["hybrid"]
         print(f"shipped fasttext model: {results['fasttext']['model_bytes']:,} bytes; hybrid: threshold "
               f"{h['threshold']} (chosen on validation sources), Magika ran on {h['magika_share']:.1%} "
-              "of the held-out files")
+              f"of the {packages} files")
 
 
 def main() -> int:
@@ -221,17 +250,19 @@ def main() -> int:
     ap.add_argument("--skip-original", action="store_true",
                     help="skip the first fastText candidate (its two trainings) and its hybrid")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--packages", choices=["heldout", "validation"], default="heldout",
+                    help="validation: the hybrid's tuning packages (for decisions), never the held-out ones")
     args = ap.parse_args()
 
-    truth, texts = heldout_docs()
-    print(f"held-out: {len(texts)} files, {len(set(truth))} languages, "
+    truth, texts = heldout_docs() if args.packages == "heldout" else validation_docs()
+    print(f"{args.packages}: {len(texts)} files, {len(set(truth))} languages, "
           f"{sum(len(t.encode()) for t in texts) / 1e6:.1f} MB", flush=True)
     results: dict[str, dict] = {}
     run_magika(truth, texts, args.repeats, results)
     if not args.skip_original:
         run_original(truth, texts, args.repeats, results)
     run_shipped(truth, texts, args.repeats, results)
-    print_table(truth, results)
+    print_table(results, args.packages)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
     return 0
