@@ -39,7 +39,8 @@ stripped), so its cost per document is bounded. Here those 2,048 model inputs ar
 document of the batch by one numba kernel straight from the Arrow buffer, the model runs on
 ``MAGIKA_BATCH`` documents per call in a one-thread session created once per process, and Magika's
 own rules turn each model answer into its output label (per-label confidence thresholds,
-``txt``/``unknown`` when unsure). The labels equal Magika's public ``identify_bytes`` called one
+``txt``/``unknown`` when unsure). With Magika's own model (``magika="original"``) the labels equal its
+public ``identify_bytes`` called one
 document at a time (``detect_code_language_per_document``, the slow reference; checked on the
 2,206 held-out files of ``benchmarks/bench_code_language.py`` and in the tests).
 
@@ -52,8 +53,15 @@ here costs under 0.01 ms. So batching saves 10-35% of the CPU (14-20 -> 13 ms pe
 three runs of ``benchmarks/bench_code_language.py`` on a shared machine), not more: exact Magika
 stays near 80 documents per CPU-second; hence the fastText model in front of it.
 
+One thread, not onnxruntime's default of one per core: about the same CPU per document, and
+curation runs one worker process per core, where more threads only compete with the other workers
+(``threads=0`` gives a lone process every core back: 76 -> 150 documents/s of wall time on 2).
+Dependency: ``magika`` (3.4 MB installed) pulls ``onnxruntime`` (78 MB) and ``click``. The
+batched path calls Magika internals (its model config, model path and output-label rule), so
+``pyproject`` pins ``magika`` to the 1.0 series it was checked with.
+
 midtrain's int8 copy (``models/magika-int8.onnx``, 0.9 MB, built by ``scripts/quantize_magika.py``;
-``magika="int8"``, the default, or ``DomainConfig.magika_model``) removes most of that work. The
+``magika="int8"``, the default, or ``DomainConfig.magika_model``) removes most of the model's work. The
 byte embedding and its GELU become a lookup table (bit-identical), the GELU before the max-pool moves
 after it (the pool keeps each channel's max and min, and the tanh GELU, falling to one minimum and
 rising after it, is largest at one of the two: bit-identical on 1,024 files), and onnxruntime's static
@@ -63,12 +71,6 @@ validation``): 2.1 instead of 8.2 ms of CPU per document, 99.81% of the labels e
 accuracy 0.9886 against 0.9874, the hybrid's labels all equal. ``magika="original"`` runs Magika's
 own file, whose labels equal ``identify_bytes``. The copy records the SHA-256 of the file it was built
 from (``models/magika-int8.json``) and is refused, with a ``ConfigError``, next to another Magika model.
-One thread, not onnxruntime's default of one per core: about the same CPU per document, and
-curation runs one worker process per core, where more threads only compete with the other workers
-(``threads=0`` gives a lone process every core back: 76 -> 150 documents/s of wall time on 2).
-Dependency: ``magika`` (3.4 MB installed) pulls ``onnxruntime`` (78 MB) and ``click``. The
-batched path calls Magika internals (its model config, model path and output-label rule), so
-``pyproject`` pins ``magika`` to the 1.0 series it was checked with.
 
 Columns (``CODE_LANGUAGE_SIGNAL_SCHEMA``), whichever model decided a document:
 
@@ -114,14 +116,15 @@ MAGIKA_THREADS = 1
 """onnxruntime threads per process: one suits one curation worker per core (see above); 0 lets
 onnxruntime take every core, for a single process on an otherwise idle machine."""
 MAGIKA_BATCH = 16
+"""Documents per model call: CPU time per document is flat from 1 to 256 (measured), and 16 keeps
+the largest activation (16 x 512 x 508 floats) at 17 MB."""
 MAGIKA_INT8_FILE = MODELS_DIR / "magika-int8.onnx"
 """midtrain's int8 copy of Magika's model (``scripts/quantize_magika.py``)."""
 MAGIKA_INT8_INFO = MODELS_DIR / "magika-int8.json"
+"""What the copy was built from (Magika version, model name, SHA-256 of its file), checked on load."""
 MAGIKA_VARIANTS = ("int8", "original")
 """``int8``: midtrain's rewritten, quantized copy of Magika's model (default, about 4x less CPU);
 ``original``: Magika's own file, whose labels equal Magika's ``identify_bytes``."""
-"""Documents per model call: CPU time per document is flat from 1 to 256 (measured), and 16 keeps
-the largest activation (16 x 512 x 508 floats) at 17 MB."""
 
 CODE_LANGUAGE_MODELS = ("hybrid", "magika", "fasttext")
 """``hybrid`` (default): the shipped fastText model, Magika where it is unsure; ``magika``: Magika alone;
