@@ -82,7 +82,7 @@ class DomainConfig:
     ``code_language.py``): columns ``code_language`` and ``code_language_score``, null elsewhere."""
     code_language_model: str = "hybrid"
     """``hybrid``: the shipped fastText model, Magika only where it is unsure (about 0.2 ms per
-    code document plus Magika's ~12 ms on the unsure ones); ``magika``: Magika on every code document;
+    code document plus Magika's ~2 ms, int8, on the unsure ones); ``magika``: Magika on every code document;
     ``fasttext``: the fastText model alone (no Magika: faster, less accurate; see ``code_language.py``)."""
     magika_model: str = "int8"
     """Which copy of Magika's model runs: ``int8``, midtrain's rewritten and quantized one (about a quarter
