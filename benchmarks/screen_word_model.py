@@ -1,0 +1,243 @@
+"""Screen variants of the domain labeller's word model over every leave-one-source-out fold, offline.
+
+    python benchmarks/bench_labels.py --parts loso --workers 2 --crop 300 --save-probs loso.npz   # ~15-25 min
+    python benchmarks/screen_word_model.py --probs loso.npz --variants mean max sif mean:l2=1e-2 [--workers 2]
+
+A real leave-one-source-out run trains a fastText model per fold, which is most of its time. The word
+model (``word_vectors.py``) is mixed with fastText's probabilities *after* fastText has spoken, so a
+variant of the word model alone can be scored on each fold's saved fastText probabilities
+(``--save-probs``): per fold, refit the variant's logistic regression on the fold's domain examples
+(``domain_examples`` without the left-out source), mix 0.7 / 0.3 as the labeller does, apply
+``label_domains``' rules after the mix (an unsure mix goes to the LaTeX and code-line signals; unknown
+script and binary text are ``unknown``), and score the pooled macro-F1, the sources under 0.70 and
+the same for every document cut to 300 characters.
+
+``mean`` is the shipped variant; its labels must equal the real run's saved ones (printed as
+``replica``: anything under 100% means this screen no longer follows the labeller). Variants (joined
+with ``:`` they combine, e.g. ``sif:max``):
+
+- ``mean``: the normalised mean of the window's token vectors (shipped);
+- ``max``: that and the per-dimension max over the tokens (512 features);
+- ``sif``: a weighted mean, a / (a + p(token)) with a = 1e-3 and p the token frequency in the domain
+  examples of every training source but the left-out one;
+- ``l2=X``: the regression's L2 strength (shipped 1e-3);
+- ``short=K``: the regression also fitted on K short pieces of every long document (``short_per_doc``).
+
+A screen only chooses what a real ``bench_labels.py`` run should confirm; its figures are not the
+leave-one-source-out figures of a shipped model. Records: benchmarks/README.md, stop 37 (E2-E4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numba
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts.labeldata import registry  # noqa: E402
+from scripts.labeldata.training_sets import crop_text, domain_examples  # noqa: E402
+from midtrain.curation.labels import word_vectors as wv  # noqa: E402
+from midtrain.curation.labels.domain import DomainConfig, content_signals, script_signals  # noqa: E402
+from midtrain.curation.labels.evaluation import classification_report  # noqa: E402
+from midtrain.curation.labels.text_windows import as_string_array, string_buffers, text_windows  # noqa: E402
+
+TOPICAL = ("web", "code", "math", "reasoning")
+SIF_A = 1e-3
+CROP = 300
+
+
+@numba.njit(cache=True)
+def _token_lists(data: np.ndarray, offsets: np.ndarray, bmp_ids: np.ndarray, char_cps: np.ndarray,
+                 char_ids: np.ndarray, merges: np.ndarray, space_id: int, byte_base: int, nvocab: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Every text's token ids (the word model's split and byte-pair encoder), flat, with offsets."""
+    n = len(offsets) - 1
+    out = np.empty(2 * len(data) + 16, np.int32)
+    pos = 0
+    token_offsets = np.zeros(n + 1, np.int64)
+    sym, rank = np.empty(64, np.int64), np.empty(64, np.int64)
+    for i in range(n):
+        j, hi = offsets[i], offsets[i + 1]
+        while j < hi:
+            start, j = wv._next_word(data, j, hi)
+            if start == j:
+                continue
+            if len(sym) < 4 * (j - start) + 1:
+                sym, rank = np.empty(4 * (j - start) + 1, np.int64), np.empty(4 * (j - start) + 1, np.int64)
+            m = wv._bpe(data, start, j, bmp_ids, char_cps, char_ids, merges, space_id, byte_base, nvocab, sym, rank)
+            if pos + m > len(out):
+                grown = np.empty(2 * len(out) + m, np.int32)
+                grown[:pos] = out[:pos]
+                out = grown
+            out[pos:pos + m] = sym[:m]
+            pos += m
+        token_offsets[i + 1] = pos
+    return out[:pos], token_offsets
+
+
+@numba.njit(cache=True)
+def _pooled(ids: np.ndarray, offsets: np.ndarray, vectors: np.ndarray, weights: np.ndarray,
+            with_max: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per text: the normalised weighted sum of its token vectors, and (``with_max``) their max."""
+    n, dim = len(offsets) - 1, vectors.shape[1]
+    mean = np.zeros((n, dim))
+    top = np.zeros((n, dim if with_max else 1))
+    acc = np.zeros(dim)
+    for i in range(n):
+        acc[:] = 0.0
+        for t in range(offsets[i], offsets[i + 1]):
+            row, w = ids[t], weights[ids[t]]
+            for d in range(dim):
+                acc[d] += w * vectors[row, d]
+                if with_max and (t == offsets[i] or vectors[row, d] > top[i, d]):
+                    top[i, d] = vectors[row, d]
+        norm = np.sqrt((acc * acc).sum())
+        if norm > 0:
+            mean[i] = acc / norm
+    return mean, top
+
+
+def tokens(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    data, offsets = string_buffers(pc.fill_null(as_string_array(texts), ""))
+    return _token_lists(data, offsets, *wv.bpe_tables().args())
+
+
+def features(texts: list[str], variant: set[str], weights: np.ndarray) -> np.ndarray:
+    ids, offsets = tokens(texts)
+    mean, top = _pooled(ids, offsets, wv.token_vectors(), weights if "sif" in variant else np.ones_like(weights),
+                        "max" in variant)
+    return np.hstack([mean, top]) if "max" in variant else mean
+
+
+def decide(probs: np.ndarray, windows: pa.Array, config: DomainConfig = DomainConfig()) -> np.ndarray:
+    """``label_domains``' rules after the mix, for text without hints or paths (columns ``TOPICAL``)."""
+    domain = np.array(TOPICAL, dtype=object)[probs.argmax(axis=1)]
+    latex, code = content_signals(windows)
+    binary, latin = script_signals(windows)
+    unsure = probs.max(axis=1) < config.min_confidence
+    by_latex = unsure & (latex >= config.latex_per_kb)
+    domain[by_latex] = "math"
+    domain[unsure & ~by_latex & (code >= config.code_line_fraction)] = "code"
+    domain[(unsure & (latin < config.min_latin_fraction)) | (binary > config.max_binary_fraction)] = "unknown"
+    return domain
+
+
+def parse(variant: str) -> tuple[set[str], float, int]:
+    """``(flags, l2, short pieces per document)`` of a variant name such as ``sif:max:l2=1e-2``."""
+    flags, l2, short = set(), wv.DEFAULT_L2, 0
+    for part in variant.split(":"):
+        key, _, value = part.partition("=")
+        if key == "l2":
+            l2 = float(value)
+        elif key == "short":
+            short = int(value)
+        elif key in ("mean", "max", "sif"):
+            flags.add(key)
+        else:
+            raise SystemExit(f"--variants {variant!r}: unknown part {part!r} (mean, max, sif, l2=X, short=K)")
+    return flags, l2, short
+
+
+_TABLE: pa.Table | None = None
+_PROBS: dict | None = None
+_COUNTS: dict[str, np.ndarray] = {}
+
+
+def _load(probs_file: str, with_counts: bool = False) -> None:
+    """Each worker's corpus table, saved probabilities and (for ``sif``) token counts per source."""
+    global _TABLE, _PROBS, _COUNTS
+    train = [s for s in registry.all_sources() if s.domain in TOPICAL and s.name not in registry.HELDOUT]
+    heldout = [s for s in registry.all_sources() if s.domain in TOPICAL and s.name in registry.HELDOUT]
+    _TABLE = registry.corpus_table(train + heldout)
+    with np.load(probs_file, allow_pickle=False) as z:
+        _PROBS = {k: z[k] for k in z.files}
+    _COUNTS = source_token_counts() if with_counts else {}
+
+
+def fold(name: str, variants: list[str]) -> dict[str, np.ndarray]:
+    """Labels of the left-out source ``name``'s documents (whole and cut) under every variant."""
+    sel = _PROBS["sources"] == name
+    texts = _TABLE.column("text").to_pylist()
+    docs = [texts[i] for i in _PROBS["index"][sel]]
+    windows = {"whole": text_windows(pa.array(docs, pa.large_string()), 512, 512),
+               "crop": text_windows(pa.array([crop_text(t, CROP) for t in docs], pa.large_string()), 512, 512)}
+    fasttext = {"whole": _PROBS["probs"][sel], "crop": _PROBS["crop_probs"][sel]}
+    out = {"truth": _PROBS["truth"][sel], "replica/whole": _PROBS["pred"][sel],
+           "replica/crop": _PROBS["crop_pred"][sel]}
+    weights = np.ones(wv.token_vectors().shape[0])
+    if _COUNTS:  # token frequencies without the left-out source
+        counts = sum(_COUNTS.values()) - _COUNTS.get(name, 0)
+        weights = SIF_A / (SIF_A + counts / max(counts.sum(), 1))
+    exclude = set(registry.HELDOUT) | {name}
+    for variant in variants:
+        flags, l2, short = parse(variant)
+        labels, examples, sources = domain_examples(_TABLE, exclude=exclude, short_per_doc=short)
+        classes = tuple(sorted(set(labels)))
+        y = np.array([classes.index(lab) for lab in labels])
+        mean, scale, coef, bias = wv.fit_logistic(features(examples, flags, weights), y,
+                                                  wv.balanced_weights(np.asarray(labels), np.asarray(sources)),
+                                                  len(classes), l2)
+        for key, win in windows.items():
+            x = features(pc.fill_null(win, "").to_pylist(), flags, weights)
+            words = wv._softmax(((x - mean) / scale) @ coef + bias)[:, [classes.index(d) for d in TOPICAL]]
+            mixed = wv._softmax(wv.DEFAULT_MIX * np.log(fasttext[key] + 1e-6)
+                                + (1 - wv.DEFAULT_MIX) * np.log(words + 1e-6))
+            out[f"{variant}/{key}"] = decide(mixed, win)
+    return out
+
+
+def source_token_counts() -> dict[str, np.ndarray]:
+    """Token counts of every training source's domain examples (for ``sif``)."""
+    labels, examples, sources = domain_examples(_TABLE, exclude=set(registry.HELDOUT))
+    ids, offsets = tokens(examples)
+    owner = np.repeat(np.asarray(sources, dtype=object), np.diff(offsets))
+    return {s: np.bincount(ids[owner == s], minlength=wv.token_vectors().shape[0]).astype(np.float64)
+            for s in sorted(set(sources))}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--probs", type=Path, required=True, help="bench_labels.py --crop 300 --save-probs output")
+    parser.add_argument("--variants", nargs="+", default=["mean"])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--sources", nargs="+", help="only these left-out sources (a quick look, not a screen)")
+    args = parser.parse_args()
+    for variant in args.variants:
+        parse(variant)
+    _load(str(args.probs))
+    if "crop_probs" not in _PROBS:
+        parser.error(f"{args.probs}: no crop_probs; write it with bench_labels.py --crop {CROP} --save-probs")
+    names = [n for n in dict.fromkeys(_PROBS["sources"].tolist()) if not args.sources or n in args.sources]
+    if not names:
+        parser.error(f"--sources {args.sources}: none is a left-out source of {args.probs}")
+    sif = any("sif" in parse(v)[0] for v in args.variants)
+    start = time.perf_counter()
+    with ProcessPoolExecutor(args.workers, initializer=_load, initargs=(str(args.probs), sif)) as pool:
+        results = dict(zip(names, pool.map(fold, names, [args.variants] * len(names))))
+    print(f"{len(names)} folds in {time.perf_counter() - start:.0f} s, {args.workers} at a time")
+    print(f"{'variant':<28} {'whole':>7} {'<0.70':>6} {'cut ' + str(CROP):>8} {'<0.70':>6}")
+    for variant in ["replica", *args.variants]:
+        cells = []
+        for key in ("whole", "crop"):
+            truth = [t for n in names for t in results[n]["truth"]]
+            pred = [p for n in names for p in results[n][f"{variant}/{key}"]]
+            low = [n for n in names if np.mean(results[n][f"{variant}/{key}"] == results[n]["truth"]) < 0.70]
+            cells += [f"{classification_report(truth, pred, labels=list(TOPICAL))['macro_f1']:>7.4f}", f"{len(low):>6}"]
+        print(f"{variant:<28} {cells[0]} {cells[1]} {cells[2]:>8} {cells[3]}")
+    if "mean" in args.variants:
+        same = np.mean([p == q for n in names for key in ("whole", "crop")
+                        for p, q in zip(results[n][f"mean/{key}"], results[n][f"replica/{key}"])])
+        print(f"mean (shipped) equals the real run's labels on {same:.2%} of the documents")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
