@@ -26,6 +26,8 @@ Candidates, on the same held-out files (whole files, as shipped; no file names):
   here means held out from *our* training), inputs cut by a numba kernel, batched model calls, one
   thread. Its labels must equal the reference's: the benchmark prints every document where they differ;
 - ``magika-all-cores``: the same with ``threads=0`` (onnxruntime takes every core: a lone process);
+- ``magika-int8``: the same batched path on midtrain's int8 copy of the model (``scripts/quantize_magika.py``,
+  the default), with the share of its labels equal to ``magika``'s (``agreement``);
 - ``fasttext-original`` and ``hybrid-original``: the first fastText candidate
   (``scripts/train_code_language.py``'s ``ORIGINAL_CONFIG``: the three or four ``SOURCES`` packages per
   language, retrained here through midtrain's ``train_classifier``), alone, and with Magika for the
@@ -41,7 +43,12 @@ Candidates, on the same held-out files (whole files, as shipped; no file names):
   without them) is within ``HYBRID_TOLERANCE`` (0.02) of Magika's there; the held-out files play no
   part in choosing it. The share of documents Magika decided is printed.
 
-``unknown`` or any other label counts as wrong. Speed: one batch call over all held-out files, the
+- ``hybrid-original-magika``: the hybrid with Magika's own model (``magika="original"``), and its agreement
+  with ``hybrid``.
+
+``--packages validation`` scores the validation packages (the hybrid's tuning side, data and markup
+files included in the agreement only) instead: decisions are made there, the held-out packages are
+read after them. ``unknown`` or any other label counts as wrong. Speed: one batch call over all held-out files, the
 best of ``--repeats``, after a warm-up call (models loaded, Magika's included): docs/s of wall time,
 and CPU ms per document (all threads of this process; steadier than wall time on a shared machine).
 """

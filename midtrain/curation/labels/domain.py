@@ -86,7 +86,8 @@ class DomainConfig:
     ``fasttext``: the fastText model alone (no Magika: faster, less accurate; see ``code_language.py``)."""
     magika_model: str = "int8"
     """Which copy of Magika's model runs: ``int8``, midtrain's rewritten and quantized one (about a quarter
-    of the CPU; 99.x% of its labels equal Magika's), or ``original``, Magika's own (labels equal to
+    of the CPU; 99.7-99.8% of its labels equal Magika's on the code-language benchmark's packages), or
+    ``original``, Magika's own (labels equal to
     Magika's ``identify_bytes``)."""
     max_binary_fraction: float = 0.1
     """Above this share of control bytes and U+FFFD in the window, a document is ``unknown``."""
