@@ -41,16 +41,17 @@ Candidates, on the same held-out files (whole files, as shipped; no file names):
   or whose fastText label is ``unknown``/``other``. Each threshold is the smallest of
   ``train_code_language.HYBRID_THRESHOLDS`` whose accuracy on ``VALIDATION_SOURCES`` (fastText trained
   without them) is within ``HYBRID_TOLERANCE`` (0.02) of Magika's there; the held-out files play no
-  part in choosing it. The share of documents Magika decided is printed.
-
+  part in choosing it. The share of documents Magika decided is printed;
 - ``hybrid-original-magika``: the hybrid with Magika's own model (``magika="original"``), and its agreement
   with ``hybrid``.
 
 ``--packages validation`` scores the validation packages (the hybrid's tuning side, data and markup
 files included in the agreement only) instead: decisions are made there, the held-out packages are
-read after them. ``unknown`` or any other label counts as wrong. Speed: one batch call over all held-out files, the
-best of ``--repeats``, after a warm-up call (models loaded, Magika's included): docs/s of wall time,
-and CPU ms per document (all threads of this process; steadier than wall time on a shared machine).
+read after them.
+
+``unknown`` or any other label counts as wrong. Speed: one batch call over all the files, the best of
+``--repeats``, after a warm-up call (models loaded, Magika's included): docs/s of wall time, and CPU ms
+per document (all threads of this process; steadier than wall time on a shared machine).
 """
 
 from __future__ import annotations
