@@ -47,40 +47,11 @@ from scripts.labeldata.training_sets import crop_text, domain_examples  # noqa: 
 from midtrain.curation.labels import word_vectors as wv  # noqa: E402
 from midtrain.curation.labels.domain import DomainConfig, content_signals, script_signals  # noqa: E402
 from midtrain.curation.labels.evaluation import classification_report  # noqa: E402
-from midtrain.curation.labels.text_windows import as_string_array, string_buffers, text_windows  # noqa: E402
+from midtrain.curation.labels.text_windows import text_windows  # noqa: E402
 
 TOPICAL = ("web", "code", "math", "reasoning")
 SIF_A = 1e-3
 CROP = 300
-
-
-@numba.njit(cache=True)
-def _token_lists(data: np.ndarray, offsets: np.ndarray, bmp_ids: np.ndarray, char_cps: np.ndarray,
-                 char_ids: np.ndarray, merges: np.ndarray, space_id: int, byte_base: int, nvocab: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Every text's token ids (the word model's split and byte-pair encoder), flat, with offsets."""
-    n = len(offsets) - 1
-    out = np.empty(2 * len(data) + 16, np.int32)
-    pos = 0
-    token_offsets = np.zeros(n + 1, np.int64)
-    sym, rank = np.empty(64, np.int64), np.empty(64, np.int64)
-    for i in range(n):
-        j, hi = offsets[i], offsets[i + 1]
-        while j < hi:
-            start, j = wv._next_word(data, j, hi)
-            if start == j:
-                continue
-            if len(sym) < 4 * (j - start) + 1:
-                sym, rank = np.empty(4 * (j - start) + 1, np.int64), np.empty(4 * (j - start) + 1, np.int64)
-            m = wv._bpe(data, start, j, bmp_ids, char_cps, char_ids, merges, space_id, byte_base, nvocab, sym, rank)
-            if pos + m > len(out):
-                grown = np.empty(2 * len(out) + m, np.int32)
-                grown[:pos] = out[:pos]
-                out = grown
-            out[pos:pos + m] = sym[:m]
-            pos += m
-        token_offsets[i + 1] = pos
-    return out[:pos], token_offsets
 
 
 @numba.njit(cache=True)
@@ -106,12 +77,14 @@ def _pooled(ids: np.ndarray, offsets: np.ndarray, vectors: np.ndarray, weights: 
 
 
 def tokens(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    data, offsets = string_buffers(pc.fill_null(as_string_array(texts), ""))
-    return _token_lists(data, offsets, *wv.bpe_tables().args())
+    """The labeller's own tokens (its table is a cache of the byte-pair encoder: any table gives these)."""
+    return wv.load_word_model(wv.SHIPPED_WORD_MODEL).table.tokens(texts)
 
 
 def features(texts: list[str], variant: set[str], weights: np.ndarray) -> np.ndarray:
     ids, offsets = tokens(texts)
+    if variant <= {"mean"}:  # the shipped vector, computed by the labeller's own kernel
+        return wv._mean_vectors(ids, offsets, wv.token_vectors()).astype(np.float64)
     mean, top = _pooled(ids, offsets, wv.token_vectors(), weights if "sif" in variant else np.ones_like(weights),
                         "max" in variant)
     return np.hstack([mean, top]) if "max" in variant else mean
@@ -212,6 +185,9 @@ def main() -> int:
     args = parser.parse_args()
     for variant in args.variants:
         parse(variant)
+    if not args.probs.is_file():
+        parser.error(f"--probs {args.probs}: no such file; write it with bench_labels.py --parts loso --crop {CROP} "
+                     "--save-probs FILE")
     _load(str(args.probs))
     if "crop_probs" not in _PROBS:
         parser.error(f"{args.probs}: no crop_probs; write it with bench_labels.py --crop {CROP} --save-probs")

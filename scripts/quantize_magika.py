@@ -285,6 +285,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=MAGIKA_INT8_FILE)
     parser.add_argument("--docs", type=int, default=CALIBRATION_DOCS, help="calibration files")
     args = parser.parse_args()
+    try:
+        import ml_dtypes  # noqa: F401  (onnxruntime's quantization tool imports it)
+        import onnx  # noqa: F401
+    except ImportError as exc:
+        raise SystemExit(f"{exc}: this script needs `pip install -e '.[models]'` (onnx, ml_dtypes)") from None
     print(json.dumps(build(args.out, args.docs), indent=2))
     return 0
 

@@ -243,21 +243,19 @@ def bpe_ids(word: str) -> list[int]:
 
 
 @numba.njit(cache=True)
-def _window_vectors(data: np.ndarray, offsets: np.ndarray, hashes: np.ndarray, token_offsets: np.ndarray,
-                    token_ids: np.ndarray, vectors: np.ndarray, bmp_ids: np.ndarray, char_cps: np.ndarray,
-                    char_ids: np.ndarray, merges: np.ndarray, space_id: int, byte_base: int,
-                    nvocab: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each text's normalised mean token vector, and how many tokens it had: a word in the table adds its
-    stored tokens, any other word the tokens ``_bpe`` gives it."""
+def _window_tokens(data: np.ndarray, offsets: np.ndarray, hashes: np.ndarray, token_offsets: np.ndarray,
+                   token_ids: np.ndarray, bmp_ids: np.ndarray, char_cps: np.ndarray, char_ids: np.ndarray,
+                   merges: np.ndarray, space_id: int, byte_base: int, nvocab: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every text's token ids, flat, and where each text's start: a word in the table adds its stored
+    tokens, any other word the tokens ``_bpe`` gives it."""
     n = len(offsets) - 1
-    dim = vectors.shape[1]
-    out = np.zeros((n, dim), np.float32)
-    tokens = np.zeros(n, np.int64)
-    acc = np.zeros(dim, np.float64)
+    # a word of b bytes has at most b + 1 tokens ("▁" may stand alone), and a space or a text end follows it
+    out = np.empty(len(data) + n + 16, np.int32)
+    pos = 0
+    starts = np.zeros(n + 1, np.int64)
     sym = np.empty(64, np.int64)
     rank = np.empty(64, np.int64)
     for i in range(n):
-        acc[:] = 0.0
         j, hi = offsets[i], offsets[i + 1]
         while j < hi:
             start, j = _next_word(data, j, hi)
@@ -266,22 +264,34 @@ def _window_vectors(data: np.ndarray, offsets: np.ndarray, hashes: np.ndarray, t
             h = fnv1a(data, start, j)
             k = np.searchsorted(hashes, h)
             if k < len(hashes) and hashes[k] == h:
-                for t in range(token_offsets[k], token_offsets[k + 1]):
-                    acc += vectors[token_ids[t]]
-                tokens[i] += token_offsets[k + 1] - token_offsets[k]
+                m = token_offsets[k + 1] - token_offsets[k]
+                out[pos:pos + m] = token_ids[token_offsets[k]:token_offsets[k + 1]]
+                pos += m
                 continue
             if len(sym) < 4 * (j - start) + 1:
                 sym = np.empty(4 * (j - start) + 1, np.int64)
                 rank = np.empty(4 * (j - start) + 1, np.int64)
             m = _bpe(data, start, j, bmp_ids, char_cps, char_ids, merges, space_id, byte_base, nvocab, sym, rank)
-            for t in range(m):
-                acc += vectors[sym[t]]
-            tokens[i] += m
-        if tokens[i] > 0:
-            norm = np.sqrt((acc * acc).sum())
-            if norm > 0:
-                out[i] = (acc / norm).astype(np.float32)
-    return out, tokens
+            out[pos:pos + m] = sym[:m]
+            pos += m
+        starts[i + 1] = pos
+    return out[:pos], starts
+
+
+@numba.njit(cache=True)
+def _mean_vectors(ids: np.ndarray, starts: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Each text's normalised mean token vector (zeros for a text without tokens), summed in float64."""
+    n = len(starts) - 1
+    out = np.zeros((n, vectors.shape[1]), np.float32)
+    acc = np.zeros(vectors.shape[1], np.float64)
+    for i in range(n):
+        acc[:] = 0.0
+        for t in range(starts[i], starts[i + 1]):
+            acc += vectors[ids[t]]
+        norm = np.sqrt((acc * acc).sum())
+        if norm > 0:
+            out[i] = (acc / norm).astype(np.float32)
+    return out
 
 
 def _wordllama_file(parts: tuple[str, str]) -> Path:
@@ -350,12 +360,15 @@ class WordTable:
         ids = np.array([t for e in encoded for t in e.ids], np.int32)
         return cls(hashes[keep], offsets, ids)
 
+    def tokens(self, texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, starts)``: the token ids of every text, flat; text ``i``'s are ``ids[starts[i]:starts[i + 1]]``."""
+        data, offsets = string_buffers(pc.fill_null(as_string_array(texts), ""))
+        return _window_tokens(data, offsets, self.hashes, self.token_offsets, self.token_ids, *bpe_tables().args())
+
     def vectors(self, texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Each text's normalised mean token vector (zeros for a text without words), and its token count."""
-        arr = pc.fill_null(as_string_array(texts), "")
-        data, offsets = string_buffers(arr)
-        return _window_vectors(data, offsets, self.hashes, self.token_offsets, self.token_ids, token_vectors(),
-                               *bpe_tables().args())
+        ids, starts = self.tokens(texts)
+        return _mean_vectors(ids, starts, token_vectors()), np.diff(starts)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
