@@ -113,6 +113,8 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
 
     probs: dict[str, np.ndarray] = {}
     crop_probs: dict[str, np.ndarray] = {}
+    word_probs: dict[str, np.ndarray] = {}
+    crop_word_probs: dict[str, np.ndarray] = {}
     cropped: dict[str, list[str]] = {}
 
     def one(name: str) -> tuple[str, str, list[str]]:
@@ -126,7 +128,8 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
                 rows = pc.is_in(table.column("source"), pa.array(sorted(train_others - {name})))
                 vocab = vocabulary(table.column("text").filter(rows),
                                    table.column("source").filter(rows).to_pylist())
-                train_word_model(labels, texts, groups, vocab).save(Path(words))
+                fold_words = train_word_model(labels, texts, groups, vocab)
+                fold_words.save(Path(words))
             pred = predict(str(model), by_source[name][0], DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle,
                            words)
             if crop:
@@ -141,6 +144,9 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
                     features_min_chars=LABEL_SETTINGS.get("features_min_chars", 0)))
                 p, labs = classifier.predict_all(lines)
                 probs[name] = p[:, [labs.index(d) for d in TOPICAL]]
+                if words:  # the fold's word model on the same windows (a stacked mixer's other input)
+                    word_probs[name] = fold_words.probabilities(windows)[
+                        :, [fold_words.labels.index(d) for d in TOPICAL]]
                 if crop:
                     windows = text_windows(pa.array([crop_text(t, crop) for t in by_source[name][0]],
                                                     pa.large_string()),
@@ -150,6 +156,9 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
                         features_min_chars=LABEL_SETTINGS.get("features_min_chars", 0)))
                     p, labs = classifier.predict_all(lines)
                     crop_probs[name] = p[:, [labs.index(d) for d in TOPICAL]]
+                    if words:
+                        crop_word_probs[name] = fold_words.probabilities(windows)[
+                            :, [fold_words.labels.index(d) for d in TOPICAL]]
         return name, by_source[name][1], pred
 
     start = time.perf_counter()
@@ -162,7 +171,11 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
                             probs=np.concatenate([probs[n] for n, _, _ in rows]), columns=np.array(TOPICAL),
                             pred=np.array([x for _, _, p in rows for x in p]),
                             **({"crop_probs": np.concatenate([crop_probs[n] for n, _, _ in rows]),
-                                "crop_pred": np.array([x for n, _, _ in rows for x in cropped[n]])} if crop else {}))
+                                "crop_pred": np.array([x for n, _, _ in rows for x in cropped[n]])} if crop else {}),
+                            **({"word_probs": np.concatenate([word_probs[n] for n, _, _ in rows])}
+                               if WORD_MODEL else {}),
+                            **({"crop_word_probs": np.concatenate([crop_word_probs[n] for n, _, _ in rows])}
+                               if WORD_MODEL and crop else {}))
     print(f"\n(loso) leave-one-source-out over {len(rows)} training sources "
           f"({time.perf_counter() - start:.0f} s, {workers} at a time)")
     report = pooled(rows, "pooled over every left-out source")
@@ -289,7 +302,8 @@ def main() -> None:
                         help="loso, heldout: the fastText model alone, without the word model the shipped labeller "
                         "mixes in")
     parser.add_argument("--save-probs", type=Path, help="LOSO: write each document's out-of-source class "
-                        "probabilities and final labels here (.npz; with --crop, those of the cut documents too)")
+                        "probabilities (the fold's fastText model's and, unless --no-word-model, its word model's) and "
+                        "final labels here (.npz; with --crop, those of the cut documents too)")
     parser.add_argument("--code-language", nargs="+", default=["hybrid", "fasttext"],
                         help="speed: the domain labeller's code_language_model(s) to time")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_labels.py --parts loso --workers 2 --crop 300 --save-probs loso.npz   # ~15-25 min
     python benchmarks/screen_word_model.py --probs loso.npz --variants mean max sif mean:l2=1e-2 [--workers 2]
+    python benchmarks/screen_word_model.py --probs loso.npz --variants mean --stack s1 s2
 
 A real leave-one-source-out run trains a fastText model per fold, which is most of its time. The word
 model (``word_vectors.py``) is mixed with fastText's probabilities *after* fastText has spoken, so a
@@ -23,8 +24,15 @@ with ``:`` they combine, e.g. ``sif:max``):
 - ``l2=X``: the regression's L2 strength (shipped 1e-3);
 - ``short=K``: the regression also fitted on K short pieces of every long document (``short_per_doc``).
 
+``--stack s1 s2`` (with ``mean``) screens stacked mixers instead of the fixed 0.7 / 0.3 share: per
+left-out source S, a logistic regression fitted on the *other* sources' out-of-source rows (whole and
+cut, each domain and each source within it weighted alike), applied to S's rows, then ``decide``.
+``s1`` reads both models' log probabilities, ``s2`` also the window's seven shape signals (log1p). Nested by source, with one leak: another source's
+rows come from a fold model that was trained with S.
+
 A screen only chooses what a real ``bench_labels.py`` run should confirm; its figures are not the
-leave-one-source-out figures of a shipped model. Records: benchmarks/README.md, stop 37 (E2-E4).
+leave-one-source-out figures of a shipped model. Records: benchmarks/README.md, stop 37 (E2-E4) and
+stop 38 (E5, the stackers).
 """
 
 from __future__ import annotations
@@ -45,7 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.labeldata import registry  # noqa: E402
 from scripts.labeldata.training_sets import crop_text, domain_examples  # noqa: E402
 from midtrain.curation.labels import word_vectors as wv  # noqa: E402
-from midtrain.curation.labels.domain import DomainConfig, content_signals, script_signals  # noqa: E402
+from midtrain.curation.labels.domain import (  # noqa: E402
+    _FEATURES, DomainConfig, content_signals, script_signals, shape_signals)
 from midtrain.curation.labels.evaluation import classification_report  # noqa: E402
 from midtrain.curation.labels.text_windows import text_windows  # noqa: E402
 
@@ -144,7 +153,8 @@ def fold(name: str, variants: list[str]) -> dict[str, np.ndarray]:
                "crop": text_windows(pa.array([crop_text(t, CROP) for t in docs], pa.large_string()), 512, 512)}
     fasttext = {"whole": _PROBS["probs"][sel], "crop": _PROBS["crop_probs"][sel]}
     out = {"truth": _PROBS["truth"][sel], "replica/whole": _PROBS["pred"][sel],
-           "replica/crop": _PROBS["crop_pred"][sel]}
+           "replica/crop": _PROBS["crop_pred"][sel], "fasttext/whole": fasttext["whole"],
+           "fasttext/crop": fasttext["crop"], "windows/whole": windows["whole"], "windows/crop": windows["crop"]}
     weights = np.ones(wv.token_vectors().shape[0])
     if _COUNTS:  # token frequencies without the left-out source
         counts = sum(_COUNTS.values()) - _COUNTS.get(name, 0)
@@ -164,7 +174,32 @@ def fold(name: str, variants: list[str]) -> dict[str, np.ndarray]:
             mixed = wv._softmax(wv.DEFAULT_MIX * np.log(fasttext[key] + 1e-6)
                                 + (1 - wv.DEFAULT_MIX) * np.log(words + 1e-6))
             out[f"{variant}/{key}"] = decide(mixed, win)
+            if variant == "mean":  # the stackers' inputs (``--stack``)
+                out[f"words/{key}"] = words
+                out[f"shape/{key}"] = np.log1p(np.column_stack([shape_signals(win)[k] for _, k, _ in _FEATURES]))
     return out
+
+
+def stack_inputs(results: dict, name: str, key: str, stack: str) -> np.ndarray:
+    """A stacker's features of source ``name``'s ``key`` rows: log probabilities (and shape signals for s2)."""
+    x = np.hstack([np.log(results[name][f"fasttext/{key}"] + 1e-6), np.log(results[name][f"words/{key}"] + 1e-6)])
+    return np.hstack([x, results[name][f"shape/{key}"]]) if stack == "s2" else x
+
+
+def stacked(results: dict, names: list[str], stack: str, l2: float = wv.DEFAULT_L2) -> None:
+    """Per left-out source S: a logistic regression on the other sources' out-of-source rows (whole and cut),
+    applied to S's rows and followed by ``decide``; written to ``results[S][f"{stack}/{key}"]``."""
+    x = {(n, k): stack_inputs(results, n, k, stack) for n in names for k in ("whole", "crop")}
+    for name in names:
+        rows = [(n, k) for n in names if n != name for k in ("whole", "crop")]
+        truth = np.concatenate([results[n]["truth"] for n, _ in rows])
+        owner = np.concatenate([np.full(len(results[n]["truth"]), n, dtype=object) for n, _ in rows])
+        y = np.array([TOPICAL.index(t) for t in truth])
+        mean, scale, coef, bias = wv.fit_logistic(np.vstack([x[r] for r in rows]), y,
+                                                  wv.balanced_weights(truth, owner), len(TOPICAL), l2)
+        for key in ("whole", "crop"):
+            probs = wv._softmax(((x[name, key] - mean) / scale) @ coef + bias)
+            results[name][f"{stack}/{key}"] = decide(probs, results[name][f"windows/{key}"])
 
 
 def source_token_counts() -> dict[str, np.ndarray]:
@@ -181,10 +216,16 @@ def main() -> int:
     parser.add_argument("--probs", type=Path, required=True, help="bench_labels.py --crop 300 --save-probs output")
     parser.add_argument("--variants", nargs="+", default=["mean"])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--sources", nargs="+", help="only these left-out sources (a quick look, not a screen)")
+    parser.add_argument("--stack", nargs="*", default=[], choices=["s1", "s2"],
+                        help="stacked mixers, nested by left-out source (needs the mean variant): s1 reads both "
+                        "models' log probabilities, s2 also the shape signals")
+    parser.add_argument("--sources", nargs="+", help="only these left-out sources (a quick look, not a screen; "
+                        "a --stack stacker is then fitted on those sources' rows only)")
     args = parser.parse_args()
     for variant in args.variants:
         parse(variant)
+    if args.stack and "mean" not in args.variants:
+        parser.error("--stack needs the mean variant (its word probabilities are the stackers' inputs)")
     if not args.probs.is_file():
         parser.error(f"--probs {args.probs}: no such file; write it with bench_labels.py --parts loso --crop {CROP} "
                      "--save-probs FILE")
@@ -198,9 +239,11 @@ def main() -> int:
     start = time.perf_counter()
     with ProcessPoolExecutor(args.workers, initializer=_load, initargs=(str(args.probs), sif)) as pool:
         results = dict(zip(names, pool.map(fold, names, [args.variants] * len(names))))
+    for stack in args.stack:
+        stacked(results, names, stack)
     print(f"{len(names)} folds in {time.perf_counter() - start:.0f} s, {args.workers} at a time")
     print(f"{'variant':<28} {'whole':>7} {'<0.70':>6} {'cut ' + str(CROP):>8} {'<0.70':>6}")
-    for variant in ["replica", *args.variants]:
+    for variant in ["replica", *args.variants, *args.stack]:
         cells = []
         for key in ("whole", "crop"):
             truth = [t for n in names for t in results[n]["truth"]]
