@@ -30,9 +30,12 @@ cut, each domain and each source within it weighted alike), applied to S's rows,
 ``s1`` reads both models' log probabilities, ``s2`` also the window's seven shape signals (log1p). Nested by source, with one leak: another source's
 rows come from a fold model that was trained with S.
 
+``--bias`` screens per-domain shifts of the mixed log probabilities (web 0, the others from
+``BIAS_GRID``), chosen per left-out source on the other sources' rows (``choose_bias``), with the same leak.
+
 A screen only chooses what a real ``bench_labels.py`` run should confirm; its figures are not the
 leave-one-source-out figures of a shipped model. Records: benchmarks/README.md, stop 37 (E2-E4) and
-stop 38 (E5, the stackers).
+stop 38 (E5, the stackers; E6, the shifts).
 """
 
 from __future__ import annotations
@@ -99,17 +102,80 @@ def features(texts: list[str], variant: set[str], weights: np.ndarray) -> np.nda
     return np.hstack([mean, top]) if "max" in variant else mean
 
 
-def decide(probs: np.ndarray, windows: pa.Array, config: DomainConfig = DomainConfig()) -> np.ndarray:
-    """``label_domains``' rules after the mix, for text without hints or paths (columns ``TOPICAL``)."""
-    domain = np.array(TOPICAL, dtype=object)[probs.argmax(axis=1)]
-    latex, code = content_signals(windows)
-    binary, latin = script_signals(windows)
+def window_signals(windows: pa.Array) -> np.ndarray:
+    """Per window, what ``label_domains``' rules read: LaTeX per KB, code-line share, binary share, Latin share."""
+    return np.column_stack([*content_signals(windows), *script_signals(windows)])
+
+
+def decide_codes(probs: np.ndarray, signals: np.ndarray, config: DomainConfig = DomainConfig()) -> np.ndarray:
+    """``label_domains``' rules after the mix, for text without hints or paths: indices into ``TOPICAL``
+    (columns of ``probs``), ``len(TOPICAL)`` for ``unknown``."""
+    latex, code, binary, latin = signals.T
+    domain = probs.argmax(axis=1)
     unsure = probs.max(axis=1) < config.min_confidence
     by_latex = unsure & (latex >= config.latex_per_kb)
-    domain[by_latex] = "math"
-    domain[unsure & ~by_latex & (code >= config.code_line_fraction)] = "code"
-    domain[(unsure & (latin < config.min_latin_fraction)) | (binary > config.max_binary_fraction)] = "unknown"
+    domain[by_latex] = TOPICAL.index("math")
+    domain[unsure & ~by_latex & (code >= config.code_line_fraction)] = TOPICAL.index("code")
+    domain[(unsure & (latin < config.min_latin_fraction)) | (binary > config.max_binary_fraction)] = len(TOPICAL)
     return domain
+
+
+def decide(probs: np.ndarray, windows: pa.Array, config: DomainConfig = DomainConfig()) -> np.ndarray:
+    """``decide_codes`` as labels (``unknown`` included)."""
+    return np.array([*TOPICAL, "unknown"], dtype=object)[decide_codes(probs, window_signals(windows), config)]
+
+
+def macro_f1(truth: np.ndarray, pred: np.ndarray) -> float:
+    """Macro-F1 over ``TOPICAL`` of index arrays (as ``classification_report``'s, ``unknown`` always wrong)."""
+    k = len(TOPICAL) + 1
+    confusion = np.bincount(truth * k + pred, minlength=k * k).reshape(k, k)[:len(TOPICAL), :len(TOPICAL)]
+    tp = np.diag(confusion).astype(np.float64)
+    predicted = np.bincount(pred, minlength=k)[:len(TOPICAL)]
+    actual = np.bincount(truth, minlength=k)[:len(TOPICAL)]
+    f1 = np.divide(2 * tp, predicted + actual, out=np.zeros(len(TOPICAL)), where=(predicted + actual) > 0)
+    return float(f1.mean())
+
+
+BIAS_GRID = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0)
+
+
+def choose_bias(rows: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], rounds: int = 3) -> np.ndarray:
+    """Log-probability shifts per domain (web fixed at 0) maximising the mean over ``rows`` (``whole``,
+    ``crop``: log mixed probabilities, rule signals, true indices) of pooled macro-F1; coordinate ascent
+    over ``BIAS_GRID``, ties to the smaller shift in size, then the smaller shift."""
+    def score(bias: np.ndarray) -> float:
+        return float(np.mean([macro_f1(truth, decide_codes(wv._softmax(logp + bias), signals))
+                              for logp, signals, truth in rows.values()]))
+
+    bias = np.zeros(len(TOPICAL))
+    for _ in range(rounds):
+        for d in range(1, len(TOPICAL)):
+            best = None
+            for value in sorted(BIAS_GRID, key=lambda v: (abs(v), v)):
+                trial = bias.copy()
+                trial[d] = value
+                got = score(trial)
+                if best is None or got > best[0] + 1e-12:
+                    best = (got, value)
+            bias[d] = best[1]
+    return bias
+
+
+def biased(results: dict, names: list[str]) -> None:
+    """E6, nested: per left-out source S, shifts chosen on the other sources' rows, applied to S's."""
+    for name in names:
+        rows = {}
+        for key in ("whole", "crop"):
+            others = [n for n in names if n != name]
+            rows[key] = (np.vstack([np.log(results[n][f"mixed/{key}"]) for n in others]),
+                         np.vstack([results[n][f"signals/{key}"] for n in others]),
+                         np.concatenate([[TOPICAL.index(t) for t in results[n]["truth"]] for n in others]).astype(int))
+        bias = choose_bias(rows)
+        results[name]["bias"] = bias
+        for key in ("whole", "crop"):
+            probs = wv._softmax(np.log(results[name][f"mixed/{key}"]) + bias)
+            results[name][f"bias/{key}"] = np.array([*TOPICAL, "unknown"], dtype=object)[
+                decide_codes(probs, results[name][f"signals/{key}"])]
 
 
 def parse(variant: str) -> tuple[set[str], float, int]:
@@ -174,7 +240,9 @@ def fold(name: str, variants: list[str]) -> dict[str, np.ndarray]:
             mixed = wv._softmax(wv.DEFAULT_MIX * np.log(fasttext[key] + 1e-6)
                                 + (1 - wv.DEFAULT_MIX) * np.log(words + 1e-6))
             out[f"{variant}/{key}"] = decide(mixed, win)
-            if variant == "mean":  # the stackers' inputs (``--stack``)
+            if variant == "mean":  # the stackers' and shifts' inputs (``--stack``, ``--bias``)
+                out[f"mixed/{key}"] = mixed
+                out[f"signals/{key}"] = window_signals(win)
                 out[f"words/{key}"] = words
                 out[f"shape/{key}"] = np.log1p(np.column_stack([shape_signals(win)[k] for _, k, _ in _FEATURES]))
     return out
@@ -219,13 +287,16 @@ def main() -> int:
     parser.add_argument("--stack", nargs="*", default=[], choices=["s1", "s2"],
                         help="stacked mixers, nested by left-out source (needs the mean variant): s1 reads both "
                         "models' log probabilities, s2 also the shape signals")
+    parser.add_argument("--bias", action="store_true",
+                        help="per-domain shifts of the mixed log probabilities, chosen per left-out source on the "
+                        "other sources' rows (needs the mean variant)")
     parser.add_argument("--sources", nargs="+", help="only these left-out sources (a quick look, not a screen; "
                         "a --stack stacker is then fitted on those sources' rows only)")
     args = parser.parse_args()
     for variant in args.variants:
         parse(variant)
-    if args.stack and "mean" not in args.variants:
-        parser.error("--stack needs the mean variant (its word probabilities are the stackers' inputs)")
+    if (args.stack or args.bias) and "mean" not in args.variants:
+        parser.error("--stack and --bias need the mean variant (its probabilities are their inputs)")
     if not args.probs.is_file():
         parser.error(f"--probs {args.probs}: no such file; write it with bench_labels.py --parts loso --crop {CROP} "
                      "--save-probs FILE")
@@ -241,9 +312,19 @@ def main() -> int:
         results = dict(zip(names, pool.map(fold, names, [args.variants] * len(names))))
     for stack in args.stack:
         stacked(results, names, stack)
+    if args.bias:
+        biased(results, names)
+        chosen = np.array([results[n]["bias"] for n in names])
+        print(f"--bias: shifts chosen per fold (web, code, math, reasoning): "
+              f"{sorted({tuple(b) for b in chosen.tolist()})}")
+        everything = {key: (np.vstack([np.log(results[n][f"mixed/{key}"]) for n in names]),
+                            np.vstack([results[n][f"signals/{key}"] for n in names]),
+                            np.concatenate([[TOPICAL.index(t) for t in results[n]["truth"]] for n in names]).astype(int))
+                      for key in ("whole", "crop")}
+        print(f"--bias: shifts chosen on all {len(names)} sources (what would ship): {choose_bias(everything)}")
     print(f"{len(names)} folds in {time.perf_counter() - start:.0f} s, {args.workers} at a time")
     print(f"{'variant':<28} {'whole':>7} {'<0.70':>6} {'cut ' + str(CROP):>8} {'<0.70':>6}")
-    for variant in ["replica", *args.variants, *args.stack]:
+    for variant in ["replica", *args.variants, *args.stack, *(["bias"] if args.bias else [])]:
         cells = []
         for key in ("whole", "crop"):
             truth = [t for n in names for t in results[n]["truth"]]
