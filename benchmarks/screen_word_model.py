@@ -27,8 +27,8 @@ with ``:`` they combine, e.g. ``sif:max``):
 ``--stack s1 s2`` (with ``mean``) screens stacked mixers instead of the fixed 0.7 / 0.3 share: per
 left-out source S, a logistic regression fitted on the *other* sources' out-of-source rows (whole and
 cut, each domain and each source within it weighted alike), applied to S's rows, then ``decide``.
-``s1`` reads both models' log probabilities, ``s2`` also the window's seven shape signals (log1p). Nested by source, with one leak: another source's
-rows come from a fold model that was trained with S.
+``s1`` reads both models' log probabilities, ``s2`` also the window's seven shape signals (log1p).
+Nested by source, with one leak: another source's rows come from a fold model that was trained with S.
 
 ``--bias`` screens per-domain shifts of the mixed log probabilities (web 0, the others from
 ``BIAS_GRID``), chosen per left-out source on the other sources' rows (``choose_bias``), with the same leak.
@@ -317,9 +317,9 @@ def main() -> int:
         chosen = np.array([results[n]["bias"] for n in names])
         print(f"--bias: shifts chosen per fold (web, code, math, reasoning): "
               f"{sorted({tuple(b) for b in chosen.tolist()})}")
+        truth = np.concatenate([[TOPICAL.index(t) for t in results[n]["truth"]] for n in names]).astype(int)
         everything = {key: (np.vstack([np.log(results[n][f"mixed/{key}"]) for n in names]),
-                            np.vstack([results[n][f"signals/{key}"] for n in names]),
-                            np.concatenate([[TOPICAL.index(t) for t in results[n]["truth"]] for n in names]).astype(int))
+                            np.vstack([results[n][f"signals/{key}"] for n in names]), truth)
                       for key in ("whole", "crop")}
         print(f"--bias: shifts chosen on all {len(names)} sources (what would ship): {choose_bias(everything)}")
     print(f"{len(names)} folds in {time.perf_counter() - start:.0f} s, {args.workers} at a time")

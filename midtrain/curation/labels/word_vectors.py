@@ -89,14 +89,32 @@ def _space_bytes(data: np.ndarray, j: int, hi: int) -> int:
 def _next_word(data: np.ndarray, j: int, hi: int) -> tuple[int, int]:
     """``(start, end)`` of the first word at or after ``j`` (``start == hi`` when there is none)."""
     while j < hi:
+        b = data[j]
+        if b < 0x80:  # ASCII, most bytes: decided here (a call per byte costs ~13 ns)
+            if not _ascii_space(b):
+                break
+            j += 1
+            continue
         s = _space_bytes(data, j, hi)
         if s == 0:
             break
         j += s
     start = j
-    while j < hi and _space_bytes(data, j, hi) == 0:
+    while j < hi:
+        b = data[j]
+        if b < 0x80:
+            if _ascii_space(b):
+                break
+        elif _space_bytes(data, j, hi) != 0:
+            break
         j += 1
     return start, j
+
+
+@numba.njit(cache=True, inline="always")
+def _ascii_space(b: int) -> bool:
+    """Whether the ASCII byte ``b`` is whitespace for ``str.isspace()`` (9-13 and 28-32)."""
+    return b == 32 or 9 <= b <= 13 or 28 <= b <= 31
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -133,6 +151,19 @@ def _merge_of(table: np.ndarray, left: int, right: int, nvocab: int) -> int:
     return -1
 
 
+_ROW_BITS = 20
+_ROW_MASK = (1 << _ROW_BITS) - 1
+_NO_MERGE = np.int64(1) << 62
+
+
+@numba.njit(cache=True)
+def _pair_key(table: np.ndarray, left: int, right: int, nvocab: int) -> int:
+    """``rank << _ROW_BITS | row`` of the merge of ``left`` and ``right`` in ``table``, ``_NO_MERGE`` if none:
+    the smallest key is the merge to make, found without reading the table again."""
+    row = _merge_of(table, left, right, nvocab)
+    return _NO_MERGE if row < 0 else (table[row, 1] << _ROW_BITS) | row
+
+
 @numba.njit(cache=True)
 def _bpe(data: np.ndarray, lo: int, hi: int, bmp_ids: np.ndarray, char_cps: np.ndarray, char_ids: np.ndarray,
          merges: np.ndarray, space_id: int, byte_base: int, nvocab: int, sym: np.ndarray, rank: np.ndarray) -> int:
@@ -140,7 +171,7 @@ def _bpe(data: np.ndarray, lo: int, hi: int, bmp_ids: np.ndarray, char_cps: np.n
 
     Byte-pair encoding as the tokenizer does it: one symbol per character (its UTF-8 bytes' ``<0xNN>``
     tokens for a character the vocabulary lacks), then the adjacent pair of lowest merge rank is merged,
-    the leftmost first, until no pair has a merge. ``rank[i]`` caches the merge row of the pair at ``i``,
+    the leftmost first, until no pair has a merge. ``rank[i]`` caches the pair at ``i``'s ``_pair_key``,
     so a merge looks up only its two new pairs. ``sym`` and ``rank`` need ``4 * (hi - lo) + 1`` places.
     """
     n = 1
@@ -172,23 +203,23 @@ def _bpe(data: np.ndarray, lo: int, hi: int, bmp_ids: np.ndarray, char_cps: np.n
                 n += 1
             j = end
     for i in range(n - 1):
-        rank[i] = _merge_of(merges, sym[i], sym[i + 1], nvocab)
+        rank[i] = _pair_key(merges, sym[i], sym[i + 1], nvocab)
     while n > 1:
-        best, best_rank = -1, np.int64(1) << 62
-        for i in range(n - 1):
-            if rank[i] >= 0 and merges[rank[i], 1] < best_rank:
-                best, best_rank = i, merges[rank[i], 1]
+        best, best_key = -1, _NO_MERGE
+        for i in range(n - 1):  # the lowest merge rank, the leftmost of equals
+            if rank[i] < best_key:
+                best, best_key = i, rank[i]
         if best < 0:
             break
-        sym[best] = merges[rank[best], 2]
+        sym[best] = merges[best_key & _ROW_MASK, 2]
         for i in range(best + 1, n - 1):
             sym[i] = sym[i + 1]
             rank[i] = rank[i + 1]
         n -= 1
         if best > 0:
-            rank[best - 1] = _merge_of(merges, sym[best - 1], sym[best], nvocab)
+            rank[best - 1] = _pair_key(merges, sym[best - 1], sym[best], nvocab)
         if best < n - 1:
-            rank[best] = _merge_of(merges, sym[best], sym[best + 1], nvocab)
+            rank[best] = _pair_key(merges, sym[best], sym[best + 1], nvocab)
     return n
 
 
@@ -228,6 +259,9 @@ def bpe_tables() -> BpeTables:
         ranks.append(rank)
         merged.append(vocab[left + right])
     size = 1 << int(np.ceil(np.log2(2 * len(keys) + 1)))
+    if size > _ROW_MASK + 1:
+        raise ConfigError(f"{WORDLLAMA_TOKENIZER[1]}: {len(keys):,} merges, more than _pair_key's "
+                          f"{_ROW_BITS}-bit rows hold")
     table = _merge_table(np.array(keys, np.int64), np.array(ranks, np.int64), np.array(merged, np.int64), size)
     return BpeTables(bmp, np.array([c for c, _ in wide], np.int64), np.array([i for _, i in wide], np.int64),
                      table, vocab["▁"], vocab["<0x00>"], len(vocab))
@@ -243,11 +277,47 @@ def bpe_ids(word: str) -> list[int]:
 
 
 @numba.njit(cache=True)
-def _window_tokens(data: np.ndarray, offsets: np.ndarray, hashes: np.ndarray, token_offsets: np.ndarray,
-                   token_ids: np.ndarray, bmp_ids: np.ndarray, char_cps: np.ndarray, char_ids: np.ndarray,
-                   merges: np.ndarray, space_id: int, byte_base: int, nvocab: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every text's token ids, flat, and where each text's start: a word in the table adds its stored
-    tokens, any other word the tokens ``_bpe`` gives it."""
+def _hash_slot(h: np.uint64, mask: int) -> int:
+    return int((h * _GOLDEN) >> np.uint64(32)) & mask
+
+
+@numba.njit(cache=True)
+def _hash_slots(hashes: np.ndarray) -> np.ndarray:
+    """An open-addressing table over ``hashes`` (distinct): each slot holds an index into ``hashes`` or -1;
+    at least twice as many slots as hashes, a power of two."""
+    size = 1
+    while size < 2 * len(hashes) + 1:
+        size *= 2
+    slots = np.full(size, -1, np.int64)
+    mask = size - 1
+    for k in range(len(hashes)):
+        s = _hash_slot(hashes[k], mask)
+        while slots[s] != -1:
+            s = (s + 1) & mask
+        slots[s] = k
+    return slots
+
+
+@numba.njit(cache=True)
+def _find_hash(hashes: np.ndarray, slots: np.ndarray, h: np.uint64) -> int:
+    """The index of ``h`` in ``hashes`` through ``slots`` (``_hash_slots``), -1 if it is not there."""
+    mask = len(slots) - 1
+    s = _hash_slot(h, mask)
+    while slots[s] != -1:
+        if hashes[slots[s]] == h:
+            return slots[s]
+        s = (s + 1) & mask
+    return -1
+
+
+@numba.njit(cache=True)
+def _window_tokens(data: np.ndarray, offsets: np.ndarray, hashes: np.ndarray, slots: np.ndarray,
+                   token_offsets: np.ndarray, token_ids: np.ndarray, bmp_ids: np.ndarray, char_cps: np.ndarray,
+                   char_ids: np.ndarray, merges: np.ndarray, space_id: int, byte_base: int,
+                   nvocab: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every text's token ids, flat, and where each text's start: a word in the table (found through
+    ``slots``, one or two probes instead of a binary search) adds its stored tokens, any other word the
+    tokens ``_bpe`` gives it."""
     n = len(offsets) - 1
     # a word of b bytes has at most b + 1 tokens ("▁" may stand alone), and a space or a text end follows it
     out = np.empty(len(data) + n + 16, np.int32)
@@ -261,9 +331,8 @@ def _window_tokens(data: np.ndarray, offsets: np.ndarray, hashes: np.ndarray, to
             start, j = _next_word(data, j, hi)
             if start == j:
                 continue
-            h = fnv1a(data, start, j)
-            k = np.searchsorted(hashes, h)
-            if k < len(hashes) and hashes[k] == h:
+            k = _find_hash(hashes, slots, fnv1a(data, start, j))
+            if k >= 0:
                 m = token_offsets[k + 1] - token_offsets[k]
                 out[pos:pos + m] = token_ids[token_offsets[k]:token_offsets[k + 1]]
                 pos += m
@@ -363,7 +432,13 @@ class WordTable:
     def tokens(self, texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, starts)``: the token ids of every text, flat; text ``i``'s are ``ids[starts[i]:starts[i + 1]]``."""
         data, offsets = string_buffers(pc.fill_null(as_string_array(texts), ""))
-        return _window_tokens(data, offsets, self.hashes, self.token_offsets, self.token_ids, *bpe_tables().args())
+        return _window_tokens(data, offsets, self.hashes, self.slots, self.token_offsets, self.token_ids,
+                              *bpe_tables().args())
+
+    @functools.cached_property
+    def slots(self) -> np.ndarray:
+        """The open-addressing table over ``hashes`` that ``tokens`` looks words up in (built once per table)."""
+        return _hash_slots(self.hashes)
 
     def vectors(self, texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Each text's normalised mean token vector (zeros for a text without words), and its token count."""
