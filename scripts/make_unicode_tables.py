@@ -1,16 +1,18 @@
-"""Write ``midtrain/curation/labels/unicode_tables.py``: the code-point ranges of ``\\p{L}`` (letters)
-and ``\\p{Latin}`` exactly as Arrow's regular expressions (RE2) classify them.
+"""Write ``midtrain/curation/labels/unicode_tables.py``: the code-point ranges of ``\\p{L}`` (letters),
+``\\p{Latin}`` and the domain labeller's math symbols (``domain._MATH_SYMBOL``) exactly as Arrow's regular
+expressions (RE2) classify them.
 
     python scripts/make_unicode_tables.py
 
-The domain labeller counts letters and Latin characters per window with a numba kernel over these
-ranges instead of two Arrow regex passes (``midtrain.curation.labels.unicode_counts``); the tables
+The domain labeller counts letters, Latin characters and math symbols per window with a numba kernel
+over these ranges instead of Arrow regex passes (``midtrain.curation.labels.unicode_counts``); the tables
 come from Arrow itself so the counts stay equal to the regex ones (``tests/test_unicode_counts.py``
 recomputes them and fails when a new pyarrow classifies a code point differently).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 OUT = Path(__file__).resolve().parents[1] / "midtrain" / "curation" / "labels" / "unicode_tables.py"
-PATTERNS = {"LETTER_RANGES": r"\p{L}", "LATIN_RANGES": r"\p{Latin}"}
+sys.path.insert(0, str(OUT.parents[3]))
+from midtrain.curation.labels.domain import _MATH_SYMBOL  # noqa: E402
+
+PATTERNS = {"LETTER_RANGES": r"\p{L}", "LATIN_RANGES": r"\p{Latin}", "MATH_SYMBOL_RANGES": _MATH_SYMBOL}
 
 
 def regex_ranges(pattern: str) -> list[tuple[int, int]]:

@@ -15,12 +15,13 @@ from hypothesis import strategies as st
 from midtrain.curation.labels import domain, unicode_tables
 from midtrain.curation.labels.unicode_counts import class_counts
 
-REGEX = {1: r"\p{L}", 2: r"\p{Latin}", 3: domain._BINARY}
+REGEX = {1: r"\p{L}", 2: r"\p{Latin}", 3: domain._BINARY, 4: domain._DIGIT, 5: domain._MATH_SYMBOL,
+         6: domain._NONEMPTY_LINE}
 
 
 def regex_counts(texts: pa.Array) -> np.ndarray:
     """The reference: Arrow's length and regex counts, one kernel per column."""
-    cols = [pc.utf8_length(texts)] + [pc.count_substring_regex(texts, REGEX[k]) for k in (1, 2, 3)]
+    cols = [pc.utf8_length(texts)] + [pc.count_substring_regex(texts, REGEX[k]) for k in sorted(REGEX)]
     return np.stack([np.asarray(c.to_numpy(zero_copy_only=False), np.int64) for c in cols], axis=1)
 
 
@@ -44,7 +45,19 @@ def test_counts_equal_arrow_regex_on_real_text_and_edge_cases():
 
 def test_nulls_and_small_strings_count_as_empty():
     arr = pa.array(["ab", None, "é"], pa.string())
-    assert class_counts(arr).tolist() == [[2, 2, 2, 0], [0, 0, 0, 0], [1, 1, 1, 0]]
+    assert class_counts(arr).tolist() == [[2, 2, 2, 0, 0, 0, 1], [0] * 7, [1, 1, 1, 0, 0, 0, 1]]
+
+
+LINES = st.lists(st.sampled_from(["", " ", "\t", "\r", "\x0c", "\x0b", "a", "∑", "7", " \t", "\u00a0"]),
+                 max_size=8).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(LINES, max_size=6).map("\n".join), max_size=10))
+def test_lines_digits_and_symbols_equal_arrow_on_line_shaped_text(texts):
+    """Lines that open with blanks, carriage returns, form feeds: where the non-empty-line regex is subtle."""
+    arr = pa.array(texts, pa.large_string())
+    assert class_counts(arr).tolist() == regex_counts(arr).tolist()
 
 
 def test_shipped_tables_equal_this_pyarrow():
@@ -54,3 +67,4 @@ def test_shipped_tables_equal_this_pyarrow():
 
     assert tuple(regex_ranges(r"\p{L}")) == unicode_tables.LETTER_RANGES
     assert tuple(regex_ranges(r"\p{Latin}")) == unicode_tables.LATIN_RANGES
+    assert tuple(regex_ranges(domain._MATH_SYMBOL)) == unicode_tables.MATH_SYMBOL_RANGES

@@ -36,7 +36,7 @@ from midtrain.curation.labels.code_language import CODE_LANGUAGE_MODELS, MAGIKA_
 from midtrain.curation.labels.models import Predictions, load_classifier
 from midtrain.curation.labels.rare_words import model_lines
 from midtrain.curation.labels.text_windows import as_string_array, fasttext_lines, text_windows
-from midtrain.curation.labels.unicode_counts import class_counts
+from midtrain.curation.labels.unicode_counts import COLUMNS, class_counts
 from midtrain.curation.labels.word_vectors import SHIPPED_WORD_MODEL, WordModel, load_word_model
 from midtrain.errors import ConfigError
 
@@ -58,6 +58,8 @@ MATH_EXTENSIONS = ("tex", "lyx", "bib", "sty", "cls")
 _CODE_LINE = (r"(?m)^[ \t]*(?:(?:def|class|import|from|return|if|for|while|fn|func|let|var|const|pub|"
               r"use|package|struct|impl|#include|#define|//|/\*|\*|#)\b.*|.*[;{}):,][ \t]*)$")
 _NONEMPTY_LINE = r"(?m)^[ \t]*\S.*$"
+_DIGIT = r"[0-9]"
+_MATH_SYMBOL = r"\p{Sm}|[∀∃∈∉⊂⊆∪∩∑∏∫√∞≈≠≤≥≡λ]"
 _LATEX = r"\\[A-Za-z]+|\$|\.\. math::|:math:`"
 _BINARY = "[\x00-\x08\x0e-\x1f\x7f\ufffd]"
 
@@ -159,12 +161,16 @@ DOMAIN_SIGNAL_SCHEMA: dict[str, pa.DataType] = {
 }
 
 
-def content_signals(windows: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """``(latex commands per KB, fraction of code-shaped lines)`` of each window."""
+def content_signals(windows: pa.Array, counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(latex commands per KB, fraction of code-shaped lines)`` of each window.
+
+    ``counts``: the windows' ``class_counts`` when the caller has them already (its non-empty lines are
+    counted there, equal to counting ``_NONEMPTY_LINE``)."""
+    counts = class_counts(windows) if counts is None else counts
     size = pc.binary_length(windows).to_numpy(zero_copy_only=False).astype(np.float64)
     latex = pc.count_substring_regex(windows, _LATEX).to_numpy(zero_copy_only=False).astype(np.float64)
     code = pc.count_substring_regex(windows, _CODE_LINE).to_numpy(zero_copy_only=False).astype(np.float64)
-    lines = pc.count_substring_regex(windows, _NONEMPTY_LINE).to_numpy(zero_copy_only=False).astype(np.float64)
+    lines = counts[:, COLUMNS.index("nonempty_lines")].astype(np.float64)
     latex_per_kb = np.divide(latex * 1024.0, size, out=np.zeros_like(size), where=size > 0)
     code_fraction = np.divide(np.minimum(code, lines), lines, out=np.zeros_like(lines), where=lines > 0)
     return latex_per_kb.astype(np.float32), code_fraction.astype(np.float32)
@@ -187,33 +193,38 @@ FEATURE_PREFIX = "fx"
 _STEP_LINE = r"(?mi)^[ \t]*(?:step[ \t]*\d+|\d{1,2}[.)][ \t]|\(\d{1,2}\)|[-*•][ \t]|first,|then,|therefore|thus|hence|so[ ,])"
 
 
-def shape_signals(windows: pa.Array,
-                  content: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """Per window: the measures behind the feature tokens (Arrow regex counts, numpy arithmetic).
+def shape_signals(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | None = None,
+                  counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per window: the measures behind the feature tokens (one numba pass of ``class_counts`` for digits,
+    math symbols and lines, equal to counting ``_DIGIT``, ``_MATH_SYMBOL`` and ``_NONEMPTY_LINE``; Arrow
+    regex counts for the rest; numpy arithmetic).
 
-    ``content``: the windows' ``content_signals`` when the caller has them already.
+    ``content`` and ``counts``: the windows' ``content_signals`` and ``class_counts`` when the caller
+    has them already.
     """
     def count(pattern: str) -> np.ndarray:
         return pc.count_substring_regex(windows, pattern).to_numpy(zero_copy_only=False).astype(np.float64)
 
+    counts = class_counts(windows) if counts is None else counts
     size = pc.binary_length(windows).to_numpy(zero_copy_only=False).astype(np.float64)
     kb = np.maximum(size, 1.0) / 1024.0
-    lines = np.maximum(count(_NONEMPTY_LINE), 1.0)
-    latex, code_frac = content if content is not None else content_signals(windows)
+    lines = np.maximum(counts[:, COLUMNS.index("nonempty_lines")].astype(np.float64), 1.0)
+    latex, code_frac = content if content is not None else content_signals(windows, counts)
     return {
         "latex_per_kb": latex.astype(np.float64),
         "code_line_fraction": code_frac.astype(np.float64),
-        "digits_per_kb": count(r"[0-9]") / kb,
-        "math_symbols_per_kb": count(r"\p{Sm}|[∀∃∈∉⊂⊆∪∩∑∏∫√∞≈≠≤≥≡λ]") / kb,
+        "digits_per_kb": counts[:, COLUMNS.index("digits")] / kb,
+        "math_symbols_per_kb": counts[:, COLUMNS.index("math_symbols")] / kb,
         "step_lines_fraction": np.minimum(count(_STEP_LINE), lines) / lines,
         "questions_per_kb": count(r"\?") / kb,
         "mean_line_bytes": size / lines,
     }
 
 
-def feature_tokens(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | None = None) -> list[str]:
+def feature_tokens(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | None = None,
+                   counts: np.ndarray | None = None) -> list[str]:
     """The feature tokens of each window, e.g. ``"fxlatex0 fxcode3 fxdigit1 ..."``."""
-    signals = shape_signals(windows, content)
+    signals = shape_signals(windows, content, counts)
     columns = []
     for name, key, edges in _FEATURES:
         bucket = np.searchsorted(np.asarray(edges), signals[key], side="right")
@@ -223,13 +234,14 @@ def feature_tokens(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | N
 
 
 def classifier_lines(windows: pa.Array, with_features: bool,
-                     content: tuple[np.ndarray, np.ndarray] | None = None, features_min_chars: int = 0) -> list[str]:
+                     content: tuple[np.ndarray, np.ndarray] | None = None, features_min_chars: int = 0,
+                     counts: np.ndarray | None = None) -> list[str]:
     """What the domain classifier reads: the normalised window, plus the feature tokens if its model knows them
     and the window has at least ``features_min_chars`` characters (see ``DomainConfig.features_min_chars``)."""
     lines = fasttext_lines(windows)
     if not with_features or not lines:
         return lines
-    feats = feature_tokens(windows, content)
+    feats = feature_tokens(windows, content, counts)
     if features_min_chars <= 0:
         return [f"{line} {f}" for line, f in zip(lines, feats)]
     long_enough = (pc.utf8_length(pc.fill_null(windows, "")).to_numpy(zero_copy_only=False)
@@ -244,13 +256,13 @@ def extensions(paths: list[str | None] | pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(pc.struct_field(ext, "ext"), "").to_numpy(zero_copy_only=False), dtype=object)
 
 
-def script_signals(windows: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def script_signals(windows: pa.Array, counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(share of control bytes and U+FFFD among characters, share of Latin letters among letters)``.
 
     One numba pass per window (``unicode_counts``); equal to counting ``_BINARY``, ``\\p{L}`` and
     ``\\p{Latin}`` with Arrow's regex kernels, which cost a quarter of the labeller's time.
     """
-    counts = class_counts(windows).astype(np.float64)
+    counts = (class_counts(windows) if counts is None else counts).astype(np.float64)
     chars, letters, latin, binary = counts[:, 0], counts[:, 1], counts[:, 2], counts[:, 3]
     binary_fraction = np.divide(binary, chars, out=np.zeros_like(chars), where=chars > 0)
     latin_fraction = np.divide(latin, letters, out=np.ones_like(letters), where=letters > 0)
@@ -282,12 +294,13 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     texts_arr = pc.fill_null(as_string_array(texts), "")
     n = len(texts_arr)
     windows = text_windows(texts_arr, config.head_bytes, config.middle_bytes)
-    latex, code_frac = content_signals(windows)
-    binary_frac, latin_frac = script_signals(windows)
+    counts = class_counts(windows)  # one pass for the script, line, digit and symbol counts
+    latex, code_frac = content_signals(windows, counts)
+    binary_frac, latin_frac = script_signals(windows, counts)
     classifier = load_classifier(config.model)
     with_features = classifier.knows(f"{FEATURE_PREFIX}code0")
     lines = model_lines(classifier, classifier_lines(windows, with_features, (latex, code_frac),
-                                                     config.features_min_chars))
+                                                     config.features_min_chars, counts))
     words = word_model(config)
     if words is None:
         pred, second = classifier.predict_ranked(lines, 2)

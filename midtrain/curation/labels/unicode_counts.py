@@ -1,12 +1,15 @@
-"""Per-text counts of characters, letters, Latin characters and binary-looking characters in one pass.
+"""Per-text counts of characters, letters, Latin characters, binary-looking characters, digits, math
+symbols and non-empty lines in one pass.
 
 The domain labeller needs, per window, the share of control bytes and U+FFFD among characters and
-the share of Latin letters among letters (``domain.script_signals``). Four Arrow kernels (a length
-and three regex counts, two of them Unicode classes) cost about 0.25 ms per 1 KB window; this numba
-kernel decodes UTF-8 once and looks every code point up in a table, in a few microseconds. The
-table is built from ``unicode_tables`` (generated from Arrow's own regular expressions), so the
-counts equal ``pc.count_substring_regex(texts, r"\\p{L}")`` and ``r"\\p{Latin}"``; the tests check
-that against Arrow on real and random text.
+the share of Latin letters among letters (``domain.script_signals``), and its shape features count
+digits, math symbols and non-empty lines (``domain.shape_signals``). Arrow kernels (a length and a
+regex count each, some of Unicode classes) cost about 0.25 ms per 1 KB window for the first four
+alone; this numba kernel decodes UTF-8 once and looks every code point up in a table, in a few
+microseconds. The table is built from ``unicode_tables`` (generated from Arrow's own regular
+expressions), so the counts equal ``pc.count_substring_regex`` with ``r"\\p{L}"``, ``r"\\p{Latin}"``,
+``domain._BINARY``, ``domain._DIGIT``, ``domain._MATH_SYMBOL`` and ``domain._NONEMPTY_LINE``; the tests
+check that against Arrow on real and random text.
 """
 
 from __future__ import annotations
@@ -19,17 +22,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from midtrain.curation.labels.text_windows import as_string_array, string_buffers
-from midtrain.curation.labels.unicode_tables import LATIN_RANGES, LETTER_RANGES
+from midtrain.curation.labels.unicode_tables import LATIN_RANGES, LETTER_RANGES, MATH_SYMBOL_RANGES
 
 LETTER = np.uint8(1)
 LATIN = np.uint8(2)
+MATH_SYMBOL = np.uint8(4)
+COLUMNS = ("chars", "letters", "latin", "binary", "digits", "math_symbols", "nonempty_lines")
+"""The columns of ``class_counts``."""
 
 
 @functools.lru_cache(maxsize=1)
 def code_point_classes() -> np.ndarray:
-    """One ``uint8`` per code point (1.1 MB): bit ``LETTER`` for ``\\p{L}``, bit ``LATIN`` for ``\\p{Latin}``."""
+    """One ``uint8`` per code point (1.1 MB): bit ``LETTER`` for ``\\p{L}``, bit ``LATIN`` for ``\\p{Latin}``,
+    bit ``MATH_SYMBOL`` for ``domain._MATH_SYMBOL``."""
     table = np.zeros(0x110000, np.uint8)
-    for bit, ranges in ((LETTER, LETTER_RANGES), (LATIN, LATIN_RANGES)):
+    for bit, ranges in ((LETTER, LETTER_RANGES), (LATIN, LATIN_RANGES), (MATH_SYMBOL, MATH_SYMBOL_RANGES)):
         for first, last in ranges:
             table[first:last + 1] |= bit
     return table
@@ -37,16 +44,19 @@ def code_point_classes() -> np.ndarray:
 
 @numba.njit(cache=True)
 def _count_classes(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
-    """``out[i] = (characters, letters, Latin characters, binary characters)`` of text ``i``.
+    """``out[i]`` = the ``COLUMNS`` counts of text ``i``.
 
     Binary: control bytes other than tab, newline, vertical tab, form feed and carriage return, DEL,
-    and U+FFFD (the replacement character). A byte that cannot start a UTF-8 sequence, or a sequence
-    cut short, counts as one character of no class (Arrow strings are valid UTF-8; this only keeps
-    the kernel in bounds).
+    and U+FFFD (the replacement character). Digits: ``0-9``. A non-empty line (``(?m)^[ \\t]*\\S.*$`` in
+    RE2, whose ``\\s`` is tab, newline, form feed, carriage return and space): one whose first character
+    after its leading spaces and tabs is none of newline, form feed and carriage return. A byte that
+    cannot start a UTF-8 sequence, or a sequence cut short, counts as one character of no class (Arrow
+    strings are valid UTF-8; this only keeps the kernel in bounds).
     """
     for i in range(len(offsets) - 1):
         j, hi = offsets[i], offsets[i + 1]
-        chars = letters = latin = binary = 0
+        chars = letters = latin = binary = digits = symbols = lines = 0
+        line_start = True  # only spaces and tabs so far on this line
         while j < hi:
             b = data[j]
             if b < 0x80:
@@ -68,23 +78,36 @@ def _count_classes(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, out
                     width, cp = 1, -1
                 j += width
             chars += 1
+            if cp == 10:
+                line_start = True
+            elif line_start and cp != 32 and cp != 9:
+                line_start = False
+                if cp != 12 and cp != 13:
+                    lines += 1
             if cp < 0 or cp >= 0x110000:
                 continue
+            if 48 <= cp <= 57:
+                digits += 1
             c = table[cp]
             letters += c & 1
             latin += (c >> 1) & 1
+            symbols += (c >> 2) & 1
             if (cp < 32 and not 9 <= cp <= 13) or cp == 127 or cp == 0xFFFD:
                 binary += 1
         out[i, 0] = chars
         out[i, 1] = letters
         out[i, 2] = latin
         out[i, 3] = binary
+        out[i, 4] = digits
+        out[i, 5] = symbols
+        out[i, 6] = lines
 
 
 def class_counts(texts: pa.Array | list[str]) -> np.ndarray:
-    """``[n, 4]`` int64: characters, ``\\p{L}`` letters, ``\\p{Latin}`` characters and binary characters
-    (``[\\x00-\\x08\\x0e-\\x1f\\x7f\\ufffd]``) of each text (null counts as empty)."""
+    """``[n, 7]`` int64, the ``COLUMNS`` of each text: characters, ``\\p{L}`` letters, ``\\p{Latin}``
+    characters, binary characters (``[\\x00-\\x08\\x0e-\\x1f\\x7f\\ufffd]``), digits, math symbols and
+    non-empty lines (null counts as empty)."""
     data, offsets = string_buffers(pc.fill_null(as_string_array(texts), ""))
-    out = np.zeros((len(offsets) - 1, 4), np.int64)
+    out = np.zeros((len(offsets) - 1, len(COLUMNS)), np.int64)
     _count_classes(data, offsets, code_point_classes(), out)
     return out
