@@ -74,8 +74,8 @@ LABEL_SETTINGS: dict = {}
 
 def predict(model: str, texts: list[str], head: int = 512, middle: int = 512, word_model: str | None = None
             ) -> list[str]:
-    config = DomainConfig(model=model, head_bytes=head, middle_bytes=middle, code_language=False,
-                          **{"word_model": word_model, **LABEL_SETTINGS})
+    config = DomainConfig(code_language=False, **{"model": model, "head_bytes": head, "middle_bytes": middle,
+                                                  "word_model": word_model, **LABEL_SETTINGS})
     return label_domains(pa.array(texts, pa.large_string()), config=config)["domain"].to_pylist()
 
 
