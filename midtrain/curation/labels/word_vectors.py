@@ -12,7 +12,8 @@ model's probabilities mixed with this model's:
 How a window is read, in one numba pass over the batch:
 1. Its words are the maximal runs of non-whitespace characters (``str.split()``).
 2. Each word gets its tokens as the tokenizer reads it after a space. A table by 64-bit FNV-1a hash
-   holds them for the tokenizer's whole-word pieces and every word of at least two training sources;
+   (open addressing, one or two probes a word) holds them for the tokenizer's whole-word pieces and
+   every word of at least two training sources;
    any other word goes through ``_bpe``, a numba byte-pair encoder equal to the tokenizer (tested
    against it). The tokenizer itself costs about 300 us of CPU per 1 KB window.
 3. The window's vector is the mean of its tokens' vectors, normalised to length 1.
