@@ -56,6 +56,8 @@ from midtrain.curation.labels.training import train_classifier  # noqa: E402
 from midtrain.curation.labels.word_vectors import train_word_model, vocabulary  # noqa: E402
 
 TOPICAL = ("web", "code", "math", "reasoning")
+EXAMPLE_KEYS = ("per_domain", "per_source", "windows_per_doc", "short_per_doc", "window_chars")
+"""The integer arguments of ``domain_examples`` that ``--examples`` may change."""
 
 
 def topical_sources() -> tuple[list, list]:
@@ -313,7 +315,7 @@ def main() -> None:
                         "features_min_chars=400; an experiment, not the shipped default)")
     parser.add_argument("--examples", action="append", default=[], metavar="NAME=N",
                         help="LOSO: change an integer argument of domain_examples (per_domain, per_source, "
-                        "windows_per_doc, short_per_doc; an experiment)")
+                        "windows_per_doc, short_per_doc, window_chars; an experiment)")
     args = parser.parse_args()
     if args.crop < 0:
         parser.error(f"--crop {args.crop}: expected a number of characters, 0 (off) or more")
@@ -349,9 +351,8 @@ def main() -> None:
         examples = {}
         for item in args.examples:
             key, _, value = item.partition("=")
-            if key not in ("per_domain", "per_source", "windows_per_doc", "short_per_doc") or not value.isdigit():
-                parser.error(f"--examples {item!r}: expected per_domain, per_source, windows_per_doc or "
-                             "short_per_doc=N")
+            if key not in EXAMPLE_KEYS or not value.isdigit():
+                parser.error(f"--examples {item!r}: expected {', '.join(EXAMPLE_KEYS)}=N")
             examples[key] = int(value)
         if examples:
             print(f"domain_examples: {examples}")

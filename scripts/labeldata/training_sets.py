@@ -58,13 +58,15 @@ def short_crops(text: str, count: int, key: str, lengths: tuple[int, int] = SHOR
 
 def domain_examples(table: pa.Table, exclude: set[str] = frozenset(), per_domain: int = 2400,
                     per_source: int = 400, windows_per_doc: int = 3, short_per_doc: int = 0,
-                    label_column: str = "domain") -> tuple[list[str], list[str], list[str]]:
+                    label_column: str = "domain", window_chars: int = WINDOW_CHARS
+                    ) -> tuple[list[str], list[str], list[str]]:
     """``(labels, texts, sources)`` from ``table`` (``registry.corpus_table``), without the sources in
     ``exclude``; ``sources`` names each example's source (for ``TrainConfig.min_sources``).
 
     Each domain gets at most ``per_domain`` documents, shared evenly by its sources (each at most
     ``per_source``), so that 60 code packages weigh as much as 6 math sources, and no source
-    defines its domain alone. ``short_per_doc``: that many short pieces of every long document
+    defines its domain alone. Each document gives ``windows_per_doc`` windows of ``window_chars``
+    characters spread over it. ``short_per_doc``: that many short pieces of every long document
     (``short_crops``) join its windows, so a short text is not a domain of its own (sources of
     short items are math and reasoning, every web window is long).
     """
@@ -83,7 +85,8 @@ def domain_examples(table: pa.Table, exclude: set[str] = frozenset(), per_domain
         share = max(1, min(per_source, per_domain // len(names)))
         for s in names:
             for k, (_, text) in enumerate(every_kth(by_source[s], share)):
-                pieces = document_windows(text, windows_per_doc) + short_crops(text, short_per_doc, f"{s}/{k}")
+                pieces = (document_windows(text, windows_per_doc, window_chars)
+                          + short_crops(text, short_per_doc, f"{s}/{k}"))
                 per_label[lab].extend((piece, s) for piece in pieces)
     if not per_label:
         return [], [], []
