@@ -13,9 +13,9 @@ from midtrain.curation.labels import DomainConfig, label_domains
 from midtrain.curation.labels.domain import classifier_lines
 from midtrain.curation.labels.models import load_classifier
 from midtrain.curation.labels.text_windows import text_windows
-from midtrain.curation.labels.word_vectors import (WordModel, WordTable, _tokenizer, balanced_weights, bpe_ids,
-                                                   fit_logistic, load_word_model, token_vectors,
-                                                   train_word_model, vocabulary)
+from midtrain.curation.labels.word_vectors import (WordModel, WordTable, _find_hash, _hash_slots, _tokenizer,
+                                                   balanced_weights, bpe_ids, fit_logistic, load_word_model,
+                                                   token_vectors, train_word_model, vocabulary)
 from midtrain.errors import ConfigError
 
 SPACES = [chr(c) for c in range(0x3001) if chr(c).isspace()]
@@ -53,6 +53,18 @@ def test_window_vectors_match_plain_numpy(table, texts):
         want, n = reference_vector(text, token_vectors())
         assert count == n
         np.testing.assert_allclose(vector, want, atol=1e-5)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sets(st.integers(0, 2**64 - 1), max_size=300), st.lists(st.integers(0, 2**64 - 1), max_size=50))
+def test_hash_slots_find_every_stored_hash_and_nothing_else(stored, probes):
+    hashes = np.array(sorted(stored), np.uint64)
+    slots = _hash_slots(hashes)
+    assert len(slots) >= 2 * len(hashes) and len(slots) & (len(slots) - 1) == 0
+    for k, h in enumerate(hashes):
+        assert _find_hash(hashes, slots, h) == k
+    for h in probes:
+        assert _find_hash(hashes, slots, np.uint64(h)) == (sorted(stored).index(h) if h in stored else -1)
 
 
 def test_word_table_holds_each_words_tokens_by_hash(table):
