@@ -127,9 +127,9 @@ def test_quality_scores_edited_prose_above_jumbled_sentences(sample_raw):
     assert median(prose) > median(jumble) + 0.5
 
 
-def _windows_reference(text: str, head: int, middle: int) -> str:
+def _windows_reference(text: str, head: int, middle: int, tail: int = 0) -> str:
     data = text.encode()
-    if len(data) <= head + middle:
+    if len(data) <= head + middle + tail:
         return text
 
     def back(p: int, lo: int) -> int:
@@ -137,17 +137,21 @@ def _windows_reference(text: str, head: int, middle: int) -> str:
             p -= 1
         return p
     h = back(head, 0)
-    m = back(max(len(data) // 2, h), h)
-    e = back(m + middle, m) if m + middle < len(data) else len(data)
-    return (data[:h] + (b"\n" + data[m:e] if e > m else b"")).decode()
+    limit = back(len(data) - tail, h) if tail > 0 else len(data)
+    m = min(back(max(len(data) // 2, h), h), limit)
+    e = back(m + middle, m) if m + middle < limit else limit
+    out = data[:h] + (b"\n" + data[m:e] if e > m else b"")
+    return (out + (b"\n" + data[limit:] if limit < len(data) else b"")).decode()
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=60), max_size=8),
-       st.integers(0, 20), st.integers(0, 20))
-def test_text_windows_match_reference_and_stay_valid_utf8(texts, head, middle):
-    got = text_windows(texts, head, middle).to_pylist()
-    assert got == [_windows_reference(t, head, middle) for t in texts]
+       st.integers(0, 20), st.integers(0, 20), st.integers(0, 20))
+def test_text_windows_match_reference_and_stay_valid_utf8(texts, head, middle, tail):
+    got = text_windows(texts, head, middle, tail).to_pylist()
+    assert got == [_windows_reference(t, head, middle, tail) for t in texts]
+    if tail == 0:  # the two-window call is unchanged
+        assert got == text_windows(texts, head, middle).to_pylist()
 
 
 def test_window_kernels_on_plain_arrays():
@@ -192,6 +196,19 @@ def test_feature_tokens_are_left_off_short_windows_only(texts, min_chars):
     for window, base, full, line in zip(windows.to_pylist(), plain, with_all, lines):
         expected = full if len(window) >= min_chars else base
         assert line == expected
+
+
+def test_window_sizes_are_checked_and_a_tail_window_reaches_the_classifier():
+    for name in ("head_bytes", "middle_bytes", "tail_bytes"):
+        for bad in (-1, 2.5, True, "512"):
+            with pytest.raises(ConfigError, match=name):
+                DomainConfig.from_dict({name: bad})
+    # a long page of prose that ends in code: only the tail window sees the code
+    text = "The committee met on Tuesday and agreed to publish the minutes next week. " * 60
+    text += "\n".join(["int main(void) {", "    int x = 0;", "    return x;", "}"] * 12)
+    windows = text_windows([text], 512, 512, 512).to_pylist()[0]
+    assert "int main(void) {" in windows and "int main" not in text_windows([text], 512, 512).to_pylist()[0]
+    assert DomainConfig.from_dict({"tail_bytes": 512}).tail_bytes == 512
 
 
 def test_features_min_chars_is_checked_and_reaches_the_classifier():

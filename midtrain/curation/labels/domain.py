@@ -104,6 +104,8 @@ class DomainConfig:
     """Fraction of code-shaped non-empty lines that makes an unsure document code."""
     head_bytes: int = 512  # window = head + a slice from the middle: fastText's cost is per word
     middle_bytes: int = 512
+    tail_bytes: int = 0
+    """Also read the document's last N bytes (a third window; 0: head and middle only)."""
     features_min_chars: int = 0
     """Windows shorter than this (characters) are classified from their words alone, without the
     shape-feature tokens: on a short text those few tokens are a large share of fastText's average
@@ -140,6 +142,10 @@ class DomainConfig:
         if "word_model" in cfg and cfg["word_model"] is not None and not isinstance(cfg["word_model"], str):
             raise ConfigError(f"{key}.word_model: expected \"auto\", \"{SHIPPED_WORD_MODEL}\", a path or null, "
                               f"got {cfg['word_model']!r}")
+        for name in ("head_bytes", "middle_bytes", "tail_bytes"):
+            value = cfg.get(name, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{key}.{name}: expected a whole number of bytes, 0 or more, got {value!r}")
         chars = cfg.get("features_min_chars", 0)
         if isinstance(chars, bool) or not isinstance(chars, int) or chars < 0:
             raise ConfigError(f"{key}.features_min_chars: expected a whole number of characters, 0 or more, "
@@ -293,7 +299,7 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     """One row per text: ``domain`` plus the ``DOMAIN_SIGNAL_SCHEMA`` columns."""
     texts_arr = pc.fill_null(as_string_array(texts), "")
     n = len(texts_arr)
-    windows = text_windows(texts_arr, config.head_bytes, config.middle_bytes)
+    windows = text_windows(texts_arr, config.head_bytes, config.middle_bytes, config.tail_bytes)
     counts = class_counts(windows)  # one pass for the script, line, digit and symbol counts
     latex, code_frac = content_signals(windows, counts)
     binary_frac, latin_frac = script_signals(windows, counts)

@@ -48,66 +48,79 @@ def _utf8_start(data: np.ndarray, pos: int, lo: int) -> int:
 
 
 @numba.njit(cache=True)
-def window_bounds(offsets: np.ndarray, data: np.ndarray, head: int, middle: int) -> np.ndarray:
-    """For each document, ``[head_start, head_end, mid_start, mid_end]`` byte positions.
+def window_bounds(offsets: np.ndarray, data: np.ndarray, head: int, middle: int, tail: int = 0) -> np.ndarray:
+    """For each document, ``[head_start, head_end, mid_start, mid_end, tail_start, tail_end]`` byte positions.
 
-    A document of at most ``head + middle`` bytes is taken whole (one range, the second empty).
-    Otherwise the head is its first ``head`` bytes and the middle slice ``middle`` bytes starting at
-    its centre (or the head's end, if later); every cut is moved back to a character boundary.
+    A document of at most ``head + middle + tail`` bytes is taken whole (one range, the others empty).
+    Otherwise the head is its first ``head`` bytes, the tail (when ``tail`` > 0) its last ``tail`` bytes,
+    and the middle slice ``middle`` bytes starting at its centre (or the head's end, if later), ending at
+    the tail at the latest; every cut is moved back to a character boundary.
     """
     n = offsets.shape[0] - 1
-    out = np.empty((n, 4), np.int64)
+    out = np.empty((n, 6), np.int64)
     for i in range(n):
         a = offsets[i]
         b = offsets[i + 1]
-        if b - a <= head + middle:
+        out[i, 4] = b
+        out[i, 5] = b
+        if b - a <= head + middle + tail:
             out[i, 0] = a
             out[i, 1] = b
             out[i, 2] = b
             out[i, 3] = b
             continue
         h_end = _utf8_start(data, a + head, a)
+        limit = b if tail <= 0 else _utf8_start(data, b - tail, h_end)
         m_start = _utf8_start(data, max(a + (b - a) // 2, h_end), h_end)
-        m_end = _utf8_start(data, min(m_start + middle, b), m_start) if m_start + middle < b else b
+        if m_start > limit:
+            m_start = limit
+        m_end = _utf8_start(data, min(m_start + middle, limit), m_start) if m_start + middle < limit else limit
         out[i, 0] = a
         out[i, 1] = h_end
         out[i, 2] = m_start
         out[i, 3] = m_end
+        out[i, 4] = limit
     return out
 
 
 @numba.njit(cache=True)
 def gather_windows(data: np.ndarray, bounds: np.ndarray, sep: np.uint8) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate each document's two ranges (joined by ``sep`` when both are non-empty)."""
+    """Concatenate each document's ranges (the columns of ``bounds`` in pairs), a non-empty range after
+    the first joined by ``sep``."""
     n = bounds.shape[0]
+    ranges = bounds.shape[1] // 2
     offsets = np.zeros(n + 1, np.int64)
     for i in range(n):
-        size = (bounds[i, 1] - bounds[i, 0]) + (bounds[i, 3] - bounds[i, 2])
-        if bounds[i, 3] > bounds[i, 2]:
-            size += 1
+        size = bounds[i, 1] - bounds[i, 0]
+        for r in range(1, ranges):
+            if bounds[i, 2 * r + 1] > bounds[i, 2 * r]:
+                size += 1 + bounds[i, 2 * r + 1] - bounds[i, 2 * r]
         offsets[i + 1] = offsets[i] + size
     out = np.empty(offsets[n], np.uint8)
     for i in range(n):
         p = offsets[i]
-        for j in range(bounds[i, 0], bounds[i, 1]):
-            out[p] = data[j]
-            p += 1
-        if bounds[i, 3] > bounds[i, 2]:
-            out[p] = sep
-            p += 1
-            for j in range(bounds[i, 2], bounds[i, 3]):
+        for r in range(ranges):
+            lo, hi = bounds[i, 2 * r], bounds[i, 2 * r + 1]
+            if r > 0:
+                if hi <= lo:
+                    continue
+                out[p] = sep
+                p += 1
+            for j in range(lo, hi):
                 out[p] = data[j]
                 p += 1
     return offsets, out
 
 
-def text_windows(texts: pa.Array | list[str], head: int = 1024, middle: int = 1024) -> pa.LargeStringArray:
-    """Each document's head (``head`` bytes) plus a ``middle``-byte slice from its centre."""
+def text_windows(texts: pa.Array | list[str], head: int = 1024, middle: int = 1024,
+                 tail: int = 0) -> pa.LargeStringArray:
+    """Each document's head (``head`` bytes) plus a ``middle``-byte slice from its centre, plus its last
+    ``tail`` bytes (none by default)."""
     arr = as_string_array(texts)
     if len(arr) == 0:
         return arr
     data, offsets = string_buffers(pc.fill_null(arr, ""))
-    bounds = window_bounds(offsets, data, head, middle)
+    bounds = window_bounds(offsets, data, head, middle, tail)
     new_offsets, new_data = gather_windows(data, bounds, np.uint8(ord("\n")))
     return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(new_data))
 
