@@ -14,7 +14,7 @@ Parts (every source comes from ``labeldata``, fetched from Debian/npm/PyPI and c
   ``--set FIELD=VALUE`` (training config), ``--examples NAME=N`` (``domain_examples`` sizes),
   ``--extra-code`` (the code-language model's other packages in every model), ``--label-set
   FIELD=VALUE`` (a number or yes/no field of the labeller's ``DomainConfig``, e.g. ``features_min_chars``,
-  for every prediction of ``loso`` and ``heldout``). ``--crop N`` also
+  for every prediction of ``loso``, ``heldout`` and ``speed``). ``--crop N`` also
   labels every left-out document cut to its first N characters (at a word end) with the same
   model: does a short text keep its domain? (Short web pages, mail, messages are common; the
   training windows are about 1 KB.)
@@ -23,7 +23,8 @@ Parts (every source comes from ``labeldata``, fetched from Debian/npm/PyPI and c
   as for ``loso``.
 - ``speed``: documents/s of LanguageID + DomainLabeller + QualityScorer against the rest of the
   default pipeline's steps on the same documents (medians over ``--repeats``), and docs/s/core, once
-  per ``--code-language`` model (``hybrid``, the default, and ``fasttext``, which never runs Magika).
+  per ``--code-language`` model (``hybrid``, the default, and ``fasttext``, which never runs Magika);
+  ``--profile`` also lists where the first one spends its time, by function.
 """
 
 from __future__ import annotations
@@ -222,7 +223,8 @@ def part_heldout(table: pa.Table, heldout: list, crop: int = 0) -> dict:
     return out
 
 
-def part_speed(table: pa.Table, docs: int, repeats: int, code_language_models: list[str]) -> dict:
+def part_speed(table: pa.Table, docs: int, repeats: int, code_language_models: list[str],
+               profile: bool = False) -> dict:
     from datatrove.data import Document
 
     from midtrain.curation.filters import ApplyThresholds
@@ -253,8 +255,8 @@ def part_speed(table: pa.Table, docs: int, repeats: int, code_language_models: l
     out = {"rest_docs_per_s": len(base) / t_rest}
     for model in code_language_models:
         for words in ("auto", None):  # the shipped labeller, then without its word model (what that costs)
-            labels = [LanguageID(), DomainLabeller({"code_language_model": model, "word_model": words}),
-                      QualityScorer()]
+            labels = [LanguageID(), DomainLabeller({"code_language_model": model, "word_model": words,
+                                                    **LABEL_SETTINGS}), QualityScorer()]
             run(labels, base[:50])
             t_labels = statistics.median(run(labels, base) for _ in range(repeats))
             share = t_labels / (t_labels + t_rest)
@@ -263,6 +265,19 @@ def part_speed(table: pa.Table, docs: int, repeats: int, code_language_models: l
             out[model if words else f"{model}-no-word-model"] = {"labels_docs_per_s": len(base) / t_labels,
                                                                   "share": share}
     print("share: labelling + quality scoring, of the time per document (reading and writing excluded)")
+    if profile:  # where the first model's labeller spends its time, by function (its own time)
+        import cProfile
+        import pstats
+
+        labels = [LanguageID(), DomainLabeller({"code_language_model": code_language_models[0], **LABEL_SETTINGS}),
+                  QualityScorer()]
+        profiler = cProfile.Profile()
+        profiler.enable()
+        run(labels, base)
+        profiler.disable()
+        print(f"\n(speed, --profile) LanguageID+DomainLabeller({code_language_models[0]})+QualityScorer, one run; "
+              f"µs per document = tottime / {len(base)} * 1e6")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
     return out
 
 
@@ -310,9 +325,11 @@ def main() -> None:
                         help="speed: the domain labeller's code_language_model(s) to time")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="LOSO: change a field of the training config (an experiment, not the shipped recipe)")
+    parser.add_argument("--profile", action="store_true",
+                        help="speed: also profile the first --code-language labeller by function (cProfile)")
     parser.add_argument("--label-set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="loso, heldout: change a number or yes/no field of the labeller's DomainConfig (e.g. "
-                        "features_min_chars=400; an experiment, not the shipped default)")
+                        help="loso, heldout, speed: change a number or yes/no field of the labeller's DomainConfig "
+                        "(e.g. features_min_chars=400; an experiment, not the shipped default)")
     parser.add_argument("--examples", action="append", default=[], metavar="NAME=N",
                         help="LOSO: change an integer argument of domain_examples (per_domain, per_source, "
                         "windows_per_doc, short_per_doc, window_chars; an experiment)")
@@ -351,14 +368,14 @@ def main() -> None:
         examples = {}
         for item in args.examples:
             key, _, value = item.partition("=")
-            if key not in EXAMPLE_KEYS or not value.isdigit():
-                parser.error(f"--examples {item!r}: expected {', '.join(EXAMPLE_KEYS)}=N")
+            if key not in EXAMPLE_KEYS or not value.isdigit() or (key == "window_chars" and not int(value)):
+                parser.error(f"--examples {item!r}: expected {', '.join(EXAMPLE_KEYS)}=N (window_chars at least 1)")
             examples[key] = int(value)
         if examples:
             print(f"domain_examples: {examples}")
         out["loso"] = part_loso(loso_table, names, args.workers, args.save_probs, args.subset, examples, args.crop)
     if "speed" in args.parts:
-        out["speed"] = part_speed(table, args.docs, args.repeats, args.code_language)
+        out["speed"] = part_speed(table, args.docs, args.repeats, args.code_language, args.profile)
     if "heldout" in args.parts:
         out["heldout"] = part_heldout(table, heldout, args.crop)
     if args.json:

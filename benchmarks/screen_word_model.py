@@ -62,6 +62,8 @@ from midtrain.curation.labels.evaluation import classification_report  # noqa: E
 from midtrain.curation.labels.text_windows import text_windows  # noqa: E402
 
 TOPICAL = ("web", "code", "math", "reasoning")
+LABELS = np.array([*TOPICAL, "unknown"], dtype=object)
+"""``decide_codes``' indices as labels."""
 SIF_A = 1e-3
 CROP = 300
 
@@ -120,9 +122,9 @@ def decide_codes(probs: np.ndarray, signals: np.ndarray, config: DomainConfig = 
     return domain
 
 
-def decide(probs: np.ndarray, windows: pa.Array, config: DomainConfig = DomainConfig()) -> np.ndarray:
-    """``decide_codes`` as labels (``unknown`` included)."""
-    return np.array([*TOPICAL, "unknown"], dtype=object)[decide_codes(probs, window_signals(windows), config)]
+def decide(probs: np.ndarray, signals: np.ndarray, config: DomainConfig = DomainConfig()) -> np.ndarray:
+    """``decide_codes`` as labels (``unknown`` included); ``signals`` from ``window_signals``."""
+    return LABELS[decide_codes(probs, signals, config)]
 
 
 def macro_f1(truth: np.ndarray, pred: np.ndarray) -> float:
@@ -169,13 +171,12 @@ def biased(results: dict, names: list[str]) -> None:
             others = [n for n in names if n != name]
             rows[key] = (np.vstack([np.log(results[n][f"mixed/{key}"]) for n in others]),
                          np.vstack([results[n][f"signals/{key}"] for n in others]),
-                         np.concatenate([[TOPICAL.index(t) for t in results[n]["truth"]] for n in others]).astype(int))
+                         np.concatenate([results[n]["truth_index"] for n in others]))
         bias = choose_bias(rows)
         results[name]["bias"] = bias
         for key in ("whole", "crop"):
             probs = wv._softmax(np.log(results[name][f"mixed/{key}"]) + bias)
-            results[name][f"bias/{key}"] = np.array([*TOPICAL, "unknown"], dtype=object)[
-                decide_codes(probs, results[name][f"signals/{key}"])]
+            results[name][f"bias/{key}"] = decide(probs, results[name][f"signals/{key}"])
 
 
 def parse(variant: str) -> tuple[set[str], float, int]:
@@ -217,10 +218,13 @@ def fold(name: str, variants: list[str]) -> dict[str, np.ndarray]:
     docs = [texts[i] for i in _PROBS["index"][sel]]
     windows = {"whole": text_windows(pa.array(docs, pa.large_string()), 512, 512),
                "crop": text_windows(pa.array([crop_text(t, CROP) for t in docs], pa.large_string()), 512, 512)}
+    signals = {key: window_signals(win) for key, win in windows.items()}  # the rules' inputs, once per window
     fasttext = {"whole": _PROBS["probs"][sel], "crop": _PROBS["crop_probs"][sel]}
-    out = {"truth": _PROBS["truth"][sel], "replica/whole": _PROBS["pred"][sel],
-           "replica/crop": _PROBS["crop_pred"][sel], "fasttext/whole": fasttext["whole"],
-           "fasttext/crop": fasttext["crop"], "windows/whole": windows["whole"], "windows/crop": windows["crop"]}
+    truth = _PROBS["truth"][sel]
+    out = {"truth": truth, "truth_index": np.array([TOPICAL.index(t) for t in truth], np.int64),
+           "replica/whole": _PROBS["pred"][sel], "replica/crop": _PROBS["crop_pred"][sel],
+           "fasttext/whole": fasttext["whole"], "fasttext/crop": fasttext["crop"],
+           "signals/whole": signals["whole"], "signals/crop": signals["crop"]}
     weights = np.ones(wv.token_vectors().shape[0])
     if _COUNTS:  # token frequencies without the left-out source
         counts = sum(_COUNTS.values()) - _COUNTS.get(name, 0)
@@ -239,12 +243,12 @@ def fold(name: str, variants: list[str]) -> dict[str, np.ndarray]:
             words = wv._softmax(((x - mean) / scale) @ coef + bias)[:, [classes.index(d) for d in TOPICAL]]
             mixed = wv._softmax(wv.DEFAULT_MIX * np.log(fasttext[key] + 1e-6)
                                 + (1 - wv.DEFAULT_MIX) * np.log(words + 1e-6))
-            out[f"{variant}/{key}"] = decide(mixed, win)
+            out[f"{variant}/{key}"] = decide(mixed, signals[key])
             if variant == "mean":  # the stackers' and shifts' inputs (``--stack``, ``--bias``)
                 out[f"mixed/{key}"] = mixed
-                out[f"signals/{key}"] = window_signals(win)
                 out[f"words/{key}"] = words
-                out[f"shape/{key}"] = np.log1p(np.column_stack([shape_signals(win)[k] for _, k, _ in _FEATURES]))
+                shape = shape_signals(win, (signals[key][:, 0], signals[key][:, 1]))
+                out[f"shape/{key}"] = np.log1p(np.column_stack([shape[k] for _, k, _ in _FEATURES]))
     return out
 
 
@@ -262,12 +266,12 @@ def stacked(results: dict, names: list[str], stack: str, l2: float = wv.DEFAULT_
         rows = [(n, k) for n in names if n != name for k in ("whole", "crop")]
         truth = np.concatenate([results[n]["truth"] for n, _ in rows])
         owner = np.concatenate([np.full(len(results[n]["truth"]), n, dtype=object) for n, _ in rows])
-        y = np.array([TOPICAL.index(t) for t in truth])
+        y = np.concatenate([results[n]["truth_index"] for n, _ in rows])
         mean, scale, coef, bias = wv.fit_logistic(np.vstack([x[r] for r in rows]), y,
                                                   wv.balanced_weights(truth, owner), len(TOPICAL), l2)
         for key in ("whole", "crop"):
             probs = wv._softmax(((x[name, key] - mean) / scale) @ coef + bias)
-            results[name][f"{stack}/{key}"] = decide(probs, results[name][f"windows/{key}"])
+            results[name][f"{stack}/{key}"] = decide(probs, results[name][f"signals/{key}"])
 
 
 def source_token_counts() -> dict[str, np.ndarray]:
@@ -317,7 +321,7 @@ def main() -> int:
         chosen = np.array([results[n]["bias"] for n in names])
         print(f"--bias: shifts chosen per fold (web, code, math, reasoning): "
               f"{sorted({tuple(b) for b in chosen.tolist()})}")
-        truth = np.concatenate([[TOPICAL.index(t) for t in results[n]["truth"]] for n in names]).astype(int)
+        truth = np.concatenate([results[n]["truth_index"] for n in names])
         everything = {key: (np.vstack([np.log(results[n][f"mixed/{key}"]) for n in names]),
                             np.vstack([results[n][f"signals/{key}"] for n in names]), truth)
                       for key in ("whole", "crop")}

@@ -68,8 +68,8 @@ def _space_bytes(data: np.ndarray, j: int, hi: int) -> int:
     U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
     """
     b = data[j]
-    if b == 32 or 9 <= b <= 13 or 28 <= b <= 31:
-        return 1
+    if b < 0x80:
+        return 1 if _ascii_space(b) else 0
     if b == 0xC2 and j + 1 < hi:
         return 2 if data[j + 1] == 0x85 or data[j + 1] == 0xA0 else 0
     if j + 2 >= hi:
