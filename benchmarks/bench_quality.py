@@ -17,6 +17,8 @@
 - ``runner-up`` (with ``--loso-probs F`` from ``bench_labels.py --parts loso --save-probs F``): keep
   and drop rates on *training* sources for each ``runner_up.min_score`` of the keep decision's
   second chance, and the value its rule chooses (``part_runner_up``).
+- ``web-alpha`` (with ``--loso-probs F``): the same for the web policy's share of alphabetic words
+  (``part_web_alpha``, experiment E9 of stop 39; not shipped).
 """
 
 from __future__ import annotations
@@ -212,18 +214,19 @@ def part_percentiles(sources: list, table: pa.Table) -> dict:
 
 
 RUNNER_UP_GRID = (0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
+WEB_ALPHA_GRID = (0.8, 0.75, 0.7, 0.65, 0.6, 0.5)
+"""E9's values of the web policy's ``min_alpha_words_ratio``, the shipped 0.8 first."""
 """Candidate ``runner_up.min_score`` values, from the most cautious down (``part_runner_up``)."""
 
 
-def part_runner_up(train: list, junk: list, table: pa.Table, junk_table: pa.Table, probs_path: Path,
-                   to_domains: list[str]) -> dict:
-    """Choose ``runner_up.min_score`` on training sources only.
+def out_of_source_decisions(train: list, junk: list, table: pa.Table, junk_table: pa.Table,
+                            probs_path: Path) -> tuple[pa.Table, np.ndarray, list[tuple[str, pa.Table]], list[str]]:
+    """What a keep-policy choice is made on, training sources only.
 
-    Good documents are labelled by the leave-one-source-out models (``bench_labels.py --parts loso
-    --save-probs F``: the label and runner-up a model gives a source it never saw), junk by the
-    shipped domain model (which never trains on junk). The rule: the lowest value of
-    ``RUNNER_UP_GRID`` at which no training junk kind is dropped more than one point less often than
-    without the second chance.
+    Good documents (``PER_SOURCE`` per source) carry the label and runner-up of the leave-one-source-out
+    model that never saw their source (``bench_labels.py --parts loso --save-probs F``); junk is labelled
+    by the shipped domain model (which never trains on junk). Returns the good documents' decision
+    signals, their true domains, ``[(junk kind, its signals)]`` and the domain columns.
     """
     saved = np.load(probs_path, allow_pickle=False)
     columns = [str(c) for c in saved["columns"]]
@@ -241,44 +244,71 @@ def part_runner_up(train: list, junk: list, table: pa.Table, junk_table: pa.Tabl
     dom = pa.table({"domain": pa.array([columns[top[i]] for i in picked], pa.string()),
                     "domain_runner_up": pa.array([columns[second[i]] for i in picked], pa.string()),
                     "domain_runner_up_score": pa.array(saved["probs"][rows_p, second][picked], pa.float32())})
-    good = decision_signals(texts, dom)
-    good_truth = np.array([truth[i] for i in picked])
     junk_parts = []
     for s in junk:
         jt = source_texts(junk_table, s.name)
-        labels = label_domains(pa.array(jt, pa.large_string()))
-        junk_parts.append((s.kind, decision_signals(jt, labels)))
-    settings = [("off", False)] + [(f"{t:g}", {"min_score": t, "to_domains": to_domains}) for t in RUNNER_UP_GRID]
-    table_out: dict[str, dict] = {}
-    for name, cfg in settings:
-        decisions = load_decisions({"runner_up": cfg})
-        steps, _ = decide(signals_of(good), good.column("domain"), decisions)
-        kept = np.asarray(steps.is_null().to_numpy(zero_copy_only=False))
-        row = {f"keep_{d}": round(float(kept[good_truth == d].mean()), 4) for d in columns}
-        by_kind: dict[str, list[float]] = defaultdict(list)
-        for kind, sig in junk_parts:
-            steps, _ = decide(signals_of(sig), sig.column("domain"), decisions)
-            by_kind[kind] += np.asarray(steps.is_valid().to_numpy(zero_copy_only=False), dtype=float).tolist()
-        row.update({f"drop_{k}": round(float(np.mean(v)), 4) for k, v in sorted(by_kind.items())})
-        table_out[name] = row
-    base = table_out["off"]
+        junk_parts.append((s.kind, decision_signals(jt, label_domains(pa.array(jt, pa.large_string())))))
+    return decision_signals(texts, dom), np.array([truth[i] for i in picked]), junk_parts, columns
+
+
+def policy_rates(good: pa.Table, good_truth: np.ndarray, junk_parts: list[tuple[str, pa.Table]],
+                 columns: list[str], cfg: dict) -> dict[str, float]:
+    """Keep rate of the good documents per true domain, drop rate of the junk per kind, under ``cfg``."""
+    decisions = load_decisions(cfg)
+    steps, _ = decide(signals_of(good), good.column("domain"), decisions)
+    kept = np.asarray(steps.is_null().to_numpy(zero_copy_only=False))
+    row = {f"keep_{d}": round(float(kept[good_truth == d].mean()), 4) for d in columns}
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    for kind, sig in junk_parts:
+        steps, _ = decide(signals_of(sig), sig.column("domain"), decisions)
+        by_kind[kind] += np.asarray(steps.is_valid().to_numpy(zero_copy_only=False), dtype=float).tolist()
+    row.update({f"drop_{k}": round(float(np.mean(v)), 4) for k, v in sorted(by_kind.items())})
+    return row
+
+
+def choose_on_grid(title: str, settings: list[tuple[str, dict]], prepared: tuple) -> dict:
+    """Rates for each named setting (the first is the default) and the last of the others, in grid order,
+    at which no training junk kind is dropped more than one point less often than by the default."""
+    table_out = {name: policy_rates(*prepared, cfg) for name, cfg in settings}
+    base = table_out[settings[0][0]]
     drops = [k for k in base if k.startswith("drop_")]
-    allowed = [t for t in RUNNER_UP_GRID if all(table_out[f"{t:g}"][k] >= base[k] - 0.01 for k in drops)]
-    chosen = min(allowed) if allowed else None
-    print("\n(runner-up) training sources: good documents labelled by leave-one-source-out models, junk by "
-          f"the shipped model; keep / drop rate per runner_up.min_score (to_domains {to_domains})")
+    allowed = [name for name, _ in settings[1:] if all(table_out[name][k] >= base[k] - 0.01 - 1e-9 for k in drops)]
+    chosen = allowed[-1] if allowed else None
+    print(f"\n({title}) training sources: good documents labelled by leave-one-source-out models, junk by "
+          "the shipped model; keep / drop rate per setting")
     keys = list(base)
-    print(f"{'min_score':>9} " + " ".join(f"{k:>18}" for k in keys))
+    print(f"{'setting':>9} " + " ".join(f"{k:>18}" for k in keys))
     for name, row in table_out.items():
         print(f"{name:>9} " + " ".join(f"{row[k]:>18.1%}" for k in keys))
-    print(f"chosen (lowest value with every junk drop within 1 point of 'off'): {chosen}")
-    return {"table": table_out, "chosen": chosen, "documents": len(picked), "to_domains": to_domains}
+    print(f"chosen (the last setting with every junk drop within 1 point of {settings[0][0]!r}): {chosen}")
+    return {"table": table_out, "chosen": chosen}
+
+
+def part_runner_up(prepared: tuple, to_domains: list[str]) -> dict:
+    """Choose ``runner_up.min_score`` on training sources only (``out_of_source_decisions``): the lowest
+    value of ``RUNNER_UP_GRID`` at which no training junk kind is dropped more than one point less often
+    than without the second chance."""
+    grid = sorted(RUNNER_UP_GRID, reverse=True)  # strictest first, so the last allowed is the lowest
+    settings = [("off", {"runner_up": False})] + [(f"{t:g}", {"runner_up": {"min_score": t, "to_domains": to_domains}})
+                                                   for t in grid]
+    out = choose_on_grid(f"runner-up, to_domains {to_domains}", settings, prepared)
+    return {**out, "documents": len(prepared[1]), "to_domains": to_domains}
+
+
+def part_web_alpha(prepared: tuple) -> dict:
+    """E9 (stop 39): the web policy's ``gopher_quality.min_alpha_words_ratio`` (0.8, Gopher's and datatrove's),
+    on the same training-side protocol as ``part_runner_up``. The rule, written before the run: the
+    lowest of ``WEB_ALPHA_GRID`` within one point of every junk drop at 0.8, shipped only if it raises the
+    out-of-source keep of training math and of reasoning by at least 2 points each."""
+    settings = [(f"{a:g}", {"domains": {"web": {"overrides": {"gopher_quality": {"min_alpha_words_ratio": a}}}}})
+                for a in WEB_ALPHA_GRID]
+    return choose_on_grid("web min_alpha_words_ratio", settings, prepared)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--parts", nargs="+", default=["policy", "quality"],
-                        choices=["policy", "quality", "threshold", "percentiles", "runner-up"])
+                        choices=["policy", "quality", "threshold", "percentiles", "runner-up", "web-alpha"])
     parser.add_argument("--loso-probs", type=Path, help="runner-up: the out-of-source probabilities of "
                         "`bench_labels.py --parts loso --save-probs F`")
     parser.add_argument("--runner-up-to", nargs="+", default=["math", "reasoning"],
@@ -294,15 +324,20 @@ def main() -> None:
     out = {}
     if "percentiles" in args.parts:
         out["percentiles_train"] = part_percentiles([s for s in train if s.domain != "bad"], table)
-    if "runner-up" in args.parts:
+    if {"runner-up", "web-alpha"} & set(args.parts):
         if not args.loso_probs:
-            parser.error("--parts runner-up needs --loso-probs (from bench_labels.py --parts loso --save-probs F)")
+            parser.error("--parts runner-up and web-alpha need --loso-probs (from bench_labels.py --parts loso "
+                         "--save-probs F)")
         topical = [s for s in sources if s.domain in DOMAINS]  # bench_labels' table: training, then held-out
         loso_table = registry.corpus_table([s for s in topical if s.name not in registry.HELDOUT]
                                            + [s for s in topical if s.name in registry.HELDOUT])
-        out["runner_up_train"] = part_runner_up([s for s in train if s.domain in DOMAINS],
-                                                [s for s in train if s.domain == "bad"], loso_table, junk_table,
-                                                args.loso_probs, args.runner_up_to)
+        prepared = out_of_source_decisions([s for s in train if s.domain in DOMAINS],
+                                           [s for s in train if s.domain == "bad"], loso_table, junk_table,
+                                           args.loso_probs)
+        if "runner-up" in args.parts:
+            out["runner_up_train"] = part_runner_up(prepared, args.runner_up_to)
+        if "web-alpha" in args.parts:
+            out["web_alpha_train"] = part_web_alpha(prepared)
     if "threshold" in args.parts:
         out["threshold_train"] = part_prose_threshold([s for s in train if s.domain != "bad"],
                                                       [s for s in train if s.domain == "bad"], table, junk_table,
