@@ -255,6 +255,9 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
     return report
 
 
+QUALITY_TYPES_TRAINED = ("prose", "code", "math")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help=f"where to write the models ({MODELS_DIR})")
@@ -265,6 +268,9 @@ def main() -> None:
     parser.add_argument("--quality-min-sources", type=int, default=QUALITY_CONFIG.min_sources, metavar="K",
                         help="quality: TrainConfig.min_sources of the three models (an experiment; "
                              f"shipped: {QUALITY_CONFIG.min_sources})")
+    parser.add_argument("--quality-types", nargs="+", choices=QUALITY_TYPES_TRAINED,
+                        default=list(QUALITY_TYPES_TRAINED),
+                        help="quality: which of the three models to rebuild (default all)")
     args = parser.parse_args()
     quality_config = replace(QUALITY_CONFIG, min_sources=args.quality_min_sources)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -287,7 +293,7 @@ def main() -> None:
         (args.out / "domain-words.json").write_text(json.dumps(report, indent=2) + "\n")
         print(f"{path.name}: {report['bytes']:,} bytes, {report['vocabulary']:,} words, examples {report['examples']}")
     if "quality" in which:
-        for qtype in ("prose", "code", "math"):
+        for qtype in args.quality_types:
             report = train_quality(qtype, topical, junk, args.out, combiner_only=args.combiner_only,
                                    config=quality_config)
             print(f"quality-{qtype}.ftz: ridge {report['ridge_alpha']:g} (leave-one-source-out Spearman by ridge "

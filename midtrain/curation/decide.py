@@ -16,7 +16,7 @@ The thresholds mapping is the rules' own (``params``, ``domains``, ``default``; 
 :func:`midtrain.curation.rules.load_thresholds`), where ``<rule>: {...}`` at the top is short for
 ``params: {<rule>: {...}}`` (so ``--set gopher_quality.min_doc_words=30`` works), plus
 ``language: {keep: [en], min_score: 0.65, exempt_domains: [code, math]}`` (``false`` turns it off)
-``quality: {web: 2.25}`` (a minimum ``quality_score`` per domain; ``false`` turns it off) and
+``quality: {web: 2.5}`` (a minimum ``quality_score`` per domain; ``false`` turns it off) and
 ``quality_tier: {web: 3}`` (a minimum ``quality_tier`` per domain; none by default), so
 ``midtrain refilter --set quality_tier.web=3`` keeps the web documents of tier 3 and above, and
 ``runner_up: {min_score: 0.05, from_domains: [web], to_domains: [math, reasoning]}`` (``true`` for

@@ -22,18 +22,20 @@ boilerplate
   services a page lists is chosen with a fixed seed; no words are added.
 
 seo
-- ``seo-keyword-stuffing``: real prose chunks (from ``labeldata.prose_sources``: Brown corpus,
-  SOTU, Moby-Dick, FOLDOC, Python docs, fortunes) rewritten the way keyword-stuffed pages are:
+- ``seo-keyword-stuffing``: real prose chunks of the training prose sources (from
+  ``labeldata.prose_sources``: Brown corpus, Moby-Dick, FOLDOC, Python docs, fortunes; see
+  ``base_sources``) rewritten the way keyword-stuffed pages are:
   a title of repeated keywords, each real sentence followed by a run of the page's own top
   keywords, and a trailing "Tags:" block of keyword pairs. Keywords are the chunk's most frequent
   content words (stop words = the 150 most frequent words of the pooled prose). Deterministic.
+  Until stop 39 the SEO pages and the Markov salad were also built from the held-out SOTU addresses.
 
 word-salad
-- ``markov-word-salad``: order-2 word-level Markov chains, one per prose source, trained on that
-  source's real chunks and sampled with a fixed seed (``random.Random(index)``): every word and
+- ``markov-word-salad``: order-2 word-level Markov chains, one per training prose source above,
+  trained on that source's real chunks and sampled with a fixed seed (``random.Random(index)``): every word and
   every word pair is real, the text is locally fluent and globally meaningless.
-- ``shuffled-words``: real prose chunks whose words are shuffled across the whole chunk with a
-  fixed seed, keeping the paragraph lengths.
+- ``shuffled-words`` (held out): real prose chunks of the five sources above and the SOTU addresses,
+  whose words are shuffled across the whole chunk with a fixed seed, keeping the paragraph lengths.
 
 generated-code (``code_language`` set)
 - ``protobuf-pb2``: PyPI ``googleapis-common-protos==1.76.0``, ``opentelemetry-proto==1.45.2``
@@ -201,25 +203,36 @@ _BASE_SOURCES = ("brown-corpus", "sotu-addresses", "moby-dick", "foldoc", "pytho
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
 
 
-@lru_cache(maxsize=1)
-def _base_docs() -> tuple[tuple[str, LabelledDoc], ...]:
+def base_sources(training: bool) -> tuple[str, ...]:
+    """The prose sources junk is built from. The training junk (``seo-keyword-stuffing``,
+    ``markov-word-salad``) reads only training sources: until stop 39 it also read the held-out SOTU
+    addresses, so held-out text reached the prose quality model's training as junk. The held-out junk
+    (``shuffled-words``) still reads all six, as it was fixed."""
+    from .registry import HELDOUT
+
+    return tuple(name for name in _BASE_SOURCES if not (training and name in HELDOUT))
+
+
+@lru_cache(maxsize=2)
+def _base_docs(training: bool) -> tuple[tuple[str, LabelledDoc], ...]:
     from . import prose_sources
 
+    names = base_sources(training)
+    per_source = LIMIT // len(_BASE_SOURCES) + 1  # the same pieces of each source whichever set reads it
     out = []
     for src in prose_sources.SOURCES:
-        if src.name in _BASE_SOURCES:
-            out += [(src.name, d) for d in every_kth(list(src.docs()), LIMIT // len(_BASE_SOURCES) + 1)]
+        if src.name in names:
+            out += [(src.name, d) for d in every_kth(list(src.docs()), per_source)]
     return tuple(out)
 
 
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    counts = Counter(w.lower() for _, d in _base_docs() for w in _WORD.findall(d.text))
+@lru_cache(maxsize=2)
+def _stopwords(training: bool) -> frozenset[str]:
+    counts = Counter(w.lower() for _, d in _base_docs(training) for w in _WORD.findall(d.text))
     return frozenset(w for w, _ in counts.most_common(150))
 
 
-def _keywords(text: str, k: int = 5) -> list[str]:
-    stop = _stopwords()
+def _keywords(text: str, stop: frozenset[str], k: int = 5) -> list[str]:
     words = [w.lower() for w in _WORD.findall(text)]
     counts = Counter(w for w in words if len(w) >= 4 and w not in stop)
     first = {w: i for i, w in reversed(list(enumerate(words)))}
@@ -231,8 +244,9 @@ _SENT = re.compile(r"(?<=[.?!])\s+(?=[A-Z\"'(])")
 
 def seo_docs() -> Iterator[LabelledDoc]:
     docs = []
-    for i, (src, base) in enumerate(_base_docs()):
-        kw = _keywords(base.text)
+    stop = _stopwords(True)
+    for i, (src, base) in enumerate(_base_docs(True)):
+        kw = _keywords(base.text, stop)
         if len(kw) < 3:
             continue
         pairs = [f"{a} {b}" for a in kw for b in kw if a != b]
@@ -249,7 +263,7 @@ def seo_docs() -> Iterator[LabelledDoc]:
 
 def markov_docs() -> Iterator[LabelledDoc]:
     by_source: dict[str, list[list[str]]] = defaultdict(list)
-    for src, base in _base_docs():
+    for src, base in _base_docs(True):
         by_source[src].append(base.text.split())
     chains: dict[str, tuple[dict, list]] = {}
     for src in sorted(by_source):
@@ -286,7 +300,7 @@ def markov_docs() -> Iterator[LabelledDoc]:
 
 def shuffled_docs() -> Iterator[LabelledDoc]:
     docs = []
-    for i, (src, base) in enumerate(_base_docs()):
+    for i, (src, base) in enumerate(_base_docs(False)):
         paras = [p.split() for p in re.split(r"\n\s*\n", base.text) if p.strip()]
         words = [w for p in paras for w in p]
         random.Random(i).shuffle(words)
@@ -363,9 +377,10 @@ SOURCES: list[Source] = [
            "HTML pages minus div.body: nav bars, sidebar, footer"),
     Source("cookie-consent-panels", "bad", "boilerplate", "npm:tarteaucitronjs@1.34.0", "MIT", cookie_panel_docs,
            "real consent-manager strings and service list, rendered with a fixed seed"),
-    Source("seo-keyword-stuffing", "bad", "seo", "labeldata.prose_sources (6 sources)", "as the prose sources",
+    Source("seo-keyword-stuffing", "bad", "seo", "labeldata.prose_sources (5 training sources)", "as the prose sources",
            seo_docs, "real sentences + the chunk's own top keywords repeated"),
-    Source("markov-word-salad", "bad", "word-salad", "labeldata.prose_sources (6 sources)", "as the prose sources",
+    Source("markov-word-salad", "bad", "word-salad", "labeldata.prose_sources (5 training sources)",
+           "as the prose sources",
            markov_docs, "order-2 word Markov chain per source, random.Random(index)"),
     Source("shuffled-words", "bad", "word-salad", "labeldata.prose_sources (6 sources)", "as the prose sources",
            shuffled_docs, "words of a real chunk shuffled, random.Random(index)"),
