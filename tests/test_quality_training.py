@@ -92,3 +92,18 @@ def test_html_to_text_drops_navigation_scripts_and_tags():
     text = html_to_text(page, ("navheader", "toc"))
     assert text == "Groups & rings:\xa0G < H."
     assert "Prev" in html_to_text(page)  # nothing dropped unless asked
+
+
+def test_training_junk_is_built_from_training_prose_only():
+    # seo-keyword-stuffing and markov-word-salad train the prose quality model; until stop 39 they were
+    # built from the held-out SOTU addresses too. The held-out shuffled-words still reads every base source.
+    from scripts.labeldata import junk_sources, registry
+
+    training = junk_sources.base_sources(True)
+    assert training and not set(training) & set(registry.HELDOUT)
+    assert set(training) < set(junk_sources.base_sources(False))
+    assert set(junk_sources.base_sources(False)) & set(registry.HELDOUT)
+    sources = {s.name: s for s in junk_sources.SOURCES}
+    assert {sources["seo-keyword-stuffing"].origin, sources["markov-word-salad"].origin} == \
+        {"labeldata.prose_sources (5 training sources)"}
+    assert len(training) == 5
