@@ -23,6 +23,8 @@ with ``:`` they combine, e.g. ``sif:max``):
   examples of every training source but the left-out one;
 - ``l2=X``: the regression's L2 strength (shipped 1e-3);
 - ``short=K``: the regression also fitted on K short pieces of every long document (``short_per_doc``).
+- ``nap=K``: the K directions along which the training sources of one domain differ most removed from
+  every vector before the regression (``source_directions``; E10 of stop 39).
 
 ``--stack s1 s2`` (with ``mean``) screens stacked mixers instead of the fixed 0.7 / 0.3 share: per
 left-out source S, a logistic regression fitted on the *other* sources' out-of-source rows (whole and
@@ -179,20 +181,35 @@ def biased(results: dict, names: list[str]) -> None:
             results[name][f"bias/{key}"] = decide(probs, results[name][f"signals/{key}"])
 
 
-def parse(variant: str) -> tuple[set[str], float, int]:
-    """``(flags, l2, short pieces per document)`` of a variant name such as ``sif:max:l2=1e-2``."""
-    flags, l2, short = set(), wv.DEFAULT_L2, 0
+def parse(variant: str) -> tuple[set[str], float, int, int]:
+    """``(flags, l2, short pieces per document, source directions removed)`` of a variant name such as
+    ``sif:max:l2=1e-2`` or ``mean:nap=16``."""
+    flags, l2, short, nap = set(), wv.DEFAULT_L2, 0, 0
     for part in variant.split(":"):
         key, _, value = part.partition("=")
         if key == "l2":
             l2 = float(value)
         elif key == "short":
             short = int(value)
+        elif key == "nap":
+            nap = int(value)
         elif key in ("mean", "max", "sif"):
             flags.add(key)
         else:
-            raise SystemExit(f"--variants {variant!r}: unknown part {part!r} (mean, max, sif, l2=X, short=K)")
-    return flags, l2, short
+            raise SystemExit(f"--variants {variant!r}: unknown part {part!r} "
+                             "(mean, max, sif, l2=X, short=K, nap=K)")
+    return flags, l2, short, nap
+
+
+def source_directions(x: np.ndarray, sources: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` directions along which sources of one domain differ most (E10, nuisance attribute
+    projection): each source's mean vector minus its domain's mean of source means (sources weighted
+    alike), and the top right singular vectors of those differences, as orthonormal columns."""
+    names = sorted(set(sources.tolist()))
+    centroids = np.array([x[sources == name].mean(axis=0) for name in names])
+    domain = np.array([labels[sources == name][0] for name in names])
+    diffs = centroids - np.array([centroids[domain == d].mean(axis=0) for d in domain])
+    return np.linalg.svd(diffs, full_matrices=False)[2][:k].T
 
 
 _TABLE: pa.Table | None = None
@@ -231,15 +248,21 @@ def fold(name: str, variants: list[str]) -> dict[str, np.ndarray]:
         weights = SIF_A / (SIF_A + counts / max(counts.sum(), 1))
     exclude = set(registry.HELDOUT) | {name}
     for variant in variants:
-        flags, l2, short = parse(variant)
+        flags, l2, short, nap = parse(variant)
         labels, examples, sources = domain_examples(_TABLE, exclude=exclude, short_per_doc=short)
         classes = tuple(sorted(set(labels)))
         y = np.array([classes.index(lab) for lab in labels])
-        mean, scale, coef, bias = wv.fit_logistic(features(examples, flags, weights), y,
+        x_train = features(examples, flags, weights)
+        away = source_directions(x_train, np.asarray(sources), np.asarray(labels), nap) if nap else None
+        if away is not None:
+            x_train = x_train - (x_train @ away) @ away.T
+        mean, scale, coef, bias = wv.fit_logistic(x_train, y,
                                                   wv.balanced_weights(np.asarray(labels), np.asarray(sources)),
                                                   len(classes), l2)
         for key, win in windows.items():
             x = features(pc.fill_null(win, "").to_pylist(), flags, weights)
+            if away is not None:
+                x = x - (x @ away) @ away.T
             words = wv._softmax(((x - mean) / scale) @ coef + bias)[:, [classes.index(d) for d in TOPICAL]]
             mixed = wv._softmax(wv.DEFAULT_MIX * np.log(fasttext[key] + 1e-6)
                                 + (1 - wv.DEFAULT_MIX) * np.log(words + 1e-6))
