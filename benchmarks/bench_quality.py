@@ -214,9 +214,9 @@ def part_percentiles(sources: list, table: pa.Table) -> dict:
 
 
 RUNNER_UP_GRID = (0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
+"""Candidate ``runner_up.min_score`` values, from the most cautious down (``part_runner_up``)."""
 WEB_ALPHA_GRID = (0.8, 0.75, 0.7, 0.65, 0.6, 0.5)
 """E9's values of the web policy's ``min_alpha_words_ratio``, the shipped 0.8 first."""
-"""Candidate ``runner_up.min_score`` values, from the most cautious down (``part_runner_up``)."""
 
 
 def out_of_source_decisions(train: list, junk: list, table: pa.Table, junk_table: pa.Table,
