@@ -174,6 +174,11 @@ def out_of_source_probabilities(grades: np.ndarray, texts: list[str], lines: lis
     return probs
 
 
+QUALITY_PER_SOURCE = 150
+"""Documents of each training source that the quality models see, each intact and damaged (E11 of stop 39
+tried 300 for prose)."""
+
+
 def choose_thresholds(scores: np.ndarray, grades: np.ndarray, groups: list[str], kinds: dict[str, str]) -> dict:
     """The prose model's default thresholds, chosen on out-of-source scores of training sources.
 
@@ -210,7 +215,7 @@ def source_kinds(topical: pa.Table, junk: pa.Table) -> dict[str, str]:
 
 
 def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, combiner_only: bool = False,
-                  config: TrainConfig = QUALITY_CONFIG) -> dict:
+                  config: TrainConfig = QUALITY_CONFIG, docs_per_source: int = QUALITY_PER_SOURCE) -> dict:
     """Train ``quality-<qtype>.ftz`` on every example, and fit its combiner on out-of-source scores
     (``combiner_only``: keep the fastText model in ``out_dir`` and refit the combiner alone).
 
@@ -222,7 +227,8 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
     The ridge penalty is chosen the same way, by how well a combiner ranks a source left out of its
     fit (``choose_alpha``).
     """
-    examples = quality_examples(topical, qtype, exclude=QUALITY_EXCLUDE, junk=junk)
+    examples = quality_examples(topical, qtype, exclude=QUALITY_EXCLUDE, per_source=docs_per_source,
+                                junk=junk)
     grades = np.array([g for g, _, _ in examples])
     groups = [grp for _, _, grp in examples]
     texts = pa.array([t for _, t, _ in examples], pa.large_string())
@@ -271,6 +277,9 @@ def main() -> None:
     parser.add_argument("--quality-types", nargs="+", choices=QUALITY_TYPES_TRAINED,
                         default=list(QUALITY_TYPES_TRAINED),
                         help="quality: which of the three models to rebuild (default all)")
+    parser.add_argument("--quality-per-source", type=int, default=QUALITY_PER_SOURCE, metavar="N",
+                        help="quality: documents per training source, each intact and damaged (an experiment; "
+                             f"shipped: {QUALITY_PER_SOURCE})")
     args = parser.parse_args()
     quality_config = replace(QUALITY_CONFIG, min_sources=args.quality_min_sources)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -295,7 +304,7 @@ def main() -> None:
     if "quality" in which:
         for qtype in args.quality_types:
             report = train_quality(qtype, topical, junk, args.out, combiner_only=args.combiner_only,
-                                   config=quality_config)
+                                   config=quality_config, docs_per_source=args.quality_per_source)
             print(f"quality-{qtype}.ftz: ridge {report['ridge_alpha']:g} (leave-one-source-out Spearman by ridge "
                   f"{report['ridge_cv_spearman']})")
             print(f"quality-{qtype}.ftz: combiner {report['combiner']}, out-of-source Spearman "
