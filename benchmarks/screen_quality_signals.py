@@ -1,0 +1,115 @@
+"""Screen a change of the prose quality combiner's signals on the training sources, offline.
+
+    python benchmarks/screen_quality_signals.py [--cache F.npz]
+
+The combiner is fitted on out-of-source grade probabilities (five fastText fold models, the slow part,
+about 90 s) and the structural signals. A change of one structural signal leaves the probabilities as
+they are, so it can be screened by recomputing that column and refitting: the same leave-one-source-out
+ridge Spearman as ``train_default_classifiers.choose_alpha``, and the in-sample out-of-source Spearman.
+With ``--per-grade`` it also prints each training source's mean score per grade (the shipped combiner
+fitted on every source, over out-of-source probabilities), which shows where the
+ranking fails (for continuous prose, injected boilerplate scores like the intact text).
+
+Variants (E12 and E12b of stop 39, neither shipped):
+- ``shipped``: the signals as the labeller computes them;
+- ``clean-main``: "ends cleanly" read on the last line of more than ``SHORT_LINE_BYTES`` visible bytes
+  instead of the document's last visible byte (trailing footers no longer look like a cut);
+- ``both``: the shipped signals and ``clean-main`` as a fifteenth signal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts.labeldata.training_sets import QUALITY_EXCLUDE, quality_examples  # noqa: E402
+from scripts.train_default_classifiers import (QUALITY_CONFIG, QUALITY_FOLDS, choose_alpha, fit_combiner,  # noqa: E402
+                                               group_sources, out_of_source_probabilities, source_folds,
+                                               source_kinds, training_tables)
+from midtrain.curation.labels.evaluation import spearman  # noqa: E402
+from midtrain.curation.labels.quality import (GRADES, SHORT_LINE_BYTES, document_brackets,  # noqa: E402
+                                              document_order, document_structure, quadratic_features,
+                                              quality_features)
+from midtrain.curation.labels.text_windows import fasttext_lines, text_windows  # noqa: E402
+
+CLOSING = frozenset('.!?"\')]}>;`')
+"""What ``quality.structure_signals`` accepts as a clean last byte."""
+CLEAN_COLUMN = GRADES + 1
+"""Position of "ends cleanly" among ``quality_features``' columns (after the grades and duplicated lines)."""
+
+
+def clean_main(text: str) -> float:
+    """1.0 if the last line of more than ``SHORT_LINE_BYTES`` visible bytes ends with a closing byte
+    (the whole text's end when no line is that long)."""
+    for line in reversed(text.split("\n")):
+        visible = line.strip(" \t\r")
+        if len(visible.encode()) > SHORT_LINE_BYTES:
+            return float(visible[-1] in CLOSING)
+    visible = text.rstrip(" \t\r\n")
+    return float(bool(visible) and visible[-1] in CLOSING)
+
+
+def shipped_features(cache: Path | None) -> tuple[np.ndarray, list[str], np.ndarray, list[str], dict[str, str]]:
+    """``(grades, groups, quality_features, texts, source kinds)`` of the prose model's training examples,
+    with out-of-source grade probabilities (read from ``cache`` when it exists, written to it otherwise)."""
+    topical, junk = training_tables()
+    examples = quality_examples(topical, "prose", exclude=QUALITY_EXCLUDE, junk=junk)
+    grades = np.array([g for g, _, _ in examples])
+    groups = [grp for _, _, grp in examples]
+    texts = [t for _, t, _ in examples]
+    if cache is not None and cache.exists():
+        probs = np.load(cache)["probs"]
+        if len(probs) != len(texts):
+            raise SystemExit(f"{cache}: {len(probs)} rows for {len(texts)} examples (delete it to recompute)")
+    else:
+        arr = pa.array(texts, pa.large_string())
+        lines = fasttext_lines(text_windows(arr, QUALITY_CONFIG.head, QUALITY_CONFIG.middle))
+        probs = out_of_source_probabilities(grades, texts, lines, source_folds(groups, QUALITY_FOLDS),
+                                            group_sources(groups).tolist(), QUALITY_CONFIG)
+        if cache is not None:
+            np.savez(cache, probs=probs)
+    arr = pa.array(texts, pa.large_string())
+    dup, clean = document_structure(arr)
+    features = quality_features(probs, dup, clean, document_order(arr), document_brackets(arr))
+    return grades, groups, features, texts, source_kinds(topical, junk)
+
+
+def per_grade(scores: np.ndarray, grades: np.ndarray, groups: list[str], kinds: dict[str, str]) -> None:
+    sources = group_sources(groups)
+    for name in sorted(set(sources.tolist())):
+        rows = sources == name
+        if len(set(grades[rows].tolist())) > 1:
+            means = {g: round(float(scores[rows & (grades == g)].mean()), 2) for g in range(GRADES)
+                     if (rows & (grades == g)).any()}
+            print(f"  {name:<24} {kinds.get(name, ''):<10} Spearman {spearman(scores[rows], grades[rows]):.3f} "
+                  f"mean by grade {means}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cache", type=Path, help="keep the out-of-source grade probabilities here (.npz)")
+    parser.add_argument("--per-grade", action="store_true", help="also print each source's mean score per grade")
+    args = parser.parse_args()
+    grades, groups, shipped, texts, kinds = shipped_features(args.cache)
+    main_clean = np.array([clean_main(t) for t in texts])
+    replaced = shipped.copy()
+    replaced[:, CLEAN_COLUMN] = main_clean
+    both = np.column_stack([shipped[:, :-1], main_clean, shipped[:, -1]])
+    print(f"{'variant':<12} {'ridge':>7} {'LOSO':>7} {'out-of-source':>14}")
+    for name, features in (("shipped", shipped), ("clean-main", replaced), ("both", both)):
+        wide = quadratic_features(features)
+        alpha, table = choose_alpha(grades, wide, groups)
+        fitted = np.clip(wide @ fit_combiner(grades, wide, alpha), 0, 5)
+        print(f"{name:<12} {alpha:>7g} {table[f'{alpha:g}']:>7.4f} {spearman(fitted, grades):>14.4f}")
+        if args.per_grade and name == "shipped":
+            per_grade(fitted, grades, groups, kinds)
+
+
+if __name__ == "__main__":
+    main()
