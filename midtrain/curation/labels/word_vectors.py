@@ -278,11 +278,6 @@ def bpe_ids(word: str) -> list[int]:
 
 
 @numba.njit(cache=True)
-def _hash_slot(h: np.uint64, mask: int) -> int:
-    return int((h * _GOLDEN) >> np.uint64(32)) & mask
-
-
-@numba.njit(cache=True)
 def _hash_slots(hashes: np.ndarray) -> np.ndarray:
     """An open-addressing table over ``hashes`` (distinct): each slot holds an index into ``hashes`` or -1;
     at least twice as many slots as hashes, a power of two."""
@@ -292,7 +287,7 @@ def _hash_slots(hashes: np.ndarray) -> np.ndarray:
     slots = np.full(size, -1, np.int64)
     mask = size - 1
     for k in range(len(hashes)):
-        s = _hash_slot(hashes[k], mask)
+        s = _slot(hashes[k], mask)
         while slots[s] != -1:
             s = (s + 1) & mask
         slots[s] = k
@@ -303,7 +298,7 @@ def _hash_slots(hashes: np.ndarray) -> np.ndarray:
 def _find_hash(hashes: np.ndarray, slots: np.ndarray, h: np.uint64) -> int:
     """The index of ``h`` in ``hashes`` through ``slots`` (``_hash_slots``), -1 if it is not there."""
     mask = len(slots) - 1
-    s = _hash_slot(h, mask)
+    s = _slot(h, mask)
     while slots[s] != -1:
         if hashes[slots[s]] == h:
             return slots[s]
