@@ -187,12 +187,20 @@ def parse(variant: str) -> tuple[set[str], float, int, int]:
     flags, l2, short, nap = set(), wv.DEFAULT_L2, 0, 0
     for part in variant.split(":"):
         key, _, value = part.partition("=")
+        number = int if key in ("short", "nap") else float
+        try:
+            value = number(value) if key in ("l2", "short", "nap") else value
+        except ValueError:
+            raise SystemExit(f"--variants {variant!r}: {key}= takes a number, got {value!r}") from None
         if key == "l2":
-            l2 = float(value)
+            l2 = value
         elif key == "short":
-            short = int(value)
+            short = value
         elif key == "nap":
-            nap = int(value)
+            nap = value
+            if not 0 < nap < wv.token_vectors().shape[1]:
+                raise SystemExit(f"--variants {variant!r}: nap=K takes 1 to {wv.token_vectors().shape[1] - 1} "
+                                 "directions")
         elif key in ("mean", "max", "sif"):
             flags.add(key)
         else:

@@ -281,6 +281,8 @@ def main() -> None:
                         help="quality: documents per training source, each intact and damaged (an experiment; "
                              f"shipped: {QUALITY_PER_SOURCE})")
     args = parser.parse_args()
+    if args.quality_per_source < 1:
+        parser.error(f"--quality-per-source {args.quality_per_source}: expected 1 or more documents")
     quality_config = replace(QUALITY_CONFIG, min_sources=args.quality_min_sources)
     args.out.mkdir(parents=True, exist_ok=True)
     which = args.only or ["lid", "domain", "domain-words", "quality"]
