@@ -10,11 +10,16 @@ With ``--per-grade`` it also prints each training source's mean score per grade 
 fitted on every source, over out-of-source probabilities), which shows where the
 ranking fails (for continuous prose, injected boilerplate scores like the intact text).
 
-Variants (E12 and E12b of stop 39, neither shipped):
-- ``shipped``: the signals as the labeller computes them;
-- ``clean-main``: "ends cleanly" read on the last line of more than ``SHORT_LINE_BYTES`` visible bytes
-  instead of the document's last visible byte (trailing footers no longer look like a cut);
-- ``both``: the shipped signals and ``clean-main`` as a fifteenth signal.
+Variants:
+- ``shipped``: the fourteen signals every quality model reads (grade probabilities, structure, order,
+  brackets), without the two cohesion signals the prose model reads since stop 40;
+- ``clean-main`` (E12, stop 39, not shipped): "ends cleanly" read on the last line of more than
+  ``SHORT_LINE_BYTES`` visible bytes instead of the document's last visible byte (trailing footers no
+  longer look like a cut);
+- ``both`` (E12b, stop 39, not shipped): the fourteen signals and ``clean-main`` as a fifteenth;
+- ``cohesion-line``, ``cohesion-sentence`` (E13a, E13b, stop 40): the fourteen and one of
+  ``quality.cohesion_signals``' two signals;
+- ``cohesion`` (E13c, stop 40, shipped for prose): the fourteen and both cohesion signals.
 """
 
 from __future__ import annotations
@@ -34,8 +39,8 @@ from scripts.train_default_classifiers import (QUALITY_CONFIG, QUALITY_FOLDS, ch
                                                source_kinds, training_tables)
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.quality import (GRADES, SHORT_LINE_BYTES, document_brackets,  # noqa: E402
-                                              document_order, document_structure, quadratic_features,
-                                              quality_features)
+                                              document_cohesion, document_order, document_structure,
+                                              quadratic_features, quality_features)
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows  # noqa: E402
 
 CLOSING = frozenset('.!?"\')]}>;`')
@@ -100,14 +105,21 @@ def main() -> None:
     main_clean = np.array([clean_main(t) for t in texts])
     replaced = shipped.copy()
     replaced[:, CLEAN_COLUMN] = main_clean
-    both = np.column_stack([shipped[:, :-1], main_clean, shipped[:, -1]])
-    print(f"{'variant':<12} {'ridge':>7} {'LOSO':>7} {'out-of-source':>14}")
-    for name, features in (("shipped", shipped), ("clean-main", replaced), ("both", both)):
+    by_line, by_sentence = document_cohesion(pa.array(texts, pa.large_string()))
+
+    def added(*columns: np.ndarray) -> np.ndarray:
+        return np.column_stack([shipped[:, :-1], *columns, shipped[:, -1]])
+
+    variants = {"shipped": shipped, "clean-main": replaced, "both": added(main_clean),
+                "cohesion-line": added(by_line), "cohesion-sentence": added(by_sentence),
+                "cohesion": added(by_line, by_sentence)}
+    print(f"{'variant':<18} {'ridge':>7} {'LOSO':>7} {'out-of-source':>14}")
+    for name, features in variants.items():
         wide = quadratic_features(features)
         alpha, table = choose_alpha(grades, wide, groups)
         fitted = np.clip(wide @ fit_combiner(grades, wide, alpha), 0, 5)
-        print(f"{name:<12} {alpha:>7g} {table[f'{alpha:g}']:>7.4f} {spearman(fitted, grades):>14.4f}")
-        if args.per_grade and name == "shipped":
+        print(f"{name:<18} {alpha:>7g} {table[f'{alpha:g}']:>7.4f} {spearman(fitted, grades):>14.4f}")
+        if args.per_grade and name in ("shipped", "cohesion"):
             per_grade(fitted, grades, groups, kinds)
 
 

@@ -43,9 +43,9 @@ from scripts.labeldata.training_sets import (  # noqa: E402
     DOMAIN_TRAIN_CONFIG, QUALITY_EXCLUDE, domain_examples, quality_examples)
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.models import MODELS_DIR, SHIPPED_MODELS  # noqa: E402
-from midtrain.curation.labels.quality import (GRADES, document_brackets, document_order,  # noqa: E402
-                                              document_structure, grade_probabilities, quadratic_features,
-                                              quality_features)
+from midtrain.curation.labels.quality import (GRADES, document_brackets, document_cohesion,  # noqa: E402
+                                              document_order, document_structure, grade_probabilities,
+                                              quadratic_features, quality_features)
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows  # noqa: E402
 from midtrain.curation.labels.training import TrainConfig, train_classifier  # noqa: E402
 from midtrain.curation.labels.word_vectors import (DEFAULT_L2, WORD_MODEL_FILE, train_word_model,  # noqa: E402
@@ -57,6 +57,9 @@ LID_SHA256 = "8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83"
 
 QUALITY_CONFIG = TrainConfig(epochs=10, lr=0.2, dim=32, word_ngrams=2, holdout=0.0, quantize=True, cutoff=0, dsub=16)
 QUALITY_FOLDS = 5
+COHESION_TYPES = ("prose",)
+"""Quality types whose combiner also reads the two cohesion signals (stop 40's E13c, screened on prose
+only by ``benchmarks/screen_quality_signals.py``); the code and math combiners keep fourteen signals."""
 """Folds of whole training sources for the combiner's out-of-source scores (``train_quality``)."""
 RIDGE_ALPHAS = (1e-7, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 """Candidate ridge penalties (per example) of the combiner (``choose_alpha``)."""
@@ -241,8 +244,9 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
         train_classifier([f"g{g}" for g in grades], [t for _, t, _ in examples], model, config,
                          groups=sources.tolist())
     dup, clean = document_structure(texts)
+    cohesion = document_cohesion(texts) if qtype in COHESION_TYPES else ()
     features = quadratic_features(quality_features(probs, dup, clean, document_order(texts),
-                                                   document_brackets(texts)))
+                                                   document_brackets(texts), cohesion))
     alpha, cv = choose_alpha(grades, features, groups)
     coef = fit_combiner(grades, features, alpha)
     fitted = np.clip(features @ coef, 0, 5)

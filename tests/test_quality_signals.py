@@ -8,10 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from midtrain.curation.labels.quality import (OLD_COMBINER_SIZE, ORDER_COMBINER_SIZE, QUADRATIC_COMBINER_SIZE,
-                                              SHORT_LINE_BYTES, SHORT_LINE_COMBINER_SIZE, SIGNALS, apply_combiner,
-                                              document_brackets, document_order, quadratic_features,
-                                              quality_features, score_quality)
+from midtrain.curation.labels.quality import (COHESION_COMBINER_SIZE, COHESION_SIGNALS, OLD_COMBINER_SIZE,
+                                              ORDER_COMBINER_SIZE, QUADRATIC_COMBINER_SIZE, SHORT_LINE_BYTES,
+                                              SHORT_LINE_COMBINER_SIZE, SIGNALS, apply_combiner, combiner,
+                                              document_brackets, document_cohesion, document_order,
+                                              quadratic_features, quality_features, score_quality)
 
 SPACE = " \t\n\r"
 
@@ -117,6 +118,77 @@ def test_bracket_signals_separate_code_from_its_shuffled_and_cut_versions():
     assert u0 == 0.0 and o0 == 0.0 and u1 > 0.0 and o2 > 0.0
 
 
+def reference_cohesion(text: str, by_line: bool, max_bytes: int = 8192) -> float:
+    """:func:`cohesion_signals` in plain Python, from its docstring: units cut at sentence ends (and at
+    line ends when ``by_line``), each a set of case-folded words over 3 bytes; adjacent overlap minus
+    the overlap of units 3 to 6 apart."""
+    data = text.encode()[:max_bytes].decode("latin-1")  # one char per byte, like the kernel
+    units: list[set[str]] = []
+    unit: set[str] = set()
+    for line_no, line in enumerate(data.split("\n")):
+        if line_no and by_line and unit:
+            units.append(unit)
+            unit = set()
+        for word in line.replace("\t", " ").replace("\r", " ").split(" "):
+            if len(word) > 3:
+                unit.add(word.encode("latin-1").lower().decode("latin-1"))
+            if ends_sentence(word) and unit:
+                units.append(unit)
+                unit = set()
+    if unit:
+        units.append(unit)
+    if len(units) < 6:
+        return 0.0
+
+    def overlap(u: set[str], v: set[str]) -> float:
+        return len(u & v) / min(len(u), len(v))
+
+    near = [overlap(units[i], units[i + 1]) for i in range(len(units) - 1)]
+    far = [overlap(units[i], units[i + d]) for d in range(3, 7) for i in range(len(units) - d)]
+    return sum(near) / len(near) - sum(far) / len(far)
+
+
+COHESION_WORDS = st.sampled_from(["ship", "whale", "Whale", "WHALE.", "sea", "harpoon", "captain.", "the", "end?",
+                                  "naïve", "sailed!", "U.S.", "", "\t", "\r", "deck", "Deck", "rope"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(COHESION_WORDS, max_size=10).map(" ".join), max_size=20).map("\n".join))
+def test_cohesion_signals_equal_the_reference(text):
+    by_line, by_sentence = (float(s[0]) for s in document_cohesion(pa.array([text], pa.large_string())))
+    assert by_line == pytest.approx(reference_cohesion(text, True), abs=1e-6), text
+    assert by_sentence == pytest.approx(reference_cohesion(text, False), abs=1e-6), text
+
+
+def test_cohesion_signals_on_edge_cases_and_long_text():
+    texts = ["", " \n\t", "One.", "x" * 20_000, "Whale ships sail. " * 2_000,
+             "\n".join(f"alpha{i}x beta{i}y. alpha{i}x gamma{i}z." for i in range(600))]
+    by_line, by_sentence = document_cohesion(pa.array(texts, pa.large_string()))
+    for i, text in enumerate(texts):
+        assert by_line[i] == pytest.approx(reference_cohesion(text, True), abs=1e-6)
+        assert by_sentence[i] == pytest.approx(reference_cohesion(text, False), abs=1e-6)
+    assert by_line[:4].tolist() == [0.0] * 4  # nothing to compare
+    assert by_line[5] > 0.2  # half the neighbours share a word (alpha), units 3 to 6 apart share none
+
+
+def test_cohesion_separates_prose_from_its_shuffled_sentences():
+    """Sentences in their written order share words with their neighbours; shuffled, no more than with
+    sentences further away."""
+    text = ("The lighthouse keeper climbed the spiral stairs before dawn. At the top of the stairs he "
+            "trimmed the lamp wick by hand. The lamp had burned all night without a flicker. Below the "
+            "tower, fishing boats were leaving the harbour. The harbour master counted every boat that "
+            "passed the breakwater. Three boats turned back when the wind rose over the breakwater. By "
+            "noon the wind had become a storm from the north. The storm tore slates from the chapel roof. "
+            "Villagers gathered in the chapel to wait for news of the boats. Late in the evening the "
+            "last boat reached the quay. Its crew tied the ropes to the quay with frozen fingers. Their "
+            "ropes and nets were stored in the sheds until spring.")
+    parts = text.split(". ")
+    shuffled = [". ".join(parts[i] for i in np.random.default_rng(seed).permutation(len(parts))) for seed in range(8)]
+    by_line, by_sentence = document_cohesion(pa.array([text, *shuffled], pa.large_string()))
+    assert by_line[0] > 0.1 and by_sentence[0] > 0.1
+    assert (by_line[1:] < by_line[0] / 2).all() and (by_sentence[1:] < by_sentence[0] / 2).all()
+
+
 def test_quadratic_features_hold_every_signal_and_every_pair():
     rng = np.random.default_rng(2)
     features = np.column_stack([rng.random((3, SIGNALS)), np.ones(3)])
@@ -147,6 +219,24 @@ def test_older_combiners_read_the_features_of_their_time():
     assert np.allclose(apply_combiner(features, quadratic), quadratic_features(features) @ quadratic)
     with pytest.raises(ValueError, match="7 weights"):
         apply_combiner(features, np.ones(7))
+    # the prose combiner reads two more signals; the code and math ones ignore them when present
+    cohesion = (np.full(4, 0.3), np.full(4, -0.1))
+    wider = quality_features(probs, dup, clean, order, brackets, cohesion)
+    assert wider.shape[1] == COHESION_SIGNALS + 1
+    assert np.allclose(apply_combiner(wider, quadratic), quadratic_features(features) @ quadratic)
+    assert np.allclose(apply_combiner(wider, nine), np.column_stack([probs, dup, clean, np.ones(4)]) @ nine)
+    prose = np.arange(COHESION_COMBINER_SIZE, dtype=np.float64)
+    assert np.allclose(apply_combiner(wider, prose), quadratic_features(wider) @ prose)
+    with pytest.raises(ValueError, match="cohesion"):
+        apply_combiner(features, prose)
+
+
+def test_the_shipped_prose_combiner_reads_cohesion_and_the_others_do_not():
+    """``scripts/train_default_classifiers.py`` fits the prose combiner with the cohesion signals
+    (``COHESION_TYPES``) and the code and math ones without."""
+    assert len(combiner("quality", "prose")) == COHESION_COMBINER_SIZE
+    assert len(combiner("quality", "code")) == QUADRATIC_COMBINER_SIZE
+    assert len(combiner("quality", "math")) == QUADRATIC_COMBINER_SIZE
 
 
 def test_quality_scores_are_deterministic_and_in_range():

@@ -9,25 +9,26 @@ damage of known severity (``scripts/labeldata/quality_grades.py``: truncation, i
 duplicated lines, shuffled lines, word salad and keyword stuffing) plus real junk. The score is:
 
     s = [P(g0), ..., P(g5), duplicated_line_fraction, clean_end, word_order, line_order,
-         repetition, short_lines, unmatched_closings, left_open]
+         repetition, short_lines, unmatched_closings, left_open(, cohesion_by_line, cohesion_by_sentence)]
     quality_score = clip(w · [s, s_i * s_j for every i <= j, 1], 0, 5)
 
-where ``P(gk)`` are the model's grade probabilities, and the structural signals (numba kernels) see
-what a bag of n-grams over a window cannot: lines repeated far apart and text cut off mid-sentence
-(over the whole document), and over its first 8 KiB, words or lines out of their written order (a
-full stop followed by a lower-case word or line) and a few words repeated over and over (keyword
-stuffing), and the share of short lines (menus, link lists, footers), and over the whole document
-brackets closed before they were opened (lines out of order in code and LaTeX) or left open at the
-end (a file cut off); these carry over to sources the fastText model never saw, since they measure
-the text's order and shape, not its vocabulary. The products of pairs of signals let the combiner
-weigh one signal by another (shuffled lines count where the vocabulary looks clean); it stays a
-closed-form fit. ``w`` is fitted by ridge least squares on *out-of-source* grade probabilities: each
-training example scored by a fastText model trained without its source (five folds of whole
-sources), so ``w`` says how far the model's vocabulary can be trusted on a source it never saw, and
-how much the structural signals must carry (fitted on unseen documents of *seen* sources, as before,
-it trusted the vocabulary too much, and new sources scored lower than training ones); the ridge
-penalty is the one that ranks a training source left out of the fit best. ``w`` is stored next to
-the model (``quality-<type>.json``). ``quality_tier`` is the score rounded to an integer (0-5);
+where ``P(gk)`` are the model's grade probabilities, and the structural signals (numba kernels) see what
+a bag of n-grams over a window cannot: lines repeated far apart and text cut off mid-sentence (over the
+whole document), and over its first 8 KiB, words or lines out of their written order (a full stop
+followed by a lower-case word or line) and a few words repeated over and over (keyword stuffing), and
+the share of short lines (menus, link lists, footers), and over the whole document brackets closed
+before they were opened (lines out of order in code and LaTeX) or left open at the end (a file cut off),
+and for prose, how much more neighbouring sentences share words than sentences a few apart (cohesion:
+sentences in random order share no more); these carry over to sources the fastText model never saw,
+since they measure the text's order and shape, not its vocabulary. The products of pairs of signals let
+the combiner weigh one signal by another (shuffled lines count where the vocabulary looks clean); it
+stays a closed-form fit. ``w`` is fitted by ridge least squares on *out-of-source* grade probabilities:
+each training example scored by a fastText model trained without its source (five folds of whole
+sources), so ``w`` says how far the model's vocabulary can be trusted on a source it never saw, and how
+much the structural signals must carry (fitted on unseen documents of *seen* sources, as before, it
+trusted the vocabulary too much, and new sources scored lower than training ones); the ridge penalty is
+the one that ranks a training source left out of the fit best. ``w`` is stored next to the model
+(``quality-<type>.json``). ``quality_tier`` is the score rounded to an integer (0-5);
 schedules and ``refilter`` select by tier. The keep decision is ``quality_reject_reasons``, per
 domain.
 """
@@ -69,18 +70,23 @@ SIGNALS = GRADES + 8
 """The combiner's signals: six grade probabilities, duplicated lines, clean end, word order, line
 order, repetition, short lines, unmatched closing brackets, brackets left open."""
 QUADRATIC_COMBINER_SIZE = SIGNALS + SIGNALS * (SIGNALS + 1) // 2 + 1
-"""Weights of the shipped combiner: every signal, every product of two signals (squares included),
-and the constant."""
+"""Weights of the shipped code and math combiners: every signal, every product of two signals (squares
+included), and the constant."""
+COHESION_SIGNALS = SIGNALS + 2
+"""The prose combiner's signals since stop 40: the above and the two :func:`cohesion_signals`."""
+COHESION_COMBINER_SIZE = COHESION_SIGNALS + COHESION_SIGNALS * (COHESION_SIGNALS + 1) // 2 + 1
+"""Weights of the shipped prose combiner: the quadratic combiner over ``COHESION_SIGNALS`` signals."""
 
 # Chosen on training sources only, on their out-of-source scores (``scripts/train_default_classifiers.py``
 # writes the table into quality-prose.json, "thresholds"): web, the lowest of 1.0, 1.25, ..., 3.5 at
 # which at least 90% of intact edited prose is kept and at least 85% of real spam, SEO pages and word
-# salad dropped, or if none reaches both the one with the smallest shortfall (2.5: 94.1% / 85.3%;
-# 2.25 drops 73.2%); reasoning (scored by the prose model, which rates solution traces lower), the
-# highest at which at least 90% of intact reasoning documents are kept (2.0: 93.3%; 2.25 keeps 88.8%).
+# salad dropped, or if none reaches both the one with the smallest shortfall (2.5: 93.6% / 89.1%;
+# 2.25 drops 82.3%); reasoning (scored by the prose model, which rates solution traces lower), the
+# highest at which at least 90% of intact reasoning documents are kept (2.5: 90.2%; 2.75 keeps 84.3%).
 # Stop 39 retrained the prose model once the training junk no longer read the held-out SOTU addresses
-# (scripts/labeldata/junk_sources.py, base_sources); before: web 2.25, reasoning 2.25.
-DEFAULT_QUALITY_THRESHOLDS: dict[str, float] = {"web": 2.5, "reasoning": 2.0}
+# (scripts/labeldata/junk_sources.py, base_sources); stop 40 refitted its combiner with the cohesion
+# signals. Before: web 2.25 and reasoning 2.25 (stop 38), web 2.5 and reasoning 2.0 (stop 39).
+DEFAULT_QUALITY_THRESHOLDS: dict[str, float] = {"web": 2.5, "reasoning": 2.5}
 
 
 def quality_type(domains: Sequence[str | None] | pa.Array) -> np.ndarray:
@@ -331,6 +337,145 @@ def document_brackets(texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarr
     return bracket_signals(offsets, data)
 
 
+@numba.njit(cache=True)
+def _word_ids(words: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each word hash's number in order of first appearance (an open-addressing table), and how many
+    distinct words there are."""
+    size = 16
+    while size < 2 * len(words):
+        size *= 2
+    keys = np.zeros(size, np.uint64)
+    values = np.full(size, -1, np.int32)
+    ids = np.empty(len(words), np.int32)
+    distinct = 0
+    for m in range(len(words)):
+        h = words[m] | np.uint64(1)  # 0 marks an empty slot
+        slot = np.int64(h % np.uint64(size))
+        while values[slot] != -1 and keys[slot] != h:
+            slot = (slot + 1) % size
+        if values[slot] == -1:
+            keys[slot] = h
+            values[slot] = distinct
+            distinct += 1
+        ids[m] = values[slot]
+    return ids, distinct
+
+
+@numba.njit(cache=True)
+def _cohesion(ids: np.ndarray, distinct: int, ends: np.ndarray, n_ends: int, min_units: int, far_from: int,
+              far_to: int) -> float:
+    """Adjacent minus distant overlap of the units that ``ends`` (word counts, ascending) cut the word
+    ids into; units without a word are skipped. 0 under ``min_units`` units."""
+    unique = np.empty(len(ids), np.int32)  # each unit's distinct ids, unit after unit
+    starts = np.zeros(n_ends + 2, np.int64)
+    last = np.full(distinct, -1, np.int64)  # the last unit each id was seen in
+    n_units = 0
+    begin = 0
+    k = 0
+    for e in range(n_ends + 1):
+        end = ends[e] if e < n_ends else len(ids)
+        if end > begin:
+            for m in range(begin, end):
+                if last[ids[m]] != n_units:
+                    last[ids[m]] = n_units
+                    unique[k] = ids[m]
+                    k += 1
+            n_units += 1
+            starts[n_units] = k
+            begin = end
+    if n_units < min_units:
+        return 0.0
+    mark = np.full(distinct, -1, np.int64)
+    near = 0.0
+    far = 0.0
+    pairs = 0
+    for u in range(n_units):
+        for m in range(starts[u], starts[u + 1]):
+            mark[unique[m]] = u
+        size_u = starts[u + 1] - starts[u]
+        for d in range(1, far_to + 1):
+            v = u + d
+            if v >= n_units:
+                break
+            if d != 1 and d < far_from:
+                continue
+            common = 0
+            for m in range(starts[v], starts[v + 1]):
+                common += mark[unique[m]] == u
+            overlap = common / min(size_u, starts[v + 1] - starts[v])
+            if d == 1:
+                near += overlap
+            else:
+                far += overlap
+                pairs += 1
+    return near / (n_units - 1) - (far / pairs if pairs else 0.0)
+
+
+@numba.njit(cache=True)
+def cohesion_signals(offsets: np.ndarray, data: np.ndarray, max_bytes: int = 8192, min_units: int = 6,
+                     far_from: int = 3, far_to: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Per document, over its first ``max_bytes`` bytes, how much more its neighbouring sentences share
+    words than sentences a few apart do (lexical cohesion): text written in this order stays on a
+    topic from one sentence to the next, so neighbours share more words than units ``far_from`` to
+    ``far_to`` apart; in sentences or lines put in random order they share no more.
+
+    Words are runs of non-blank bytes over 3 bytes long, ASCII case folded; a unit's words are a set,
+    and two units overlap by the words they share over the smaller unit's word count. The signal is
+    the mean overlap of adjacent units minus the mean overlap of units ``far_from``..``far_to`` apart,
+    with units cut two ways: at sentence ends and line ends (``by_line``), and at sentence ends only
+    (``by_sentence``; a sentence end is a word ending ``. ! ?`` after a lower-case letter, as for
+    :func:`order_signals`). 0 for a document of fewer than ``min_units`` units.
+    """
+    n = offsets.shape[0] - 1
+    by_line = np.zeros(n, np.float32)
+    by_sentence = np.zeros(n, np.float32)
+    for i in range(n):
+        a = offsets[i]
+        b = min(offsets[i + 1], a + max_bytes)
+        words = np.empty((b - a) // 4 + 1, np.uint64)  # words over 3 bytes, each with its separator
+        # word counts where a line or a sentence ends: a newline takes a byte, a sentence end a word of 2
+        line_ends = np.empty(b - a + 1, np.int64)
+        sentence_ends = np.empty((b - a) // 2 + 1, np.int64)
+        k = 0
+        n_line = 0
+        n_sentence = 0
+        j = a
+        while j < b:
+            c = data[j]
+            if _is_space_byte(c):
+                if c == 10:
+                    line_ends[n_line] = k
+                    n_line += 1
+                j += 1
+                continue
+            w0 = j
+            h = np.uint64(14695981039346656037)
+            while j < b and not _is_space_byte(data[j]):
+                x = data[j]
+                if 65 <= x <= 90:
+                    x += 32
+                h = (h ^ np.uint64(x)) * np.uint64(1099511628211)
+                j += 1
+            if j - w0 > 3:
+                words[k] = h
+                k += 1
+            if _ends_sentence(data, j - 1, w0):
+                line_ends[n_line] = k
+                n_line += 1
+                sentence_ends[n_sentence] = k
+                n_sentence += 1
+        ids, distinct = _word_ids(words[:k])
+        by_line[i] = _cohesion(ids, distinct, line_ends, n_line, min_units, far_from, far_to)
+        by_sentence[i] = _cohesion(ids, distinct, sentence_ends, n_sentence, min_units, far_from, far_to)
+    return by_line, by_sentence
+
+
+def document_cohesion(texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cohesion_signals` over an Arrow/list batch of texts (the first 8 KiB of each)."""
+    data, offsets = string_buffers(pc.fill_null(as_string_array(texts), ""))
+    return cohesion_signals(offsets, data)
+
+
 def document_structure(texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray]:
     """:func:`structure_signals` over an Arrow/list batch of texts."""
     data, offsets = string_buffers(pc.fill_null(as_string_array(texts), ""))
@@ -374,11 +519,18 @@ def grade_probabilities(model: str, lines: list[str]) -> np.ndarray:
 
 
 def quality_features(probs: np.ndarray, dup: np.ndarray, clean: np.ndarray,
-                     order: tuple[np.ndarray, ...], brackets: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+                     order: tuple[np.ndarray, ...], brackets: tuple[np.ndarray, np.ndarray],
+                     cohesion: tuple[np.ndarray, ...] = ()) -> np.ndarray:
     """The combiner's linear inputs: grade probabilities, duplicated-line fraction, clean end, the four
     :func:`order_signals` (word order, line order, repetition, short lines), the two
-    :func:`bracket_signals` (unmatched closings, left open), a constant."""
-    return np.column_stack([probs, dup, clean, *order, *brackets, np.ones(len(dup))])
+    :func:`bracket_signals` (unmatched closings, left open), the two :func:`cohesion_signals` (by line,
+    by sentence) when given, a constant."""
+    return np.column_stack([probs, dup, clean, *order, *brackets, *cohesion, np.ones(len(dup))])
+
+
+def reads_cohesion(weights: np.ndarray) -> bool:
+    """Whether a combiner was fitted with the cohesion signals (the prose combiner since stop 40)."""
+    return len(weights) == COHESION_COMBINER_SIZE
 
 
 def quadratic_features(features: np.ndarray) -> np.ndarray:
@@ -397,13 +549,20 @@ def quadratic_features(features: np.ndarray) -> np.ndarray:
 def apply_combiner(features: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The score before clipping, from ``quality_features`` and the fitted ``weights``.
 
-    ``QUADRATIC_COMBINER_SIZE`` weights (the shipped combiners) read :func:`quadratic_features`. A
-    linear combiner fitted before a signal existed has fewer weights and reads the features of its
-    time: 9 (grade probabilities, the two structure signals, the constant), 12 (also word order, line
-    order and repetition) or 13 (also short lines), always with the constant last.
+    ``COHESION_COMBINER_SIZE`` weights (the shipped prose combiner) read :func:`quadratic_features` of
+    all ``COHESION_SIGNALS`` signals; ``QUADRATIC_COMBINER_SIZE`` weights (the shipped code and math
+    combiners) read it of the first ``SIGNALS``, without the cohesion signals. A linear combiner
+    fitted before a signal existed has fewer weights and reads the features of its time: 9 (grade
+    probabilities, the two structure signals, the constant), 12 (also word order, line order and
+    repetition) or 13 (also short lines), always with the constant last.
     """
-    if len(weights) == QUADRATIC_COMBINER_SIZE:
+    if reads_cohesion(weights):
+        if features.shape[1] != COHESION_SIGNALS + 1:
+            raise ValueError(f"a quality combiner of {len(weights)} weights reads the cohesion signals: "
+                             f"expected {COHESION_SIGNALS + 1} features, got {features.shape[1]}")
         return quadratic_features(features) @ weights
+    if len(weights) == QUADRATIC_COMBINER_SIZE:
+        return quadratic_features(features[:, [*range(SIGNALS), features.shape[1] - 1]]) @ weights
     if len(weights) in (OLD_COMBINER_SIZE, ORDER_COMBINER_SIZE, SHORT_LINE_COMBINER_SIZE):
         features = features[:, [*range(len(weights) - 1), features.shape[1] - 1]]
     elif len(weights) != features.shape[1]:
@@ -429,9 +588,11 @@ def score_quality(texts: pa.Array | list[str], domains: Sequence[str | None] | p
         texts_of_type = arr if len(rows) == n else arr.take(pa.array(rows))
         lines = fasttext_lines(text_windows(texts_of_type, *text_window(model, qtype)))
         probs = grade_probabilities(model_name(model, qtype), lines)
+        weights = combiner(model, qtype)
+        cohesion = document_cohesion(texts_of_type) if reads_cohesion(weights) else ()
         features = quality_features(probs, dup[rows], clean[rows], tuple(o[rows] for o in order),
-                                    tuple(b[rows] for b in brackets))
-        score[rows] = apply_combiner(features, combiner(model, qtype))
+                                    tuple(b[rows] for b in brackets), cohesion)
+        score[rows] = apply_combiner(features, weights)
     score = np.clip(score, 0.0, 5.0)
     empty = pc.utf8_length(arr).to_numpy(zero_copy_only=False) == 0
     score[empty] = 0.0
