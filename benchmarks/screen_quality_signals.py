@@ -1,6 +1,6 @@
-"""Screen a change of the prose quality combiner's signals on the training sources, offline.
+"""Screen a change of a quality combiner's signals on the training sources, offline.
 
-    python benchmarks/screen_quality_signals.py [--cache F.npz]
+    python benchmarks/screen_quality_signals.py [--type prose|code|math] [--cache F.npz] [--per-grade]
 
 The combiner is fitted on out-of-source grade probabilities (five fastText fold models, the slow part,
 about 90 s) and the structural signals. A change of one structural signal leaves the probabilities as
@@ -12,14 +12,16 @@ ranking fails (for continuous prose, injected boilerplate scores like the intact
 
 Variants:
 - ``shipped``: the fourteen signals every quality model reads (grade probabilities, structure, order,
-  brackets), without the two cohesion signals the prose model reads since stop 40;
+  brackets), without the two cohesion signals the prose model reads since stop 40 (for ``--type
+  prose`` this is not the shipped prose combiner but the one before it);
 - ``clean-main`` (E12, stop 39, not shipped): "ends cleanly" read on the last line of more than
   ``SHORT_LINE_BYTES`` visible bytes instead of the document's last visible byte (trailing footers no
   longer look like a cut);
 - ``both`` (E12b, stop 39, not shipped): the fourteen signals and ``clean-main`` as a fifteenth;
-- ``cohesion-line``, ``cohesion-sentence`` (E13a, E13b, stop 40): the fourteen and one of
-  ``quality.cohesion_signals``' two signals;
-- ``cohesion`` (E13c, stop 40, shipped for prose): the fourteen and both cohesion signals.
+- ``cohesion-line``, ``cohesion-sentence`` (E13a, E13b, stop 40): the fourteen and one of the two
+  cohesion signals of ``quality.order_signals``;
+- ``cohesion`` (stop 40: E13c for prose, E14 for ``--type code`` and ``--type math``; shipped for all
+  three): the fourteen and both cohesion signals.
 """
 
 from __future__ import annotations
@@ -60,25 +62,30 @@ def clean_main(text: str) -> float:
     return float(bool(visible) and visible[-1] in CLOSING)
 
 
-def shipped_features(cache: Path | None) -> tuple[np.ndarray, list[str], np.ndarray, list[str], dict[str, str]]:
-    """``(grades, groups, quality_features, texts, source kinds)`` of the prose model's training examples,
-    with out-of-source grade probabilities (read from ``cache`` when it exists, written to it otherwise)."""
+def shipped_features(cache: Path | None, qtype: str = "prose"
+                     ) -> tuple[np.ndarray, list[str], np.ndarray, list[str], dict[str, str]]:
+    """``(grades, groups, quality_features, texts, source kinds)`` of the ``qtype`` model's training
+    examples, with out-of-source grade probabilities (read from ``cache`` when it exists and was written
+    for ``qtype``, written to it otherwise)."""
     topical, junk = training_tables()
-    examples = quality_examples(topical, "prose", exclude=QUALITY_EXCLUDE, junk=junk)
+    examples = quality_examples(topical, qtype, exclude=QUALITY_EXCLUDE, junk=junk)
     grades = np.array([g for g, _, _ in examples])
     groups = [grp for _, _, grp in examples]
     texts = [t for _, t, _ in examples]
     if cache is not None and cache.exists():
-        probs = np.load(cache)["probs"]
-        if len(probs) != len(texts):
-            raise SystemExit(f"{cache}: {len(probs)} rows for {len(texts)} examples (delete it to recompute)")
+        stored = np.load(cache)
+        probs = stored["probs"]
+        written_for = str(stored["qtype"]) if "qtype" in stored else "prose"
+        if written_for != qtype or len(probs) != len(texts):
+            raise SystemExit(f"{cache}: {len(probs)} rows of the {written_for} model for {len(texts)} {qtype} "
+                             "examples (give another --cache, or delete it to recompute)")
     else:
         arr = pa.array(texts, pa.large_string())
         lines = fasttext_lines(text_windows(arr, QUALITY_CONFIG.head, QUALITY_CONFIG.middle))
         probs = out_of_source_probabilities(grades, texts, lines, source_folds(groups, QUALITY_FOLDS),
                                             group_sources(groups).tolist(), QUALITY_CONFIG)
         if cache is not None:
-            np.savez(cache, probs=probs)
+            np.savez(cache, probs=probs, qtype=qtype)
     arr = pa.array(texts, pa.large_string())
     dup, clean = document_structure(arr)
     features = quality_features(probs, dup, clean, document_order(arr), document_brackets(arr))
@@ -98,10 +105,12 @@ def per_grade(scores: np.ndarray, grades: np.ndarray, groups: list[str], kinds: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--type", choices=("prose", "code", "math"), default="prose", dest="qtype",
+                        help="which quality model's combiner to screen (default prose)")
     parser.add_argument("--cache", type=Path, help="keep the out-of-source grade probabilities here (.npz)")
     parser.add_argument("--per-grade", action="store_true", help="also print each source's mean score per grade")
     args = parser.parse_args()
-    grades, groups, shipped, texts, kinds = shipped_features(args.cache)
+    grades, groups, shipped, texts, kinds = shipped_features(args.cache, args.qtype)
     main_clean = np.array([clean_main(t) for t in texts])
     replaced = shipped.copy()
     replaced[:, CLEAN_COLUMN] = main_clean

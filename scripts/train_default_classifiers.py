@@ -57,10 +57,10 @@ LID_SHA256 = "8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83"
 
 QUALITY_CONFIG = TrainConfig(epochs=10, lr=0.2, dim=32, word_ngrams=2, holdout=0.0, quantize=True, cutoff=0, dsub=16)
 QUALITY_FOLDS = 5
-COHESION_TYPES = ("prose",)
-"""Quality types whose combiner also reads the two cohesion signals (stop 40's E13c, screened on prose
-only by ``benchmarks/screen_quality_signals.py``); the code and math combiners keep fourteen signals."""
 """Folds of whole training sources for the combiner's out-of-source scores (``train_quality``)."""
+COHESION_TYPES = ("prose", "code", "math")
+"""Quality types whose combiner also reads the two cohesion signals: prose since stop 40's E13c, code and
+math since its E14 (each screened by ``benchmarks/screen_quality_signals.py --type T``)."""
 RIDGE_ALPHAS = (1e-7, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 """Candidate ridge penalties (per example) of the combiner (``choose_alpha``)."""
 THRESHOLDS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0, 3.25, 3.5)

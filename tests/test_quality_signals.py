@@ -12,7 +12,8 @@ from midtrain.curation.labels.quality import (COHESION_COMBINER_SIZE, COHESION_S
                                               ORDER_COMBINER_SIZE, QUADRATIC_COMBINER_SIZE, SHORT_LINE_BYTES,
                                               SHORT_LINE_COMBINER_SIZE, SIGNALS, apply_combiner, combiner,
                                               document_brackets, document_cohesion, document_order,
-                                              quadratic_features, quality_features, score_quality)
+                                              document_order_cohesion, quadratic_features, quality_features,
+                                              score_quality)
 
 SPACE = " \t\n\r"
 
@@ -231,12 +232,19 @@ def test_older_combiners_read_the_features_of_their_time():
         apply_combiner(features, prose)
 
 
-def test_the_shipped_prose_combiner_reads_cohesion_and_the_others_do_not():
-    """``scripts/train_default_classifiers.py`` fits the prose combiner with the cohesion signals
-    (``COHESION_TYPES``) and the code and math ones without."""
-    assert len(combiner("quality", "prose")) == COHESION_COMBINER_SIZE
-    assert len(combiner("quality", "code")) == QUADRATIC_COMBINER_SIZE
-    assert len(combiner("quality", "math")) == QUADRATIC_COMBINER_SIZE
+def test_the_shipped_combiners_read_the_cohesion_signals():
+    """``scripts/train_default_classifiers.py`` fits every type's combiner with the cohesion signals
+    (``COHESION_TYPES``: prose since stop 40's E13c, code and math since its E14)."""
+    for qtype in ("prose", "code", "math"):
+        assert len(combiner("quality", qtype)) == COHESION_COMBINER_SIZE, qtype
+
+
+def test_order_and_cohesion_come_from_one_pass_and_leave_the_order_signals_alone():
+    texts = ["The cat sat. It purred.\nthe end", "", "word " * 3000, "A. B. C.\nx y z.\n" * 40]
+    arr = pa.array(texts, pa.large_string())
+    order, cohesion = document_order_cohesion(arr)
+    assert all(np.array_equal(a, b) for a, b in zip(order, document_order(arr)))
+    assert all(np.array_equal(a, b) for a, b in zip(cohesion, document_cohesion(arr)))
 
 
 def test_quality_scores_are_deterministic_and_in_range():
