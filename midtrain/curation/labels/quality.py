@@ -162,32 +162,6 @@ def _ends_sentence(data: np.ndarray, last: int, start: int) -> bool:
 
 
 @numba.njit(cache=True)
-def _top_share(hashes: np.ndarray, top: int) -> float:
-    """Share of the ``top`` most frequent values among ``hashes`` (counted in an open-addressing table)."""
-    size = 16
-    while size < 2 * len(hashes):
-        size *= 2
-    keys = np.zeros(size, np.uint64)
-    counts = np.zeros(size, np.int64)
-    for value in hashes:
-        h = value | np.uint64(1)  # 0 marks an empty slot
-        slot = np.int64(h % np.uint64(size))
-        while counts[slot] != 0 and keys[slot] != h:
-            slot = (slot + 1) % size
-        keys[slot] = h
-        counts[slot] += 1
-    best = np.zeros(top, np.int64)  # ascending: best[0] is the smallest of the top counts
-    for c in counts:
-        if c > best[0]:
-            best[0] = c
-            m = 0
-            while m + 1 < top and best[m] > best[m + 1]:
-                best[m], best[m + 1] = best[m + 1], best[m]
-                m += 1
-    return best.sum() / len(hashes)
-
-
-@numba.njit(cache=True)
 def _word_ids(words: np.ndarray) -> tuple[np.ndarray, int]:
     """Each word hash's number in order of first appearance (an open-addressing table), and how many
     distinct words there are."""
@@ -209,6 +183,23 @@ def _word_ids(words: np.ndarray) -> tuple[np.ndarray, int]:
             distinct += 1
         ids[m] = values[slot]
     return ids, distinct
+
+
+@numba.njit(cache=True)
+def _top_share(ids: np.ndarray, distinct: int, top: int) -> float:
+    """Share of the ``top`` most frequent values among ``ids`` (numbers below ``distinct``)."""
+    counts = np.zeros(distinct, np.int64)
+    for value in ids:
+        counts[value] += 1
+    best = np.zeros(top, np.int64)  # ascending: best[0] is the smallest of the top counts
+    for c in counts:
+        if c > best[0]:
+            best[0] = c
+            m = 0
+            while m + 1 < top and best[m] > best[m + 1]:
+                best[m], best[m + 1] = best[m + 1], best[m]
+                m += 1
+    return best.sum() / len(ids)
 
 
 @numba.njit(cache=True)
@@ -369,17 +360,18 @@ def order_signals(offsets: np.ndarray, data: np.ndarray, max_bytes: int = 8192, 
             words_out[i] = stops_lower / stops
         if line_stops:
             lines_out[i] = line_stops_lower / line_stops
-        if k:
-            rep_out[i] = _top_share(hashes[:k], top)
+        if k:  # the words' numbers serve both repetition and cohesion
+            ids, distinct = _word_ids(hashes[:k])
+            rep_out[i] = _top_share(ids, distinct, top)
+            if cohesion:
+                by_line[i] = _cohesion(ids, distinct, line_ends, n_line_ends, min_units, far_from, far_to)
+                by_sentence[i] = _cohesion(ids, distinct, sentence_ends, n_sentence_ends, min_units, far_from,
+                                           far_to)
         if not line_start:  # the last line, without a newline after it
             n_lines += 1
             n_short += last_visible - first_visible < short_line
         if n_lines:
             short_out[i] = n_short / n_lines
-        if cohesion:
-            ids, distinct = _word_ids(hashes[:k])
-            by_line[i] = _cohesion(ids, distinct, line_ends, n_line_ends, min_units, far_from, far_to)
-            by_sentence[i] = _cohesion(ids, distinct, sentence_ends, n_sentence_ends, min_units, far_from, far_to)
     return words_out, lines_out, rep_out, short_out, by_line, by_sentence
 
 
