@@ -19,16 +19,16 @@ followed by a lower-case word or line) and a few words repeated over and over (k
 the share of short lines (menus, link lists, footers), and over the whole document brackets closed
 before they were opened (lines out of order in code and LaTeX) or left open at the end (a file cut off),
 and over the first 8 KiB, how much more neighbouring sentences share words than sentences a few apart
-(cohesion: sentences or lines in random order share no more); these carry over to sources the fastText model never saw,
-since they measure the text's order and shape, not its vocabulary. The products of pairs of signals let
-the combiner weigh one signal by another (shuffled lines count where the vocabulary looks clean); it
-stays a closed-form fit. ``w`` is fitted by ridge least squares on *out-of-source* grade probabilities:
-each training example scored by a fastText model trained without its source (five folds of whole
-sources), so ``w`` says how far the model's vocabulary can be trusted on a source it never saw, and how
-much the structural signals must carry (fitted on unseen documents of *seen* sources, as before, it
-trusted the vocabulary too much, and new sources scored lower than training ones); the ridge penalty is
-the one that ranks a training source left out of the fit best. ``w`` is stored next to the model
-(``quality-<type>.json``). ``quality_tier`` is the score rounded to an integer (0-5);
+(cohesion: sentences or lines in random order share no more); these carry over to sources the fastText
+model never saw, since they measure the text's order and shape, not its vocabulary. The products of
+pairs of signals let the combiner weigh one signal by another (shuffled lines count where the vocabulary
+looks clean); it stays a closed-form fit. ``w`` is fitted by ridge least squares on *out-of-source*
+grade probabilities: each training example scored by a fastText model trained without its source (five
+folds of whole sources), so ``w`` says how far the model's vocabulary can be trusted on a source it
+never saw, and how much the structural signals must carry (fitted on unseen documents of *seen* sources,
+as before, it trusted the vocabulary too much, and new sources scored lower than training ones); the
+ridge penalty is the one that ranks a training source left out of the fit best. ``w`` is stored next to
+the model (``quality-<type>.json``). ``quality_tier`` is the score rounded to an integer (0-5);
 schedules and ``refilter`` select by tier. The keep decision is ``quality_reject_reasons``, per
 domain.
 """
@@ -224,7 +224,7 @@ def _cohesion(ids: np.ndarray, distinct: int, ends: np.ndarray, n_ends: int, min
             n_units += 1
             starts[n_units] = k
             begin = end
-    if n_units < min_units:
+    if n_units < max(min_units, 2):  # a pair of neighbours at least
         return 0.0
     mark = np.full(distinct, -1, np.int64)
     near = 0.0
