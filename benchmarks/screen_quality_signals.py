@@ -11,9 +11,9 @@ fitted on every source, over out-of-source probabilities), which shows where the
 ranking fails (for continuous prose, injected boilerplate scores like the intact text).
 
 Variants:
-- ``shipped``: the fourteen signals every quality model reads (grade probabilities, structure, order,
-  brackets), without the two cohesion signals the prose model reads since stop 40 (for ``--type
-  prose`` this is not the shipped prose combiner but the one before it);
+- ``shipped``: the fourteen signals every quality model read until stop 40 (grade probabilities,
+  structure, order, brackets), without the two cohesion signals the shipped combiners read since then
+  (so this row is the combiner before stop 40, not the shipped one);
 - ``clean-main`` (E12, stop 39, not shipped): "ends cleanly" read on the last line of more than
   ``SHORT_LINE_BYTES`` visible bytes instead of the document's last visible byte (trailing footers no
   longer look like a cut);
