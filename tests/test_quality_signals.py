@@ -120,9 +120,9 @@ def test_bracket_signals_separate_code_from_its_shuffled_and_cut_versions():
 
 
 def reference_cohesion(text: str, by_line: bool, max_bytes: int = 8192) -> float:
-    """The cohesion signals of :func:`order_signals` in plain Python, from its docstring: units cut at sentence ends (and at
-    line ends when ``by_line``), each a set of case-folded words over 3 bytes; adjacent overlap minus
-    the overlap of units 3 to 6 apart."""
+    """The cohesion signals of :func:`order_signals` in plain Python, from its docstring: units cut at
+    sentence ends (and at line ends when ``by_line``), each a set of case-folded words over 3 bytes;
+    adjacent overlap minus the overlap of units 3 to 6 apart."""
     data = text.encode()[:max_bytes].decode("latin-1")  # one char per byte, like the kernel
     units: list[set[str]] = []
     unit: set[str] = set()
