@@ -11,9 +11,9 @@ fitted on every source, over out-of-source probabilities), which shows where the
 ranking fails (for continuous prose, injected boilerplate scores like the intact text).
 
 Variants:
-- ``shipped``: the fourteen signals every quality model read until stop 40 (grade probabilities,
+- ``fourteen``: the fourteen signals every quality model read until stop 40 (grade probabilities,
   structure, order, brackets), without the two cohesion signals the shipped combiners read since then
-  (so this row is the combiner before stop 40, not the shipped one);
+  (the row called ``shipped`` at stop 39);
 - ``clean-main`` (E12, stop 39, not shipped): "ends cleanly" read on the last line of more than
   ``SHORT_LINE_BYTES`` visible bytes instead of the document's last visible byte (trailing footers no
   longer look like a cut);
@@ -41,8 +41,8 @@ from scripts.train_default_classifiers import (QUALITY_CONFIG, QUALITY_FOLDS, ch
                                                source_kinds, training_tables)
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.quality import (GRADES, SHORT_LINE_BYTES, document_brackets,  # noqa: E402
-                                              document_cohesion, document_order, document_structure,
-                                              quadratic_features, quality_features)
+                                              document_order_cohesion, document_structure, quadratic_features,
+                                              quality_features)
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows  # noqa: E402
 
 CLOSING = frozenset('.!?"\')]}>;`')
@@ -62,11 +62,13 @@ def clean_main(text: str) -> float:
     return float(bool(visible) and visible[-1] in CLOSING)
 
 
-def shipped_features(cache: Path | None, qtype: str = "prose"
-                     ) -> tuple[np.ndarray, list[str], np.ndarray, list[str], dict[str, str]]:
-    """``(grades, groups, quality_features, texts, source kinds)`` of the ``qtype`` model's training
-    examples, with out-of-source grade probabilities (read from ``cache`` when it exists and was written
-    for ``qtype``, written to it otherwise)."""
+def base_features(cache: Path | None, qtype: str = "prose"
+                  ) -> tuple[np.ndarray, list[str], np.ndarray, tuple[np.ndarray, np.ndarray], list[str],
+                             dict[str, str]]:
+    """``(grades, groups, quality_features, cohesion, texts, source kinds)`` of the ``qtype`` model's
+    training examples: the fourteen signals (out-of-source grade probabilities, read from ``cache``
+    when it exists and was written for ``qtype``, written to it otherwise) and, apart, the two
+    cohesion signals (the same pass as the order signals)."""
     topical, junk = training_tables()
     examples = quality_examples(topical, qtype, exclude=QUALITY_EXCLUDE, junk=junk)
     grades = np.array([g for g, _, _ in examples])
@@ -88,8 +90,9 @@ def shipped_features(cache: Path | None, qtype: str = "prose"
             np.savez(cache, probs=probs, qtype=qtype)
     arr = pa.array(texts, pa.large_string())
     dup, clean = document_structure(arr)
-    features = quality_features(probs, dup, clean, document_order(arr), document_brackets(arr))
-    return grades, groups, features, texts, source_kinds(topical, junk)
+    order, cohesion = document_order_cohesion(arr)
+    features = quality_features(probs, dup, clean, order, document_brackets(arr))
+    return grades, groups, features, cohesion, texts, source_kinds(topical, junk)
 
 
 def per_grade(scores: np.ndarray, grades: np.ndarray, groups: list[str], kinds: dict[str, str]) -> None:
@@ -110,16 +113,15 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="keep the out-of-source grade probabilities here (.npz)")
     parser.add_argument("--per-grade", action="store_true", help="also print each source's mean score per grade")
     args = parser.parse_args()
-    grades, groups, shipped, texts, kinds = shipped_features(args.cache, args.qtype)
+    grades, groups, fourteen, (by_line, by_sentence), texts, kinds = base_features(args.cache, args.qtype)
     main_clean = np.array([clean_main(t) for t in texts])
-    replaced = shipped.copy()
+    replaced = fourteen.copy()
     replaced[:, CLEAN_COLUMN] = main_clean
-    by_line, by_sentence = document_cohesion(pa.array(texts, pa.large_string()))
 
     def added(*columns: np.ndarray) -> np.ndarray:
-        return np.column_stack([shipped[:, :-1], *columns, shipped[:, -1]])
+        return np.column_stack([fourteen[:, :-1], *columns, fourteen[:, -1]])
 
-    variants = {"shipped": shipped, "clean-main": replaced, "both": added(main_clean),
+    variants = {"fourteen": fourteen, "clean-main": replaced, "both": added(main_clean),
                 "cohesion-line": added(by_line), "cohesion-sentence": added(by_sentence),
                 "cohesion": added(by_line, by_sentence)}
     print(f"{'variant':<18} {'ridge':>7} {'LOSO':>7} {'out-of-source':>14}")
@@ -128,7 +130,7 @@ def main() -> None:
         alpha, table = choose_alpha(grades, wide, groups)
         fitted = np.clip(wide @ fit_combiner(grades, wide, alpha), 0, 5)
         print(f"{name:<18} {alpha:>7g} {table[f'{alpha:g}']:>7.4f} {spearman(fitted, grades):>14.4f}")
-        if args.per_grade and name in ("shipped", "cohesion"):
+        if args.per_grade and name in ("fourteen", "cohesion"):
             per_grade(fitted, grades, groups, kinds)
 
 

@@ -43,8 +43,8 @@ from scripts.labeldata.training_sets import (  # noqa: E402
     DOMAIN_TRAIN_CONFIG, QUALITY_EXCLUDE, domain_examples, quality_examples)
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.models import MODELS_DIR, SHIPPED_MODELS  # noqa: E402
-from midtrain.curation.labels.quality import (GRADES, document_brackets, document_cohesion,  # noqa: E402
-                                              document_order, document_structure, grade_probabilities,
+from midtrain.curation.labels.quality import (GRADES, document_brackets, document_order,  # noqa: E402
+                                              document_order_cohesion, document_structure, grade_probabilities,
                                               quadratic_features, quality_features)
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows  # noqa: E402
 from midtrain.curation.labels.training import TrainConfig, train_classifier  # noqa: E402
@@ -244,9 +244,8 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
         train_classifier([f"g{g}" for g in grades], [t for _, t, _ in examples], model, config,
                          groups=sources.tolist())
     dup, clean = document_structure(texts)
-    cohesion = document_cohesion(texts) if qtype in COHESION_TYPES else ()
-    features = quadratic_features(quality_features(probs, dup, clean, document_order(texts),
-                                                   document_brackets(texts), cohesion))
+    order, cohesion = document_order_cohesion(texts) if qtype in COHESION_TYPES else (document_order(texts), ())
+    features = quadratic_features(quality_features(probs, dup, clean, order, document_brackets(texts), cohesion))
     alpha, cv = choose_alpha(grades, features, groups)
     coef = fit_combiner(grades, features, alpha)
     fitted = np.clip(features @ coef, 0, 5)
