@@ -264,6 +264,25 @@ def part_speed(table: pa.Table, docs: int, repeats: int, code_language_models: l
             print(f"{name:<62} {len(base) / t_labels:>11,.0f} {t_labels / len(base) * 1e6:>8,.0f} {share:>7.1%}")
             out[model if words else f"{model}-no-word-model"] = {"labels_docs_per_s": len(base) / t_labels,
                                                                   "share": share}
+    # the same labeller with fastText's own C++ prediction instead of fasttext_predict's kernel (equal scores)
+    from midtrain.curation.labels.models import SHIPPED_MODELS, load_classifier
+
+    classifiers = [load_classifier(name) for name in SHIPPED_MODELS]
+    native = [c.weights for c in classifiers]
+    labels = [LanguageID(), DomainLabeller({"code_language_model": code_language_models[0], **LABEL_SETTINGS}),
+              QualityScorer()]
+    for c in classifiers:
+        c.weights = None
+    try:
+        run(labels, base[:50])
+        t_cpp = statistics.median(run(labels, base) for _ in range(repeats))
+    finally:
+        for c, w in zip(classifiers, native):
+            c.weights = w
+    share = t_cpp / (t_cpp + t_rest)
+    name = f"  the same ({code_language_models[0]}), fastText's own prediction"
+    print(f"{name:<62} {len(base) / t_cpp:>11,.0f} {t_cpp / len(base) * 1e6:>8,.0f} {share:>7.1%}")
+    out["fasttext_cpp"] = {"labels_docs_per_s": len(base) / t_cpp, "share": share}
     print("share: labelling + quality scoring, of the time per document (reading and writing excluded)")
     if profile:  # where the first model's labeller spends its time, by function (its own time)
         import cProfile

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from midtrain.curation.labels import fasttext_predict
+from midtrain.curation.labels.fasttext_predict import read_weights
 from midtrain.errors import ConfigError
 
 MODELS_DIR = Path(__file__).parent / "models"
@@ -56,9 +58,13 @@ class Predictions:
 
 
 class FastTextClassifier:
-    """A loaded fastText supervised model; ``predict`` takes the whole batch to fastText's C++ loop."""
+    """A loaded fastText supervised model; ``predict`` takes the whole batch to one compiled loop.
 
-    def __init__(self, ref: str | os.PathLike):
+    That loop is ``fasttext_predict``'s numba kernel on the model file's weights (equal scores, faster)
+    when the file is one it reads (softmax or hierarchical softmax, output not quantized), else fastText's
+    own C++ prediction. ``native=False`` always uses fastText's."""
+
+    def __init__(self, ref: str | os.PathLike, native: bool = True):
         import fasttext  # heavy; imported only when a model is actually used
 
         self.path = model_path(ref)
@@ -68,6 +74,14 @@ class FastTextClassifier:
             raise ConfigError(f"{self.path}: not a fastText model ({exc})") from exc
         self.labels = tuple(lab[len(LABEL_PREFIX):] if lab.startswith(LABEL_PREFIX) else lab
                             for lab in self.model.get_labels())
+        self.weights = None
+        if native:
+            try:
+                self.weights = read_weights(self.path)
+            except ValueError:
+                self.weights = None
+            if self.weights is not None and self.weights.labels != self.labels:
+                raise ConfigError(f"{self.path}: labels read from the file differ from fastText's")
 
     def predict(self, lines: list[str]) -> Predictions:
         """Top-1 label and probability for each single-line string (no ``\\n`` inside)."""
@@ -78,6 +92,10 @@ class FastTextClassifier:
         where the model has fewer labels)."""
         if not lines:
             return [Predictions(np.zeros(0, object), np.zeros(0, np.float32)) for _ in range(k)]
+        if self.weights is not None:
+            best, scores = fasttext_predict.predict_ranked(self.weights, lines, k)
+            names = np.array(self.labels + ("",), dtype=object)
+            return [Predictions(names[best[:, r]], np.clip(scores[:, r], 0.0, 1.0)) for r in range(k)]
         all_labels, all_probs = self.model.f.multilinePredict([line + "\n" for line in lines], k, 0.0, "replace")
         out = []
         for r in range(k):
@@ -105,6 +123,9 @@ class FastTextClassifier:
         out = np.zeros((len(lines), k), np.float64)
         if not lines:
             return out, self.labels
+        if self.weights is not None and self.weights.loss == fasttext_predict.LOSS_SOFTMAX:
+            scores, _ = fasttext_predict.predict_all(self.weights, lines)
+            return np.clip(scores.astype(np.float64), 0.0, 1.0), self.labels
         all_labels, all_probs = self.model.f.multilinePredict([line + "\n" for line in lines], k, 0.0, "replace")
         if all(len(labs) == k for labs in all_labels):  # every label on every row: map them in numpy
             names = np.array([LABEL_PREFIX + lab for lab in self.labels])

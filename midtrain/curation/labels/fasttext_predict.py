@@ -1,0 +1,683 @@
+"""fastText's supervised prediction in numba, read from the model file: the same labels and scores, faster.
+
+Why: labelling predicts with fastText models six times per document's windows (language, domain, code
+language, a quality model), about 130 µs of the ~360 µs labelling costs per document. fastText's binding
+builds a ``std::string``, a ``stringstream`` and an n-gram string per character n-gram and a Python list
+per result; here the batch's UTF-8 bytes go through one numba kernel. Measured on the 3,000-document
+speed set (``benchmarks/bench_labels.py --parts speed``, both ways in one run): labelling 389-395 ->
+357-358 µs per document.
+
+``read_weights`` parses the model file once: the dictionary, the input matrix (dense, or
+product-quantized and kept as codes: 8 bytes a row for lid.176 rather than 64, so rows stay in cache),
+the kept-bucket table of a pruned model, and each known word's rows (itself, then its character
+n-grams), as fastText precomputes them.
+
+It reproduces ``FastText::predictLine`` step by step, so the labels and scores equal fastText's
+(``tests/test_fasttext_predict.py`` compares them on real and generated lines):
+
+- tokens: bytes split on fastText's seven separators, then the end-of-sentence token ``</s>`` (the
+  binding appends a newline); a literal ``</s>`` ends the line, as fastText's reader stops there; an
+  unknown token starting with ``__label__`` is skipped;
+- input rows: a known word's row; with ``maxn > 0`` each character n-gram of ``<word>`` (``minn`` to
+  ``maxn`` characters, not a lone boundary character), hashed (32-bit FNV-1a over signed chars) into
+  ``bucket``; then the word n-grams of the token hashes (``h * 116049371 + next``, in 64 bits); a pruned
+  (quantized) model maps each bucket through its kept-bucket table or drops it;
+- the hidden vector: the rows summed in that order in float32, times ``float(1 / count)``; a line
+  without rows gets no prediction (fastText returns none; callers see label ``""``, score 0);
+- softmax: float32 dot products, ``exp(x - max)`` summed, divided; hierarchical softmax (lid.176): the
+  Huffman tree of the label counts, searched depth first with fastText's pruning;
+- the score returned: ``exp(log(p + 1e-5))``, as the binding returns it.
+
+A quantized *output* matrix (``-qout``) is not read: ``read_weights`` raises ``ValueError`` and the caller
+keeps fastText's own prediction.
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+import pyarrow as pa
+
+from midtrain.curation.labels.text_windows import string_buffers
+
+FASTTEXT_MAGIC = 793712314
+FASTTEXT_VERSION = 12
+LOSS_HS, LOSS_SOFTMAX = 1, 3
+MODEL_SUPERVISED = 3
+EOS = b"</s>"
+LABEL_PREFIX = b"__label__"
+_KSUB = 256  # centroids per sub-quantizer (fastText's ProductQuantizer.ksub_)
+
+
+@dataclass(frozen=True)
+class FastTextWeights:
+    """What prediction needs from a supervised fastText model file (``read_weights``)."""
+
+    dim: int
+    minn: int
+    maxn: int
+    word_ngrams: int
+    bucket: int
+    loss: int                # LOSS_HS or LOSS_SOFTMAX
+    nwords: int
+    labels: tuple[str, ...]  # without the __label__ prefix, in the model's order
+    word_data: np.ndarray    # uint8: the words' bytes, concatenated
+    word_offsets: np.ndarray  # int64, nwords + 1
+    slots: np.ndarray        # int64 (slots, 2) open-addressing table: [fastText hash of a word, its id]
+    prune_mode: int          # -1: not pruned, 0: every bucket dropped, 1: mapped through ``prune``
+    prune: np.ndarray        # int64 (slots, 2) open-addressing table: [kept bucket, its row after nwords]
+    sub_offsets: np.ndarray  # int64 (nwords + 1,): ``sub_rows[sub_offsets[w]:sub_offsets[w + 1]]`` ...
+    sub_rows: np.ndarray     # int32: ... the rows of word w and its character n-grams (getSubwords)
+    input: tuple             # the input matrix as ``_add_row`` reads it (``_Reader.quantized``; dense: rows first)
+    output: np.ndarray       # float32 (labels, dim); hierarchical softmax: row ``node - labels`` per inner node
+    tree_left: np.ndarray    # int32 (2 * labels - 1,): hierarchical softmax children, -1 at leaves
+    tree_right: np.ndarray
+    eos_id: int              # the id of ``</s>`` (-1 if the model does not know it)
+    eos_hash: int
+
+
+class _Reader:
+    def __init__(self, raw: bytes, path: Path):
+        self.raw, self.pos, self.path = raw, 0, path
+
+    def take(self, fmt: str) -> tuple:
+        size = struct.calcsize(fmt)
+        if self.pos + size > len(self.raw):
+            raise ValueError(f"{self.path}: truncated fastText model (at byte {self.pos})")
+        out = struct.unpack_from(fmt, self.raw, self.pos)
+        self.pos += size
+        return out
+
+    def array(self, dtype: type, count: int) -> np.ndarray:
+        size = np.dtype(dtype).itemsize * count
+        if self.pos + size > len(self.raw):
+            raise ValueError(f"{self.path}: truncated fastText model (at byte {self.pos})")
+        out = np.frombuffer(self.raw, dtype, count, self.pos)
+        self.pos += size
+        return out
+
+    def centroids(self) -> tuple[int, int, int, int, np.ndarray]:
+        dim, nsubq, dsub, lastdsub = self.take("<4i")
+        return dim, nsubq, dsub, lastdsub, self.array(np.float32, dim * _KSUB)
+
+    def dense(self) -> np.ndarray:
+        """A dense matrix, float32 rows."""
+        m, n = self.take("<qq")
+        return self.array(np.float32, m * n).reshape(m, n)
+
+    def quantized(self) -> tuple:
+        """A product-quantized matrix as ``_add_row`` reads it: ``(empty rows, codes (m, nsubq), centroids
+        (nsubq, 256, dsub), norms (m,), dsub, lastdsub)``; the norms are 1 without ``-qnorm``."""
+        qnorm, m, n, codesize = self.take("<?qqi")
+        codes = self.array(np.uint8, codesize).reshape(m, -1)
+        dim, nsubq, dsub, lastdsub, cents = self.centroids()
+        if dim != n or codes.shape[1] != nsubq:
+            raise ValueError(f"{self.path}: quantized matrix of {n} columns with a {dim}-dim quantizer")
+        table = np.zeros((nsubq, _KSUB, dsub), np.float32)
+        for q in range(nsubq):
+            width = lastdsub if q == nsubq - 1 else dsub
+            table[q, :, :width] = cents[q * _KSUB * dsub:q * _KSUB * dsub + _KSUB * width].reshape(_KSUB, width)
+        norms = np.ones(m, np.float32)
+        if qnorm:
+            norm_codes = self.array(np.uint8, m)
+            norms = self.centroids()[4][norm_codes].astype(np.float32)
+        return np.zeros((0, n), np.float32), np.ascontiguousarray(codes), table, norms, dsub, lastdsub
+
+
+def _huffman(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``HierarchicalSoftmaxLoss::buildTree``: children of each node (labels are nodes ``0..n-1``, sorted by
+    count, largest first; the root is ``2n - 2``)."""
+    n = len(counts)
+    count = np.full(2 * n - 1, 10**15, np.int64)
+    count[:n] = counts
+    left = np.full(2 * n - 1, -1, np.int32)
+    right = np.full(2 * n - 1, -1, np.int32)
+    leaf, node = n - 1, n
+    for i in range(n, 2 * n - 1):
+        mini = [0, 0]
+        for j in range(2):
+            if leaf >= 0 and count[leaf] < count[node]:
+                mini[j], leaf = leaf, leaf - 1
+            else:
+                mini[j], node = node, node + 1
+        left[i], right[i] = mini
+        count[i] = count[mini[0]] + count[mini[1]]
+    return left, right
+
+
+def fasttext_hash(word: bytes) -> int:
+    """fastText's ``Dictionary::hash``: 32-bit FNV-1a over the bytes read as signed chars."""
+    h = 2166136261
+    for b in word:
+        h = ((h ^ (b if b < 128 else b | 0xFFFFFF00)) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+@functools.lru_cache(maxsize=16)
+def read_weights(path: str | Path) -> FastTextWeights:
+    """Parse a supervised fastText model file (``.bin`` or quantized ``.ftz``). ``ValueError`` when it is not
+    one this module predicts exactly (unsupervised, a loss other than softmax or hierarchical softmax, a
+    quantized output matrix); the message names the file."""
+    path = Path(path)
+    r = _Reader(path.read_bytes(), path)
+    magic, version = r.take("<ii")
+    if magic != FASTTEXT_MAGIC or version not in (11, FASTTEXT_VERSION):
+        raise ValueError(f"{path}: not a fastText model (magic {magic}, version {version})")
+    dim, _ws, _epoch, _min_count, _neg, word_ngrams, loss, model, bucket, minn, maxn, _lr_rate, _t = r.take("<12id")
+    if model != MODEL_SUPERVISED:
+        raise ValueError(f"{path}: not a supervised model")
+    if loss not in (LOSS_HS, LOSS_SOFTMAX):
+        raise ValueError(f"{path}: loss {loss} (only softmax and hierarchical softmax are predicted here)")
+    if version == 11:
+        maxn = 0
+    size, nwords, nlabels, _ntokens, prune_size = r.take("<iiiqq")
+    words, counts = [], []
+    for _ in range(size):
+        end = r.raw.find(b"\0", r.pos)
+        if end < 0:
+            raise ValueError(f"{path}: truncated fastText model (in word {len(words)} of {size})")
+        words.append(r.raw[r.pos:end])
+        r.pos = end + 1
+        count, _kind = r.take("<qb")
+        counts.append(count)
+    pairs = r.array(np.int32, 2 * max(prune_size, 0)).reshape(-1, 2)
+    quant_input, = r.take("<?")
+    if quant_input:
+        inp = r.quantized()
+    else:
+        rows = r.dense()
+        inp = (rows, np.zeros((0, 1), np.uint8), np.zeros((1, _KSUB, 1), np.float32), np.ones(0, np.float32), 1, 1)
+    qout, = r.take("<?")
+    if quant_input and qout:
+        raise ValueError(f"{path}: quantized output matrix (-qout) is not read here")
+    out = r.dense()
+    if prune_size < 0:
+        prune_mode, prune = -1, np.full((1, 2), -1, np.int64)
+    elif prune_size == 0:
+        prune_mode, prune = 0, np.full((1, 2), -1, np.int64)
+    else:
+        prune_mode, prune = 1, _build_slots(pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64))
+    hashes = np.array([fasttext_hash(w) for w in words[:nwords]], np.int64)
+    lengths = np.array([len(w) for w in words[:nwords]], np.int64)
+    offsets = np.zeros(nwords + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    word_data = np.frombuffer(b"".join(words[:nwords]) or b"\0", np.uint8)
+    slots = _build_slots(hashes, np.arange(nwords, dtype=np.int64))
+    sub_offsets, sub_rows = _subword_table(word_data, offsets, nwords, minn, maxn, bucket, prune_mode, prune)
+    if loss == LOSS_HS:
+        left, right = _huffman(np.array(counts[nwords:], np.int64))
+    else:
+        left = right = np.zeros(0, np.int32)
+    eos_hash = fasttext_hash(EOS)
+    eos_id = _find_word(word_data, offsets, slots, np.frombuffer(EOS, np.uint8), 0, len(EOS), eos_hash)
+    labels = tuple(w.decode("utf-8", "replace").removeprefix(LABEL_PREFIX.decode()) for w in words[nwords:])
+    if inp[0].shape[1] != dim or out.shape[1] != dim or len(labels) != nlabels:
+        raise ValueError(f"{path}: matrix shapes {inp.shape}, {out.shape} do not match dim {dim}, {nlabels} labels")
+    return FastTextWeights(dim, minn, maxn, word_ngrams, bucket, loss, nwords, labels, word_data, offsets,
+                           slots, prune_mode, prune, sub_offsets, sub_rows, inp,
+                           np.ascontiguousarray(out), left,
+                           right, int(eos_id), eos_hash)
+
+
+@numba.njit(cache=True)
+def _build_slots(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """An open-addressing table ``(slots, 2)`` of ``[key, value]`` rows (key -1: empty; keys >= 0), at least
+    twice as many slots as keys, a power of two: a probe reads key and value from one cache line."""
+    size = 1
+    while size < 2 * len(keys) + 1:
+        size *= 2
+    slots = np.full((size, 2), -1, np.int64)
+    mask = size - 1
+    for k in range(len(keys)):
+        s = _mix(keys[k]) & mask
+        while slots[s, 0] != -1:
+            s = (s + 1) & mask
+        slots[s, 0] = keys[k]
+        slots[s, 1] = values[k]
+    return slots
+
+
+@numba.njit(cache=True, inline="always")
+def _mix(key: int) -> int:
+    """Spread a key over the table (bucket ids are small consecutive-ish numbers)."""
+    return np.int64((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32))
+
+
+@numba.njit(cache=True, inline="always")
+def _lookup(slots: np.ndarray, key: int) -> int:
+    """The value stored for ``key`` (``_build_slots``), -1 if absent."""
+    mask = len(slots) - 1
+    s = _mix(key) & mask
+    while slots[s, 0] != -1:
+        if slots[s, 0] == key:
+            return slots[s, 1]
+        s = (s + 1) & mask
+    return -1
+
+
+@numba.njit(cache=True, inline="always")
+def _step(h: np.uint64, c: np.uint8) -> np.uint64:
+    """One byte of fastText's hash (the byte read as a signed char, so >= 0x80 sign-extends)."""
+    x = np.uint64(c)
+    if c >= 128:
+        x |= np.uint64(0xFFFFFF00)
+    return ((h ^ x) * np.uint64(16777619)) & np.uint64(0xFFFFFFFF)
+
+
+@numba.njit(cache=True)
+def _find_word(word_data: np.ndarray, word_offsets: np.ndarray, slots: np.ndarray, data: np.ndarray, lo: int,
+               hi: int, h: int) -> int:
+    """The id of the word ``data[lo:hi]`` whose hash is ``h``, -1 if the model does not know it."""
+    mask = len(slots) - 1
+    s = _mix(h) & mask
+    while slots[s, 0] != -1:
+        k = slots[s, 1]
+        if slots[s, 0] == h and word_offsets[k + 1] - word_offsets[k] == hi - lo:
+            same = True
+            base = word_offsets[k]
+            for j in range(hi - lo):
+                if word_data[base + j] != data[lo + j]:
+                    same = False
+                    break
+            if same:
+                return k
+        s = (s + 1) & mask
+    return -1
+
+
+@numba.njit(cache=True, inline="always")
+def _is_sep(c: np.uint8) -> bool:
+    return c == 32 or c == 10 or c == 13 or c == 9 or c == 11 or c == 12 or c == 0
+
+
+@numba.njit(cache=True, inline="always")
+def _bucket_row(nwords: int, bucket_id: int, prune_mode: int, prune: np.ndarray) -> int:
+    """``Dictionary::pushHash``: the input row of a hashed bucket, -1 when a pruned model dropped it."""
+    if prune_mode == 0 or bucket_id < 0:
+        return -1
+    if prune_mode == 1:
+        kept = _lookup(prune, bucket_id)
+        return -1 if kept < 0 else nwords + kept
+    return nwords + bucket_id
+
+
+@numba.njit(cache=True, inline="always")
+def _wrapped(data: np.ndarray, s: int, e: int, p: int) -> np.uint8:
+    """Byte ``p`` of ``<`` + ``data[s:e]`` + ``>``."""
+    if p == 0:
+        return np.uint8(60)
+    if p == e - s + 1:
+        return np.uint8(62)
+    return data[s + p - 1]
+
+
+@numba.njit(cache=True)
+def _subwords(data: np.ndarray, s: int, e: int, minn: int, maxn: int, bucket: int, nwords: int, prune_mode: int,
+              prune: np.ndarray, out: np.ndarray, pos: int) -> int:
+    """``Dictionary::computeSubwords`` of ``<token>``: each kept n-gram's row written at ``out[pos:]``; the
+    new end. At most ``(e - s + 2) * maxn`` rows."""
+    size = e - s + 2
+    for i in range(size):
+        if (_wrapped(data, s, e, i) & 0xC0) == 0x80:
+            continue
+        h = np.uint64(2166136261)
+        j = i
+        n = 1
+        while j < size and n <= maxn:
+            h = _step(h, _wrapped(data, s, e, j))
+            j += 1
+            while j < size and (_wrapped(data, s, e, j) & 0xC0) == 0x80:
+                h = _step(h, _wrapped(data, s, e, j))
+                j += 1
+            if n >= minn and not (n == 1 and (i == 0 or j == size)):
+                row = _bucket_row(nwords, np.int64(h % np.uint64(bucket)), prune_mode, prune)
+                if row >= 0:
+                    out[pos] = row
+                    pos += 1
+            n += 1
+    return pos
+
+
+@numba.njit(cache=True)
+def _subword_table(word_data: np.ndarray, offsets: np.ndarray, nwords: int, minn: int, maxn: int, bucket: int,
+                   prune_mode: int, prune: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Dictionary::initNgrams``: each known word's rows, itself first, then (``maxn > 0``, not ``</s>``)
+    its character n-grams."""
+    bound = nwords + max(maxn, 0) * (len(word_data) + 2 * nwords)
+    rows = np.empty(bound, np.int32)
+    sub_offsets = np.zeros(nwords + 1, np.int64)
+    pos = 0
+    for w in range(nwords):
+        s, e = offsets[w], offsets[w + 1]
+        rows[pos] = w
+        pos += 1
+        eos = e - s == 4 and word_data[s] == 60 and word_data[s + 1] == 47 and word_data[s + 2] == 115 \
+            and word_data[s + 3] == 62
+        if maxn > 0 and not eos:
+            pos = _subwords(word_data, s, e, minn, maxn, bucket, nwords, prune_mode, prune, rows, pos)
+        sub_offsets[w + 1] = pos
+    return sub_offsets, rows[:pos].copy()
+
+
+@numba.njit(cache=True)
+def _average_rows(acc: np.ndarray, rows: np.ndarray, codes: np.ndarray, cents: np.ndarray, norms: np.ndarray,
+                  dsub: int, lastdsub: int, ids: np.ndarray, count: int) -> None:
+    """``averageRowsToVector``: ``acc`` = the input rows ``ids[:count]`` summed in order, in float32, times
+    ``float(1 / count)``. Dense rows are added as they are; a quantized row as ``QuantMatrix`` adds it
+    (``norm * centroid`` per value, each product rounded to float32). Quantized rows stay codes: 8 bytes a
+    row for lid.176 rather than 64, so a batch's rows stay in cache."""
+    acc[:] = 0.0
+    if codes.shape[0] == 0:
+        for t in range(count):
+            r = ids[t]
+            for d in range(acc.shape[0]):
+                acc[d] += rows[r, d]
+    else:
+        nsubq = codes.shape[1]
+        for t in range(count):
+            r = ids[t]
+            a = norms[r]
+            for q in range(nsubq):
+                k = codes[r, q]
+                width = lastdsub if q == nsubq - 1 else dsub
+                base = q * dsub
+                for n in range(width):
+                    acc[base + n] += a * cents[q, k, n]
+    scale = np.float32(1.0 / count)
+    for d in range(acc.shape[0]):
+        acc[d] *= scale
+
+
+@numba.njit(cache=True)
+def _line_rows(data: np.ndarray, lo: int, hi: int, ids: np.ndarray, hashes: np.ndarray, nwords: int, minn: int,
+               maxn: int, word_ngrams: int, bucket: int, prune_mode: int, prune: np.ndarray,
+               word_data: np.ndarray,
+               word_offsets: np.ndarray, slots: np.ndarray, sub_offsets: np.ndarray, sub_rows: np.ndarray,
+               eos_id: int, eos_hash: int) -> int:
+    """``Dictionary::getLine`` of the line ``data[lo:hi]`` + newline: its input rows written to ``ids`` in
+    fastText's order (``_ids_bound`` of room); their number. ``hashes`` needs room for the tokens."""
+    count = 0
+    ntok = 0
+    j = lo
+    eos = False
+    while not eos:
+        while j < hi and _is_sep(data[j]):
+            j += 1
+        if j >= hi:  # the newline the binding appends: the end-of-sentence token
+            if eos_id >= 0:
+                for t in range(sub_offsets[eos_id], sub_offsets[eos_id + 1]):
+                    ids[count] = sub_rows[t]
+                    count += 1
+            hashes[ntok] = eos_hash
+            ntok += 1
+            break
+        s = j
+        h = np.uint64(2166136261)
+        while j < hi and not _is_sep(data[j]):
+            h = _step(h, data[j])
+            j += 1
+        hv = np.int64(h)
+        wid = _find_word(word_data, word_offsets, slots, data, s, j, hv)
+        if wid >= nwords:
+            continue  # a label token
+        if wid < 0 and j - s >= 9 and data[s] == 95 and data[s + 1] == 95 and data[s + 2] == 108 \
+                and data[s + 3] == 97 and data[s + 4] == 98 and data[s + 5] == 101 and data[s + 6] == 108 \
+                and data[s + 7] == 95 and data[s + 8] == 95:
+            continue  # an unknown __label__ token
+        eos = j - s == 4 and data[s] == 60 and data[s + 1] == 47 and data[s + 2] == 115 and data[s + 3] == 62
+        if wid >= 0:
+            for t in range(sub_offsets[wid], sub_offsets[wid + 1]):
+                ids[count] = sub_rows[t]
+                count += 1
+        elif maxn > 0 and not eos:
+            count = _subwords(data, s, j, minn, maxn, bucket, nwords, prune_mode, prune, ids, count)
+        hashes[ntok] = hv
+        ntok += 1
+    for i in range(ntok):
+        hh = hashes[i]
+        h64 = np.uint64(hh - 4294967296 if hh >= 2147483648 else hh)
+        for k in range(i + 1, min(ntok, i + word_ngrams)):
+            nk = hashes[k]
+            h64 = h64 * np.uint64(116049371) + np.uint64(nk - 4294967296 if nk >= 2147483648 else nk)
+            row = _bucket_row(nwords, np.int64(h64 % np.uint64(bucket)), prune_mode, prune)
+            if row >= 0:
+                ids[count] = row
+                count += 1
+    return count
+
+
+@numba.njit(cache=True)
+def _ids_bound(offsets: np.ndarray, maxn: int, word_ngrams: int, most_sub: int) -> int:
+    """Room for one line's rows: per token its stored rows (at most ``most_sub``) or its n-grams (at most
+    ``(bytes + 2) * maxn``), the end-of-sentence token, and ``word_ngrams - 1`` word n-grams per token."""
+    most = 0
+    for i in range(len(offsets) - 1):
+        most = max(most, offsets[i + 1] - offsets[i])
+    tokens = most // 2 + 2
+    return tokens * (max(most_sub, 1) + max(word_ngrams, 1)) + (most + 2 * tokens) * max(maxn, 0) + 2
+
+
+@numba.njit(cache=True)
+def _most_sub(sub_offsets: np.ndarray) -> int:
+    most = 0
+    for w in range(len(sub_offsets) - 1):
+        most = max(most, sub_offsets[w + 1] - sub_offsets[w])
+    return most
+
+
+@numba.njit(cache=True, inline="always")
+def _std_log(x: np.float32) -> np.float32:
+    return np.float32(np.log(np.float64(x) + 1e-5))
+
+
+@numba.njit(cache=True)
+def _sift_up(hs: np.ndarray, hi: np.ndarray, hole: int, top: int, vs: np.float32, vi: int) -> None:
+    """libstdc++'s ``__push_heap`` with fastText's ``comparePairs`` (a greater score sorts first, so the
+    heap's front is its lowest score): the heap operations are copied step by step because they decide
+    the order of equal scores, and fastText's ranks keep it."""
+    parent = (hole - 1) // 2
+    while hole > top and hs[parent] > vs:
+        hs[hole] = hs[parent]
+        hi[hole] = hi[parent]
+        hole = parent
+        parent = (hole - 1) // 2
+    hs[hole] = vs
+    hi[hole] = vi
+
+
+@numba.njit(cache=True)
+def _pop_to(hs: np.ndarray, hi: np.ndarray, last: int) -> None:
+    """libstdc++'s ``__pop_heap``: the front moves to ``last``, ``[0, last)`` is a heap again
+    (``__adjust_heap``)."""
+    vs, vi = hs[last], hi[last]
+    hs[last] = hs[0]
+    hi[last] = hi[0]
+    hole = 0
+    second = 0
+    while second < (last - 1) // 2:
+        second = 2 * (second + 1)
+        if hs[second] > hs[second - 1]:
+            second -= 1
+        hs[hole] = hs[second]
+        hi[hole] = hi[second]
+        hole = second
+    if (last & 1) == 0 and second == (last - 2) // 2:
+        second = 2 * (second + 1)
+        hs[hole] = hs[second - 1]
+        hi[hole] = hi[second - 1]
+        hole = second - 1
+    _sift_up(hs, hi, hole, 0, vs, vi)
+
+
+@numba.njit(cache=True)
+def _heap_add(hs: np.ndarray, hi: np.ndarray, size: int, k: int, score: np.float32, index: int) -> int:
+    """fastText's ``push_back``, ``push_heap``, and ``pop_heap`` + ``pop_back`` past ``k``; the new size."""
+    hs[size] = score
+    hi[size] = index
+    _sift_up(hs, hi, size, 0, score, index)
+    size += 1
+    if size > k:
+        _pop_to(hs, hi, size - 1)
+        size -= 1
+    return size
+
+
+@numba.njit(cache=True)
+def _heap_sorted(hs: np.ndarray, hi: np.ndarray, size: int, best: np.ndarray, best_score: np.ndarray) -> None:
+    """``sort_heap``, then each entry's index and ``exp(score)`` (the binding's probability), best first."""
+    last = size
+    while last > 1:
+        last -= 1
+        _pop_to(hs, hi, last)
+    for r in range(size):
+        best[r] = hi[r]
+        best_score[r] = np.exp(hs[r])
+
+
+@numba.njit(cache=True)
+def _softmax_batch(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray, codes: np.ndarray, cents: np.ndarray,
+                   norms: np.ndarray, dsub: int,
+                   lastdsub: int, out_w: np.ndarray, nwords: int, minn: int, maxn: int, word_ngrams: int,
+                   bucket: int, prune_mode: int, prune: np.ndarray, word_data: np.ndarray,
+                   word_offsets: np.ndarray, slots: np.ndarray, sub_offsets: np.ndarray, sub_rows: np.ndarray,
+                   eos_id: int, eos_hash: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per line: every label's score (``exp(log(p + 1e-5))``, zeros without a prediction), whether it had
+    one, and ``Loss::findKBest``'s ``k`` best labels (-1 where fewer) with their scores."""
+    n = len(offsets) - 1
+    nl = out_w.shape[0]
+    scores = np.zeros((n, nl), np.float32)
+    valid = np.zeros(n, np.bool_)
+    best = np.full((n, k), -1, np.int64)
+    best_score = np.zeros((n, k), np.float32)
+    acc = np.zeros(out_w.shape[1], np.float32)
+    most = 1
+    for i in range(n):
+        most = max(most, offsets[i + 1] - offsets[i])
+    hashes = np.empty(most // 2 + 2, np.int64)
+    ids = np.empty(_ids_bound(offsets, maxn, word_ngrams, _most_sub(sub_offsets)), np.int64)
+    out = np.empty(nl, np.float32)
+    hs = np.empty(k + 1, np.float32)
+    hi = np.empty(k + 1, np.int64)
+    for i in range(n):
+        count = _line_rows(data, offsets[i], offsets[i + 1], ids, hashes, nwords, minn, maxn, word_ngrams, bucket,
+                           prune_mode, prune, word_data, word_offsets, slots, sub_offsets, sub_rows,
+                           eos_id, eos_hash)
+        if count == 0:
+            continue
+        _average_rows(acc, rows, codes, cents, norms, dsub, lastdsub, ids, count)
+        valid[i] = True
+        for c in range(nl):
+            dot = np.float32(0.0)
+            for d in range(acc.shape[0]):
+                dot += out_w[c, d] * acc[d]
+            out[c] = dot
+        top = out[0]
+        for c in range(nl):
+            top = max(out[c], top)
+        z = np.float32(0.0)
+        for c in range(nl):
+            out[c] = np.float32(np.exp(np.float64(out[c] - top)))
+            z += out[c]
+        size = 0
+        for c in range(nl):
+            out[c] /= z
+            logp = _std_log(out[c])
+            scores[i, c] = np.exp(logp)
+            if size == k and logp < hs[0]:
+                continue
+            size = _heap_add(hs, hi, size, k, logp, c)
+        _heap_sorted(hs, hi, size, best[i], best_score[i])
+    return scores, valid, best, best_score
+
+
+@numba.njit(cache=True)
+def _hs_batch(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray, codes: np.ndarray, cents: np.ndarray,
+              norms: np.ndarray, dsub: int,
+              lastdsub: int, out_w: np.ndarray, nwords: int, minn: int, maxn: int, word_ngrams: int, bucket: int,
+              prune_mode: int, prune: np.ndarray, word_data: np.ndarray,
+              word_offsets: np.ndarray, slots: np.ndarray, sub_offsets: np.ndarray, sub_rows: np.ndarray,
+              eos_id: int, eos_hash: int, left: np.ndarray, right: np.ndarray,
+              k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best labels (-1 where fewer) and their scores per line, by ``HierarchicalSoftmaxLoss::dfs``
+    (threshold 0): left child first, a branch cut once its score is below ``log(1e-5)`` or below the worst
+    of ``k`` leaves already found."""
+    n = len(offsets) - 1
+    nl = (len(left) + 1) // 2
+    best = np.full((n, k), -1, np.int64)
+    best_score = np.zeros((n, k), np.float32)
+    acc = np.zeros(out_w.shape[1], np.float32)
+    most = 1
+    for i in range(n):
+        most = max(most, offsets[i + 1] - offsets[i])
+    hashes = np.empty(most // 2 + 2, np.int64)
+    ids = np.empty(_ids_bound(offsets, maxn, word_ngrams, _most_sub(sub_offsets)), np.int64)
+    stack_node = np.empty(2 * nl, np.int64)
+    stack_score = np.empty(2 * nl, np.float32)
+    hs = np.empty(k + 1, np.float32)
+    hi = np.empty(k + 1, np.int64)
+    floor = _std_log(np.float32(0.0))
+    for i in range(n):
+        count = _line_rows(data, offsets[i], offsets[i + 1], ids, hashes, nwords, minn, maxn, word_ngrams, bucket,
+                           prune_mode, prune, word_data, word_offsets, slots, sub_offsets, sub_rows,
+                           eos_id, eos_hash)
+        if count == 0:
+            continue
+        _average_rows(acc, rows, codes, cents, norms, dsub, lastdsub, ids, count)
+        size = 0
+        stack_node[0] = 2 * nl - 2
+        stack_score[0] = 0.0
+        top = 1
+        while top > 0:
+            top -= 1
+            node, score = stack_node[top], stack_score[top]
+            if score < floor or (size == k and score < hs[0]):
+                continue
+            if left[node] == -1 and right[node] == -1:
+                size = _heap_add(hs, hi, size, k, score, node)
+                continue
+            dot = np.float32(0.0)
+            for d in range(acc.shape[0]):
+                dot += out_w[node - nl, d] * acc[d]
+            f = np.float32(1.0 / (np.float32(1.0) + np.exp(-dot)))
+            # right is pushed first so that the left subtree is searched first, as dfs recurses
+            stack_node[top] = right[node]
+            stack_score[top] = score + _std_log(f)
+            stack_node[top + 1] = left[node]
+            stack_score[top + 1] = score + _std_log(np.float32(1.0 - np.float64(f)))
+            top += 2
+        _heap_sorted(hs, hi, size, best[i], best_score[i])
+    return best, best_score
+
+
+def _buffers(lines: list[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    arr = lines if isinstance(lines, pa.Array) else pa.array(lines, pa.large_string())
+    return string_buffers(arr.cast(pa.large_string()))
+
+
+def _args(w: FastTextWeights) -> tuple:
+    return (*w.input, w.output, w.nwords, w.minn, w.maxn, w.word_ngrams, w.bucket, w.prune_mode, w.prune,
+            w.word_data, w.word_offsets, w.slots, w.sub_offsets, w.sub_rows, w.eos_id, w.eos_hash)
+
+
+def predict_all(weights: FastTextWeights, lines: list[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of every label for each line (softmax models), ``(len(lines), len(labels))`` float32, and
+    whether each line had a prediction (a line with no known word or n-gram has none: scores 0)."""
+    if weights.loss != LOSS_SOFTMAX:
+        raise ValueError("predict_all: every label's score needs a softmax model")
+    data, offsets = _buffers(lines)
+    scores, valid, _, _ = _softmax_batch(data, offsets, *_args(weights), 1)
+    return scores, valid
+
+
+def predict_ranked(weights: FastTextWeights, lines: list[str] | pa.Array, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best label indices per line (-1 where none) and their scores, best first."""
+    data, offsets = _buffers(lines)
+    if weights.loss == LOSS_HS:
+        return _hs_batch(data, offsets, *_args(weights), weights.tree_left, weights.tree_right, k)
+    _, _, best, best_score = _softmax_batch(data, offsets, *_args(weights), k)
+    return best, best_score
