@@ -13,7 +13,7 @@ from midtrain.curation.labels import DomainConfig, label_domains
 from midtrain.curation.labels.domain import classifier_lines
 from midtrain.curation.labels.models import load_classifier
 from midtrain.curation.labels.text_windows import text_windows
-from midtrain.curation.labels.word_vectors import (WordModel, WordTable, _find_hash, _hash_slots, _tokenizer,
+from midtrain.curation.labels.word_vectors import (WordModel, WordTable, _find_word, _word_slots, _tokenizer,
                                                    balanced_weights, bpe_ids, fit_logistic, load_word_model,
                                                    token_vectors, train_word_model, vocabulary)
 from midtrain.errors import ConfigError
@@ -56,15 +56,26 @@ def test_window_vectors_match_plain_numpy(table, texts):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.sets(st.integers(0, 2**64 - 1), max_size=300), st.lists(st.integers(0, 2**64 - 1), max_size=50))
-def test_hash_slots_find_every_stored_hash_and_nothing_else(stored, probes):
+@given(st.dictionaries(st.integers(0, 2**64 - 1), st.lists(st.integers(0, 2**15 - 1), max_size=7), max_size=300),
+       st.lists(st.integers(0, 2**64 - 1), max_size=50))
+def test_word_slots_find_every_stored_word_its_tokens_and_nothing_else(stored, probes):
     hashes = np.array(sorted(stored), np.uint64)
-    slots = _hash_slots(hashes)
-    assert len(slots) >= 2 * len(hashes) and len(slots) & (len(slots) - 1) == 0
-    for k, h in enumerate(hashes):
-        assert _find_hash(hashes, slots, h) == k
-    for h in probes:
-        assert _find_hash(hashes, slots, np.uint64(h)) == (sorted(stored).index(h) if h in stored else -1)
+    tokens = [stored[h] for h in sorted(stored)]
+    token_offsets = np.concatenate([[0], np.cumsum([len(t) for t in tokens])]).astype(np.int64)
+    token_ids = np.array([i for t in tokens for i in t], np.int32)
+    table = _word_slots(hashes, token_offsets, token_ids)
+    assert len(table) >= 2 * len(hashes) and len(table) & (len(table) - 1) == 0
+
+    def read(info: int) -> list[int] | None:  # the layout _word_slots documents, decoded in plain Python
+        if info == 0:
+            return None
+        if info >> 63:
+            k = info & 0xFFFFFFFF
+            return token_ids[token_offsets[k]:token_offsets[k + 1]].tolist()
+        return [(info >> (2 + 15 * t)) & 0x7FFF for t in range((info & 3) + 1)]
+
+    for h in list(stored) + probes:
+        assert read(int(_find_word(table, np.uint64(h)))) == stored.get(h)
 
 
 def test_word_table_holds_each_words_tokens_by_hash(table):

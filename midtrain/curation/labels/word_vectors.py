@@ -12,8 +12,8 @@ model's probabilities mixed with this model's:
 How a window is read, in one numba pass over the batch:
 1. Its words are the maximal runs of non-whitespace characters (``str.split()``).
 2. Each word gets its tokens as the tokenizer reads it after a space. A table by 64-bit FNV-1a hash
-   (open addressing, one or two probes a word) holds them for the tokenizer's whole-word pieces and
-   every word of at least two training sources;
+   (open addressing, one or two probes a word; a row holds the tokens of a word of up to four) holds
+   them for the tokenizer's whole-word pieces and every word of at least two training sources;
    any other word goes through ``_bpe``, a numba byte-pair encoder equal to the tokenizer (tested
    against it). The tokenizer itself costs about 300 us of CPU per 1 KB window.
 3. The window's vector is the mean of its tokens' vectors, normalised to length 1.
@@ -277,43 +277,58 @@ def bpe_ids(word: str) -> list[int]:
     return sym[:_bpe(data, 0, len(data), *bpe_tables().args(), sym, rank)].tolist()
 
 
+_OCCUPIED = np.uint64(1 << 62)
+_LONG = np.uint64(1 << 63)
+_PACKED_TOKENS = 4  # a word of 1 to 4 tokens keeps them in its slot (15 bits each: ids < 32,768)
+
+
 @numba.njit(cache=True)
-def _hash_slots(hashes: np.ndarray) -> np.ndarray:
-    """An open-addressing table over ``hashes`` (distinct): each slot holds an index into ``hashes`` or -1;
-    at least twice as many slots as hashes, a power of two."""
+def _word_slots(hashes: np.ndarray, token_offsets: np.ndarray, token_ids: np.ndarray) -> np.ndarray:
+    """An open-addressing table over ``hashes`` (distinct): rows ``[hash, info]`` (uint64), at least twice as
+    many rows as hashes, a power of two. ``info`` 0 is an empty row; otherwise a word of 1 to 4 tokens
+    holds them in it (bit 62 set, the count less one in bits 0-1, the ids in 15-bit fields from bit 2),
+    so finding a word and its tokens reads one row; a longer word's ``info`` is bit 63 plus its index
+    into ``token_offsets``."""
     size = 1
     while size < 2 * len(hashes) + 1:
         size *= 2
-    slots = np.full(size, -1, np.int64)
+    table = np.zeros((size, 2), np.uint64)
     mask = size - 1
     for k in range(len(hashes)):
         s = _slot(hashes[k], mask)
-        while slots[s] != -1:
+        while table[s, 1] != 0:
             s = (s + 1) & mask
-        slots[s] = k
-    return slots
+        m = token_offsets[k + 1] - token_offsets[k]
+        if 1 <= m <= _PACKED_TOKENS:
+            info = _OCCUPIED | np.uint64(m - 1)
+            for t in range(m):
+                info |= np.uint64(token_ids[token_offsets[k] + t]) << np.uint64(2 + 15 * t)
+        else:
+            info = _LONG | np.uint64(k)
+        table[s, 0] = hashes[k]
+        table[s, 1] = info
+    return table
 
 
 @numba.njit(cache=True)
-def _find_hash(hashes: np.ndarray, slots: np.ndarray, h: np.uint64) -> int:
-    """The index of ``h`` in ``hashes`` through ``slots`` (``_hash_slots``), -1 if it is not there."""
-    mask = len(slots) - 1
+def _find_word(table: np.ndarray, h: np.uint64) -> np.uint64:
+    """The ``info`` of the word whose hash is ``h`` (``_word_slots``), 0 if the table does not hold it."""
+    mask = len(table) - 1
     s = _slot(h, mask)
-    while slots[s] != -1:
-        if hashes[slots[s]] == h:
-            return slots[s]
+    while table[s, 1] != 0:
+        if table[s, 0] == h:
+            return table[s, 1]
         s = (s + 1) & mask
-    return -1
+    return np.uint64(0)
 
 
 @numba.njit(cache=True)
-def _window_tokens(data: np.ndarray, offsets: np.ndarray, hashes: np.ndarray, slots: np.ndarray,
-                   token_offsets: np.ndarray, token_ids: np.ndarray, bmp_ids: np.ndarray, char_cps: np.ndarray,
-                   char_ids: np.ndarray, merges: np.ndarray, space_id: int, byte_base: int,
-                   nvocab: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every text's token ids, flat, and where each text's start: a word in the table (found through
-    ``slots``, one or two probes instead of a binary search) adds its stored tokens, any other word the
-    tokens ``_bpe`` gives it."""
+def _window_tokens(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, token_offsets: np.ndarray,
+                   token_ids: np.ndarray, bmp_ids: np.ndarray, char_cps: np.ndarray, char_ids: np.ndarray,
+                   merges: np.ndarray, space_id: int, byte_base: int, nvocab: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every text's token ids, flat, and where each text's start: a word in the table (``_word_slots``: one
+    row holds a short word's tokens) adds its stored tokens, any other word the tokens ``_bpe`` gives it.
+    Tokens are copied one by one: a slice assignment per word costs two reference counts."""
     n = len(offsets) - 1
     # a word of b bytes has at most b + 1 tokens ("▁" may stand alone), and a space or a text end follows it
     out = np.empty(len(data) + n + 16, np.int32)
@@ -327,17 +342,25 @@ def _window_tokens(data: np.ndarray, offsets: np.ndarray, hashes: np.ndarray, sl
             start, j = _next_word(data, j, hi)
             if start == j:
                 continue
-            k = _find_hash(hashes, slots, fnv1a(data, start, j))
-            if k >= 0:
-                m = token_offsets[k + 1] - token_offsets[k]
-                out[pos:pos + m] = token_ids[token_offsets[k]:token_offsets[k + 1]]
+            info = _find_word(table, fnv1a(data, start, j))
+            if info & _OCCUPIED:
+                m = np.int64(info & np.uint64(3)) + 1
+                for t in range(m):
+                    out[pos + t] = np.int32((info >> np.uint64(2 + 15 * t)) & np.uint64(0x7FFF))
                 pos += m
+                continue
+            if info & _LONG:
+                k = np.int64(info & np.uint64(0xFFFFFFFF))
+                for t in range(token_offsets[k], token_offsets[k + 1]):
+                    out[pos] = token_ids[t]
+                    pos += 1
                 continue
             if len(sym) < 4 * (j - start) + 1:
                 sym = np.empty(4 * (j - start) + 1, np.int64)
                 rank = np.empty(4 * (j - start) + 1, np.int64)
             m = _bpe(data, start, j, bmp_ids, char_cps, char_ids, merges, space_id, byte_base, nvocab, sym, rank)
-            out[pos:pos + m] = sym[:m]
+            for t in range(m):
+                out[pos + t] = sym[t]
             pos += m
         starts[i + 1] = pos
     return out[:pos], starts
@@ -428,13 +451,14 @@ class WordTable:
     def tokens(self, texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, starts)``: the token ids of every text, flat; text ``i``'s are ``ids[starts[i]:starts[i + 1]]``."""
         data, offsets = string_buffers(pc.fill_null(as_string_array(texts), ""))
-        return _window_tokens(data, offsets, self.hashes, self.slots, self.token_offsets, self.token_ids,
-                              *bpe_tables().args())
+        return _window_tokens(data, offsets, self.slots, self.token_offsets, self.token_ids, *bpe_tables().args())
 
     @functools.cached_property
     def slots(self) -> np.ndarray:
-        """The open-addressing table over ``hashes`` that ``tokens`` looks words up in (built once per table)."""
-        return _hash_slots(self.hashes)
+        """The open-addressing table of words and their tokens that ``tokens`` reads (built once per table)."""
+        if len(self.token_ids) and int(self.token_ids.max()) >= 1 << 15:
+            raise ValueError("token ids from 32,768 up do not fit _word_slots' 15-bit fields")
+        return _word_slots(self.hashes, self.token_offsets, self.token_ids)
 
     def vectors(self, texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Each text's normalised mean token vector (zeros for a text without words), and its token count."""
