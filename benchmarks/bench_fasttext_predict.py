@@ -4,11 +4,11 @@
 
 The lines are what the labellers give each model for the speed set of ``bench_labels.py --parts speed``
 (3,000 documents of every label source, the same order): lid.176 the first 512 bytes, the domain and
-quality models their windows (the domain labeller's shape tokens left out), the code-language model its 1,024 + 1,024 bytes; batches of 512 (the
-curation steps' batch size), each model called as its labeller calls it (``predict`` for language and
-code language, every label's probability for domain and quality). The two ways take turns, ``--repeats``
-times; the table gives the median µs per line of each and their ratio, and checks that every label and
-score is equal.
+quality models their windows (the domain labeller's shape tokens left out), the code-language model
+its 1,024 + 1,024 bytes; batches of 512 (the curation steps' batch size), each model called as its
+labeller calls it (``predict`` for language and code language, every label's probability for domain
+and quality). The two ways take turns, ``--repeats`` times; the table gives the median µs per line of
+each and their ratio, and checks that every label and score is equal.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def main() -> None:
     order = sorted(range(len(texts)), key=lambda i: (i * 2654435761) % 2**32)[:args.docs]
     texts = [texts[i] for i in order]
     print(f"{len(texts)} documents, batches of {BATCH}, median of {args.repeats} (the two ways taking turns)")
-    print(f"{'model':<16} {'bytes/line':>10} {'fastText µs/line':>17} {'numba µs/line':>14} {'ratio':>6} {'equal':>6}")
+    print(f"{'model':<16} {'bytes/line':>10} {'fastText µs/line':>17} {'numba µs/line':>14} {'ratio':>6} "
+          f"{'equal':>6}")
     for name, (lines, how) in model_lines(texts).items():
         cpp, native = FastTextClassifier(name, native=False), FastTextClassifier(name)
         run(native, lines[:BATCH], how)  # compile (or load the cached kernels) first

@@ -252,6 +252,7 @@ def main() -> int:
     ap.add_argument("--original", action="store_true", help="with --validation: the first candidate's recipe")
     args = ap.parse_args()
     config = replace(ORIGINAL_CONFIG if args.original else CODE_LANGUAGE_CONFIG, **json.loads(args.config))
+    fetch.warn_version_drift()  # the Debian text the shipped model was trained on (debian-versions.json)
     if args.validation:
         held = VALIDATION_SOURCES + VALIDATION_OTHER_SOURCES
         info = train(args.out, held, config, ORIGINAL_EXTRA_CHUNKS if args.original else args.extra,

@@ -287,6 +287,7 @@ def main() -> None:
     if args.quality_per_source < 1:
         parser.error(f"--quality-per-source {args.quality_per_source}: expected 1 or more documents")
     quality_config = replace(QUALITY_CONFIG, min_sources=args.quality_min_sources)
+    fetch.warn_version_drift()  # the Debian text the shipped models were trained on (debian-versions.json)
     args.out.mkdir(parents=True, exist_ok=True)
     which = args.only or ["lid", "domain", "domain-words", "quality"]
     if "lid" in which:
