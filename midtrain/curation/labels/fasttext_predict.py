@@ -1,16 +1,17 @@
 """fastText's supervised prediction in numba, read from the model file: the same labels and scores, faster.
 
-Why: labelling predicts with fastText models six times per document's windows (language, domain, code
-language, a quality model), about 130 µs of the ~360 µs labelling costs per document. fastText's binding
-builds a ``std::string``, a ``stringstream`` and an n-gram string per character n-gram and a Python list
-per result; here the batch's UTF-8 bytes go through one numba kernel. Measured on the 3,000-document
-speed set (``benchmarks/bench_labels.py --parts speed``, both ways in one run): labelling 389-395 ->
-357-358 µs per document.
+Why: every document meets three or four fastText models (language, domain, a quality model, and the
+code-language model for code), about a third of what labelling costs. fastText's binding builds a
+``std::string`` and a ``stringstream`` per line and a Python list per result, and looks a pruned
+model's n-gram buckets up in a hash map; here the batch's UTF-8 bytes go through one numba kernel.
+``benchmarks/bench_fasttext_predict.py`` (the speed set's lines, batches of 512, medians of 5, the two
+taking turns): 1.28x (quality-prose) to 1.54x (code language) faster, lid.176 42.4 -> 29.6 µs per line,
+every label and score equal.
 
 ``read_weights`` parses the model file once: the dictionary, the input matrix (dense, or
-product-quantized and kept as codes: 8 bytes a row for lid.176 rather than 64, so rows stay in cache),
-the kept-bucket table of a pruned model, and each known word's rows (itself, then its character
-n-grams), as fastText precomputes them.
+product-quantized and kept as codes, as fastText keeps it), a pruned model's kept buckets (one int32
+per bucket), and each known word's rows (itself, then its character n-grams), as fastText precomputes
+them.
 
 It reproduces ``FastText::predictLine`` step by step, so the labels and scores equal fastText's
 (``tests/test_fasttext_predict.py`` compares them on real and generated lines):
