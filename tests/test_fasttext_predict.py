@@ -24,7 +24,8 @@ from midtrain.curation.labels.text_windows import fasttext_lines, lid_lines, tex
 EDGE_LINES = ["", " ", "\t\x0b\x0c\r", "one", "</s>", "a </s> b c", "x</s> y", "__label__web words after",
               "__label__ __label__x", "naïve café crème — “quoted” 42", "日本語 のテキスト 한국어",
               "\x00nul\x00 byte",
-              "a" * 700, "é" * 300, "<< >> <s> </s", "_nl_ _nl_ ( ) { } ;", "ab " * 400]
+              "a" * 700, "é" * 300, "<< >> <s> </s", "_nl_ _nl_ ( ) { } ;", "ab " * 400,
+              "before a newline\nafter it", "\nfirst", "x \n"]
 
 
 def cpp_and_native(ref: str) -> tuple[FastTextClassifier, FastTextClassifier]:
@@ -111,6 +112,14 @@ def test_trained_models_predict_as_fasttext(trained, name, real_docs):
     assert_same(cpp, native, lines + EDGE_LINES)
 
 
+@pytest.mark.parametrize("ref", ["lid.176", "code_language"])
+def test_a_long_line_and_one_long_token_predict_as_fasttext(ref, real_docs):
+    """The kernels' buffers grow with the longest line (fastText has no line limit for prediction)."""
+    prose = " ".join(real_docs)[:1_500_000]
+    token = "".join(doc.replace(" ", "_").replace("\n", "_") for doc in real_docs)[:300_000]
+    assert_same(*cpp_and_native(ref), [prose, token, "short line"])
+
+
 def test_other_losses_fall_back_to_fasttext(trained):
     with pytest.raises(ValueError, match="ova.bin: loss 4"):
         fasttext_predict.read_weights(trained["ova"])
@@ -140,7 +149,7 @@ def _python_hash(word: bytes) -> int:
     return h
 
 
-LINE_CHARS = st.sampled_from(list("abcdeé日 \t_<>/s") + ["</s>", "__label__", "the ", "(", "é\u0301", "\x00"])
+LINE_CHARS = st.sampled_from(list("abcdeé日 \t_<>/s\n") + ["</s>", "__label__", "the ", "(", "é\u0301", "\x00"])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -16,9 +16,9 @@ them.
 It reproduces ``FastText::predictLine`` step by step, so the labels and scores equal fastText's
 (``tests/test_fasttext_predict.py`` compares them on real and generated lines):
 
-- tokens: bytes split on fastText's seven separators, then the end-of-sentence token ``</s>`` (the
-  binding appends a newline); a literal ``</s>`` ends the line, as fastText's reader stops there; an
-  unknown token starting with ``__label__`` is skipped;
+- tokens: bytes split on fastText's seven separators up to the first newline (the binding appends
+  one), which is the end-of-sentence token ``</s>``; a literal ``</s>`` ends the line too, as fastText's
+  reader stops there; an unknown token starting with ``__label__`` is skipped;
 - input rows: a known word's row; with ``maxn > 0`` each character n-gram of ``<word>`` (``minn`` to
   ``maxn`` characters, not a lone boundary character), hashed (32-bit FNV-1a over signed chars) into
   ``bucket``; then the word n-grams of the token hashes (``h * 116049371 + next``, in 64 bits); a pruned
@@ -398,9 +398,9 @@ def _line_rows(data: np.ndarray, lo: int, hi: int, ids: np.ndarray, hashes: np.n
     j = lo
     eos = False
     while not eos:
-        while j < hi and _is_sep(data[j]):
+        while j < hi and _is_sep(data[j]) and data[j] != 10:
             j += 1
-        if j >= hi:  # the newline the binding appends: the end-of-sentence token
+        if j >= hi or data[j] == 10:  # a newline (the one the binding appends): the end-of-sentence token
             if eos_id >= 0:
                 for t in range(sub_offsets[eos_id], sub_offsets[eos_id + 1]):
                     ids[count] = sub_rows[t]
@@ -444,22 +444,15 @@ def _line_rows(data: np.ndarray, lo: int, hi: int, ids: np.ndarray, hashes: np.n
 
 
 @numba.njit(cache=True)
-def _ids_bound(offsets: np.ndarray, maxn: int, word_ngrams: int, most_sub: int) -> int:
-    """Room for one line's rows: per token its stored rows (at most ``most_sub``) or its n-grams (at most
-    ``(bytes + 2) * maxn``), the end-of-sentence token, and ``word_ngrams - 1`` word n-grams per token."""
+def _ids_bound(offsets: np.ndarray, maxn: int, word_ngrams: int) -> int:
+    """Room for one line's rows, linear in its bytes (a line of 5 MB needs ~170 MB for lid.176): each
+    token adds its own row and at most ``(bytes + 2) * maxn`` character n-grams (a known word's stored
+    rows are the same), and at most ``word_ngrams - 1`` word n-grams; the end-of-sentence token is one."""
     most = 0
     for i in range(len(offsets) - 1):
         most = max(most, offsets[i + 1] - offsets[i])
     tokens = most // 2 + 2
-    return tokens * (max(most_sub, 1) + max(word_ngrams, 1)) + (most + 2 * tokens) * max(maxn, 0) + 2
-
-
-@numba.njit(cache=True)
-def _most_sub(sub_offsets: np.ndarray) -> int:
-    most = 0
-    for w in range(len(sub_offsets) - 1):
-        most = max(most, sub_offsets[w + 1] - sub_offsets[w])
-    return most
+    return tokens * (1 + max(word_ngrams, 1)) + (most + 2 * tokens) * max(maxn, 0) + 2
 
 
 @numba.njit(cache=True, inline="always")
@@ -551,7 +544,7 @@ def _softmax_batch(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray, code
     for i in range(n):
         most = max(most, offsets[i + 1] - offsets[i])
     hashes = np.empty(most // 2 + 2, np.int64)
-    ids = np.empty(_ids_bound(offsets, maxn, word_ngrams, _most_sub(sub_offsets)), np.int64)
+    ids = np.empty(_ids_bound(offsets, maxn, word_ngrams), np.int32)
     out = np.empty(nl, np.float32)
     hs = np.empty(k + 1, np.float32)
     hi = np.empty(k + 1, np.int64)
@@ -607,7 +600,7 @@ def _hs_batch(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray, codes: np
     for i in range(n):
         most = max(most, offsets[i + 1] - offsets[i])
     hashes = np.empty(most // 2 + 2, np.int64)
-    ids = np.empty(_ids_bound(offsets, maxn, word_ngrams, _most_sub(sub_offsets)), np.int64)
+    ids = np.empty(_ids_bound(offsets, maxn, word_ngrams), np.int32)
     stack_node = np.empty(2 * nl, np.int64)
     stack_score = np.empty(2 * nl, np.float32)
     hs = np.empty(k + 1, np.float32)
