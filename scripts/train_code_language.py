@@ -9,9 +9,9 @@ the documents this model is unsure of (probability below the threshold) or calls
 Examples (all real, fetched from Debian / npm / PyPI by ``labeldata`` and cached):
 
 - code: every file of every source of ``labeldata.code_sources.CODE_LANGUAGE_SOURCES`` (``SOURCES``
-  plus the code-language-only ``LANGUAGE_SOURCES``: 10 to 13 packages per language) except the
+  plus the code-language-only ``LANGUAGE_SOURCES``: 10 to 15 packages per language) except the
   held-out packages (``HELDOUT_GROUPS``, one per language, fixed before any training;
-  ``benchmarks/bench_code_language.py`` scores only those), so 9 to 12 per language, each file
+  ``benchmarks/bench_code_language.py`` scores only those), so 9 to 14 per language, each file
   labelled with its language; besides the file itself (which prediction sees as
   its head + middle window), up to ``EXTRA_CHUNKS`` further pieces of the file, cut at line ends;
 - ``other``: data and markup files (JSON, YAML, XML, HTML, CSS, Markdown, Makefile, CSV) of

@@ -292,6 +292,9 @@ LANGUAGE_SOURCES: list[Source] = [
     _source("c++", "fasttext", "pypi", "fasttext==0.9.3", "MIT", ("src", "python"), "fastText's C++ library"),
     _source("c++", "rcpparmadillo", "debian", "r-cran-rcpparmadillo", "GPL-2.0-or-later AND MPL-2.0",
             ("usr/lib/R/site-library/RcppArmadillo/include",), "Armadillo and RcppArmadillo headers"),
+    _source("c++", "fmt", "debian", "libfmt-dev", "MIT WITH fmt-exception", ("usr/include",),
+            "the {fmt} formatting library's headers"),
+    _source("c++", "yaml-cpp", "debian", "libyaml-cpp-dev", "MIT", ("usr/include",), "yaml-cpp's headers"),
     # Java (held-out: @capacitor/android; none of Ionic's packages here)
     _source("java", "react-native-svg", "npm", "react-native-svg@15.15.5", "MIT", ("android",)),
     _source("java", "react-native-maps", "npm", "react-native-maps@1.29.11", "MIT", ("android",)),
@@ -309,6 +312,9 @@ LANGUAGE_SOURCES: list[Source] = [
     _source("javascript", "mocha", "npm", "mocha@12.0.3", "MIT", ("lib",)),
     _source("javascript", "uglify-js", "npm", "uglify-js@3.19.3", "BSD-2-Clause", ("lib", "tools", "bin")),
     _source("javascript", "ws", "npm", "ws@8.23.0", "MIT", (".",)),
+    _source("javascript", "underscore", "npm", "underscore@1.13.7", "MIT", ("modules",),
+            "ES modules (amd/ and cjs/ are builds of them)"),
+    _source("javascript", "ramda", "npm", "ramda@0.30.1", "MIT", ("src",), "src/ (es/ and dist/ are builds)"),
     # TypeScript (held-out: zod)
     _source("typescript", "immer", "npm", "immer@11.2.10", "MIT", ("src",)),
     _source("typescript", "redux", "npm", "redux@5.0.1", "MIT", ("src",)),
@@ -395,6 +401,10 @@ LANGUAGE_SOURCES: list[Source] = [
             "Oracle compatibility functions for PostgreSQL (PL/pgSQL)"),
     _source("sql", "sabre-dav", "debian", "php-sabre-dav", "BSD-3-Clause", ("usr/share/doc",),
             "sabre/dav's example schemas (MySQL, PostgreSQL, SQLite)"),
+    _source("sql", "unit", "debian", "postgresql-15-unit", "GPL-3.0-or-later", ("usr/share/postgresql",),
+            "the SI-units extension's scripts"),
+    _source("sql", "pglogical", "debian", "postgresql-15-pglogical", "PostgreSQL", ("usr/share/postgresql",),
+            "pglogical's extension scripts"),
     # OCaml (held-out: Jane Street's base; no Jane Street library here)
     _source("ocaml", "batteries", "debian", "libbatteries-ocaml-dev", "LGPL-2.1-or-later WITH OCaml-LGPL-linking-exception",
             ("usr/lib/ocaml",), "interfaces (.mli) only: the package ships no .ml"),

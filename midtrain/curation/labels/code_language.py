@@ -4,7 +4,7 @@ where that model is unsure.
 ``detect_code_language(texts)`` (``model="hybrid"``, the default) runs two models over a batch:
 
 1. the shipped fastText model (``models/code_language.ftz``, 1.2 MB, trained here by
-   ``scripts/train_code_language.py`` on 9 to 12 real packages per language plus an ``other`` class
+   ``scripts/train_code_language.py`` on 9 to 14 real packages per language plus an ``other`` class
    of data and markup formats and an ``unknown`` class of prose) on each document's window (its
    first 1 KB and 1 KB from its middle, normalised as for the domain model): about 0.2 ms per
    document;
@@ -23,8 +23,8 @@ Magika is imported (about 0.6 s) and loaded (0.2 s) only when a document needs i
 
 Measured on packages no model here trained on (``benchmarks/bench_code_language.py``: 2,206 files of
 16 held-out packages, one per language; figures of one run on a shared 2-core machine, before Magika's
-int8 copy and before stop 40 retrained the fastText model on today's corpus, after which the hybrid has
-0.948 and the fastText model alone 0.821; see the README):
+int8 copy and before stop 40 retrained the fastText model on today's corpus and stop 41 added six
+training packages, after which the hybrid has 0.945 and the fastText model alone 0.826; see the README):
 the hybrid 0.958 accuracy (macro 0.969) at 2.6 ms of CPU per document, Magika deciding 18.3% of the
 files; Magika alone 0.976 (macro 0.970) at 16.8 ms; the fastText model alone 0.849 (macro 0.894) at
 0.19 ms. On the validation packages the hybrid had 0.970 with Magika on 7.4%: on the held-out ones
