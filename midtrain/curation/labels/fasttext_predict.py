@@ -525,17 +525,80 @@ def _heap_sorted(hs: np.ndarray, hi: np.ndarray, size: int, best: np.ndarray, be
 
 
 @numba.njit(cache=True)
-def _softmax_batch(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray, codes: np.ndarray, cents: np.ndarray,
-                   norms: np.ndarray, dsub: int,
-                   lastdsub: int, out_w: np.ndarray, nwords: int, minn: int, maxn: int, word_ngrams: int,
-                   bucket: int, prune_mode: int, prune: np.ndarray, word_data: np.ndarray,
-                   word_offsets: np.ndarray, slots: np.ndarray, sub_offsets: np.ndarray, sub_rows: np.ndarray,
-                   eos_id: int, eos_hash: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per line: every label's score (``exp(log(p + 1e-5))``, zeros without a prediction), whether it had
-    one, and ``Loss::findKBest``'s ``k`` best labels (-1 where fewer) with their scores."""
-    n = len(offsets) - 1
+def _softmax_line(acc: np.ndarray, out_w: np.ndarray, out: np.ndarray, hs: np.ndarray, hi: np.ndarray, k: int,
+                  scores: np.ndarray, best: np.ndarray, best_score: np.ndarray) -> None:
+    """``SoftmaxLoss::computeOutput`` of the hidden vector ``acc``: every label's score (``exp(log(p +
+    1e-5))``) into ``scores``, and ``Loss::findKBest``'s ``k`` best into ``best`` / ``best_score``."""
     nl = out_w.shape[0]
-    scores = np.zeros((n, nl), np.float32)
+    for c in range(nl):
+        dot = np.float32(0.0)
+        for d in range(acc.shape[0]):
+            dot += out_w[c, d] * acc[d]
+        out[c] = dot
+    top = out[0]
+    for c in range(nl):
+        top = max(out[c], top)
+    z = np.float32(0.0)
+    for c in range(nl):
+        out[c] = np.float32(np.exp(np.float64(out[c] - top)))
+        z += out[c]
+    size = 0
+    for c in range(nl):
+        out[c] /= z
+        logp = _std_log(out[c])
+        scores[c] = np.exp(logp)
+        if size == k and logp < hs[0]:
+            continue
+        size = _heap_add(hs, hi, size, k, logp, c)
+    _heap_sorted(hs, hi, size, best, best_score)
+
+
+@numba.njit(cache=True)
+def _hs_line(acc: np.ndarray, out_w: np.ndarray, left: np.ndarray, right: np.ndarray, stack_node: np.ndarray,
+             stack_score: np.ndarray, hs: np.ndarray, hi: np.ndarray, k: int, best: np.ndarray,
+             best_score: np.ndarray) -> None:
+    """``HierarchicalSoftmaxLoss::dfs`` from the root (threshold 0): left child first, a branch cut once its
+    score is below ``log(1e-5)`` or below the worst of ``k`` leaves already found; the ``k`` best leaves."""
+    nl = (len(left) + 1) // 2
+    floor = _std_log(np.float32(0.0))
+    size = 0
+    stack_node[0] = 2 * nl - 2
+    stack_score[0] = 0.0
+    top = 1
+    while top > 0:
+        top -= 1
+        node, score = stack_node[top], stack_score[top]
+        if score < floor or (size == k and score < hs[0]):
+            continue
+        if left[node] == -1 and right[node] == -1:
+            size = _heap_add(hs, hi, size, k, score, node)
+            continue
+        dot = np.float32(0.0)
+        for d in range(acc.shape[0]):
+            dot += out_w[node - nl, d] * acc[d]
+        f = np.float32(1.0 / (np.float32(1.0) + np.exp(-dot)))
+        # right is pushed first so that the left subtree is searched first, as dfs recurses
+        stack_node[top] = right[node]
+        stack_score[top] = score + _std_log(f)
+        stack_node[top + 1] = left[node]
+        stack_score[top + 1] = score + _std_log(np.float32(1.0 - np.float64(f)))
+        top += 2
+    _heap_sorted(hs, hi, size, best, best_score)
+
+
+@numba.njit(cache=True)
+def _predict_batch(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray, codes: np.ndarray, cents: np.ndarray,
+                   norms: np.ndarray, dsub: int, lastdsub: int, out_w: np.ndarray, nwords: int, minn: int, maxn: int,
+                   word_ngrams: int, bucket: int, prune_mode: int, prune: np.ndarray, word_data: np.ndarray,
+                   word_offsets: np.ndarray, slots: np.ndarray, sub_offsets: np.ndarray, sub_rows: np.ndarray,
+                   eos_id: int, eos_hash: int, left: np.ndarray, right: np.ndarray,
+                   k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per line: whether it had a prediction, the ``k`` best labels (-1 where fewer) with their scores,
+    best first, and (softmax: ``left`` empty) every label's score; hierarchical softmax otherwise."""
+    n = len(offsets) - 1
+    hierarchical = len(left) > 0
+    nl = (len(left) + 1) // 2 if hierarchical else out_w.shape[0]
+    scores = np.zeros((n, 0 if hierarchical else nl), np.float32)
     valid = np.zeros(n, np.bool_)
     best = np.full((n, k), -1, np.int64)
     best_score = np.zeros((n, k), np.float32)
@@ -546,6 +609,8 @@ def _softmax_batch(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray, code
     hashes = np.empty(most // 2 + 2, np.int64)
     ids = np.empty(_ids_bound(offsets, maxn, word_ngrams), np.int32)
     out = np.empty(nl, np.float32)
+    stack_node = np.empty(2 * nl, np.int64)
+    stack_score = np.empty(2 * nl, np.float32)
     hs = np.empty(k + 1, np.float32)
     hi = np.empty(k + 1, np.int64)
     for i in range(n):
@@ -556,87 +621,11 @@ def _softmax_batch(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray, code
             continue
         _average_rows(acc, rows, codes, cents, norms, dsub, lastdsub, ids, count)
         valid[i] = True
-        for c in range(nl):
-            dot = np.float32(0.0)
-            for d in range(acc.shape[0]):
-                dot += out_w[c, d] * acc[d]
-            out[c] = dot
-        top = out[0]
-        for c in range(nl):
-            top = max(out[c], top)
-        z = np.float32(0.0)
-        for c in range(nl):
-            out[c] = np.float32(np.exp(np.float64(out[c] - top)))
-            z += out[c]
-        size = 0
-        for c in range(nl):
-            out[c] /= z
-            logp = _std_log(out[c])
-            scores[i, c] = np.exp(logp)
-            if size == k and logp < hs[0]:
-                continue
-            size = _heap_add(hs, hi, size, k, logp, c)
-        _heap_sorted(hs, hi, size, best[i], best_score[i])
-    return scores, valid, best, best_score
-
-
-@numba.njit(cache=True)
-def _hs_batch(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray, codes: np.ndarray, cents: np.ndarray,
-              norms: np.ndarray, dsub: int,
-              lastdsub: int, out_w: np.ndarray, nwords: int, minn: int, maxn: int, word_ngrams: int, bucket: int,
-              prune_mode: int, prune: np.ndarray, word_data: np.ndarray,
-              word_offsets: np.ndarray, slots: np.ndarray, sub_offsets: np.ndarray, sub_rows: np.ndarray,
-              eos_id: int, eos_hash: int, left: np.ndarray, right: np.ndarray,
-              k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` best labels (-1 where fewer) and their scores per line, by ``HierarchicalSoftmaxLoss::dfs``
-    (threshold 0): left child first, a branch cut once its score is below ``log(1e-5)`` or below the worst
-    of ``k`` leaves already found."""
-    n = len(offsets) - 1
-    nl = (len(left) + 1) // 2
-    best = np.full((n, k), -1, np.int64)
-    best_score = np.zeros((n, k), np.float32)
-    acc = np.zeros(out_w.shape[1], np.float32)
-    most = 1
-    for i in range(n):
-        most = max(most, offsets[i + 1] - offsets[i])
-    hashes = np.empty(most // 2 + 2, np.int64)
-    ids = np.empty(_ids_bound(offsets, maxn, word_ngrams), np.int32)
-    stack_node = np.empty(2 * nl, np.int64)
-    stack_score = np.empty(2 * nl, np.float32)
-    hs = np.empty(k + 1, np.float32)
-    hi = np.empty(k + 1, np.int64)
-    floor = _std_log(np.float32(0.0))
-    for i in range(n):
-        count = _line_rows(data, offsets[i], offsets[i + 1], ids, hashes, nwords, minn, maxn, word_ngrams, bucket,
-                           prune_mode, prune, word_data, word_offsets, slots, sub_offsets, sub_rows,
-                           eos_id, eos_hash)
-        if count == 0:
-            continue
-        _average_rows(acc, rows, codes, cents, norms, dsub, lastdsub, ids, count)
-        size = 0
-        stack_node[0] = 2 * nl - 2
-        stack_score[0] = 0.0
-        top = 1
-        while top > 0:
-            top -= 1
-            node, score = stack_node[top], stack_score[top]
-            if score < floor or (size == k and score < hs[0]):
-                continue
-            if left[node] == -1 and right[node] == -1:
-                size = _heap_add(hs, hi, size, k, score, node)
-                continue
-            dot = np.float32(0.0)
-            for d in range(acc.shape[0]):
-                dot += out_w[node - nl, d] * acc[d]
-            f = np.float32(1.0 / (np.float32(1.0) + np.exp(-dot)))
-            # right is pushed first so that the left subtree is searched first, as dfs recurses
-            stack_node[top] = right[node]
-            stack_score[top] = score + _std_log(f)
-            stack_node[top + 1] = left[node]
-            stack_score[top + 1] = score + _std_log(np.float32(1.0 - np.float64(f)))
-            top += 2
-        _heap_sorted(hs, hi, size, best[i], best_score[i])
-    return best, best_score
+        if hierarchical:
+            _hs_line(acc, out_w, left, right, stack_node, stack_score, hs, hi, k, best[i], best_score[i])
+        else:
+            _softmax_line(acc, out_w, out, hs, hi, k, scores[i], best[i], best_score[i])
+    return valid, best, best_score, scores
 
 
 def _buffers(lines: list[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -655,14 +644,12 @@ def predict_all(weights: FastTextWeights, lines: list[str] | pa.Array) -> tuple[
     if weights.loss != LOSS_SOFTMAX:
         raise ValueError("predict_all: every label's score needs a softmax model")
     data, offsets = _buffers(lines)
-    scores, valid, _, _ = _softmax_batch(data, offsets, *_args(weights), 1)
+    valid, _, _, scores = _predict_batch(data, offsets, *_args(weights), weights.tree_left, weights.tree_right, 1)
     return scores, valid
 
 
 def predict_ranked(weights: FastTextWeights, lines: list[str] | pa.Array, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best label indices per line (-1 where none) and their scores, best first."""
     data, offsets = _buffers(lines)
-    if weights.loss == LOSS_HS:
-        return _hs_batch(data, offsets, *_args(weights), weights.tree_left, weights.tree_right, k)
-    _, _, best, best_score = _softmax_batch(data, offsets, *_args(weights), k)
+    _, best, best_score, _ = _predict_batch(data, offsets, *_args(weights), weights.tree_left, weights.tree_right, k)
     return best, best_score
