@@ -74,7 +74,7 @@ class FastTextWeights:
     prune: np.ndarray        # int32 per bucket: its row after nwords, -1 if pruned (prune_mode 1)
     sub_offsets: np.ndarray  # int64 (nwords + 1,): ``sub_rows[sub_offsets[w]:sub_offsets[w + 1]]`` ...
     sub_rows: np.ndarray     # int32: ... the rows of word w and its character n-grams (getSubwords)
-    input: tuple             # the input matrix as ``_add_row`` reads it (``_Reader.quantized``; dense: rows first)
+    input: tuple             # the input matrix as ``_average_rows`` reads it (``_Reader.quantized``; dense: rows)
     output: np.ndarray       # float32 (labels, dim); hierarchical softmax: row ``node - labels`` per inner node
     tree_left: np.ndarray    # int32 (2 * labels - 1,): hierarchical softmax children, -1 at leaves
     tree_right: np.ndarray
@@ -112,7 +112,7 @@ class _Reader:
         return self.array(np.float32, m * n).reshape(m, n)
 
     def quantized(self) -> tuple:
-        """A product-quantized matrix as ``_add_row`` reads it: ``(empty rows, codes (m, nsubq), centroids
+        """A product-quantized matrix as ``_average_rows`` reads it: ``(empty rows, codes (m, nsubq), centroids
         (nsubq, 256, dsub), norms (m,), dsub, lastdsub)``; the norms are 1 without ``-qnorm``."""
         qnorm, m, n, codesize = self.take("<?qqi")
         codes = self.array(np.uint8, codesize).reshape(m, -1)
@@ -221,11 +221,11 @@ def read_weights(path: str | Path) -> FastTextWeights:
     eos_id = _find_word(word_data, offsets, slots, np.frombuffer(EOS, np.uint8), 0, len(EOS), eos_hash)
     labels = tuple(w.decode("utf-8", "replace").removeprefix(LABEL_PREFIX.decode()) for w in words[nwords:])
     if inp[0].shape[1] != dim or out.shape[1] != dim or len(labels) != nlabels:
-        raise ValueError(f"{path}: matrix shapes {inp.shape}, {out.shape} do not match dim {dim}, {nlabels} labels")
-    return FastTextWeights(dim, minn, maxn, word_ngrams, bucket, loss, nwords, labels, word_data, offsets,
-                           slots, prune_mode, prune, sub_offsets, sub_rows, inp,
-                           np.ascontiguousarray(out), left,
-                           right, int(eos_id), eos_hash)
+        raise ValueError(f"{path}: input of {inp[0].shape[1]} columns, output {out.shape}: not dim {dim} and "
+                         f"{nlabels} labels")
+    return FastTextWeights(dim, minn, maxn, word_ngrams, bucket, loss, nwords, labels, word_data, offsets, slots,
+                           prune_mode, prune, sub_offsets, sub_rows, inp, np.ascontiguousarray(out), left, right,
+                           int(eos_id), eos_hash)
 
 
 @numba.njit(cache=True)
@@ -248,7 +248,7 @@ def _build_slots(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 @numba.njit(cache=True, inline="always")
 def _mix(key: int) -> int:
-    """Spread a key over the table (bucket ids are small consecutive-ish numbers)."""
+    """Spread a 32-bit word hash over the table (Fibonacci hashing)."""
     return np.int64((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32))
 
 
