@@ -177,15 +177,10 @@ def read_weights(path: str | Path) -> FastTextWeights:
     if version == 11:
         maxn = 0
     size, nwords, nlabels, _ntokens, prune_size = r.take("<iiiqq")
-    words, counts = [], []
-    for _ in range(size):
-        end = r.raw.find(b"\0", r.pos)
-        if end < 0:
-            raise ValueError(f"{path}: truncated fastText model (in word {len(words)} of {size})")
-        words.append(r.raw[r.pos:end])
-        r.pos = end + 1
-        count, _kind = r.take("<qb")
-        counts.append(count)
+    raw = np.frombuffer(r.raw, np.uint8)
+    starts, ends, counts, r.pos = _entries(raw, r.pos, size)
+    if r.pos < 0:
+        raise ValueError(f"{path}: truncated fastText model (in its {size:,} dictionary entries)")
     pairs = r.array(np.int32, 2 * max(prune_size, 0)).reshape(-1, 2)
     quant_input, = r.take("<?")
     if quant_input:
@@ -206,26 +201,63 @@ def read_weights(path: str | Path) -> FastTextWeights:
         # of the 50,000 kept buckets (2 MB) probed for each n-gram made lid.176 20% slower
         prune_mode, prune = 1, np.full(bucket, -1, np.int32)
         prune[pairs[:, 0]] = pairs[:, 1]
-    hashes = np.array([fasttext_hash(w) for w in words[:nwords]], np.int64)
-    lengths = np.array([len(w) for w in words[:nwords]], np.int64)
-    offsets = np.zeros(nwords + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    word_data = np.frombuffer(b"".join(words[:nwords]) or b"\0", np.uint8)
+    word_data, offsets, hashes = _gather_words(raw, starts[:nwords], ends[:nwords])
     slots = _build_slots(hashes, np.arange(nwords, dtype=np.int64))
     sub_offsets, sub_rows = _subword_table(word_data, offsets, nwords, minn, maxn, bucket, prune_mode, prune)
     if loss == LOSS_HS:
-        left, right = _huffman(np.array(counts[nwords:], np.int64))
+        left, right = _huffman(counts[nwords:])
     else:
         left = right = np.zeros(0, np.int32)
     eos_hash = fasttext_hash(EOS)
     eos_id = _find_word(word_data, offsets, slots, np.frombuffer(EOS, np.uint8), 0, len(EOS), eos_hash)
-    labels = tuple(w.decode("utf-8", "replace").removeprefix(LABEL_PREFIX.decode()) for w in words[nwords:])
+    labels = tuple(r.raw[a:b].decode("utf-8", "replace").removeprefix(LABEL_PREFIX.decode())
+                   for a, b in zip(starts[nwords:].tolist(), ends[nwords:].tolist()))
     if inp[0].shape[1] != dim or out.shape[1] != dim or len(labels) != nlabels:
         raise ValueError(f"{path}: input of {inp[0].shape[1]} columns, output {out.shape}: not dim {dim} and "
                          f"{nlabels} labels")
     return FastTextWeights(dim, minn, maxn, word_ngrams, bucket, loss, nwords, labels, word_data, offsets, slots,
                            prune_mode, prune, sub_offsets, sub_rows, inp, np.ascontiguousarray(out), left, right,
                            int(eos_id), eos_hash)
+
+
+@numba.njit(cache=True)
+def _entries(raw: np.ndarray, pos: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """``Dictionary::load``'s entries from byte ``pos``: each a NUL-terminated word, an int64 count and an
+    int8 type. Their ``(starts, ends, counts)`` and the position after them (-1 if the file ends first)."""
+    starts = np.empty(size, np.int64)
+    ends = np.empty(size, np.int64)
+    counts = np.empty(size, np.int64)
+    for i in range(size):
+        starts[i] = pos
+        while pos < len(raw) and raw[pos] != 0:
+            pos += 1
+        if pos + 10 > len(raw):
+            return starts, ends, counts, -1
+        ends[i] = pos
+        count = np.int64(0)
+        for b in range(8):  # little-endian int64
+            count |= np.int64(raw[pos + 1 + b]) << np.int64(8 * b)
+        counts[i] = count
+        pos += 10
+    return starts, ends, counts, pos
+
+
+@numba.njit(cache=True)
+def _gather_words(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The words' bytes concatenated, their offsets, and each one's fastText hash (``fasttext_hash``)."""
+    n = len(starts)
+    offsets = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        offsets[i + 1] = offsets[i] + ends[i] - starts[i]
+    data = np.empty(max(offsets[n], 1), np.uint8)
+    hashes = np.empty(n, np.int64)
+    for i in range(n):
+        h = np.uint64(2166136261)
+        for j in range(starts[i], ends[i]):
+            data[offsets[i] + j - starts[i]] = raw[j]
+            h = _step(h, raw[j])
+        hashes[i] = np.int64(h)
+    return data, offsets, hashes
 
 
 @numba.njit(cache=True)
