@@ -220,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             print(f"no version found for {unknown}", file=sys.stderr)
             return 1
-        LOCK_FILE.write_text(json.dumps(versions, indent=1, sort_keys=True) + "\n")
+        tmp = LOCK_FILE.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(versions, indent=1, sort_keys=True) + "\n")
+        tmp.replace(LOCK_FILE)  # written whole or not at all
         print(f"{LOCK_FILE}: {len(versions)} Debian packages")
         return 0
     if args == ["--check"]:
