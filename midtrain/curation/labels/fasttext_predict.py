@@ -5,13 +5,13 @@ code-language model for code), about a third of what labelling costs. fastText's
 ``std::string`` and a ``stringstream`` per line and a Python list per result, and looks a pruned
 model's n-gram buckets up in a hash map; here the batch's UTF-8 bytes go through one numba kernel.
 ``benchmarks/bench_fasttext_predict.py`` (the speed set's lines, batches of 512, medians of 5, the two
-taking turns): 1.28x (quality-prose) to 1.54x (code language) faster, lid.176 42.4 -> 29.6 µs per line,
+taking turns): 1.29x (quality-prose) to 1.65x (lid.176) faster, lid.176 47.4 -> 28.8 µs per line,
 every label and score equal.
 
 ``read_weights`` parses the model file once: the dictionary, the input matrix (dense, or
 product-quantized and kept as codes, as fastText keeps it), a pruned model's kept buckets (one int32
-per bucket), and each known word's rows (itself, then its character n-grams), as fastText precomputes
-them.
+per bucket, and a bit set in front of it), and each known word's rows (itself, then its character
+n-grams), as fastText precomputes them.
 
 It reproduces ``FastText::predictLine`` step by step, so the labels and scores equal fastText's
 (``tests/test_fasttext_predict.py`` compares them on real and generated lines):
@@ -71,7 +71,7 @@ class FastTextWeights:
     word_offsets: np.ndarray  # int64, nwords + 1
     slots: np.ndarray        # int64 (slots, 2) open-addressing table: [fastText hash of a word, its id]
     prune_mode: int          # -1: not pruned, 0: every bucket dropped, 1: mapped through ``prune``
-    prune: np.ndarray        # int32 per bucket: its row after nwords, -1 if pruned (prune_mode 1)
+    prune: np.ndarray        # int32 per bucket: its row after nwords, -1 if pruned; then its kept-bucket bits
     sub_offsets: np.ndarray  # int64 (nwords + 1,): ``sub_rows[sub_offsets[w]:sub_offsets[w + 1]]`` ...
     sub_rows: np.ndarray     # int32: ... the rows of word w and its character n-grams (getSubwords)
     input: tuple             # the input matrix as ``_average_rows`` reads it (``_Reader.quantized``; dense: rows)
@@ -197,10 +197,16 @@ def read_weights(path: str | Path) -> FastTextWeights:
     elif prune_size == 0:
         prune_mode, prune = 0, np.full(1, -1, np.int32)
     else:
-        # one int32 per bucket (8 MB for lid.176's 2 M): a lookup is one load; an open-addressing table
-        # of the 50,000 kept buckets (2 MB) probed for each n-gram made lid.176 20% slower
-        prune_mode, prune = 1, np.full(bucket, -1, np.int32)
+        # one int32 per bucket (8 MB for lid.176's 2 M), then one bit per bucket, set for the kept ones
+        # (256 KB, stays in cache): most n-grams' buckets were pruned, and the bit says so without a load
+        # from the 8 MB part (lid.176 33 -> 28 µs per line; an open-addressing table of the 50,000 kept
+        # buckets, 2 MB, probed for each n-gram, was 20% slower than the plain array)
+        nbits = (bucket + 31) // 32
+        prune_mode, prune = 1, np.full(bucket + nbits, -1, np.int32)
         prune[pairs[:, 0]] = pairs[:, 1]
+        bits = np.zeros(nbits, np.uint32)
+        np.bitwise_or.at(bits, pairs[:, 0] >> 5, np.left_shift(np.uint32(1), (pairs[:, 0] & 31).astype(np.uint32)))
+        prune[bucket:] = bits.view(np.int32)
     word_data, offsets, hashes = _gather_words(raw, starts[:nwords], ends[:nwords])
     slots = _build_slots(hashes, np.arange(nwords, dtype=np.int64))
     sub_offsets, sub_rows = _subword_table(word_data, offsets, nwords, minn, maxn, bucket, prune_mode, prune)
@@ -320,13 +326,14 @@ def _is_sep(c: np.uint8) -> bool:
 
 
 @numba.njit(cache=True, inline="always")
-def _bucket_row(nwords: int, bucket_id: int, prune_mode: int, prune: np.ndarray) -> int:
+def _bucket_row(nwords: int, bucket_id: int, bucket: int, prune_mode: int, prune: np.ndarray) -> int:
     """``Dictionary::pushHash``: the input row of a hashed bucket, -1 when a pruned model dropped it."""
     if prune_mode == 0 or bucket_id < 0:
         return -1
     if prune_mode == 1:
-        kept = prune[bucket_id]
-        return -1 if kept < 0 else nwords + kept
+        if (prune[bucket + (bucket_id >> 5)] >> (bucket_id & 31)) & 1 == 0:
+            return -1
+        return nwords + prune[bucket_id]
     return nwords + bucket_id
 
 
@@ -359,7 +366,7 @@ def _subwords(data: np.ndarray, s: int, e: int, minn: int, maxn: int, bucket: in
                 h = _step(h, _wrapped(data, s, e, j))
                 j += 1
             if n >= minn and not (n == 1 and (i == 0 or j == size)):
-                row = _bucket_row(nwords, np.int64(h % np.uint64(bucket)), prune_mode, prune)
+                row = _bucket_row(nwords, np.int64(h % np.uint64(bucket)), bucket, prune_mode, prune)
                 if row >= 0:
                     out[pos] = row
                     pos += 1
@@ -468,7 +475,7 @@ def _line_rows(data: np.ndarray, lo: int, hi: int, ids: np.ndarray, hashes: np.n
         for k in range(i + 1, min(ntok, i + word_ngrams)):
             nk = hashes[k]
             h64 = h64 * np.uint64(116049371) + np.uint64(nk - 4294967296 if nk >= 2147483648 else nk)
-            row = _bucket_row(nwords, np.int64(h64 % np.uint64(bucket)), prune_mode, prune)
+            row = _bucket_row(nwords, np.int64(h64 % np.uint64(bucket)), bucket, prune_mode, prune)
             if row >= 0:
                 ids[count] = row
                 count += 1
