@@ -22,6 +22,7 @@ Prints medians over ``--repeats`` and each midtrain step's share of task time (d
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import shutil
 import statistics
@@ -128,6 +129,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--datatrove-docs", type=int, default=1500)
     args = ap.parse_args()
+    if importlib.util.find_spec("spacy") is None:  # datatrove's Gopher filters split English words with it
+        sys.exit("bench_curate.py: the datatrove rows need spacy (datatrove's English word tokenizer): "
+                 "pip install -e '.[bench]'")
 
     inputs, sizes = prepare(args.prose_mb)
     docs = sum(d for d, _ in sizes.values())
