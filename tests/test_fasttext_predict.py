@@ -8,6 +8,7 @@ uses, on real lines and on generated ones (hypothesis).
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -28,6 +29,7 @@ EDGE_LINES = ["", " ", "\t\x0b\x0c\r", "one", "</s>", "a </s> b c", "x</s> y", "
               "before a newline\nafter it", "\nfirst", "x \n"]
 
 
+@functools.lru_cache(maxsize=None)
 def cpp_and_native(ref: str) -> tuple[FastTextClassifier, FastTextClassifier]:
     return FastTextClassifier(ref, native=False), FastTextClassifier(ref)
 
@@ -136,7 +138,7 @@ def test_truncated_file_names_it(tmp_path):
 
 
 @given(st.text(max_size=30))
-def test_hash_equals_reference(word):
+def test_kernel_hash_equals_reference(word):
     assert fasttext_predict.fasttext_hash(word.encode()) == _python_hash(word.encode())
 
 
@@ -156,14 +158,5 @@ LINE_CHARS = st.sampled_from(list("abcdeé日 \t_<>/s\n") + ["</s>", "__label__"
 @given(st.lists(st.lists(LINE_CHARS, max_size=40).map("".join), min_size=1, max_size=8))
 def test_generated_lines_predict_as_fasttext(lines):
     for ref in ("lid.176", "code_language", "domain"):
-        cpp, native = _models(ref)
+        cpp, native = cpp_and_native(ref)
         assert_same(cpp, native, lines)
-
-
-_CACHE: dict[str, tuple] = {}
-
-
-def _models(ref: str) -> tuple[FastTextClassifier, FastTextClassifier]:
-    if ref not in _CACHE:
-        _CACHE[ref] = cpp_and_native(ref)
-    return _CACHE[ref]

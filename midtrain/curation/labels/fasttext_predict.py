@@ -44,7 +44,7 @@ import numba
 import numpy as np
 import pyarrow as pa
 
-from midtrain.curation.labels.text_windows import string_buffers
+from midtrain.curation.labels.text_windows import as_string_array, string_buffers
 
 FASTTEXT_MAGIC = 793712314
 FASTTEXT_VERSION = 12
@@ -152,11 +152,10 @@ def _huffman(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fasttext_hash(word: bytes) -> int:
-    """fastText's ``Dictionary::hash``: 32-bit FNV-1a over the bytes read as signed chars."""
-    h = 2166136261
-    for b in word:
-        h = ((h ^ (b if b < 128 else b | 0xFFFFFF00)) * 16777619) & 0xFFFFFFFF
-    return h
+    """fastText's ``Dictionary::hash`` of ``word``: 32-bit FNV-1a over the bytes read as signed chars (the
+    kernel's ``_step``, which hashes every word and token here)."""
+    raw = np.frombuffer(word or b"\0", np.uint8)
+    return int(_gather_words(raw, np.zeros(1, np.int64), np.array([len(word)], np.int64))[2][0])
 
 
 @functools.lru_cache(maxsize=16)
@@ -668,8 +667,7 @@ def _predict_batch(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray, code
 
 
 def _buffers(lines: list[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    arr = lines if isinstance(lines, pa.Array) else pa.array(lines, pa.large_string())
-    return string_buffers(arr.cast(pa.large_string()))
+    return string_buffers(as_string_array(lines))
 
 
 def _args(w: FastTextWeights) -> tuple:
