@@ -61,3 +61,25 @@ def test_rewrite_refuses_a_graph_it_does_not_know():
     other = helper.make_model(helper.make_graph([helper.make_node("Relu", ["bytes"], ["y"])], "g", [x], [y]))
     with pytest.raises(ValueError, match="not Magika's"):
         qm.rewrite(other)
+
+
+def test_fused_int8_graph_gives_the_same_bits_with_less_work(tmp_path):
+    rewritten = qm.rewrite(onnx.load(qm.magika_model_file()))
+    quantized = tmp_path / "q.onnx"
+    qm.quantize(rewritten, qm.model_inputs(_texts(32)), quantized)
+    fused = qm.fuse_quantized(onnx.load(quantized))
+    rows = qm.model_inputs(_texts(64) + ["", "x", "\x00\x01" * 600, "{" * 3000])
+    assert np.array_equal(_outputs(fused, rows), _outputs(quantized, rows))
+    ops = [n.op_type for n in fused.graph.node]
+    assert "Expand" not in ops and "GlobalMaxPool" not in ops and "Neg" not in ops
+    made = {o: n.op_type for n in fused.graph.node for o in n.output}
+    assert made["midtrain_codes_max"] == "ReduceMax" and made["midtrain_codes_min"] == "ReduceMin"  # on uint8 codes
+    with pytest.raises(ValueError, match="not the graph rewrite"):
+        qm.fuse_quantized(onnx.load(qm.magika_model_file()))
+
+
+def test_shipped_int8_copy_is_fused():
+    from midtrain.curation.labels.code_language import MAGIKA_INT8_FILE
+
+    ops = [n.op_type for n in onnx.load(MAGIKA_INT8_FILE).graph.node]
+    assert "ReduceMin" in ops and "GlobalMaxPool" not in ops and "Expand" not in ops
