@@ -104,8 +104,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from midtrain.curation.labels.models import MODELS_DIR, load_classifier
-from midtrain.curation.labels.text_windows import (NEWLINE_TOKEN, as_string_array, fasttext_lines, string_buffers,
-                                                   text_windows)
+from midtrain.curation.labels.text_windows import (NEWLINE_TOKEN, as_string_array, fasttext_line_array,
+                                                   string_buffers, text_windows)
 from midtrain.errors import ConfigError
 
 CODE_LANGUAGES = ("c", "c++", "go", "java", "javascript", "lua", "ocaml", "perl", "php", "python", "r", "ruby",
@@ -363,7 +363,7 @@ def _fasttext_first(arr: pa.LargeStringArray, threshold: float | None
     settings = hybrid_settings()
     threshold = settings["threshold"] if threshold is None else threshold
     windows = text_windows(arr, settings["head"], settings["middle"])
-    lines = fasttext_lines(windows)
+    lines = fasttext_line_array(windows)
     pred = load_classifier(FASTTEXT_MODEL).predict(lines)
     data, offsets = string_buffers(arr)
     blank = np.empty(len(arr), np.bool_)
@@ -372,7 +372,7 @@ def _fasttext_first(arr: pa.LargeStringArray, threshold: float | None
     binary = np.empty(len(arr), np.float64)
     _binary_fractions(wdata, woffsets, binary)
     labels, scores = pred.labels.copy(), pred.scores.copy()
-    little = _too_little_text(pa.array(lines, pa.large_string()))
+    little = _too_little_text(lines)
     unsure = ~blank & ((scores < threshold) | (labels == UNKNOWN) | (labels == OTHER)
                        | (binary > MAX_BINARY_FRACTION) | little)
     return labels, scores, unsure, blank

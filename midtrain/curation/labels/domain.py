@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from midtrain.curation.labels.code_language import CODE_LANGUAGE_MODELS, MAGIKA_VARIANTS, detect_code_language
 from midtrain.curation.labels.models import Predictions, load_classifier
 from midtrain.curation.labels.rare_words import model_lines
-from midtrain.curation.labels.text_windows import as_string_array, fasttext_lines, text_windows
+from midtrain.curation.labels.text_windows import as_string_array, fasttext_line_array, text_windows
 from midtrain.curation.labels.unicode_counts import COLUMNS, class_counts
 from midtrain.curation.labels.word_vectors import SHIPPED_WORD_MODEL, WordModel, load_word_model
 from midtrain.errors import ConfigError
@@ -170,11 +170,12 @@ DOMAIN_SIGNAL_SCHEMA: dict[str, pa.DataType] = {
 def content_signals(windows: pa.Array, counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(latex commands per KB, fraction of code-shaped lines)`` of each window.
 
-    ``counts``: the windows' ``class_counts`` when the caller has them already (its non-empty lines are
-    counted there, equal to counting ``_NONEMPTY_LINE``)."""
+    ``counts``: the windows' ``class_counts`` when the caller has them already (its non-empty lines and
+    LaTeX marks are counted there, equal to counting ``_NONEMPTY_LINE`` and ``_LATEX``; code-shaped lines
+    are Arrow's regex count)."""
     counts = class_counts(windows) if counts is None else counts
     size = pc.binary_length(windows).to_numpy(zero_copy_only=False).astype(np.float64)
-    latex = pc.count_substring_regex(windows, _LATEX).to_numpy(zero_copy_only=False).astype(np.float64)
+    latex = counts[:, COLUMNS.index("latex")].astype(np.float64)
     code = pc.count_substring_regex(windows, _CODE_LINE).to_numpy(zero_copy_only=False).astype(np.float64)
     lines = counts[:, COLUMNS.index("nonempty_lines")].astype(np.float64)
     latex_per_kb = np.divide(latex * 1024.0, size, out=np.zeros_like(size), where=size > 0)
@@ -196,14 +197,15 @@ _FEATURES: tuple[tuple[str, str, tuple[float, ...]], ...] = (
     ("line", "mean_line_bytes", (30.0, 60.0, 120.0)),
 )
 FEATURE_PREFIX = "fx"
+_SPACE = pa.scalar(" ", pa.large_string())  # the separator of Arrow's joins of large_string columns
 _STEP_LINE = r"(?mi)^[ \t]*(?:step[ \t]*\d+|\d{1,2}[.)][ \t]|\(\d{1,2}\)|[-*•][ \t]|first,|then,|therefore|thus|hence|so[ ,])"
 
 
 def shape_signals(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | None = None,
                   counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per window: the measures behind the feature tokens (one numba pass of ``class_counts`` for digits,
-    math symbols and lines, equal to counting ``_DIGIT``, ``_MATH_SYMBOL`` and ``_NONEMPTY_LINE``; Arrow
-    regex counts for the rest; numpy arithmetic).
+    math symbols, lines and question marks, equal to counting ``_DIGIT``, ``_MATH_SYMBOL``,
+    ``_NONEMPTY_LINE`` and ``\\?``; Arrow's regex count for numbered steps; numpy arithmetic).
 
     ``content`` and ``counts``: the windows' ``content_signals`` and ``class_counts`` when the caller
     has them already.
@@ -222,37 +224,50 @@ def shape_signals(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | No
         "digits_per_kb": counts[:, COLUMNS.index("digits")] / kb,
         "math_symbols_per_kb": counts[:, COLUMNS.index("math_symbols")] / kb,
         "step_lines_fraction": np.minimum(count(_STEP_LINE), lines) / lines,
-        "questions_per_kb": count(r"\?") / kb,
+        "questions_per_kb": counts[:, COLUMNS.index("questions")] / kb,
         "mean_line_bytes": size / lines,
     }
 
 
-def feature_tokens(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | None = None,
-                   counts: np.ndarray | None = None) -> list[str]:
-    """The feature tokens of each window, e.g. ``"fxlatex0 fxcode3 fxdigit1 ..."``."""
+def feature_token_array(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | None = None,
+                        counts: np.ndarray | None = None) -> pa.LargeStringArray:
+    """The feature tokens of each window, e.g. ``"fxlatex0 fxcode3 fxdigit1 ..."`` (Arrow: a ``take`` of each
+    feature's token per bucket, then one element-wise join)."""
     signals = shape_signals(windows, content, counts)
     columns = []
     for name, key, edges in _FEATURES:
         bucket = np.searchsorted(np.asarray(edges), signals[key], side="right")
-        tokens = [f"{FEATURE_PREFIX}{name}{b}" for b in range(len(edges) + 1)]
-        columns.append([tokens[b] for b in bucket.tolist()])
-    return [" ".join(parts) for parts in zip(*columns)]
+        tokens = pa.array([f"{FEATURE_PREFIX}{name}{b}" for b in range(len(edges) + 1)], pa.large_string())
+        columns.append(tokens.take(pa.array(bucket)))
+    return pc.binary_join_element_wise(*columns, _SPACE)
+
+
+def feature_tokens(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | None = None,
+                   counts: np.ndarray | None = None) -> list[str]:
+    """:func:`feature_token_array` as Python strings."""
+    return feature_token_array(windows, content, counts).to_pylist()
+
+
+def classifier_line_array(windows: pa.Array, with_features: bool,
+                          content: tuple[np.ndarray, np.ndarray] | None = None, features_min_chars: int = 0,
+                          counts: np.ndarray | None = None) -> pa.LargeStringArray:
+    """What the domain classifier reads: the normalised window, plus the feature tokens if its model knows them
+    and the window has at least ``features_min_chars`` characters (see ``DomainConfig.features_min_chars``)."""
+    lines = fasttext_line_array(windows)
+    if not with_features or not len(lines):
+        return lines
+    joined = pc.binary_join_element_wise(lines, feature_token_array(windows, content, counts), _SPACE)
+    if features_min_chars <= 0:
+        return joined
+    long_enough = pc.greater_equal(pc.utf8_length(pc.fill_null(windows, "")), features_min_chars)
+    return pc.if_else(long_enough, joined, lines)
 
 
 def classifier_lines(windows: pa.Array, with_features: bool,
                      content: tuple[np.ndarray, np.ndarray] | None = None, features_min_chars: int = 0,
                      counts: np.ndarray | None = None) -> list[str]:
-    """What the domain classifier reads: the normalised window, plus the feature tokens if its model knows them
-    and the window has at least ``features_min_chars`` characters (see ``DomainConfig.features_min_chars``)."""
-    lines = fasttext_lines(windows)
-    if not with_features or not lines:
-        return lines
-    feats = feature_tokens(windows, content, counts)
-    if features_min_chars <= 0:
-        return [f"{line} {f}" for line, f in zip(lines, feats)]
-    long_enough = (pc.utf8_length(pc.fill_null(windows, "")).to_numpy(zero_copy_only=False)
-                   >= features_min_chars).tolist()
-    return [f"{line} {f}" if keep else line for line, f, keep in zip(lines, feats, long_enough)]
+    """:func:`classifier_line_array` as Python strings (training, tests)."""
+    return classifier_line_array(windows, with_features, content, features_min_chars, counts).to_pylist()
 
 
 def extensions(paths: list[str | None] | pa.Array) -> np.ndarray:
@@ -305,8 +320,8 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     binary_frac, latin_frac = script_signals(windows, counts)
     classifier = load_classifier(config.model)
     with_features = classifier.knows(f"{FEATURE_PREFIX}code0")
-    lines = model_lines(classifier, classifier_lines(windows, with_features, (latex, code_frac),
-                                                     config.features_min_chars, counts))
+    lines = model_lines(classifier, classifier_line_array(windows, with_features, (latex, code_frac),
+                                                          config.features_min_chars, counts))
     words = word_model(config)
     if words is None:
         pred, second = classifier.predict_ranked(lines, 2)

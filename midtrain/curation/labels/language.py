@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from midtrain.curation.labels.models import load_classifier
-from midtrain.curation.labels.text_windows import lid_lines
+from midtrain.curation.labels.text_windows import lid_line_array
 
 LANGUAGE_SIGNAL_SCHEMA: dict[str, pa.DataType] = {"language": pa.string(), "language_score": pa.float32()}
 
@@ -28,7 +28,7 @@ DEFAULT_EXEMPT_DOMAINS: tuple[str, ...] = ("code", "math", "reasoning")
 
 def identify_language(texts: pa.Array | list[str], model: str = "lid.176", head_bytes: int = 512) -> pa.Table:
     """``language`` (ISO 639 code, e.g. ``en``) and ``language_score`` for each text."""
-    pred = load_classifier(model).predict(lid_lines(texts, head_bytes))
+    pred = load_classifier(model).predict(lid_line_array(texts, head_bytes))
     return pa.table({"language": pa.array(pred.labels.tolist(), pa.string()),
                      "language_score": pa.array(pred.scores, pa.float32())})
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from midtrain.curation.labels import fasttext_predict
 from midtrain.curation.labels.fasttext_predict import read_weights
@@ -83,20 +84,21 @@ class FastTextClassifier:
             if self.weights is not None and self.weights.labels != self.labels:
                 raise ConfigError(f"{self.path}: labels read from the file differ from fastText's")
 
-    def predict(self, lines: list[str]) -> Predictions:
+    def predict(self, lines: list[str] | pa.Array) -> Predictions:
         """Top-1 label and probability for each single-line string (no ``\\n`` inside)."""
         return self.predict_ranked(lines, 1)[0]
 
-    def predict_ranked(self, lines: list[str], k: int = 2) -> list[Predictions]:
+    def predict_ranked(self, lines: list[str] | pa.Array, k: int = 2) -> list[Predictions]:
         """The ``k`` most likely labels, best first: one ``Predictions`` per rank (label ``""``, score 0
-        where the model has fewer labels)."""
-        if not lines:
+        where the model has fewer labels). ``lines``: Python strings or an Arrow string array."""
+        if not len(lines):
             return [Predictions(np.zeros(0, object), np.zeros(0, np.float32)) for _ in range(k)]
         if self.weights is not None:
             best, scores = fasttext_predict.predict_ranked(self.weights, lines, k)
             names = np.array(self.labels + ("",), dtype=object)
             return [Predictions(names[best[:, r]], np.clip(scores[:, r], 0.0, 1.0)) for r in range(k)]
-        all_labels, all_probs = self.model.f.multilinePredict([line + "\n" for line in lines], k, 0.0, "replace")
+        all_labels, all_probs = self.model.f.multilinePredict([line + "\n" for line in _strings(lines)], k, 0.0,
+                                                              "replace")
         out = []
         for r in range(k):
             labels = np.array([lab[r][len(LABEL_PREFIX):] if len(lab) > r else "" for lab in all_labels],
@@ -117,16 +119,17 @@ class FastTextClassifier:
 
         return word_hashes(self.model.get_words())
 
-    def predict_all(self, lines: list[str]) -> tuple[np.ndarray, tuple[str, ...]]:
+    def predict_all(self, lines: list[str] | pa.Array) -> tuple[np.ndarray, tuple[str, ...]]:
         """Probabilities of every label, ``(len(lines), len(labels))``, columns in ``self.labels`` order."""
         k = len(self.labels)
         out = np.zeros((len(lines), k), np.float64)
-        if not lines:
+        if not len(lines):
             return out, self.labels
         if self.weights is not None and self.weights.loss == fasttext_predict.LOSS_SOFTMAX:
             scores, _ = fasttext_predict.predict_all(self.weights, lines)
             return np.clip(scores.astype(np.float64), 0.0, 1.0), self.labels
-        all_labels, all_probs = self.model.f.multilinePredict([line + "\n" for line in lines], k, 0.0, "replace")
+        all_labels, all_probs = self.model.f.multilinePredict([line + "\n" for line in _strings(lines)], k, 0.0,
+                                                              "replace")
         if all(len(labs) == k for labs in all_labels):  # every label on every row: map them in numpy
             names = np.array([LABEL_PREFIX + lab for lab in self.labels])
             order = np.argsort(names)
@@ -138,6 +141,11 @@ class FastTextClassifier:
                 for lab, p in zip(labs, probs):
                     out[i, column[lab]] = p
         return np.clip(out, 0.0, 1.0), self.labels
+
+
+def _strings(lines: list[str] | pa.Array) -> list[str]:
+    """Python strings for fastText's own C++ prediction, which takes nothing else."""
+    return lines.to_pylist() if isinstance(lines, (pa.Array, pa.ChunkedArray)) else lines
 
 
 @functools.lru_cache(maxsize=16)

@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 
 from midtrain.curation.labels.models import MODELS_DIR, load_classifier
 from midtrain.curation.labels.rare_words import model_lines
-from midtrain.curation.labels.text_windows import as_string_array, fasttext_lines, string_buffers, text_windows
+from midtrain.curation.labels.text_windows import as_string_array, fasttext_line_array, string_buffers, text_windows
 
 QUALITY_SIGNAL_SCHEMA: dict[str, pa.DataType] = {
     "quality_score": pa.float32(),   # 0-5, calibrated to the graded labels
@@ -119,17 +119,22 @@ def structure_signals(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray
         k = 0
         h = np.uint64(14695981039346656037)
         visible = False
-        for j in range(a, b + 1):
-            c = data[j] if j < b else 10
+        for j in range(a, b):
+            c = data[j]
             if c == 10:
                 if visible:
                     hashes[k] = h
                     k += 1
                 h = np.uint64(14695981039346656037)
                 visible = False
-            elif c != 32 and c != 9 and c != 13:
-                h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
-                visible = True
+            else:  # blanks leave the hash as it was; a select, not a branch (text alternates unpredictably)
+                blank = (c == 32) | (c == 9) | (c == 13)
+                stepped = (h ^ np.uint64(c)) * np.uint64(1099511628211)
+                h = h if blank else stepped
+                visible = visible | (not blank)
+        if visible:
+            hashes[k] = h
+            k += 1
         if k > 1:
             s = np.sort(hashes[:k])
             repeats = 0
@@ -482,7 +487,7 @@ def text_window(model: str, qtype: str) -> tuple[int, int]:
     return int(config.get("head", 512)), int(config.get("middle", 512))
 
 
-def grade_probabilities(model: str, lines: list[str]) -> np.ndarray:
+def grade_probabilities(model: str, lines: list[str] | pa.Array) -> np.ndarray:
     """``(n, 6)`` probabilities of grades 0..5 under a graded fastText model (labels ``g0`` .. ``g5``)."""
     classifier = load_classifier(model)
     probs, labels = classifier.predict_all(model_lines(classifier, lines))
@@ -564,7 +569,7 @@ def score_quality(texts: pa.Array | list[str], domains: Sequence[str | None] | p
     for qtype, type_weights in weights.items():
         rows = np.flatnonzero(types == qtype)
         texts_of_type = arr if len(rows) == n else arr.take(pa.array(rows))
-        lines = fasttext_lines(text_windows(texts_of_type, *text_window(model, qtype)))
+        lines = fasttext_line_array(text_windows(texts_of_type, *text_window(model, qtype)))
         probs = grade_probabilities(model_name(model, qtype), lines)
         features = quality_features(probs, dup[rows], clean[rows], tuple(o[rows] for o in order),
                                     tuple(b[rows] for b in brackets),

@@ -114,14 +114,17 @@ def _replace_rare(data: np.ndarray, offsets: np.ndarray, known: np.ndarray, mark
     return new_offsets, out[:p]
 
 
-def replace_rare(lines: list[str], known: np.ndarray) -> list[str]:
-    """``lines`` with every token not in ``known`` (``word_hashes``) replaced by its shape's placeholder."""
-    if not lines:
-        return []
-    arr = as_string_array(lines)
+def replace_rare(lines: list[str] | pa.Array, known: np.ndarray) -> list[str] | pa.LargeStringArray:
+    """``lines`` with every token not in ``known`` (``word_hashes``) replaced by its shape's placeholder:
+    Python strings for Python strings, an Arrow array for an Arrow array."""
+    as_list = isinstance(lines, list)
+    if not len(lines):
+        return [] if as_list else pa.array([], pa.large_string())
+    arr = pc.fill_null(as_string_array(lines), "")
     data, offsets = string_buffers(arr)
     new_offsets, out = _replace_rare(data, offsets, np.ascontiguousarray(known, np.uint64), _PLACEHOLDER_BYTES)
-    return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(out)).to_pylist()
+    replaced = pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(out))
+    return replaced.to_pylist() if as_list else replaced
 
 
 def words_in_groups(tokens: pa.ListArray, groups: list[str], min_groups: int) -> pa.LargeStringArray:
@@ -145,7 +148,7 @@ def shared_words(lines: list[str], groups: list[str], min_groups: int) -> np.nda
     return word_hashes(pa.concat_arrays([words, pa.array(PLACEHOLDERS, pa.large_string())]))
 
 
-def model_lines(classifier: FastTextClassifier, lines: list[str]) -> list[str]:
+def model_lines(classifier: FastTextClassifier, lines: list[str] | pa.Array) -> list[str] | pa.Array:
     """``lines`` as ``classifier`` reads them: a model trained with ``TrainConfig.min_sources`` (it knows
     the placeholder ``_rw_``) reads every word it does not know as its shape's placeholder."""
     if not classifier.knows(RARE_WORD):

@@ -175,20 +175,31 @@ def normalise_lines(offsets: np.ndarray, data: np.ndarray, split_punct: bool, nl
     return new_offsets, out[:p]
 
 
-def _normalise(windows: pa.Array, split_punct: bool) -> list[str]:
+def _normalise(windows: pa.Array | list[str], split_punct: bool) -> pa.LargeStringArray:
     arr = as_string_array(windows)
     if len(arr) == 0:
-        return []
+        return pa.array([], pa.large_string())
     data, offsets = string_buffers(arr)
     new_offsets, out = normalise_lines(offsets, data, split_punct, _NL)
-    return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(out)).to_pylist()
+    return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(out))
 
 
-def fasttext_lines(windows: pa.Array) -> list[str]:
-    """Windows normalised for the fastText models (domain, quality, code language), and for training them."""
+def fasttext_line_array(windows: pa.Array | list[str]) -> pa.LargeStringArray:
+    """Windows normalised for the fastText models (domain, quality, code language), as an Arrow array: what
+    the labellers pass to the predictor, which reads its buffers (no Python string per line)."""
     return _normalise(windows, split_punct=True)
 
 
-def lid_lines(texts: pa.Array | list[str], head: int = 1024) -> list[str]:
-    """The first ``head`` bytes of each document on one line, as lid.176 expects raw text."""
+def fasttext_lines(windows: pa.Array | list[str]) -> list[str]:
+    """:func:`fasttext_line_array` as Python strings (training, and anything that edits lines)."""
+    return fasttext_line_array(windows).to_pylist()
+
+
+def lid_line_array(texts: pa.Array | list[str], head: int = 1024) -> pa.LargeStringArray:
+    """The first ``head`` bytes of each document on one line, as lid.176 expects raw text (Arrow array)."""
     return _normalise(text_windows(texts, head=head, middle=0), split_punct=False)
+
+
+def lid_lines(texts: pa.Array | list[str], head: int = 1024) -> list[str]:
+    """:func:`lid_line_array` as Python strings."""
+    return lid_line_array(texts, head).to_pylist()

@@ -1,15 +1,15 @@
 """Per-text counts of characters, letters, Latin characters, binary-looking characters, digits, math
-symbols and non-empty lines in one pass.
+symbols, non-empty lines, LaTeX marks and question marks in one pass.
 
 The domain labeller needs, per window, the share of control bytes and U+FFFD among characters and
 the share of Latin letters among letters (``domain.script_signals``), and its shape features count
-digits, math symbols and non-empty lines (``domain.shape_signals``). Arrow kernels (a length and a
-regex count each, some of Unicode classes) cost about 0.25 ms per 1 KB window for the first four
-alone; this numba kernel decodes UTF-8 once and looks every code point up in a table, in a few
+digits, math symbols, non-empty lines, LaTeX marks and question marks (``domain.content_signals``,
+``domain.shape_signals``). Arrow kernels (a length and a regex count each, some of Unicode classes)
+cost about 0.25 ms per 1 KB window for the first four alone; this numba kernel decodes UTF-8 once and looks every code point up in a table, in a few
 microseconds. The table is built from ``unicode_tables`` (generated from Arrow's own regular
 expressions), so the counts equal ``pc.count_substring_regex`` with ``r"\\p{L}"``, ``r"\\p{Latin}"``,
-``domain._BINARY``, ``domain._DIGIT``, ``domain._MATH_SYMBOL`` and ``domain._NONEMPTY_LINE``; the tests
-check that against Arrow on real and random text.
+``domain._BINARY``, ``domain._DIGIT``, ``domain._MATH_SYMBOL``, ``domain._NONEMPTY_LINE``,
+``domain._LATEX`` and ``r"\\?"``; the tests check that against Arrow on real and random text.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from midtrain.curation.labels.unicode_tables import LATIN_RANGES, LETTER_RANGES,
 LETTER = np.uint8(1)
 LATIN = np.uint8(2)
 MATH_SYMBOL = np.uint8(4)
-COLUMNS = ("chars", "letters", "latin", "binary", "digits", "math_symbols", "nonempty_lines")
+COLUMNS = ("chars", "letters", "latin", "binary", "digits", "math_symbols", "nonempty_lines", "latex", "questions")
 """The columns of ``class_counts``."""
 
 
@@ -42,6 +42,25 @@ def code_point_classes() -> np.ndarray:
     return table
 
 
+_MATH_DIRECTIVE = np.frombuffer(b".. math::", np.uint8)
+_MATH_ROLE = np.frombuffer(b":math:`", np.uint8)
+
+
+@numba.njit(cache=True, inline="always")
+def _ascii_letter(b: int) -> bool:
+    return 65 <= b <= 90 or 97 <= b <= 122
+
+
+@numba.njit(cache=True, inline="always")
+def _starts_with(data: np.ndarray, j: int, hi: int, pattern: np.ndarray) -> bool:
+    if j + len(pattern) > hi:
+        return False
+    for k in range(len(pattern)):
+        if data[j + k] != pattern[k]:
+            return False
+    return True
+
+
 @numba.njit(cache=True)
 def _count_classes(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
     """``out[i]`` = the ``COLUMNS`` counts of text ``i``.
@@ -49,18 +68,36 @@ def _count_classes(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, out
     Binary: control bytes other than tab, newline, vertical tab, form feed and carriage return, DEL,
     and U+FFFD (the replacement character). Digits: ``0-9``. A non-empty line (``(?m)^[ \\t]*\\S.*$`` in
     RE2, whose ``\\s`` is tab, newline, form feed, carriage return and space): one whose first character
-    after its leading spaces and tabs is none of newline, form feed and carriage return. A byte that
+    after its leading spaces and tabs is none of newline, form feed and carriage return. LaTeX marks: the
+    non-overlapping matches of ``domain._LATEX`` (a backslash and its letters, a dollar, ``.. math::``,
+    the ``:math:`` role), counted as Arrow counts them. Questions: ``?``. A byte that
     cannot start a UTF-8 sequence, or a sequence cut short, counts as one character of no class (Arrow
     strings are valid UTF-8; this only keeps the kernel in bounds).
     """
     for i in range(len(offsets) - 1):
         j, hi = offsets[i], offsets[i + 1]
-        chars = letters = latin = binary = digits = symbols = lines = 0
+        chars = letters = latin = binary = digits = symbols = lines = latex = questions = 0
+        latex_from = j  # a LaTeX match may start here or later: matches do not overlap
         line_start = True  # only spaces and tabs so far on this line
         while j < hi:
             b = data[j]
             if b < 0x80:
                 cp = b
+                if j >= latex_from:
+                    if b == 92 and j + 1 < hi and _ascii_letter(data[j + 1]):  # a backslash and its letters
+                        latex += 1
+                        latex_from = j + 2
+                        while latex_from < hi and _ascii_letter(data[latex_from]):
+                            latex_from += 1
+                    elif b == 36:
+                        latex += 1
+                    elif b == 46 and _starts_with(data, j, hi, _MATH_DIRECTIVE):
+                        latex += 1
+                        latex_from = j + len(_MATH_DIRECTIVE)
+                    elif b == 58 and _starts_with(data, j, hi, _MATH_ROLE):
+                        latex += 1
+                        latex_from = j + len(_MATH_ROLE)
+                questions += b == 63
                 j += 1
             else:
                 if b >= 0xF0:
@@ -101,12 +138,14 @@ def _count_classes(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, out
         out[i, 4] = digits
         out[i, 5] = symbols
         out[i, 6] = lines
+        out[i, 7] = latex
+        out[i, 8] = questions
 
 
 def class_counts(texts: pa.Array | list[str]) -> np.ndarray:
-    """``[n, 7]`` int64, the ``COLUMNS`` of each text: characters, ``\\p{L}`` letters, ``\\p{Latin}``
-    characters, binary characters (``[\\x00-\\x08\\x0e-\\x1f\\x7f\\ufffd]``), digits, math symbols and
-    non-empty lines (null counts as empty)."""
+    """``[n, 9]`` int64, the ``COLUMNS`` of each text: characters, ``\\p{L}`` letters, ``\\p{Latin}``
+    characters, binary characters (``[\\x00-\\x08\\x0e-\\x1f\\x7f\\ufffd]``), digits, math symbols,
+    non-empty lines, LaTeX marks (``domain._LATEX``) and question marks (null counts as empty)."""
     data, offsets = string_buffers(pc.fill_null(as_string_array(texts), ""))
     out = np.zeros((len(offsets) - 1, len(COLUMNS)), np.int64)
     _count_classes(data, offsets, code_point_classes(), out)
