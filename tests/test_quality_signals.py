@@ -12,8 +12,8 @@ from midtrain.curation.labels.quality import (COHESION_COMBINER_SIZE, COHESION_S
                                               ORDER_COMBINER_SIZE, QUADRATIC_COMBINER_SIZE, SHORT_LINE_BYTES,
                                               SHORT_LINE_COMBINER_SIZE, SIGNALS, apply_combiner, combiner,
                                               document_brackets, document_cohesion, document_order,
-                                              document_order_cohesion, quadratic_features, quality_features,
-                                              score_quality)
+                                              document_order_cohesion, document_structure, quadratic_features,
+                                              quality_features, score_quality)
 
 SPACE = " \t\n\r"
 
@@ -293,3 +293,28 @@ def test_a_quality_model_is_scored_on_the_window_it_was_trained_on(sample_raw, t
     tails = [t[:64] + " ".join(reversed(t[64:].split(" "))) for t in texts]  # the same head, another tail
     assert np.allclose(score_quality(tails, ["web"] * len(texts), model)["quality_score"].to_numpy(), scores,
                        atol=1e-5)
+
+
+def reference_structure(text: str) -> tuple[float, float]:
+    """:func:`structure_signals` in plain Python, from its docstring (bytes; blanks are space, tab, CR)."""
+    data = text.encode().decode("latin-1")
+    lines = ["".join(ch for ch in line if ch not in " \t\r") for line in data.split("\n")]
+    lines = [line for line in lines if line]
+    repeats = len(lines) - len(set(lines))
+    visible = data.rstrip(" \n\t\r")
+    return (repeats / len(lines) if len(lines) > 1 else 0.0,
+            1.0 if visible and visible[-1] in ".!?\"')]}>;`" else 0.0)
+
+
+STRUCTURE_LINES = st.lists(st.sampled_from(["", " ", "\t", "\r", "a", "a b", "ab", "b a.", "x)", "é", "\x00"]),
+                           max_size=4).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(STRUCTURE_LINES, max_size=40).map("\n".join), max_size=8))
+def test_structure_signals_equal_the_reference(texts):
+    """Repeated lines (blanks inside a line ignored), many lines (the kernel's set grows), clean ends."""
+    dup, clean = document_structure(pa.array(texts, pa.large_string()))
+    expected = [reference_structure(t) for t in texts]
+    assert dup.tolist() == pytest.approx([e[0] for e in expected], abs=1e-6)
+    assert clean.tolist() == [e[1] for e in expected]

@@ -57,6 +57,24 @@ class BatchStep(PipelineStep):
         return batch
 
 
+_LAST_BATCH: tuple[list[str], pa.LargeStringArray] = ([], pa.array([], pa.large_string()))
+
+
+def batch_texts(docs: list[Document]) -> pa.LargeStringArray:
+    """The documents' texts as one Arrow array. The taggers run one after another on the same batch (the
+    same documents, the same batch size), so the array of the last batch is kept and handed back when
+    every text is the very same string object (Python strings are immutable): each batch's text is copied
+    into Arrow once instead of once per tagger."""
+    global _LAST_BATCH
+    texts = [d.text for d in docs]
+    last_texts, last_array = _LAST_BATCH
+    if len(texts) == len(last_texts) and all(a is b for a, b in zip(texts, last_texts)):
+        return last_array
+    array = pa.array(texts, pa.large_string())
+    _LAST_BATCH = (texts, array)
+    return array
+
+
 def set_columns(docs: list[Document], table: pa.Table) -> None:
     """Copy each column of ``table`` (one row per document, in order) into the documents' metadata."""
     columns = {name: table.column(name).to_pylist() for name in table.column_names}

@@ -100,47 +100,54 @@ def quality_type(domains: Sequence[str | None] | pa.Array) -> np.ndarray:
 def structure_signals(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per document: (fraction of non-empty lines that repeat an earlier line, 1.0 if it ends cleanly).
 
-    Lines are hashed (FNV-1a, 64 bit, leading/trailing blanks excluded) and sorted per document;
-    a line counts as duplicated when its hash occurs before. "Ends cleanly": the last visible byte
-    closes a sentence or a block (``. ! ? " ' ) ] } > ;`` or a backtick), i.e. not cut mid-word.
+    Lines are hashed (FNV-1a, 64 bit, blanks excluded) into an open-addressing set (one per kernel call,
+    cleared per document); a line counts as duplicated when its hash is in the set already. "Ends
+    cleanly": the last visible byte closes a sentence or a block (``. ! ? " ' ) ] } > ;`` or a backtick),
+    i.e. not cut mid-word.
     """
     n = offsets.shape[0] - 1
     dup = np.zeros(n, np.float32)
     clean = np.zeros(n, np.float32)
+    seen = np.zeros(64, np.uint64)  # 0 = an empty slot
     for i in range(n):
         a = offsets[i]
         b = offsets[i + 1]
-        # count lines first, then hash them
         lines = 1
         for j in range(a, b):
-            if data[j] == 10:
-                lines += 1
-        hashes = np.empty(lines, np.uint64)
+            lines += data[j] == 10
+        size = 64
+        while size < 2 * lines:
+            size *= 2
+        if size > len(seen):
+            seen = np.zeros(size, np.uint64)
+        else:
+            seen[:size] = 0
+        mask = size - 1
         k = 0
+        repeats = 0
+        zero_seen = False
         h = np.uint64(14695981039346656037)
         visible = False
-        for j in range(a, b):
-            c = data[j]
+        for j in range(a, b + 1):
+            c = data[j] if j < b else 10
             if c == 10:
                 if visible:
-                    hashes[k] = h
+                    if h == 0:  # 0 marks an empty slot, so this one hash is kept aside
+                        repeats += zero_seen
+                        zero_seen = True
+                    else:
+                        slot = np.int64((h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
+                        while seen[slot] != 0 and seen[slot] != h:
+                            slot = (slot + 1) & mask
+                        repeats += seen[slot] == h
+                        seen[slot] = h
                     k += 1
                 h = np.uint64(14695981039346656037)
                 visible = False
-            else:  # blanks leave the hash as it was; a select, not a branch (text alternates unpredictably)
-                blank = (c == 32) | (c == 9) | (c == 13)
-                stepped = (h ^ np.uint64(c)) * np.uint64(1099511628211)
-                h = h if blank else stepped
-                visible = visible | (not blank)
-        if visible:
-            hashes[k] = h
-            k += 1
+            elif c != 32 and c != 9 and c != 13:
+                h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
+                visible = True
         if k > 1:
-            s = np.sort(hashes[:k])
-            repeats = 0
-            for m in range(1, k):
-                if s[m] == s[m - 1]:
-                    repeats += 1
             dup[i] = repeats / k
         last = b - 1
         while last >= a and (data[last] == 32 or data[last] == 10 or data[last] == 9 or data[last] == 13):

@@ -11,7 +11,7 @@ from typing import ClassVar
 import pyarrow as pa
 from datatrove.data import Document
 
-from midtrain.curation.base import DEFAULT_BATCH_SIZE, BatchStep, set_columns
+from midtrain.curation.base import DEFAULT_BATCH_SIZE, BatchStep, batch_texts, set_columns
 from midtrain.curation.labels.domain import DOMAIN_SIGNAL_SCHEMA, DomainConfig, label_domains
 
 
@@ -30,7 +30,7 @@ class DomainLabeller(BatchStep):
         self.config = config if isinstance(config, DomainConfig) else DomainConfig.from_dict(config)
 
     def process_batch(self, docs: list[Document]) -> None:
-        table = label_domains([d.text for d in docs], hints=[d.metadata.get("domain_hint") for d in docs],
+        table = label_domains(batch_texts(docs), hints=[d.metadata.get("domain_hint") for d in docs],
                               paths=[d.metadata.get("path") for d in docs], config=self.config)
         set_columns(docs, table)
         rules = table.column("domain_rule").to_pylist()

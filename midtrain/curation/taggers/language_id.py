@@ -7,7 +7,7 @@ from typing import ClassVar
 import pyarrow as pa
 from datatrove.data import Document
 
-from midtrain.curation.base import DEFAULT_BATCH_SIZE, BatchStep, set_columns
+from midtrain.curation.base import DEFAULT_BATCH_SIZE, BatchStep, batch_texts, set_columns
 from midtrain.curation.labels.language import LANGUAGE_SIGNAL_SCHEMA, identify_language
 
 
@@ -22,4 +22,4 @@ class LanguageID(BatchStep):
         self.model = model
 
     def process_batch(self, docs: list[Document]) -> None:
-        set_columns(docs, identify_language([d.text for d in docs], self.model))
+        set_columns(docs, identify_language(batch_texts(docs), self.model))

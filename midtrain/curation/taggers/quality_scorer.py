@@ -11,7 +11,7 @@ from typing import ClassVar
 import pyarrow as pa
 from datatrove.data import Document
 
-from midtrain.curation.base import DEFAULT_BATCH_SIZE, BatchStep, set_columns
+from midtrain.curation.base import DEFAULT_BATCH_SIZE, BatchStep, batch_texts, set_columns
 from midtrain.curation.labels.quality import QUALITY_SIGNAL_SCHEMA, score_quality
 
 
@@ -26,4 +26,4 @@ class QualityScorer(BatchStep):
         self.model = model
 
     def process_batch(self, docs: list[Document]) -> None:
-        set_columns(docs, score_quality([d.text for d in docs], [d.metadata.get("domain") for d in docs], self.model))
+        set_columns(docs, score_quality(batch_texts(docs), [d.metadata.get("domain") for d in docs], self.model))

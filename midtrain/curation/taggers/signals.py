@@ -14,7 +14,7 @@ import pyarrow as pa
 from datatrove.data import Document
 
 from midtrain.curation import rules
-from midtrain.curation.base import BatchStep, set_columns
+from midtrain.curation.base import BatchStep, batch_texts, set_columns
 
 
 class ComputeSignals(BatchStep):
@@ -24,4 +24,4 @@ class ComputeSignals(BatchStep):
     signal_schema: ClassVar[dict[str, pa.DataType]] = dict(rules.SIGNAL_SCHEMA)
 
     def process_batch(self, docs: list[Document]) -> None:
-        set_columns(docs, rules.compute_signals([d.text for d in docs], [d.metadata["domain"] for d in docs]))
+        set_columns(docs, rules.compute_signals(batch_texts(docs), [d.metadata["domain"] for d in docs]))
