@@ -206,15 +206,18 @@ def read_weights(path: str | Path) -> FastTextWeights:
         bits = np.zeros(nbits, np.uint32)
         np.bitwise_or.at(bits, pairs[:, 0] >> 5, np.left_shift(np.uint32(1), (pairs[:, 0] & 31).astype(np.uint32)))
         prune[bucket:] = bits.view(np.int32)
+    if nwords >= _MAX_WORDS:
+        raise ValueError(f"{path}: {nwords:,} words, more than the {_MAX_WORDS:,} this module's table holds")
     word_data, offsets, hashes = _gather_words(raw, starts[:nwords], ends[:nwords])
-    slots = _build_slots(hashes, np.arange(nwords, dtype=np.int64))
+    slots = _build_slots(word_data, offsets, hashes)
     sub_offsets, sub_rows = _subword_table(word_data, offsets, nwords, minn, maxn, bucket, prune_mode, prune)
     if loss == LOSS_HS:
         left, right = _huffman(counts[nwords:])
     else:
         left = right = np.zeros(0, np.int32)
     eos_hash = fasttext_hash(EOS)
-    eos_id = _find_word(word_data, offsets, slots, np.frombuffer(EOS, np.uint8), 0, len(EOS), eos_hash)
+    eos = np.frombuffer(EOS, np.uint8)
+    eos_id = _find_word(word_data, offsets, slots, eos, 0, len(EOS), eos_hash, _prefix(eos, 0, len(EOS)))
     labels = tuple(r.raw[a:b].decode("utf-8", "replace").removeprefix(LABEL_PREFIX.decode())
                    for a, b in zip(starts[nwords:].tolist(), ends[nwords:].tolist()))
     if inp[0].shape[1] != dim or out.shape[1] != dim or len(labels) != nlabels:
@@ -265,21 +268,41 @@ def _gather_words(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tupl
     return data, offsets, hashes
 
 
+_ID_SHIFT = np.uint64(40)  # a slot's first word: hash (bits 0-31), length up to 255 (32-39), word id (40-63)
+_MAX_WORDS = 1 << 24
+_LONG_WORD = 255
+
+
+@numba.njit(cache=True, inline="always")
+def _prefix(data: np.ndarray, lo: int, hi: int) -> np.uint64:
+    """The first eight bytes of ``data[lo:hi]``, little-endian, zero-padded."""
+    value = np.uint64(0)
+    for j in range(lo, min(hi, lo + 8)):
+        value |= np.uint64(data[j]) << np.uint64(8 * (j - lo))
+    return value
+
+
 @numba.njit(cache=True)
-def _build_slots(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """An open-addressing table ``(slots, 2)`` of ``[key, value]`` rows (key -1: empty; keys >= 0), at least
-    twice as many slots as keys, a power of two: a probe reads key and value from one cache line."""
+def _build_slots(word_data: np.ndarray, offsets: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """The dictionary as an open-addressing table ``(slots, 2)`` of uint64 rows (0: empty), at least twice as
+    many slots as words, a power of two. A row holds a word's fastText hash, length (255 for 255 bytes or
+    more) and id, and its first eight bytes: a word of up to eight bytes is found and told apart from every
+    other word by one 16-byte read (a longer one compares the rest of its bytes with ``word_data``), and
+    its id is there, with no read of the word list. Look-ups were a chain of dependent cache misses
+    (slot, word bytes, subword offsets), most of the word models' time."""
+    n = len(hashes)
     size = 1
-    while size < 2 * len(keys) + 1:
+    while size < 2 * n + 1:
         size *= 2
-    slots = np.full((size, 2), -1, np.int64)
+    slots = np.zeros((size, 2), np.uint64)
     mask = size - 1
-    for k in range(len(keys)):
-        s = _mix(keys[k]) & mask
-        while slots[s, 0] != -1:
+    for k in range(n):
+        s = _mix(hashes[k]) & mask
+        while slots[s, 0] != 0:
             s = (s + 1) & mask
-        slots[s, 0] = keys[k]
-        slots[s, 1] = values[k]
+        length = min(offsets[k + 1] - offsets[k], _LONG_WORD)
+        slots[s, 0] = np.uint64(hashes[k]) | (np.uint64(length) << np.uint64(32)) | (np.uint64(k) << _ID_SHIFT)
+        slots[s, 1] = _prefix(word_data, offsets[k], offsets[k + 1])
     return slots
 
 
@@ -300,21 +323,27 @@ def _step(h: np.uint64, c: np.uint8) -> np.uint64:
 
 @numba.njit(cache=True)
 def _find_word(word_data: np.ndarray, word_offsets: np.ndarray, slots: np.ndarray, data: np.ndarray, lo: int,
-               hi: int, h: int) -> int:
-    """The id of the word ``data[lo:hi]`` whose hash is ``h``, -1 if the model does not know it."""
+               hi: int, h: int, prefix: np.uint64) -> int:
+    """The id of the word ``data[lo:hi]`` whose hash is ``h`` and first eight bytes ``prefix``
+    (``_prefix``), -1 if the model does not know it."""
     mask = len(slots) - 1
     s = _mix(h) & mask
-    while slots[s, 0] != -1:
-        k = slots[s, 1]
-        if slots[s, 0] == h and word_offsets[k + 1] - word_offsets[k] == hi - lo:
-            same = True
-            base = word_offsets[k]
-            for j in range(hi - lo):
-                if word_data[base + j] != data[lo + j]:
-                    same = False
-                    break
-            if same:
+    key = np.uint64(h) | (np.uint64(min(hi - lo, _LONG_WORD)) << np.uint64(32))
+    while slots[s, 0] != 0:
+        row = slots[s, 0]
+        if row & np.uint64(0xFFFFFFFFFF) == key and slots[s, 1] == prefix:
+            k = np.int64(row >> _ID_SHIFT)
+            if hi - lo <= 8:
                 return k
+            base = word_offsets[k]
+            if word_offsets[k + 1] - base == hi - lo:
+                same = True
+                for j in range(8, hi - lo):
+                    if word_data[base + j] != data[lo + j]:
+                        same = False
+                        break
+                if same:
+                    return k
         s = (s + 1) & mask
     return -1
 
@@ -448,11 +477,14 @@ def _line_rows(data: np.ndarray, lo: int, hi: int, ids: np.ndarray, hashes: np.n
             break
         s = j
         h = np.uint64(2166136261)
+        prefix = np.uint64(0)
         while j < hi and not _is_sep(data[j]):
             h = _step(h, data[j])
+            if j - s < 8:
+                prefix |= np.uint64(data[j]) << np.uint64(8 * (j - s))
             j += 1
         hv = np.int64(h)
-        wid = _find_word(word_data, word_offsets, slots, data, s, j, hv)
+        wid = _find_word(word_data, word_offsets, slots, data, s, j, hv, prefix)
         if wid >= nwords:
             continue  # a label token
         if wid < 0 and j - s >= 9 and data[s] == 95 and data[s + 1] == 95 and data[s + 2] == 108 \
@@ -460,7 +492,10 @@ def _line_rows(data: np.ndarray, lo: int, hi: int, ids: np.ndarray, hashes: np.n
                 and data[s + 7] == 95 and data[s + 8] == 95:
             continue  # an unknown __label__ token
         eos = j - s == 4 and data[s] == 60 and data[s + 1] == 47 and data[s + 2] == 115 and data[s + 3] == 62
-        if wid >= 0:
+        if wid >= 0 and maxn <= 0:  # no character n-grams: a known word's one row is its id
+            ids[count] = wid
+            count += 1
+        elif wid >= 0:
             for t in range(sub_offsets[wid], sub_offsets[wid + 1]):
                 ids[count] = sub_rows[t]
                 count += 1
