@@ -57,7 +57,7 @@ class BatchStep(PipelineStep):
         return batch
 
 
-_LAST_BATCH: tuple[list[str], pa.LargeStringArray] = ([], pa.array([], pa.large_string()))
+_LAST_BATCH: tuple[list[str], pa.LargeStringArray | None] = ([], None)  # no pyarrow array at import: it loads pandas
 
 
 def batch_texts(docs: list[Document]) -> pa.LargeStringArray:
@@ -68,7 +68,7 @@ def batch_texts(docs: list[Document]) -> pa.LargeStringArray:
     global _LAST_BATCH
     texts = [d.text for d in docs]
     last_texts, last_array = _LAST_BATCH
-    if len(texts) == len(last_texts) and all(a is b for a, b in zip(texts, last_texts)):
+    if last_array is not None and len(texts) == len(last_texts) and all(a is b for a, b in zip(texts, last_texts)):
         return last_array
     array = pa.array(texts, pa.large_string())
     _LAST_BATCH = (texts, array)

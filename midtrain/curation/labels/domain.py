@@ -25,6 +25,7 @@ user's; the rules only ever produce ``unknown``, ``long``, the extension map's l
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,7 +198,6 @@ _FEATURES: tuple[tuple[str, str, tuple[float, ...]], ...] = (
     ("line", "mean_line_bytes", (30.0, 60.0, 120.0)),
 )
 FEATURE_PREFIX = "fx"
-_SPACE = pa.scalar(" ", pa.large_string())  # the separator of Arrow's joins of large_string columns
 _STEP_LINE = r"(?mi)^[ \t]*(?:step[ \t]*\d+|\d{1,2}[.)][ \t]|\(\d{1,2}\)|[-*•][ \t]|first,|then,|therefore|thus|hence|so[ ,])"
 
 
@@ -229,6 +229,13 @@ def shape_signals(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | No
     }
 
 
+@functools.lru_cache(maxsize=1)
+def _space() -> pa.Scalar:
+    """The separator of Arrow's joins of ``large_string`` columns (made on first use: a pyarrow scalar made
+    at import would load pandas into every process that imports this module)."""
+    return pa.scalar(" ", pa.large_string())
+
+
 def feature_token_array(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | None = None,
                         counts: np.ndarray | None = None) -> pa.LargeStringArray:
     """The feature tokens of each window, e.g. ``"fxlatex0 fxcode3 fxdigit1 ..."`` (Arrow: a ``take`` of each
@@ -239,7 +246,7 @@ def feature_token_array(windows: pa.Array, content: tuple[np.ndarray, np.ndarray
         bucket = np.searchsorted(np.asarray(edges), signals[key], side="right")
         tokens = pa.array([f"{FEATURE_PREFIX}{name}{b}" for b in range(len(edges) + 1)], pa.large_string())
         columns.append(tokens.take(pa.array(bucket)))
-    return pc.binary_join_element_wise(*columns, _SPACE)
+    return pc.binary_join_element_wise(*columns, _space())
 
 
 def feature_tokens(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | None = None,
@@ -256,7 +263,7 @@ def classifier_line_array(windows: pa.Array, with_features: bool,
     lines = fasttext_line_array(windows)
     if not with_features or not len(lines):
         return lines
-    joined = pc.binary_join_element_wise(lines, feature_token_array(windows, content, counts), _SPACE)
+    joined = pc.binary_join_element_wise(lines, feature_token_array(windows, content, counts), _space())
     if features_min_chars <= 0:
         return joined
     long_enough = pc.greater_equal(pc.utf8_length(pc.fill_null(windows, "")), features_min_chars)
