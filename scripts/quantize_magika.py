@@ -114,6 +114,22 @@ def _prune(graph) -> None:
     graph.initializer.extend(inits)
 
 
+def _splice(model, old: list, new: list):
+    """``model`` with the ``old`` nodes replaced by ``new`` ones (where the first old one stood), the nodes
+    no output needs dropped, checked by onnx."""
+    import onnx
+
+    graph = model.graph
+    at = list(graph.node).index(old[0])
+    for node in old:
+        graph.node.remove(node)
+    for k, node in enumerate(new):
+        graph.node.insert(at + k, node)
+    _prune(graph)
+    onnx.checker.check_model(model)
+    return model
+
+
 def _run(model, inputs: np.ndarray, output: str) -> np.ndarray:
     import onnx
     import onnxruntime as rt
@@ -184,13 +200,7 @@ def rewrite(model):
             new.append(helper.make_node(node.op_type, [names.get(i, i) for i in node.input], outs))
         ends.append(names[activated])
     new.append(helper.make_node("Max", ends, list(pool.output)))
-    at = list(graph.node).index(pool)
-    graph.node.remove(pool)
-    for k, node in enumerate(new):
-        graph.node.insert(at + k, node)
-    _prune(graph)
-    onnx.checker.check_model(model)
-    return model
+    return _splice(model, [pool], new)
 
 
 def _consumers(graph) -> dict:
@@ -250,14 +260,7 @@ def fuse_quantized(model):
                 helper.make_node("DequantizeLinear", [f"midtrain_codes_{side}", *dequantize.input[1:]],
                                  [f"midtrain_conv_{side}"]),
                 helper.make_node("Add", [f"midtrain_conv_{side}", bias], [f"midtrain_pool_{side}"])]
-    at = list(graph.node).index(pools[0])
-    for node in pools:
-        graph.node.remove(node)
-    for k, node in enumerate(new):
-        graph.node.insert(at + k, node)
-    _prune(graph)
-    onnx.checker.check_model(model)
-    return model
+    return _splice(model, pools, new)
 
 
 def calibration_texts(limit: int = CALIBRATION_DOCS) -> list[str]:
