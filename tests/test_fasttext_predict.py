@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -128,6 +129,10 @@ def test_other_losses_fall_back_to_fasttext(trained):
     native = FastTextClassifier(str(trained["ova"]))
     assert native.weights is None  # fastText's own prediction, still there
     assert native.predict(["the cat sat on the mat"]).labels.tolist() == ["web"]
+    lines = ["the cat sat on the mat", "def f ( x ) :"]  # the labellers pass Arrow arrays: the fallback takes them
+    arrow = pa.array(lines, pa.large_string())
+    assert native.predict(arrow).labels.tolist() == native.predict(lines).labels.tolist()
+    assert np.array_equal(native.predict_all(arrow)[0], native.predict_all(lines)[0])
 
 
 def test_truncated_file_names_it(tmp_path):

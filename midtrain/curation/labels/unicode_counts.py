@@ -5,9 +5,9 @@ The domain labeller needs, per window, the share of control bytes and U+FFFD amo
 the share of Latin letters among letters (``domain.script_signals``), and its shape features count
 digits, math symbols, non-empty lines, LaTeX marks and question marks (``domain.content_signals``,
 ``domain.shape_signals``). Arrow kernels (a length and a regex count each, some of Unicode classes)
-cost about 0.25 ms per 1 KB window for the first four alone; this numba kernel decodes UTF-8 once and looks every code point up in a table, in a few
-microseconds. The table is built from ``unicode_tables`` (generated from Arrow's own regular
-expressions), so the counts equal ``pc.count_substring_regex`` with ``r"\\p{L}"``, ``r"\\p{Latin}"``,
+cost about 0.25 ms per 1 KB window for the first four alone; this numba kernel decodes UTF-8 once and
+looks every code point up in a table, in a few microseconds. The table is built from
+``unicode_tables`` (generated from Arrow's own regular expressions), so the counts equal ``pc.count_substring_regex`` with ``r"\\p{L}"``, ``r"\\p{Latin}"``,
 ``domain._BINARY``, ``domain._DIGIT``, ``domain._MATH_SYMBOL``, ``domain._NONEMPTY_LINE``,
 ``domain._LATEX`` and ``r"\\?"``; the tests check that against Arrow on real and random text.
 """

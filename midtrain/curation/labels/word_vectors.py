@@ -138,8 +138,9 @@ _NO_MERGE = np.int64(1) << 62
 def _merge_table(keys: np.ndarray, ranks: np.ndarray, merged: np.ndarray, size: int) -> np.ndarray:
     """An open-addressing table of ``size`` (a power of two) int64 rows, 0 = empty: a merge's row is
     ``(key + 1) << _KEY_SHIFT | rank << _ID_BITS | merged id``. One 8-byte row per slot keeps the table at
-    1 MB for Llama 2's 61,249 merges (three int64 columns took 3 MB): its look-ups, most of ``_bpe``'s
-    time, then mostly hit the core's own cache."""
+    1 MB for Llama 2's 61,249 merges, against 3 MB for three int64 columns (the token step 31 -> 27 µs per
+    document on the speed set; what remains of ``_bpe``'s time is mostly its merge loop, quadratic in a
+    long word's symbols, not the look-ups: a cache of their answers changed nothing)."""
     table = np.zeros(size, np.int64)
     mask = size - 1
     for k in range(len(keys)):
