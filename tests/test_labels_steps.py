@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from datatrove.data import Document
 from hypothesis import given, settings
@@ -219,3 +220,19 @@ def test_features_min_chars_is_checked_and_reaches_the_classifier():
     every = label_domains([mail], config=DomainConfig(code_language=False))
     words_only = label_domains([mail], config=DomainConfig(code_language=False, features_min_chars=len(mail) + 1))
     assert every["domain_score"][0].as_py() != words_only["domain_score"][0].as_py()
+
+
+def test_windows_and_lines_are_kept_for_the_same_buffers_only():
+    from midtrain.curation.labels.text_windows import fasttext_line_array, windows_and_lines
+
+    texts = pa.array(["Some text, long enough. " * 80, "def f(x):\n    return x\n", ""], pa.large_string())
+    windows, lines = windows_and_lines(texts, 512, 512)
+    assert windows.to_pylist() == text_windows(texts, 512, 512).to_pylist()
+    assert lines.to_pylist() == fasttext_line_array(windows).to_pylist()
+    again = windows_and_lines(pc.fill_null(texts, ""), 512, 512)  # the same buffers: the kept result
+    assert again[1] is lines
+    other = windows_and_lines(texts, 64, 0)  # other windows: cut again
+    assert other[0].to_pylist() == text_windows(texts, 64, 0).to_pylist()
+    copy = pa.array(texts.to_pylist(), pa.large_string())  # equal text, other buffers: cut again, same result
+    assert windows_and_lines(copy, 64, 0)[1] is not other[1]
+    assert windows_and_lines(copy, 64, 0)[1].to_pylist() == other[1].to_pylist()

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 from midtrain.curation.labels.code_language import CODE_LANGUAGE_MODELS, MAGIKA_VARIANTS, detect_code_language
 from midtrain.curation.labels.models import Predictions, load_classifier
 from midtrain.curation.labels.rare_words import model_lines
-from midtrain.curation.labels.text_windows import as_string_array, fasttext_line_array, text_windows
+from midtrain.curation.labels.text_windows import as_string_array, fasttext_line_array, windows_and_lines
 from midtrain.curation.labels.unicode_counts import COLUMNS, class_counts
 from midtrain.curation.labels.word_vectors import SHIPPED_WORD_MODEL, WordModel, load_word_model
 from midtrain.errors import ConfigError
@@ -257,10 +257,11 @@ def feature_tokens(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | N
 
 def classifier_line_array(windows: pa.Array, with_features: bool,
                           content: tuple[np.ndarray, np.ndarray] | None = None, features_min_chars: int = 0,
-                          counts: np.ndarray | None = None) -> pa.LargeStringArray:
+                          counts: np.ndarray | None = None, lines: pa.Array | None = None) -> pa.LargeStringArray:
     """What the domain classifier reads: the normalised window, plus the feature tokens if its model knows them
-    and the window has at least ``features_min_chars`` characters (see ``DomainConfig.features_min_chars``)."""
-    lines = fasttext_line_array(windows)
+    and the window has at least ``features_min_chars`` characters (see ``DomainConfig.features_min_chars``).
+    ``lines``: the windows' ``fasttext_line_array`` when the caller has it already."""
+    lines = fasttext_line_array(windows) if lines is None else lines
     if not with_features or not len(lines):
         return lines
     joined = pc.binary_join_element_wise(lines, feature_token_array(windows, content, counts), _space())
@@ -321,14 +322,14 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     """One row per text: ``domain`` plus the ``DOMAIN_SIGNAL_SCHEMA`` columns."""
     texts_arr = pc.fill_null(as_string_array(texts), "")
     n = len(texts_arr)
-    windows = text_windows(texts_arr, config.head_bytes, config.middle_bytes, config.tail_bytes)
+    windows, plain_lines = windows_and_lines(texts_arr, config.head_bytes, config.middle_bytes, config.tail_bytes)
     counts = class_counts(windows)  # one pass for the script, line, digit and symbol counts
     latex, code_frac = content_signals(windows, counts)
     binary_frac, latin_frac = script_signals(windows, counts)
     classifier = load_classifier(config.model)
     with_features = classifier.knows(f"{FEATURE_PREFIX}code0")
     lines = model_lines(classifier, classifier_line_array(windows, with_features, (latex, code_frac),
-                                                          config.features_min_chars, counts))
+                                                          config.features_min_chars, counts, plain_lines))
     words = word_model(config)
     if words is None:
         pred, second = classifier.predict_ranked(lines, 2)

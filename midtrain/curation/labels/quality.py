@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 
 from midtrain.curation.labels.models import MODELS_DIR, load_classifier
 from midtrain.curation.labels.rare_words import model_lines
-from midtrain.curation.labels.text_windows import as_string_array, fasttext_line_array, string_buffers, text_windows
+from midtrain.curation.labels.text_windows import as_string_array, string_buffers, windows_and_lines
 
 QUALITY_SIGNAL_SCHEMA: dict[str, pa.DataType] = {
     "quality_score": pa.float32(),   # 0-5, calibrated to the graded labels
@@ -575,8 +575,8 @@ def score_quality(texts: pa.Array | list[str], domains: Sequence[str | None] | p
     score = np.zeros(n, np.float64)
     for qtype, type_weights in weights.items():
         rows = np.flatnonzero(types == qtype)
-        texts_of_type = arr if len(rows) == n else arr.take(pa.array(rows))
-        lines = fasttext_line_array(text_windows(texts_of_type, *text_window(model, qtype)))
+        _, lines = windows_and_lines(arr, *text_window(model, qtype))  # the domain labeller's, if the same
+        lines = lines if len(rows) == n else lines.take(pa.array(rows))
         probs = grade_probabilities(model_name(model, qtype), lines)
         features = quality_features(probs, dup[rows], clean[rows], tuple(o[rows] for o in order),
                                     tuple(b[rows] for b in brackets),

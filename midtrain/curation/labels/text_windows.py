@@ -203,3 +203,25 @@ def lid_line_array(texts: pa.Array | list[str], head: int = 1024) -> pa.LargeStr
 def lid_lines(texts: pa.Array | list[str], head: int = 1024) -> list[str]:
     """:func:`lid_line_array` as Python strings."""
     return lid_line_array(texts, head).to_pylist()
+
+
+_LAST_WINDOWS: tuple | None = None  # (key, texts, windows, lines) of the last call of windows_and_lines
+
+
+def windows_and_lines(texts: pa.LargeStringArray, head: int, middle: int, tail: int = 0
+                      ) -> tuple[pa.LargeStringArray, pa.LargeStringArray]:
+    """``text_windows(texts, head, middle, tail)`` and its :func:`fasttext_line_array`, kept for the last
+    ``texts`` asked (the same Arrow buffers, held so they stay the same): the domain labeller and the
+    quality scorer read the same 512 + 512-byte windows of a batch's one Arrow copy
+    (``curation.base.batch_texts``), so the second gets the first's instead of cutting and normalising
+    them again. ``texts``: a ``large_string`` array without nulls."""
+    global _LAST_WINDOWS
+    buffers = texts.buffers()
+    key = (len(texts), texts.offset, *(b.address if b is not None else 0 for b in buffers[1:3]), head, middle, tail)
+    last = _LAST_WINDOWS
+    if last is not None and last[0] == key:
+        return last[2], last[3]
+    windows = text_windows(texts, head, middle, tail)
+    lines = fasttext_line_array(windows)
+    _LAST_WINDOWS = (key, texts, windows, lines)
+    return windows, lines
