@@ -22,13 +22,30 @@ SPACES = [chr(c) for c in range(0x3001) if chr(c).isspace()]
 PIECES = st.sampled_from(["the", "cat", "Theorem", "proof.", "über", "ℕ", "x1", "def", "(x)", "zzqx", "a", "é"])
 TEXTS = st.lists(st.one_of(PIECES, st.sampled_from(SPACES)), max_size=20).map("".join)
 KNOWN = ["the", "cat", "Theorem", "proof.", "über", "ℕ", "def"]
+ADDED_TOKENS = ("<unk>", "<s>", "</s>")
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=16).filter(
     lambda w: not any(c.isspace() for c in w)))
 def test_bpe_kernel_is_the_tokenizer(word):
-    assert bpe_ids(word) == _tokenizer().encode(word, add_special_tokens=False).ids
+    tokenizer = _tokenizer()
+    if any(token in word for token in ADDED_TOKENS):  # the tokenizer splits these off first; the kernel does not
+        assert bpe_ids(word) == [t.id for t in tokenizer.model.tokenize("▁" + word)]
+    else:
+        assert bpe_ids(word) == tokenizer.encode(word, add_special_tokens=False).ids
+
+
+def test_bpe_kernel_reads_the_tokenizers_added_tokens_as_text():
+    """``<s>``, ``</s>`` and ``<unk>`` inside a word get the byte-pair model's pieces (hypothesis found
+    ``<s>`` at stop 42): the tokenizer's encode splits them off as ids 1, 2, 0; the kernel, and so the word
+    model, trained and applied with it, reads them as any other text. Only the whole word ``<s>`` is in the
+    shipped table, stored as the tokenizer gives it."""
+    tokenizer = _tokenizer()
+    assert tokenizer.encode("x<s>y", add_special_tokens=False).ids == [921, 1, 343]
+    for word in ("<s>", "x<s>y", "a<unk>b</s>"):
+        assert bpe_ids(word) == [t.id for t in tokenizer.model.tokenize("▁" + word)]
+    assert bpe_ids("x<s>y") == [921, 29966, 29879, 29958, 29891]
 
 
 def reference_vector(text: str, vectors: np.ndarray) -> tuple[np.ndarray, int]:

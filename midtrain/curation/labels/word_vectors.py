@@ -273,7 +273,9 @@ def bpe_tables() -> BpeTables:
 
 
 def bpe_ids(word: str) -> list[int]:
-    """The tokenizer's ids for ``word`` read after a space, by the numba kernel (``_bpe``)."""
+    """The tokenizer's ids for ``word`` read after a space, by the numba kernel (``_bpe``). The tokenizer's
+    added tokens (``<unk>``, ``<s>``, ``</s>``) are read as text, with the byte-pair model's pieces, where the
+    tokenizer's ``encode`` would split them off as ids 0, 1 and 2."""
     if not word:
         return []
     data = np.frombuffer(word.encode(), np.uint8)
