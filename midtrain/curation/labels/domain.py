@@ -249,12 +249,6 @@ def feature_token_array(windows: pa.Array, content: tuple[np.ndarray, np.ndarray
     return pc.binary_join_element_wise(*columns, _space())
 
 
-def feature_tokens(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | None = None,
-                   counts: np.ndarray | None = None) -> list[str]:
-    """:func:`feature_token_array` as Python strings."""
-    return feature_token_array(windows, content, counts).to_pylist()
-
-
 def classifier_line_array(windows: pa.Array, with_features: bool,
                           content: tuple[np.ndarray, np.ndarray] | None = None, features_min_chars: int = 0,
                           counts: np.ndarray | None = None, lines: pa.Array | None = None) -> pa.LargeStringArray:

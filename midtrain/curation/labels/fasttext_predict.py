@@ -5,8 +5,8 @@ code-language model for code), about a third of what labelling costs. fastText's
 ``std::string`` and a ``stringstream`` per line and a Python list per result, and looks a pruned
 model's n-gram buckets up in a hash map; here the batch's UTF-8 bytes go through one numba kernel.
 ``benchmarks/bench_fasttext_predict.py`` (the speed set's lines, batches of 512, medians of 5, the two
-taking turns): 1.29x (quality-prose) to 1.65x (lid.176) faster, lid.176 47.4 -> 28.8 µs per line,
-every label and score equal.
+taking turns; stop 42, load average 0.5): 1.39x (quality-prose) to 1.70x (code_language) faster,
+lid.176 44.4 -> 27.9 µs per line, domain 19.0 -> 12.7, every label and score equal.
 
 ``read_weights`` parses the model file once: the dictionary, the input matrix (dense, or
 product-quantized and kept as codes, as fastText keeps it), a pruned model's kept buckets (one int32
@@ -72,7 +72,7 @@ class FastTextWeights:
     labels: tuple[str, ...]  # without the __label__ prefix, in the model's order
     word_data: np.ndarray    # uint8: the words' bytes, concatenated
     word_offsets: np.ndarray  # int64, nwords + 1
-    slots: np.ndarray        # int64 (slots, 2) open-addressing table: [fastText hash of a word, its id]
+    slots: np.ndarray        # uint64 (slots, 2) open-addressing table of the words (``_build_slots``)
     prune_mode: int          # -1: not pruned, 0: every bucket dropped, 1: mapped through ``prune``
     prune: np.ndarray        # int32 per bucket: its row after nwords, -1 if pruned; then its kept-bucket bits
     sub_offsets: np.ndarray  # int64 (nwords + 1,): ``sub_rows[sub_offsets[w]:sub_offsets[w + 1]]`` ...

@@ -53,7 +53,7 @@ class TrainConfig:
     """Shortest character n-gram of a word (0: none); subwords help on unseen identifiers."""
     maxn: int = 0
     shape_features: bool = False
-    """Append the domain labeller's content-feature tokens (``domain.feature_tokens``) to every line."""
+    """Append the domain labeller's content-feature tokens (``domain.feature_token_array``) to every line."""
     features_min_chars: int = 0
     """With ``shape_features``: leave the tokens off windows shorter than this, as the labeller's
     ``DomainConfig.features_min_chars`` does when it predicts (0: every window gets them)."""
