@@ -13,8 +13,8 @@ product-quantized and kept as codes, as fastText keeps it), a pruned model's kep
 per bucket, and a bit set in front of it), and each known word's rows (itself, then its character
 n-grams), as fastText precomputes them. The dictionary is an open-addressing table whose 16-byte rows
 hold a word's hash, length, id and first eight bytes (``_build_slots``): a word of up to eight bytes is
-found by one read, with no look at the word list (stop 42: domain 20.8 -> 16.6 µs per line, the quality
-and code-language models 4-15% faster).
+found by one read, with no look at the word list (stop 42, quiet machine: domain 13.8-14.4 -> 12.5-13.0
+µs per line, the quality and code-language models 2-8% faster).
 
 It reproduces ``FastText::predictLine`` step by step, so the labels and scores equal fastText's
 (``tests/test_fasttext_predict.py`` compares them on real and generated lines):
