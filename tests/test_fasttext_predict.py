@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -165,3 +166,42 @@ def test_generated_lines_predict_as_fasttext(lines):
     for ref in ("lid.176", "code_language", "domain"):
         cpp, native = cpp_and_native(ref)
         assert_same(cpp, native, lines)
+
+
+@numba.njit
+def _bucket_rows(nwords, ids, bucket, prune):
+    return np.array([fasttext_predict._bucket_row(nwords, b, bucket, 1, prune) for b in ids])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 3000).flatmap(lambda bucket: st.tuples(
+    st.just(bucket), st.sets(st.integers(0, bucket - 1), max_size=200), st.randoms(use_true_random=False))))
+def test_ranked_buckets_give_each_kept_bucket_its_row(case):
+    """The rank table sends each kept bucket to the row fastText's map gave it, after the rows are put in
+    bucket order, and every other bucket to -1."""
+    bucket, kept, rng = case
+    kept = sorted(kept)
+    rows_given = list(range(len(kept)))
+    rng.shuffle(rows_given)  # fastText's order: chosen by quantization, not by bucket
+    pairs = np.array([kept, rows_given], np.int32).T.reshape(-1, 2)
+    nwords = 5
+    matrix = np.arange((nwords + len(kept)) * 2, dtype=np.float32).reshape(-1, 2)
+    inp = (matrix, np.zeros((0, 1), np.uint8), np.zeros((1, 256, 1), np.float32), np.ones(0, np.float32), 1, 1)
+    prune, (ranked, *_) = fasttext_predict._ranked_buckets(pairs, bucket, nwords, inp, "m.ftz")
+    got = _bucket_rows(nwords, np.arange(bucket), bucket, prune)
+    given_row = dict(zip(kept, rows_given))
+    for b in range(bucket):
+        if b in given_row:  # the same row's values as fastText's map finds
+            assert np.array_equal(ranked[got[b]], matrix[nwords + given_row[b]])
+        else:
+            assert got[b] == -1
+    assert np.array_equal(ranked[:nwords], matrix[:nwords])
+
+
+def test_ranked_buckets_refuse_a_map_that_is_not_one_to_one():
+    inp = (np.zeros((8, 2), np.float32), np.zeros((0, 1), np.uint8), np.zeros((1, 256, 1), np.float32),
+           np.ones(0, np.float32), 1, 1)
+    with pytest.raises(ValueError, match="bad.ftz"):
+        fasttext_predict._ranked_buckets(np.array([[3, 0], [7, 0]], np.int32), 10, 5, inp, "bad.ftz")
+    with pytest.raises(ValueError, match="bad.ftz"):
+        fasttext_predict._ranked_buckets(np.array([[3, 0], [3, 1]], np.int32), 10, 5, inp, "bad.ftz")

@@ -5,13 +5,13 @@ code-language model for code), about a third of what labelling costs. fastText's
 ``std::string`` and a ``stringstream`` per line and a Python list per result, and looks a pruned
 model's n-gram buckets up in a hash map; here the batch's UTF-8 bytes go through one numba kernel.
 ``benchmarks/bench_fasttext_predict.py`` (the speed set's lines, batches of 512, medians of 5, the two
-taking turns; stop 42, load average 0.5): 1.39x (quality-prose) to 1.70x (code_language) faster,
-lid.176 44.4 -> 27.9 µs per line, domain 19.0 -> 12.7, every label and score equal.
+taking turns; stop 43, load average 1): 1.38x (quality-prose) to 3.28x (lid.176) faster, lid.176
+43.8 -> 13.3 µs per line, domain 19.4 -> 12.6, every label and score equal.
 
 ``read_weights`` parses the model file once: the dictionary, the input matrix (dense, or
-product-quantized and kept as codes, as fastText keeps it), a pruned model's kept buckets (one int32
-per bucket, and a bit set in front of it), and each known word's rows (itself, then its character
-n-grams), as fastText precomputes them. The dictionary is an open-addressing table whose 16-byte rows
+product-quantized and kept as codes, as fastText keeps it), a pruned model's kept buckets (a rank table
+of 500 KB for lid.176, with the kept n-gram rows put in bucket order: ``_ranked_buckets``), and each
+known word's rows (itself, then its character n-grams), as fastText precomputes them. The dictionary is an open-addressing table whose 16-byte rows
 hold a word's hash, length, id and first eight bytes (``_build_slots``): a word of up to eight bytes is
 found by one read, with no look at the word list (stop 42, quiet machine: domain 13.8-14.4 -> 12.5-13.0
 µs per line, the quality and code-language models 2-8% faster).
@@ -46,6 +46,8 @@ from pathlib import Path
 import numba
 import numpy as np
 import pyarrow as pa
+from numba.core import types
+from numba.extending import intrinsic
 
 from midtrain.curation.labels.text_windows import as_string_array, string_buffers
 
@@ -74,7 +76,7 @@ class FastTextWeights:
     word_offsets: np.ndarray  # int64, nwords + 1
     slots: np.ndarray        # uint64 (slots, 2) open-addressing table of the words (``_build_slots``)
     prune_mode: int          # -1: not pruned, 0: every bucket dropped, 1: mapped through ``prune``
-    prune: np.ndarray        # int32 per bucket: its row after nwords, -1 if pruned; then its kept-bucket bits
+    prune: np.ndarray        # int64 per 32 buckets: kept before them << 32 | their kept bits (``_ranked_buckets``)
     sub_offsets: np.ndarray  # int64 (nwords + 1,): ``sub_rows[sub_offsets[w]:sub_offsets[w + 1]]`` ...
     sub_rows: np.ndarray     # int32: ... the rows of word w and its character n-grams (getSubwords)
     input: tuple             # the input matrix as ``_average_rows`` reads it (``_Reader.quantized``; dense: rows)
@@ -154,6 +156,42 @@ def _huffman(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return left, right
 
 
+def _ranked_buckets(pairs: np.ndarray, bucket: int, nwords: int, inp: tuple, path: Path) -> tuple[np.ndarray, tuple]:
+    """A pruned model's kept buckets as a rank table, and its input matrix with the kept n-gram rows in
+    bucket order.
+
+    fastText maps each kept bucket to a row through a hash map, in the order quantization chose them. Here
+    the n-gram rows are put in the order of their buckets, so a kept bucket's row is ``nwords`` plus the
+    number of kept buckets below it. One int64 per 32 buckets holds their kept bits (low half) and the
+    number of kept buckets before them (high half): 500 KB for lid.176's 2 M buckets, where a row number
+    per bucket took 8 MB, out of cache. A bucket costs one read, in cache, and a popcount; the rows are
+    the same rows, summed in the same order, so the scores are the same bits.
+    """
+    kept = len(pairs)
+    if (pairs[:, 0] < 0).any() or (pairs[:, 0] >= bucket).any() or len(np.unique(pairs[:, 0])) != kept \
+            or not np.array_equal(np.sort(pairs[:, 1]), np.arange(kept)):
+        raise ValueError(f"{path}: its {kept:,} kept buckets are not distinct buckets mapped onto distinct rows")
+    order = np.argsort(pairs[:, 0], kind="stable")
+    old_rows = nwords + pairs[order, 1].astype(np.int64)  # the row of the r-th kept bucket, by bucket id
+    rows, codes, table, norms, dsub, lastdsub = inp
+    if max(len(rows), len(codes)) < nwords + kept:
+        raise ValueError(f"{path}: {nwords:,} words and {kept:,} kept buckets, but fewer input rows")
+    if len(codes):
+        codes = codes.copy()
+        codes[nwords:nwords + kept] = codes[old_rows]
+        norms = norms.copy()
+        norms[nwords:nwords + kept] = norms[old_rows]
+    else:
+        rows = rows.copy()
+        rows[nwords:nwords + kept] = rows[old_rows]
+    nbits = (bucket + 31) // 32
+    bits = np.zeros(nbits, np.uint32)
+    np.bitwise_or.at(bits, pairs[:, 0] >> 5, np.left_shift(np.uint32(1), (pairs[:, 0] & 31).astype(np.uint32)))
+    kept_in = np.unpackbits(bits.view(np.uint8)).reshape(-1, 32).sum(1, dtype=np.int64)  # per 32 buckets
+    before = np.concatenate([[0], np.cumsum(kept_in)[:-1]])
+    return (before << 32) | bits.astype(np.int64), (rows, codes, table, norms, dsub, lastdsub)
+
+
 def fasttext_hash(word: bytes) -> int:
     """fastText's ``Dictionary::hash`` of ``word``: 32-bit FNV-1a over the bytes read as signed chars (the
     kernel's ``_step``, which hashes every word and token here)."""
@@ -195,20 +233,12 @@ def read_weights(path: str | Path) -> FastTextWeights:
         raise ValueError(f"{path}: quantized output matrix (-qout) is not read here")
     out = r.dense()
     if prune_size < 0:
-        prune_mode, prune = -1, np.full(1, -1, np.int32)
+        prune_mode, prune = -1, np.full(1, -1, np.int64)
     elif prune_size == 0:
-        prune_mode, prune = 0, np.full(1, -1, np.int32)
+        prune_mode, prune = 0, np.full(1, -1, np.int64)
     else:
-        # one int32 per bucket (8 MB for lid.176's 2 M), then one bit per bucket, set for the kept ones
-        # (256 KB, stays in cache): most n-grams' buckets were pruned, and the bit says so without a load
-        # from the 8 MB part (lid.176 33 -> 28 µs per line; an open-addressing table of the 50,000 kept
-        # buckets, 2 MB, probed for each n-gram, was 20% slower than the plain array)
-        nbits = (bucket + 31) // 32
-        prune_mode, prune = 1, np.full(bucket + nbits, -1, np.int32)
-        prune[pairs[:, 0]] = pairs[:, 1]
-        bits = np.zeros(nbits, np.uint32)
-        np.bitwise_or.at(bits, pairs[:, 0] >> 5, np.left_shift(np.uint32(1), (pairs[:, 0] & 31).astype(np.uint32)))
-        prune[bucket:] = bits.view(np.int32)
+        prune_mode = 1
+        prune, inp = _ranked_buckets(pairs, bucket, nwords, inp, path)
     if nwords >= _MAX_WORDS:
         raise ValueError(f"{path}: {nwords:,} words, more than the {_MAX_WORDS:,} this module's table holds")
     word_data, offsets, hashes = _gather_words(raw, starts[:nwords], ends[:nwords])
@@ -356,45 +386,51 @@ def _is_sep(c: np.uint8) -> bool:
     return c == 32 or c == 10 or c == 13 or c == 9 or c == 11 or c == 12 or c == 0
 
 
+@intrinsic
+def _popcount(typingctx, x):  # noqa: ANN001, ANN202 - numba's intrinsic signature
+    """The number of bits set in an int64 (LLVM's ``ctpop``: one instruction)."""
+    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202
+        return builder.ctpop(args[0])
+    return types.int64(types.int64), codegen
+
+
 @numba.njit(cache=True, inline="always")
 def _bucket_row(nwords: int, bucket_id: int, bucket: int, prune_mode: int, prune: np.ndarray) -> int:
-    """``Dictionary::pushHash``: the input row of a hashed bucket, -1 when a pruned model dropped it."""
+    """``Dictionary::pushHash``: the input row of a hashed bucket, -1 when a pruned model dropped it
+    (``_ranked_buckets``)."""
     if prune_mode == 0 or bucket_id < 0:
         return -1
     if prune_mode == 1:
-        if (prune[bucket + (bucket_id >> 5)] >> (bucket_id & 31)) & 1 == 0:
+        word = prune[bucket_id >> 5]  # (kept buckets before these 32) << 32 | their kept bits
+        bit = bucket_id & 31
+        if (word >> bit) & 1 == 0:
             return -1
-        return nwords + prune[bucket_id]
+        return nwords + (word >> 32) + _popcount(word & ((1 << bit) - 1))
     return nwords + bucket_id
-
-
-@numba.njit(cache=True, inline="always")
-def _wrapped(data: np.ndarray, s: int, e: int, p: int) -> np.uint8:
-    """Byte ``p`` of ``<`` + ``data[s:e]`` + ``>``."""
-    if p == 0:
-        return np.uint8(60)
-    if p == e - s + 1:
-        return np.uint8(62)
-    return data[s + p - 1]
 
 
 @numba.njit(cache=True)
 def _subwords(data: np.ndarray, s: int, e: int, minn: int, maxn: int, bucket: int, nwords: int, prune_mode: int,
-              prune: np.ndarray, out: np.ndarray, pos: int) -> int:
+              prune: np.ndarray, out: np.ndarray, pos: int, buf: np.ndarray) -> int:
     """``Dictionary::computeSubwords`` of ``<token>``: each kept n-gram's row written at ``out[pos:]``; the
-    new end. At most ``(e - s + 2) * maxn`` rows."""
+    new end. At most ``(e - s + 2) * maxn`` rows. ``buf``: room for ``e - s + 2`` bytes, where ``<token>``
+    is written first, so the n-gram loops read plain bytes."""
     size = e - s + 2
+    buf[0] = 60
+    for j in range(s, e):
+        buf[j - s + 1] = data[j]
+    buf[size - 1] = 62
     for i in range(size):
-        if (_wrapped(data, s, e, i) & 0xC0) == 0x80:
+        if (buf[i] & 0xC0) == 0x80:
             continue
         h = np.uint64(2166136261)
         j = i
         n = 1
         while j < size and n <= maxn:
-            h = _step(h, _wrapped(data, s, e, j))
+            h = _step(h, buf[j])
             j += 1
-            while j < size and (_wrapped(data, s, e, j) & 0xC0) == 0x80:
-                h = _step(h, _wrapped(data, s, e, j))
+            while j < size and (buf[j] & 0xC0) == 0x80:
+                h = _step(h, buf[j])
                 j += 1
             if n >= minn and not (n == 1 and (i == 0 or j == size)):
                 row = _bucket_row(nwords, np.int64(h % np.uint64(bucket)), bucket, prune_mode, prune)
@@ -413,6 +449,10 @@ def _subword_table(word_data: np.ndarray, offsets: np.ndarray, nwords: int, minn
     bound = nwords + max(maxn, 0) * (len(word_data) + 2 * nwords)
     rows = np.empty(bound, np.int32)
     sub_offsets = np.zeros(nwords + 1, np.int64)
+    longest = 0
+    for w in range(nwords):
+        longest = max(longest, offsets[w + 1] - offsets[w])
+    buf = np.empty(longest + 2, np.uint8)
     pos = 0
     for w in range(nwords):
         s, e = offsets[w], offsets[w + 1]
@@ -421,7 +461,7 @@ def _subword_table(word_data: np.ndarray, offsets: np.ndarray, nwords: int, minn
         eos = e - s == 4 and word_data[s] == 60 and word_data[s + 1] == 47 and word_data[s + 2] == 115 \
             and word_data[s + 3] == 62
         if maxn > 0 and not eos:
-            pos = _subwords(word_data, s, e, minn, maxn, bucket, nwords, prune_mode, prune, rows, pos)
+            pos = _subwords(word_data, s, e, minn, maxn, bucket, nwords, prune_mode, prune, rows, pos, buf)
         sub_offsets[w + 1] = pos
     return sub_offsets, rows[:pos].copy()
 
@@ -460,9 +500,10 @@ def _line_rows(data: np.ndarray, lo: int, hi: int, ids: np.ndarray, hashes: np.n
                maxn: int, word_ngrams: int, bucket: int, prune_mode: int, prune: np.ndarray,
                word_data: np.ndarray,
                word_offsets: np.ndarray, slots: np.ndarray, sub_offsets: np.ndarray, sub_rows: np.ndarray,
-               eos_id: int, eos_hash: int) -> int:
+               eos_id: int, eos_hash: int, buf: np.ndarray) -> int:
     """``Dictionary::getLine`` of the line ``data[lo:hi]`` + newline: its input rows written to ``ids`` in
-    fastText's order (``_ids_bound`` of room); their number. ``hashes`` needs room for the tokens."""
+    fastText's order (``_ids_bound`` of room); their number. ``hashes`` needs room for the tokens, ``buf``
+    for the line's bytes and two more."""
     count = 0
     ntok = 0
     j = lo
@@ -503,7 +544,7 @@ def _line_rows(data: np.ndarray, lo: int, hi: int, ids: np.ndarray, hashes: np.n
                 ids[count] = sub_rows[t]
                 count += 1
         elif maxn > 0 and not eos:
-            count = _subwords(data, s, j, minn, maxn, bucket, nwords, prune_mode, prune, ids, count)
+            count = _subwords(data, s, j, minn, maxn, bucket, nwords, prune_mode, prune, ids, count, buf)
         hashes[ntok] = hv
         ntok += 1
     for i in range(ntok):
@@ -683,6 +724,7 @@ def _predict_batch(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray, code
     for i in range(n):
         most = max(most, offsets[i + 1] - offsets[i])
     hashes = np.empty(most // 2 + 2, np.int64)
+    buf = np.empty(most + 2, np.uint8)
     ids = np.empty(_ids_bound(offsets, maxn, word_ngrams), np.int32)
     out = np.empty(nl, np.float32)
     stack_node = np.empty(2 * nl, np.int64)
@@ -692,7 +734,7 @@ def _predict_batch(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray, code
     for i in range(n):
         count = _line_rows(data, offsets[i], offsets[i + 1], ids, hashes, nwords, minn, maxn, word_ngrams, bucket,
                            prune_mode, prune, word_data, word_offsets, slots, sub_offsets, sub_rows,
-                           eos_id, eos_hash)
+                           eos_id, eos_hash, buf)
         if count == 0:
             continue
         _average_rows(acc, rows, codes, cents, norms, dsub, lastdsub, ids, count)
