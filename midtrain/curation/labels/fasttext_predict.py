@@ -472,15 +472,43 @@ def _average_rows(acc: np.ndarray, rows: np.ndarray, codes: np.ndarray, cents: n
     """``averageRowsToVector``: ``acc`` = the input rows ``ids[:count]`` summed in order, in float32, times
     ``float(1 / count)``. Dense rows are added as they are; a quantized row as ``QuantMatrix`` adds it
     (``norm * centroid`` per value, each product rounded to float32). Quantized rows stay codes: 8 bytes a
-    row for lid.176 rather than 64, so a batch's rows stay in cache."""
-    acc[:] = 0.0
+    row for lid.176 rather than 64, so a batch's rows stay in cache.
+
+    The shipped quantized shapes have their own loops, whose sums live in a fixed-size local array the
+    compiler keeps in registers (with a run-time width each addition went through memory): 8 sub-vectors
+    of 2 (lid.176, code_language: 9.0 -> 2.6 µs per code-language line) and sub-vectors of 16 (the quality
+    models, one sub-vector at a time: 10.5 -> 5.8 µs). Each value is still the same float32 sum in the same
+    order, so the bits are the same."""
+    nsubq = codes.shape[1]
     if codes.shape[0] == 0:
+        acc[:] = 0.0
         for t in range(count):
             r = ids[t]
             for d in range(acc.shape[0]):
                 acc[d] += rows[r, d]
+    elif nsubq == 8 and dsub == 2 and lastdsub == 2:
+        pairs = np.zeros(16, np.float32)
+        for t in range(count):
+            r = ids[t]
+            a = norms[r]
+            for q in range(8):
+                c = cents[q, codes[r, q]]
+                pairs[2 * q] += a * c[0]
+                pairs[2 * q + 1] += a * c[1]
+        acc[:] = pairs
+    elif dsub == 16 and lastdsub == 16:
+        for q in range(nsubq):
+            part = np.zeros(16, np.float32)
+            for t in range(count):
+                r = ids[t]
+                a = norms[r]
+                c = cents[q, codes[r, q]]
+                for n in range(16):
+                    part[n] += a * c[n]
+            for n in range(16):
+                acc[16 * q + n] = part[n]
     else:
-        nsubq = codes.shape[1]
+        acc[:] = 0.0
         for t in range(count):
             r = ids[t]
             a = norms[r]
