@@ -168,10 +168,11 @@ def _ranked_buckets(pairs: np.ndarray, bucket: int, nwords: int, inp: tuple, pat
     the same rows, summed in the same order, so the scores are the same bits.
     """
     kept = len(pairs)
-    if (pairs[:, 0] < 0).any() or (pairs[:, 0] >= bucket).any() or len(np.unique(pairs[:, 0])) != kept \
+    order = np.argsort(pairs[:, 0], kind="stable")
+    buckets = pairs[order, 0]
+    if kept and (buckets[0] < 0 or buckets[-1] >= bucket or (np.diff(buckets) == 0).any()) \
             or not np.array_equal(np.sort(pairs[:, 1]), np.arange(kept)):
         raise ValueError(f"{path}: its {kept:,} kept buckets are not distinct buckets mapped onto distinct rows")
-    order = np.argsort(pairs[:, 0], kind="stable")
     old_rows = nwords + pairs[order, 1].astype(np.int64)  # the row of the r-th kept bucket, by bucket id
     rows, codes, table, norms, dsub, lastdsub = inp
     if max(len(rows), len(codes)) < nwords + kept:
