@@ -5,8 +5,8 @@ code-language model for code), about a third of what labelling costs. fastText's
 ``std::string`` and a ``stringstream`` per line and a Python list per result, and looks a pruned
 model's n-gram buckets up in a hash map; here the batch's UTF-8 bytes go through one numba kernel.
 ``benchmarks/bench_fasttext_predict.py`` (the speed set's lines, batches of 512, medians of 5, the two
-taking turns; stop 43, load average 1): 1.38x (quality-prose) to 3.28x (lid.176) faster, lid.176
-43.8 -> 13.3 µs per line, domain 19.4 -> 12.6, every label and score equal.
+taking turns; stop 43, load average 0.5): 1.50x (domain) to 3.61x (lid.176) faster, lid.176 43.2 ->
+12.0 µs per line, code_language 50.5 -> 20.9, every label and score equal.
 
 ``read_weights`` parses the model file once: the dictionary, the input matrix (dense, or
 product-quantized and kept as codes, as fastText keeps it), a pruned model's kept buckets (a rank table
@@ -478,8 +478,8 @@ def _average_rows(acc: np.ndarray, rows: np.ndarray, codes: np.ndarray, cents: n
     The shipped quantized shapes have their own loops, whose sums live in a fixed-size local array the
     compiler keeps in registers (with a run-time width each addition went through memory): 8 sub-vectors
     of 2 (lid.176, code_language: 9.0 -> 2.6 µs per code-language line) and sub-vectors of 16 (the quality
-    models, one sub-vector at a time: 10.5 -> 5.8 µs). Each value is still the same float32 sum in the same
-    order, so the bits are the same."""
+    models, one sub-vector at a time: 10.5 -> 5.8 µs; the sums alone, over the speed set's rows). Each
+    value is still the same float32 sum in the same order, so the bits are the same."""
     nsubq = codes.shape[1]
     if codes.shape[0] == 0:
         acc[:] = 0.0
