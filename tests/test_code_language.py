@@ -12,7 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("magika")
 
@@ -20,6 +23,7 @@ from midtrain.curation.labels.code_language import (CODE_LANGUAGE_SIGNAL_SCHEMA,
                                                     MAGIKA_VARIANTS, OTHER, UNKNOWN, _model, detect_code_language,
                                                     detect_code_language_per_document, fasttext_code_language,
                                                     hybrid_settings, magika_inputs)
+from midtrain.curation.labels import code_language  # noqa: E402
 from midtrain.curation.labels.text_windows import as_string_array, string_buffers  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -669,3 +673,18 @@ def test_magika_model_in_domain_config():
     assert DomainConfig.from_dict({"magika_model": "original"}).magika_model == "original"
     with pytest.raises(ConfigError, match="domain.magika_model"):
         DomainConfig.from_dict({"magika_model": "float16"})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["_nl_", "_nl", "nl_", "_", "x", " ", "  ", "é", "_nl_nl_"]),
+                         max_size=40).map("".join), max_size=12))
+def test_line_tokens_count_as_arrow_does(lines):
+    """The numba token and newline-token counts equal Arrow's count_substring (non-overlapping), which
+    _too_little_text used before."""
+    arr = pa.array(lines, pa.large_string())
+    data, offsets = string_buffers(arr)
+    tokens = np.empty(len(lines), np.int64)
+    newlines = np.empty(len(lines), np.int64)
+    code_language._line_tokens(data, offsets, np.frombuffer(b"_nl_", np.uint8), tokens, newlines)
+    assert tokens.tolist() == (pc.count_substring(arr, " ").to_numpy(zero_copy_only=False) + 1).tolist()
+    assert newlines.tolist() == pc.count_substring(arr, "_nl_").to_numpy(zero_copy_only=False).tolist()

@@ -384,11 +384,40 @@ def _fasttext_first(arr: pa.LargeStringArray, threshold: float | None
 def _too_little_text(lines: pa.LargeStringArray) -> np.ndarray:
     """Which of fastText's lines have too few words, or mostly newline tokens, to be judged (a few
     characters of code, a window of blank lines or of one long unknown word: fastText would still
-    name a language, often with a probability near 1). Counted by Arrow over the whole batch."""
-    tokens = pc.count_substring(lines, " ").to_numpy(zero_copy_only=False) + 1
-    newlines = pc.count_substring(lines, NEWLINE_TOKEN).to_numpy(zero_copy_only=False)
-    empty = pc.equal(pc.binary_length(lines), 0).to_numpy(zero_copy_only=False)
+    name a language, often with a probability near 1). Counted in one numba pass (``_line_tokens``)."""
+    data, offsets = string_buffers(lines)
+    tokens = np.empty(len(lines), np.int64)
+    newlines = np.empty(len(lines), np.int64)
+    _line_tokens(data, offsets, np.frombuffer(NEWLINE_TOKEN.encode(), np.uint8), tokens, newlines)
+    empty = np.diff(offsets) == 0
     return empty | (tokens - newlines < MIN_WORDS) | (newlines > MAX_NEWLINE_SHARE * tokens)
+
+
+@numba.njit(cache=True)
+def _line_tokens(data: np.ndarray, offsets: np.ndarray, newline: np.ndarray, tokens: np.ndarray,
+                 newlines: np.ndarray) -> None:
+    """Per line: its spaces plus one (fastText's tokens on a line of single-space-separated tokens), and
+    how many times ``newline`` occurs, not overlapping, left to right (what Arrow's ``count_substring``
+    counts; 3.7 µs per document there, a byte-by-byte pass here)."""
+    m = len(newline)
+    for i in range(len(offsets) - 1):
+        a, b = offsets[i], offsets[i + 1]
+        spaces = 0
+        for j in range(a, b):
+            spaces += data[j] == 32
+        found = 0
+        j = a
+        while j + m <= b:
+            k = 0
+            while k < m and data[j + k] == newline[k]:
+                k += 1
+            if k == m:
+                found += 1
+                j += m
+            else:
+                j += 1
+        tokens[i] = spaces + 1
+        newlines[i] = found
 
 
 @numba.njit(cache=True)
