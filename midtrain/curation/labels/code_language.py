@@ -403,8 +403,8 @@ def _line_tokens(data: np.ndarray, offsets: np.ndarray, newline: np.ndarray, tok
     for i in range(len(offsets) - 1):
         a, b = offsets[i], offsets[i + 1]
         spaces = 0
-        for j in range(a, b):
-            spaces += data[j] == 32
+        for c in data[a:b]:  # a slice's loop vectorises; data[j] with j from a signed range is wrapped per read
+            spaces += c == 32
         found = 0
         j = a
         while j + m <= b:
