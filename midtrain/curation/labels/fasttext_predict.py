@@ -11,10 +11,11 @@ taking turns; stop 43, load average 0.5): 1.50x (domain) to 3.61x (lid.176) fast
 ``read_weights`` parses the model file once: the dictionary, the input matrix (dense, or
 product-quantized and kept as codes, as fastText keeps it), a pruned model's kept buckets (a rank table
 of 500 KB for lid.176, with the kept n-gram rows put in bucket order: ``_ranked_buckets``), and each
-known word's rows (itself, then its character n-grams), as fastText precomputes them. The dictionary is an open-addressing table whose 16-byte rows
-hold a word's hash, length, id and first eight bytes (``_build_slots``): a word of up to eight bytes is
-found by one read, with no look at the word list (stop 42, quiet machine: domain 13.8-14.4 -> 12.5-13.0
-µs per line, the quality and code-language models 2-8% faster).
+known word's rows (itself, then its character n-grams), as fastText precomputes them. The dictionary
+is an open-addressing table whose 16-byte rows hold a word's hash, length, id and first eight bytes
+(``_build_slots``): a word of up to eight bytes is found by one read, with no look at the word list
+(stop 42, quiet machine: domain 13.8-14.4 -> 12.5-13.0 µs per line, the quality and code-language models
+2-8% faster).
 
 It reproduces ``FastText::predictLine`` step by step, so the labels and scores equal fastText's
 (``tests/test_fasttext_predict.py`` compares them on real and generated lines):
@@ -170,8 +171,8 @@ def _ranked_buckets(pairs: np.ndarray, bucket: int, nwords: int, inp: tuple, pat
     kept = len(pairs)
     order = np.argsort(pairs[:, 0], kind="stable")
     buckets = pairs[order, 0]
-    if kept and (buckets[0] < 0 or buckets[-1] >= bucket or (np.diff(buckets) == 0).any()) \
-            or not np.array_equal(np.sort(pairs[:, 1]), np.arange(kept)):
+    distinct_buckets = not kept or (buckets[0] >= 0 and buckets[-1] < bucket and (np.diff(buckets) > 0).all())
+    if not distinct_buckets or not np.array_equal(np.sort(pairs[:, 1]), np.arange(kept)):
         raise ValueError(f"{path}: its {kept:,} kept buckets are not distinct buckets mapped onto distinct rows")
     old_rows = nwords + pairs[order, 1].astype(np.int64)  # the row of the r-th kept bucket, by bucket id
     rows, codes, table, norms, dsub, lastdsub = inp
