@@ -13,7 +13,8 @@ from datatrove.data import Document
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from midtrain.curation.labels import DomainConfig, label_domains, language_reject_reasons, quality_reject_reasons
+from midtrain.curation.labels import (DomainConfig, identify_language, label_domains, language_reject_reasons,
+                                     quality_reject_reasons, score_quality)
 from midtrain.curation.labels.domain import classifier_lines
 from midtrain.curation.labels.models import MODELS_DIR, load_classifier
 from midtrain.curation.labels.text_windows import fasttext_lines, gather_windows, text_windows, window_bounds
@@ -47,9 +48,16 @@ def test_steps_set_every_documented_column(sample_raw):
             assert set(step.signal_schema) <= set(doc.metadata)
     assert all(d.metadata["language"] == "en" for d in out)
     assert all(d.metadata["domain"] in {"web", "math", "code", "reasoning"} for d in out)
-    assert all(0.0 <= d.metadata["quality_score"] <= 5.0 for d in out)
     assert all(d.metadata["quality_tier"] == int(d.metadata["quality_score"] + 0.5) for d in out)
     assert all(d.metadata["length_chars"] == len(d.text) for d in out)
+    # the steps carry what the functions give the same texts, in batches of 7 as in one batch
+    texts = [d.text for d in docs]
+    domains = label_domains(texts)
+    quality = score_quality(texts, domains["domain"])
+    assert [d.metadata["domain"] for d in out] == domains["domain"].to_pylist()
+    assert [d.metadata["language"] for d in out] == identify_language(texts)["language"].to_pylist()
+    assert np.array_equal(np.array([d.metadata["quality_score"] for d in out], np.float32),
+                          quality["quality_score"].to_numpy())
 
 
 def test_domain_hint_wins_and_can_be_turned_off(sample_raw):
