@@ -7,6 +7,20 @@
 - ``train_classifier`` (``midtrain train-classifier``) and the shipped models in ``models/``.
 
 Importing this package loads neither fastText nor a model; the first prediction does.
+
+The per-byte and per-token loops are numba kernels over a batch's Arrow buffers, each tested against a
+reference (fastText's own prediction, the tokenizer, Arrow's regexes, a plain-Python twin). What was
+measured to matter in them (benchmarks/README.md, stops 41-43):
+
+- numba wraps a negative signed index around on every read, so a loop over ``data[j]`` with ``j`` from
+  ``range(a, b)`` does not vectorise; a loop over the slice ``data[a:b]`` (or a copy by slice) does, 5x
+  faster for a byte count;
+- a sum whose width is known only at run time goes through memory; a fixed-size local array stays in
+  registers (``fasttext_predict._average_rows``);
+- a helper that tests per byte where it is (``<`` + token + ``>``) cost lid.176 half its time; write the
+  bytes into a scratch buffer once (``fasttext_predict._subwords``);
+- look-up tables that fit in cache: 16-byte rows holding what one probe needs, a rank table instead of an
+  array per bucket.
 """
 
 from midtrain.lazy import lazy_getattr
