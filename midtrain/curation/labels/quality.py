@@ -114,7 +114,7 @@ def structure_signals(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray
         b = offsets[i + 1]
         doc = data[a:b]  # indexed from 0: numba wraps a negative index, and a range from a could be one
         lines = 1
-        for c in doc:  # vectorised (1.5 µs less per document than data[j] for j in range(a, b))
+        for c in doc:  # vectorised, where data[j] for j in range(a, b) was not (bench_label_kernels.py)
             lines += c == 10
         size = 64
         while size < 2 * lines:
