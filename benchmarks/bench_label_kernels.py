@@ -50,6 +50,8 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=3000)
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
+    if args.docs < 1 or args.repeats < 1:
+        parser.error("--docs and --repeats: at least 1")
     train, heldout = topical_sources()
     texts = registry.corpus_table(train + heldout).column("text").to_pylist()
     order = sorted(range(len(texts)), key=lambda i: (i * 2654435761) % 2**32)[:args.docs]  # bench_labels' set
