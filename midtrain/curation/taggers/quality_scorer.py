@@ -13,6 +13,7 @@ from datatrove.data import Document
 
 from midtrain.curation.base import DEFAULT_BATCH_SIZE, BatchStep, batch_texts, set_columns
 from midtrain.curation.labels.quality import QUALITY_SIGNAL_SCHEMA, score_quality
+from midtrain.errors import ConfigError
 
 
 class QualityScorer(BatchStep):
@@ -21,9 +22,15 @@ class QualityScorer(BatchStep):
     name = "⭐ QualityScorer"
     signal_schema: ClassVar[dict[str, pa.DataType]] = QUALITY_SIGNAL_SCHEMA
 
-    def __init__(self, model: str = "quality", batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(self, model: str = "quality", spam: bool = False, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        """``model``: the quality model family (``quality``, shipped, or a path prefix); ``spam``: damp prose
+        scores by the family's spam model (``score_quality``; off by default)."""
         super().__init__(batch_size)
+        if not isinstance(spam, bool):
+            raise ConfigError(f"spam: expected true or false, got {spam!r}")
         self.model = model
+        self.spam = spam
 
     def process_batch(self, docs: list[Document]) -> None:
-        set_columns(docs, score_quality(batch_texts(docs), [d.metadata.get("domain") for d in docs], self.model))
+        set_columns(docs, score_quality(batch_texts(docs), [d.metadata.get("domain") for d in docs], self.model,
+                                        spam=self.spam))

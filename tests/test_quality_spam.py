@@ -1,0 +1,91 @@
+"""The spam model's opt-in damping of prose quality scores, and how its training chooses folds and a gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from midtrain.curation.labels.quality import damp_spam, score_quality, spam_gate
+from midtrain.curation.taggers.quality_scorer import QualityScorer
+from midtrain.errors import ConfigError
+from scripts.labeldata.training_sets import SPAM_SOURCES
+from scripts.train_default_classifiers import (SPAM_GATE_FALSE_POSITIVES, SPAM_GATES, choose_spam_gate,
+                                               source_folds, spam_folds)
+
+SPAM = Path(__file__).parent / "fixtures" / "contact_form_spam.jsonl"
+
+probability = st.floats(0.0, 1.0, allow_nan=False)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.0, 5.0, allow_nan=False), probability), min_size=1, max_size=40), probability)
+def test_damp_spam_equals_the_reference(rows, gate):
+    scores, p = np.array([s for s, _ in rows]), np.array([q for _, q in rows])
+    expected = [s * (1.0 - q) if q >= gate else s for s, q in rows]
+    got = damp_spam(scores, p, gate)
+    assert got.tolist() == expected
+    assert ((got >= 0.0) & (got <= scores)).all()
+
+
+def test_the_shipped_spam_model_damps_fluent_spam_below_the_web_threshold():
+    """Contact-form spam (training pieces, so this checks the plumbing) scores like edited prose without
+    the spam model, and under the web threshold with it; code and math documents are not touched."""
+    texts = [json.loads(line)["text"] for line in SPAM.read_text().splitlines()]
+    plain = score_quality(texts, ["web"] * len(texts))["quality_score"].to_numpy()
+    damped = score_quality(texts, ["web"] * len(texts), spam=True)
+    assert (plain >= 2.5).all(), plain
+    assert (damped["quality_score"].to_numpy() < 2.5).all(), damped["quality_score"]
+    assert damped["quality_tier"].to_pylist() == np.floor(damped["quality_score"].to_numpy() + 0.5).tolist()
+    for domain in ("code", "math"):
+        assert score_quality(texts, [domain] * len(texts), spam=True).equals(score_quality(texts, [domain] * len(texts)))
+
+
+def test_the_spam_model_leaves_edited_prose_alone(sample_raw):
+    texts = [json.loads(line)["text"] for line in (sample_raw / "python_docs.jsonl").read_text().splitlines()[:200]]
+    plain = score_quality(texts, ["web"] * len(texts))["quality_score"].to_numpy()
+    damped = score_quality(texts, ["web"] * len(texts), spam=True)["quality_score"].to_numpy()
+    assert (damped <= plain).all()
+    assert (damped == plain).mean() >= 0.97  # out of fold, 0.9% of intact training prose is damped
+
+
+def test_a_family_without_a_spam_model_says_what_is_missing(tmp_path):
+    with pytest.raises(ValueError, match=r"q-spam\.ftz.*--only spam"):
+        spam_gate(str(tmp_path / "q"))
+    assert 0.0 < spam_gate("quality") < 1.0
+
+
+def test_the_scorer_takes_spam_as_a_boolean():
+    assert QualityScorer(spam=True).spam is True
+    assert QualityScorer().spam is False
+    with pytest.raises(ConfigError, match="spam: expected true or false"):
+        QualityScorer(spam="yes")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abcdefg"), st.integers(0, 3)), min_size=1, max_size=40),
+       st.integers(0, 40), st.integers(1, 6))
+def test_spam_folds_follow_the_prose_folds_and_deal_spam_round_robin(rows, pieces, folds):
+    prose = [f"src-{s}/g{g}" for s, g in rows]
+    fold_of = dict(zip([g.split("/")[0] for g in prose], source_folds(prose, folds).tolist()))
+    groups = prose + [f"{SPAM_SOURCES[0]}/piece{i}" for i in range(pieces)]
+    got = spam_folds(groups, fold_of, folds)
+    assert got[:len(prose)].tolist() == [fold_of[g.split("/")[0]] for g in prose]
+    assert got[len(prose):].tolist() == [i % folds for i in range(pieces)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(probability, min_size=1, max_size=300))
+def test_the_gate_is_the_lowest_that_few_intact_documents_reach(p):
+    p = np.array(p)
+    gate = choose_spam_gate(p)
+    assert gate in SPAM_GATES
+    lower = [g for g in SPAM_GATES if g < gate]
+    if (p >= gate).mean() <= SPAM_GATE_FALSE_POSITIVES:
+        assert all((p >= g).mean() > SPAM_GATE_FALSE_POSITIVES for g in lower)
+    else:
+        assert gate == SPAM_GATES[-1]
