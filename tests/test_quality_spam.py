@@ -89,3 +89,15 @@ def test_the_gate_is_the_lowest_that_few_intact_documents_reach(p):
         assert all((p >= g).mean() > SPAM_GATE_FALSE_POSITIVES for g in lower)
     else:
         assert gate == SPAM_GATES[-1]
+
+
+def test_the_pipeline_config_turns_spam_damping_on_by_name(tmp_path):
+    from midtrain.curation.config import load_config
+    from midtrain.curation.pipeline import build_steps
+
+    path = tmp_path / "job.yaml"
+    path.write_text("pipeline: [domain_labeller, {quality_scorer: {spam: true}}]\n")
+    assert build_steps(load_config(path).pipeline)[1].spam is True
+    path.write_text("pipeline: [domain_labeller, {quality_scorer: {spam: 1}}]\n")
+    with pytest.raises(ConfigError, match=r"pipeline\[1\].quality_scorer.*spam"):
+        build_steps(load_config(path).pipeline)
