@@ -29,7 +29,8 @@ formal proof or a puzzle solution that the classifier half-mistook for prose the
 written for it, not the prose rules; its ``domain`` stays the classifier's label and web's quality
 minimum still applies. Corpora curated before the runner-up columns existed decide as before (the
 columns are null). It is off by default because real SMS spam, which the training sources the
-``min_score`` was chosen on lack, often has ``reasoning`` as its runner-up: with it on, 74.5% of the
+``min_score`` was chosen on lacked (stop 29; contact-form spam joined them at stop 44, and the choice
+was not re-run), often has ``reasoning`` as its runner-up: with it on, 74.5% of the
 held-out spam was dropped instead of 96.1%, for 1 to 6 points more of the held-out math and
 reasoning kept.
 """
@@ -58,7 +59,7 @@ DEFAULT_RUNNER_UP_MIN_SCORE = 0.05
 """The lowest of ``bench_quality.py``'s grid at which no junk kind of the training sources is dropped more
 than a point less often (good documents labelled by leave-one-source-out models): the training
 math kept 82.7% -> 88.6%, reasoning 67.2% -> 76.3%, junk drops within 0.4 points (no spam among
-them: see the module docstring)."""
+them at the time, stop 29: see the module docstring)."""
 
 
 @dataclass(frozen=True, kw_only=True)
