@@ -101,3 +101,13 @@ def test_the_pipeline_config_turns_spam_damping_on_by_name(tmp_path):
     path.write_text("pipeline: [domain_labeller, {quality_scorer: {spam: 1}}]\n")
     with pytest.raises(ConfigError, match=r"pipeline\[1\].quality_scorer.*spam"):
         build_steps(load_config(path).pipeline)
+
+
+def test_spam_damping_takes_bad_input():
+    """Empty text, control bytes, an unknown script and a 20 MB document: a score in range, empty text 0."""
+    texts = ["", "\x00\x01\x02\ufffd" * 500, "Съешь же ещё этих мягких французских булок. " * 40,
+             "Fellow citizens, the state of the union is strong. " * 400_000]
+    table = score_quality(texts, ["web", "web", "unknown", "web"], spam=True)
+    scores = table["quality_score"].to_pylist()
+    assert scores[0] == 0.0
+    assert all(0.0 <= s <= 5.0 for s in scores)
