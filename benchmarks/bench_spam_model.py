@@ -72,8 +72,9 @@ def main() -> None:
         gate = spam_gate("quality")
         card = model_card("quality", "spam")
         seen = READMES in card.get("sources", [])
-        print(f"shipped spam model on {len(p)} package READMEs ({'in sample: it trained on them' if seen else 'unseen'}):"
-              f" mean P {p.mean():.3f}, damped (P >= {gate:g}) {(p >= gate).mean():.1%}; highest:")
+        how = "in sample: it trained on them" if seen else "unseen"
+        print(f"shipped spam model on {len(p)} package READMEs ({how}): mean P {p.mean():.3f}, "
+              f"damped (P >= {gate:g}) {(p >= gate).mean():.1%}; highest:")
         for i in np.argsort(-p)[:8]:
             print(f"  {p[i]:.3f} {list(readmes)[i]}")
         if seen:

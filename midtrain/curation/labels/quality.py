@@ -34,8 +34,8 @@ domain.
 
 Spam is not damage: fluent marketing reads like edited prose to a model of damage grades. With
 ``spam=True`` (opt-in), a spam model (``quality-spam.ftz``: real contact-form spam against the intact
-documents the prose model grades and package READMEs) multiplies a prose score by ``1 - P(spam)`` where P(spam) reaches the
-gate its training chose (``damp_spam``).
+documents the prose model grades and package READMEs) multiplies a prose score by ``1 - P(spam)`` where
+P(spam) reaches the gate its training chose (``damp_spam``).
 """
 
 from __future__ import annotations

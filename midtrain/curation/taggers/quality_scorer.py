@@ -22,9 +22,10 @@ class QualityScorer(BatchStep):
     name = "⭐ QualityScorer"
     signal_schema: ClassVar[dict[str, pa.DataType]] = QUALITY_SIGNAL_SCHEMA
 
-    def __init__(self, model: str = "quality", spam: bool = False, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(self, model: str = "quality", batch_size: int = DEFAULT_BATCH_SIZE, spam: bool = False) -> None:
         """``model``: the quality model family (``quality``, shipped, or a path prefix); ``spam``: damp prose
-        scores by the family's spam model (``score_quality``; off by default)."""
+        scores by the family's spam model (``score_quality``; off by default, added after ``batch_size`` so
+        positional calls keep their meaning)."""
         super().__init__(batch_size)
         if not isinstance(spam, bool):
             raise ConfigError(f"spam: expected true or false, got {spam!r}")
