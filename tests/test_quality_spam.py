@@ -51,7 +51,7 @@ def test_the_spam_model_leaves_edited_prose_alone(sample_raw):
     plain = score_quality(texts, ["web"] * len(texts))["quality_score"].to_numpy()
     damped = score_quality(texts, ["web"] * len(texts), spam=True)["quality_score"].to_numpy()
     assert (damped <= plain).all()
-    assert (damped == plain).mean() >= 0.97  # out of fold, 0.76% of intact training prose is damped
+    assert (damped == plain).mean() >= 0.97  # out of fold, 0.81% of intact training prose is damped
 
 
 def test_a_family_without_a_spam_model_says_what_is_missing(tmp_path):
@@ -125,3 +125,13 @@ def test_readme_probe_skips_packages_by_the_origins_of_sources():
     assert cache_folders("npm:jquery,bootstrap,d3,moment (*.min.js)") == ["jquery", "bootstrap", "d3", "moment"]
     assert cache_folders("debian:git-doc") == ["git-doc"]
     assert cache_folders("labeldata.prose_sources (6 sources)") == []
+
+
+def test_readme_probe_tells_a_package_from_a_longer_name():
+    from scripts.labeldata.readmes import _is_package
+
+    assert _is_package("react-native-0.86.3", "react-native")
+    assert _is_package("sympy-1.14.0-wheel", "sympy")
+    assert _is_package("git-doc", "git-doc")
+    assert not _is_package("react-native-camera-4.2.1", "react-native")
+    assert not _is_package("git-doc", "git")

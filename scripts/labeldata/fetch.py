@@ -18,6 +18,7 @@ the lock from the cache.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -25,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -227,9 +229,6 @@ def pypi_sdist_file(spec: str, root: Path | None = None) -> Path:
     """The unpacked sdist of PyPI ``spec`` (``name==version``), downloaded as a file from the index's simple
     page and checked against the page's SHA-256: for an old sdist whose ``setup.py`` no longer runs, which
     ``pip download`` must run to download it."""
-    import hashlib
-    import urllib.request
-
     _check_not_reserved(spec)
     name, version = spec.split("==")
     dest = (root or cache_root()) / "pypi" / spec.replace("==", "-")

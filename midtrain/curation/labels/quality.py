@@ -596,7 +596,7 @@ def score_quality(texts: pa.Array | list[str], domains: Sequence[str | None] | p
 
     ``spam``: also damp the prose scores by the family's spam model, ``score * (1 - P(spam))`` where P(spam)
     reaches its gate (:func:`damp_spam`). Off by default: on the training sources, out of fold, it lets the
-    prose score drop 96% of contact-form spam instead of 31% at the web threshold, for 0.6 points of edited
+    prose score drop 96% of contact-form spam instead of 31% at the web threshold, for 0.7 points of edited
     prose and 0.006 of graded Spearman (stop 44; the README's "Labels" section has the figures)."""
     arr = pc.fill_null(as_string_array(texts), "")
     n = len(arr)
