@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.labeldata import registry  # noqa: E402
 from scripts.labeldata.quality_grades import graded_versions  # noqa: E402
 from scripts.labeldata.source import every_kth  # noqa: E402
+from scripts.labeldata.training_sets import QUALITY_EXCLUDE  # noqa: E402
 from midtrain.curation import rules  # noqa: E402
 from midtrain.curation.decide import decide, load_decisions, signals_of  # noqa: E402
 from midtrain.curation.labels import identify_language, label_domains, score_quality  # noqa: E402
@@ -169,8 +170,10 @@ def part_quality(sources: list, table: pa.Table, title: str, png: Path | None) -
 
 
 def part_prose_threshold(sources: list, junk: list, table: pa.Table, junk_table: pa.Table, title: str) -> dict:
-    """Edited prose kept and spam dropped at each candidate threshold (prose model)."""
-    prose = [t for s in sources if s.domain == "web" for t in source_texts(table, s.name, 150)]
+    """Edited prose kept and spam dropped at each candidate threshold (prose model). The graded prose model's
+    sources only: package READMEs (``QUALITY_EXCLUDE``) teach the domain model, they are not edited prose."""
+    prose = [t for s in sources if s.domain == "web" and s.name not in QUALITY_EXCLUDE
+             for t in source_texts(table, s.name, 150)]
     spam = [t for s in junk if s.kind in ("spam", "seo", "word-salad") for t in source_texts(junk_table, s.name, 150)]
     qp = np.array(score_quality(prose, ["web"] * len(prose)).column("quality_score").to_pylist())
     qs = np.array(score_quality(spam, ["web"] * len(spam)).column("quality_score").to_pylist()) if spam else np.zeros(0)

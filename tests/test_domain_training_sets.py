@@ -51,3 +51,28 @@ def test_domain_examples_add_short_pieces_only_when_asked():
     assert min(len(t) for lab, t in zip(with_short, short_texts) if lab == "web") <= SHORT_CHARS[1]
     assert domain_examples(table, short_per_doc=2) == (with_short, short_texts, sources)
     assert [s.split("-")[0] for s in sources] == with_short
+
+
+def test_info_manual_nodes_drop_headers_menus_licences_indexes_and_the_tag_table(tmp_path):
+    import gzip
+
+    from scripts.labeldata import registry
+    from scripts.labeldata.prose_sources import _info_text
+    from scripts.labeldata.training_sets import QUALITY_EXCLUDE
+
+    info = ("This is demo.info, produced by makeinfo.\n\nINFO-DIR-SECTION Basics\n"
+            "\x1f\nFile: demo.info,  Node: Top,  Next: Sorting,  Up: (dir)\n\nDemo\n****\n\nA demo manual.\n\n"
+            "* Menu:\n\n* Sorting::  How to sort.\n* Joining::  How to join.\n\n"
+            "\x1f\nFile: demo.info,  Node: Sorting,  Prev: Top,  Up: Top\n\n1 Sorting\n*********\n\n"
+            "'sort' writes its lines in order:\n\n     sort -n numbers.txt\n\n"
+            "\x1f\nFile: demo.info,  Node: GNU Free Documentation License,  Prev: Sorting\n\nVersion 1.3\n\n"
+            "\x1f\nFile: demo.info,  Node: Concept Index,  Prev: Sorting\n\n* sort:   Sorting.   (line 6)\n\n"
+            "\x1f\nTag Table:\nNode: Top\x7f90\nNode: Sorting\x7f300\n\x1f\nEnd Tag Table\n")
+    path = tmp_path / "demo.info.gz"
+    path.write_bytes(gzip.compress(info.encode()))
+    nodes = _info_text(path)
+    assert nodes == ["Demo\n****\n\nA demo manual.",
+                     "1 Sorting\n*********\n\n'sort' writes its lines in order:\n\n     sort -n numbers.txt"]
+    source = registry.source("gnu-info-manuals")
+    assert source.domain == "web" and source.name not in registry.HELDOUT
+    assert source.name in QUALITY_EXCLUDE  # the domain model learns from it; the graded quality models do not

