@@ -76,3 +76,19 @@ def test_info_manual_nodes_drop_headers_menus_licences_indexes_and_the_tag_table
     source = registry.source("gnu-info-manuals")
     assert source.domain == "web" and source.name not in registry.HELDOUT
     assert source.name in QUALITY_EXCLUDE  # the domain model learns from it; the graded quality models do not
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 60), st.integers(0, 400))
+def test_balanced_reaches_the_target_with_every_item_as_often_as_any_other_give_or_take_one(n, target):
+    from collections import Counter
+
+    from scripts.labeldata.training_sets import MAX_REPEATS, balanced
+
+    items = list(range(n))
+    out = balanced(items, target)
+    assert len(out) == min(max(target, n), MAX_REPEATS * n)
+    counts = Counter(out)
+    assert set(counts) == set(items) and max(counts.values()) - min(counts.values()) <= 1
+    assert out[:n] == items and balanced(items, target) == out  # whole copies first; deterministic
+    assert balanced([], target) == []
