@@ -171,7 +171,7 @@ def part_quality(sources: list, table: pa.Table, title: str, png: Path | None) -
 
 def part_prose_threshold(sources: list, junk: list, table: pa.Table, junk_table: pa.Table, title: str) -> dict:
     """Edited prose kept and spam dropped at each candidate threshold (prose model). The graded prose model's
-    sources only: package READMEs (``QUALITY_EXCLUDE``) teach the domain model, they are not edited prose."""
+    sources only: the GNU manuals (``QUALITY_EXCLUDE``) teach the domain model alone."""
     prose = [t for s in sources if s.domain == "web" and s.name not in QUALITY_EXCLUDE
              for t in source_texts(table, s.name, 150)]
     spam = [t for s in junk if s.kind in ("spam", "seo", "word-salad") for t in source_texts(junk_table, s.name, 150)]

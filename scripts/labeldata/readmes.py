@@ -1,14 +1,16 @@
 """Package READMEs: legitimate text written by maintainers, some of it with badges, sponsor lists and sales
 pitches. Not a labelled source of the registry (its documents would join the domain and quality models' web
 training); the spam model reads them as examples of what is not spam (``training_sets.spam_examples``), and
-``benchmarks/bench_spam_model.py --readmes`` as a probe of its false positives.
+``benchmarks/bench_spam_model.py --readmes`` as a probe of its false positives. Stop 45 tried them as a web
+source of the domain model (E19) and did not ship it: left out, they still read as code (recall 0.386), since
+the code of the same packages is in training.
 
 ``package_readmes()``: the top-level README (``README``, ``README.md``, ``.rst``, ``.txt``, gzipped or not:
 the shallowest, then the first by path) of every package a labelled source reads (the registry's and the
 code-language model's, ``code_sources.CODE_LANGUAGE_SOURCES``), npm, PyPI and Debian alike, at least 300
-characters, one per cached package folder (114 at stop 44). Packages of the held-out sources, of the junk
-sources and of the web sources (the spam model learns from the graded ones' documents; stop 45's GNU manuals
-are documentation packages, not READMEs of what the labels read) are left out. The packages come from the
+characters, one per cached package folder (114 at stop 44). Left out: the packages of the held-out sources,
+of the junk sources, of every web source (the spam model reads the graded ones' documents already, and stop
+45's GNU manuals are documentation packages themselves) and of the reasoning sources the prose model grades. The packages come from the
 sources' origins, not from whatever the cache holds, and a missing one is an error that says how to fetch it,
 so the set, and the spam model, do not depend on what else was fetched.
 """

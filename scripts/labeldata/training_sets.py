@@ -148,8 +148,7 @@ sources (0.739 -> 0.711; its ridge cross-validation 0.649 -> 0.580): step lists 
 shuffled or cut, teach the prose ranking little. Contact-form spam as grade-0 junk (stop 30) left no
 threshold meeting both prose targets: fluent marketing reads like edited prose to a model of damage
 grades. The spam sources train the spam model instead (``SPAM_SOURCES``). GNU manuals (stop 45) teach the domain
-model only: the graded prose model's sources stay as they were. Decided on
-training figures only."""
+model only: the graded prose model's sources stay as they were. Decided on training figures only."""
 SPAM_SOURCES = ("contact-form-spam",)
 """Junk sources whose documents are the spam model's positive examples (``spam_examples``)."""
 JUNK_GRADES = {"spam": 0, "seo": 0, "word-salad": 0, "boilerplate": 1, "generated-code": 1}
