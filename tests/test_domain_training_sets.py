@@ -92,3 +92,22 @@ def test_balanced_reaches_the_target_with_every_item_as_often_as_any_other_give_
     assert set(counts) == set(items) and max(counts.values()) - min(counts.values()) <= 1
     assert out[:n] == items and balanced(items, target) == out  # whole copies first; deterministic
     assert balanced([], target) == []
+
+
+def test_the_corpus_cache_key_follows_the_code_that_makes_a_source(tmp_path, monkeypatch):
+    import importlib
+    import sys as _sys
+
+    from scripts.labeldata import registry
+    from scripts.labeldata.source import Source
+
+    module = tmp_path / "fake_source_module.py"
+    module.write_text("def docs():\n    yield from ()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fake = importlib.import_module("fake_source_module")
+    src = Source("fake", "web", "test", "debian:none", "MIT", fake.docs)
+    before = registry.code_digest(src)
+    assert registry.code_digest(src) == before  # deterministic
+    module.write_text("def docs():\n    yield from ()  # a parser change\n")
+    assert registry.code_digest(src) != before
+    _sys.modules.pop("fake_source_module", None)

@@ -46,7 +46,7 @@ HELDOUT: tuple[str, ...] = (
 )
 
 CORPUS_VERSION = 1
-"""Bump when a source's text changes, so the cached tables are rebuilt."""
+"""Bump when a source's text changes in a way ``code_digest`` cannot see (a fetched package's contents)."""
 
 
 def all_sources() -> list[Source]:
@@ -87,9 +87,21 @@ def source(name: str) -> Source:
     raise KeyError(f"no labelled source {name!r}")
 
 
+def code_digest(src: Source) -> str:
+    """A digest of the code that makes ``src``'s text: the file of the module defining its ``docs`` function and
+    ``source.py`` (the shared helpers). Part of the cache key, so editing a parser rebuilds the tables it made
+    (stop 45 found a changed parser reading its old cached table)."""
+    digest = hashlib.sha256()
+    for path in (sys.modules[src.docs.__module__].__file__, Path(__file__).with_name("source.py")):
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def source_table(src: Source, max_chars: int = 200_000) -> pa.Table:
-    """One source's documents (text cut at ``max_chars``), cached as Parquet by source and version."""
-    key = hashlib.sha256(f"{CORPUS_VERSION}:{src.name}:{src.origin}:{max_chars}".encode()).hexdigest()[:12]
+    """One source's documents (text cut at ``max_chars``), cached as Parquet by source, version and the
+    ``code_digest`` of the code that makes them."""
+    key = hashlib.sha256(f"{CORPUS_VERSION}:{src.name}:{src.origin}:{max_chars}:{code_digest(src)}"
+                         .encode()).hexdigest()[:12]
     path = cache_root() / "tables" / f"{src.name}-{key}.parquet"
     if path.exists():
         return pq.read_table(path)
