@@ -350,7 +350,9 @@ SOURCES: list[Source] = [
     Source("git-mail-howtos", "web", "mailing-list posts and contributor guides", "debian:git-doc",
            "GPL-2.0-only", git_docs, "howto/*.txt are Git mailing-list posts with their headers"),
     Source("gnu-info-manuals", "web", "technical documentation (GNU manuals: shell, core utilities, sed, grep, ...)",
-           "debian:" + ",".join(GNU_INFO_PACKAGES), "GFDL-1.3-or-later, no invariant sections (9 manuals); screen: FSF permissive notice; bc: GPL-2.0-or-later", gnu_info_docs,
+           "debian:" + ",".join(GNU_INFO_PACKAGES),
+           "GFDL-1.3-or-later, no invariant sections (9 manuals); screen: FSF permissive notice; bc: GPL-2.0-or-later",
+           gnu_info_docs,
            "Info nodes joined, menus dropped; chunks of ~4,000 chars; group = manual; domain model only"),
 ]
 

@@ -10,9 +10,9 @@ the shallowest, then the first by path) of every package a labelled source reads
 code-language model's, ``code_sources.CODE_LANGUAGE_SOURCES``), npm, PyPI and Debian alike, at least 300
 characters, one per cached package folder (114 at stop 44). Left out: the packages of the held-out sources,
 of the junk sources, of every web source (the spam model reads the graded ones' documents already, and stop
-45's GNU manuals are documentation packages themselves) and of the reasoning sources the prose model grades. The packages come from the
-sources' origins, not from whatever the cache holds, and a missing one is an error that says how to fetch it,
-so the set, and the spam model, do not depend on what else was fetched.
+45's GNU manuals are documentation packages themselves) and of the reasoning sources the prose model grades.
+The packages come from the sources' origins, not from whatever the cache holds, and a missing one is an error
+that says how to fetch it, so the set, and the spam model, do not depend on what else was fetched.
 """
 
 from __future__ import annotations
