@@ -42,7 +42,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.labeldata import fetch, registry  # noqa: E402
+from scripts.labeldata import decont_guard, fetch, registry  # noqa: E402
 from scripts.labeldata.training_sets import (  # noqa: E402
     DOMAIN_TRAIN_CONFIG, QUALITY_EXCLUDE, domain_examples, quality_examples, spam_examples)
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
@@ -88,6 +88,8 @@ def training_tables() -> tuple[pa.Table, pa.Table]:
     sources = [s for s in registry.all_sources() if s.name not in registry.HELDOUT]
     topical = registry.corpus_table([s for s in sources if s.domain != "bad"])
     junk = registry.corpus_table([s for s in sources if s.domain == "bad"])
+    decont_guard.check_table(topical, "topical training sources")  # never an evaluation set's item (issue 14)
+    decont_guard.check_table(junk, "junk training sources")
     return topical, junk
 
 

