@@ -111,3 +111,23 @@ def test_the_corpus_cache_key_follows_the_code_that_makes_a_source(tmp_path, mon
     module.write_text("def docs():\n    yield from ()  # a parser change\n")
     assert registry.code_digest(src) != before
     _sys.modules.pop("fake_source_module", None)
+
+
+def test_giac_manual_pages_lose_their_links_and_title_and_keep_heading_and_examples():
+    from scripts.labeldata import registry
+    from scripts.labeldata.math_sources import _GIAC_HEADING, giac_page_text
+    from scripts.labeldata.training_sets import QUALITY_EXCLUDE
+
+    page = ('<html><head><title>Simplifying trigonometric expressions</title></head><body >\n'
+            '<a href="cascmd_en300.html"><img src="previous_motif.svg" alt="Previous"></a>\n'
+            '<a href="index.html"><img src="contents_motif.svg" alt="Up"></a>\n<hr>\n'
+            '<h3 id="sec682" class="subsection">10.2.6 Simplifying trigonometric expressions</h3>\n'
+            '<p>The <span style="font-family:monospace">trigsimplify</span> command simplifies.</p>\n'
+            '<table><tr><td>\n     \n\n\n</td><td>tan y</td></tr></table>\n</body></html>')
+    text = giac_page_text(page)
+    assert text.startswith("10.2.6 Simplifying trigonometric expressions\nThe trigsimplify command simplifies.")
+    assert "Previous" not in text and "motif" not in text and "\n\n\n" not in text and "tan y" in text
+    assert _GIAC_HEADING.search(page).group(1) == "10"
+    assert _GIAC_HEADING.search("<p>15000 Hz</p>") is None  # numbers in the text are not chapters
+    source = registry.source("giac-manual")
+    assert source.domain == "math" and source.name not in registry.HELDOUT and source.name in QUALITY_EXCLUDE

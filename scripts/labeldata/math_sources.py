@@ -33,6 +33,10 @@ exercises, and formal proofs. Licences are those of the text itself (from the pa
   (integration, special functions, linear algebra, series, number theory), HTML reduced to text,
   page headers dropped: definitions in prose with ``(%i1)`` / ``(%o1)`` sessions whose results are
   typeset as 2-D ASCII formulas.
+- ``giac-manual`` (Debian ``giac-doc``, GPL-3.0-or-later for ``doc/en/cascmd_en`` by its ``copyright`` file): the
+  English command reference of the Giac/Xcas computer algebra system (algebra, calculus, linear algebra, number
+  theory, geometry, statistics), hevea HTML pages joined per chapter without their navigation links: definitions,
+  the arguments of each command, examples with their typeset results. Domain model only (stop 46).
 - ``sympy-latex-docstrings`` (PyPI ``sympy`` 1.14.0 wheel, BSD-3-Clause): SymPy docstrings that
   carry LaTeX math (``.. math::`` blocks or several LaTeX commands): mathematical reference text.
 - ``mathgenerator-exercises`` (PyPI ``mathgenerator`` 1.5.0 wheel, MIT): English-worded exercises
@@ -230,6 +234,34 @@ def _maxima_docs() -> Iterator[LabelledDoc]:
     yield from every_kth(docs, PER_SOURCE)
 
 
+_GIAC_HEADING = re.compile(r"<h[1-4][^>]*>\s*(\d+)[.\s]")  # <h3 ...>10.2.6 Simplifying trigonometric expressions
+
+
+def giac_page_text(page: str) -> str:
+    """One page of Giac's hevea-made command manual as text: the ``<title>`` (repeated by the heading) and the
+    Previous / Up / Next links dropped, blank and space-only lines between the display tables collapsed."""
+    body = page.split("<hr>", 1)[1] if "<hr>" in page else page  # the links stand before the first rule
+    text = re.sub(r"\n[ \t]+(?=\n)", "\n", html_to_text(body))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _giac_docs() -> Iterator[LabelledDoc]:
+    root = fetch.debian("giac-doc") / "usr/share/giac/doc/en/cascmd_en"
+    chapters: dict[str, list[str]] = {}
+    chapter = "0"
+    for path in sorted(root.glob("cascmd_en[0-9]*.html")):
+        page = read_text(path)
+        text = giac_page_text(page)
+        heading = _GIAC_HEADING.search(page)
+        chapter = heading.group(1) if heading else chapter  # a page without a numbered heading continues one
+        chapters.setdefault(chapter, []).append(text)
+    docs = []
+    for number in sorted(chapters, key=int):
+        group = f"chapter{int(number):02d}"
+        docs += _pieces(group, "\n\n".join(chapters[number]), group, size=4000, keep=lambda c: len(c) >= 500)
+    yield from every_kth(docs, PER_SOURCE)
+
+
 def _agda_docs() -> Iterator[LabelledDoc]:
     yield from _formal_docs(fetch.debian("agda-stdlib") / "usr/share/agda-stdlib", "*.agda")
 
@@ -338,6 +370,9 @@ SOURCES: list[Source] = [
     Source("maxima-manual", "math", "math software manual (computer algebra)", "debian:maxima-doc", "GPL-2.0",
            _maxima_docs, "maxima_<n>.html pages but the two indexes, HTML to text, headers dropped, ~4,000-character "
            "chunks; group = page."),
+    Source("giac-manual", "math", "math software manual (computer algebra, Giac/Xcas)", "debian:giac-doc",
+           "GPL-3.0-or-later", _giac_docs, "The English command reference (cascmd_en, hevea HTML): pages joined in "
+           "order per chapter, navigation dropped, ~4,000-character pieces of at least 500; group = chapter."),
     Source("sympy-latex-docstrings", "math", "math reference docstrings (LaTeX)", f"pypi:{SYMPY}",
            "BSD-3-Clause", _sympy_docs,
            "Docstrings of the SymPy wheel (not tests) with '.. math::' or >=3 LaTeX commands; group = subpackage."),
