@@ -16,6 +16,7 @@ none of the 24,492 registry documents and none of the code-language model's 11,0
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import warnings
 from collections.abc import Sequence
@@ -42,14 +43,13 @@ class Contaminated:
     """``set:item id`` of the best-scoring item, e.g. ``champ:P_Combinatorics_1``."""
 
 
-def _config(sets: Sequence[str]) -> DecontConfig:
-    return DecontConfig(against=tuple(EvalSet(source=name) for name in sets))
-
-
-def _index(config: DecontConfig) -> EvalIndex:
+@functools.lru_cache(maxsize=4)
+def _index(sets: tuple[str, ...]) -> tuple[DecontConfig, EvalIndex]:
+    """The settings and the index of ``sets``, built once per process (a training script checks several tables)."""
+    config = DecontConfig(against=tuple(EvalSet(source=name) for name in sets))
     with warnings.catch_warnings():  # the sets' unmatchable short items are counted at index time; not ours
         warnings.simplefilter("ignore", UserWarning)
-        return build_eval_index(config)
+        return config, build_eval_index(config)
 
 
 def contaminated(texts: Sequence[str] | pa.Array, sources: Sequence[str], ids: Sequence[str],
@@ -57,8 +57,7 @@ def contaminated(texts: Sequence[str] | pa.Array, sources: Sequence[str], ids: S
     """The texts that decontamination against ``sets`` would remove, in input order."""
     if not len(texts) == len(sources) == len(ids):
         raise ValueError(f"texts, sources and ids differ in length: {len(texts)}, {len(sources)}, {len(ids)}")
-    config = _config(sets)
-    index = _index(config)
+    config, index = _index(tuple(sets))
     array = texts if isinstance(texts, pa.Array) else pa.array(list(texts), pa.large_string())
     out = []
     for start in range(0, len(array), BATCH):
@@ -72,17 +71,24 @@ def contaminated(texts: Sequence[str] | pa.Array, sources: Sequence[str], ids: S
     return out
 
 
-def check_table(table: pa.Table, what: str) -> None:
-    """Raise ``ValueError`` naming the contaminated documents of ``table`` (columns source, id, text), if any."""
-    if table.num_rows == 0:
-        return
-    found = contaminated(table.column("text").combine_chunks(), table.column("source").to_pylist(),
-                         table.column("id").to_pylist())
+def _columns(table: pa.Table) -> tuple[pa.Array, list[str], list[str]]:
+    """(texts, sources, ids) of a table with those columns (a corpus table of the registry)."""
+    return table.column("text").combine_chunks(), table.column("source").to_pylist(), table.column("id").to_pylist()
+
+
+def check(texts: Sequence[str] | pa.Array, sources: Sequence[str], ids: Sequence[str], what: str) -> None:
+    """Raise ``ValueError`` naming the contaminated texts (by source and id) and their items, if any."""
+    found = contaminated(texts, sources, ids) if len(texts) else []
     if found:
         shown = "; ".join(f"{c.source}/{c.id} holds {c.item}" for c in found[:10])
         raise ValueError(f"{what}: {len(found)} training text(s) hold items of an evaluation set used by "
                          f"decontamination, which no label model may train on (issue 14): {shown}"
                          + (" ..." if len(found) > 10 else ""))
+
+
+def check_table(table: pa.Table, what: str) -> None:
+    """``check`` over a table with columns text, source and id."""
+    check(*_columns(table), what)
 
 
 def main() -> int:
@@ -94,8 +100,7 @@ def main() -> int:
     names = {s.name for s in registry.all_sources()}
     sources = registry.all_sources() + [s for s in CODE_LANGUAGE_SOURCES if s.name not in names]
     table = registry.corpus_table(sources)
-    found = contaminated(table.column("text").combine_chunks(), table.column("source").to_pylist(),
-                         table.column("id").to_pylist())
+    found = contaminated(*_columns(table))
     print(f"{table.num_rows:,} documents of {len(sources)} sources against {', '.join(NAMED_SETS)}: "
           f"{len(found)} contaminated")
     for c in found:

