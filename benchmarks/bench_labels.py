@@ -8,7 +8,9 @@ Parts (every source comes from ``labeldata``, fetched from Debian/npm/PyPI and c
   source, label S from its text alone (no paths, no hints), mixed as the shipped labeller does with a
   word model (``word_vectors.py``) fitted on the same sources, its vocabulary counted without S
   (``--no-word-model``: the classifier alone). Per-source recall and the pooled
-  per-domain precision / recall / macro-F1. ``--without S ...`` drops training sources from every
+  per-domain precision / recall / macro-F1, with its 95% bootstrap interval twice: sources redrawn within
+  their domain (how far the figure moves with another set of sources like these) and documents redrawn
+  within their source (sampling noise alone). ``--without S ...`` drops training sources from every
   model (what a source adds to the others); ``--subset S ...`` also reports the pooled figures over
   those left-out sources only (an earlier run's sources, to compare like with like). Experiments:
   ``--set FIELD=VALUE`` (training config), ``--examples NAME=N`` (``domain_examples`` sizes),
@@ -50,7 +52,7 @@ from scripts.labeldata.training_sets import DOMAIN_TRAIN_CONFIG, crop_text, doma
 from midtrain.curation.labels import DomainConfig, label_domains  # noqa: E402
 from midtrain.curation.labels.domain import classifier_lines  # noqa: E402
 from midtrain.curation.labels.rare_words import model_lines  # noqa: E402
-from midtrain.curation.labels.evaluation import classification_report, format_report  # noqa: E402
+from midtrain.curation.labels.evaluation import bootstrap_interval, classification_report, format_report  # noqa: E402
 from midtrain.curation.labels.models import load_classifier  # noqa: E402
 from midtrain.curation.labels.text_windows import text_windows  # noqa: E402
 from midtrain.curation.labels.training import train_classifier  # noqa: E402
@@ -99,6 +101,14 @@ def pooled(rows: list[tuple[str, str, list[str]]], title: str) -> dict:
                                    labels=list(TOPICAL))
     print(per_source_table(rows))
     print(format_report(report, title))
+    truth = [t for _, t, p in rows for _ in p]
+    pred = [x for _, _, p in rows for x in p]
+    groups = [n for n, _, p in rows for _ in p]
+    report["interval_sources"] = bootstrap_interval(truth, pred, groups, resample="groups")
+    report["interval_docs"] = bootstrap_interval(truth, pred, groups, resample="docs")
+    print(f"macro-F1 95% bootstrap interval (1,000 rounds): sources redrawn within their domain "
+          f"[{report['interval_sources']['low']:.3f}, {report['interval_sources']['high']:.3f}]; documents "
+          f"redrawn within their source [{report['interval_docs']['low']:.3f}, {report['interval_docs']['high']:.3f}]")
     return report
 
 

@@ -1,0 +1,123 @@
+"""Bootstrap intervals of the label benchmarks: against a plain resampling loop, and their invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from midtrain.curation.labels.evaluation import bootstrap_confusions, bootstrap_interval, classification_report
+
+LABELS = ("web", "code", "math")
+
+
+def _documents(seed: int, sources: int = 9, per_source: int = 12, error: float = 0.3):
+    rng = np.random.default_rng(seed)
+    truth, pred, groups = [], [], []
+    for k in range(sources):
+        label = LABELS[k % len(LABELS)]
+        for _ in range(per_source):
+            truth.append(label)
+            pred.append(label if rng.random() > error else LABELS[int(rng.integers(len(LABELS)))])
+            groups.append(f"s{k}")
+    return truth, pred, groups
+
+
+def _reference_rounds(truth, pred, groups, resample, rounds, seed):
+    """Each round's documents resampled one by one (the same random draws as the vectorised code, taken in the
+    same order), scored by ``classification_report``."""
+    rng = np.random.default_rng(seed)
+    names = sorted(set(groups))
+    members = {n: [i for i, g in enumerate(groups) if g == n] for n in names}
+    values = []
+    if resample == "groups":
+        stratum = {n: truth[members[n][0]] for n in names}
+        picks_by_stratum = {}
+        for s in sorted(set(stratum.values())):
+            group_ids = [k for k, n in enumerate(names) if stratum[n] == s]
+            picks_by_stratum[s] = np.asarray(group_ids)[rng.integers(0, len(group_ids), size=(rounds, len(group_ids)))]
+        for r in range(rounds):
+            docs = [i for s in sorted(picks_by_stratum) for k in picks_by_stratum[s][r] for i in members[names[k]]]
+            values.append(classification_report([truth[i] for i in docs], [pred[i] for i in docs])["macro_f1"])
+        return values
+    counts = {n: rng.multinomial(len(members[n]), np.full(len(members[n]), 1.0 / len(members[n])), size=rounds)
+              for n in names}
+    for r in range(rounds):
+        docs = [i for n in names for i, c in zip(members[n], counts[n][r]) for _ in range(c)]
+        values.append(classification_report([truth[i] for i in docs], [pred[i] for i in docs])["macro_f1"])
+    return values
+
+
+@pytest.mark.parametrize("resample", ["groups", "docs"])
+def test_rounds_equal_a_plain_resampling_loop(resample):
+    truth, pred, groups = _documents(3)
+    names = sorted(set(truth) | set(pred))
+    pairs = np.array([names.index(t) * len(names) + names.index(p) for t, p in zip(truth, pred)])
+    _, first = np.unique(np.asarray(groups, dtype=object), return_index=True)
+    _, g = np.unique(np.asarray(groups, dtype=object), return_inverse=True)
+    strata = np.asarray(truth, dtype=object)[first][g]
+    confusion = bootstrap_confusions(pairs, np.asarray(groups, dtype=object), strata, len(names) ** 2, resample,
+                                     rounds=20, seed=5)
+    expected = _reference_rounds(truth, pred, groups, resample, rounds=20, seed=5)
+    for row, want in zip(confusion.reshape(20, len(names), len(names)), expected):
+        tp = np.diag(row)
+        precision = np.divide(tp, row.sum(axis=0), out=np.zeros(len(names)), where=row.sum(axis=0) > 0)
+        recall = np.divide(tp, row.sum(axis=1), out=np.zeros(len(names)), where=row.sum(axis=1) > 0)
+        f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(len(names)),
+                       where=precision + recall > 0)
+        assert round(float(f1[row.sum(axis=1) > 0].mean()), 4) == pytest.approx(want, abs=1e-4)
+
+
+def test_interval_is_seeded_and_holds_the_measured_value():
+    truth, pred, groups = _documents(1)
+    a = bootstrap_interval(truth, pred, groups, rounds=300, seed=2)
+    assert a == bootstrap_interval(truth, pred, groups, rounds=300, seed=2)
+    assert a["value"] == classification_report(truth, pred)["macro_f1"]
+    assert a["low"] <= a["value"] <= a["high"]
+    assert a["groups"] == 9
+    docs = bootstrap_interval(truth, pred, groups, resample="docs", rounds=300, seed=2)
+    assert docs["low"] <= docs["value"] <= docs["high"]
+    acc = bootstrap_interval(truth, pred, groups, metric="accuracy", rounds=300)
+    assert acc["value"] == classification_report(truth, pred)["accuracy"]
+
+
+def test_perfect_labels_have_no_spread_and_sources_spread_more_than_documents_when_they_differ():
+    truth, _, groups = _documents(0)
+    perfect = bootstrap_interval(truth, truth, groups, rounds=200)
+    assert perfect["low"] == perfect["high"] == 1.0
+    # one source of each label is always wrong, the rest always right: which sources are drawn decides the figure
+    pred = [("math" if t == "web" else "web") if g in ("s0", "s1", "s2") else t for t, g in zip(truth, groups)]
+    by_source = bootstrap_interval(truth, pred, groups, rounds=500)
+    by_doc = bootstrap_interval(truth, pred, groups, resample="docs", rounds=500)
+    assert by_doc["low"] == by_doc["high"] == by_doc["value"]  # every document of a source errs alike
+    assert by_source["high"] - by_source["low"] > 0.2
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="3 true labels, 2 predictions"):
+        bootstrap_interval(["a", "b", "a"], ["a", "b"], ["x", "y", "x"])
+    with pytest.raises(ValueError, match="metric="):
+        bootstrap_interval(["a"], ["a"], ["x"], metric="f2")
+    with pytest.raises(ValueError, match="resample="):
+        bootstrap_interval(["a"], ["a"], ["x"], resample="both")
+    with pytest.raises(ValueError, match="level="):
+        bootstrap_interval(["a"], ["a"], ["x"], level=1.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 6), st.integers(1, 8), st.sampled_from(["groups", "docs"]))
+def test_every_round_keeps_the_number_of_documents_per_stratum(seed, sources, per_source, resample):
+    truth, pred, groups = _documents(seed, sources, per_source)
+    names = sorted(set(truth) | set(pred))
+    pairs = np.array([names.index(t) * len(names) + names.index(p) for t, p in zip(truth, pred)])
+    arr = np.asarray(groups, dtype=object)
+    _, first = np.unique(arr, return_index=True)
+    _, g = np.unique(arr, return_inverse=True)
+    strata = np.asarray(truth, dtype=object)[first][g]
+    confusion = bootstrap_confusions(pairs, arr, strata, len(names) ** 2, resample, rounds=15, seed=seed)
+    rows = confusion.reshape(15, len(names), len(names)).sum(axis=2)  # true documents per label, per round
+    want = np.array([truth.count(n) for n in names], dtype=float)
+    assert (rows == want).all()  # sources of one label are all the same size here, so counts are kept exactly
+    value = bootstrap_interval(truth, pred, groups, resample=resample, rounds=50, seed=seed)
+    assert 0.0 <= value["low"] <= value["high"] <= 1.0
