@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from midtrain.curation.labels.evaluation import bootstrap_confusions, bootstrap_interval, classification_report
+from midtrain.curation.labels.evaluation import (bootstrap_confusions, bootstrap_interval, classification_report,
+                                               paired_difference)
 
 LABELS = ("web", "code", "math")
 
@@ -121,3 +127,55 @@ def test_every_round_keeps_the_number_of_documents_per_stratum(seed, sources, pe
     assert (rows == want).all()  # sources of one label are all the same size here, so counts are kept exactly
     value = bootstrap_interval(truth, pred, groups, resample=resample, rounds=50, seed=seed)
     assert 0.0 <= value["low"] <= value["high"] <= 1.0
+
+
+def test_paired_difference_is_zero_for_equal_runs_and_antisymmetric():
+    truth, pred, groups = _documents(4)
+    same = paired_difference(truth, pred, pred, groups, rounds=200)
+    assert same["difference"] == same["low"] == same["high"] == 0.0
+    _, other, _ = _documents(9)  # another labeller's errors on the same documents
+    ab = paired_difference(truth, pred, other, groups, rounds=300, seed=1)
+    ba = paired_difference(truth, other, pred, groups, rounds=300, seed=1)
+    assert ab["difference"] == -ba["difference"]
+    assert ab["low"] == pytest.approx(-ba["high"]) and ab["high"] == pytest.approx(-ba["low"])
+    assert ab["before"] == bootstrap_interval(truth, pred, groups)["value"]
+    assert ab["after"] == bootstrap_interval(truth, other, groups)["value"]
+
+
+def test_paired_rounds_share_their_draws():
+    """Each round scores both runs on the same sources: the paired spread is narrower than either run's own
+    spread when the runs differ in a few documents only."""
+    truth, pred, groups = _documents(6, sources=12, per_source=20)
+    after = list(pred)
+    for i in range(0, len(after), 37):  # a handful of documents change their label
+        after[i] = truth[i]
+    own = bootstrap_interval(truth, pred, groups, rounds=400)
+    paired = paired_difference(truth, pred, after, groups, rounds=400)
+    assert paired["high"] - paired["low"] < own["high"] - own["low"]
+    assert paired["difference"] > 0 and paired["share_above_zero"] > 0.5
+
+
+def test_compare_loso_reads_two_saved_runs(tmp_path):
+    """``benchmarks/compare_loso.py`` on two runs saved as ``bench_labels.py --save-probs`` writes them."""
+    truth, pred, groups = _documents(2)
+    after = [t if g == "s0" else p for t, p, g in zip(truth, pred, groups)]  # source s0 now always right
+    index = np.arange(len(truth))
+    for name, labels in (("a", pred), ("b", after)):
+        np.savez(tmp_path / f"{name}.npz", sources=np.asarray(groups), truth=np.asarray(truth), index=index,
+                 pred=np.asarray(labels), crop_pred=np.asarray(labels))
+    out = tmp_path / "out.json"
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_loso.py"
+    run = subprocess.run([sys.executable, str(script), str(tmp_path / "a.npz"), str(tmp_path / "b.npz"),
+                          "--json", str(out)], capture_output=True, text=True, check=True)
+    assert "macro-F1" in run.stdout
+    got = json.loads(out.read_text())["pred"]
+    s0 = [t == p for t, p, g in zip(truth, pred, groups) if g == "s0"]
+    assert got["macro_f1"] == [classification_report(truth, pred)["macro_f1"],
+                               classification_report(truth, after)["macro_f1"]]
+    assert ("s0" in got["moved"]) == (abs(1.0 - sum(s0) / len(s0)) >= 0.03)
+    assert got["difference_sources"]["difference"] == round(got["macro_f1"][1] - got["macro_f1"][0], 4)
+    np.savez(tmp_path / "c.npz", sources=np.asarray(groups[::-1]), truth=np.asarray(truth), index=index,
+             pred=np.asarray(pred))
+    bad = subprocess.run([sys.executable, str(script), str(tmp_path / "a.npz"), str(tmp_path / "c.npz")],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "different documents" in bad.stderr
