@@ -1,7 +1,10 @@
-"""Classification scores: per-label precision, recall and F1, macro-F1 and a confusion matrix.
+"""Classification scores: per-label precision, recall and F1, macro-F1 and a confusion matrix, and their
+bootstrap intervals.
 
 Used by ``midtrain train-classifier`` on its held-out split and by ``benchmarks/bench_labels.py``
-on a corpus from other sources. Counting is one ``np.add.at`` over label indices.
+on a corpus from other sources. Counting is one ``np.add.at`` over label indices. ``bootstrap_interval`` and
+``paired_difference`` redraw sources (or documents within them) to say how far a figure, or the gain between
+two runs, could move by the luck of the sample.
 """
 
 from __future__ import annotations
