@@ -11,9 +11,10 @@
   per grade (the calibration plot), score mean/std per source; edited prose kept and spam dropped
   at the default threshold.
 - ``threshold``: the same on *training* sources, which is where the default threshold was chosen.
-- ``percentiles``: the 1st / 50th / 99th percentile of each rule signal the math and reasoning
-  policies check, over the good documents of their *training* sources: the math and reasoning
-  cut-offs of ``rules/thresholds.py`` sit above the 99th percentile (below the 1st for minimums).
+- ``percentiles``: every numeric cut-off of the math and reasoning policies (``Thresholds.cutoffs``)
+  with the 1st / 50th / 99th percentile of its signal over the good documents of their *training*
+  sources. The cut-offs of ``rules/thresholds.py`` sit above the 99th percentile (below the 1st for
+  minimums); one inside that range is flagged ``inside``.
 - ``runner-up`` (with ``--loso-probs F`` from ``bench_labels.py --parts loso --save-probs F``): keep
   and drop rates on *training* sources for each ``runner_up.min_score`` of the keep decision's
   second chance, and the value its rule chooses (``part_runner_up``).
@@ -45,6 +46,7 @@ from midtrain.curation.labels import identify_language, label_domains, score_qua
 from midtrain.curation.labels.domain import DOMAINS  # noqa: E402
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.quality import DEFAULT_QUALITY_THRESHOLDS, QUALITY_TYPES  # noqa: E402
+from midtrain.curation.rules.thresholds import DEFAULT_THRESHOLDS  # noqa: E402
 
 LONG_BYTES = 131_072
 PER_SOURCE = 300
@@ -186,18 +188,10 @@ def part_prose_threshold(sources: list, junk: list, table: pa.Table, junk_table:
     return {str(k): v for k, v in rows.items()}
 
 
-PERCENTILE_SIGNALS = (
-    "gopher_rep_dup_line_frac", "gopher_rep_dup_line_char_frac", "gopher_rep_top_2_gram_frac",
-    "gopher_rep_top_3_gram_frac", "gopher_rep_top_4_gram_frac",
-    *[f"gopher_rep_dup_{n}_gram_frac" for n in range(5, 11)],
-    "gopher_quality_word_count", "gopher_quality_mean_word_length", "gopher_quality_alpha_words_ratio",
-    "gopher_quality_hash_ratio", "gopher_quality_ellipsis_ratio", "fineweb_short_line_ratio",
-    "fineweb_char_dup_ratio", "c4_lorem_ipsum",
-)
-
-
 def part_percentiles(sources: list, table: pa.Table) -> dict:
-    """Percentiles of the policy signals over good training documents of math and reasoning."""
+    """Every numeric cut-off of the math and reasoning policies (``Thresholds.cutoffs``) against the 1st and
+    99th percentiles of its signal over good training documents of the domain. The policies' rule puts floors
+    below p1 and ceilings above p99; a cut-off inside that range is flagged ``inside``."""
     out: dict = {}
     for domain in ("math", "reasoning"):
         texts = [t for s in sources if s.domain == domain for t in source_texts(table, s.name)]
@@ -205,14 +199,21 @@ def part_percentiles(sources: list, table: pa.Table) -> dict:
             continue
         sig = rules.compute_signals(texts, [domain] * len(texts))
         names = [s.name for s in sources if s.domain == domain]
-        print(f"\n(training sources) {domain}: rule signals of {len(texts)} good documents of {len(names)} sources")
-        print(f"  {'signal':<36} {'p1':>8} {'p50':>8} {'p99':>8} {'max':>8}")
+        print(f"\n(training sources) {domain}: its policy's cut-offs against the rule signals of {len(texts)} good "
+              f"documents of {len(names)} sources")
+        print(f"  {'check':<46} {'cut-off':>10} {'p1':>8} {'p50':>8} {'p99':>8} {'max':>8}")
         out[domain] = {}
-        for col in PERCENTILE_SIGNALS:
-            v = np.asarray(sig.column(col).to_pylist(), dtype=float)
+        inside = []
+        for family, reason, signal, op, value in DEFAULT_THRESHOLDS.cutoffs(domain):
+            v = np.asarray(sig.column(signal).to_pylist(), dtype=float)
             p1, p50, p99 = (float(np.nanpercentile(v, q)) for q in (1, 50, 99))
-            out[domain][col] = {"p1": p1, "p50": p50, "p99": p99, "max": float(np.nanmax(v))}
-            print(f"  {col:<36} {p1:>8.3f} {p50:>8.3f} {p99:>8.3f} {np.nanmax(v):>8.3f}")
+            bad = value < p99 if op == ">" else value > p1
+            out[domain][f"{family}:{reason}"] = {"signal": signal, "op": op, "cutoff": value, "p1": p1, "p50": p50,
+                                                 "p99": p99, "max": float(np.nanmax(v)), "inside": bool(bad)}
+            inside += [f"{family}:{reason}"] if bad else []
+            print(f"  {family + ':' + reason:<46} {op}{value:>9.3f} {p1:>8.3f} {p50:>8.3f} {p99:>8.3f} "
+                  f"{np.nanmax(v):>8.3f}{'  inside' if bad else ''}")
+        print(f"  cut-offs inside the 1st-99th percentile range: {len(inside)} {inside}")
     return out
 
 

@@ -53,6 +53,24 @@ class Thresholds:
             out[rule].update(values)
         return out
 
+    def cutoffs(self, domain: str | None) -> list[tuple[str, str, str, str, float]]:
+        """The numeric checks that run for ``domain``: ``(family, reason, signal, op, value)`` in order, where a
+        document fails when ``signal op value`` (``"<"``: a floor, ``">"``: a ceiling). Switches, flags and
+        checks turned off are left out. A policy's cut-offs can then be set against percentiles of good
+        documents (``benchmarks/bench_quality.py --parts percentiles`` does)."""
+        params = self.params_for(domain)
+        out = []
+        for family in self.policy(domain).rules:
+            values = params[family]
+            for check in FAMILIES[family].checks:
+                if check.op not in ("<", ">") or not check.enabled(values):
+                    continue
+                value = check.value if check.param is None else values[check.param]
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    continue
+                out.append((family, check.reason, check.signal, check.op, float(value)))
+        return out
+
     def to_dict(self) -> dict:
         """The plain-dict form ``load_thresholds`` reads (for reports and configs)."""
         return {
@@ -89,7 +107,10 @@ DEFAULT_THRESHOLDS = Thresholds(
         # 89.3% -> 88.5%, within the point the rule allows). Lower cut-offs sit below the 1st percentile:
         # Gopher's mean word length of 3 did not (math's p1 is 2.94: ACL2 and Minlog proofs, short names), so
         # math's is 2.5 (stop 47, E26; training math kept 92.0% -> 92.8%, no junk drop changed); its
-        # alpha-word share 0.2 and 20 words sit below.
+        # alpha-word share 0.2 and 20 words sit below. Since stop 47 `--parts percentiles` sets every numeric
+        # cut-off of both policies (`Thresholds.cutoffs`) against its percentiles and flags those inside: the
+        # list ratio's 0.3 was (p99 0.362, the Giac manual's command lists), so math's is 0.4 (E32: training
+        # math kept 93.0% -> 94.3%, no junk drop changed).
         # Under the web policy 39% of that math and 99% of that reasoning was dropped: formal proofs have no
         # English stop words, puzzles repeat their templates (top and duplicated n-grams), grids and
         # formulas are not alphabetic words, and lid.176 is unsure of both (they are exempt from the
@@ -101,7 +122,8 @@ DEFAULT_THRESHOLDS = Thresholds(
                                   "top_3_gram_frac": 0.4, "top_4_gram_frac": 0.55,
                                   **{f"dup_{n}_gram_frac": 0.7 - 0.04 * (n - 5) for n in range(5, 11)}},
             "c4": {"filter_curly_bracket": False, "min_num_sentences": None},
-            "fineweb": {"line_punct_thr": None, "short_line_thr": 0.85, "char_duplicates_ratio": 0.6},
+            "fineweb": {"line_punct_thr": None, "short_line_thr": 0.85, "char_duplicates_ratio": 0.6,
+                        "new_line_ratio": 0.4},
         }),
         "reasoning": DomainPolicy(PROSE_RULES, {
             "gopher_quality": {"min_doc_words": 20, "max_doc_words": None, "min_avg_word_length": 1,
