@@ -61,11 +61,15 @@ def main() -> int:
     ap.add_argument("after", type=Path)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    runs = [dict(np.load(p, allow_pickle=False)) for p in (args.before, args.after)]
     try:
+        runs = [dict(np.load(p, allow_pickle=False)) for p in (args.before, args.after)]
         out = compare(*runs)
-    except ValueError as exc:
+    except (OSError, ValueError) as exc:  # a missing or unreadable file, or runs over different documents
         print(f"compare_loso: {args.before} and {args.after}: {exc}", file=sys.stderr)
+        return 2
+    except KeyError as exc:
+        print(f"compare_loso: {args.before} and {args.after}: no array {exc} (not a file of `bench_labels.py "
+              "--parts loso --save-probs`)", file=sys.stderr)
         return 2
     for key, title in (("pred", "whole documents"), ("crop_pred", "documents cut (--crop)")):
         if key not in out:

@@ -133,20 +133,22 @@ def examples(exclude_sources: tuple[str, ...] = (), extra: int = EXTRA_CHUNKS, p
              original_sources: bool = False) -> tuple[list[str], list[str]]:
     """``(labels, texts)`` from every non-held-out source not named in ``exclude_sources``
     (``original_sources``: ``SOURCES`` only, the first candidate's data)."""
-    labels, texts, files = [], [], []  # files: (text, source, id) of each whole file, for the guard
+    labels, texts = [], []
+    files, file_sources, file_ids = [], [], []  # each whole file, for the guard
     for src in SOURCES if original_sources else CODE_LANGUAGE_SOURCES:
         if src.name in exclude_sources:
             continue
         for doc in src.docs():
             if doc.group in HELDOUT_GROUPS:
                 continue
-            files.append((doc.text, src.name, doc.id))
+            files.append(doc.text)
+            file_sources.append(src.name)
+            file_ids.append(doc.id)
             for text in [doc.text, *extra_chunks(doc.text, extra)]:
                 labels.append(doc.code_language)
                 texts.append(text)
     # never an evaluation set's item (issue 14); the extra chunks are pieces of these files
-    decont_guard.check([f[0] for f in files], [f[1] for f in files], [f[2] for f in files],
-                       "code-language training files")
+    decont_guard.check(files, file_sources, file_ids, "code-language training files")
     if prose:
         for text in prose_pieces():
             labels.append(UNKNOWN)

@@ -162,8 +162,7 @@ def _encoded(truth: Sequence[str], predicted: Sequence[str], groups: Sequence[st
     index = {name: i for i, name in enumerate(names)}
     pair = np.array([index[t] * len(names) + index[p] for t, p in zip(truth.tolist(), predicted.tolist())],
                     dtype=np.int64)
-    _, first = np.unique(groups, return_index=True)
-    _, g = np.unique(groups, return_inverse=True)
+    _, first, g = np.unique(groups, return_index=True, return_inverse=True)
     return pair, groups, truth[first][g], names
 
 
