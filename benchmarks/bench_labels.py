@@ -51,10 +51,10 @@ from scripts.labeldata import registry  # noqa: E402
 from scripts.labeldata.training_sets import DOMAIN_TRAIN_CONFIG, crop_text, domain_examples  # noqa: E402
 from midtrain.curation.labels import DomainConfig, label_domains  # noqa: E402
 from midtrain.curation.labels.domain import classifier_lines  # noqa: E402
-from midtrain.curation.labels.rare_words import model_lines  # noqa: E402
+from midtrain.curation.labels.rare_words import known_fractions, model_lines  # noqa: E402
 from midtrain.curation.labels.evaluation import bootstrap_interval, classification_report, format_report  # noqa: E402
 from midtrain.curation.labels.models import load_classifier  # noqa: E402
-from midtrain.curation.labels.text_windows import text_windows  # noqa: E402
+from midtrain.curation.labels.text_windows import fasttext_line_array, text_windows  # noqa: E402
 from midtrain.curation.labels.training import train_classifier  # noqa: E402
 from midtrain.curation.labels.word_vectors import train_word_model, vocabulary  # noqa: E402
 
@@ -128,6 +128,8 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
     crop_probs: dict[str, np.ndarray] = {}
     word_probs: dict[str, np.ndarray] = {}
     crop_word_probs: dict[str, np.ndarray] = {}
+    known: dict[str, np.ndarray] = {}  # the share of each window's words the fold's fastText model knows
+    crop_known: dict[str, np.ndarray] = {}
     cropped: dict[str, list[str]] = {}
 
     def one(name: str) -> tuple[str, str, list[str]]:
@@ -157,6 +159,7 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
                     features_min_chars=LABEL_SETTINGS.get("features_min_chars", 0)))
                 p, labs = classifier.predict_all(lines)
                 probs[name] = p[:, [labs.index(d) for d in TOPICAL]]
+                known[name] = known_fractions(fasttext_line_array(windows), classifier.word_set)
                 if words:  # the fold's word model on the same windows (a stacked mixer's other input)
                     word_probs[name] = fold_words.probabilities(windows)[
                         :, [fold_words.labels.index(d) for d in TOPICAL]]
@@ -169,6 +172,7 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
                         features_min_chars=LABEL_SETTINGS.get("features_min_chars", 0)))
                     p, labs = classifier.predict_all(lines)
                     crop_probs[name] = p[:, [labs.index(d) for d in TOPICAL]]
+                    crop_known[name] = known_fractions(fasttext_line_array(windows), classifier.word_set)
                     if words:
                         crop_word_probs[name] = fold_words.probabilities(windows)[
                             :, [fold_words.labels.index(d) for d in TOPICAL]]
@@ -183,8 +187,10 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
                             index=np.concatenate([np.flatnonzero(src_col == n) for n, _, _ in rows]),
                             probs=np.concatenate([probs[n] for n, _, _ in rows]), columns=np.array(TOPICAL),
                             pred=np.array([x for _, _, p in rows for x in p]),
+                            known=np.concatenate([known[n] for n, _, _ in rows]),
                             **({"crop_probs": np.concatenate([crop_probs[n] for n, _, _ in rows]),
-                                "crop_pred": np.array([x for n, _, _ in rows for x in cropped[n]])} if crop else {}),
+                                "crop_pred": np.array([x for n, _, _ in rows for x in cropped[n]]),
+                                "crop_known": np.concatenate([crop_known[n] for n, _, _ in rows])} if crop else {}),
                             **({"word_probs": np.concatenate([word_probs[n] for n, _, _ in rows])}
                                if WORD_MODEL else {}),
                             **({"crop_word_probs": np.concatenate([crop_word_probs[n] for n, _, _ in rows])}
@@ -357,8 +363,9 @@ def main() -> None:
                         help="loso, heldout: the fastText model alone, without the word model the shipped labeller "
                         "mixes in")
     parser.add_argument("--save-probs", type=Path, help="LOSO: write each document's out-of-source class "
-                        "probabilities (the fold's fastText model's and, unless --no-word-model, its word model's) and "
-                        "final labels here (.npz; with --crop, those of the cut documents too)")
+                        "probabilities (the fold's fastText model's and, unless --no-word-model, its word model's), the "
+                        "share of each window's words the fold's fastText model knows, and final labels here (.npz; "
+                        "with --crop, those of the cut documents too)")
     parser.add_argument("--code-language", nargs="+", default=["hybrid", "fasttext"],
                         help="speed: the domain labeller's code_language_model(s) to time")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",

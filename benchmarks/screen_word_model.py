@@ -32,12 +32,16 @@ cut, each domain and each source within it weighted alike), applied to S's rows,
 ``s1`` reads both models' log probabilities, ``s2`` also the window's seven shape signals (log1p).
 Nested by source, with one leak: another source's rows come from a fold model that was trained with S.
 
+``--known-power G ...`` (stop 48, E33) mixes fastText at ``0.7 * k ** G``, k the share of the window's words its
+fold model knows (saved by ``--save-probs`` as ``known``); G = 1 shipped, and ``mean`` mixes so whenever the file
+has ``known``. ``--min-confidence C ...`` (E34, E35) decides the mix with ``DomainConfig.min_confidence = C``.
+
 ``--bias`` screens per-domain shifts of the mixed log probabilities (web 0, the others from
 ``BIAS_GRID``), chosen per left-out source on the other sources' rows (``choose_bias``), with the same leak.
 
 A screen only chooses what a real ``bench_labels.py`` run should confirm; its figures are not the
-leave-one-source-out figures of a shipped model. Records: benchmarks/README.md, stop 37 (E2-E4) and
-stop 38 (E5, the stackers; E6, the shifts).
+leave-one-source-out figures of a shipped model. Records: benchmarks/README.md, stop 37 (E2-E4),
+stop 38 (E5, the stackers; E6, the shifts) and stop 48 (E33-E35).
 """
 
 from __future__ import annotations
@@ -272,15 +276,42 @@ def fold(name: str, variants: list[str]) -> dict[str, np.ndarray]:
             if away is not None:
                 x = x - (x @ away) @ away.T
             words = wv._softmax(((x - mean) / scale) @ coef + bias)[:, [classes.index(d) for d in TOPICAL]]
-            mixed = wv._softmax(wv.DEFAULT_MIX * np.log(fasttext[key] + 1e-6)
-                                + (1 - wv.DEFAULT_MIX) * np.log(words + 1e-6))
+            share = wv.DEFAULT_MIX  # as the labeller mixes: by the share of the window fastText knows (E33)
+            if "known" in _PROBS:
+                share = (wv.DEFAULT_MIX * _PROBS["known" if key == "whole" else "crop_known"][sel]
+                         ** wv.DEFAULT_KNOWN_POWER)[:, None]
+            mixed = wv._softmax(share * np.log(fasttext[key] + 1e-6) + (1 - share) * np.log(words + 1e-6))
             out[f"{variant}/{key}"] = decide(mixed, signals[key])
             if variant == "mean":  # the stackers' and shifts' inputs (``--stack``, ``--bias``)
                 out[f"mixed/{key}"] = mixed
                 out[f"words/{key}"] = words
                 shape = shape_signals(win, (signals[key][:, 0], signals[key][:, 1]))
                 out[f"shape/{key}"] = np.log1p(np.column_stack([shape[k] for _, k, _ in _FEATURES]))
+    if "known" in _PROBS:  # the share of each window's words the fold's fastText model knows (``--known-power``)
+        out["known/whole"], out["known/crop"] = _PROBS["known"][sel], _PROBS["crop_known"][sel]
     return out
+
+
+def confidence_floor(results: dict, names: list[str], floor: float) -> None:
+    """E34: the shipped mix decided with ``DomainConfig.min_confidence = floor`` (shipped 0.6): below it the
+    LaTeX and code-line signals decide; written to ``results[S][f"conf{floor:g}/{key}"]``."""
+    config = DomainConfig(min_confidence=floor)
+    for name in names:
+        for key in ("whole", "crop"):
+            results[name][f"conf{floor:g}/{key}"] = decide(results[name][f"mixed/{key}"],
+                                                           results[name][f"signals/{key}"], config)
+
+
+def known_mixed(results: dict, names: list[str], power: float) -> None:
+    """E33: fastText trusted by how much of the window it knows. Its share of the mix is ``DEFAULT_MIX * k **
+    power`` (k: the share of the window's words in the fold model's vocabulary; 0 is the shipped mix), then
+    ``decide``; written to ``results[S][f"known{power:g}/{key}"]``."""
+    for name in names:
+        for key in ("whole", "crop"):
+            share = (wv.DEFAULT_MIX * results[name][f"known/{key}"] ** power)[:, None]
+            mixed = wv._softmax(share * np.log(results[name][f"fasttext/{key}"] + 1e-6)
+                                + (1 - share) * np.log(results[name][f"words/{key}"] + 1e-6))
+            results[name][f"known{power:g}/{key}"] = decide(mixed, results[name][f"signals/{key}"])
 
 
 def stack_inputs(results: dict, name: str, key: str, stack: str) -> np.ndarray:
@@ -325,13 +356,20 @@ def main() -> int:
     parser.add_argument("--bias", action="store_true",
                         help="per-domain shifts of the mixed log probabilities, chosen per left-out source on the "
                         "other sources' rows (needs the mean variant)")
+    parser.add_argument("--known-power", nargs="*", type=float, default=[],
+                        help="E33: fastText's share of the mix times k ** POWER, k the share of the window's words "
+                        "its fold model knows (needs the mean variant and a --save-probs file with `known`)")
+    parser.add_argument("--min-confidence", nargs="*", type=float, default=[],
+                        help="E34: the shipped mix with DomainConfig.min_confidence set to each value (needs the "
+                        "mean variant)")
     parser.add_argument("--sources", nargs="+", help="only these left-out sources (a quick look, not a screen; "
                         "a --stack stacker is then fitted on those sources' rows only)")
     args = parser.parse_args()
     for variant in args.variants:
         parse(variant)
-    if (args.stack or args.bias) and "mean" not in args.variants:
-        parser.error("--stack and --bias need the mean variant (its probabilities are their inputs)")
+    if (args.stack or args.bias or args.known_power or args.min_confidence) and "mean" not in args.variants:
+        parser.error("--stack, --bias, --known-power and --min-confidence need the mean variant (its probabilities "
+                     "are their inputs)")
     if not args.probs.is_file():
         parser.error(f"--probs {args.probs}: no such file; write it with bench_labels.py --parts loso --crop {CROP} "
                      "--save-probs FILE")
@@ -347,6 +385,12 @@ def main() -> int:
         results = dict(zip(names, pool.map(fold, names, [args.variants] * len(names))))
     for stack in args.stack:
         stacked(results, names, stack)
+    if args.known_power and "known" not in _PROBS:
+        parser.error(f"{args.probs}: no `known` array; write it again with this bench_labels.py --save-probs")
+    for power in args.known_power:
+        known_mixed(results, names, power)
+    for floor in args.min_confidence:
+        confidence_floor(results, names, floor)
     if args.bias:
         biased(results, names)
         chosen = np.array([results[n]["bias"] for n in names])
@@ -359,14 +403,19 @@ def main() -> int:
         print(f"--bias: shifts chosen on all {len(names)} sources (what would ship): {choose_bias(everything)}")
     print(f"{len(names)} folds in {time.perf_counter() - start:.0f} s, {args.workers} at a time")
     print(f"{'variant':<28} {'whole':>7} {'<0.70':>6} {'cut ' + str(CROP):>8} {'<0.70':>6}")
-    for variant in ["replica", *args.variants, *args.stack, *(["bias"] if args.bias else [])]:
+    for variant in ["replica", *args.variants, *args.stack, *(["bias"] if args.bias else []),
+                    *(f"known{g:g}" for g in args.known_power), *(f"conf{c:g}" for c in args.min_confidence)]:
         cells = []
         for key in ("whole", "crop"):
             truth = [t for n in names for t in results[n]["truth"]]
             pred = [p for n in names for p in results[n][f"{variant}/{key}"]]
             low = [n for n in names if np.mean(results[n][f"{variant}/{key}"] == results[n]["truth"]) < 0.70]
-            cells += [f"{classification_report(truth, pred, labels=list(TOPICAL))['macro_f1']:>7.4f}", f"{len(low):>6}"]
-        print(f"{variant:<28} {cells[0]} {cells[1]} {cells[2]:>8} {cells[3]}")
+            cells += [f"{classification_report(truth, pred, labels=list(TOPICAL))['macro_f1']:>7.5f}", f"{len(low):>6}"]
+        whole_pred = [p for n in names for p in results[n][f"{variant}/whole"]]
+        whole_recall = {d: np.mean([p == d for p, t in zip(whole_pred, truth) if t == d]) for d in TOPICAL}
+        low_names = [n for n in names if np.mean(results[n][f"{variant}/whole"] == results[n]["truth"]) < 0.70]
+        print(f"{variant:<28} {cells[0]} {cells[1]} {cells[2]:>8} {cells[3]}  recall (whole) "
+              + " ".join(f"{d} {r:.3f}" for d, r in whole_recall.items()) + f"  under 0.70: {low_names}")
     if "mean" in args.variants:
         same = np.mean([p == q for n in names for key in ("whole", "crop")
                         for p, q in zip(results[n][f"mean/{key}"], results[n][f"replica/{key}"])])

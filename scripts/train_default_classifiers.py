@@ -114,7 +114,8 @@ def train_domain_words(topical: pa.Table, out: Path, examples: tuple[list[str], 
     model = train_word_model(labels, texts, sources, words)
     model.save(out)
     return {"examples": {lab: labels.count(lab) for lab in sorted(set(labels))}, "vocabulary": len(words),
-            "tokens": int(len(model.table.token_ids)), "mix": model.mix, "l2": DEFAULT_L2,
+            "tokens": int(len(model.table.token_ids)), "mix": model.mix, "known_power": model.known_power,
+            "l2": DEFAULT_L2,
             "sources": sorted(set(topical.column("source").to_pylist())), "bytes": out.stat().st_size}
 
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from midtrain.curation.labels import DomainConfig, label_domains
 from midtrain.curation.labels.domain import classifier_lines
 from midtrain.curation.labels.models import FastTextClassifier
-from midtrain.curation.labels.rare_words import (RARE_NUMBER, RARE_UNICODE, RARE_WORD, model_lines, replace_rare,
-                                                 shared_words, word_hashes)
+from midtrain.curation.labels.rare_words import (RARE_NUMBER, RARE_UNICODE, RARE_WORD, hash_set, known_fractions,
+                                                 model_lines, replace_rare, shared_words, word_hashes)
 from midtrain.curation.labels.text_windows import text_windows
 from midtrain.curation.labels.training import TrainConfig, train_classifier
 from midtrain.errors import ConfigError
@@ -45,6 +45,21 @@ TOKENS = st.sampled_from(["the", "cat", "(", ")", "_nl_", "x1", "12", "ℕ", "ü
        st.sets(st.sampled_from(["the", "(", "_nl_", "12", "über", "def"])))
 def test_replace_rare_matches_plain_python(lines, known):
     assert replace_rare(lines, word_hashes(sorted(known))) == [reference_replace(line, known) for line in lines]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(TOKENS, max_size=12).map(" ".join), max_size=6),
+       st.sets(st.sampled_from(["the", "(", "_nl_", "12", "über", "def"])))
+def test_known_fractions_match_plain_python(lines, known):
+    tokens = [[t for t in line.split(" ") if t] for line in lines]
+    expected = [sum(t in known for t in ts) / len(ts) if ts else 1.0 for ts in tokens]
+    assert known_fractions(lines, hash_set(word_hashes(sorted(known)))).tolist() == pytest.approx(expected)
+
+
+def test_known_fractions_of_no_lines_and_null_lines():
+    assert known_fractions([], hash_set(word_hashes(["a"]))).shape == (0,)
+    assert known_fractions(["a b a c", None], hash_set(word_hashes(["a", "b"]))).tolist() == [0.75, 1.0]
+    assert known_fractions(["a b"], hash_set(word_hashes([]))).tolist() == [0.0]
 
 
 @settings(max_examples=100, deadline=None)

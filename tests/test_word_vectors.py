@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from midtrain.curation.labels import DomainConfig, label_domains
 from midtrain.curation.labels.domain import classifier_lines
 from midtrain.curation.labels.models import load_classifier
-from midtrain.curation.labels.text_windows import text_windows
+from midtrain.curation.labels.rare_words import known_fractions
+from midtrain.curation.labels.text_windows import fasttext_line_array, text_windows
 from midtrain.curation.labels.word_vectors import (WordModel, WordTable, _find_word, _word_slots, _tokenizer,
                                                    balanced_weights, bpe_ids, fit_logistic, load_word_model,
                                                    token_vectors, train_word_model, vocabulary)
@@ -152,11 +153,39 @@ def test_label_domains_mixes_the_shipped_word_model():
     windows = text_windows(pa.array(texts, pa.large_string()), config.head_bytes, config.middle_bytes)
     classifier = load_classifier("domain")
     probs, labels = classifier.predict_all(classifier_lines(windows, True))
-    mixed = load_word_model("domain-words").mixed(probs, labels, windows)
+    known = known_fractions(fasttext_line_array(windows), classifier.word_set)
+    assert ((known > 0) & (known <= 1)).all()
+    mixed = load_word_model("domain-words").mixed(probs, labels, windows, known)
     assert got["domain"].to_pylist() == [labels[k] for k in mixed.argmax(axis=1)]
     np.testing.assert_allclose(got["domain_score"].to_numpy(), mixed.max(axis=1), rtol=1e-5)
     alone = label_domains(texts, config=DomainConfig(code_language=False, word_model=None))
     np.testing.assert_allclose(alone["domain_score"].to_numpy(), probs.max(axis=1), rtol=1e-5)
+
+
+def test_fasttext_weighs_by_the_share_of_words_it_knows(tmp_path):
+    labels, texts, sources = examples()
+    model = train_word_model(labels, texts, sources, vocabulary(texts, sources))
+    assert model.known_power == 1.0
+    windows = pa.array(["the theorem follows by induction", "bread at the market"], pa.large_string())
+    fasttext = np.array([[0.1, 0.9], [0.8, 0.2]])
+    mine = model.probabilities(windows)
+    fixed = WordModel(*[getattr(model, f) for f in ("labels", "table", "mean", "scale", "weights", "bias", "mix")])
+    assert fixed.known_power == 0.0
+    np.testing.assert_allclose(model.mixed(fasttext, model.labels, windows, np.ones(2)),
+                               fixed.mixed(fasttext, model.labels, windows), rtol=1e-6)
+    np.testing.assert_allclose(model.mixed(fasttext, model.labels, windows, np.zeros(2)), mine, atol=1e-5)
+    half = model.mixed(fasttext, model.labels, windows, np.full(2, 0.5))
+    share = model.mix * 0.5
+    expected = np.exp(share * np.log(fasttext + 1e-6) + (1 - share) * np.log(mine + 1e-6))
+    np.testing.assert_allclose(half, expected / expected.sum(axis=1, keepdims=True), rtol=1e-6)
+    with pytest.raises(ConfigError, match="known"):
+        model.mixed(fasttext, model.labels, windows)
+    model.save(tmp_path / "m.npz")
+    assert WordModel.load(tmp_path / "m.npz").known_power == 1.0
+    fixed.save(tmp_path / "old.npz")  # a file written before known_power existed reads as a fixed share
+    with np.load(tmp_path / "old.npz") as z:
+        np.savez(tmp_path / "older.npz", **{k: z[k] for k in z.files if k != "known_power"})
+    assert WordModel.load(tmp_path / "older.npz").known_power == 0.0
 
 
 def test_auto_uses_no_word_model_with_a_users_classifier(tmp_path):

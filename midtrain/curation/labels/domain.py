@@ -8,7 +8,8 @@ Decided per document, in this order (the column ``domain_rule`` records which on
                   classifier never saw in training (under 30% Latin letters);
 3. ``extension``  the reader's ``path`` has a known extension (``.py`` -> code, ``.tex`` -> math);
 4. ``classifier`` fastText on the document's window, its probabilities mixed with those of a word model
-                  of pretrained word vectors (``word_vectors.py``; ``word_model``), when the mix is at
+                  of pretrained word vectors (``word_vectors.py``; ``word_model``; fastText's share
+                  shrinks with the share of the window's words it does not know), when the mix is at
                   least ``min_confidence`` sure;
 5. ``latex`` / ``code_lines``  otherwise the content signals break the tie: LaTeX commands per KB
                   -> math, a majority of code-shaped lines -> code; else the classifier's label.
@@ -35,7 +36,7 @@ import pyarrow.compute as pc
 
 from midtrain.curation.labels.code_language import CODE_LANGUAGE_MODELS, MAGIKA_VARIANTS, detect_code_language
 from midtrain.curation.labels.models import Predictions, load_classifier
-from midtrain.curation.labels.rare_words import model_lines
+from midtrain.curation.labels.rare_words import known_fractions, model_lines
 from midtrain.curation.labels.text_windows import as_string_array, fasttext_line_array, windows_and_lines
 from midtrain.curation.labels.unicode_counts import COLUMNS, class_counts
 from midtrain.curation.labels.word_vectors import SHIPPED_WORD_MODEL, WordModel, load_word_model
@@ -329,7 +330,8 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
         pred, second = classifier.predict_ranked(lines, 2)
     else:
         probs, labels = classifier.predict_all(lines)
-        pred, second = ranked(words.mixed(probs, labels, windows), labels)
+        known = known_fractions(plain_lines, classifier.word_set) if words.known_power else None
+        pred, second = ranked(words.mixed(probs, labels, windows, known), labels)
 
     domain = pred.labels.copy()
     score = pred.scores.copy()

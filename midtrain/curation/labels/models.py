@@ -119,6 +119,13 @@ class FastTextClassifier:
 
         return word_hashes(self.model.get_words())
 
+    @functools.cached_property
+    def word_set(self) -> np.ndarray:
+        """The model's words as a ``rare_words.hash_set`` (for ``known_fractions``), built once per model."""
+        from midtrain.curation.labels.rare_words import hash_set
+
+        return hash_set(self.word_hashes)
+
     def predict_all(self, lines: list[str] | pa.Array) -> tuple[np.ndarray, tuple[str, ...]]:
         """Probabilities of every label, ``(len(lines), len(labels))``, columns in ``self.labels`` order."""
         k = len(self.labels)

@@ -127,6 +127,78 @@ def replace_rare(lines: list[str] | pa.Array, known: np.ndarray) -> list[str] | 
     return replaced.to_pylist() if as_list else replaced
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@numba.njit(cache=True, inline="always")
+def _slot(h: np.uint64, mask: int) -> int:
+    return int((h * _GOLDEN) >> np.uint64(40)) & mask
+
+
+@numba.njit(cache=True)
+def _fill_set(hashes: np.ndarray, table: np.ndarray) -> None:
+    mask = len(table) - 1
+    for k in range(len(hashes)):
+        s = _slot(hashes[k], mask)
+        while table[s, 1] != 0 and table[s, 0] != hashes[k]:
+            s = (s + 1) & mask
+        table[s, 0] = hashes[k]
+        table[s, 1] = 1
+
+
+def hash_set(hashes: np.ndarray) -> np.ndarray:
+    """An open-addressing table of ``hashes`` (``word_hashes``) for ``known_fractions``: rows ``[hash, used]``,
+    at least twice as many rows as hashes (a power of two), so a lookup reads one or two rows instead of
+    a binary search's 17 over a model's vocabulary."""
+    size = 1
+    while size < 2 * len(hashes) + 1:
+        size *= 2
+    table = np.zeros((size, 2), np.uint64)
+    _fill_set(np.ascontiguousarray(hashes, np.uint64), table)
+    return table
+
+
+@numba.njit(cache=True)
+def _in_set(table: np.ndarray, h: np.uint64) -> bool:
+    mask = len(table) - 1
+    s = _slot(h, mask)
+    while table[s, 1] != 0:
+        if table[s, 0] == h:
+            return True
+        s = (s + 1) & mask
+    return False
+
+
+@numba.njit(cache=True)
+def _known_fractions(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
+    for i in range(len(offsets) - 1):
+        j, hi = offsets[i], offsets[i + 1]
+        total = 0
+        hits = 0
+        while j < hi:
+            k = j
+            while k < hi and data[k] != 32:
+                k += 1
+            if k > j:
+                total += 1
+                hits += _in_set(table, fnv1a(data, j, k))
+            j = k + 1
+        out[i] = hits / total if total else 1.0
+
+
+def known_fractions(lines: list[str] | pa.Array, known: np.ndarray) -> np.ndarray:
+    """Per line, the share of its tokens (split by one space) in ``known``, a ``hash_set`` of ``word_hashes``
+    (a model's ``FastTextClassifier.word_set``): how much of a window the model has seen words of. 1.0 for a
+    line without tokens."""
+    if not len(lines):
+        return np.zeros(0, np.float64)
+    arr = pc.fill_null(as_string_array(lines), "")
+    data, offsets = string_buffers(arr)
+    out = np.empty(len(arr), np.float64)
+    _known_fractions(data, offsets, known, out)
+    return out
+
+
 def words_in_groups(tokens: pa.ListArray, groups: list[str], min_groups: int) -> pa.LargeStringArray:
     """The distinct non-empty words of ``tokens`` (one list per text) that occur in at least ``min_groups``
     of the texts' ``groups`` (training sources), counted by Arrow's hash aggregation."""

@@ -20,7 +20,10 @@ How a window is read, in one numba pass over the batch:
 
 A multinomial logistic regression on that vector gives each domain's probability. It is fitted on the
 domain model's training examples, every domain and every source in it weighted alike. The labeller
-mixes ``softmax(mix * log p_fastText + (1 - mix) * log p_words)``; the ``mix`` is stored with the model.
+mixes ``softmax(a * log p_fastText + (1 - a) * log p_words)`` with ``a = mix * k ** known_power``, k the
+share of the window's words that the fastText model knows (``rare_words.known_fractions``): a window
+fastText reads through few known words leans on the word vectors, which know every word (stop 48, E33).
+``mix`` and ``known_power`` are stored with the model.
 
 The shipped model is ``models/domain-words.npz``, trained by ``scripts/train_default_classifiers.py``.
 Its token vectors are read from the installed wordllama package (16 MB, float16, kept as float32).
@@ -56,6 +59,12 @@ DEFAULT_MIX = 0.7
 """fastText's share of the log-probability mix: chosen from 0.3 / 0.5 / 0.7 by leave-one-source-out
 macro-F1 on the training sources (stop 36; 0.841 / 0.865 / 0.872 in the first prototype). With every word
 tokenized as shipped, 0.5 / 0.6 / 0.7 / 0.8 / 0.9 gave 0.863 / 0.869 / 0.871 / 0.869 / 0.858."""
+DEFAULT_KNOWN_POWER = 1.0
+"""fastText's share of the mix is ``mix * k ** known_power``, k the share of the window's words its model knows
+(``rare_words.known_fractions``): out of source fastText is sure and wrong on a window it reads through the few
+words it knows, and the word vectors know every word. Chosen from 0.5 / 1 / 2 (0: a fixed share) by an offline
+screen of leave-one-source-out probabilities (stop 48, E33: macro-F1 0.874 -> 0.875, sources under 0.70 7 -> 6,
+documents cut to 300 characters 0.827 -> 0.828; 1 over 0.5 by the cut figure), then a real run."""
 DEFAULT_L2 = 1e-3
 """Ridge penalty of the logistic regression (on standardised inputs), fixed before any measurement."""
 
@@ -532,19 +541,29 @@ class WordModel:
     weights: np.ndarray
     bias: np.ndarray
     mix: float
+    known_power: float = 0.0
+    """fastText's share of the mix is ``mix * k ** known_power`` (``DEFAULT_KNOWN_POWER``); 0: always ``mix``."""
 
     def probabilities(self, windows: pa.Array | list[str]) -> np.ndarray:
         """``(len(windows), len(labels))`` class probabilities, columns in ``labels`` order."""
         vectors, _ = self.table.vectors(windows)
         return _softmax(((vectors - self.mean) / self.scale) @ self.weights + self.bias)
 
-    def mixed(self, fasttext_probs: np.ndarray, fasttext_labels: tuple[str, ...], windows: pa.Array) -> np.ndarray:
-        """fastText's probabilities (columns ``fasttext_labels``) mixed with this model's, same columns."""
+    def mixed(self, fasttext_probs: np.ndarray, fasttext_labels: tuple[str, ...], windows: pa.Array,
+              known: np.ndarray | None = None) -> np.ndarray:
+        """fastText's probabilities (columns ``fasttext_labels``) mixed with this model's, same columns.
+        ``known``: per window, the share of its words fastText's model knows (needed when ``known_power``)."""
         if set(fasttext_labels) != set(self.labels):
             raise ConfigError(f"word model labels {sorted(self.labels)} differ from the fastText model's "
                               f"{sorted(fasttext_labels)}: set domain_labeller config word_model: null")
         mine = self.probabilities(windows)[:, [self.labels.index(lab) for lab in fasttext_labels]]
-        logits = self.mix * np.log(fasttext_probs + 1e-6) + (1.0 - self.mix) * np.log(mine + 1e-6)
+        share: float | np.ndarray = self.mix
+        if self.known_power:
+            if known is None or len(known) != len(fasttext_probs):
+                raise ConfigError("this word model weighs fastText by the share of words it knows: pass `known` "
+                                  "(rare_words.known_fractions), one value per window")
+            share = (self.mix * np.asarray(known, np.float64) ** self.known_power)[:, None]
+        logits = share * np.log(fasttext_probs + 1e-6) + (1.0 - share) * np.log(mine + 1e-6)
         return _softmax(logits)
 
     def save(self, path: Path) -> None:
@@ -553,7 +572,8 @@ class WordModel:
         tmp = path.with_name(path.name + ".tmp")
         arrays = {"labels": np.array(self.labels), "hashes": self.table.hashes,
                   "token_offsets": self.table.token_offsets, "token_ids": self.table.token_ids, "mean": self.mean,
-                  "scale": self.scale, "weights": self.weights, "bias": self.bias, "mix": np.float64(self.mix)}
+                  "scale": self.scale, "weights": self.weights, "bias": self.bias, "mix": np.float64(self.mix),
+                  "known_power": np.float64(self.known_power)}
         # np.savez stamps each member with the current time; a fixed stamp keeps the bytes a function of the model
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name, value in arrays.items():
@@ -570,13 +590,15 @@ class WordModel:
         try:
             with np.load(path, allow_pickle=False) as z:
                 return cls(tuple(str(x) for x in z["labels"]), WordTable(z["hashes"], z["token_offsets"],
-                           z["token_ids"]), z["mean"], z["scale"], z["weights"], z["bias"], float(z["mix"]))
+                           z["token_ids"]), z["mean"], z["scale"], z["weights"], z["bias"], float(z["mix"]),
+                           float(z["known_power"]) if "known_power" in z.files else 0.0)
         except (OSError, KeyError, ValueError, zlib.error, zipfile.BadZipFile) as exc:
             raise ConfigError(f"{path}: not a word model ({exc})") from exc
 
 
 def train_word_model(labels: list[str], texts: list[str], sources: list[str], vocabulary_words: list[str],
-                     mix: float = DEFAULT_MIX, l2: float = DEFAULT_L2) -> WordModel:
+                     mix: float = DEFAULT_MIX, l2: float = DEFAULT_L2,
+                     known_power: float = DEFAULT_KNOWN_POWER) -> WordModel:
     """Fit a ``WordModel`` on the domain examples (``labels``, ``texts``, each example's source)."""
     if not len(labels) == len(texts) == len(sources):
         raise ConfigError(f"train_word_model: {len(labels)} labels, {len(texts)} texts and {len(sources)} sources; "
@@ -590,7 +612,7 @@ def train_word_model(labels: list[str], texts: list[str], sources: list[str], vo
     y = np.array([classes.index(lab) for lab in labels])
     w = balanced_weights(np.asarray(labels), np.asarray(sources))
     mean, scale, weights, bias = fit_logistic(vectors.astype(np.float64), y, w, len(classes), l2)
-    return WordModel(classes, table, mean, scale, weights, bias, mix)
+    return WordModel(classes, table, mean, scale, weights, bias, mix, known_power)
 
 
 def word_model_path(ref: str | os.PathLike) -> Path:
