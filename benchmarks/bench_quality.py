@@ -98,7 +98,7 @@ def keep_row(name: str, truth: str, res: dict[str, list]) -> tuple[str, float]:
 def part_policy(sources: list, junk: list, table: pa.Table, junk_table: pa.Table, title: str) -> dict:
     print(f"\n({title}) keep rate of known-good documents, end to end with predicted labels")
     print(f"{'source':<28} {'domain':<10} {'docs':>5} {'kept':>7}")
-    out: dict = {"good": {}, "long": {}, "bad": {}}
+    out: dict = {"good": {}, "long": {}, "bad": {}, "kept_by_domain": {}, "dropped_by_kind": {}}
     per_domain = defaultdict(list)
     for s in sources:
         texts = source_texts(table, s.name)
@@ -108,7 +108,8 @@ def part_policy(sources: list, junk: list, table: pa.Table, junk_table: pa.Table
         per_domain[s.domain].append((rate, len(texts)))
     for d, rows in sorted(per_domain.items()):
         total = sum(n for _, n in rows)
-        print(f"  {d}: {sum(r * n for r, n in rows) / max(total, 1):.1%} of {total} documents kept")
+        out["kept_by_domain"][d] = {"rate": sum(r * n for r, n in rows) / max(total, 1), "documents": total}
+        print(f"  {d}: {out['kept_by_domain'][d]['rate']:.1%} of {total} documents kept")
     long_texts = [t for s in sources for t in whole_groups(table, s.name)]
     if long_texts:
         line, rate = keep_row("long (whole books/files)", "any", decide_all(long_texts))
@@ -127,7 +128,8 @@ def part_policy(sources: list, junk: list, table: pa.Table, junk_table: pa.Table
         by_kind[s.kind].append((dropped, len(texts)))
     for k, rows in sorted(by_kind.items()):
         total = sum(n for _, n in rows)
-        print(f"  {k}: {sum(r * n for r, n in rows) / max(total, 1):.1%} of {total} dropped")
+        out["dropped_by_kind"][k] = {"rate": sum(r * n for r, n in rows) / max(total, 1), "documents": total}
+        print(f"  {k}: {out['dropped_by_kind'][k]['rate']:.1%} of {total} dropped")
     return out
 
 
