@@ -374,6 +374,8 @@ def main() -> int:
         parser.error(f"--probs {args.probs}: no such file; write it with bench_labels.py --parts loso --crop {CROP} "
                      "--save-probs FILE")
     _load(str(args.probs))
+    if args.known_power and "known" not in _PROBS:
+        parser.error(f"{args.probs}: no `known` array; write it again with this bench_labels.py --save-probs")
     if "crop_probs" not in _PROBS:
         parser.error(f"{args.probs}: no crop_probs; write it with bench_labels.py --crop {CROP} --save-probs")
     names = [n for n in dict.fromkeys(_PROBS["sources"].tolist()) if not args.sources or n in args.sources]
@@ -385,8 +387,6 @@ def main() -> int:
         results = dict(zip(names, pool.map(fold, names, [args.variants] * len(names))))
     for stack in args.stack:
         stacked(results, names, stack)
-    if args.known_power and "known" not in _PROBS:
-        parser.error(f"{args.probs}: no `known` array; write it again with this bench_labels.py --save-probs")
     for power in args.known_power:
         known_mixed(results, names, power)
     for floor in args.min_confidence:
@@ -410,9 +410,10 @@ def main() -> int:
             truth = [t for n in names for t in results[n]["truth"]]
             pred = [p for n in names for p in results[n][f"{variant}/{key}"]]
             low = [n for n in names if np.mean(results[n][f"{variant}/{key}"] == results[n]["truth"]) < 0.70]
-            cells += [f"{classification_report(truth, pred, labels=list(TOPICAL))['macro_f1']:>7.5f}", f"{len(low):>6}"]
+            cells += [f"{classification_report(truth, pred, labels=list(TOPICAL))['macro_f1']:>7.4f}", f"{len(low):>6}"]
         whole_pred = [p for n in names for p in results[n][f"{variant}/whole"]]
-        whole_recall = {d: np.mean([p == d for p, t in zip(whole_pred, truth) if t == d]) for d in TOPICAL}
+        hits = {d: [p == d for p, t in zip(whole_pred, truth) if t == d] for d in TOPICAL}
+        whole_recall = {d: float(np.mean(h)) if h else float("nan") for d, h in hits.items()}
         low_names = [n for n in names if np.mean(results[n][f"{variant}/whole"] == results[n]["truth"]) < 0.70]
         print(f"{variant:<28} {cells[0]} {cells[1]} {cells[2]:>8} {cells[3]}  recall (whole) "
               + " ".join(f"{d} {r:.3f}" for d, r in whole_recall.items()) + f"  under 0.70: {low_names}")

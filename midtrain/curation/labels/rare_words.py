@@ -16,6 +16,9 @@ counts), and the prose quality model ranked left-out sources worse. The shipped 
 
 Lines here are the normalised ones of ``text_windows.fasttext_lines`` (tokens split by one space).
 Each token is looked up by its 64-bit FNV-1a hash in a sorted array (numba, one pass over the bytes).
+
+``known_fractions`` gives, per line, the share of its tokens a model knows (looked up in a ``hash_set`` of the
+model's words): the domain labeller weighs fastText by it in its mix with the word model (stop 48, E33).
 """
 
 from __future__ import annotations
