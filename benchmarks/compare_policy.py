@@ -1,8 +1,11 @@
 """Two ``bench_quality.py --json`` runs side by side: keep and drop rates end to end, with the policy rule's flags.
 
-    python benchmarks/bench_quality.py --parts threshold policy --json BEFORE.json    # on the base tree
-    python benchmarks/bench_quality.py --parts threshold policy --json AFTER.json     # with the change
+    python benchmarks/bench_quality.py --parts threshold --json BEFORE.json    # on the base tree
+    python benchmarks/bench_quality.py --parts threshold --json AFTER.json     # with the change
     python benchmarks/compare_policy.py BEFORE.json AFTER.json
+
+``--parts threshold`` measures the training sources only (``policy_train``): what a decision may read. Add
+``policy`` for the held-out sources (``policy_heldout``), which are read once, after a change has shipped.
 
 For the training sources (``policy_train``) and the held-out ones (``policy_heldout``), whichever both files
 have, it prints the keep rate of good documents per true domain and the drop rate of junk per kind, before and
