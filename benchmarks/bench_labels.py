@@ -363,9 +363,9 @@ def main() -> None:
                         help="loso, heldout: the fastText model alone, without the word model the shipped labeller "
                         "mixes in")
     parser.add_argument("--save-probs", type=Path, help="LOSO: write each document's out-of-source class "
-                        "probabilities (the fold's fastText model's and, unless --no-word-model, its word model's), the "
-                        "share of each window's words the fold's fastText model knows, and final labels here (.npz; "
-                        "with --crop, those of the cut documents too)")
+                        "probabilities (the fold's fastText model's and, unless --no-word-model, its word "
+                        "model's), the share of each window's words the fold's fastText model knows, and final "
+                        "labels here (.npz; with --crop, those of the cut documents too)")
     parser.add_argument("--code-language", nargs="+", default=["hybrid", "fasttext"],
                         help="speed: the domain labeller's code_language_model(s) to time")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
