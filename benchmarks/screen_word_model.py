@@ -34,14 +34,15 @@ Nested by source, with one leak: another source's rows come from a fold model th
 
 ``--known-power G ...`` (stop 48, E33) mixes fastText at ``0.7 * k ** G``, k the share of the window's words its
 fold model knows (saved by ``--save-probs`` as ``known``); G = 1 shipped, and ``mean`` mixes so whenever the file
-has ``known``. ``--min-confidence C ...`` (E34, E35) decides the mix with ``DomainConfig.min_confidence = C``.
+has ``known``. ``--min-confidence C ...`` (E34, E35) decides the mix with ``DomainConfig.min_confidence = C``;
+``--mix M ...`` (E37) mixes at ``M * k`` instead of ``0.7 * k``.
 
 ``--bias`` screens per-domain shifts of the mixed log probabilities (web 0, the others from
 ``BIAS_GRID``), chosen per left-out source on the other sources' rows (``choose_bias``), with the same leak.
 
 A screen only chooses what a real ``bench_labels.py`` run should confirm; its figures are not the
 leave-one-source-out figures of a shipped model. Records: benchmarks/README.md, stop 37 (E2-E4),
-stop 38 (E5, the stackers; E6, the shifts) and stop 48 (E33-E35).
+stop 38 (E5, the stackers; E6, the shifts) and stop 48 (E33-E35, E37).
 """
 
 from __future__ import annotations
@@ -302,6 +303,17 @@ def confidence_floor(results: dict, names: list[str], floor: float) -> None:
                                                            results[name][f"signals/{key}"], config)
 
 
+def mix_share(results: dict, names: list[str], mix: float) -> None:
+    """E37: the labeller's mix with fastText's share ``mix * k ** DEFAULT_KNOWN_POWER`` instead of ``DEFAULT_MIX``
+    times it; written to ``results[S][f"mix{mix:g}/{key}"]``."""
+    for name in names:
+        for key in ("whole", "crop"):
+            share = (mix * results[name][f"known/{key}"] ** wv.DEFAULT_KNOWN_POWER)[:, None]
+            mixed = wv._softmax(share * np.log(results[name][f"fasttext/{key}"] + 1e-6)
+                                + (1 - share) * np.log(results[name][f"words/{key}"] + 1e-6))
+            results[name][f"mix{mix:g}/{key}"] = decide(mixed, results[name][f"signals/{key}"])
+
+
 def known_mixed(results: dict, names: list[str], power: float) -> None:
     """E33: fastText trusted by how much of the window it knows. Its share of the mix is ``DEFAULT_MIX * k **
     power`` (k: the share of the window's words in the fold model's vocabulary; 0 is the shipped mix), then
@@ -359,6 +371,9 @@ def main() -> int:
     parser.add_argument("--known-power", nargs="*", type=float, default=[],
                         help="E33: fastText's share of the mix times k ** POWER, k the share of the window's words "
                         "its fold model knows (needs the mean variant and a --save-probs file with `known`)")
+    parser.add_argument("--mix", nargs="*", type=float, default=[],
+                        help="E37: fastText's share of the mix before the known-share scaling (shipped 0.7; needs "
+                        "the mean variant and a --save-probs file with `known`)")
     parser.add_argument("--min-confidence", nargs="*", type=float, default=[],
                         help="E34: the shipped mix with DomainConfig.min_confidence set to each value (needs the "
                         "mean variant)")
@@ -367,14 +382,14 @@ def main() -> int:
     args = parser.parse_args()
     for variant in args.variants:
         parse(variant)
-    if (args.stack or args.bias or args.known_power or args.min_confidence) and "mean" not in args.variants:
-        parser.error("--stack, --bias, --known-power and --min-confidence need the mean variant (its probabilities "
-                     "are their inputs)")
+    if (args.stack or args.bias or args.known_power or args.mix or args.min_confidence) and "mean" not in args.variants:
+        parser.error("--stack, --bias, --known-power, --mix and --min-confidence need the mean variant (its "
+                     "probabilities are their inputs)")
     if not args.probs.is_file():
         parser.error(f"--probs {args.probs}: no such file; write it with bench_labels.py --parts loso --crop {CROP} "
                      "--save-probs FILE")
     _load(str(args.probs))
-    if args.known_power and "known" not in _PROBS:
+    if (args.known_power or args.mix) and "known" not in _PROBS:
         parser.error(f"{args.probs}: no `known` array; write it again with this bench_labels.py --save-probs")
     if "crop_probs" not in _PROBS:
         parser.error(f"{args.probs}: no crop_probs; write it with bench_labels.py --crop {CROP} --save-probs")
@@ -391,6 +406,8 @@ def main() -> int:
         known_mixed(results, names, power)
     for floor in args.min_confidence:
         confidence_floor(results, names, floor)
+    for mix in args.mix:
+        mix_share(results, names, mix)
     if args.bias:
         biased(results, names)
         chosen = np.array([results[n]["bias"] for n in names])
@@ -404,7 +421,8 @@ def main() -> int:
     print(f"{len(names)} folds in {time.perf_counter() - start:.0f} s, {args.workers} at a time")
     print(f"{'variant':<28} {'whole':>7} {'<0.70':>6} {'cut ' + str(CROP):>8} {'<0.70':>6}")
     for variant in ["replica", *args.variants, *args.stack, *(["bias"] if args.bias else []),
-                    *(f"known{g:g}" for g in args.known_power), *(f"conf{c:g}" for c in args.min_confidence)]:
+                    *(f"known{g:g}" for g in args.known_power), *(f"conf{c:g}" for c in args.min_confidence),
+                    *(f"mix{m:g}" for m in args.mix)]:
         cells = []
         for key in ("whole", "crop"):
             truth = [t for n in names for t in results[n]["truth"]]
