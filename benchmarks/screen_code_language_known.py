@@ -26,9 +26,9 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.labeldata.code_sources import OTHER, VALIDATION_OTHER_SOURCES, VALIDATION_SOURCES  # noqa: E402
-from scripts.train_code_language import (CODE_LANGUAGE_CONFIG, HYBRID_THRESHOLDS, HYBRID_TOLERANCE,  # noqa: E402
-                                         UNKNOWN, magika_labels, train, validation_docs)
+from scripts.labeldata.code_sources import VALIDATION_OTHER_SOURCES, VALIDATION_SOURCES  # noqa: E402
+from scripts.train_code_language import (CODE_LANGUAGE_CONFIG, choose_threshold, magika_labels,  # noqa: E402
+                                         train, validation_docs)
 from midtrain.curation.labels.models import FastTextClassifier  # noqa: E402
 from midtrain.curation.labels.rare_words import known_fractions  # noqa: E402
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows  # noqa: E402
@@ -38,17 +38,9 @@ def routed(truth: np.ndarray, labels: np.ndarray, probs: np.ndarray, known: np.n
            kappa: float) -> dict:
     """The threshold ``choose_threshold``'s rule picks when files under ``kappa`` known tokens also go to
     Magika, with the hybrid's accuracy and Magika's share there (and the whole curve)."""
-    magika_acc = float((magika == truth).mean())
-    curve, chosen = {}, None
-    for t in HYBRID_THRESHOLDS:
-        unsure = (probs < t) | (labels == UNKNOWN) | (labels == OTHER) | (known < kappa)
-        acc = float((np.where(unsure, magika, labels) == truth).mean())
-        curve[t] = {"accuracy": round(acc, 4), "magika_share": round(float(unsure.mean()), 4)}
-        if chosen is None and acc >= magika_acc - HYBRID_TOLERANCE:
-            chosen = t
-    point = curve[chosen] if chosen is not None else None
-    return {"kappa": kappa, "threshold": chosen, "point": point, "magika_accuracy": round(magika_acc, 4),
-            "curve": curve}
+    chosen, tuning = choose_threshold(truth.tolist(), labels, probs, magika, also_unsure=known < kappa)
+    return {"kappa": kappa, "threshold": chosen if chosen <= 1 else None, "point": tuning["curve"].get(chosen),
+            "magika_accuracy": tuning["magika_accuracy"], "curve": tuning["curve"]}
 
 
 def main() -> int:

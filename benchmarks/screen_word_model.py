@@ -277,11 +277,8 @@ def fold(name: str, variants: list[str]) -> dict[str, np.ndarray]:
             if away is not None:
                 x = x - (x @ away) @ away.T
             words = wv._softmax(((x - mean) / scale) @ coef + bias)[:, [classes.index(d) for d in TOPICAL]]
-            share = wv.DEFAULT_MIX  # as the labeller mixes: by the share of the window fastText knows (E33)
-            if "known" in _PROBS:
-                share = (wv.DEFAULT_MIX * _PROBS["known" if key == "whole" else "crop_known"][sel]
-                         ** wv.DEFAULT_KNOWN_POWER)[:, None]
-            mixed = wv._softmax(share * np.log(fasttext[key] + 1e-6) + (1 - share) * np.log(words + 1e-6))
+            known = _PROBS["known" if key == "whole" else "crop_known"][sel] if "known" in _PROBS else None
+            mixed = wv.mix_probabilities(fasttext[key], words, wv.DEFAULT_MIX, known, wv.DEFAULT_KNOWN_POWER)
             out[f"{variant}/{key}"] = decide(mixed, signals[key])
             if variant == "mean":  # the stackers' and shifts' inputs (``--stack``, ``--bias``)
                 out[f"mixed/{key}"] = mixed
@@ -303,27 +300,15 @@ def confidence_floor(results: dict, names: list[str], floor: float) -> None:
                                                            results[name][f"signals/{key}"], config)
 
 
-def mix_share(results: dict, names: list[str], mix: float) -> None:
-    """E37: the labeller's mix with fastText's share ``mix * k ** DEFAULT_KNOWN_POWER`` instead of ``DEFAULT_MIX``
-    times it; written to ``results[S][f"mix{mix:g}/{key}"]``."""
+def known_mixed(results: dict, names: list[str], name_of: str, mix: float, power: float) -> None:
+    """The mix at fastText's share ``mix * k ** power`` (k: the share of the window's words the fold's model knows),
+    then ``decide``: E33 (``--known-power``, ``mix`` 0.7) and E37 (``--mix``, ``power`` 1); written to
+    ``results[S][f"{name_of}/{key}"]``."""
     for name in names:
         for key in ("whole", "crop"):
-            share = (mix * results[name][f"known/{key}"] ** wv.DEFAULT_KNOWN_POWER)[:, None]
-            mixed = wv._softmax(share * np.log(results[name][f"fasttext/{key}"] + 1e-6)
-                                + (1 - share) * np.log(results[name][f"words/{key}"] + 1e-6))
-            results[name][f"mix{mix:g}/{key}"] = decide(mixed, results[name][f"signals/{key}"])
-
-
-def known_mixed(results: dict, names: list[str], power: float) -> None:
-    """E33: fastText trusted by how much of the window it knows. Its share of the mix is ``DEFAULT_MIX * k **
-    power`` (k: the share of the window's words in the fold model's vocabulary; 0 is the shipped mix), then
-    ``decide``; written to ``results[S][f"known{power:g}/{key}"]``."""
-    for name in names:
-        for key in ("whole", "crop"):
-            share = (wv.DEFAULT_MIX * results[name][f"known/{key}"] ** power)[:, None]
-            mixed = wv._softmax(share * np.log(results[name][f"fasttext/{key}"] + 1e-6)
-                                + (1 - share) * np.log(results[name][f"words/{key}"] + 1e-6))
-            results[name][f"known{power:g}/{key}"] = decide(mixed, results[name][f"signals/{key}"])
+            mixed = wv.mix_probabilities(results[name][f"fasttext/{key}"], results[name][f"words/{key}"], mix,
+                                         results[name][f"known/{key}"], power)
+            results[name][f"{name_of}/{key}"] = decide(mixed, results[name][f"signals/{key}"])
 
 
 def stack_inputs(results: dict, name: str, key: str, stack: str) -> np.ndarray:
@@ -403,11 +388,11 @@ def main() -> int:
     for stack in args.stack:
         stacked(results, names, stack)
     for power in args.known_power:
-        known_mixed(results, names, power)
+        known_mixed(results, names, f"known{power:g}", wv.DEFAULT_MIX, power)
     for floor in args.min_confidence:
         confidence_floor(results, names, floor)
     for mix in args.mix:
-        mix_share(results, names, mix)
+        known_mixed(results, names, f"mix{mix:g}", mix, wv.DEFAULT_KNOWN_POWER)
     if args.bias:
         biased(results, names)
         chosen = np.array([results[n]["bias"] for n in names])

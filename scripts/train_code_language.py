@@ -190,17 +190,19 @@ def magika_labels(texts: list[str]) -> np.ndarray:
 
 
 def choose_threshold(truth: list[str], labels: np.ndarray, probs: np.ndarray, magika: np.ndarray,
-                     tolerance: float = HYBRID_TOLERANCE) -> tuple[float, dict]:
+                     tolerance: float = HYBRID_TOLERANCE, also_unsure: np.ndarray | None = None) -> tuple[float, dict]:
     """The smallest of ``HYBRID_THRESHOLDS`` whose hybrid accuracy is within ``tolerance`` of Magika's.
 
     The hybrid: fastText's label, Magika's where fastText's probability is below the threshold or
-    its label is ``unknown``/``other``. Every argument is over the validation languages' documents.
+    its label is ``unknown``/``other`` (or ``also_unsure``, a routing under trial:
+    ``benchmarks/screen_code_language_known.py``). Every argument is over the validation languages' documents.
     """
     truth_arr = np.asarray(truth, dtype=object)
     magika_acc = float((magika == truth_arr).mean())
+    extra = np.zeros(len(truth_arr), bool) if also_unsure is None else also_unsure
     curve, chosen = {}, None
     for t in HYBRID_THRESHOLDS:
-        unsure = (probs < t) | (labels == UNKNOWN) | (labels == OTHER)
+        unsure = (probs < t) | (labels == UNKNOWN) | (labels == OTHER) | extra
         acc = float((np.where(unsure, magika, labels) == truth_arr).mean())
         curve[t] = {"accuracy": round(acc, 4), "magika_share": round(float(unsure.mean()), 4)}
         if chosen is None and acc >= magika_acc - tolerance:

@@ -133,16 +133,18 @@ def replace_rare(lines: list[str] | pa.Array, known: np.ndarray) -> list[str] | 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-@numba.njit(cache=True, inline="always")
-def _slot(h: np.uint64, mask: int) -> int:
-    return int((h * _GOLDEN) >> np.uint64(40)) & mask
+@numba.njit(cache=True)
+def hash_slot(key: int, mask: int) -> int:
+    """The first row of an open-addressing table of ``mask + 1`` rows (a power of two) to probe for ``key``
+    (Fibonacci hashing): ``hash_set`` here, and ``word_vectors``' word and merge tables."""
+    return int((np.uint64(key) * _GOLDEN) >> np.uint64(40)) & mask
 
 
 @numba.njit(cache=True)
 def _fill_set(hashes: np.ndarray, table: np.ndarray) -> None:
     mask = len(table) - 1
     for k in range(len(hashes)):
-        s = _slot(hashes[k], mask)
+        s = hash_slot(hashes[k], mask)
         while table[s, 1] != 0 and table[s, 0] != hashes[k]:
             s = (s + 1) & mask
         table[s, 0] = hashes[k]
@@ -164,7 +166,7 @@ def hash_set(hashes: np.ndarray) -> np.ndarray:
 @numba.njit(cache=True)
 def _in_set(table: np.ndarray, h: np.uint64) -> bool:
     mask = len(table) - 1
-    s = _slot(h, mask)
+    s = hash_slot(h, mask)
     while table[s, 1] != 0:
         if table[s, 0] == h:
             return True

@@ -47,7 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from midtrain.curation.labels.models import model_path
-from midtrain.curation.labels.rare_words import fnv1a, string_hashes, words_in_groups
+from midtrain.curation.labels.rare_words import fnv1a, hash_slot, string_hashes, words_in_groups
 from midtrain.curation.labels.text_windows import as_string_array, string_buffers
 from midtrain.errors import ConfigError
 
@@ -128,14 +128,6 @@ def _ascii_space(b: int) -> bool:
     return b == 32 or 9 <= b <= 13 or 28 <= b <= 31
 
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-@numba.njit(cache=True)
-def _slot(key: int, mask: int) -> int:
-    return int((np.uint64(key) * _GOLDEN) >> np.uint64(40)) & mask
-
-
 _RANK_BITS = 16  # a merge's rank and merged id, packed below its key in one int64 row of the merge table
 _ID_BITS = 15
 _KEY_SHIFT = _RANK_BITS + _ID_BITS
@@ -154,7 +146,7 @@ def _merge_table(keys: np.ndarray, ranks: np.ndarray, merged: np.ndarray, size: 
     table = np.zeros(size, np.int64)
     mask = size - 1
     for k in range(len(keys)):
-        s = _slot(keys[k], mask)
+        s = hash_slot(keys[k], mask)
         while table[s] != 0:
             s = (s + 1) & mask
         table[s] = ((keys[k] + 1) << _KEY_SHIFT) | (ranks[k] << _ID_BITS) | merged[k]
@@ -169,7 +161,7 @@ def _pair_key(table: np.ndarray, left: int, right: int, nvocab: int) -> int:
     key = left * nvocab + right
     tag = key + 1
     mask = len(table) - 1
-    s = _slot(key, mask)
+    s = hash_slot(key, mask)
     while True:
         row = table[s]
         if row == 0:
@@ -311,7 +303,7 @@ def _word_slots(hashes: np.ndarray, token_offsets: np.ndarray, token_ids: np.nda
     table = np.zeros((size, 2), np.uint64)
     mask = size - 1
     for k in range(len(hashes)):
-        s = _slot(hashes[k], mask)
+        s = hash_slot(hashes[k], mask)
         while table[s, 1] != 0:
             s = (s + 1) & mask
         m = token_offsets[k + 1] - token_offsets[k]
@@ -330,7 +322,7 @@ def _word_slots(hashes: np.ndarray, token_offsets: np.ndarray, token_ids: np.nda
 def _find_word(table: np.ndarray, h: np.uint64) -> np.uint64:
     """The ``info`` of the word whose hash is ``h`` (``_word_slots``), 0 if the table does not hold it."""
     mask = len(table) - 1
-    s = _slot(h, mask)
+    s = hash_slot(h, mask)
     while table[s, 1] != 0:
         if table[s, 0] == h:
             return table[s, 1]
@@ -531,6 +523,17 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray, classes: int
     return mean.astype(np.float32), scale.astype(np.float32), coef[:-1].astype(np.float32), coef[-1].astype(np.float32)
 
 
+def mix_probabilities(fasttext_probs: np.ndarray, word_probs: np.ndarray, mix: float,
+                      known: np.ndarray | None = None, known_power: float = 0.0) -> np.ndarray:
+    """The labeller's mix of two ``(documents, labels)`` probability arrays (same columns):
+    ``softmax(a log p_fastText + (1 - a) log p_words)``, ``a = mix * known ** known_power`` per row (``mix`` when
+    ``known_power`` is 0 or ``known`` is None)."""
+    share: float | np.ndarray = mix
+    if known_power and known is not None:
+        share = (mix * np.asarray(known, np.float64) ** known_power)[:, None]
+    return _softmax(share * np.log(fasttext_probs + 1e-6) + (1.0 - share) * np.log(word_probs + 1e-6))
+
+
 @dataclass(frozen=True)
 class WordModel:
     """A vocabulary, a logistic regression over window vectors, and fastText's share of the mix."""
@@ -558,14 +561,10 @@ class WordModel:
             raise ConfigError(f"word model labels {sorted(self.labels)} differ from the fastText model's "
                               f"{sorted(fasttext_labels)}: set domain_labeller config word_model: null")
         mine = self.probabilities(windows)[:, [self.labels.index(lab) for lab in fasttext_labels]]
-        share: float | np.ndarray = self.mix
-        if self.known_power:
-            if known is None or len(known) != len(fasttext_probs):
-                raise ConfigError("this word model weighs fastText by the share of words it knows: pass `known` "
-                                  "(rare_words.known_fractions), one value per window")
-            share = (self.mix * np.asarray(known, np.float64) ** self.known_power)[:, None]
-        logits = share * np.log(fasttext_probs + 1e-6) + (1.0 - share) * np.log(mine + 1e-6)
-        return _softmax(logits)
+        if self.known_power and (known is None or len(known) != len(fasttext_probs)):
+            raise ConfigError("this word model weighs fastText by the share of words it knows: pass `known` "
+                              "(rare_words.known_fractions), one value per window")
+        return mix_probabilities(fasttext_probs, mine, self.mix, known, self.known_power)
 
     def save(self, path: Path) -> None:
         """Write the model to ``path`` (.npz) atomically: a temporary name, then a rename."""
