@@ -34,7 +34,8 @@ Nested by source, with one leak: another source's rows come from a fold model th
 
 ``--known-power G ...`` (stop 48, E33) mixes fastText at ``0.7 * k ** G``, k the share of the window's words its
 fold model knows (saved by ``--save-probs`` as ``known``); G = 1 shipped, and ``mean`` mixes so whenever the file
-has ``known``. ``--min-confidence C ...`` (E34, E35) decides the mix with ``DomainConfig.min_confidence = C``;
+has ``known``, whose relation to the run's errors it prints first (``known_share_report``). ``--min-confidence C ...``
+(E34, E35) decides the mix with ``DomainConfig.min_confidence = C``;
 ``--mix M ...`` (E37) mixes at ``M * k`` instead of ``0.7 * k``.
 
 ``--bias`` screens per-domain shifts of the mixed log probabilities (web 0, the others from
@@ -290,6 +291,26 @@ def fold(name: str, variants: list[str]) -> dict[str, np.ndarray]:
     return out
 
 
+def known_share_report(saved: dict) -> dict:
+    """Does a low known share single out the saved run's wrong labels? The AUROC of ``1 - known`` for a wrong
+    whole-document label (0.5: no better than chance), and the Spearman correlation of each source's mean share
+    with its recall (stop 48: 0.445 and -0.14, so E33's premise holds only weakly)."""
+    from scipy.stats import rankdata, spearmanr
+
+    wrong = saved["pred"] != saved["truth"]
+    ranks = rankdata(-saved["known"])
+    n_wrong, n_right = int(wrong.sum()), int((~wrong).sum())
+    auroc = (ranks[wrong].sum() - n_wrong * (n_wrong + 1) / 2) / max(n_wrong * n_right, 1)
+    names = list(dict.fromkeys(saved["sources"].tolist()))
+    share = [float(saved["known"][saved["sources"] == n].mean()) for n in names]
+    recall = [float((~wrong[saved["sources"] == n]).mean()) for n in names]
+    rho = float(spearmanr(share, recall).statistic)
+    print(f"known share: AUROC of a low share for a wrong label {auroc:.3f} ({n_wrong} wrong of {len(wrong)}; "
+          f"median share wrong {np.median(saved['known'][wrong]):.3f}, right {np.median(saved['known'][~wrong]):.3f}); "
+          f"Spearman of a source's mean share with its recall {rho:.2f} over {len(names)} sources")
+    return {"auroc": auroc, "source_spearman": rho}
+
+
 def confidence_floor(results: dict, names: list[str], floor: float) -> None:
     """E34: the shipped mix decided with ``DomainConfig.min_confidence = floor`` (shipped 0.6): below it the
     LaTeX and code-line signals decide; written to ``results[S][f"conf{floor:g}/{key}"]``."""
@@ -376,6 +397,8 @@ def main() -> int:
     _load(str(args.probs))
     if (args.known_power or args.mix) and "known" not in _PROBS:
         parser.error(f"{args.probs}: no `known` array; write it again with this bench_labels.py --save-probs")
+    if "known" in _PROBS:
+        known_share_report(_PROBS)
     if "crop_probs" not in _PROBS:
         parser.error(f"{args.probs}: no crop_probs; write it with bench_labels.py --crop {CROP} --save-probs")
     names = [n for n in dict.fromkeys(_PROBS["sources"].tolist()) if not args.sources or n in args.sources]
