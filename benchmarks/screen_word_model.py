@@ -38,6 +38,10 @@ has ``known``, whose relation to the run's errors it prints first (``known_share
 (E34, E35) decides the mix with ``DomainConfig.min_confidence = C``;
 ``--mix M ...`` (E37) mixes at ``M * k`` instead of ``0.7 * k``.
 
+``--genre FILE --genre-share C ...`` (stop 49, E38) mixes a genre model's out-of-source probabilities
+(``benchmarks/genre_folds.py``: fastText on delexicalized windows) into the shipped mix:
+``softmax((1 - C) log p_mix + C log p_genre)``, then ``decide``.
+
 ``--bias`` screens per-domain shifts of the mixed log probabilities (web 0, the others from
 ``BIAS_GRID``), chosen per left-out source on the other sources' rows (``choose_bias``), with the same leak.
 
@@ -231,8 +235,9 @@ _PROBS: dict | None = None
 _COUNTS: dict[str, np.ndarray] = {}
 
 
-def _load(probs_file: str, with_counts: bool = False) -> None:
-    """Each worker's corpus table, saved probabilities and (for ``sif``) token counts per source."""
+def _load(probs_file: str, with_counts: bool = False, genre_file: str | None = None) -> None:
+    """Each worker's corpus table, saved probabilities, (for ``sif``) token counts per source and (for ``--genre``)
+    the genre model's probabilities, as ``genre_probs`` / ``crop_genre_probs`` rows in ``_PROBS``' order."""
     global _TABLE, _PROBS, _COUNTS
     train = [s for s in registry.all_sources() if s.domain in TOPICAL and s.name not in registry.HELDOUT]
     heldout = [s for s in registry.all_sources() if s.domain in TOPICAL and s.name in registry.HELDOUT]
@@ -240,6 +245,14 @@ def _load(probs_file: str, with_counts: bool = False) -> None:
     with np.load(probs_file, allow_pickle=False) as z:
         _PROBS = {k: z[k] for k in z.files}
     _COUNTS = source_token_counts() if with_counts else {}
+    if genre_file:
+        with np.load(genre_file, allow_pickle=False) as z:
+            row_of = {int(i): r for r, i in enumerate(z["index"])}
+            missing = [int(i) for i in _PROBS["index"] if int(i) not in row_of]
+            if missing:
+                raise SystemExit(f"{genre_file}: no genre probabilities for {len(missing)} documents of {probs_file}")
+            rows = np.array([row_of[int(i)] for i in _PROBS["index"]])
+            _PROBS["genre_probs"], _PROBS["crop_genre_probs"] = z["genre_probs"][rows], z["crop_genre_probs"][rows]
 
 
 def fold(name: str, variants: list[str]) -> dict[str, np.ndarray]:
@@ -286,6 +299,8 @@ def fold(name: str, variants: list[str]) -> dict[str, np.ndarray]:
                 out[f"words/{key}"] = words
                 shape = shape_signals(win, (signals[key][:, 0], signals[key][:, 1]))
                 out[f"shape/{key}"] = np.log1p(np.column_stack([shape[k] for _, k, _ in _FEATURES]))
+    if "genre_probs" in _PROBS:  # the genre model's out-of-source probabilities (``--genre``)
+        out["genre/whole"], out["genre/crop"] = _PROBS["genre_probs"][sel], _PROBS["crop_genre_probs"][sel]
     if "known" in _PROBS:  # the share of each window's words the fold's fastText model knows (``--known-power``)
         out["known/whole"], out["known/crop"] = _PROBS["known"][sel], _PROBS["crop_known"][sel]
     return out
@@ -330,6 +345,16 @@ def known_mixed(results: dict, names: list[str], name_of: str, mix: float, power
             mixed = wv.mix_probabilities(results[name][f"fasttext/{key}"], results[name][f"words/{key}"], mix,
                                          results[name][f"known/{key}"], power)
             results[name][f"{name_of}/{key}"] = decide(mixed, results[name][f"signals/{key}"])
+
+
+def genre_mixed(results: dict, names: list[str], share: float) -> None:
+    """E38: the shipped mix with the genre model's log probabilities at ``share``, then ``decide``; written to
+    ``results[S][f"genre{share:g}/{key}"]``."""
+    for name in names:
+        for key in ("whole", "crop"):
+            logits = ((1.0 - share) * np.log(results[name][f"mixed/{key}"] + 1e-6)
+                      + share * np.log(results[name][f"genre/{key}"] + 1e-6))
+            results[name][f"genre{share:g}/{key}"] = decide(wv._softmax(logits), results[name][f"signals/{key}"])
 
 
 def stack_inputs(results: dict, name: str, key: str, stack: str) -> np.ndarray:
@@ -383,6 +408,10 @@ def main() -> int:
     parser.add_argument("--min-confidence", nargs="*", type=float, default=[],
                         help="E34: the shipped mix with DomainConfig.min_confidence set to each value (needs the "
                         "mean variant)")
+    parser.add_argument("--genre", type=Path, help="E38: genre_folds.py output, mixed in at each --genre-share")
+    parser.add_argument("--genre-share", nargs="*", type=float, default=[],
+                        help="E38: the genre model's share of the log-probability mix (needs --genre and the mean "
+                        "variant)")
     parser.add_argument("--sources", nargs="+", help="only these left-out sources (a quick look, not a screen; "
                         "a --stack stacker is then fitted on those sources' rows only)")
     args = parser.parse_args()
@@ -394,7 +423,10 @@ def main() -> int:
     if not args.probs.is_file():
         parser.error(f"--probs {args.probs}: no such file; write it with bench_labels.py --parts loso --crop {CROP} "
                      "--save-probs FILE")
-    _load(str(args.probs))
+    if bool(args.genre) != bool(args.genre_share) or (args.genre_share and "mean" not in args.variants):
+        parser.error("--genre and --genre-share go together, with the mean variant")
+    genre = str(args.genre) if args.genre else None
+    _load(str(args.probs), genre_file=genre)
     if (args.known_power or args.mix) and "known" not in _PROBS:
         parser.error(f"{args.probs}: no `known` array; write it again with this bench_labels.py --save-probs")
     if "known" in _PROBS:
@@ -406,7 +438,7 @@ def main() -> int:
         parser.error(f"--sources {args.sources}: none is a left-out source of {args.probs}")
     sif = any("sif" in parse(v)[0] for v in args.variants)
     start = time.perf_counter()
-    with ProcessPoolExecutor(args.workers, initializer=_load, initargs=(str(args.probs), sif)) as pool:
+    with ProcessPoolExecutor(args.workers, initializer=_load, initargs=(str(args.probs), sif, genre)) as pool:
         results = dict(zip(names, pool.map(fold, names, [args.variants] * len(names))))
     for stack in args.stack:
         stacked(results, names, stack)
@@ -416,6 +448,8 @@ def main() -> int:
         confidence_floor(results, names, floor)
     for mix in args.mix:
         known_mixed(results, names, f"mix{mix:g}", mix, wv.DEFAULT_KNOWN_POWER)
+    for share in args.genre_share:
+        genre_mixed(results, names, share)
     if args.bias:
         biased(results, names)
         chosen = np.array([results[n]["bias"] for n in names])
@@ -430,7 +464,7 @@ def main() -> int:
     print(f"{'variant':<28} {'whole':>7} {'<0.70':>6} {'cut ' + str(CROP):>8} {'<0.70':>6}")
     for variant in ["replica", *args.variants, *args.stack, *(["bias"] if args.bias else []),
                     *(f"known{g:g}" for g in args.known_power), *(f"conf{c:g}" for c in args.min_confidence),
-                    *(f"mix{m:g}" for m in args.mix)]:
+                    *(f"mix{m:g}" for m in args.mix), *(f"genre{c:g}" for c in args.genre_share)]:
         cells = []
         for key in ("whole", "crop"):
             truth = [t for n in names for t in results[n]["truth"]]
