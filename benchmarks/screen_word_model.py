@@ -42,6 +42,8 @@ has ``known``, whose relation to the run's errors it prints first (``known_share
 (``benchmarks/genre_folds.py``: fastText on delexicalized windows) into the shipped mix:
 ``softmax((1 - C) log p_mix + C log p_genre)``, then ``decide``.
 
+``--ft-floor F ...`` (stop 49, E41) floors fastText's probabilities at F before the mix (not shipped).
+
 ``--bias`` screens per-domain shifts of the mixed log probabilities (web 0, the others from
 ``BIAS_GRID``), chosen per left-out source on the other sources' rows (``choose_bias``), with the same leak.
 
@@ -357,6 +359,17 @@ def genre_mixed(results: dict, names: list[str], share: float) -> None:
             results[name][f"genre{share:g}/{key}"] = decide(wv._softmax(logits), results[name][f"signals/{key}"])
 
 
+def floored(results: dict, names: list[str], floor: float) -> None:
+    """E41: the shipped mix with fastText's probabilities floored at ``floor`` before their log (a cap on how
+    strongly a sure fastText vetoes a domain), then ``decide``; written to ``results[S][f"floor{floor:g}/{key}"]``."""
+    for name in names:
+        for key in ("whole", "crop"):
+            fasttext = np.maximum(results[name][f"fasttext/{key}"], floor)
+            mixed = wv.mix_probabilities(fasttext, results[name][f"words/{key}"], wv.DEFAULT_MIX,
+                                         results[name].get(f"known/{key}"), wv.DEFAULT_KNOWN_POWER)
+            results[name][f"floor{floor:g}/{key}"] = decide(mixed, results[name][f"signals/{key}"])
+
+
 def stack_inputs(results: dict, name: str, key: str, stack: str) -> np.ndarray:
     """A stacker's features of source ``name``'s ``key`` rows: log probabilities (and shape signals for s2)."""
     x = np.hstack([np.log(results[name][f"fasttext/{key}"] + 1e-6), np.log(results[name][f"words/{key}"] + 1e-6)])
@@ -412,12 +425,16 @@ def main() -> int:
     parser.add_argument("--genre-share", nargs="*", type=float, default=[],
                         help="E38: the genre model's share of the log-probability mix (needs --genre and the mean "
                         "variant)")
+    parser.add_argument("--ft-floor", nargs="*", type=float, default=[],
+                        help="E41: fastText's probabilities floored at each value before the mix (needs the mean "
+                        "variant)")
     parser.add_argument("--sources", nargs="+", help="only these left-out sources (a quick look, not a screen; "
                         "a --stack stacker is then fitted on those sources' rows only)")
     args = parser.parse_args()
     for variant in args.variants:
         parse(variant)
-    if (args.stack or args.bias or args.known_power or args.mix or args.min_confidence) and "mean" not in args.variants:
+    if (args.stack or args.bias or args.known_power or args.mix or args.min_confidence or args.ft_floor) \
+            and "mean" not in args.variants:
         parser.error("--stack, --bias, --known-power, --mix and --min-confidence need the mean variant (its "
                      "probabilities are their inputs)")
     if not args.probs.is_file():
@@ -450,6 +467,8 @@ def main() -> int:
         known_mixed(results, names, f"mix{mix:g}", mix, wv.DEFAULT_KNOWN_POWER)
     for share in args.genre_share:
         genre_mixed(results, names, share)
+    for floor in args.ft_floor:
+        floored(results, names, floor)
     if args.bias:
         biased(results, names)
         chosen = np.array([results[n]["bias"] for n in names])
@@ -464,7 +483,8 @@ def main() -> int:
     print(f"{'variant':<28} {'whole':>7} {'<0.70':>6} {'cut ' + str(CROP):>8} {'<0.70':>6}")
     for variant in ["replica", *args.variants, *args.stack, *(["bias"] if args.bias else []),
                     *(f"known{g:g}" for g in args.known_power), *(f"conf{c:g}" for c in args.min_confidence),
-                    *(f"mix{m:g}" for m in args.mix), *(f"genre{c:g}" for c in args.genre_share)]:
+                    *(f"mix{m:g}" for m in args.mix), *(f"genre{c:g}" for c in args.genre_share),
+                    *(f"floor{f:g}" for f in args.ft_floor)]:
         cells = []
         for key in ("whole", "crop"):
             truth = [t for n in names for t in results[n]["truth"]]

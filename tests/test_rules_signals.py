@@ -41,6 +41,7 @@ def test_signal_columns_types_and_order_are_fixed():
         ("gopher_quality_hash_ratio", "double"), ("gopher_quality_ellipsis_ratio", "double"),
         ("gopher_quality_bullet_lines_ratio", "double"), ("gopher_quality_ellipsis_lines_ratio", "double"),
         ("gopher_quality_alpha_words_ratio", "double"), ("gopher_quality_stop_words", "int32"),
+        ("gopher_quality_alpha_ws_words_ratio", "double"),
         ("c4_sentences", "int32"), ("c4_lorem_ipsum", "bool"), ("c4_curly_bracket", "bool"),
         ("fineweb_lines", "int64"), ("fineweb_line_punct_ratio", "double"), ("fineweb_short_line_ratio", "double"),
         ("fineweb_char_dup_ratio", "double"), ("fineweb_list_ratio", "double"),
@@ -101,3 +102,16 @@ def test_arrow_arrays_slices_and_nulls_are_accepted():
     table = compute_signals(arr)
     assert table.column("rules_chars").to_pylist() == [23, 0]
     assert table.column("rules_words").to_pylist() == [7, 0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=80), min_size=1, max_size=5))
+def test_whitespace_alpha_share_equals_str_split_on_any_text(texts):
+    """The paper's alpha-word share is read from the word splits on the premise that the words tile each
+    whitespace-delimited chunk; any text checks that premise against ``str.split``."""
+    texts = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
+    got = compute_signals(texts).column("gopher_quality_alpha_ws_words_ratio").to_pylist()
+    for text, value in zip(texts, got):
+        words = text.split()
+        want = sum(any(c.isalpha() for c in w) for w in words) / len(words) if words else 0.0
+        assert value == pytest.approx(want, abs=1e-12), text

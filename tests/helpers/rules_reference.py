@@ -266,6 +266,9 @@ def gopher_quality_signals(text: str, words: list[str]) -> dict:
         "gopher_quality_ellipsis_lines_ratio": ending / n_lines if n_lines else 0.0,
         "gopher_quality_alpha_words_ratio": sum(word_kind(w)[1] for w in words) / n if n else 0.0,
         "gopher_quality_stop_words": len(set(STOP_WORDS) & set(words)),
+        # the paper's definition: whitespace-separated words holding a letter
+        "gopher_quality_alpha_ws_words_ratio": (sum(any(c.isalpha() for c in w) for w in text.split())
+                                                / len(text.split()) if text.split() else 0.0),
     }
 
 
