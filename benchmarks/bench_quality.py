@@ -20,6 +20,9 @@
   second chance, and the value its rule chooses (``part_runner_up``).
 - ``web-alpha`` (with ``--loso-probs F``): the same for the web policy's share of alphabetic words
   (``part_web_alpha``, experiment E9 of stop 39; not shipped).
+
+``--decisions JSON`` runs ``policy`` and ``threshold`` under a decision config of your own (the ``thresholds``
+mapping of a curation config, as JSON) instead of the defaults: what a policy change does, on the same data.
 """
 
 from __future__ import annotations
@@ -47,16 +50,20 @@ from midtrain.curation.labels.domain import DOMAINS  # noqa: E402
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.quality import DEFAULT_QUALITY_THRESHOLDS, QUALITY_TYPES  # noqa: E402
 from midtrain.curation.rules.thresholds import DEFAULT_THRESHOLDS  # noqa: E402
+from midtrain.errors import ConfigError  # noqa: E402
 
 LONG_BYTES = 131_072
 PER_SOURCE = 300
+DECISIONS: dict | None = None
+"""``--decisions``: the decision config of the ``policy`` and ``threshold`` parts (None: the defaults)."""
 
 
 def decide_all(texts: list[str], thresholds: dict | None = None) -> dict[str, list]:
     """The default pipeline's decision for each text: domain, quality, reject step and reason."""
     dom = label_domains(pa.array(texts, pa.large_string()))
     signals = decision_signals(texts, dom)
-    steps, reasons = decide(signals_of(signals), dom.column("domain"), load_decisions(thresholds))
+    config = thresholds if thresholds is not None else DECISIONS
+    steps, reasons = decide(signals_of(signals), dom.column("domain"), load_decisions(config))
     return {"domain": dom.column("domain").to_pylist(), "quality": signals.column("quality_score").to_pylist(),
             "step": steps.to_pylist(), "reason": reasons.to_pylist()}
 
@@ -321,7 +328,16 @@ def main() -> None:
                         help="runner-up: the domains whose policies give the second chance")
     parser.add_argument("--png", type=Path, help="calibration plot of the held-out quality part")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--decisions", help="policy, threshold: a decision config as JSON (the `thresholds` mapping "
+                        "of a curation config), e.g. '{\"gopher_quality\": {\"min_doc_words\": 30}}'")
     args = parser.parse_args()
+    if args.decisions:
+        global DECISIONS
+        try:
+            DECISIONS = json.loads(args.decisions)
+            load_decisions(DECISIONS)
+        except (json.JSONDecodeError, ConfigError) as exc:
+            parser.error(f"--decisions: {exc}")
     sources = registry.all_sources()
     held = [s for s in sources if s.name in registry.HELDOUT]
     train = [s for s in sources if s.name not in registry.HELDOUT]
