@@ -221,6 +221,8 @@ _RUNS: dict[str, np.ndarray] = {}
 
 
 def _load() -> None:
+    """Each process's corpus table (training then held-out sources, as ``bench_labels.py`` builds it) and each
+    training source's letter-run hashes."""
     global _TABLE, _RUNS
     train = [s for s in registry.all_sources() if s.domain in TOPICAL and s.name not in registry.HELDOUT]
     heldout = [s for s in registry.all_sources() if s.domain in TOPICAL and s.name in registry.HELDOUT]
