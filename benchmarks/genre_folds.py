@@ -51,6 +51,7 @@ from midtrain.curation.labels.models import load_classifier  # noqa: E402
 from midtrain.curation.labels.rare_words import _in_set, fnv1a, hash_set  # noqa: E402
 from midtrain.curation.labels.text_windows import as_string_array, string_buffers, text_windows  # noqa: E402
 from midtrain.curation.labels.unicode_counts import LETTER, code_point_classes  # noqa: E402
+from midtrain.curation.rules.textbatch import _decode_one  # noqa: E402
 from midtrain.curation.labels.training import train_classifier  # noqa: E402
 
 TOPICAL = ("web", "code", "math", "reasoning")
@@ -61,26 +62,10 @@ _PLACEHOLDERS = np.frombuffer((CAPITAL_RUN + WORD_RUN + DIGIT_RUN).encode(), np.
 
 
 @numba.njit(cache=True, inline="always")
-def _decode(data: np.ndarray, j: int, hi: int) -> tuple[int, int]:
-    """The code point at ``data[j]`` and its length in bytes (a stray or cut byte reads as itself, length 1)."""
-    b = int(data[j])
-    if b < 0x80:
-        return b, 1
-    if b >= 0xF0 and j + 3 < hi:
-        return ((b & 0x07) << 18) | ((int(data[j + 1]) & 0x3F) << 12) | ((int(data[j + 2]) & 0x3F) << 6) | (
-            int(data[j + 3]) & 0x3F), 4
-    if b >= 0xE0 and j + 2 < hi:
-        return ((b & 0x0F) << 12) | ((int(data[j + 1]) & 0x3F) << 6) | (int(data[j + 2]) & 0x3F), 3
-    if b >= 0xC0 and j + 1 < hi:
-        return ((b & 0x1F) << 6) | (int(data[j + 1]) & 0x3F), 2
-    return 0xFFFD, 1
-
-
-@numba.njit(cache=True, inline="always")
 def _letter_run_end(data: np.ndarray, j: int, hi: int, classes: np.ndarray) -> int:
     """The end of the run of letters starting at ``data[j]`` (``j`` itself when no letter starts there)."""
     while j < hi:
-        cp, size = _decode(data, j, hi)
+        cp, size = _decode_one(data, j, hi)
         if cp >= len(classes) or not (classes[cp] & LETTER):
             break
         j += size
@@ -217,26 +202,26 @@ def delexicalize_reference(text: str, shared: set[str]) -> str:
 
 
 _TABLE: pa.Table | None = None
+_TEXTS: list[str] = []
+_SOURCES: np.ndarray = np.zeros(0, dtype=object)
 _RUNS: dict[str, np.ndarray] = {}
 
 
 def _load() -> None:
     """Each process's corpus table (training then held-out sources, as ``bench_labels.py`` builds it) and each
     training source's letter-run hashes."""
-    global _TABLE, _RUNS
+    global _TABLE, _TEXTS, _SOURCES, _RUNS
     train = [s for s in registry.all_sources() if s.domain in TOPICAL and s.name not in registry.HELDOUT]
     heldout = [s for s in registry.all_sources() if s.domain in TOPICAL and s.name in registry.HELDOUT]
     _TABLE = registry.corpus_table(train + heldout)
-    sources = np.asarray(_TABLE.column("source").to_pylist(), dtype=object)
-    texts = _TABLE.column("text").to_pylist()
-    _RUNS = {s.name: run_hashes([texts[i] for i in np.flatnonzero(sources == s.name)]) for s in train}
+    _SOURCES = np.asarray(_TABLE.column("source").to_pylist(), dtype=object)
+    _TEXTS = _TABLE.column("text").to_pylist()
+    _RUNS = {s.name: run_hashes([_TEXTS[i] for i in np.flatnonzero(_SOURCES == s.name)]) for s in train}
 
 
 def fold(name: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, int]:
     """(name, corpus rows of the left-out source, genre probabilities whole and cut, shared-set size)."""
-    sources = np.asarray(_TABLE.column("source").to_pylist(), dtype=object)
-    texts = _TABLE.column("text").to_pylist()
-    index = np.flatnonzero(sources == name)
+    index = np.flatnonzero(_SOURCES == name)
     kept = shared_runs([h for s, h in _RUNS.items() if s != name])  # in at least half of the fold's sources
     shared = hash_set(kept)
     labels, examples, _ = domain_examples(_TABLE, exclude=set(registry.HELDOUT) | {name})
@@ -245,8 +230,8 @@ def fold(name: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, int]:
         model = Path(tmp) / "genre.bin"
         train_classifier(labels, delexicalize(examples, shared).to_pylist(), model, DOMAIN_TRAIN_CONFIG)
         classifier = load_classifier(str(model))
-        for key, docs in (("whole", [texts[i] for i in index]),
-                          ("crop", [crop_text(texts[i], CROP) for i in index])):
+        for key, docs in (("whole", [_TEXTS[i] for i in index]),
+                          ("crop", [crop_text(_TEXTS[i], CROP) for i in index])):
             windows = text_windows(pa.array(docs, pa.large_string()), DOMAIN_TRAIN_CONFIG.head,
                                    DOMAIN_TRAIN_CONFIG.middle)
             delexed = delexicalize(windows, shared)
@@ -263,6 +248,9 @@ def main() -> int:
     args = parser.parse_args()
     _load()
     names = [n for n in _RUNS if not args.sources or n in args.sources]
+    unknown = sorted(set(args.sources or ()) - set(_RUNS))
+    if unknown:
+        parser.error(f"--sources: not training sources: {unknown}")
     start = time.perf_counter()
     with ProcessPoolExecutor(args.workers, initializer=_load) as pool:
         rows = list(pool.map(fold, names))

@@ -338,14 +338,15 @@ def confidence_floor(results: dict, names: list[str], floor: float) -> None:
                                                            results[name][f"signals/{key}"], config)
 
 
-def known_mixed(results: dict, names: list[str], name_of: str, mix: float, power: float) -> None:
+def known_mixed(results: dict, names: list[str], name_of: str, mix: float, power: float, floor: float = 0.0) -> None:
     """The mix at fastText's share ``mix * k ** power`` (k: the share of the window's words the fold's model knows),
-    then ``decide``: E33 (``--known-power``, ``mix`` 0.7) and E37 (``--mix``, ``power`` 1); written to
-    ``results[S][f"{name_of}/{key}"]``."""
+    fastText's probabilities floored at ``floor`` first, then ``decide``: E33 (``--known-power``, ``mix`` 0.7), E37
+    (``--mix``, ``power`` 1) and E41 (``--ft-floor``); written to ``results[S][f"{name_of}/{key}"]``."""
     for name in names:
         for key in ("whole", "crop"):
-            mixed = wv.mix_probabilities(results[name][f"fasttext/{key}"], results[name][f"words/{key}"], mix,
-                                         results[name][f"known/{key}"], power)
+            fasttext = np.maximum(results[name][f"fasttext/{key}"], floor)
+            mixed = wv.mix_probabilities(fasttext, results[name][f"words/{key}"], mix,
+                                         results[name].get(f"known/{key}"), power)
             results[name][f"{name_of}/{key}"] = decide(mixed, results[name][f"signals/{key}"])
 
 
@@ -357,17 +358,6 @@ def genre_mixed(results: dict, names: list[str], share: float) -> None:
             logits = ((1.0 - share) * np.log(results[name][f"mixed/{key}"] + 1e-6)
                       + share * np.log(results[name][f"genre/{key}"] + 1e-6))
             results[name][f"genre{share:g}/{key}"] = decide(wv._softmax(logits), results[name][f"signals/{key}"])
-
-
-def floored(results: dict, names: list[str], floor: float) -> None:
-    """E41: the shipped mix with fastText's probabilities floored at ``floor`` before their log (a cap on how
-    strongly a sure fastText vetoes a domain), then ``decide``; written to ``results[S][f"floor{floor:g}/{key}"]``."""
-    for name in names:
-        for key in ("whole", "crop"):
-            fasttext = np.maximum(results[name][f"fasttext/{key}"], floor)
-            mixed = wv.mix_probabilities(fasttext, results[name][f"words/{key}"], wv.DEFAULT_MIX,
-                                         results[name].get(f"known/{key}"), wv.DEFAULT_KNOWN_POWER)
-            results[name][f"floor{floor:g}/{key}"] = decide(mixed, results[name][f"signals/{key}"])
 
 
 def stack_inputs(results: dict, name: str, key: str, stack: str) -> np.ndarray:
@@ -468,7 +458,7 @@ def main() -> int:
     for share in args.genre_share:
         genre_mixed(results, names, share)
     for floor in args.ft_floor:
-        floored(results, names, floor)
+        known_mixed(results, names, f"floor{floor:g}", wv.DEFAULT_MIX, wv.DEFAULT_KNOWN_POWER, floor)
     if args.bias:
         biased(results, names)
         chosen = np.array([results[n]["bias"] for n in names])
