@@ -10,7 +10,8 @@ Decided per document, in this order (the column ``domain_rule`` records which on
 4. ``classifier`` fastText on the document's window, its probabilities mixed with those of a word model
                   of pretrained word vectors (``word_vectors.py``; ``word_model``; fastText's share
                   shrinks with the share of the window's words it does not know), when the mix is at
-                  least ``min_confidence`` sure;
+                  least ``min_confidence`` sure. The word model runs only where it could change the label
+                  (``word_vectors.settled_rows``); elsewhere fastText's own probabilities are the scores;
 5. ``latex`` / ``code_lines``  otherwise the content signals break the tie: LaTeX commands per KB
                   -> math, a majority of code-shaped lines -> code; else the classifier's label.
 
@@ -117,6 +118,10 @@ class DomainConfig:
     shipped ``"domain-words"`` with the shipped ``model`` and none with your own; a path to a model
     written by ``word_vectors.train_word_model`` (same labels as ``model``); or null for the classifier
     alone."""
+    word_model_everywhere: bool = False
+    """Run the word model on every document. By default it runs only where it could change the label
+    (``word_vectors.settled_rows``; labels are the same either way): elsewhere fastText decided alone,
+    and ``domain_score`` and the runner-up columns are its own probabilities, not the mix's."""
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None, key: str = "domain") -> DomainConfig:
@@ -312,6 +317,28 @@ def ranked(probs: np.ndarray, labels: tuple[str, ...]) -> tuple[Predictions, Pre
     return first, Predictions(names[order[:, 1]], probs[rows, order[:, 1]].astype(np.float32))
 
 
+def _mixed(words: WordModel, probs: np.ndarray, labels: tuple[str, ...], windows: pa.Array,
+           known: np.ndarray | None, config: DomainConfig, signals: tuple[np.ndarray, ...]) -> np.ndarray:
+    """fastText's probabilities mixed with the word model's where the word model could change the label.
+
+    Elsewhere (``WordModel.settled``: fastText so sure that no word-model output moves the mix's label)
+    the row stays fastText's own, unless ``config.word_model_everywhere``. Where being unsure of the mix
+    would hand the label to the LaTeX, code-line or script rule, the row must also be sure of
+    ``min_confidence`` under any word model; so labels equal the full mix's on every row.
+    """
+    if config.word_model_everywhere:
+        return words.mixed(probs, labels, windows, known)
+    latex, code_frac, latin_frac = signals
+    tie_break = ((latex >= config.latex_per_kb) | (code_frac >= config.code_line_fraction)
+                 | (latin_frac < config.min_latin_fraction))
+    need = np.flatnonzero(~words.settled(probs, known, np.where(tie_break, config.min_confidence, 0.0)))
+    out = probs.astype(np.float64)
+    if len(need):
+        out[need] = words.mixed(probs[need], labels, windows.take(pa.array(need)),
+                                None if known is None else known[need])
+    return out
+
+
 def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = None,
                   paths: list[str | None] | None = None, config: DomainConfig = DomainConfig()) -> pa.Table:
     """One row per text: ``domain`` plus the ``DOMAIN_SIGNAL_SCHEMA`` columns."""
@@ -331,7 +358,8 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     else:
         probs, labels = classifier.predict_all(lines)
         known = known_fractions(plain_lines, classifier.word_set) if words.known_power else None
-        pred, second = ranked(words.mixed(probs, labels, windows, known), labels)
+        pred, second = ranked(_mixed(words, probs, labels, windows, known, config,
+                                     (latex, code_frac, latin_frac)), labels)
 
     domain = pred.labels.copy()
     score = pred.scores.copy()
