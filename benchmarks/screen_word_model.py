@@ -44,6 +44,10 @@ has ``known``, whose relation to the run's errors it prints first (``known_share
 
 ``--ft-floor F ...`` (stop 49, E41) floors fastText's probabilities at F before the mix (not shipped).
 
+``--gate G ...`` (stop 50, E42) uses fastText's probabilities alone wherever its top probability is at least G:
+the word model would not run there (a lossy speed-up; the shipped labeller skips it only where no word-model
+output could change the label, ``word_vectors.settled_rows``).
+
 ``--bias`` screens per-domain shifts of the mixed log probabilities (web 0, the others from
 ``BIAS_GRID``), chosen per left-out source on the other sources' rows (``choose_bias``), with the same leak.
 
@@ -350,6 +354,18 @@ def known_mixed(results: dict, names: list[str], name_of: str, mix: float, power
             results[name][f"{name_of}/{key}"] = decide(mixed, results[name][f"signals/{key}"])
 
 
+def gated(results: dict, names: list[str], gate: float) -> None:
+    """E42: the shipped mix, but fastText's probabilities alone wherever its top probability is at least ``gate``
+    (the word model not run there), then ``decide``; written to ``results[S][f"gate{gate:g}/{key}"]``."""
+    for name in names:
+        for key in ("whole", "crop"):
+            fasttext = results[name][f"fasttext/{key}"]
+            sure = fasttext.max(axis=1) >= gate
+            probs = np.where(sure[:, None], fasttext, results[name][f"mixed/{key}"])
+            results[name][f"gate{gate:g}/{key}"] = decide(probs, results[name][f"signals/{key}"])
+            results[name][f"gate{gate:g}/{key}/skipped"] = sure
+
+
 def genre_mixed(results: dict, names: list[str], share: float) -> None:
     """E38: the shipped mix with the genre model's log probabilities at ``share``, then ``decide``; written to
     ``results[S][f"genre{share:g}/{key}"]``."""
@@ -418,13 +434,16 @@ def main() -> int:
     parser.add_argument("--ft-floor", nargs="*", type=float, default=[],
                         help="E41: fastText's probabilities floored at each value before the mix (needs the mean "
                         "variant)")
+    parser.add_argument("--gate", nargs="*", type=float, default=[],
+                        help="E42: fastText alone wherever its top probability is at least each value (needs the "
+                        "mean variant)")
     parser.add_argument("--sources", nargs="+", help="only these left-out sources (a quick look, not a screen; "
                         "a --stack stacker is then fitted on those sources' rows only)")
     args = parser.parse_args()
     for variant in args.variants:
         parse(variant)
-    if (args.stack or args.bias or args.known_power or args.mix or args.min_confidence or args.ft_floor) \
-            and "mean" not in args.variants:
+    if (args.stack or args.bias or args.known_power or args.mix or args.min_confidence or args.ft_floor
+            or args.gate) and "mean" not in args.variants:
         parser.error("--stack, --bias, --known-power, --mix and --min-confidence need the mean variant (its "
                      "probabilities are their inputs)")
     if not args.probs.is_file():
@@ -459,6 +478,10 @@ def main() -> int:
         genre_mixed(results, names, share)
     for floor in args.ft_floor:
         known_mixed(results, names, f"floor{floor:g}", wv.DEFAULT_MIX, wv.DEFAULT_KNOWN_POWER, floor)
+    for gate in args.gate:
+        gated(results, names, gate)
+        skipped = np.concatenate([results[n][f"gate{gate:g}/whole/skipped"] for n in names])
+        print(f"--gate {gate:g}: the word model skipped on {skipped.mean():.1%} of the whole documents")
     if args.bias:
         biased(results, names)
         chosen = np.array([results[n]["bias"] for n in names])
@@ -474,7 +497,7 @@ def main() -> int:
     for variant in ["replica", *args.variants, *args.stack, *(["bias"] if args.bias else []),
                     *(f"known{g:g}" for g in args.known_power), *(f"conf{c:g}" for c in args.min_confidence),
                     *(f"mix{m:g}" for m in args.mix), *(f"genre{c:g}" for c in args.genre_share),
-                    *(f"floor{f:g}" for f in args.ft_floor)]:
+                    *(f"floor{f:g}" for f in args.ft_floor), *(f"gate{g:g}" for g in args.gate)]:
         cells = []
         for key in ("whole", "crop"):
             truth = [t for n in names for t in results[n]["truth"]]

@@ -163,25 +163,36 @@ def test_label_domains_mixes_the_shipped_word_model():
     np.testing.assert_allclose(alone["domain_score"].to_numpy(), probs.max(axis=1), rtol=1e-5)
 
 
-def test_the_word_model_runs_only_where_it_could_change_the_label():
+def test_the_word_model_runs_only_below_the_gate_and_where_it_could_change_the_label():
     texts = ["Let G be a finite group. Every subgroup of a cyclic group is cyclic, by the division algorithm.",
              "import os\n\ndef main():\n    print(os.getcwd())\n", "Dear all, the meeting moves to Tuesday.",
              "Step 1: the cell at row 2 must be a queen, since every other cell of row 2 is attacked.",
-             "\\begin{proof} $x^2 \\ge 0$ \\end{proof}", "mixed: if x { return 1; } the proof is done"] * 3
+             "\\begin{proof} $x^2 \\ge 0$ \\end{proof}", "mixed: if x { return 1; } the proof is done",
+             "zorbax quindle = frobnicate(wibble, snark);\nreturn quindle->blorp;\n"] * 3  # sure, few known words
     everywhere = label_domains(texts, config=DomainConfig(code_language=False, word_model_everywhere=True))
-    needed = label_domains(texts, config=DomainConfig(code_language=False))
+    exact = label_domains(texts, config=DomainConfig(code_language=False, word_model_gate=1.01))
+    gated = label_domains(texts, config=DomainConfig(code_language=False))
+    assert DomainConfig().word_model_gate == 0.99
     for column in ("domain", "domain_rule", "domain_classifier", "length_chars"):
-        assert needed[column].equals(everywhere[column]), column
+        assert exact[column].equals(everywhere[column]), column  # settling alone changes no label
     config = DomainConfig()
     windows = text_windows(pa.array(texts, pa.large_string()), config.head_bytes, config.middle_bytes)
     classifier = load_classifier("domain")
     probs, _ = classifier.predict_all(classifier_lines(windows, True))
-    words = load_word_model("domain-words")
-    settled = words.settled(probs, known_fractions(fasttext_line_array(windows), classifier.word_set))
-    assert settled.any() and not settled.all()  # the fixture exercises both paths
-    score = needed["domain_score"].to_numpy()
-    np.testing.assert_allclose(score[settled], probs.max(axis=1)[settled], rtol=1e-6)
-    np.testing.assert_allclose(score[~settled], everywhere["domain_score"].to_numpy()[~settled], rtol=1e-6)
+    settled = load_word_model("domain-words").settled(
+        probs, known_fractions(fasttext_line_array(windows), classifier.word_set))
+    sure = probs.max(axis=1) >= 0.99
+    assert settled.any() and not settled.all() and (sure & ~settled).any()  # the fixture exercises every path
+    mix = everywhere["domain_score"].to_numpy()
+    for table, alone in ((exact, settled), (gated, settled | sure)):
+        score = table["domain_score"].to_numpy()
+        np.testing.assert_allclose(score[alone], probs.max(axis=1)[alone], rtol=1e-6)
+        np.testing.assert_allclose(score[~alone], mix[~alone], rtol=1e-6)
+    below = ~sure  # under the gate, labels are the full mix's
+    assert np.array(gated["domain"].to_pylist())[below].tolist() == \
+        np.array(everywhere["domain"].to_pylist())[below].tolist()
+    with pytest.raises(ConfigError, match="word_model_gate"):
+        DomainConfig.from_dict({"word_model_gate": "high"})
 
 
 PROBS = st.lists(st.one_of(st.floats(0, 1), st.sampled_from([0.0, 1e-9, 1e-6, 1e-3, 1.0])), min_size=4, max_size=4)
