@@ -172,7 +172,8 @@ def test_the_word_model_runs_only_below_the_gate_and_where_it_could_change_the_l
     everywhere = label_domains(texts, config=DomainConfig(code_language=False, word_model_everywhere=True))
     exact = label_domains(texts, config=DomainConfig(code_language=False, word_model_gate=1.01))
     gated = label_domains(texts, config=DomainConfig(code_language=False))
-    assert DomainConfig().word_model_gate == 0.99
+    gate = DomainConfig().word_model_gate
+    assert 0 < gate < 1
     for column in ("domain", "domain_rule", "domain_classifier", "length_chars"):
         assert exact[column].equals(everywhere[column]), column  # settling alone changes no label
     config = DomainConfig()
@@ -181,7 +182,7 @@ def test_the_word_model_runs_only_below_the_gate_and_where_it_could_change_the_l
     probs, _ = classifier.predict_all(classifier_lines(windows, True))
     settled = load_word_model("domain-words").settled(
         probs, known_fractions(fasttext_line_array(windows), classifier.word_set))
-    sure = probs.max(axis=1) >= 0.99
+    sure = probs.max(axis=1) >= gate
     assert settled.any() and not settled.all() and (sure & ~settled).any()  # the fixture exercises every path
     mix = everywhere["domain_score"].to_numpy()
     for table, alone in ((exact, settled), (gated, settled | sure)):

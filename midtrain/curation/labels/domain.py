@@ -120,9 +120,12 @@ class DomainConfig:
     written by ``word_vectors.train_word_model`` (same labels as ``model``); or null for the classifier
     alone."""
     word_model_gate: float = 0.99
-    """Where fastText's top probability is at least this, it decides alone: the word model is not run
-    (stop 50, E42: leave-one-source-out macro-F1 0.8750 -> 0.8751 at 0.99, the word model skipped on 59%
-    of the left-out documents; documents cut to 300 characters 0.8279 -> 0.8280). Above 1: never."""
+    """Where fastText's top probability is at least this, it decides alone: the word model is not run.
+    Chosen on leave-one-source-out probabilities (stop 50, E42; benchmarks/README.md): macro-F1 0.8750 with
+    the word model everywhere, 0.8751 at 0.99, the word model skipped on 59% of the left-out documents;
+    documents cut to 300 characters 0.8279 -> 0.8280. Lower gates screen as well (0.95: 0.8755, 0.9: 0.8748;
+    E43) but were not faster on the speed benchmark, whose documents fastText mostly knows. Above 1: the
+    gate never skips."""
     word_model_everywhere: bool = False
     """Run the word model on every document. By default it runs only below ``word_model_gate`` and
     where it could change the label (``word_vectors.settled_rows``, exact): elsewhere fastText decided
