@@ -44,9 +44,8 @@ has ``known``, whose relation to the run's errors it prints first (``known_share
 
 ``--ft-floor F ...`` (stop 49, E41) floors fastText's probabilities at F before the mix (not shipped).
 
-``--gate G ...`` (stop 50, E42) uses fastText's probabilities alone wherever its top probability is at least G:
-the word model would not run there (a lossy speed-up; the shipped labeller skips it only where no word-model
-output could change the label, ``word_vectors.settled_rows``).
+``--gate G ...`` (stop 50, E42, E43) uses fastText's probabilities alone wherever its top probability is at
+least G: the word model does not run there (``DomainConfig.word_model_gate``, shipped 0.99).
 
 ``--bias`` screens per-domain shifts of the mixed log probabilities (web 0, the others from
 ``BIAS_GRID``), chosen per left-out source on the other sources' rows (``choose_bias``), with the same leak.

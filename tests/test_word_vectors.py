@@ -16,8 +16,7 @@ from midtrain.curation.labels.rare_words import known_fractions
 from midtrain.curation.labels.text_windows import fasttext_line_array, text_windows
 from midtrain.curation.labels.word_vectors import (WordModel, WordTable, _find_word, _word_slots, _tokenizer,
                                                    balanced_weights, bpe_ids, fit_logistic, load_word_model,
-                                                   mix_probabilities, settled_rows, token_vectors, train_word_model,
-                                                   vocabulary)
+                                                   token_vectors, train_word_model, vocabulary)
 from midtrain.errors import ConfigError
 
 SPACES = [chr(c) for c in range(0x3001) if chr(c).isspace()]
@@ -149,7 +148,7 @@ def test_label_domains_mixes_the_shipped_word_model():
     texts = ["Let G be a finite group. Every subgroup of a cyclic group is cyclic, by the division algorithm.",
              "import os\n\ndef main():\n    print(os.getcwd())\n", "Dear all, the meeting moves to Tuesday.",
              "Step 1: the cell at row 2 must be a queen, since every other cell of row 2 is attacked."]
-    config = DomainConfig(code_language=False, word_model_everywhere=True)
+    config = DomainConfig(code_language=False, word_model_gate=2.0)  # the mix on every document
     got = label_domains(texts, config=config)
     windows = text_windows(pa.array(texts, pa.large_string()), config.head_bytes, config.middle_bytes)
     classifier = load_classifier("domain")
@@ -163,73 +162,30 @@ def test_label_domains_mixes_the_shipped_word_model():
     np.testing.assert_allclose(alone["domain_score"].to_numpy(), probs.max(axis=1), rtol=1e-5)
 
 
-def test_the_word_model_runs_only_below_the_gate_and_where_it_could_change_the_label():
+def test_the_word_model_runs_only_below_the_gate():
     texts = ["Let G be a finite group. Every subgroup of a cyclic group is cyclic, by the division algorithm.",
              "import os\n\ndef main():\n    print(os.getcwd())\n", "Dear all, the meeting moves to Tuesday.",
              "Step 1: the cell at row 2 must be a queen, since every other cell of row 2 is attacked.",
              "\\begin{proof} $x^2 \\ge 0$ \\end{proof}", "mixed: if x { return 1; } the proof is done",
-             "zorbax quindle = frobnicate(wibble, snark);\nreturn quindle->blorp;\n"] * 3  # sure, few known words
-    everywhere = label_domains(texts, config=DomainConfig(code_language=False, word_model_everywhere=True))
-    exact = label_domains(texts, config=DomainConfig(code_language=False, word_model_gate=1.01))
+             "zorbax quindle = frobnicate(wibble, snark);\nreturn quindle->blorp;\n"] * 3
+    everywhere = label_domains(texts, config=DomainConfig(code_language=False, word_model_gate=2.0))
     gated = label_domains(texts, config=DomainConfig(code_language=False))
-    gate = DomainConfig().word_model_gate
-    assert 0 < gate < 1
-    for column in ("domain", "domain_rule", "domain_classifier", "length_chars"):
-        assert exact[column].equals(everywhere[column]), column  # settling alone changes no label
     config = DomainConfig()
+    assert config.word_model_gate == 0.99
     windows = text_windows(pa.array(texts, pa.large_string()), config.head_bytes, config.middle_bytes)
-    classifier = load_classifier("domain")
-    probs, _ = classifier.predict_all(classifier_lines(windows, True))
-    settled = load_word_model("domain-words").settled(
-        probs, known_fractions(fasttext_line_array(windows), classifier.word_set))
-    sure = probs.max(axis=1) >= gate
-    assert settled.any() and not settled.all() and (sure & ~settled).any()  # the fixture exercises every path
-    mix = everywhere["domain_score"].to_numpy()
-    for table, alone in ((exact, settled), (gated, settled | sure)):
-        score = table["domain_score"].to_numpy()
-        np.testing.assert_allclose(score[alone], probs.max(axis=1)[alone], rtol=1e-6)
-        np.testing.assert_allclose(score[~alone], mix[~alone], rtol=1e-6)
-    below = ~sure  # under the gate, labels are the full mix's
-    assert np.array(gated["domain"].to_pylist())[below].tolist() == \
-        np.array(everywhere["domain"].to_pylist())[below].tolist()
+    probs, labels = load_classifier("domain").predict_all(classifier_lines(windows, True))
+    sure = probs.max(axis=1) >= config.word_model_gate
+    assert sure.any() and not sure.all()  # the fixture exercises both paths
+    score, mix = gated["domain_score"].to_numpy(), everywhere["domain_score"].to_numpy()
+    np.testing.assert_allclose(score[sure], probs.max(axis=1)[sure], rtol=1e-6)
+    np.testing.assert_allclose(score[~sure], mix[~sure], rtol=1e-6)
+    for column in ("domain", "domain_rule", "domain_classifier", "domain_runner_up"):  # under the gate: the mix's
+        assert np.array(gated[column].to_pylist())[~sure].tolist() == \
+            np.array(everywhere[column].to_pylist())[~sure].tolist(), column
+    assert np.array(gated["domain_classifier"].to_pylist())[sure].tolist() == \
+        [labels[k] for k in probs.argmax(axis=1)[sure]]  # over it: fastText's own label
     with pytest.raises(ConfigError, match="word_model_gate"):
         DomainConfig.from_dict({"word_model_gate": "high"})
-
-
-PROBS = st.lists(st.one_of(st.floats(0, 1), st.sampled_from([0.0, 1e-9, 1e-6, 1e-3, 1.0])), min_size=4, max_size=4)
-
-
-@settings(max_examples=400, deadline=None)
-@given(st.lists(st.tuples(PROBS, PROBS, st.floats(0, 1), st.sampled_from([0.0, 0.6, 0.9]),
-                          st.integers(0, 3), st.floats(0.6, 1.0)), min_size=1, max_size=12),
-       st.sampled_from([0.0, 1.0, 2.0]))
-def test_a_settled_rows_mix_keeps_fasttexts_label_whatever_the_word_model_says(rows, power):
-    fasttext = np.array([r[0] for r in rows]) + 1e-12
-    fasttext /= fasttext.sum(axis=1, keepdims=True)
-    # a sure fastText (its top raised by the row's last value) is where settling happens; mix it into some rows
-    sure = fasttext * (1 - np.array([r[5] for r in rows]))[:, None]
-    sure[np.arange(len(rows)), [r[4] for r in rows]] += np.array([r[5] for r in rows])
-    fasttext = np.where((np.arange(len(rows)) % 2 == 0)[:, None], sure, fasttext)
-    words = np.array([r[1] for r in rows]) + 1e-12
-    words /= words.sum(axis=1, keepdims=True)
-    adversary = np.eye(4)[[r[4] for r in rows]]  # all the word model's mass on one label
-    known = np.array([r[2] for r in rows])
-    min_top = np.array([r[3] for r in rows])
-    settled = settled_rows(fasttext, 0.7, known, power, min_top)
-    for word_probs in (words, adversary):
-        mixed = mix_probabilities(fasttext, word_probs, 0.7, known, power)
-        assert (mixed.argmax(axis=1)[settled] == fasttext.argmax(axis=1)[settled]).all()
-        assert (mixed.max(axis=1)[settled] >= min_top[settled]).all()
-        assert (fasttext.max(axis=1)[settled] >= min_top[settled]).all()
-
-
-def test_settled_rows_are_the_sure_ones():
-    sure = np.array([[0.9999, 0.0001 / 3, 0.0001 / 3, 0.0001 / 3]])
-    assert settled_rows(sure, 0.7).all()
-    assert not settled_rows(np.full((1, 4), 0.25), 0.7).any()
-    assert not settled_rows(sure, 0.7, np.zeros(1), 1.0).any()  # fastText knows no word: the words decide
-    assert not settled_rows(sure, 0.7, min_top=0.99995).any()
-    assert settled_rows(np.ones((2, 1)), 0.7).all()  # one label: nothing to decide
 
 
 def test_fasttext_weighs_by_the_share_of_words_it_knows(tmp_path):

@@ -11,8 +11,7 @@ Decided per document, in this order (the column ``domain_rule`` records which on
                   of pretrained word vectors (``word_vectors.py``; ``word_model``; fastText's share
                   shrinks with the share of the window's words it does not know), when the mix is at
                   least ``min_confidence`` sure. The word model runs only where fastText's top probability
-                  is under ``word_model_gate`` (0.99) and where it could change the label
-                  (``word_vectors.settled_rows``); elsewhere fastText's own probabilities are the scores;
+                  is under ``word_model_gate`` (0.99); elsewhere fastText's own probabilities are the scores;
 5. ``latex`` / ``code_lines``  otherwise the content signals break the tie: LaTeX commands per KB
                   -> math, a majority of code-shaped lines -> code; else the classifier's label.
 
@@ -120,16 +119,13 @@ class DomainConfig:
     written by ``word_vectors.train_word_model`` (same labels as ``model``); or null for the classifier
     alone."""
     word_model_gate: float = 0.99
-    """Where fastText's top probability is at least this, it decides alone: the word model is not run.
-    Chosen on leave-one-source-out probabilities (stop 50, E42; benchmarks/README.md): macro-F1 0.8750 with
-    the word model everywhere, 0.8751 at 0.99, the word model skipped on 59% of the left-out documents;
-    documents cut to 300 characters 0.8279 -> 0.8280. Lower gates screen as well (0.95: 0.8755, 0.9: 0.8748;
-    E43) but were not faster on the speed benchmark, whose documents fastText mostly knows. Above 1: the
-    gate never skips."""
-    word_model_everywhere: bool = False
-    """Run the word model on every document. By default it runs only below ``word_model_gate`` and
-    where it could change the label (``word_vectors.settled_rows``, exact): elsewhere fastText decided
-    alone, and ``domain_score`` and the runner-up columns are its own probabilities, not the mix's."""
+    """Where fastText's top probability is at least this, it decides alone: the word model is not run,
+    and ``domain_score`` and the runner-up columns are fastText's own probabilities. Chosen on
+    leave-one-source-out probabilities (stop 50, E42; benchmarks/README.md): macro-F1 0.8750 with the
+    word model everywhere, 0.8751 at 0.99, the word model skipped on 59% of the left-out documents;
+    documents cut to 300 characters 0.8279 -> 0.8280. Lower gates screen as well (0.95: 0.8755, 0.9:
+    0.8748; E43) but were not faster on the speed benchmark, whose documents fastText mostly knows.
+    Above 1: the word model on every document (the labeller before stop 50)."""
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None, key: str = "domain") -> DomainConfig:
@@ -326,30 +322,15 @@ def ranked(probs: np.ndarray, labels: tuple[str, ...]) -> tuple[Predictions, Pre
 
 
 def _mixed(words: WordModel, probs: np.ndarray, labels: tuple[str, ...], windows: pa.Array,
-           plain_lines: pa.Array, word_set: np.ndarray, config: DomainConfig,
-           signals: tuple[np.ndarray, ...]) -> np.ndarray:
-    """fastText's probabilities mixed with the word model's where the word model could change the label.
-
-    Elsewhere the row stays fastText's own: where fastText's top probability is at least
-    ``config.word_model_gate`` (stop 50, E42: leave-one-source-out unchanged), and where fastText is so
-    sure that no word-model output could move the mix's label (``WordModel.settled``, exact; where being
-    unsure would hand the label to the LaTeX, code-line or script rule, the mix must also stay sure of
-    ``min_confidence`` under any word model). ``config.word_model_everywhere`` mixes every row. The
-    share of known words (``word_set``, fastText's) is counted only for the rows past the gate.
-    """
-    rows = np.arange(len(probs))
-    if not config.word_model_everywhere and len(probs):
-        rows = np.flatnonzero(probs.max(axis=1) < config.word_model_gate)
-    take = pa.array(rows)
-    known = known_fractions(plain_lines.take(take), word_set) if words.known_power else None
-    if not config.word_model_everywhere:
-        latex, code_frac, latin_frac = (x[rows] for x in signals)
-        tie_break = ((latex >= config.latex_per_kb) | (code_frac >= config.code_line_fraction)
-                     | (latin_frac < config.min_latin_fraction))
-        keep = ~words.settled(probs[rows], known, np.where(tie_break, config.min_confidence, 0.0))
-        rows, take, known = rows[keep], pa.array(rows[keep]), None if known is None else known[keep]
+           plain_lines: pa.Array, word_set: np.ndarray, gate: float) -> np.ndarray:
+    """fastText's probabilities mixed with the word model's on the rows where fastText's top probability is
+    under ``gate``; elsewhere fastText's own. The share of known words (``word_set``, fastText's) is counted on
+    those rows only: the word model and that share are about a quarter of the labeller's time."""
+    rows = np.flatnonzero(probs.max(axis=1) < gate) if len(probs) else np.arange(0)
     out = probs.astype(np.float64)
     if len(rows):
+        take = pa.array(rows)
+        known = known_fractions(plain_lines.take(take), word_set) if words.known_power else None
         out[rows] = words.mixed(probs[rows], labels, windows.take(take), known)
     return out
 
@@ -372,8 +353,8 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
         pred, second = classifier.predict_ranked(lines, 2)
     else:
         probs, labels = classifier.predict_all(lines)
-        pred, second = ranked(_mixed(words, probs, labels, windows, plain_lines, classifier.word_set, config,
-                                     (latex, code_frac, latin_frac)), labels)
+        pred, second = ranked(_mixed(words, probs, labels, windows, plain_lines, classifier.word_set,
+                                     config.word_model_gate), labels)
 
     domain = pred.labels.copy()
     score = pred.scores.copy()

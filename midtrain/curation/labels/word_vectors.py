@@ -524,19 +524,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray, classes: int
 
 
 PROB_FLOOR = 1e-6
-"""Added to both models' probabilities before their logarithms: a word-model term of the mix lies in
-``[log PROB_FLOOR, log(1 + PROB_FLOOR)]`` whatever the word model says."""
-SETTLED_MARGIN = 1e-9
-"""Slack on :func:`settled_rows`' bounds for float64 rounding (the log-probabilities are at most about 14)."""
-
-
-def _share(mix: float, known: np.ndarray | None, known_power: float, rows: int) -> np.ndarray:
-    """fastText's share of the mix per row, ``mix * known ** known_power`` (``mix`` without ``known_power``)."""
-    if known_power and known is not None:
-        return mix * np.asarray(known, np.float64) ** known_power
-    return np.full(rows, float(mix))
-
-
+"""Added to both models' probabilities before their logarithms."""
 def mix_probabilities(fasttext_probs: np.ndarray, word_probs: np.ndarray, mix: float,
                       known: np.ndarray | None = None, known_power: float = 0.0) -> np.ndarray:
     """The labeller's mix of two ``(documents, labels)`` probability arrays (same columns):
@@ -546,38 +534,6 @@ def mix_probabilities(fasttext_probs: np.ndarray, word_probs: np.ndarray, mix: f
     if known_power and known is not None:
         share = (mix * np.asarray(known, np.float64) ** known_power)[:, None]
     return _softmax(share * np.log(fasttext_probs + PROB_FLOOR) + (1.0 - share) * np.log(word_probs + PROB_FLOOR))
-
-
-def settled_rows(fasttext_probs: np.ndarray, mix: float, known: np.ndarray | None = None, known_power: float = 0.0,
-                 min_top: np.ndarray | float = 0.0) -> np.ndarray:
-    """Rows whose mixed label is fastText's own, whatever the word model says: there the word model need not run.
-
-    Why: the word model costs about 50 µs a document, and on most documents fastText is so sure that no word-model
-    output could move the mix (:func:`mix_probabilities`). For fastText's top label t and any other label c, the
-    mixed logits differ by ``a (log p_t - log p_c) + (1 - a) (log q_t - log q_c)`` with ``log q`` (the word model's,
-    floored) in ``[log PROB_FLOOR, log(1 + PROB_FLOOR)]``, so by at least
-    ``lead_c = a (log p_t - log p_c) + (1 - a) (log PROB_FLOOR - log(1 + PROB_FLOOR))``. A row is settled when every
-    ``lead_c`` is positive (the mix's top label is t) and the mix's top probability, at least
-    ``1 / (1 + sum_c exp(-lead_c))``, and fastText's own are both at least the row's ``min_top`` (the labeller passes
-    ``min_confidence`` where being unsure would change the label, else 0). Exact: a settled row's label equals the
-    full mix's (tested against it with hypothesis).
-    """
-    p = np.asarray(fasttext_probs, np.float64)
-    n, k = p.shape
-    if k < 2:
-        return np.ones(n, bool)
-    share = _share(mix, known, known_power, n)
-    logp = np.log(p + PROB_FLOOR)
-    top = logp.argmax(axis=1)
-    rows = np.arange(n)
-    word_gap = np.log(PROB_FLOOR) - np.log1p(PROB_FLOOR)  # the most the word model can take from t's lead
-    lead = share[:, None] * (logp[rows, top][:, None] - logp) + (1.0 - share)[:, None] * word_gap
-    lead[rows, top] = np.inf
-    with np.errstate(over="ignore"):
-        tail = np.exp(-lead).sum(axis=1)
-    min_top = np.broadcast_to(np.asarray(min_top, np.float64), (n,))
-    return ((lead > SETTLED_MARGIN).all(axis=1) & (1.0 / (1.0 + tail) >= min_top + SETTLED_MARGIN)
-            & (p[rows, top] >= min_top))
 
 
 @dataclass(frozen=True)
@@ -611,11 +567,6 @@ class WordModel:
             raise ConfigError("this word model weighs fastText by the share of words it knows: pass `known` "
                               "(rare_words.known_fractions), one value per window")
         return mix_probabilities(fasttext_probs, mine, self.mix, known, self.known_power)
-
-    def settled(self, fasttext_probs: np.ndarray, known: np.ndarray | None = None,
-                min_top: np.ndarray | float = 0.0) -> np.ndarray:
-        """Rows whose :meth:`mixed` label is fastText's whatever this model says (:func:`settled_rows`)."""
-        return settled_rows(fasttext_probs, self.mix, known, self.known_power, min_top)
 
     def save(self, path: Path) -> None:
         """Write the model to ``path`` (.npz) atomically: a temporary name, then a rename."""
