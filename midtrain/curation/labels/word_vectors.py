@@ -523,8 +523,6 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray, classes: int
     return mean.astype(np.float32), scale.astype(np.float32), coef[:-1].astype(np.float32), coef[-1].astype(np.float32)
 
 
-PROB_FLOOR = 1e-6
-"""Added to both models' probabilities before their logarithms."""
 def mix_probabilities(fasttext_probs: np.ndarray, word_probs: np.ndarray, mix: float,
                       known: np.ndarray | None = None, known_power: float = 0.0) -> np.ndarray:
     """The labeller's mix of two ``(documents, labels)`` probability arrays (same columns):
@@ -533,7 +531,7 @@ def mix_probabilities(fasttext_probs: np.ndarray, word_probs: np.ndarray, mix: f
     share: float | np.ndarray = mix
     if known_power and known is not None:
         share = (mix * np.asarray(known, np.float64) ** known_power)[:, None]
-    return _softmax(share * np.log(fasttext_probs + PROB_FLOOR) + (1.0 - share) * np.log(word_probs + PROB_FLOOR))
+    return _softmax(share * np.log(fasttext_probs + 1e-6) + (1.0 - share) * np.log(word_probs + 1e-6))
 
 
 @dataclass(frozen=True)
