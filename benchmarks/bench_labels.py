@@ -269,66 +269,55 @@ def part_speed(table: pa.Table, docs: int, repeats: int, code_language_models: l
     print(f"{'Normalise+ComputeSignals+ApplyThresholds (the rest)':<62} {len(base) / t_rest:>11,.0f} "
           f"{t_rest / len(base) * 1e6:>8,.0f}")
     out = {"rest_docs_per_s": len(base) / t_rest}
+
+    def timed(name: str, key: str, steps: list) -> None:
+        """Time ``steps`` on every document (median of ``repeats``, after a warm-up), print a row, record it."""
+        run(steps, base[:50])
+        t_labels = statistics.median(run(steps, base) for _ in range(repeats))
+        share = t_labels / (t_labels + t_rest)
+        print(f"{name:<62} {len(base) / t_labels:>11,.0f} {t_labels / len(base) * 1e6:>8,.0f} {share:>7.1%}")
+        out[key] = {"labels_docs_per_s": len(base) / t_labels, "share": share}
+
+    def labeller(model: str, **settings) -> DomainLabeller:
+        return DomainLabeller({"code_language_model": model, **LABEL_SETTINGS, **settings})
+
     for model in code_language_models:
-        for words in ("auto", None):  # the shipped labeller, then without its word model (what that costs)
-            labels = [LanguageID(), DomainLabeller({"code_language_model": model, "word_model": words,
-                                                    **LABEL_SETTINGS}), QualityScorer()]
-            run(labels, base[:50])
-            t_labels = statistics.median(run(labels, base) for _ in range(repeats))
-            share = t_labels / (t_labels + t_rest)
-            name = f"LanguageID+DomainLabeller({model}{'' if words else ', no word model'})+QualityScorer"
-            print(f"{name:<62} {len(base) / t_labels:>11,.0f} {t_labels / len(base) * 1e6:>8,.0f} {share:>7.1%}")
-            out[model if words else f"{model}-no-word-model"] = {"labels_docs_per_s": len(base) / t_labels,
-                                                                  "share": share}
-    # the shipped labeller with the opt-in spam damping of prose scores (QualityScorer(spam=True))
-    labels = [LanguageID(), DomainLabeller({"code_language_model": code_language_models[0], **LABEL_SETTINGS}),
-              QualityScorer(spam=True)]
-    run(labels, base[:50])
-    t_spam = statistics.median(run(labels, base) for _ in range(repeats))
-    share = t_spam / (t_spam + t_rest)
-    name = f"  the same ({code_language_models[0]}), QualityScorer(spam=True)"
-    print(f"{name:<62} {len(base) / t_spam:>11,.0f} {t_spam / len(base) * 1e6:>8,.0f} {share:>7.1%}")
-    out["spam"] = {"labels_docs_per_s": len(base) / t_spam, "share": share}
+        # the shipped labeller, then without its word model (what that costs)
+        timed(f"LanguageID+DomainLabeller({model})+QualityScorer", model,
+              [LanguageID(), labeller(model), QualityScorer()])
+        timed(f"LanguageID+DomainLabeller({model}, no word model)+QualityScorer", f"{model}-no-word-model",
+              [LanguageID(), labeller(model, word_model=None), QualityScorer()])
+    first = code_language_models[0]
+    # the shipped labeller with the opt-in spam damping of prose scores
+    timed(f"  the same ({first}), QualityScorer(spam=True)", "spam",
+          [LanguageID(), labeller(first), QualityScorer(spam=True)])
     # the shipped labeller with its word model on every document, not only under word_model_gate
-    labels = [LanguageID(), DomainLabeller({"code_language_model": code_language_models[0], **LABEL_SETTINGS,
-                                            "word_model_gate": 2.0}), QualityScorer()]
-    run(labels, base[:50])
-    t_all = statistics.median(run(labels, base) for _ in range(repeats))
-    share = t_all / (t_all + t_rest)
-    name = f"  the same ({code_language_models[0]}), the word model on every document"
-    print(f"{name:<62} {len(base) / t_all:>11,.0f} {t_all / len(base) * 1e6:>8,.0f} {share:>7.1%}")
-    out["word_model_everywhere"] = {"labels_docs_per_s": len(base) / t_all, "share": share}
+    timed(f"  the same ({first}), the word model on every document", "word_model_everywhere",
+          [LanguageID(), labeller(first, word_model_gate=2.0), QualityScorer()])
     # the same labeller with fastText's own C++ prediction instead of fasttext_predict's kernel (equal scores)
     from midtrain.curation.labels.models import SHIPPED_MODELS, load_classifier
 
     classifiers = [load_classifier(name) for name in SHIPPED_MODELS]
     native = [c.weights for c in classifiers]
-    labels = [LanguageID(), DomainLabeller({"code_language_model": code_language_models[0], **LABEL_SETTINGS}),
-              QualityScorer()]
     for c in classifiers:
         c.weights = None
     try:
-        run(labels, base[:50])
-        t_cpp = statistics.median(run(labels, base) for _ in range(repeats))
+        timed(f"  the same ({first}), fastText's own prediction", "fasttext_cpp",
+              [LanguageID(), labeller(first), QualityScorer()])
     finally:
         for c, w in zip(classifiers, native):
             c.weights = w
-    share = t_cpp / (t_cpp + t_rest)
-    name = f"  the same ({code_language_models[0]}), fastText's own prediction"
-    print(f"{name:<62} {len(base) / t_cpp:>11,.0f} {t_cpp / len(base) * 1e6:>8,.0f} {share:>7.1%}")
-    out["fasttext_cpp"] = {"labels_docs_per_s": len(base) / t_cpp, "share": share}
     print("share: labelling + quality scoring, of the time per document (reading and writing excluded)")
     if profile:  # where the first model's labeller spends its time, by function (its own time)
         import cProfile
         import pstats
 
-        labels = [LanguageID(), DomainLabeller({"code_language_model": code_language_models[0], **LABEL_SETTINGS}),
-                  QualityScorer()]
+        labels = [LanguageID(), labeller(first), QualityScorer()]
         profiler = cProfile.Profile()
         profiler.enable()
         run(labels, base)
         profiler.disable()
-        print(f"\n(speed, --profile) LanguageID+DomainLabeller({code_language_models[0]})+QualityScorer, one run; "
+        print(f"\n(speed, --profile) LanguageID+DomainLabeller({first})+QualityScorer, one run; "
               f"µs per document = tottime / {len(base)} * 1e6")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
     return out
