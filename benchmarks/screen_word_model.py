@@ -362,7 +362,6 @@ def gated(results: dict, names: list[str], gate: float) -> None:
             sure = fasttext.max(axis=1) >= gate
             probs = np.where(sure[:, None], fasttext, results[name][f"mixed/{key}"])
             results[name][f"gate{gate:g}/{key}"] = decide(probs, results[name][f"signals/{key}"])
-            results[name][f"gate{gate:g}/{key}/skipped"] = sure
 
 
 def genre_mixed(results: dict, names: list[str], share: float) -> None:
@@ -443,8 +442,8 @@ def main() -> int:
         parse(variant)
     if (args.stack or args.bias or args.known_power or args.mix or args.min_confidence or args.ft_floor
             or args.gate) and "mean" not in args.variants:
-        parser.error("--stack, --bias, --known-power, --mix and --min-confidence need the mean variant (its "
-                     "probabilities are their inputs)")
+        parser.error("--stack, --bias, --known-power, --mix, --min-confidence, --ft-floor and --gate need the mean "
+                     "variant (its probabilities are their inputs)")
     if not args.probs.is_file():
         parser.error(f"--probs {args.probs}: no such file; write it with bench_labels.py --parts loso --crop {CROP} "
                      "--save-probs FILE")
@@ -479,7 +478,7 @@ def main() -> int:
         known_mixed(results, names, f"floor{floor:g}", wv.DEFAULT_MIX, wv.DEFAULT_KNOWN_POWER, floor)
     for gate in args.gate:
         gated(results, names, gate)
-        skipped = np.concatenate([results[n][f"gate{gate:g}/whole/skipped"] for n in names])
+        skipped = np.concatenate([results[n]["fasttext/whole"].max(axis=1) >= gate for n in names])
         print(f"--gate {gate:g}: the word model skipped on {skipped.mean():.1%} of the whole documents")
     if args.bias:
         biased(results, names)

@@ -326,7 +326,7 @@ def _mixed(words: WordModel, probs: np.ndarray, labels: tuple[str, ...], windows
     """fastText's probabilities mixed with the word model's on the rows where fastText's top probability is
     under ``gate``; elsewhere fastText's own. The share of known words (``word_set``, fastText's) is counted on
     those rows only: the word model and that share are about a quarter of the labeller's time."""
-    rows = np.flatnonzero(probs.max(axis=1) < gate) if len(probs) else np.arange(0)
+    rows = np.flatnonzero(probs.max(axis=1, initial=0.0) < gate)  # initial: an empty batch has no max
     out = probs.astype(np.float64)
     if len(rows):
         take = pa.array(rows)
