@@ -13,7 +13,8 @@ from midtrain.curation.labels.quality import (COHESION_COMBINER_SIZE, COHESION_S
                                               SHORT_LINE_COMBINER_SIZE, SIGNALS, apply_combiner, combiner,
                                               document_brackets, document_cohesion, document_order,
                                               document_order_cohesion, document_structure, quadratic_features,
-                                              quality_features, score_quality)
+                                              order_signals, quality_features, score_quality)
+from midtrain.curation.labels.text_windows import string_buffers
 
 SPACE = " \t\n\r"
 
@@ -119,10 +120,11 @@ def test_bracket_signals_separate_code_from_its_shuffled_and_cut_versions():
     assert u0 == 0.0 and o0 == 0.0 and u1 > 0.0 and o2 > 0.0
 
 
-def reference_cohesion(text: str, by_line: bool, max_bytes: int = 8192) -> float:
+def reference_cohesion(text: str, by_line: bool, max_bytes: int = 8192, min_units: int = 6, far_from: int = 3,
+                       far_to: int = 6) -> float:
     """The cohesion signals of :func:`order_signals` in plain Python, from its docstring: units cut at
     sentence ends (and at line ends when ``by_line``), each a set of case-folded words over 3 bytes;
-    adjacent overlap minus the overlap of units 3 to 6 apart."""
+    adjacent overlap minus the overlap of units ``far_from`` to ``far_to`` apart."""
     data = text.encode()[:max_bytes].decode("latin-1")  # one char per byte, like the kernel
     units: list[set[str]] = []
     unit: set[str] = set()
@@ -138,15 +140,16 @@ def reference_cohesion(text: str, by_line: bool, max_bytes: int = 8192) -> float
                 unit = set()
     if unit:
         units.append(unit)
-    if len(units) < 6:
+    if len(units) < max(min_units, 2):
         return 0.0
 
     def overlap(u: set[str], v: set[str]) -> float:
         return len(u & v) / min(len(u), len(v))
 
     near = [overlap(units[i], units[i + 1]) for i in range(len(units) - 1)]
-    far = [overlap(units[i], units[i + d]) for d in range(3, 7) for i in range(len(units) - d)]
-    return sum(near) / len(near) - sum(far) / len(far)
+    far = [overlap(units[i], units[i + d]) for d in range(max(far_from, 2), far_to + 1)
+           for i in range(len(units) - d)]
+    return sum(near) / len(near) - (sum(far) / len(far) if far else 0.0)
 
 
 COHESION_WORDS = st.sampled_from(["ship", "whale", "Whale", "WHALE.", "sea", "harpoon", "captain.", "the", "end?",
@@ -159,6 +162,25 @@ def test_cohesion_signals_equal_the_reference(text):
     by_line, by_sentence = (float(s[0]) for s in document_cohesion(pa.array([text], pa.large_string())))
     assert by_line == pytest.approx(reference_cohesion(text, True), abs=1e-6), text
     assert by_sentence == pytest.approx(reference_cohesion(text, False), abs=1e-6), text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(COHESION_WORDS, max_size=6).map(" ".join), max_size=30).map("\n".join),
+       st.integers(1, 12), st.integers(2, 12), st.integers(0, 8))
+def test_cohesion_signals_equal_the_reference_for_any_window(text, far_to, far_from, min_units):
+    """Each word remembers the units it was seen in, ``far_to`` back, as bits: any window reads the same
+    overlaps as comparing the units' word sets."""
+    data, offsets = string_buffers(pa.array([text], pa.large_string()))
+    signals = order_signals(offsets, data, cohesion=True, min_units=min_units, far_from=far_from, far_to=far_to)
+    for got, by_line in ((signals[4][0], True), (signals[5][0], False)):
+        want = reference_cohesion(text, by_line, min_units=min_units, far_from=far_from, far_to=far_to)
+        assert got == pytest.approx(want, abs=1e-6), (text, far_to, far_from, min_units)
+
+
+def test_cohesion_window_must_fit_a_word_of_bits():
+    data, offsets = string_buffers(pa.array(["One. Two."], pa.large_string()))
+    with pytest.raises(ValueError, match="far_to"):
+        order_signals(offsets, data, cohesion=True, far_to=63)
 
 
 def test_cohesion_signals_on_edge_cases_and_long_text():
