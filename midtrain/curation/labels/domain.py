@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 from midtrain.curation.labels.code_language import CODE_LANGUAGE_MODELS, MAGIKA_VARIANTS, detect_code_language
 from midtrain.curation.labels.models import Predictions, load_classifier
 from midtrain.curation.labels.rare_words import known_fractions, model_lines
+from midtrain.curation.labels.line_shapes import line_shape_counts
 from midtrain.curation.labels.text_windows import as_string_array, fasttext_line_array, windows_and_lines
 from midtrain.curation.labels.unicode_counts import COLUMNS, class_counts
 from midtrain.curation.labels.word_vectors import SHIPPED_WORD_MODEL, WordModel, load_word_model
@@ -178,17 +179,28 @@ DOMAIN_SIGNAL_SCHEMA: dict[str, pa.DataType] = {
 }
 
 
+WINDOW_COUNTS = (*COLUMNS, "code_lines", "step_lines")
+"""The columns of :func:`window_counts`."""
+
+
+def window_counts(windows: pa.Array) -> np.ndarray:
+    """``[n, 11]`` int64, the ``WINDOW_COUNTS`` of each window: ``unicode_counts.class_counts`` (characters,
+    letters, ..., question marks), then ``line_shapes.line_shape_counts`` (the lines that match ``_CODE_LINE``
+    and ``_STEP_LINE``). Two numba passes, equal to Arrow's regex counts of the same patterns."""
+    return np.hstack([class_counts(windows), line_shape_counts(windows)])
+
+
 def content_signals(windows: pa.Array, counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(latex commands per KB, fraction of code-shaped lines)`` of each window.
 
-    ``counts``: the windows' ``class_counts`` when the caller has them already (its non-empty lines and
-    LaTeX marks are counted there, equal to counting ``_NONEMPTY_LINE`` and ``_LATEX``; code-shaped lines
-    are Arrow's regex count)."""
-    counts = class_counts(windows) if counts is None else counts
+    ``counts``: the windows' :func:`window_counts` when the caller has them already (its non-empty lines,
+    LaTeX marks and code-shaped lines are counted there, equal to counting ``_NONEMPTY_LINE``, ``_LATEX``
+    and ``_CODE_LINE``)."""
+    counts = window_counts(windows) if counts is None else counts
     size = pc.binary_length(windows).to_numpy(zero_copy_only=False).astype(np.float64)
-    latex = counts[:, COLUMNS.index("latex")].astype(np.float64)
-    code = pc.count_substring_regex(windows, _CODE_LINE).to_numpy(zero_copy_only=False).astype(np.float64)
-    lines = counts[:, COLUMNS.index("nonempty_lines")].astype(np.float64)
+    latex = counts[:, WINDOW_COUNTS.index("latex")].astype(np.float64)
+    code = counts[:, WINDOW_COUNTS.index("code_lines")].astype(np.float64)
+    lines = counts[:, WINDOW_COUNTS.index("nonempty_lines")].astype(np.float64)
     latex_per_kb = np.divide(latex * 1024.0, size, out=np.zeros_like(size), where=size > 0)
     code_fraction = np.divide(np.minimum(code, lines), lines, out=np.zeros_like(lines), where=lines > 0)
     return latex_per_kb.astype(np.float32), code_fraction.astype(np.float32)
@@ -213,28 +225,26 @@ _STEP_LINE = r"(?mi)^[ \t]*(?:step[ \t]*\d+|\d{1,2}[.)][ \t]|\(\d{1,2}\)|[-*•]
 
 def shape_signals(windows: pa.Array, content: tuple[np.ndarray, np.ndarray] | None = None,
                   counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Per window: the measures behind the feature tokens (one numba pass of ``class_counts`` for digits,
-    math symbols, lines and question marks, equal to counting ``_DIGIT``, ``_MATH_SYMBOL``,
-    ``_NONEMPTY_LINE`` and ``\\?``; Arrow's regex count for numbered steps; numpy arithmetic).
+    """Per window: the measures behind the feature tokens (the numba passes of :func:`window_counts` for
+    digits, math symbols, lines, question marks and numbered steps, equal to counting ``_DIGIT``,
+    ``_MATH_SYMBOL``, ``_NONEMPTY_LINE``, ``\\?`` and ``_STEP_LINE``; numpy arithmetic).
 
-    ``content`` and ``counts``: the windows' ``content_signals`` and ``class_counts`` when the caller
+    ``content`` and ``counts``: the windows' ``content_signals`` and :func:`window_counts` when the caller
     has them already.
     """
-    def count(pattern: str) -> np.ndarray:
-        return pc.count_substring_regex(windows, pattern).to_numpy(zero_copy_only=False).astype(np.float64)
-
-    counts = class_counts(windows) if counts is None else counts
+    counts = window_counts(windows) if counts is None else counts
     size = pc.binary_length(windows).to_numpy(zero_copy_only=False).astype(np.float64)
     kb = np.maximum(size, 1.0) / 1024.0
-    lines = np.maximum(counts[:, COLUMNS.index("nonempty_lines")].astype(np.float64), 1.0)
+    lines = np.maximum(counts[:, WINDOW_COUNTS.index("nonempty_lines")].astype(np.float64), 1.0)
+    steps = counts[:, WINDOW_COUNTS.index("step_lines")].astype(np.float64)
     latex, code_frac = content if content is not None else content_signals(windows, counts)
     return {
         "latex_per_kb": latex.astype(np.float64),
         "code_line_fraction": code_frac.astype(np.float64),
-        "digits_per_kb": counts[:, COLUMNS.index("digits")] / kb,
-        "math_symbols_per_kb": counts[:, COLUMNS.index("math_symbols")] / kb,
-        "step_lines_fraction": np.minimum(count(_STEP_LINE), lines) / lines,
-        "questions_per_kb": counts[:, COLUMNS.index("questions")] / kb,
+        "digits_per_kb": counts[:, WINDOW_COUNTS.index("digits")] / kb,
+        "math_symbols_per_kb": counts[:, WINDOW_COUNTS.index("math_symbols")] / kb,
+        "step_lines_fraction": np.minimum(steps, lines) / lines,
+        "questions_per_kb": counts[:, WINDOW_COUNTS.index("questions")] / kb,
         "mean_line_bytes": size / lines,
     }
 
@@ -341,7 +351,7 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     texts_arr = pc.fill_null(as_string_array(texts), "")
     n = len(texts_arr)
     windows, plain_lines = windows_and_lines(texts_arr, config.head_bytes, config.middle_bytes, config.tail_bytes)
-    counts = class_counts(windows)  # one pass for the script, line, digit and symbol counts
+    counts = window_counts(windows)  # the script, line, digit, symbol, code-line and step counts
     latex, code_frac = content_signals(windows, counts)
     binary_frac, latin_frac = script_signals(windows, counts)
     classifier = load_classifier(config.model)
