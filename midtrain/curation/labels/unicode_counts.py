@@ -6,10 +6,11 @@ the share of Latin letters among letters (``domain.script_signals``), and its sh
 digits, math symbols, non-empty lines, LaTeX marks and question marks (``domain.content_signals``,
 ``domain.shape_signals``). Arrow kernels (a length and a regex count each, some of Unicode classes)
 cost about 0.25 ms per 1 KB window for the first four alone; this numba kernel decodes UTF-8 once and
-looks every code point up in a table, in a few microseconds. The table is built from
-``unicode_tables`` (generated from Arrow's own regular expressions), so the counts equal ``pc.count_substring_regex`` with ``r"\\p{L}"``, ``r"\\p{Latin}"``,
-``domain._BINARY``, ``domain._DIGIT``, ``domain._MATH_SYMBOL``, ``domain._NONEMPTY_LINE``,
-``domain._LATEX`` and ``r"\\?"``; the tests check that against Arrow on real and random text.
+looks every code point up in a table, in a few microseconds. The table is built from ``unicode_tables``
+(generated from Arrow's own regular expressions), so the counts equal ``pc.count_substring_regex`` with
+``r"\\p{L}"``, ``r"\\p{Latin}"``, ``domain._BINARY``, ``domain._DIGIT``, ``domain._MATH_SYMBOL``,
+``domain._NONEMPTY_LINE``, ``domain._LATEX`` and ``r"\\?"``; the tests check that against Arrow on real and
+random text.
 """
 
 from __future__ import annotations
@@ -42,6 +43,22 @@ def code_point_classes() -> np.ndarray:
     return table
 
 
+_DIGIT, _BINARY, _LATEX_START, _QUESTION = np.uint8(8), np.uint8(16), np.uint8(32), np.uint8(64)
+
+
+@functools.lru_cache(maxsize=1)
+def ascii_classes() -> np.ndarray:
+    """One ``uint8`` per ASCII byte: ``code_point_classes``'s bits, and ``_DIGIT`` (``0-9``), ``_BINARY``
+    (control bytes other than tab, newline, vertical tab, form feed and carriage return; DEL), ``_LATEX_START``
+    (a byte a ``domain._LATEX`` match starts with: backslash, dollar, full stop, colon), ``_QUESTION``."""
+    bits = code_point_classes()[:128].copy()
+    bits[48:58] |= _DIGIT
+    bits[[*range(0, 9), *range(14, 32), 127]] |= _BINARY
+    bits[[92, 36, 46, 58]] |= _LATEX_START
+    bits[63] |= _QUESTION
+    return bits
+
+
 _MATH_DIRECTIVE = np.frombuffer(b".. math::", np.uint8)
 _MATH_ROLE = np.frombuffer(b":math:`", np.uint8)
 
@@ -62,7 +79,8 @@ def _starts_with(data: np.ndarray, j: int, hi: int, pattern: np.ndarray) -> bool
 
 
 @numba.njit(cache=True)
-def _count_classes(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
+def _count_classes(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, ascii_bits: np.ndarray,
+                   out: np.ndarray) -> None:
     """``out[i]`` = the ``COLUMNS`` counts of text ``i``.
 
     Binary: control bytes other than tab, newline, vertical tab, form feed and carriage return, DEL,
@@ -73,6 +91,9 @@ def _count_classes(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, out
     the ``:math:`` role), counted as Arrow counts them. Questions: ``?``. A byte that
     cannot start a UTF-8 sequence, or a sequence cut short, counts as one character of no class (Arrow
     strings are valid UTF-8; this only keeps the kernel in bounds).
+
+    An ASCII byte's counts come from ``ascii_bits`` (``ascii_classes``), added without branches: 4.5 ->
+    2.4 µs per 512 + 512-byte window (stop 51), the same counts.
     """
     for i in range(len(offsets) - 1):
         j, hi = offsets[i], offsets[i + 1]
@@ -81,9 +102,22 @@ def _count_classes(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, out
         line_start = True  # only spaces and tabs so far on this line
         while j < hi:
             b = data[j]
-            if b < 0x80:
-                cp = b
-                if j >= latex_from:
+            if b < 0x80:  # ASCII, most bytes: every count from one look-up of its bits, no branch on them
+                a = ascii_bits[b]
+                chars += 1
+                letters += a & 1
+                latin += (a >> 1) & 1
+                symbols += (a >> 2) & 1
+                digits += (a >> 3) & 1
+                binary += (a >> 4) & 1
+                questions += (a >> 6) & 1
+                if b == 10:
+                    line_start = True
+                elif line_start and b != 32 and b != 9:
+                    line_start = False
+                    if b != 12 and b != 13:
+                        lines += 1
+                if a & _LATEX_START and j >= latex_from:
                     if b == 92 and j + 1 < hi and _ascii_letter(data[j + 1]):  # a backslash and its letters
                         latex += 1
                         latex_from = j + 2
@@ -97,40 +131,33 @@ def _count_classes(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, out
                     elif b == 58 and _starts_with(data, j, hi, _MATH_ROLE):
                         latex += 1
                         latex_from = j + len(_MATH_ROLE)
-                questions += b == 63
                 j += 1
+                continue
+            if b >= 0xF0:  # a character of two to four bytes (or a stray byte), never a space, digit or newline
+                width, cp = 4, b & 0x07
+            elif b >= 0xE0:
+                width, cp = 3, b & 0x0F
+            elif b >= 0xC0:
+                width, cp = 2, b & 0x1F
             else:
-                if b >= 0xF0:
-                    width, cp = 4, b & 0x07
-                elif b >= 0xE0:
-                    width, cp = 3, b & 0x0F
-                elif b >= 0xC0:
-                    width, cp = 2, b & 0x1F
-                else:
-                    width, cp = 1, -1
-                if width > 1 and j + width <= hi:
-                    for k in range(1, width):
-                        cp = (cp << 6) | (data[j + k] & 0x3F)
-                else:
-                    width, cp = 1, -1
-                j += width
+                width, cp = 1, -1
+            if width > 1 and j + width <= hi:
+                for k in range(1, width):
+                    cp = (cp << 6) | (data[j + k] & 0x3F)
+            else:
+                width, cp = 1, -1
+            j += width
             chars += 1
-            if cp == 10:
-                line_start = True
-            elif line_start and cp != 32 and cp != 9:
+            if line_start:
                 line_start = False
-                if cp != 12 and cp != 13:
-                    lines += 1
+                lines += 1
             if cp < 0 or cp >= 0x110000:
                 continue
-            if 48 <= cp <= 57:
-                digits += 1
             c = table[cp]
             letters += c & 1
             latin += (c >> 1) & 1
             symbols += (c >> 2) & 1
-            if (cp < 32 and not 9 <= cp <= 13) or cp == 127 or cp == 0xFFFD:
-                binary += 1
+            binary += cp == 0xFFFD
         out[i, 0] = chars
         out[i, 1] = letters
         out[i, 2] = latin
@@ -148,5 +175,5 @@ def class_counts(texts: pa.Array | list[str]) -> np.ndarray:
     non-empty lines, LaTeX marks (``domain._LATEX``) and question marks (null counts as empty)."""
     data, offsets = string_buffers(pc.fill_null(as_string_array(texts), ""))
     out = np.zeros((len(offsets) - 1, len(COLUMNS)), np.int64)
-    _count_classes(data, offsets, code_point_classes(), out)
+    _count_classes(data, offsets, code_point_classes(), ascii_classes(), out)
     return out
