@@ -1,0 +1,98 @@
+"""A digest of every label and quality column the labellers give the training and junk sources, here and at
+another commit: whether a change to the label kernels left every output the same.
+
+    python benchmarks/label_digest.py [--base REV] [--heldout]
+
+Why: a change meant to make labelling faster and nothing else (stop 51's kernels) should leave every
+label, score and signal bit-equal. The kernels' own tests compare them with references on generated text;
+this compares the whole labeller's output on the real corpus. It runs ``label_domains`` and then
+``score_quality`` (the taggers' batch functions, with their defaults) over the registry's documents in
+batches of 512, writes their columns to one Arrow IPC stream and prints its SHA-256. With ``--base``, the
+same runs in a temporary worktree of REV (its own numba cache), and the script exits 1 if the digests
+differ. Held-out documents are left out unless ``--heldout``: no figure is computed from them, but leaving
+them out keeps this a tool of the training side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BATCH = 512
+TREE_VARIABLE = "MIDTRAIN_DIGEST_TREE"
+"""The tree whose labellers ``--only-here`` imports (the base's worktree for ``--base``); this one by default."""
+
+
+def digest(heldout: bool) -> tuple[int, str]:
+    """(documents, SHA-256 of their label and quality columns) for the labellers of ``$MIDTRAIN_DIGEST_TREE``
+    (this tree by default)."""
+    sys.path.insert(0, os.environ.get(TREE_VARIABLE, str(ROOT)))
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    from midtrain.curation.labels.domain import label_domains
+    from midtrain.curation.labels.quality import score_quality
+    from scripts.labeldata import registry
+
+    sources = [s for s in registry.all_sources() if heldout or s.name not in registry.HELDOUT]
+    texts = registry.corpus_table(sources).column("text").combine_chunks().cast(pa.large_string())
+    sink = pa.BufferOutputStream()
+    writer = None
+    for start in range(0, len(texts), BATCH):
+        batch = texts.slice(start, BATCH)
+        labels = label_domains(batch)
+        quality = score_quality(batch, labels.column("domain"))
+        table = pa.table({**{c: labels.column(c) for c in labels.column_names},
+                          **{c: quality.column(c) for c in quality.column_names}})
+        writer = writer or ipc.new_stream(sink, table.schema)
+        writer.write_table(table)
+    if writer is not None:
+        writer.close()
+    return len(texts), hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--base", help="also digest this commit's labellers, in a temporary worktree")
+    parser.add_argument("--heldout", action="store_true", help="include the held-out sources' documents")
+    parser.add_argument("--only-here", action="store_true", help=argparse.SUPPRESS)  # one tree, for --base
+    args = parser.parse_args()
+    if args.only_here or not args.base:
+        count, sha = digest(args.heldout)
+        print(f"{count} documents; sha256 {sha}")
+        return
+    rev = subprocess.run(["git", "rev-parse", "--verify", f"{args.base}^{{commit}}"], cwd=ROOT,
+                         capture_output=True, text=True)
+    if rev.returncode != 0:
+        parser.error(f"--base {args.base!r}: not a commit of {ROOT}")
+    with tempfile.TemporaryDirectory(prefix="midtrain-digest-") as tmp:
+        base_tree = Path(tmp) / "base"
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(base_tree), rev.stdout.strip()],
+                       cwd=ROOT, check=True)
+        try:
+            lines = {}
+            for name, tree in (("base", base_tree), ("this", ROOT)):
+                env = {**os.environ, "PYTHONPATH": str(tree), "NUMBA_CACHE_DIR": str(Path(tmp) / f"numba-{name}")}
+                cmd = [sys.executable, str(ROOT / "benchmarks" / "label_digest.py"), "--only-here"]
+                cmd += ["--heldout"] if args.heldout else []
+                done = subprocess.run(cmd, cwd=tree, env={**env, TREE_VARIABLE: str(tree)}, capture_output=True,
+                                      text=True)
+                if done.returncode != 0:
+                    raise SystemExit(f"{tree}: the digest failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+                lines[name] = done.stdout.strip()
+                print(f"{name} ({args.base if name == 'base' else 'this tree'}): {lines[name]}", flush=True)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False)
+    same = lines["base"] == lines["this"]
+    print("equal" if same else "DIFFERENT")
+    sys.exit(0 if same else 1)
+
+
+if __name__ == "__main__":
+    main()
