@@ -7,7 +7,8 @@ the machine's load by more than one kernel's change. This prints µs per documen
 best and median of ``--repeats`` runs over the same batches of 512 documents, so a change to one kernel
 can be read off. To compare two trees, run it in each, taking turns (a worktree of the other commit,
 ``PYTHONPATH`` set to it and a ``NUMBA_CACHE_DIR`` of its own). Only functions that both stop 42's and
-later trees have are timed.
+later trees have are timed, and ``line_shapes.line_shape_counts`` where the tree has it (stop 51 on), beside
+the two Arrow regex counts it replaced.
 """
 
 from __future__ import annotations
@@ -23,11 +24,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_labels import topical_sources  # noqa: E402
 from scripts.labeldata import registry  # noqa: E402
-from midtrain.curation.labels import code_language, quality  # noqa: E402
+import pyarrow.compute as pc  # noqa: E402
+
+from midtrain.curation.labels import code_language, domain, quality  # noqa: E402
 from midtrain.curation.labels.text_windows import (as_string_array, fasttext_line_array, string_buffers,  # noqa: E402
                                                    text_windows)
+from midtrain.curation.labels.unicode_counts import class_counts  # noqa: E402
 from midtrain.curation.labels.word_vectors import (SHIPPED_WORD_MODEL, _mean_vectors, load_word_model,  # noqa: E402
                                                    token_vectors)
+
+try:
+    from midtrain.curation.labels.line_shapes import line_shape_counts
+except ImportError:  # a tree before stop 51
+    line_shape_counts = None
 
 BATCH = 512
 
@@ -72,8 +81,13 @@ def main() -> None:
     code_lines = [fasttext_line_array(text_windows(a, 1024, 1024)) for a in arrays]
     timed("code_language._too_little_text (1,024 + 1,024)", code_lines, code_language._too_little_text, n,
           args.repeats)
-    table = load_word_model(SHIPPED_WORD_MODEL).table
     windows = [text_windows(a, 512, 512) for a in arrays]
+    timed("unicode_counts.class_counts (512 + 512)", windows, class_counts, n, args.repeats)
+    timed("Arrow regex: code and step lines (512 + 512)", windows,
+          lambda w: [pc.count_substring_regex(w, p) for p in (domain._CODE_LINE, domain._STEP_LINE)], n, args.repeats)
+    if line_shape_counts is not None:
+        timed("line_shapes.line_shape_counts (512 + 512)", windows, line_shape_counts, n, args.repeats)
+    table = load_word_model(SHIPPED_WORD_MODEL).table
     timed("word model: WordTable.tokens (512 + 512)", windows, table.tokens, n, args.repeats)
     tokens = [table.tokens(w) for w in windows]
     vectors = token_vectors()
