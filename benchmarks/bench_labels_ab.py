@@ -17,22 +17,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.worktree import ROOT, base_worktree, tree_env  # noqa: E402
 
 
-def speed_run(tree: Path, cache: Path, repeats: int, model: str) -> dict:
-    """One ``bench_labels.py --parts speed`` run in ``tree``: µs per document of labelling and of the rest,
-    and the share."""
+def speed_run(tree: Path, env: dict[str, str], repeats: int, model: str) -> dict:
+    """One ``bench_labels.py --parts speed`` run in ``tree`` (``env``: ``worktree.tree_env``'s): µs per document
+    of labelling and of the rest, and the share."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "speed.json"
-        env = {**os.environ, "PYTHONPATH": str(tree), "NUMBA_CACHE_DIR": str(cache)}
         cmd = [sys.executable, "benchmarks/bench_labels.py", "--parts", "speed", "--repeats", str(repeats),
                "--code-language", model, "--json", str(out)]
         done = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
@@ -53,26 +53,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.pairs < 1 or args.repeats < 1:
         parser.error("--pairs and --repeats: at least 1")
-    rev = subprocess.run(["git", "rev-parse", "--verify", f"{args.base}^{{commit}}"], cwd=ROOT,
-                         capture_output=True, text=True)
-    if rev.returncode != 0:
-        parser.error(f"--base {args.base!r}: not a commit of {ROOT}")
-    with tempfile.TemporaryDirectory(prefix="midtrain-ab-") as tmp:
-        base_tree = Path(tmp) / "base"
-        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(base_tree), rev.stdout.strip()],
-                       cwd=ROOT, check=True)
-        try:
-            trees = {"base": base_tree, "this": ROOT}
-            runs: dict[str, list[dict]] = {"base": [], "this": []}
-            print(f"{'run':<10} {'labels µs/doc':>14} {'rest µs/doc':>12} {'share':>7}")
-            for i in range(args.pairs):
-                for name, tree in trees.items():
-                    run = speed_run(tree, Path(tmp) / f"numba-{name}", args.repeats, args.code_language)
-                    runs[name].append(run)
-                    print(f"{name} {i + 1:<5} {run['labels_us']:>14,.0f} {run['rest_us']:>12,.0f} "
-                          f"{run['share']:>7.1%}", flush=True)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False)
+    with base_worktree(args.base, parser) as (base_tree, scratch):
+        trees = {"base": base_tree, "this": ROOT}
+        runs: dict[str, list[dict]] = {"base": [], "this": []}
+        print(f"{'run':<10} {'labels µs/doc':>14} {'rest µs/doc':>12} {'share':>7}")
+        for i in range(args.pairs):
+            for name, tree in trees.items():
+                run = speed_run(tree, tree_env(tree, scratch, name), args.repeats, args.code_language)
+                runs[name].append(run)
+                print(f"{name} {i + 1:<5} {run['labels_us']:>14,.0f} {run['rest_us']:>12,.0f} "
+                      f"{run['share']:>7.1%}", flush=True)
     print(f"\nmedians over {args.pairs} pair(s), --code-language {args.code_language}; base = {args.base}")
     for name, rows in runs.items():
         med = {key: statistics.median(r[key] for r in rows) for key in ("labels_us", "rest_us", "share")}

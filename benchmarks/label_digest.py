@@ -20,10 +20,12 @@ import hashlib
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.worktree import ROOT, base_worktree, tree_env  # noqa: E402
+
 BATCH = 512
 TREE_VARIABLE = "MIDTRAIN_DIGEST_TREE"
 """The tree whose labellers ``--only-here`` imports (the base's worktree for ``--base``); this one by default."""
@@ -67,28 +69,17 @@ def main() -> None:
         count, sha = digest(args.heldout)
         print(f"{count} documents; sha256 {sha}")
         return
-    rev = subprocess.run(["git", "rev-parse", "--verify", f"{args.base}^{{commit}}"], cwd=ROOT,
-                         capture_output=True, text=True)
-    if rev.returncode != 0:
-        parser.error(f"--base {args.base!r}: not a commit of {ROOT}")
-    with tempfile.TemporaryDirectory(prefix="midtrain-digest-") as tmp:
-        base_tree = Path(tmp) / "base"
-        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(base_tree), rev.stdout.strip()],
-                       cwd=ROOT, check=True)
-        try:
-            lines = {}
-            for name, tree in (("base", base_tree), ("this", ROOT)):
-                env = {**os.environ, "PYTHONPATH": str(tree), "NUMBA_CACHE_DIR": str(Path(tmp) / f"numba-{name}")}
-                cmd = [sys.executable, str(ROOT / "benchmarks" / "label_digest.py"), "--only-here"]
-                cmd += ["--heldout"] if args.heldout else []
-                done = subprocess.run(cmd, cwd=tree, env={**env, TREE_VARIABLE: str(tree)}, capture_output=True,
-                                      text=True)
-                if done.returncode != 0:
-                    raise SystemExit(f"{tree}: the digest failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
-                lines[name] = done.stdout.strip()
-                print(f"{name} ({args.base if name == 'base' else 'this tree'}): {lines[name]}", flush=True)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False)
+    lines = {}
+    with base_worktree(args.base, parser) as (base_tree, scratch):
+        for name, tree in (("base", base_tree), ("this", ROOT)):
+            cmd = [sys.executable, str(ROOT / "benchmarks" / "label_digest.py"), "--only-here"]
+            cmd += ["--heldout"] if args.heldout else []
+            done = subprocess.run(cmd, cwd=tree, env={**tree_env(tree, scratch, name), TREE_VARIABLE: str(tree)},
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"{tree}: the digest failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+            lines[name] = done.stdout.strip()
+            print(f"{name} ({args.base if name == 'base' else 'this tree'}): {lines[name]}", flush=True)
     same = lines["base"] == lines["this"]
     print("equal" if same else "DIFFERENT")
     sys.exit(0 if same else 1)
