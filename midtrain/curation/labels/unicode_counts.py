@@ -93,7 +93,7 @@ def _count_classes(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, asc
     strings are valid UTF-8; this only keeps the kernel in bounds).
 
     An ASCII byte's counts come from ``ascii_bits`` (``ascii_classes``), added without branches: 4.5 ->
-    2.4 µs per 512 + 512-byte window (stop 51), the same counts.
+    2.5 µs per 512 + 512-byte window (stop 51), the same counts.
     """
     for i in range(len(offsets) - 1):
         j, hi = offsets[i], offsets[i + 1]
