@@ -340,3 +340,25 @@ def test_structure_signals_equal_the_reference(texts):
     expected = [reference_structure(t) for t in texts]
     assert dup.tolist() == pytest.approx([e[0] for e in expected], abs=1e-6)
     assert clean.tolist() == [e[1] for e in expected]
+
+
+def test_a_model_card_is_read_once_per_version_and_handed_out_as_a_copy(tmp_path):
+    """Scoring reads a type's card (combiner, window) each batch: it is parsed once per version of the file,
+    a rewritten card is read again, and what model_card hands out can be changed without touching the next."""
+    import json
+    import os
+
+    from midtrain.curation.labels.quality import model_card, text_window
+
+    prefix = str(tmp_path / "q")
+    card = tmp_path / "q-prose.json"
+    card.write_text(json.dumps({"config": {"head": 256, "middle": 128}}))
+    assert text_window(prefix, "prose") == (256, 128)
+    got = model_card(prefix, "prose")
+    got["config"]["head"] = 1
+    assert text_window(prefix, "prose") == (256, 128)  # the caller's change stayed its own
+    card.write_text(json.dumps({"config": {"head": 1024, "middle": 0}}))
+    os.utime(card, ns=(card.stat().st_atime_ns, card.stat().st_mtime_ns + 1_000_000))  # a later version
+    assert text_window(prefix, "prose") == (1024, 0)
+    card.unlink()
+    assert model_card(prefix, "prose") == {} and text_window(prefix, "prose") == (512, 512)

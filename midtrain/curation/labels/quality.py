@@ -40,6 +40,8 @@ P(spam) reaches the gate its training chose (``damp_spam``).
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -503,22 +505,38 @@ def model_name(model: str, qtype: str) -> str:
 
 def model_card(model: str, qtype: str) -> dict:
     """The ``.json`` stored beside the type's fastText model (its combiner and training config), or
-    ``{}`` when there is none."""
+    ``{}`` when there is none (a copy: the caller may change it)."""
+    return copy.deepcopy(_card(model, qtype))
+
+
+def _card(model: str, qtype: str) -> dict:
+    """:func:`model_card`, not to be changed: parsed once per version of the file (its path, size and
+    modification time) instead of once per batch and call (six JSON parses a batch, 0.7 µs a document)."""
     ref = model_name(model, qtype)
     path = MODELS_DIR / f"{ref}.json" if model == "quality" else Path(ref).with_suffix(".json")
-    return json.loads(path.read_text()) if path.is_file() else {}
+    try:
+        stat = path.stat()
+    except OSError:
+        return {}
+    return _parsed_card(str(path), stat.st_size, stat.st_mtime_ns) if path.is_file() else {}
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_card(path: str, size: int, mtime_ns: int) -> dict:
+    """``path``'s JSON; ``size`` and ``mtime_ns`` only key the cache, so a rewritten file is read again."""
+    return json.loads(Path(path).read_text())
 
 
 def combiner(model: str, qtype: str) -> np.ndarray:
     """The fitted weights stored beside the type's fastText model (default: the expected grade)."""
     expected_grade = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0] + [0.0] * (ORDER_COMBINER_SIZE - GRADES)
-    return np.asarray(model_card(model, qtype).get("combiner", expected_grade), np.float64)
+    return np.asarray(_card(model, qtype).get("combiner", expected_grade), np.float64)
 
 
 def text_window(model: str, qtype: str) -> tuple[int, int]:
     """(head, middle) bytes the type's model was trained on, so scoring reads the same window
     (512 + 512 for a model stored without its config)."""
-    config = model_card(model, qtype).get("config", {})
+    config = _card(model, qtype).get("config", {})
     return int(config.get("head", 512)), int(config.get("middle", 512))
 
 
@@ -544,7 +562,7 @@ def spam_probabilities(model: str, lines: list[str] | pa.Array) -> np.ndarray:
 def spam_gate(model: str) -> float:
     """The P(spam) from which the family's spam model (``<family>-spam``) damps prose scores: the ``gate`` its
     training chose (``train_default_classifiers.train_spam``), stored beside it."""
-    gate = model_card(model, "spam").get("gate")
+    gate = _card(model, "spam").get("gate")
     if gate is None:
         raise ValueError(f"quality model {model!r}: no spam model with a gate ({model_name(model, 'spam')} and "
                          "its .json, written by scripts/train_default_classifiers.py --only spam)")
