@@ -83,11 +83,10 @@ def _is_blank(b: int) -> bool:
 
 
 @numba.njit(cache=True)
-def _is_code_line(data: np.ndarray, p: int, end: int, hi: int, keywords: np.ndarray, lengths: np.ndarray,
-                  ends: np.ndarray, starts: np.ndarray) -> bool:
-    """Whether the line whose first visible byte is ``data[p]`` (its newline or the text's end at ``end``;
-    the text's end at ``hi``) matches ``domain._CODE_LINE``."""
-    for k in range(len(lengths) if starts[data[p]] & _CODE_START else 0):
+def _keyword_at(data: np.ndarray, p: int, end: int, hi: int, keywords: np.ndarray, lengths: np.ndarray) -> bool:
+    """Whether one of ``CODE_KEYWORDS`` starts at ``data[p]`` (before ``end``) with a word boundary after it
+    (the text's end at ``hi``)."""
+    for k in range(len(lengths)):
         size = lengths[k]
         if p + size > end:
             continue
@@ -100,6 +99,17 @@ def _is_code_line(data: np.ndarray, p: int, end: int, hi: int, keywords: np.ndar
             after = p + size < hi and _is_word(data[p + size])
             if _is_word(keywords[k, size - 1]) != after:  # \b: a word byte on one side only
                 return True
+    return False
+
+
+@numba.njit(cache=True)
+def _is_code_line(data: np.ndarray, p: int, end: int, hi: int, keywords: np.ndarray, lengths: np.ndarray,
+                  ends: np.ndarray, starts: np.ndarray) -> bool:
+    """Whether the line whose first visible byte is ``data[p]`` (its newline or the text's end at ``end``;
+    the text's end at ``hi``) matches ``domain._CODE_LINE``: a keyword first (looked for only where a
+    keyword can start, ``starts``), or one of ``CODE_ENDS`` last before trailing blanks."""
+    if starts[data[p]] & _CODE_START and _keyword_at(data, p, end, hi, keywords, lengths):
+        return True
     last = end - 1
     while _is_blank(data[last]):  # stops at data[p], which is visible
         last -= 1

@@ -43,6 +43,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -515,10 +516,10 @@ def _card(model: str, qtype: str) -> dict:
     ref = model_name(model, qtype)
     path = MODELS_DIR / f"{ref}.json" if model == "quality" else Path(ref).with_suffix(".json")
     try:
-        stat = path.stat()
+        info = path.stat()
     except OSError:
         return {}
-    return _parsed_card(str(path), stat.st_size, stat.st_mtime_ns) if path.is_file() else {}
+    return _parsed_card(str(path), info.st_size, info.st_mtime_ns) if stat.S_ISREG(info.st_mode) else {}
 
 
 @functools.lru_cache(maxsize=64)
