@@ -14,7 +14,9 @@ Parts (every source comes from ``labeldata``, fetched from Debian/npm/PyPI and c
   model (what a source adds to the others); ``--subset S ...`` also reports the pooled figures over
   those left-out sources only (an earlier run's sources, to compare like with like). Experiments:
   ``--set FIELD=VALUE`` (training config), ``--examples NAME=N`` (``domain_examples`` sizes),
-  ``--extra-code`` (the code-language model's other packages in every model), ``--label-set
+  ``--extra-code`` (the code-language model's other packages in every model), ``--with S ...`` (sources built
+  for an experiment that did not ship, ``registry.experiment_sources``, trained on and left out like the
+  others), ``--label-set
   FIELD=VALUE`` (a number or yes/no field of the labeller's ``DomainConfig``, e.g. ``features_min_chars``,
   for every prediction of ``loso``, ``heldout`` and ``speed``). ``--crop N`` also
   labels every left-out document cut to its first N characters (at a word end) with the same
@@ -350,6 +352,9 @@ def main() -> None:
                         "(what a source adds to the others; an experiment, not the shipped set)")
     parser.add_argument("--subset", nargs="*", metavar="SOURCE", help="LOSO: also report the pooled figures over "
                         "these left-out sources only (e.g. an earlier run's sources, to compare like with like)")
+    parser.add_argument("--with", nargs="*", default=[], metavar="SOURCE", dest="with_sources",
+                        help="LOSO: add these experiment sources (registry.experiment_sources, not trained on by "
+                        "the shipped models) as training sources, each also left out in turn (an experiment)")
     parser.add_argument("--extra-code", action="store_true", help="LOSO: also train every model on the "
                         "code-language model's 121 other code packages (registry.extra_code_sources; an experiment)")
     parser.add_argument("--crop", type=int, default=0, metavar="CHARS", help="loso, heldout: also label every "
@@ -380,6 +385,11 @@ def main() -> None:
     if args.crop < 0:
         parser.error(f"--crop {args.crop}: expected a number of characters, 0 (off) or more")
     train, heldout = topical_sources()
+    experiments = {s.name: s for s in registry.experiment_sources()}
+    unknown = sorted(set(args.with_sources) - set(experiments))
+    if unknown:
+        parser.error(f"--with: not experiment sources: {unknown} (registry.experiment_sources: {sorted(experiments)})")
+    train += [experiments[name] for name in dict.fromkeys(args.with_sources)]
     names = {s.name for s in train}
     for flag, given in (("--without", args.without), ("--only", args.only), ("--subset", args.subset)):
         unknown = set(given or ()) - names

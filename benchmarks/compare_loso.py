@@ -2,7 +2,8 @@
 
     python benchmarks/compare_loso.py BEFORE.npz AFTER.npz [--json out.json]
 
-Each file is what ``bench_labels.py --parts loso --save-probs F`` wrote. An experiment's rule compares its
+Each file is what ``bench_labels.py --parts loso --save-probs F`` wrote. When AFTER adds sources (``--with``),
+it is compared over BEFORE's sources. An experiment's rule compares its
 run with a base run; this prints what every rule so far has asked for (macro-F1, sources under 0.70, pooled
 code recall, the cut-to-300 figure when both runs have it), each source whose recall moved by at least 0.03,
 and the difference in macro-F1 with its 95% paired interval twice: sources redrawn within their domain (would
@@ -30,6 +31,20 @@ THRESHOLD = 0.70
 def recalls(truth: np.ndarray, pred: np.ndarray, sources: np.ndarray) -> dict[str, float]:
     """Each source's recall (the share of its documents labelled with its true domain)."""
     return {str(s): float((pred[sources == s] == truth[sources == s]).mean()) for s in dict.fromkeys(sources)}
+
+
+def common_documents(before: dict[str, np.ndarray], after: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``after`` restricted to ``before``'s sources, when it has more (an experiment that adds a source, such as
+    ``bench_labels.py --with NAME``): the rows of the other sources dropped, and ``index`` (a row number, shifted
+    by the added rows) taken from ``before`` once the sources and true labels line up."""
+    rows = np.isin(after["sources"], np.unique(before["sources"]))
+    if rows.all():
+        return after
+    n = len(after["sources"])
+    out = {k: (v[rows] if v.shape[:1] == (n,) else v) for k, v in after.items()}
+    if np.array_equal(out["sources"], before["sources"]) and np.array_equal(out["truth"], before["truth"]):
+        out["index"] = before["index"]
+    return out
 
 
 def compare(before: dict[str, np.ndarray], after: dict[str, np.ndarray]) -> dict:
@@ -63,7 +78,10 @@ def main() -> int:
     args = ap.parse_args()
     try:
         runs = [dict(np.load(p, allow_pickle=False)) for p in (args.before, args.after)]
-        out = compare(*runs)
+        added = sorted(set(runs[1]["sources"].tolist()) - set(runs[0]["sources"].tolist()))
+        if added:
+            print(f"compared over {args.before}'s sources; {args.after} adds {added} (left out here)")
+        out = compare(runs[0], common_documents(*runs))
     except (OSError, ValueError) as exc:  # a missing or unreadable file, or runs over different documents
         print(f"compare_loso: {args.before} and {args.after}: {exc}", file=sys.stderr)
         return 2

@@ -131,3 +131,24 @@ def test_giac_manual_pages_lose_their_links_and_title_and_keep_heading_and_examp
     assert _GIAC_HEADING.search("<p>15000 Hz</p>") is None  # numbers in the text are not chapters
     source = registry.source("giac-manual")
     assert source.domain == "math" and source.name not in registry.HELDOUT and source.name in QUALITY_EXCLUDE
+
+
+def test_hol88_proofs_keep_files_that_prove_a_theorem_and_no_contribution_naming_harrison(tmp_path, monkeypatch):
+    from scripts.labeldata import math_sources, registry
+
+    root = tmp_path / math_sources.HOL88_CONTRIB
+    files = {"sets/thms.ml": "let UNION_COMM = prove_thm(`UNION_COMM`, \"!s t. s UNION t = t UNION s\",\n"
+                             "  REPEAT GEN_TAC THEN REWRITE_TAC [UNION_DEF]);;\n",
+             "sets/tools.ml": "let MY_TAC = REPEAT STRIP_TAC THEN ASM_REWRITE_TAC [];;\n",  # no theorem proved
+             "reals/lemmas.ml": "let th = TAC_PROOF(([], \"x = x\"), REFL_TAC);;\n",
+             "reals/README.ml": "% by John Harrison %\n"}  # this contribution names HOL Light's author
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text * 4)  # pieces under 200 characters are dropped
+    monkeypatch.setattr(math_sources.fetch, "debian", lambda name: tmp_path)
+    docs = list(math_sources._hol88_docs())
+    assert [d.group for d in docs] == ["sets/thms.ml"] and "UNION_COMM" in docs[0].text
+    # built for stop 52's E44, which did not ship: no shipped model trains on it
+    assert "hol88-proofs" not in [s.name for s in registry.all_sources()]
+    assert registry.source("hol88-proofs").domain == "math"
+    assert [s.name for s in registry.experiment_sources()] == ["hol88-proofs"]

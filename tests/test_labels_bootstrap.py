@@ -179,3 +179,24 @@ def test_compare_loso_reads_two_saved_runs(tmp_path):
     bad = subprocess.run([sys.executable, str(script), str(tmp_path / "a.npz"), str(tmp_path / "c.npz")],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "different documents" in bad.stderr
+
+
+def test_compare_loso_compares_a_run_that_adds_a_source_over_the_base_run_s_sources(tmp_path):
+    """A run with one more source (``bench_labels.py --with``: its rows inserted, every later row number
+    shifted) compares with the base run over the base's documents only; the added source is named."""
+    truth, pred, groups = _documents(3)
+    n, cut = len(truth), len(truth) // 2
+    np.savez(tmp_path / "base.npz", sources=np.asarray(groups), truth=np.asarray(truth), index=np.arange(n),
+             pred=np.asarray(pred))
+    added = 7
+    np.savez(tmp_path / "more.npz", sources=np.asarray(groups[:cut] + ["new"] * added + groups[cut:]),
+             truth=np.asarray(truth[:cut] + ["math"] * added + truth[cut:]), index=np.arange(n + added),
+             pred=np.asarray(pred[:cut] + ["web"] * added + pred[cut:]))
+    out = tmp_path / "out.json"
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_loso.py"
+    run = subprocess.run([sys.executable, str(script), str(tmp_path / "base.npz"), str(tmp_path / "more.npz"),
+                          "--json", str(out)], capture_output=True, text=True, check=True)
+    assert "adds ['new']" in run.stdout
+    got = json.loads(out.read_text())["pred"]
+    assert got["macro_f1"] == [classification_report(truth, pred)["macro_f1"]] * 2
+    assert got["moved"] == {} and got["difference_docs"]["difference"] == 0

@@ -27,6 +27,12 @@ exercises, and formal proofs. Licences are those of the text itself (from the pa
   proof assistant of the Munich logic group (arithmetic, lists, trees, program extraction): goals
   stated in its logic and proved with ``assume`` / ``use`` / ``ind`` tactics, in Scheme syntax; only
   files that state a goal (``set-goal``).
+- ``hol88-proofs`` (Debian ``hol88-contrib-source``, public domain by its ``copyright`` file): the user-contributed
+  theories of HOL88 (programming logics, CSP, UNITY, Z, groups, integers, well-orderings, ...), the ``.ml`` files
+  that prove a theorem (``prove_thm``, ``prove(``, ``TAC_PROOF``, ``store_thm``): goals as quoted terms,
+  tactic proofs. The contributions that name John Harrison, HOL Light's author, are left out (HOL Light is
+  reserved for the project's independent evaluation). Built for stop 52's E44 and not trained on: its rule's
+  policy limit failed (``EXPERIMENT_SOURCES``).
 - ``gap-manual`` (Debian ``gap-doc``, GPL-2.0-or-later): the GAP reference manual and tutorial
   (groups, rings, fields, representations), HTML reduced to text, chapter contents dropped.
 - ``maxima-manual`` (Debian ``maxima-doc``, GPL-2.0): the Maxima computer algebra manual
@@ -185,6 +191,22 @@ def _acl2_docs() -> Iterator[LabelledDoc]:
         for path in sorted((books / book).rglob("*.lisp")):
             rel = path.relative_to(books).as_posix()
             docs += _pieces(rel, read_text(path), rel, size=4000)
+    yield from every_kth(docs, PER_SOURCE)
+
+
+HOL88_CONTRIB = "usr/share/hol88-2.02.19940316dfsg/contrib"
+_HOL_PROOF = re.compile(r"prove_thm|prove\s*\(|TAC_PROOF|store_thm")
+
+
+def _hol88_docs() -> Iterator[LabelledDoc]:
+    root = fetch.debian("hol88-contrib-source") / HOL88_CONTRIB
+    files = {path: read_text(path) for path in sorted(root.rglob("*.ml"))}
+    by_harrison = {path.relative_to(root).parts[0] for path, text in files.items() if "harrison" in text.lower()}
+    docs = []
+    for path, text in files.items():
+        rel = path.relative_to(root).as_posix()
+        if rel.split("/")[0] not in by_harrison and _HOL_PROOF.search(text):
+            docs += _pieces(rel, text, rel, size=4000)
     yield from every_kth(docs, PER_SOURCE)
 
 
@@ -380,6 +402,15 @@ SOURCES: list[Source] = [
            _mathgen_docs, "Generators whose question has >=6 English words (43 of 126); random.seed(1400 + id), "
            "4 worksheets of 8 problems + 'Answer:' per generator; group = generator title."),
 ]
+
+EXPERIMENT_SOURCES: list[Source] = [
+    Source("hol88-proofs", "math", "formal proofs (HOL88)", "debian:hol88-contrib-source", "public domain",
+           _hol88_docs, "contrib/ .ml files that prove a theorem, contributions naming John Harrison left out, "
+           "~4,000-character chunks; group = file. Not trained on (stop 52, E44): "
+           "`bench_labels.py --with hol88-proofs`."),
+]
+"""Sources built for an experiment that did not ship: no shipped model trains on them, and the registry's lists
+(``registry.all_sources``) leave them out; ``registry.experiment_sources`` finds them."""
 
 
 def _report(sources: list[Source]) -> None:

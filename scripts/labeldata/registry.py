@@ -49,22 +49,32 @@ CORPUS_VERSION = 1
 """Bump when a source's text changes in a way ``code_digest`` cannot see (a fetched package's contents)."""
 
 
-def all_sources() -> list[Source]:
-    """Every source of every module that exists, in module order."""
-    out: list[Source] = []
+def _modules() -> list:
+    """The source modules that exist, in ``MODULES`` order."""
+    out = []
     for name in MODULES:
         try:
-            module = importlib.import_module(f".{name}", __package__)
+            out.append(importlib.import_module(f".{name}", __package__))
         except ModuleNotFoundError as exc:
             if exc.name != f"{__package__}.{name}":
                 raise
-            continue
-        out.extend(module.SOURCES)
-    names = [s.name for s in out]
+    return out
+
+
+def all_sources() -> list[Source]:
+    """Every source of every module that exists, in module order (not the experiments' sources)."""
+    out: list[Source] = [s for module in _modules() for s in module.SOURCES]
+    names = [s.name for s in out + experiment_sources()]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"source names must be unique: {dupes}")
     return out
+
+
+def experiment_sources() -> list[Source]:
+    """Sources built for an experiment that did not ship (each module's ``EXPERIMENT_SOURCES``): no shipped model
+    trains on them; ``bench_labels.py --with NAME`` adds one to every leave-one-source-out model's training."""
+    return [s for module in _modules() for s in getattr(module, "EXPERIMENT_SOURCES", ())]
 
 
 def extra_code_sources() -> list[Source]:
@@ -81,7 +91,8 @@ def extra_code_sources() -> list[Source]:
 
 
 def source(name: str) -> Source:
-    for s in all_sources():
+    """The registered or experiment source called ``name``."""
+    for s in all_sources() + experiment_sources():
         if s.name == name:
             return s
     raise KeyError(f"no labelled source {name!r}")
