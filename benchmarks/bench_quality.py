@@ -23,6 +23,9 @@
 
 ``--decisions JSON`` runs ``policy`` and ``threshold`` under a decision config of your own (the ``thresholds``
 mapping of a curation config, as JSON) instead of the defaults: what a policy change does, on the same data.
+``--domain-models DIR`` labels with DIR's ``domain.bin`` and ``domain-words.npz`` instead of the shipped ones, and
+``--with NAME`` counts an experiment source (``registry.experiment_sources``) among the training sources: what a
+new training source does to the keep and drop rates (docs/label-experiments.md).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from scripts.labeldata.training_sets import QUALITY_EXCLUDE  # noqa: E402
 from midtrain.curation import rules  # noqa: E402
 from midtrain.curation.decide import decide, load_decisions, signals_of  # noqa: E402
 from midtrain.curation.labels import identify_language, label_domains, score_quality  # noqa: E402
-from midtrain.curation.labels.domain import DOMAINS  # noqa: E402
+from midtrain.curation.labels.domain import DOMAINS, DomainConfig  # noqa: E402
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.quality import DEFAULT_QUALITY_THRESHOLDS, QUALITY_TYPES  # noqa: E402
 from midtrain.curation.rules.thresholds import DEFAULT_THRESHOLDS  # noqa: E402
@@ -56,11 +59,13 @@ LONG_BYTES = 131_072
 PER_SOURCE = 300
 DECISIONS: dict | None = None
 """``--decisions``: the decision config of the ``policy`` and ``threshold`` parts (None: the defaults)."""
+DOMAIN_CONFIG = DomainConfig()
+"""``--domain-models``: the domain labeller's config (the shipped models by default)."""
 
 
 def decide_all(texts: list[str], thresholds: dict | None = None) -> dict[str, list]:
     """The default pipeline's decision for each text: domain, quality, reject step and reason."""
-    dom = label_domains(pa.array(texts, pa.large_string()))
+    dom = label_domains(pa.array(texts, pa.large_string()), config=DOMAIN_CONFIG)
     signals = decision_signals(texts, dom)
     config = thresholds if thresholds is not None else DECISIONS
     steps, reasons = decide(signals_of(signals), dom.column("domain"), load_decisions(config))
@@ -260,7 +265,8 @@ def out_of_source_decisions(train: list, junk: list, table: pa.Table, junk_table
     junk_parts = []
     for s in junk:
         jt = source_texts(junk_table, s.name)
-        junk_parts.append((s.kind, decision_signals(jt, label_domains(pa.array(jt, pa.large_string())))))
+        domains = label_domains(pa.array(jt, pa.large_string()), config=DOMAIN_CONFIG)
+        junk_parts.append((s.kind, decision_signals(jt, domains)))
     return decision_signals(texts, dom), np.array([truth[i] for i in picked]), junk_parts, columns
 
 
@@ -330,7 +336,20 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--decisions", help="policy, threshold: a decision config as JSON (the `thresholds` mapping "
                         "of a curation config), e.g. '{\"gopher_quality\": {\"min_doc_words\": 30}}'")
+    parser.add_argument("--with", nargs="+", default=[], metavar="SOURCE", dest="with_sources",
+                        help="threshold, policy, percentiles: also count these experiment sources "
+                        "(registry.experiment_sources) as training sources")
+    parser.add_argument("--domain-models", type=Path, metavar="DIR",
+                        help="label with DIR's domain.bin and domain-words.npz (e.g. `train_default_classifiers.py "
+                        "--only domain --only domain-words --with SOURCE --out DIR`) instead of the shipped ones")
     args = parser.parse_args()
+    if args.domain_models:
+        global DOMAIN_CONFIG
+        paths = [args.domain_models / "domain.bin", args.domain_models / "domain-words.npz"]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            parser.error(f"--domain-models: no {', '.join(missing)}")
+        DOMAIN_CONFIG = DomainConfig(model=str(paths[0]), word_model=str(paths[1]))
     if args.decisions:
         global DECISIONS
         try:
@@ -338,7 +357,11 @@ def main() -> None:
             load_decisions(DECISIONS)
         except (json.JSONDecodeError, ConfigError) as exc:
             parser.error(f"--decisions: {exc}")
-    sources = registry.all_sources()
+    experiments = {s.name: s for s in registry.experiment_sources()}
+    if set(args.with_sources) - set(experiments):
+        parser.error(f"--with: not experiment sources: {sorted(set(args.with_sources) - set(experiments))} "
+                     f"(registry.experiment_sources: {sorted(experiments)})")
+    sources = registry.all_sources() + [experiments[name] for name in dict.fromkeys(args.with_sources)]
     held = [s for s in sources if s.name in registry.HELDOUT]
     train = [s for s in sources if s.name not in registry.HELDOUT]
     table = registry.corpus_table([s for s in sources if s.domain != "bad"])

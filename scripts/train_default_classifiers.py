@@ -83,9 +83,11 @@ def fetch_lid(out_dir: Path) -> Path:
     return out
 
 
-def training_tables() -> tuple[pa.Table, pa.Table]:
-    """(topical training sources, junk training sources): never a held-out source."""
+def training_tables(experiments: tuple[str, ...] = ()) -> tuple[pa.Table, pa.Table]:
+    """(topical training sources, junk training sources): never a held-out source. ``experiments``: names of
+    experiment sources (``registry.experiment_sources``) added after the registered ones (``--with``)."""
     sources = [s for s in registry.all_sources() if s.name not in registry.HELDOUT]
+    sources += [registry.source(name) for name in experiments]
     topical = registry.corpus_table([s for s in sources if s.domain != "bad"])
     junk = registry.corpus_table([s for s in sources if s.domain == "bad"])
     decont_guard.check_table(topical, "topical training sources")  # never an evaluation set's item (issue 14)
@@ -418,7 +420,21 @@ def main() -> None:
     parser.add_argument("--quality-per-source", type=int, default=QUALITY_PER_SOURCE, metavar="N",
                         help="quality: documents per training source, each intact and damaged (an experiment; "
                              f"shipped: {QUALITY_PER_SOURCE})")
+    parser.add_argument("--with", nargs="+", default=[], metavar="SOURCE", dest="with_sources",
+                        help="domain, domain-words: also train on these experiment sources "
+                             "(registry.experiment_sources; an experiment: needs --only domain/domain-words and an "
+                             "--out other than the shipped models' folder)")
     args = parser.parse_args()
+    if args.with_sources:
+        known = {s.name for s in registry.experiment_sources()}
+        if set(args.with_sources) - known:
+            parser.error(f"--with: not experiment sources: {sorted(set(args.with_sources) - known)} "
+                         f"(registry.experiment_sources: {sorted(known)})")
+        if not args.only or set(args.only) - {"domain", "domain-words"}:
+            parser.error("--with: experiment sources train the domain models only: add --only domain "
+                         "[--only domain-words]")
+        if args.out.resolve() == MODELS_DIR.resolve():
+            parser.error(f"--with: write an experiment's models elsewhere (--out DIR), not over {MODELS_DIR}")
     if args.quality_per_source < 1:
         parser.error(f"--quality-per-source {args.quality_per_source}: expected 1 or more documents")
     quality_config = replace(QUALITY_CONFIG, min_sources=args.quality_min_sources)
@@ -427,7 +443,7 @@ def main() -> None:
     which = args.only or ["lid", "domain", "domain-words", "spam", "quality"]
     if "lid" in which:
         print(f"lid.176: {fetch_lid(args.out)}")
-    topical, junk = training_tables()
+    topical, junk = training_tables(tuple(dict.fromkeys(args.with_sources)))
     # (labels, texts, sources) of both domain models: the word model learns from domain.bin's examples
     examples = domain_examples(topical) if {"domain", "domain-words"} & set(which) else ([], [], [])
     if "domain" in which:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -152,3 +155,22 @@ def test_hol88_proofs_keep_files_that_prove_a_theorem_and_no_contribution_naming
     assert "hol88-proofs" not in [s.name for s in registry.all_sources()]
     assert registry.source("hol88-proofs").domain == "math"
     assert [s.name for s in registry.experiment_sources()] == ["hol88-proofs"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "experiment sources train the domain models only"),
+    (["--only", "domain", "--only", "quality"], "experiment sources train the domain models only"),
+    (["--only", "domain"], "write an experiment's models elsewhere"),
+    (["--only", "domain", "--out", "unused"], None),
+])
+def test_training_with_an_experiment_source_never_writes_the_shipped_models(extra, message, tmp_path):
+    """``train_default_classifiers.py --with`` is refused unless it rebuilds the domain models only, elsewhere."""
+    import subprocess
+    import sys as _sys
+
+    root = Path(__file__).resolve().parents[1]
+    name = "hol88-proofs" if message else "no-such-source"
+    run = subprocess.run([_sys.executable, "scripts/train_default_classifiers.py", "--with", name, *extra],
+                         cwd=root, capture_output=True, text=True)
+    assert run.returncode == 2
+    assert (message or "not experiment sources: ['no-such-source']") in run.stderr
