@@ -490,6 +490,9 @@ OTHER_SOURCES: list[Source] = [
 ]
 
 CODE_LANGUAGE_SOURCES: list[Source] = [*SOURCES, *LANGUAGE_SOURCES, *OTHER_SOURCES]
+
+EXPERIMENT_SOURCES: list[Source] = [s for s in LANGUAGE_SOURCES if s.name == "python-statsmodels"]
+"""Code-language packages tried as domain training sources (``bench_labels.py --with NAME``; stop 52's E46)."""
 """Every source the code-language model is trained (or validated, or tested) on."""
 
 # Fixed before any model was trained or tuned: one package per language that the code-language
