@@ -155,6 +155,17 @@ def test_paired_rounds_share_their_draws():
     assert paired["difference"] > 0 and paired["share_above_zero"] > 0.5
 
 
+COMPARE_LOSO = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_loso.py"
+
+
+def _compare_loso(folder: Path, before: str, after: str) -> tuple[str, dict]:
+    """``compare_loso.py`` on two saved runs in ``folder``: its output and its JSON's whole-document figures."""
+    out = folder / "out.json"
+    run = subprocess.run([sys.executable, str(COMPARE_LOSO), str(folder / before), str(folder / after),
+                          "--json", str(out)], capture_output=True, text=True, check=True)
+    return run.stdout, json.loads(out.read_text())["pred"]
+
+
 def test_compare_loso_reads_two_saved_runs(tmp_path):
     """``benchmarks/compare_loso.py`` on two runs saved as ``bench_labels.py --save-probs`` writes them."""
     truth, pred, groups = _documents(2)
@@ -163,12 +174,8 @@ def test_compare_loso_reads_two_saved_runs(tmp_path):
     for name, labels in (("a", pred), ("b", after)):
         np.savez(tmp_path / f"{name}.npz", sources=np.asarray(groups), truth=np.asarray(truth), index=index,
                  pred=np.asarray(labels), crop_pred=np.asarray(labels))
-    out = tmp_path / "out.json"
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_loso.py"
-    run = subprocess.run([sys.executable, str(script), str(tmp_path / "a.npz"), str(tmp_path / "b.npz"),
-                          "--json", str(out)], capture_output=True, text=True, check=True)
-    assert "macro-F1" in run.stdout
-    got = json.loads(out.read_text())["pred"]
+    stdout, got = _compare_loso(tmp_path, "a.npz", "b.npz")
+    assert "macro-F1" in stdout
     s0 = [t == p for t, p, g in zip(truth, pred, groups) if g == "s0"]
     assert got["macro_f1"] == [classification_report(truth, pred)["macro_f1"],
                                classification_report(truth, after)["macro_f1"]]
@@ -176,7 +183,7 @@ def test_compare_loso_reads_two_saved_runs(tmp_path):
     assert got["difference_sources"]["difference"] == round(got["macro_f1"][1] - got["macro_f1"][0], 4)
     np.savez(tmp_path / "c.npz", sources=np.asarray(groups[::-1]), truth=np.asarray(truth), index=index,
              pred=np.asarray(pred))
-    bad = subprocess.run([sys.executable, str(script), str(tmp_path / "a.npz"), str(tmp_path / "c.npz")],
+    bad = subprocess.run([sys.executable, str(COMPARE_LOSO), str(tmp_path / "a.npz"), str(tmp_path / "c.npz")],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "different documents" in bad.stderr
 
@@ -192,11 +199,7 @@ def test_compare_loso_compares_a_run_that_adds_a_source_over_the_base_run_s_sour
     np.savez(tmp_path / "more.npz", sources=np.asarray(groups[:cut] + ["new"] * added + groups[cut:]),
              truth=np.asarray(truth[:cut] + ["math"] * added + truth[cut:]), index=np.arange(n + added),
              pred=np.asarray(pred[:cut] + ["web"] * added + pred[cut:]))
-    out = tmp_path / "out.json"
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_loso.py"
-    run = subprocess.run([sys.executable, str(script), str(tmp_path / "base.npz"), str(tmp_path / "more.npz"),
-                          "--json", str(out)], capture_output=True, text=True, check=True)
-    assert "adds ['new']" in run.stdout
-    got = json.loads(out.read_text())["pred"]
+    stdout, got = _compare_loso(tmp_path, "base.npz", "more.npz")
+    assert "adds ['new']" in stdout
     assert got["macro_f1"] == [classification_report(truth, pred)["macro_f1"]] * 2
     assert got["moved"] == {} and got["difference_docs"]["difference"] == 0
