@@ -31,8 +31,9 @@ exercises, and formal proofs. Licences are those of the text itself (from the pa
   theories of HOL88 (programming logics, CSP, UNITY, Z, groups, integers, well-orderings, ...), the ``.ml`` files
   that prove a theorem (``prove_thm``, ``prove(``, ``TAC_PROOF``, ``store_thm``): goals as quoted terms,
   tactic proofs. The contributions that name John Harrison, HOL Light's author, are left out (HOL Light is
-  reserved for the project's independent evaluation). Built for stop 52's E44 and not trained on: its rule's
-  policy limit failed (``EXPERIMENT_SOURCES``).
+  reserved for the project's independent evaluation; the test is the name "harrison" in any file of a
+  contribution). Built for stop 52's E44 and not trained on: its rule's policy limits failed
+  (``EXPERIMENT_SOURCES``).
 - ``gap-manual`` (Debian ``gap-doc``, GPL-2.0-or-later): the GAP reference manual and tutorial
   (groups, rings, fields, representations), HTML reduced to text, chapter contents dropped.
 - ``maxima-manual`` (Debian ``maxima-doc``, GPL-2.0): the Maxima computer algebra manual
