@@ -19,6 +19,8 @@ from midtrain.curation.rules.charclass import (ASCII_CASE_BIT, CAPITAL_A, CAPITA
 
 def pattern_table(patterns: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(code points of all patterns end to end, offsets): pattern ``p`` is ``flat[offsets[p]:offsets[p + 1]]``."""
+    if not all(patterns):
+        raise ValueError(f"pattern_table: empty pattern in {list(patterns)!r}")
     flat = np.array([ord(c) for p in patterns for c in p], dtype=np.uint32)
     offsets = np.cumsum([0] + [len(p) for p in patterns]).astype(np.int64)
     return flat, offsets
@@ -104,11 +106,18 @@ def _matches_at_ci(cps, i, flat, p0, p1):
 
 @nb.njit(cache=True, nogil=True)
 def contains_ci(cps, s, e, flat, offsets):
-    """Whether ``[s, e)``, ASCII-lowercased, contains any of the patterns of a ``pattern_table``."""
-    for p in range(len(offsets) - 1):
-        p0, p1 = offsets[p], offsets[p + 1]
-        for i in range(s, e - (p1 - p0) + 1):
-            if _matches_at_ci(cps, i, flat, p0, p1):
+    """Whether ``[s, e)``, ASCII-lowercased, contains any of the patterns of a ``pattern_table``.
+
+    One pass over the span; at each position only the patterns whose first character matches are compared
+    further (the patterns are lower-case)."""
+    n_patterns = len(offsets) - 1
+    for i in range(s, e):
+        c = cps[i]
+        if CAPITAL_A <= c <= CAPITAL_Z:
+            c |= ASCII_CASE_BIT
+        for p in range(n_patterns):
+            p0, p1 = offsets[p], offsets[p + 1]
+            if flat[p0] == c and i + (p1 - p0) <= e and _matches_at_ci(cps, i, flat, p0, p1):
                 return True
     return False
 
