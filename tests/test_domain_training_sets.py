@@ -138,6 +138,7 @@ def test_giac_manual_pages_lose_their_links_and_title_and_keep_heading_and_examp
 
 def test_hol88_proofs_keep_files_that_prove_a_theorem_and_no_contribution_naming_harrison(tmp_path, monkeypatch):
     from scripts.labeldata import math_sources, registry
+    from scripts.labeldata.training_sets import QUALITY_EXCLUDE
 
     root = tmp_path / math_sources.HOL88_CONTRIB
     files = {"sets/thms.ml": "let UNION_COMM = prove_thm(`UNION_COMM`, \"!s t. s UNION t = t UNION s\",\n"
@@ -151,10 +152,10 @@ def test_hol88_proofs_keep_files_that_prove_a_theorem_and_no_contribution_naming
     monkeypatch.setattr(math_sources.fetch, "debian", lambda name: tmp_path)
     docs = list(math_sources._hol88_docs())
     assert [d.group for d in docs] == ["sets/thms.ml"] and "UNION_COMM" in docs[0].text
-    # built for stop 52's E44, which did not ship: no shipped model trains on it
-    assert "hol88-proofs" not in [s.name for s in registry.all_sources()]
-    assert registry.source("hol88-proofs").domain == "math"
-    assert "hol88-proofs" in [s.name for s in registry.experiment_sources()]
+    # a training source of the domain model since stop 53 (E44 with E49), never of the graded quality models
+    source = registry.source("hol88-proofs")
+    assert source in registry.all_sources() and source.domain == "math" and source.name not in registry.HELDOUT
+    assert source.name in QUALITY_EXCLUDE and source not in registry.experiment_sources()
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -169,7 +170,7 @@ def test_training_with_an_experiment_source_never_writes_the_shipped_models(extr
     import sys as _sys
 
     root = Path(__file__).resolve().parents[1]
-    name = "hol88-proofs" if message else "no-such-source"
+    name = "python-statsmodels" if message else "no-such-source"
     run = subprocess.run([_sys.executable, "scripts/train_default_classifiers.py", "--with", name, *extra],
                          cwd=root, capture_output=True, text=True)
     assert run.returncode == 2
