@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from midtrain.curation.rules import c4, fineweb, gopher_quality, gopher_repetition, source_code, spans, wordstats
-from midtrain.curation.rules.charclass import ALNUM, WS, char_flags
+from midtrain.curation.rules.charclass import char_flags
 from midtrain.curation.rules.hashing import BASE, hash_set, hash_span, hash_str, in_set, lower_hash_span
 from midtrain.curation.rules.textbatch import TextBatch
 from midtrain.curation.rules.words import split_words
@@ -206,8 +206,21 @@ def test_fineweb_lines_equal_the_reference(text):
 def test_code_line_helpers_equal_the_reference(line):
     cps = codepoints(line)
     assert source_code._is_data_line(cps, FLAGS, source_code._DATA_CHAR_TABLE, 0, len(cps)) == ref.is_data_line(line)
-    assert source_code._count_flag(cps, FLAGS, 0, len(cps), WS) == sum(c.isspace() for c in line)
-    assert source_code._count_flag(cps, FLAGS, 0, len(cps), ALNUM) == sum(c.isalnum() for c in line)
+    spaces, alnum, _, symbols = source_code._scan_line(cps, FLAGS, 0, len(cps))
+    assert spaces == sum(c.isspace() for c in line)
+    assert alnum == sum(c.isalnum() for c in line)
+    assert symbols == len(ref.line_shape(line))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["x", "_y2", "中", "é", " ", "\t", "=", ",", "(", ")", "0x1f", "\u00a0", ";"]),
+                max_size=12).map("".join),
+       st.lists(st.sampled_from(["a", "b_c", "7", " ", "=", ",", "(", ")", ";", "中"]), max_size=12).map("".join))
+def test_line_shape_hashes_are_equal_exactly_when_the_shapes_are(first, second):
+    def shape_hash(line: str) -> int:
+        cps = codepoints(line)
+        return int(source_code._scan_line(cps, FLAGS, 0, len(cps))[2])
+    assert (shape_hash(first) == shape_hash(second)) == (ref.line_shape(first) == ref.line_shape(second))
 
 
 def test_flag_table_equals_python_predicates_on_every_code_point():
