@@ -3,12 +3,13 @@
     python benchmarks/compare_loso.py BEFORE.npz AFTER.npz [--json out.json]
 
 Each file is what ``bench_labels.py --parts loso --save-probs F`` wrote. When AFTER adds sources (``--with``),
-it is compared over BEFORE's sources. An experiment's rule compares its
+it is compared over BEFORE's sources; when a source sits elsewhere in AFTER's registry, its rows are matched by
+their rank within the source. An experiment's rule compares its
 run with a base run; this prints what every rule so far has asked for (macro-F1, sources under 0.70, pooled
 code recall, the cut-to-300 figure when both runs have it), each source whose recall moved by at least 0.03,
 and the difference in macro-F1 with its 95% paired interval twice: sources redrawn within their domain (would
 the gain hold on another set of sources like these?) and documents redrawn within their source (sampling noise
-alone). Both runs must cover the same documents in the same order.
+alone). Both runs must cover the same documents of BEFORE's sources.
 """
 
 from __future__ import annotations
@@ -34,16 +35,36 @@ def recalls(truth: np.ndarray, pred: np.ndarray, sources: np.ndarray) -> dict[st
 
 
 def common_documents(before: dict[str, np.ndarray], after: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``after`` restricted to ``before``'s sources, when it has more (an experiment that adds a source, such as
-    ``bench_labels.py --with NAME``): the rows of the other sources dropped, and ``index`` (a row number, shifted
-    by the added rows) taken from ``before`` once the sources and true labels line up."""
-    rows = np.isin(after["sources"], np.unique(before["sources"]))
-    if rows.all():
+    """``after``'s rows lined up with ``before``'s: restricted to ``before``'s sources when it has more (an experiment
+    that adds a source, such as ``bench_labels.py --with NAME``) and put in ``before``'s source order when a source
+    sits elsewhere in the registry (a ``--with`` source later registered). A document is known by its source and
+    its rank within the source, so every one of ``before``'s sources must have as many documents in both runs and
+    the same true labels; then ``index`` (a row number, shifted by added or moved rows) is taken from ``before``.
+    Otherwise ``after`` is returned as it is, and ``compare`` refuses the pair."""
+    if np.array_equal(before["sources"], after["sources"]) and np.array_equal(before["index"], after["index"]):
         return after
+    names_b, counts_b = np.unique(before["sources"], return_counts=True)
+    names_a, counts_a = np.unique(after["sources"], return_counts=True)
+    have = dict(zip(names_a.tolist(), counts_a.tolist()))
+    if any(have.get(name) != count for name, count in zip(names_b.tolist(), counts_b.tolist())):
+        return after
+    where = {key: i for i, key in enumerate(_ranked(after["sources"]))}
+    rows = np.asarray([where[key] for key in _ranked(before["sources"])], dtype=np.int64)
     n = len(after["sources"])
     out = {k: (v[rows] if v.shape[:1] == (n,) else v) for k, v in after.items()}
-    if np.array_equal(out["sources"], before["sources"]) and np.array_equal(out["truth"], before["truth"]):
-        out["index"] = before["index"]
+    if not np.array_equal(out["truth"], before["truth"]):
+        return after
+    out["index"] = before["index"]
+    return out
+
+
+def _ranked(sources: np.ndarray) -> list[tuple[str, int]]:
+    """``(source, rank of the row among its source's rows)`` per row."""
+    seen: dict[str, int] = {}
+    out = []
+    for s in sources.tolist():
+        out.append((s, seen.get(s, 0)))
+        seen[s] = seen.get(s, 0) + 1
     return out
 
 
