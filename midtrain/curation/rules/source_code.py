@@ -43,6 +43,7 @@ GENERATOR_NOTICES = ("do not edit", "@generated")
 SHAPE_RUN = 8
 """Consecutive non-blank lines of one shape that make a run (``code_repeated_shape_fraction``)."""
 SHAPE_MIN_SYMBOLS = 3
+"""Shapes of fewer symbols (``}``, ``x,``) are what any code repeats; their runs never count."""
 MINIFIED_LINE_LENGTH = 500
 MINIFIED_MAX_WHITESPACE = 0.05
 # characters a line of data is made of, besides digits and whitespace: separators, signs, hex digits
