@@ -203,11 +203,13 @@ def part_prose_threshold(sources: list, junk: list, table: pa.Table, junk_table:
 
 
 def part_percentiles(sources: list, table: pa.Table) -> dict:
-    """Every numeric cut-off of the math and reasoning policies (``Thresholds.cutoffs``) against the 1st and
-    99th percentiles of its signal over good training documents of the domain. The policies' rule puts floors
-    below p1 and ceilings above p99; a cut-off inside that range is flagged ``inside``."""
+    """Every numeric cut-off of the math, reasoning and code policies (``Thresholds.cutoffs``) against the 1st,
+    99th and 99.5th percentiles of its signal over good training documents of the domain. The math and reasoning
+    policies' rule puts floors below p1 and ceilings above p99; a cut-off inside that range is flagged ``inside``.
+    The code policy keeps the published cut-offs of Codex and The Stack; its own ``repeated_shape`` cut is p99.5
+    rounded up to a multiple of 0.05 (stop 53, E47)."""
     out: dict = {}
-    for domain in ("math", "reasoning"):
+    for domain in ("math", "reasoning", "code"):
         texts = [t for s in sources if s.domain == domain for t in source_texts(table, s.name)]
         if not texts:
             continue
@@ -215,17 +217,18 @@ def part_percentiles(sources: list, table: pa.Table) -> dict:
         names = [s.name for s in sources if s.domain == domain]
         print(f"\n(training sources) {domain}: its policy's cut-offs against the rule signals of {len(texts)} good "
               f"documents of {len(names)} sources")
-        print(f"  {'check':<46} {'cut-off':>10} {'p1':>8} {'p50':>8} {'p99':>8} {'max':>8}")
+        print(f"  {'check':<46} {'cut-off':>10} {'p1':>8} {'p50':>8} {'p99':>8} {'p99.5':>8} {'max':>8}")
         out[domain] = {}
         inside = []
         for family, reason, signal, op, value in DEFAULT_THRESHOLDS.cutoffs(domain):
             v = np.asarray(sig.column(signal).to_pylist(), dtype=float)
-            p1, p50, p99 = (float(np.nanpercentile(v, q)) for q in (1, 50, 99))
+            p1, p50, p99, p995 = (float(np.nanpercentile(v, q)) for q in (1, 50, 99, 99.5))
             bad = value < p99 if op == ">" else value > p1
             out[domain][f"{family}:{reason}"] = {"signal": signal, "op": op, "cutoff": value, "p1": p1, "p50": p50,
-                                                 "p99": p99, "max": float(np.nanmax(v)), "inside": bool(bad)}
+                                                 "p99": p99, "p99.5": p995, "max": float(np.nanmax(v)),
+                                                 "inside": bool(bad)}
             inside += [f"{family}:{reason}"] if bad else []
-            print(f"  {family + ':' + reason:<46} {op}{value:>9.3f} {p1:>8.3f} {p50:>8.3f} {p99:>8.3f} "
+            print(f"  {family + ':' + reason:<46} {op}{value:>9.3f} {p1:>8.3f} {p50:>8.3f} {p99:>8.3f} {p995:>8.3f} "
                   f"{np.nanmax(v):>8.3f}{'  inside' if bad else ''}")
         print(f"  cut-offs inside the 1st-99th percentile range: {len(inside)} {inside}")
     return out
