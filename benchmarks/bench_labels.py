@@ -385,11 +385,10 @@ def main() -> None:
     if args.crop < 0:
         parser.error(f"--crop {args.crop}: expected a number of characters, 0 (off) or more")
     train, heldout = topical_sources()
-    experiments = {s.name: s for s in registry.experiment_sources()}
-    unknown = sorted(set(args.with_sources) - set(experiments))
-    if unknown:
-        parser.error(f"--with: not experiment sources: {unknown} (registry.experiment_sources: {sorted(experiments)})")
-    train += [experiments[name] for name in dict.fromkeys(args.with_sources)]
+    try:
+        train += registry.experiment_sources_named(args.with_sources)
+    except ValueError as exc:
+        parser.error(f"--with: {exc}")
     names = {s.name for s in train}
     for flag, given in (("--without", args.without), ("--only", args.only), ("--subset", args.subset)):
         unknown = set(given or ()) - names

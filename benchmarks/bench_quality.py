@@ -360,11 +360,10 @@ def main() -> None:
             load_decisions(DECISIONS)
         except (json.JSONDecodeError, ConfigError) as exc:
             parser.error(f"--decisions: {exc}")
-    experiments = {s.name: s for s in registry.experiment_sources()}
-    if set(args.with_sources) - set(experiments):
-        parser.error(f"--with: not experiment sources: {sorted(set(args.with_sources) - set(experiments))} "
-                     f"(registry.experiment_sources: {sorted(experiments)})")
-    sources = registry.all_sources() + [experiments[name] for name in dict.fromkeys(args.with_sources)]
+    try:
+        sources = registry.all_sources() + registry.experiment_sources_named(args.with_sources)
+    except ValueError as exc:
+        parser.error(f"--with: {exc}")
     held = [s for s in sources if s.name in registry.HELDOUT]
     train = [s for s in sources if s.name not in registry.HELDOUT]
     table = registry.corpus_table([s for s in sources if s.domain != "bad"])

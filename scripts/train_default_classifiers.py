@@ -87,7 +87,7 @@ def training_tables(experiments: tuple[str, ...] = ()) -> tuple[pa.Table, pa.Tab
     """(topical training sources, junk training sources): never a held-out source. ``experiments``: names of
     experiment sources (``registry.experiment_sources``) added after the registered ones (``--with``)."""
     sources = [s for s in registry.all_sources() if s.name not in registry.HELDOUT]
-    sources += [registry.source(name) for name in experiments]
+    sources += registry.experiment_sources_named(experiments)
     topical = registry.corpus_table([s for s in sources if s.domain != "bad"])
     junk = registry.corpus_table([s for s in sources if s.domain == "bad"])
     decont_guard.check_table(topical, "topical training sources")  # never an evaluation set's item (issue 14)
@@ -426,10 +426,10 @@ def main() -> None:
                              "--out other than the shipped models' folder)")
     args = parser.parse_args()
     if args.with_sources:
-        known = {s.name for s in registry.experiment_sources()}
-        if set(args.with_sources) - known:
-            parser.error(f"--with: not experiment sources: {sorted(set(args.with_sources) - known)} "
-                         f"(registry.experiment_sources: {sorted(known)})")
+        try:
+            registry.experiment_sources_named(args.with_sources)
+        except ValueError as exc:
+            parser.error(f"--with: {exc}")
         if not args.only or set(args.only) - {"domain", "domain-words"}:
             parser.error("--with: experiment sources train the domain models only: add --only domain "
                          "[--only domain-words]")
@@ -443,7 +443,7 @@ def main() -> None:
     which = args.only or ["lid", "domain", "domain-words", "spam", "quality"]
     if "lid" in which:
         print(f"lid.176: {fetch_lid(args.out)}")
-    topical, junk = training_tables(tuple(dict.fromkeys(args.with_sources)))
+    topical, junk = training_tables(tuple(args.with_sources))
     # (labels, texts, sources) of both domain models: the word model learns from domain.bin's examples
     examples = domain_examples(topical) if {"domain", "domain-words"} & set(which) else ([], [], [])
     if "domain" in which:

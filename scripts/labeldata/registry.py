@@ -77,6 +77,16 @@ def experiment_sources() -> list[Source]:
     return [s for module in _modules() for s in getattr(module, "EXPERIMENT_SOURCES", ())]
 
 
+def experiment_sources_named(names: list[str] | tuple[str, ...]) -> list[Source]:
+    """The experiment sources called ``names``, each once, in the order given (the scripts' ``--with``); a name
+    that is not one raises ValueError naming it and the experiment sources there are."""
+    experiments = {s.name: s for s in experiment_sources()}
+    unknown = sorted(set(names) - set(experiments))
+    if unknown:
+        raise ValueError(f"not experiment sources: {unknown} (registry.experiment_sources: {sorted(experiments)})")
+    return [experiments[name] for name in dict.fromkeys(names)]
+
+
 def extra_code_sources() -> list[Source]:
     """The code-language model's other code packages (``code_sources.LANGUAGE_SOURCES``), for experiments.
 
