@@ -352,7 +352,7 @@ def main() -> None:
                         "(what a source adds to the others; an experiment, not the shipped set)")
     parser.add_argument("--subset", nargs="*", metavar="SOURCE", help="LOSO: also report the pooled figures over "
                         "these left-out sources only (e.g. an earlier run's sources, to compare like with like)")
-    parser.add_argument("--with", nargs="*", default=[], metavar="SOURCE", dest="with_sources",
+    parser.add_argument("--with", nargs="+", action="extend", default=[], metavar="SOURCE", dest="with_sources",
                         help="LOSO: add these experiment sources (registry.experiment_sources, not trained on by "
                         "the shipped models) as training sources, each also left out in turn (an experiment)")
     parser.add_argument("--extra-code", action="store_true", help="LOSO: also train every model on the "

@@ -339,7 +339,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--decisions", help="policy, threshold: a decision config as JSON (the `thresholds` mapping "
                         "of a curation config), e.g. '{\"gopher_quality\": {\"min_doc_words\": 30}}'")
-    parser.add_argument("--with", nargs="+", default=[], metavar="SOURCE", dest="with_sources",
+    parser.add_argument("--with", nargs="+", action="extend", default=[], metavar="SOURCE", dest="with_sources",
                         help="threshold, policy, percentiles: also count these experiment sources "
                         "(registry.experiment_sources) as training sources")
     parser.add_argument("--domain-models", type=Path, metavar="DIR",

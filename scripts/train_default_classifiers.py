@@ -420,7 +420,7 @@ def main() -> None:
     parser.add_argument("--quality-per-source", type=int, default=QUALITY_PER_SOURCE, metavar="N",
                         help="quality: documents per training source, each intact and damaged (an experiment; "
                              f"shipped: {QUALITY_PER_SOURCE})")
-    parser.add_argument("--with", nargs="+", default=[], metavar="SOURCE", dest="with_sources",
+    parser.add_argument("--with", nargs="+", action="extend", default=[], metavar="SOURCE", dest="with_sources",
                         help="domain, domain-words: also train on these experiment sources "
                              "(registry.experiment_sources; an experiment: needs --only domain/domain-words and an "
                              "--out other than the shipped models' folder)")
