@@ -240,15 +240,41 @@ _PROBS: dict | None = None
 _COUNTS: dict[str, np.ndarray] = {}
 
 
-def _load(probs_file: str, with_counts: bool = False, genre_file: str | None = None) -> None:
+def seed_ensemble(probs: dict[str, np.ndarray], others: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``probs`` with fastText's probabilities (whole and cut) replaced by the softmax of the mean log
+    probability over ``probs`` and ``others``: leave-one-source-out runs of the same sources that differ only in
+    the training seed (E52). For each document that is the softmax of the mean of the runs' logits, since each
+    run's log probabilities are its logits less one number per document. The runs must hold the same documents
+    in the same order and the same ``known`` shares (the seed does not change a fold's vocabulary)."""
+    out = dict(probs)
+    for other in others:
+        for key in ("sources", "index", "known", "crop_known"):
+            if key in probs and not np.array_equal(probs[key], other[key]):
+                raise SystemExit(f"--ensemble: the runs differ in {key!r}; they must be the same sources and data")
+    for key in ("probs", "crop_probs"):
+        logs = np.mean([np.log(np.maximum(run[key], 1e-38)) for run in [probs, *others]], axis=0)
+        logs -= logs.max(axis=1, keepdims=True)
+        out[key] = np.exp(logs) / np.exp(logs).sum(axis=1, keepdims=True)
+    return out
+
+
+def _load(probs_file: str, with_counts: bool = False, genre_file: str | None = None,
+          ensemble: tuple[str, ...] = ()) -> None:
     """Each worker's corpus table, saved probabilities, (for ``sif``) token counts per source and (for ``--genre``)
-    the genre model's probabilities, as ``genre_probs`` / ``crop_genre_probs`` rows in ``_PROBS``' order."""
+    the genre model's probabilities, as ``genre_probs`` / ``crop_genre_probs`` rows in ``_PROBS``' order.
+    ``ensemble``: other runs' files, averaged with ``probs_file`` by ``seed_ensemble``."""
     global _TABLE, _PROBS, _COUNTS
     train = [s for s in registry.all_sources() if s.domain in TOPICAL and s.name not in registry.HELDOUT]
     heldout = [s for s in registry.all_sources() if s.domain in TOPICAL and s.name in registry.HELDOUT]
     _TABLE = registry.corpus_table(train + heldout)
     with np.load(probs_file, allow_pickle=False) as z:
         _PROBS = {k: z[k] for k in z.files}
+    if ensemble:
+        others = []
+        for other in ensemble:
+            with np.load(other, allow_pickle=False) as z:
+                others.append({k: z[k] for k in z.files})
+        _PROBS = seed_ensemble(_PROBS, others)
     _COUNTS = source_token_counts() if with_counts else {}
     if genre_file:
         with np.load(genre_file, allow_pickle=False) as z:
@@ -435,6 +461,10 @@ def main() -> int:
     parser.add_argument("--gate", nargs="*", type=float, default=[],
                         help="E42: fastText alone wherever its top probability is at least each value (needs the "
                         "mean variant)")
+    parser.add_argument("--ensemble", nargs="+", type=Path, default=[], metavar="FILE",
+                        help="E52: runs of the same sources with other training seeds (bench_labels.py --set seed=S "
+                        "--save-probs FILE); fastText's probabilities become the softmax of the runs' mean logits. "
+                        "`replica` then still reads --probs' own labels")
     parser.add_argument("--sources", nargs="+", help="only these left-out sources (a quick look, not a screen; "
                         "a --stack stacker is then fitted on those sources' rows only)")
     args = parser.parse_args()
@@ -450,7 +480,8 @@ def main() -> int:
     if bool(args.genre) != bool(args.genre_share) or (args.genre_share and "mean" not in args.variants):
         parser.error("--genre and --genre-share go together, with the mean variant")
     genre = str(args.genre) if args.genre else None
-    _load(str(args.probs), genre_file=genre)
+    ensemble = tuple(str(f) for f in args.ensemble)
+    _load(str(args.probs), genre_file=genre, ensemble=ensemble)
     if (args.known_power or args.mix) and "known" not in _PROBS:
         parser.error(f"{args.probs}: no `known` array; write it again with this bench_labels.py --save-probs")
     if "known" in _PROBS:
@@ -462,7 +493,7 @@ def main() -> int:
         parser.error(f"--sources {args.sources}: none is a left-out source of {args.probs}")
     sif = any("sif" in parse(v)[0] for v in args.variants)
     start = time.perf_counter()
-    with ProcessPoolExecutor(args.workers, initializer=_load, initargs=(str(args.probs), sif, genre)) as pool:
+    with ProcessPoolExecutor(args.workers, initializer=_load, initargs=(str(args.probs), sif, genre, ensemble)) as pool:
         results = dict(zip(names, pool.map(fold, names, [args.variants] * len(names))))
     for stack in args.stack:
         stacked(results, names, stack)

@@ -8,13 +8,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from midtrain.cli import main
 from midtrain.curation.labels.evaluation import classification_report
 from midtrain.curation.labels.models import FastTextClassifier
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows
-from midtrain.curation.labels.training import TrainConfig, read_examples, train_classifier
+from midtrain.curation.labels.training import TrainConfig, fold_models, read_examples, train_classifier
 from midtrain.errors import ConfigError
 
 
@@ -74,6 +75,47 @@ def test_repeated_training_in_one_process_gives_the_same_model(sample_raw, tmp_p
     assert len({(tmp_path / f"{n}.ftz").read_bytes() for n in "abc"}) == 1
 
 
+def _softmax_rows(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_seeds_fold_into_one_model_with_the_mean_logits(sample_raw, tmp_path):
+    """``seeds=3``: one model whose probabilities are the softmax of the three seeds' mean logits, which a
+    reference computes from each model's own vectors (the binding's sentence vector, times its output matrix)."""
+    recs = _labelled(sample_raw, 40)
+    labels, texts = [r["label"] for r in recs], [r["text"] for r in recs]
+    config = TrainConfig(epochs=5, holdout=0.0, dim=8)
+    for seed in range(3):
+        train_classifier(labels, texts, tmp_path / f"s{seed}.bin", replace(config, seed=seed))
+    train_classifier(labels, texts, tmp_path / "folded.bin", replace(config, seeds=3))
+    lines = list(fasttext_lines(text_windows(texts[::7])))
+    import fasttext
+
+    order = None
+    logits = []
+    for seed in range(3):
+        model = fasttext.load_model(str(tmp_path / f"s{seed}.bin"))
+        names = model.get_labels()
+        order = order or sorted(names)
+        rows = np.array([model.get_sentence_vector(line) for line in lines]) @ model.get_output_matrix().T
+        logits.append(rows[:, [names.index(name) for name in order]])
+    expected = _softmax_rows(np.mean(logits, axis=0))
+    scores, got_labels = FastTextClassifier(tmp_path / "folded.bin").predict_all(lines)
+    got = scores[:, [got_labels.index(name.removeprefix("__label__")) for name in order]] - 1e-5
+    assert np.allclose(got, expected, atol=1e-4)
+    assert fasttext.load_model(str(tmp_path / "folded.bin")).get_dimension() == len(order)
+    # one seed is fastText's own model; models of other examples do not fold
+    assert (tmp_path / "s0.bin").read_bytes() != (tmp_path / "folded.bin").read_bytes()
+    single = FastTextClassifier(tmp_path / "s0.bin").predict(lines).labels
+    assert (single != FastTextClassifier(tmp_path / "folded.bin").predict(lines).labels).sum() < len(lines)
+    train_classifier(labels[:60], texts[:60], tmp_path / "other.bin", config)
+    with pytest.raises(ConfigError, match="same examples"):
+        fold_models([tmp_path / "s0.bin", tmp_path / "other.bin"], tmp_path / "bad.bin")
+    with pytest.raises(ConfigError, match="quantized"):
+        train_classifier(labels, texts, tmp_path / "q.ftz", replace(config, seeds=2, quantize=True))
+
+
 def test_quantization_sub_vectors_and_cutoff_are_applied(sample_raw, tmp_path):
     """``dsub``/``cutoff`` reach fastText's quantizer: whole-vector codes without pruning make a model
     of another size that still labels its training examples like the unquantized one."""
@@ -119,6 +161,20 @@ def test_bad_jsonl_is_a_one_line_error(tmp_path, capsys):
     assert main(["train-classifier", str(data), "--output", str(tmp_path / "m.ftz")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "bad.jsonl:2" in err and "'label'" in err
+
+
+def test_cli_folds_seeds_and_refuses_them_quantized(sample_raw, tmp_path, capsys):
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in _labelled(sample_raw, 30)))
+    common = ["train-classifier", str(data), "--epochs", "3", "--dim", "8", "--seeds", "2"]
+    assert main([*common, "--output", str(tmp_path / "m.bin")]) == 0
+    import fasttext
+
+    assert fasttext.load_model(str(tmp_path / "m.bin")).get_dimension() == 3  # one column per label
+    assert main([*common, "--quantize", "--output", str(tmp_path / "q.ftz")]) == 2
+    assert "cannot be folded" in capsys.readouterr().err
+    assert main([*common[:-1], "0", "--output", str(tmp_path / "z.bin")]) == 2
+    assert "seeds=0" in capsys.readouterr().err
 
 
 def test_one_label_is_refused(tmp_path, capsys):

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,12 @@ class TrainConfig:
     holdout: float = 0.2
     """Fraction of examples held out for the scores."""
     seed: int = 0
+    seeds: int = 1
+    """Train this many models on the same examples, with seeds ``seed``, ``seed + 1``, ... (each its own
+    shuffle), and fold them into one model whose logits are their mean (``fold_models``). fastText's training
+    is noisy: a model of another seed labels whole sources differently, and the mean is steadier. The folded
+    model has one dimension per label, so it predicts no slower than one model. 1: one model, as fastText
+    writes it."""
     minn: int = 0
     """Shortest character n-gram of a word (0: none); subwords help on unseen identifiers."""
     maxn: int = 0
@@ -144,6 +150,11 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
     if config.min_sources and (groups is None or len(groups) != len(texts)):
         raise ConfigError(f"min_sources={config.min_sources} counts the sources a word occurs in: give "
                           "train_classifier one group (source name) per example")
+    if config.seeds < 1:
+        raise ConfigError(f"seeds={config.seeds}: expected the number of models to fold into one, 1 or more")
+    if config.seeds > 1 and config.quantize:
+        raise ConfigError(f"seeds={config.seeds} with quantize: a quantized model cannot be folded; train "
+                          "with quantize off, or one seed")
     bad = [lab for lab in set(labels) if not lab or any(c.isspace() for c in lab)]
     if bad:
         raise ConfigError(f"labels must be non-empty and without spaces: {sorted(bad)[:5]}")
@@ -164,17 +175,23 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
     if config.min_sources:
         known = shared_words([lines[i] for i in train_idx], [groups[i] for i in train_idx], config.min_sources)
         lines = replace_rare(lines, known)
-    # fastText reads examples in file order; a seeded shuffle keeps labels interleaved.
-    train_idx = np.random.default_rng(config.seed).permutation(train_idx)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="midtrain-train-") as tmp:
-        train_file = Path(tmp) / "train.txt"
-        with open(train_file, "w", encoding="utf-8") as f:
-            for i in train_idx:  # fastText would read a "__label__" inside the text as one more label
-                f.write(f"{LABEL_PREFIX}{labels[i]} {lines[i].replace(LABEL_PREFIX, '_label_')}\n")
-        tmp_model = Path(tmp) / "model"
-        _fit_in_fresh_process(train_file, tmp_model, config)
+        models = []
+        for seed in range(config.seed, config.seed + config.seeds):
+            # fastText reads examples in file order; a seeded shuffle keeps labels interleaved.
+            order = np.random.default_rng(seed).permutation(train_idx)
+            train_file = Path(tmp) / f"train-{seed}.txt"
+            with open(train_file, "w", encoding="utf-8") as f:
+                for i in order:  # fastText would read a "__label__" inside the text as one more label
+                    f.write(f"{LABEL_PREFIX}{labels[i]} {lines[i].replace(LABEL_PREFIX, '_label_')}\n")
+            models.append(Path(tmp) / f"model-{seed}")
+            _fit_in_fresh_process(train_file, models[-1], replace(config, seed=seed))
+        tmp_model = models[0]
+        if len(models) > 1:
+            tmp_model = Path(tmp) / "model"
+            fold_models(models, tmp_model)
         os.replace(tmp_model, output) if _same_fs(tmp_model, output) else _copy_atomic(tmp_model, output)
     result = TrainingResult(output, dict(sorted(Counter(labels[i] for i in train_idx).items())),
                             dict(sorted(Counter(np.asarray(labels, object)[held].tolist()).items())))
@@ -185,6 +202,36 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
         result.scores = classification_report([labels[i] for i in held_idx], pred.labels.tolist(),
                                               labels=sorted(counts))
     return result
+
+
+def fold_models(paths: list[Path], output: Path) -> None:
+    """Write one fastText model whose logits are the mean of the softmax models' at ``paths``.
+
+    A supervised fastText model is linear up to its softmax: a line's logits are ``B @ mean(E[rows])``, its
+    input rows ``E`` (words, then hashed buckets) averaged, times the output matrix ``B``. So the mean of k
+    models' logits is ``mean(L[rows])`` with ``L[r] = mean_k(B_k @ E_k[r])``: one model with the rows ``L``
+    (one column per label) and an identity output. Words are matched by their string (each model orders its
+    dictionary itself) and labels by name; buckets share their index. Every model must know the same words,
+    as models trained on the same examples do.
+    """
+    import fasttext
+
+    first = fasttext.load_model(str(paths[0]))
+    words, labels = first.get_words(), first.get_labels()
+    if first.f.getArgs().loss != fasttext.FastText.loss_name.softmax or first.is_quantized():
+        raise ConfigError(f"{paths[0]}: only unquantized softmax models fold into one")
+    total = np.zeros((first.get_input_matrix().shape[0], len(labels)), np.float64)
+    for path in paths:
+        model = first if path == paths[0] else fasttext.load_model(str(path))
+        if sorted(model.get_words()) != sorted(words) or sorted(model.get_labels()) != sorted(labels):
+            raise ConfigError(f"{path}: not the words and labels of {paths[0]}; fold models of the same examples")
+        rows = np.array([model.get_word_id(w) for w in words], np.int64)
+        rows = np.concatenate([rows, np.arange(len(words), model.get_input_matrix().shape[0])])
+        order = [model.get_labels().index(label) for label in labels]
+        logits = model.get_input_matrix().astype(np.float64) @ model.get_output_matrix()[order].T.astype(np.float64)
+        total += logits[rows]
+    first.set_matrices((total / len(paths)).astype(np.float32), np.eye(len(labels), dtype=np.float32))
+    first.save_model(str(output))
 
 
 def _fit_in_fresh_process(train_file: Path, model_path: Path, config: TrainConfig) -> None:
