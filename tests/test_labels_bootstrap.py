@@ -227,3 +227,43 @@ def test_compare_loso_matches_a_source_that_moved_in_the_registry(tmp_path):
     bad = subprocess.run([sys.executable, str(COMPARE_LOSO), str(tmp_path / "base.npz"), str(tmp_path / "other.npz")],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "different documents" in bad.stderr
+
+
+def test_compare_loso_reads_each_side_at_several_seeds(tmp_path):
+    """``--before-seeds`` / ``--after-seeds``: every run's macro-F1 and sources under 0.70, each side's mean and
+    range, and the difference of the means, as a reference computes them from the predictions; a seed run of other
+    documents is refused."""
+    truth, pred, groups = _documents(5)
+    n = len(truth)
+    rng = np.random.default_rng(0)
+    runs = {}
+    for name in ("b0", "b1", "a0", "a1", "a2"):  # each source right at its own rate, some of them under 0.70
+        right = {g: rng.uniform(0.4, 1.0) for g in dict.fromkeys(groups)}
+        labels = [t if rng.random() < right[g] else ("web" if t != "web" else "code")
+                  for t, g in zip(truth, groups)]
+        runs[name] = labels
+        np.savez(tmp_path / f"{name}.npz", sources=np.asarray(groups), truth=np.asarray(truth), index=np.arange(n),
+                 pred=np.asarray(labels))
+    out = tmp_path / "out.json"
+    run = subprocess.run([sys.executable, str(COMPARE_LOSO), str(tmp_path / "b0.npz"), str(tmp_path / "a0.npz"),
+                          "--before-seeds", str(tmp_path / "b1.npz"), "--after-seeds", str(tmp_path / "a1.npz"),
+                          str(tmp_path / "a2.npz"), "--json", str(out)], capture_output=True, text=True, check=True)
+    assert "difference of the means" in run.stdout
+    got = json.loads(out.read_text())["seeds"]["pred"]
+
+    def below(labels):
+        return sum(np.mean([lab == t for lab, t, g in zip(labels, truth, groups) if g == s]) < 0.70
+                   for s in dict.fromkeys(groups))
+
+    for side, names in (("before", ("b0", "b1")), ("after", ("a0", "a1", "a2"))):
+        f1 = [classification_report(truth, runs[name])["macro_f1"] for name in names]
+        assert got[side]["macro_f1"] == f1
+        assert got[side]["below"] == [below(runs[name]) for name in names]
+        assert got[side]["mean"] == round(float(np.mean(f1)), 4)
+        assert got[side]["range"] == round(max(f1) - min(f1), 4)
+    assert got["mean_difference"] == round(got["after"]["mean"] - got["before"]["mean"], 4)
+    np.savez(tmp_path / "other.npz", sources=np.asarray(groups[1:]), truth=np.asarray(truth[1:]),
+             index=np.arange(n - 1), pred=np.asarray(pred[1:]))  # one document fewer
+    bad = subprocess.run([sys.executable, str(COMPARE_LOSO), str(tmp_path / "b0.npz"), str(tmp_path / "a0.npz"),
+                          "--after-seeds", str(tmp_path / "other.npz")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "different documents" in bad.stderr
