@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=1,
                    help="train this many models (seeds --seed, --seed + 1, ...) and fold them into one whose logits "
-                        "are their mean: steadier labels, no slower to predict (default 1; not with --quantize)")
+                        "are their mean: labels that do not rest on one training draw, no slower to predict "
+                        "(default 1; not with --quantize)")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     p.set_defaults(func=_train)
 

@@ -52,9 +52,9 @@ class TrainConfig:
     seeds: int = 1
     """Train this many models on the same examples, with seeds ``seed``, ``seed + 1``, ... (each its own
     shuffle), and fold them into one model whose logits are their mean (``fold_models``). fastText's training
-    is noisy: a model of another seed labels whole sources differently, and the mean is steadier. The folded
-    model has one dimension per label, so it predicts no slower than one model. 1: one model, as fastText
-    writes it."""
+    is noisy: a model of another seed labels some sources differently (benchmarks/README.md, stop 54), and the
+    folded model does not rest on one draw. It has one dimension per label, so it predicts no slower than one
+    model. 1: one model, as fastText writes it."""
     minn: int = 0
     """Shortest character n-gram of a word (0: none); subwords help on unseen identifiers."""
     maxn: int = 0
@@ -223,8 +223,10 @@ def fold_models(paths: list[Path], output: Path) -> None:
     total = np.zeros((first.get_input_matrix().shape[0], len(labels)), np.float64)
     for path in paths:
         model = first if path == paths[0] else fasttext.load_model(str(path))
-        if sorted(model.get_words()) != sorted(words) or sorted(model.get_labels()) != sorted(labels):
-            raise ConfigError(f"{path}: not the words and labels of {paths[0]}; fold models of the same examples")
+        if (sorted(model.get_words()) != sorted(words) or sorted(model.get_labels()) != sorted(labels)
+                or model.get_input_matrix().shape[0] != total.shape[0]):
+            raise ConfigError(f"{path}: not the words, labels and buckets of {paths[0]}; fold models of the same "
+                              "examples and settings")
         rows = np.array([model.get_word_id(w) for w in words], np.int64)
         rows = np.concatenate([rows, np.arange(len(words), model.get_input_matrix().shape[0])])
         order = [model.get_labels().index(label) for label in labels]
