@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from midtrain.cli import main
 from midtrain.curation.labels.evaluation import classification_report
@@ -189,3 +192,41 @@ def test_classification_report_counts():
     assert rep["per_label"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2}
     assert rep["confusion"] == [[1, 1], [0, 2]]
     assert rep["macro_f1"] == pytest.approx((0.6667 + 0.8) / 2, abs=1e-4)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(sample_raw, tmp_path_factory):
+    """One small trained model: its dictionary and buckets carry the random weights of the property test."""
+    recs = _labelled(sample_raw, 40)
+    path = tmp_path_factory.mktemp("tiny") / "tiny.bin"
+    train_classifier([r["label"] for r in recs], [r["text"] for r in recs], path,
+                     TrainConfig(epochs=5, holdout=0.0, dim=8))
+    return path
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(k=st.integers(1, 3), seed=st.integers(0, 2**32 - 1), picks=st.lists(st.integers(0, 10**6), min_size=1,
+                                                                            max_size=30))
+def test_folding_random_weights_gives_the_mean_logits(tiny_model, tmp_path, k, seed, picks):
+    """Property: for any k models of one dictionary (random input and output matrices), the folded model's
+    probabilities are the softmax of the mean of their logits on any line of the dictionary's words."""
+    import fasttext
+
+    rng = np.random.default_rng(seed)
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))  # hypothesis reuses tmp_path; model files are read by path
+    paths, logits = [], []
+    model = fasttext.load_model(str(tiny_model))
+    words = model.get_words()
+    line = " ".join(words[p % len(words)] for p in picks)
+    for i in range(k):
+        inp = rng.normal(0, 1, model.get_input_matrix().shape).astype(np.float32)
+        out = rng.normal(0, 1, model.get_output_matrix().shape).astype(np.float32)
+        model.set_matrices(inp, out)
+        paths.append(folder / f"r{i}.bin")
+        model.save_model(str(paths[-1]))
+        logits.append(model.get_output_matrix() @ model.get_sentence_vector(line))
+    fold_models(paths, folder / "folded.bin")
+    names = [name.removeprefix("__label__") for name in model.get_labels()]
+    scores, got_labels = FastTextClassifier(folder / "folded.bin").predict_all([line])
+    got = scores[0, [got_labels.index(name) for name in names]] - 1e-5
+    assert np.allclose(got, _softmax_rows(np.mean(logits, axis=0)[None])[0], atol=1e-4)
