@@ -102,24 +102,24 @@ def seed_figures(before: list[dict[str, np.ndarray]], after: list[dict[str, np.n
     ``before[0]`` by ``common_documents``): per prediction key, each run's macro-F1 and sources under 0.70, each
     side's mean and range, and the difference of the means (JSON-able)."""
     base = before[0]
+    lined = {"before": [common_documents(base, run) for run in before],
+             "after": [common_documents(base, run) for run in after]}
+    if any(not (np.array_equal(run["index"], base["index"]) and np.array_equal(run["sources"], base["sources"]))
+           for runs in lined.values() for run in runs):
+        raise ValueError("a seed run covers different documents: compare runs over the same sources")
     out: dict = {}
     for key in ("pred", "crop_pred"):
-        sides = {}
-        for side, runs in (("before", before), ("after", after)):
-            lined = [common_documents(base, run) for run in runs]
-            if any(key not in run for run in lined):
-                break
-            if any(not (np.array_equal(run["index"], base["index"]) and np.array_equal(run["sources"], base["sources"]))
-                   for run in lined):
-                raise ValueError("a seed run covers different documents: compare runs over the same sources")
-            f1 = [classification_report(base["truth"], run[key])["macro_f1"] for run in lined]
+        if any(key not in run for runs in lined.values() for run in runs):
+            continue
+        sides: dict = {}
+        for side, runs in lined.items():
+            f1 = [classification_report(base["truth"], run[key])["macro_f1"] for run in runs]
             below = [sum(r < THRESHOLD for r in recalls(base["truth"], run[key], base["sources"]).values())
-                     for run in lined]
+                     for run in runs]
             sides[side] = {"macro_f1": f1, "below": below, "mean": round(float(np.mean(f1)), 4),
                            "range": round(max(f1) - min(f1), 4)}
-        else:
-            sides["mean_difference"] = round(sides["after"]["mean"] - sides["before"]["mean"], 4)
-            out[key] = sides
+        sides["mean_difference"] = round(sides["after"]["mean"] - sides["before"]["mean"], 4)
+        out[key] = sides
     return out
 
 

@@ -249,12 +249,10 @@ def seed_ensemble(probs: dict[str, np.ndarray], others: list[dict[str, np.ndarra
     out = dict(probs)
     for other in others:
         for key in ("sources", "index", "known", "crop_known"):
-            if key in probs and not np.array_equal(probs[key], other[key]):
+            if key in probs and (key not in other or not np.array_equal(probs[key], other[key])):
                 raise SystemExit(f"--ensemble: the runs differ in {key!r}; they must be the same sources and data")
     for key in ("probs", "crop_probs"):
-        logs = np.mean([np.log(np.maximum(run[key], 1e-38)) for run in [probs, *others]], axis=0)
-        logs -= logs.max(axis=1, keepdims=True)
-        out[key] = np.exp(logs) / np.exp(logs).sum(axis=1, keepdims=True)
+        out[key] = wv._softmax(np.mean([np.log(np.maximum(run[key], 1e-38)) for run in [probs, *others]], axis=0))
     return out
 
 
@@ -477,6 +475,10 @@ def main() -> int:
     if not args.probs.is_file():
         parser.error(f"--probs {args.probs}: no such file; write it with bench_labels.py --parts loso --crop {CROP} "
                      "--save-probs FILE")
+    missing = [str(f) for f in args.ensemble if not f.is_file()]
+    if missing:
+        parser.error(f"--ensemble {missing}: no such file; write each with bench_labels.py --parts loso --crop {CROP} "
+                     "--set seed=S --save-probs FILE")
     if bool(args.genre) != bool(args.genre_share) or (args.genre_share and "mean" not in args.variants):
         parser.error("--genre and --genre-share go together, with the mean variant")
     genre = str(args.genre) if args.genre else None

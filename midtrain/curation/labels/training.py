@@ -218,11 +218,11 @@ def fold_models(paths: list[Path], output: Path) -> None:
 
     first = fasttext.load_model(str(paths[0]))
     words, labels = first.get_words(), first.get_labels()
-    if first.f.getArgs().loss != fasttext.FastText.loss_name.softmax or first.is_quantized():
-        raise ConfigError(f"{paths[0]}: only unquantized softmax models fold into one")
     total = np.zeros((first.get_input_matrix().shape[0], len(labels)), np.float64)
     for path in paths:
         model = first if path == paths[0] else fasttext.load_model(str(path))
+        if model.f.getArgs().loss != fasttext.FastText.loss_name.softmax or model.is_quantized():
+            raise ConfigError(f"{path}: only unquantized softmax models fold into one")
         if (sorted(model.get_words()) != sorted(words) or sorted(model.get_labels()) != sorted(labels)
                 or model.get_input_matrix().shape[0] != total.shape[0]):
             raise ConfigError(f"{path}: not the words, labels and buckets of {paths[0]}; fold models of the same "
