@@ -50,7 +50,8 @@ import pyarrow.compute as pc
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.labeldata import registry  # noqa: E402
-from scripts.labeldata.training_sets import DOMAIN_TRAIN_CONFIG, crop_text, domain_examples  # noqa: E402
+from scripts.labeldata.training_sets import (DOMAIN_TRAIN_CONFIG, crop_text, domain_examples,  # noqa: E402
+                                             encoder_rows)
 from midtrain.curation.labels import DomainConfig, label_domains  # noqa: E402
 from midtrain.curation.labels.domain import classifier_lines  # noqa: E402
 from midtrain.curation.labels.rare_words import known_fractions, model_lines  # noqa: E402
@@ -59,6 +60,7 @@ from midtrain.curation.labels.models import load_classifier  # noqa: E402
 from midtrain.curation.labels.text_windows import fasttext_line_array, text_windows  # noqa: E402
 from midtrain.curation.labels.training import train_classifier  # noqa: E402
 from midtrain.curation.labels.word_vectors import train_word_model, vocabulary  # noqa: E402
+from midtrain.curation.labels.encoder import SHIPPED_ENCODER, sentence_encoder, train_encoder_head  # noqa: E402
 
 TOPICAL = ("web", "code", "math", "reasoning")
 EXAMPLE_KEYS = ("per_domain", "per_source", "windows_per_doc", "short_per_doc", "window_chars")
@@ -73,16 +75,18 @@ def topical_sources() -> tuple[list, list]:
 
 
 WORD_MODEL = True
+ENCODER = False
+"""``--encoder``: the opt-in sentence encoder's vote (``encoder.py``; per fold a head without the left-out source)."""
 """Leave-one-source-out: mix each fold's fastText model with a word model of the same sources (the
 shipped labeller's recipe); ``--no-word-model`` measures the fastText model alone."""
 LABEL_SETTINGS: dict = {}
 """``--label-set`` changes to ``DomainConfig`` for every prediction (an experiment, not the shipped default)."""
 
 
-def predict(model: str, texts: list[str], head: int = 512, middle: int = 512, word_model: str | None = None
-            ) -> list[str]:
+def predict(model: str, texts: list[str], head: int = 512, middle: int = 512, word_model: str | None = None,
+            encoder: str | None = None) -> list[str]:
     config = DomainConfig(code_language=False, **{"model": model, "head_bytes": head, "middle_bytes": middle,
-                                                  "word_model": word_model, **LABEL_SETTINGS})
+                                                  "word_model": word_model, "encoder": encoder, **LABEL_SETTINGS})
     return label_domains(pa.array(texts, pa.large_string()), config=config)["domain"].to_pylist()
 
 
@@ -134,9 +138,24 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
     crop_known: dict[str, np.ndarray] = {}
     cropped: dict[str, list[str]] = {}
 
+    if ENCODER:  # the encoder's embeddings of every training source's head documents, once for all folds
+        enc_rows = {s: r for s, r in encoder_rows(table.column("source").to_pylist()).items() if s in train_others}
+        enc_index = np.concatenate(list(enc_rows.values()))
+        enc_windows = text_windows(table.column("text").take(pa.array(enc_index)).combine_chunks(),
+                                   DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle).to_pylist()
+        enc_embeddings = sentence_encoder().embed(enc_windows)
+        enc_sources = src_col[enc_index]
+        enc_labels = np.asarray(domains, dtype=object)[enc_index]
+
     def one(name: str) -> tuple[str, str, list[str]]:
         labels, texts, groups = domain_examples(table, exclude=exclude_always | {name}, **(examples or {}))
         with tempfile.TemporaryDirectory() as tmp:
+            encoder = None
+            if ENCODER:  # the encoder head of the same sources
+                encoder = str(Path(tmp) / "encoder.npz")
+                keep = enc_sources != name
+                train_encoder_head(enc_labels[keep].tolist(), enc_embeddings[keep],
+                                   enc_sources[keep].tolist()).save(Path(encoder))
             model = Path(tmp) / "domain.bin"
             train_classifier(labels, texts, model, DOMAIN_TRAIN_CONFIG, groups=groups)
             words = None
@@ -148,10 +167,10 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
                 fold_words = train_word_model(labels, texts, groups, vocab)
                 fold_words.save(Path(words))
             pred = predict(str(model), by_source[name][0], DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle,
-                           words)
+                           words, encoder)
             if crop:
                 cropped[name] = predict(str(model), [crop_text(t, crop) for t in by_source[name][0]],
-                                        DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle, words)
+                                        DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle, words, encoder)
             if save_probs:
                 windows = text_windows(pa.array(by_source[name][0], pa.large_string()),
                                        DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
@@ -227,7 +246,8 @@ def part_heldout(table: pa.Table, heldout: list, crop: int = 0) -> dict:
     texts = table.column("text").to_pylist()
     docs = {s.name: [texts[i] for i in np.flatnonzero(src_col == s.name)] for s in heldout}
     words = "auto" if WORD_MODEL else None  # the shipped labeller's word model, or the classifier alone
-    rows = [(s.name, s.domain, predict("domain", docs[s.name], word_model=words)) for s in heldout]
+    encoder = SHIPPED_ENCODER if ENCODER else None
+    rows = [(s.name, s.domain, predict("domain", docs[s.name], word_model=words, encoder=encoder)) for s in heldout]
     print(f"\n(heldout) shipped domain model on the fixed held-out sources {[s.name for s in heldout]}")
     report = pooled(rows, "pooled over the held-out sources")
     out = {"macro_f1": report["macro_f1"], "report": report,
@@ -365,6 +385,10 @@ def main() -> None:
     parser.add_argument("--no-word-model", action="store_true",
                         help="loso, heldout: the fastText model alone, without the word model the shipped labeller "
                         "mixes in")
+    parser.add_argument("--encoder", action="store_true",
+                        help="loso, heldout: with the opt-in sentence encoder's vote (DomainConfig.encoder; E54): per "
+                        "fold a head fitted without the left-out source, the shipped head on the held-out sources "
+                        "(needs pip install '.[encoder]'; about 30 ms of CPU per document)")
     parser.add_argument("--save-probs", type=Path, help="LOSO: write each document's out-of-source class "
                         "probabilities (the fold's fastText model's and, unless --no-word-model, its word "
                         "model's), the share of each window's words the fold's fastText model knows, and final "
@@ -413,8 +437,9 @@ def main() -> None:
         LABEL_SETTINGS.update(field_value(DomainConfig(), item, "--label-set", parser))
     if LABEL_SETTINGS:
         print(f"labeller settings: {LABEL_SETTINGS}")
-    global WORD_MODEL
+    global WORD_MODEL, ENCODER
     WORD_MODEL = not args.no_word_model
+    ENCODER = args.encoder
     if "loso" in args.parts:
         names = args.only or [s.name for s in train]
         examples = {}

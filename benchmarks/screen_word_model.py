@@ -388,14 +388,17 @@ def gated(results: dict, names: list[str], gate: float) -> None:
             results[name][f"gate{gate:g}/{key}"] = decide(probs, results[name][f"signals/{key}"])
 
 
-def genre_mixed(results: dict, names: list[str], share: float) -> None:
+def genre_mixed(results: dict, names: list[str], share: float, when: str | None = None) -> None:
     """E38: the shipped mix with the genre model's log probabilities at ``share``, then ``decide``; written to
-    ``results[S][f"genre{share:g}/{key}"]``."""
+    ``results[S][f"genre{share:g}/{key}"]``. ``when`` (E54): mix only where the genre model's own top label is
+    that domain; elsewhere the shipped mix alone."""
     for name in names:
         for key in ("whole", "crop"):
-            logits = ((1.0 - share) * np.log(results[name][f"mixed/{key}"] + 1e-6)
-                      + share * np.log(results[name][f"genre/{key}"] + 1e-6))
-            results[name][f"genre{share:g}/{key}"] = decide(wv._softmax(logits), results[name][f"signals/{key}"])
+            mixed, genre = results[name][f"mixed/{key}"], results[name][f"genre/{key}"]
+            probs = wv._softmax((1.0 - share) * np.log(mixed + 1e-6) + share * np.log(genre + 1e-6))
+            if when is not None:
+                probs = np.where((genre.argmax(axis=1) == TOPICAL.index(when))[:, None], probs, mixed)
+            results[name][f"genre{share:g}/{key}"] = decide(probs, results[name][f"signals/{key}"])
 
 
 def stack_inputs(results: dict, name: str, key: str, stack: str) -> np.ndarray:
@@ -450,6 +453,8 @@ def main() -> int:
                         help="E34: the shipped mix with DomainConfig.min_confidence set to each value (needs the "
                         "mean variant)")
     parser.add_argument("--genre", type=Path, help="E38: genre_folds.py output, mixed in at each --genre-share")
+    parser.add_argument("--genre-when", choices=TOPICAL,
+                        help="E54: mix the --genre model in only where its own top label is this domain")
     parser.add_argument("--genre-share", nargs="*", type=float, default=[],
                         help="E38: the genre model's share of the log-probability mix (needs --genre and the mean "
                         "variant)")
@@ -506,7 +511,7 @@ def main() -> int:
     for mix in args.mix:
         known_mixed(results, names, f"mix{mix:g}", mix, wv.DEFAULT_KNOWN_POWER)
     for share in args.genre_share:
-        genre_mixed(results, names, share)
+        genre_mixed(results, names, share, args.genre_when)
     for floor in args.ft_floor:
         known_mixed(results, names, f"floor{floor:g}", wv.DEFAULT_MIX, wv.DEFAULT_KNOWN_POWER, floor)
     for gate in args.gate:

