@@ -34,6 +34,7 @@ import argparse
 import json
 import sys
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,7 @@ from midtrain.curation import rules  # noqa: E402
 from midtrain.curation.decide import decide, load_decisions, signals_of  # noqa: E402
 from midtrain.curation.labels import identify_language, label_domains, score_quality  # noqa: E402
 from midtrain.curation.labels.domain import DOMAINS, DomainConfig  # noqa: E402
+from midtrain.curation.labels.encoder import SHIPPED_ENCODER  # noqa: E402
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.quality import DEFAULT_QUALITY_THRESHOLDS, QUALITY_TYPES  # noqa: E402
 from midtrain.curation.rules.thresholds import DEFAULT_THRESHOLDS  # noqa: E402
@@ -345,14 +347,19 @@ def main() -> None:
     parser.add_argument("--domain-models", type=Path, metavar="DIR",
                         help="label with DIR's domain.bin and domain-words.npz (e.g. `train_default_classifiers.py "
                         "--only domain --only domain-words --with SOURCE --out DIR`) instead of the shipped ones")
+    parser.add_argument("--encoder", action="store_true",
+                        help="label with the opt-in sentence encoder's vote too (DomainConfig.encoder; stop 55's E54; "
+                        "needs pip install '.[encoder]', about 30 ms of CPU per document)")
     args = parser.parse_args()
+    global DOMAIN_CONFIG
     if args.domain_models:
-        global DOMAIN_CONFIG
         paths = [args.domain_models / "domain.bin", args.domain_models / "domain-words.npz"]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             parser.error(f"--domain-models: no {', '.join(missing)}")
         DOMAIN_CONFIG = DomainConfig(model=str(paths[0]), word_model=str(paths[1]))
+    if args.encoder:
+        DOMAIN_CONFIG = replace(DOMAIN_CONFIG, encoder=SHIPPED_ENCODER)
     if args.decisions:
         global DECISIONS
         try:

@@ -156,3 +156,17 @@ def test_a_missing_extra_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_model)
     with pytest.raises(ConfigError, match=r"pip install 'midtrain\[encoder\]'"):
         enc._model_dir()
+
+
+def test_the_curation_step_takes_the_encoder_from_its_config():
+    from datatrove.data import Document
+
+    from midtrain.curation.taggers import DomainLabeller
+
+    config = {"encoder": "reasoning-encoder", "encoder_device": "cpu", "code_language": False}
+    docs = [Document(text=t, id=str(i), metadata={}) for i, t in enumerate(TEXTS)]
+    labelled = list(DomainLabeller(config, batch_size=3).run(docs))
+    expected = label_domains(TEXTS, config=DomainConfig.from_dict(config))
+    assert [d.metadata["domain"] for d in labelled] == expected["domain"].to_pylist()
+    np.testing.assert_allclose([d.metadata["domain_score"] for d in labelled], expected["domain_score"].to_numpy(),
+                               rtol=1e-5)

@@ -74,12 +74,15 @@ class SentenceEncoder:
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()
-        verbosity = hf_logging.get_verbosity()
+        verbosity, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
         hf_logging.set_verbosity_error()  # its load report lists the sentence model's unused pooler as unexpected
+        hf_logging.disable_progress_bar()
         try:
             self.model = BertModel.from_pretrained(str(folder), add_pooling_layer=False).to(self.device).eval()
         finally:
             hf_logging.set_verbosity(verbosity)
+            if bar:
+                hf_logging.enable_progress_bar()
         self.dim = int(self.model.config.hidden_size)
 
     def embed(self, texts: list[str]) -> np.ndarray:
