@@ -301,7 +301,8 @@ def part_speed(table: pa.Table, docs: int, repeats: int, code_language_models: l
         out[key] = {"labels_docs_per_s": len(base) / t_labels, "share": share}
 
     def labeller(model: str, **settings) -> DomainLabeller:
-        return DomainLabeller({"code_language_model": model, **LABEL_SETTINGS, **settings})
+        return DomainLabeller({"code_language_model": model, **LABEL_SETTINGS, **settings,
+                               **({"encoder": SHIPPED_ENCODER} if ENCODER else {})})
 
     for model in code_language_models:
         # the shipped labeller, then without its word model (what that costs)
@@ -386,9 +387,9 @@ def main() -> None:
                         help="loso, heldout: the fastText model alone, without the word model the shipped labeller "
                         "mixes in")
     parser.add_argument("--encoder", action="store_true",
-                        help="loso, heldout: with the opt-in sentence encoder's vote (DomainConfig.encoder; E54): per "
+                        help="loso, heldout, speed: with the opt-in sentence encoder's vote (DomainConfig.encoder; E54): per "
                         "fold a head fitted without the left-out source, the shipped head on the held-out sources "
-                        "(needs pip install '.[encoder]'; about 30 ms of CPU per document)")
+                        "(needs pip install '.[encoder]'; about 40 ms per document on 2 cores)")
     parser.add_argument("--save-probs", type=Path, help="LOSO: write each document's out-of-source class "
                         "probabilities (the fold's fastText model's and, unless --no-word-model, its word "
                         "model's), the share of each window's words the fold's fastText model knows, and final "

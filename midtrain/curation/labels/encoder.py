@@ -14,7 +14,7 @@ Screened leave-one-source-out with fastText trained at three seeds (E54, share 0
 0.8726 -> 0.8950 / 0.8985 / 0.8929, documents cut to 300 characters 0.834 -> 0.839. The rule behind it was
 written after looking at the encoder's per-source figures: a post-hoc choice, said so where it is reported.
 
-It costs about 30 ms of CPU per document on 2 cores (far over the labeller's budget), so it is off by default:
+It costs about 40 ms per document on 2 cores (far over the labeller's budget), so it is off by default:
 ``domain_labeller: {config: {encoder: reasoning-encoder}}`` turns it on (``pip install 'midtrain[encoder]'``), on a
 GPU when torch sees one (``encoder_device``).
 
