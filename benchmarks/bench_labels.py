@@ -75,10 +75,10 @@ def topical_sources() -> tuple[list, list]:
 
 
 WORD_MODEL = True
-ENCODER = False
-"""``--encoder``: the opt-in sentence encoder's vote (``encoder.py``; per fold a head without the left-out source)."""
 """Leave-one-source-out: mix each fold's fastText model with a word model of the same sources (the
 shipped labeller's recipe); ``--no-word-model`` measures the fastText model alone."""
+ENCODER = False
+"""``--encoder``: the opt-in sentence encoder's vote (``encoder.py``; per fold a head without the left-out source)."""
 LABEL_SETTINGS: dict = {}
 """``--label-set`` changes to ``DomainConfig`` for every prediction (an experiment, not the shipped default)."""
 
@@ -387,8 +387,8 @@ def main() -> None:
                         help="loso, heldout: the fastText model alone, without the word model the shipped labeller "
                         "mixes in")
     parser.add_argument("--encoder", action="store_true",
-                        help="loso, heldout, speed: with the opt-in sentence encoder's vote (DomainConfig.encoder; E54): per "
-                        "fold a head fitted without the left-out source, the shipped head on the held-out sources "
+                        help="loso, heldout, speed: with the opt-in sentence encoder's vote (DomainConfig.encoder; "
+                        "E54): per fold a head fitted without the left-out source, the shipped head elsewhere "
                         "(needs pip install '.[encoder]'; about 40 ms per document on 2 cores)")
     parser.add_argument("--save-probs", type=Path, help="LOSO: write each document's out-of-source class "
                         "probabilities (the fold's fastText model's and, unless --no-word-model, its word "
