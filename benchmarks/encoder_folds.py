@@ -40,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TOPICAL = ("web", "code", "math", "reasoning")
 CROP = 300
-MAX_TOKENS = 256
 PART_ROWS = 16384  # 16,384 x 384 float16 = 12.6 MB
 
 
@@ -72,14 +71,12 @@ def prepare(args: argparse.Namespace) -> None:
     with np.load(args.probs, allow_pickle=False) as z:
         probs = {k: z[k] for k in ("index", "truth", "sources")}
     whole, crop = _texts(probs)
+    from midtrain.curation.labels.encoder import MAX_TOKENS, token_ids
+
     tokenizer = Tokenizer.from_file(str(args.model_dir / "tokenizer.json"))
     tokenizer.enable_truncation(MAX_TOKENS)
     tokenizer.no_padding()
-    ids = np.zeros((2 * len(whole), MAX_TOKENS), np.uint16)
-    lengths = np.zeros(2 * len(whole), np.int32)
-    for row, enc in enumerate(tokenizer.encode_batch(whole + crop)):
-        ids[row, :len(enc.ids)] = enc.ids
-        lengths[row] = len(enc.ids)
+    ids, lengths = token_ids(tokenizer, whole + crop)
     # Only the vocabulary rows these windows use travel (a token's embedding is its row): ids are renumbered.
     used = np.union1d(np.unique(ids), [0])
     ids = np.searchsorted(used, ids).astype(np.uint16)
@@ -98,6 +95,8 @@ def embed(args: argparse.Namespace) -> None:
     from safetensors.torch import load_file
     from transformers import BertConfig, BertModel
 
+    from midtrain.curation.labels.encoder import embed_ids
+
     device = "cuda" if torch.cuda.is_available() else "cpu"
     config = BertConfig.from_json_file(str(args.bundle / "config.json"))
     state = {k.removeprefix("bert."): v.float() for k, v in load_file(str(args.bundle / "model.safetensors")).items()}
@@ -109,19 +108,9 @@ def embed(args: argparse.Namespace) -> None:
         raise SystemExit(f"weights do not fit the model: missing {missing}, unexpected {unexpected}")
     model = model.to(device).eval()
     with np.load(args.bundle / "ids.npz") as z:
-        ids, lengths = z["ids"].astype(np.int64), z["lengths"]
-    order = np.argsort(lengths, kind="stable")  # similar lengths share a batch
-    out = np.zeros((len(ids), config.hidden_size), np.float32)
+        ids, lengths = z["ids"], z["lengths"].astype(np.int64)
     start = time.perf_counter()
-    with torch.inference_mode():
-        for lo in range(0, len(order), args.batch):
-            rows = order[lo:lo + args.batch]
-            width = max(1, int(lengths[rows].max()))
-            x = torch.from_numpy(ids[rows, :width]).to(device)
-            mask = (torch.arange(width)[None, :] < torch.from_numpy(lengths[rows])[:, None]).to(device)
-            h = model(input_ids=x, attention_mask=mask.long()).last_hidden_state
-            pooled = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
-            out[rows] = torch.nn.functional.normalize(pooled, dim=1).cpu().numpy()
+    out = embed_ids(model, ids, lengths, args.batch, device)
     seconds = time.perf_counter() - start
     args.out.mkdir(parents=True, exist_ok=True)
     parts = 0
@@ -142,12 +131,12 @@ def load_embeddings(folder: Path) -> np.ndarray:
 
 
 def folds(args: argparse.Namespace) -> None:
-    from midtrain.curation.labels.word_vectors import _softmax, balanced_weights, fit_logistic
+    from midtrain.curation.labels.encoder import train_encoder_head
     from scripts.labeldata.training_sets import encoder_rows
 
     with np.load(args.probs, allow_pickle=False) as z:
         probs = {k: z[k] for k in ("index", "truth", "sources")}
-    emb = load_embeddings(args.embeddings).astype(np.float64)
+    emb = load_embeddings(args.embeddings)
     n = len(probs["index"])
     if len(emb) != 2 * n:
         raise SystemExit(f"{args.embeddings}: {len(emb)} embeddings for {n} documents; expected {2 * n}")
@@ -159,11 +148,12 @@ def folds(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     for name in names:
         train = np.concatenate([rows[s] for s in names if s != name])
-        w = balanced_weights(probs["truth"][train], probs["sources"][train])
-        mean, scale, coef, bias = fit_logistic(whole[train], y_all[train], w, len(TOPICAL), args.l2)
+        head = train_encoder_head(probs["truth"][train].tolist(), whole[train], probs["sources"][train].tolist(),
+                                  l2=args.l2)
         test = np.flatnonzero(probs["sources"] == name)
-        for x, target in ((whole, out_whole), (crop, out_crop)):
-            target[test] = _softmax(((x[test] - mean) / scale) @ coef + bias)
+        columns = [head.classes.index(d) for d in TOPICAL]
+        out_whole[test] = head.probabilities(whole[test])[:, columns]
+        out_crop[test] = head.probabilities(crop[test])[:, columns]
     pred = out_whole.argmax(1)
     print(f"{len(names)} folds in {time.perf_counter() - start:.0f} s; encoder alone: pooled accuracy "
           f"{np.mean(pred == y_all):.4f}")

@@ -170,3 +170,12 @@ def test_the_curation_step_takes_the_encoder_from_its_config():
     assert [d.metadata["domain"] for d in labelled] == expected["domain"].to_pylist()
     np.testing.assert_allclose([d.metadata["domain_score"] for d in labelled], expected["domain_score"].to_numpy(),
                                rtol=1e-5)
+
+
+def test_a_cuda_device_without_cuda_is_one_clear_error():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ConfigError, match="encoder_device 'cuda'"):
+        enc.SentenceEncoder("cuda")

@@ -27,6 +27,7 @@ domain-encoder``) stores the regression with its share, its domain and the model
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ import pyarrow as pa
 
 from midtrain.curation.labels.models import model_path
 from midtrain.curation.labels.text_windows import as_string_array
+from midtrain.curation.labels.word_vectors import _softmax, balanced_weights, fit_logistic
 from midtrain.errors import ConfigError
 
 SHIPPED_ENCODER = "reasoning-encoder"
@@ -62,7 +64,7 @@ class SentenceEncoder:
     """all-MiniLM-L6-v2 on ``device`` (``auto``: CUDA when torch sees it): ``embed`` gives normalised mean-pooled
     embeddings of texts, cut to ``MAX_TOKENS`` tokens."""
 
-    def __init__(self, device: str = "auto", batch_size: int = 64):
+    def __init__(self, device: str = "auto", batch_size: int = 64) -> None:
         import torch
         from tokenizers import Tokenizer
         from transformers import BertModel
@@ -70,6 +72,8 @@ class SentenceEncoder:
 
         folder = _model_dir()
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"encoder_device {device!r}: torch sees no CUDA device here; use \"auto\" or \"cpu\"")
         self.batch_size = batch_size
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
@@ -86,38 +90,46 @@ class SentenceEncoder:
         self.dim = int(self.model.config.hidden_size)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """One float32 row of length 1 per text; texts of similar length share a batch, so a text's row does not
-        depend on the order of the others beyond that."""
-        import torch
+        """One float32 row of length 1 per text (``embed_ids``)."""
+        ids, lengths = token_ids(self.tokenizer, texts)
+        return embed_ids(self.model, ids, lengths, self.batch_size, self.device)
 
-        encodings = self.tokenizer.encode_batch(texts)
-        lengths = np.array([len(e.ids) for e in encodings], np.int64)
-        out = np.zeros((len(texts), self.dim), np.float32)
-        order = np.argsort(lengths, kind="stable")
-        with torch.inference_mode():
-            for lo in range(0, len(order), self.batch_size):
-                rows = order[lo:lo + self.batch_size]
-                width = max(1, int(lengths[rows].max()))
-                ids = np.zeros((len(rows), width), np.int64)
-                for k, r in enumerate(rows):
-                    ids[k, :lengths[r]] = encodings[r].ids
-                mask = torch.from_numpy(np.arange(width)[None, :] < lengths[rows][:, None]).to(self.device)
-                hidden = self.model(input_ids=torch.from_numpy(ids).to(self.device),
-                                    attention_mask=mask.long()).last_hidden_state.float()
-                pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
-                out[rows] = torch.nn.functional.normalize(pooled, dim=1).cpu().numpy()
-        return out
+
+def token_ids(tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, lengths)``: each text's token ids (the tokenizers batch API; cut where ``tokenizer``'s truncation
+    says) in a zero-padded int64 row, and how many there are."""
+    encodings = tokenizer.encode_batch(texts)
+    lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
+    ids = np.zeros((len(texts), int(lengths.max(initial=1))), np.int64)
+    ids[np.arange(ids.shape[1])[None, :] < lengths[:, None]] = np.fromiter(
+        itertools.chain.from_iterable(e.ids for e in encodings), np.int64, int(lengths.sum()))
+    return ids, lengths
+
+
+def embed_ids(model, ids: np.ndarray, lengths: np.ndarray, batch_size: int, device: str) -> np.ndarray:
+    """A BERT ``model``'s last hidden states over each row's first ``lengths`` ids, mean-pooled and normalised to
+    length 1 (float32). Rows of similar length share a batch, so a row does not depend on the others' order
+    beyond that."""
+    import torch
+
+    out = np.zeros((len(ids), model.config.hidden_size), np.float32)
+    order = np.argsort(lengths, kind="stable")
+    with torch.inference_mode():
+        for lo in range(0, len(order), batch_size):
+            rows = order[lo:lo + batch_size]
+            width = max(1, int(lengths[rows].max()))
+            mask = torch.from_numpy(np.arange(width)[None, :] < lengths[rows][:, None]).to(device)
+            hidden = model(input_ids=torch.from_numpy(ids[rows, :width].astype(np.int64)).to(device),
+                           attention_mask=mask.long()).last_hidden_state.float()
+            pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+            out[rows] = torch.nn.functional.normalize(pooled, dim=1).cpu().numpy()
+    return out
 
 
 @functools.lru_cache(maxsize=4)
 def sentence_encoder(device: str = "auto", batch_size: int = 64) -> SentenceEncoder:
     """The process-wide cached encoder."""
     return SentenceEncoder(device, batch_size)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
 
 
 @dataclass(frozen=True)
@@ -177,8 +189,6 @@ def train_encoder_head(labels: list[str], embeddings: np.ndarray, sources: list[
                        when: str = DEFAULT_WHEN, l2: float = 1e-3) -> EncoderHead:
     """Fit an ``EncoderHead`` on embeddings of labelled windows, every domain and every source in it weighted
     alike (the word model's regression, ``word_vectors.fit_logistic``)."""
-    from midtrain.curation.labels.word_vectors import balanced_weights, fit_logistic
-
     if not len(labels) == len(embeddings) == len(sources):
         raise ConfigError(f"train_encoder_head: {len(labels)} labels, {len(embeddings)} embeddings and "
                           f"{len(sources)} sources; expected one of each per window")
