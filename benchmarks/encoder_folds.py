@@ -4,6 +4,7 @@
     python benchmarks/encoder_folds.py embed --bundle benchmarks/out/enc --out EMB   # GPU: seconds; 2 cores: 18 min
     python benchmarks/encoder_folds.py folds --probs loso.npz --embeddings EMB --out enc.npz
     python benchmarks/screen_word_model.py --probs loso.npz --variants mean --genre enc.npz --genre-share 0.15 0.3
+    python benchmarks/encoder_folds.py static --probs loso.npz --static M2V --out EMB   # E55: a static distillation
 
 The word model mixed into the domain labeller (``word_vectors.py``) reads *static* pretrained vectors. A sentence
 encoder reads each token in its context and was trained on a billion sentence pairs from many genres, so it might
@@ -21,12 +22,29 @@ cut to 256 WordPiece tokens, mean-pooled over the mask and L2-normalised (the mo
   and writes S's probabilities, whole and cut, in ``genre_folds.py``'s format, so that ``screen_word_model.py
   --genre`` mixes them in.
 
-Stop 55 (benchmarks/README.md): E53.
+- ``static`` (E55) embeds the same windows, whole and cut, with a *static* distillation of the encoder: a
+  model2vec folder ``M2V`` (``model.safetensors`` with one ``embeddings`` row per token, ``tokenizer.json``),
+  made once outside midtrain's environment (model2vec's ``distill`` extra pins an older transformers)::
+
+      python -m venv m2v && m2v/bin/pip install torch==2.13.0 'model2vec[distill]==0.10.0' scikit-learn
+      m2v/bin/python -c "from model2vec.distill import distill; distill('MINILM', pca_dims=256).save_pretrained('M2V')"
+
+  A window's embedding is model2vec's ``StaticModel.encode`` done here with tokenizers and numpy: its tokens
+  without special tokens (cut to 512, unknown tokens dropped), the mean of their rows, normalised to length 1.
+  Its output goes to ``folds`` like ``embed``'s.
+- ``gate`` (stop 56) asks whether a signal the labeller already has could pick the documents worth the encoder's
+  40 ms: of the documents whose label a real run with the encoder (``--after``, ``bench_labels.py --encoder
+  --save-probs``) changes against one without (``--probs``), what share of *all* documents must the encoder read
+  to reach 95%, 99% and all of them, when it reads those with the highest reasoning probability of the mix, of the
+  word model, of the larger of the two, or the lowest top probability of the mix.
+
+Stop 55 (benchmarks/README.md): E53, E54; stop 56: E55 and the gate.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import sys
@@ -112,14 +130,82 @@ def embed(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     out = embed_ids(model, ids, lengths, args.batch, device)
     seconds = time.perf_counter() - start
-    args.out.mkdir(parents=True, exist_ok=True)
-    parts = 0
-    for parts, lo in enumerate(range(0, len(out), PART_ROWS), 1):
-        np.save(args.out / f"emb{parts - 1:02d}.npy", out[lo:lo + PART_ROWS].astype(np.float16))
+    parts = _save_parts(out, args.out)
     facts = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu", "windows": len(out),
              "seconds": round(seconds, 2), "windows_per_s": round(len(out) / seconds, 1), "parts": parts}
     (args.out / "embed.json").write_text(json.dumps(facts, indent=1))
     print(json.dumps(facts))
+
+
+def _save_parts(out: np.ndarray, folder: Path) -> int:
+    """Write ``out`` as float16 parts of at most ``PART_ROWS`` rows; the number of parts."""
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = 0
+    for parts, lo in enumerate(range(0, len(out), PART_ROWS), 1):
+        np.save(folder / f"emb{parts - 1:02d}.npy", out[lo:lo + PART_ROWS].astype(np.float16))
+    return parts
+
+
+def static_embeddings(model_dir: Path, texts: list[str], batch: int = 4096) -> np.ndarray:
+    """model2vec's ``StaticModel.encode`` of ``texts`` with the folder ``model_dir`` (module docstring), float32."""
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    table = load_file(str(model_dir / "model.safetensors"))["embeddings"].astype(np.float32)
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.enable_truncation(512)
+    tokenizer.no_padding()
+    unk = tokenizer.token_to_id("[UNK]")
+    out = np.zeros((len(texts), table.shape[1]), np.float32)
+    for lo in range(0, len(texts), batch):
+        encodings = tokenizer.encode_batch(texts[lo:lo + batch], add_special_tokens=False)
+        lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
+        ids = np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), np.int64, int(lengths.sum()))
+        row = np.repeat(np.arange(len(encodings)), lengths)
+        keep = ids != unk
+        counts = np.bincount(row[keep], minlength=len(encodings))
+        sums = np.zeros((len(encodings), table.shape[1]), np.float64)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        filled = counts > 0  # a window's tokens are contiguous: one reduceat per window with any
+        if filled.any():
+            sums[filled] = np.add.reduceat(table[ids[keep]].astype(np.float64), starts[filled], axis=0)
+        counts = counts[:, None]
+        mean = sums / np.maximum(counts, 1)
+        norm = np.linalg.norm(mean, axis=1, keepdims=True)
+        out[lo:lo + batch] = mean / np.where(norm > 0, norm, 1.0)
+    return out
+
+
+def static(args: argparse.Namespace) -> None:
+    with np.load(args.probs, allow_pickle=False) as z:
+        probs = {k: z[k] for k in ("index", "truth", "sources")}
+    whole, crop = _texts(probs)
+    start = time.perf_counter()
+    out = static_embeddings(args.static, whole + crop)
+    seconds = time.perf_counter() - start
+    parts = _save_parts(out, args.out)
+    facts = {"model": str(args.static), "windows": len(out), "seconds": round(seconds, 2), "parts": parts}
+    (args.out / "embed.json").write_text(json.dumps(facts, indent=1))
+    print(json.dumps(facts))
+
+
+def gate(args: argparse.Namespace) -> None:
+    with np.load(args.probs, allow_pickle=False) as before, np.load(args.after, allow_pickle=False) as after:
+        if not np.array_equal(before["index"], after["index"]):
+            raise SystemExit(f"{args.probs} and {args.after} are not runs over the same documents")
+        changed = before["pred"] != after["pred"]
+        truth = before["truth"]
+        r = list(before["columns"]).index("reasoning")
+        signals = {"mix p(reasoning)": before["probs"][:, r], "word model p(reasoning)": before["word_probs"][:, r],
+                   "larger of the two": np.maximum(before["probs"][:, r], before["word_probs"][:, r]),
+                   "1 - top p of the mix": 1.0 - before["probs"].max(axis=1)}
+        right_after = int(np.sum(after["pred"][changed] == truth[changed]))
+        right_before = int(np.sum(before["pred"][changed] == truth[changed]))
+    print(f"{int(changed.sum())} of {len(changed)} labels changed ({right_after} right after, {right_before} before)")
+    print(f"{'signal':26s} share of documents read to reach 95% / 99% / all of them")
+    for name, x in signals.items():
+        shares = [np.mean(x >= np.quantile(x[changed], 1.0 - cover)) for cover in (0.95, 0.99, 1.0)]
+        print(f"{name:26s} " + " / ".join(f"{share:.3f}" for share in shares))
 
 
 def load_embeddings(folder: Path) -> np.ndarray:
@@ -173,13 +259,20 @@ def main() -> int:
     e.add_argument("--bundle", type=Path, required=True)
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--batch", type=int, default=256)
+    s = sub.add_parser("static", help="embed the windows with a model2vec static distillation (E55)")
+    s.add_argument("--probs", type=Path, required=True)
+    s.add_argument("--static", type=Path, required=True, help="a model2vec folder (module docstring)")
+    s.add_argument("--out", type=Path, required=True)
+    g = sub.add_parser("gate", help="could a cheap signal choose where the encoder runs?")
+    g.add_argument("--probs", type=Path, required=True, help="a run without the encoder (--save-probs)")
+    g.add_argument("--after", type=Path, required=True, help="the same run with --encoder")
     f = sub.add_parser("folds", help="per-fold regressions on the embeddings")
     f.add_argument("--probs", type=Path, required=True)
     f.add_argument("--embeddings", type=Path, required=True)
     f.add_argument("--out", type=Path, required=True)
     f.add_argument("--l2", type=float, default=1e-3)
     args = parser.parse_args()
-    {"prepare": prepare, "embed": embed, "folds": folds}[args.step](args)
+    {"prepare": prepare, "embed": embed, "static": static, "gate": gate, "folds": folds}[args.step](args)
     return 0
 
 
