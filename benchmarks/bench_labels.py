@@ -60,7 +60,8 @@ from midtrain.curation.labels.models import load_classifier  # noqa: E402
 from midtrain.curation.labels.text_windows import fasttext_line_array, text_windows  # noqa: E402
 from midtrain.curation.labels.training import train_classifier  # noqa: E402
 from midtrain.curation.labels.word_vectors import train_word_model, vocabulary  # noqa: E402
-from midtrain.curation.labels.encoder import SHIPPED_ENCODER, sentence_encoder, train_encoder_head  # noqa: E402
+from midtrain.curation.labels.encoder import (  # noqa: E402
+    ENCODER_DTYPES, SHIPPED_ENCODER, sentence_encoder, train_encoder_head)
 
 TOPICAL = ("web", "code", "math", "reasoning")
 EXAMPLE_KEYS = ("per_domain", "per_source", "windows_per_doc", "short_per_doc", "window_chars")
@@ -143,7 +144,8 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
         enc_index = np.concatenate(list(enc_rows.values()))
         enc_windows = text_windows(table.column("text").take(pa.array(enc_index)).combine_chunks(),
                                    DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle).to_pylist()
-        enc_embeddings = sentence_encoder().embed(enc_windows)
+        enc_embeddings = sentence_encoder("auto", LABEL_SETTINGS.get("encoder_batch_size", 64),
+                                          LABEL_SETTINGS.get("encoder_dtype", "float32")).embed(enc_windows)
         enc_sources = src_col[enc_index]
         enc_labels = np.asarray(domains, dtype=object)[enc_index]
 
@@ -390,6 +392,10 @@ def main() -> None:
                         help="loso, heldout, speed: with the opt-in sentence encoder's vote (DomainConfig.encoder; "
                         "E54): per fold a head fitted without the left-out source, the shipped head elsewhere "
                         "(needs pip install '.[encoder]'; about 40 ms per document on 2 cores)")
+    parser.add_argument("--encoder-dtype", choices=ENCODER_DTYPES, default="float32",
+                        help="with --encoder: the encoder's precision (DomainConfig.encoder_dtype)")
+    parser.add_argument("--encoder-batch-size", type=int, default=64,
+                        help="with --encoder: windows per forward pass (DomainConfig.encoder_batch_size)")
     parser.add_argument("--save-probs", type=Path, help="LOSO: write each document's out-of-source class "
                         "probabilities (the fold's fastText model's and, unless --no-word-model, its word "
                         "model's), the share of each window's words the fold's fastText model knows, and final "
@@ -441,6 +447,8 @@ def main() -> None:
     global WORD_MODEL, ENCODER
     WORD_MODEL = not args.no_word_model
     ENCODER = args.encoder
+    if ENCODER:
+        LABEL_SETTINGS.update(encoder_dtype=args.encoder_dtype, encoder_batch_size=args.encoder_batch_size)
     if "loso" in args.parts:
         names = args.only or [s.name for s in train]
         examples = {}

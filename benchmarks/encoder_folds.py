@@ -15,8 +15,11 @@ cut to 256 WordPiece tokens, mean-pooled over the mask and L2-normalised (the mo
 
 - ``prepare`` tokenizes the windows on the CPU and writes a bundle small enough to carry to a GPU machine: the token
   ids (uint16, renumbered to the vocabulary rows they use) and the model's weights in float16, those rows only.
-- ``embed`` runs the model (CUDA when there is one) and writes the embeddings in parts of at most 12 MB (files that
-  come back from the device machine are capped).
+- ``embed`` runs the model (CUDA when there is one; ``--dtype float16`` or ``bfloat16`` for half precision) and
+  writes the embeddings in parts of at most 12 MB (files that come back from the device machine are capped).
+- ``agree`` compares two ``embed`` outputs of the same bundle (say float32 and float16): the largest difference,
+  the smallest cosine, and how often the shipped head (``models/domain-encoder.npz``) gives the same top label and
+  the same vote on reasoning.
 - ``folds`` fits, per left-out source S, ``word_vectors.fit_logistic`` (the word model's regression and L2, weighted
   by ``balanced_weights``) on the embeddings of up to 100 documents per other training source (``every_kth``),
   and writes S's probabilities, whole and cut, in ``genre_folds.py``'s format, so that ``screen_word_model.py
@@ -124,14 +127,17 @@ def embed(args: argparse.Namespace) -> None:
     unexpected = [k for k in unexpected if not k.startswith("pooler.") and k != "embeddings.position_ids"]
     if missing or unexpected:
         raise SystemExit(f"weights do not fit the model: missing {missing}, unexpected {unexpected}")
-    model = model.to(device).eval()
+    model = model.to(device=device, dtype=getattr(torch, args.dtype)).eval()
     with np.load(args.bundle / "ids.npz") as z:
-        ids, lengths = z["ids"], z["lengths"].astype(np.int64)
+        ids, lengths = z["ids"][:args.limit], z["lengths"][:args.limit].astype(np.int64)
+    longest = np.argsort(lengths, kind="stable")[-args.batch:]
+    embed_ids(model, ids[longest], lengths[longest], args.batch, device)  # warm-up, not timed: one full batch
     start = time.perf_counter()
     out = embed_ids(model, ids, lengths, args.batch, device)
     seconds = time.perf_counter() - start
     parts = _save_parts(out, args.out)
-    facts = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu", "windows": len(out),
+    facts = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu", "dtype": args.dtype,
+             "batch": args.batch, "windows": len(out),
              "seconds": round(seconds, 2), "windows_per_s": round(len(out) / seconds, 1), "parts": parts}
     (args.out / "embed.json").write_text(json.dumps(facts, indent=1))
     print(json.dumps(facts))
@@ -186,6 +192,24 @@ def static(args: argparse.Namespace) -> None:
     parts = _save_parts(out, args.out)
     facts = {"model": str(args.static), "windows": len(out), "seconds": round(seconds, 2), "parts": parts}
     (args.out / "embed.json").write_text(json.dumps(facts, indent=1))
+    print(json.dumps(facts))
+
+
+def agree(args: argparse.Namespace) -> None:
+    from midtrain.curation.labels.encoder import SHIPPED_ENCODER, load_encoder_head
+
+    a, b = load_embeddings(args.a), load_embeddings(args.b)
+    if a.shape != b.shape:
+        raise SystemExit(f"{args.a} and {args.b} hold different shapes: {a.shape} and {b.shape}")
+    head = load_encoder_head(SHIPPED_ENCODER)
+    top_a, top_b = head.probabilities(a).argmax(axis=1), head.probabilities(b).argmax(axis=1)
+    when = head.classes.index(head.when)
+    facts = {"windows": len(a), "max_abs_diff": float(np.abs(a - b).max()),
+             "min_cosine": float((a * b).sum(axis=1).min()), "same_top_label": float(np.mean(top_a == top_b)),
+             "same_vote": float(np.mean((top_a == when) == (top_b == when))),
+             "votes_a": int(np.sum(top_a == when)), "votes_b": int(np.sum(top_b == when))}
+    if args.json:
+        args.json.write_text(json.dumps(facts, indent=1))
     print(json.dumps(facts))
 
 
@@ -259,6 +283,12 @@ def main() -> int:
     e.add_argument("--bundle", type=Path, required=True)
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--batch", type=int, default=256)
+    e.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32")
+    e.add_argument("--limit", type=int, help="only the first N windows (a dry run)")
+    a = sub.add_parser("agree", help="compare two embed outputs (e.g. float32 and float16)")
+    a.add_argument("--a", type=Path, required=True)
+    a.add_argument("--b", type=Path, required=True)
+    a.add_argument("--json", type=Path)
     s = sub.add_parser("static", help="embed the windows with a model2vec static distillation (E55)")
     s.add_argument("--probs", type=Path, required=True)
     s.add_argument("--static", type=Path, required=True, help="a model2vec folder (module docstring)")
@@ -272,7 +302,8 @@ def main() -> int:
     f.add_argument("--out", type=Path, required=True)
     f.add_argument("--l2", type=float, default=1e-3)
     args = parser.parse_args()
-    {"prepare": prepare, "embed": embed, "static": static, "gate": gate, "folds": folds}[args.step](args)
+    {"prepare": prepare, "embed": embed, "static": static, "agree": agree, "gate": gate,
+     "folds": folds}[args.step](args)
     return 0
 
 

@@ -179,3 +179,50 @@ def test_a_cuda_device_without_cuda_is_one_clear_error():
         pytest.skip("this machine has CUDA")
     with pytest.raises(ConfigError, match="encoder_device 'cuda'"):
         enc.SentenceEncoder("cuda")
+
+
+def test_half_precision_stays_close_to_float32():
+    full = enc.SentenceEncoder("cpu", batch_size=3).embed(TEXTS)
+    half = enc.SentenceEncoder("cpu", batch_size=3, dtype="bfloat16")
+    assert str(next(half.model.parameters()).dtype) == "torch.bfloat16"
+    got = half.embed(TEXTS)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, rtol=1e-5)
+    assert (got * full).sum(axis=1).min() > 0.999
+    assert np.abs(got - full).max() > 0  # it did run in another precision
+
+
+def test_cuda_float16_matches_the_cpu():
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA here")
+    full = enc.SentenceEncoder("cpu", batch_size=3).embed(TEXTS)
+    got = enc.SentenceEncoder("cuda", batch_size=3, dtype="float16").embed(TEXTS)
+    assert (got * full).sum(axis=1).min() > 0.999
+
+
+def test_a_bad_dtype_is_one_clear_error():
+    with pytest.raises(ConfigError, match="encoder_dtype: expected one of"):
+        DomainConfig.from_dict({"encoder": "reasoning-encoder", "encoder_dtype": "int8"})
+    with pytest.raises(ConfigError, match="encoder_dtype 'int8'"):
+        enc.SentenceEncoder("cpu", dtype="int8")
+    assert DomainConfig.from_dict({"encoder_dtype": "bfloat16"}).encoder_dtype == "bfloat16"
+    for bad in (0, 2.5, True, "64"):
+        with pytest.raises(ConfigError, match="encoder_batch_size: expected a whole number"):
+            DomainConfig.from_dict({"encoder_batch_size": bad})
+
+
+def test_the_labeller_passes_the_encoders_device_batch_and_dtype(monkeypatch):
+    seen = []
+    real = enc.sentence_encoder
+
+    def recording(device="auto", batch_size=64, dtype="float32"):
+        seen.append((device, batch_size, dtype))
+        return real("cpu", batch_size, "float32")
+
+    monkeypatch.setattr(enc, "sentence_encoder", recording)
+    config = DomainConfig.from_dict({"encoder": "reasoning-encoder", "encoder_device": "cpu",
+                                     "encoder_batch_size": 5, "encoder_dtype": "bfloat16"})
+    label_domains(TEXTS, config=config)
+    assert seen == [("cpu", 5, "bfloat16")]

@@ -246,3 +246,24 @@ def test_windows_and_lines_are_kept_for_the_same_buffers_only():
     copy = pa.array(texts.to_pylist(), pa.large_string())  # equal text, other buffers: cut again, same result
     assert windows_and_lines(copy, 64, 0)[1] is not other[1]
     assert windows_and_lines(copy, 64, 0)[1].to_pylist() == other[1].to_pylist()
+
+
+def test_a_curation_config_checks_the_domain_labellers_values_when_it_loads():
+    """A pipeline config builds ``DomainConfig`` from its annotations, not through ``from_dict``: the value checks
+    live in ``__post_init__`` so that a bad value fails when the config loads, with the key's path."""
+    import yaml
+
+    from midtrain.curation import load_config
+    from midtrain.curation.pipeline import build_steps
+
+    for value, message in (("head_bytes: -1", "head_bytes: expected a whole number of bytes"),
+                           ("encoder_dtype: int8", "encoder_dtype: expected one of"),
+                           ("encoder_batch_size: 0", "encoder_batch_size: expected a whole number"),
+                           ("code_language_model: bogus", "code_language_model: expected one of")):
+        config = load_config(yaml.safe_load(f"pipeline:\n  - domain_labeller: {{config: {{{value}}}}}\n"))
+        with pytest.raises(ConfigError, match=rf"config\.pipeline\[0\]\.domain_labeller\.config\.{message}"):
+            build_steps(config.pipeline)
+    with pytest.raises(ConfigError, match=r"^domain\.head_bytes: expected"):
+        DomainConfig.from_dict({"head_bytes": -1})
+    with pytest.raises(ConfigError, match=r"^head_bytes: expected"):
+        DomainConfig(head_bytes=-1)

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from midtrain.curation.labels.code_language import CODE_LANGUAGE_MODELS, MAGIKA_VARIANTS, detect_code_language
-from midtrain.curation.labels.encoder import encoder_mixed
+from midtrain.curation.labels.encoder import ENCODER_DTYPES, encoder_mixed
 from midtrain.curation.labels.line_shapes import line_shape_counts
 from midtrain.curation.labels.models import Predictions, load_classifier
 from midtrain.curation.labels.rare_words import known_fractions, model_lines
@@ -138,6 +138,48 @@ class DomainConfig:
     three seeds): macro-F1 0.877 -> 0.895 on average; about 40 ms per document on 2 cores, so off by default."""
     encoder_device: str = "auto"
     """Where the encoder runs: ``auto`` (CUDA when torch sees it), ``cpu``, ``cuda``, ``cuda:1``, ..."""
+    encoder_dtype: str = "float32"
+    """The encoder's precision: ``float32``, ``float16`` (a GPU) or ``bfloat16`` (a GPU, or a CPU with bfloat16
+    instructions). Half precision is faster and changes a few labels (benchmarks/README.md, stop 56)."""
+    encoder_batch_size: int = 64
+    """Windows per forward pass of the encoder (at most the labelling step's batch of documents). On a GPU, larger
+    batches are much faster (stop 56)."""
+
+    def __post_init__(self) -> None:
+        """Check the values (a curation config builds this class without ``from_dict``); a message starts with the
+        field's name, so that the config loader can put the key path in front."""
+        ext = self.extension_domains
+        if not isinstance(ext, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in ext.items()):
+            raise ConfigError("extension_domains: expected a mapping of extension to domain")
+        if self.code_language_model not in CODE_LANGUAGE_MODELS:
+            raise ConfigError(f"code_language_model: expected one of {list(CODE_LANGUAGE_MODELS)}, "
+                              f"got {self.code_language_model!r}")
+        if self.magika_model not in MAGIKA_VARIANTS:
+            raise ConfigError(f"magika_model: expected one of {list(MAGIKA_VARIANTS)}, got {self.magika_model!r}")
+        for name in ("min_confidence", "latex_per_kb", "code_line_fraction", "min_latin_fraction",
+                     "max_binary_fraction", "word_model_gate"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{name}: expected a number, got {value!r}")
+        if self.word_model is not None and not isinstance(self.word_model, str):
+            raise ConfigError(f"word_model: expected \"auto\", \"{SHIPPED_WORD_MODEL}\", a path or null, "
+                              f"got {self.word_model!r}")
+        for name in ("encoder", "encoder_device"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{name}: expected a name or path (a string), got {value!r}")
+        if self.encoder_dtype not in ENCODER_DTYPES:
+            raise ConfigError(f"encoder_dtype: expected one of {list(ENCODER_DTYPES)}, got {self.encoder_dtype!r}")
+        size = self.encoder_batch_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ConfigError(f"encoder_batch_size: expected a whole number, 1 or more, got {size!r}")
+        for name in ("head_bytes", "middle_bytes", "tail_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name}: expected a whole number of bytes, 0 or more, got {value!r}")
+        chars = self.features_min_chars
+        if isinstance(chars, bool) or not isinstance(chars, int) or chars < 0:
+            raise ConfigError(f"features_min_chars: expected a whole number of characters, 0 or more, got {chars!r}")
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None, key: str = "domain") -> DomainConfig:
@@ -147,36 +189,13 @@ class DomainConfig:
         unknown = sorted(set(cfg) - known)
         if unknown:
             raise ConfigError(f"{key}: unknown key(s) {unknown}; known: {sorted(known)}")
-        if "extension_domains" in cfg:
-            ext = cfg["extension_domains"]
-            if not isinstance(ext, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in ext.items()):
-                raise ConfigError(f"{key}.extension_domains: expected a mapping of extension to domain")
+        ext = cfg.get("extension_domains")
+        if isinstance(ext, dict) and all(isinstance(k, str) for k in ext):
             cfg["extension_domains"] = {k.lower().lstrip("."): v for k, v in ext.items()}
-        if "code_language_model" in cfg and cfg["code_language_model"] not in CODE_LANGUAGE_MODELS:
-            raise ConfigError(f"{key}.code_language_model: expected one of {list(CODE_LANGUAGE_MODELS)}, "
-                              f"got {cfg['code_language_model']!r}")
-        if "magika_model" in cfg and cfg["magika_model"] not in MAGIKA_VARIANTS:
-            raise ConfigError(f"{key}.magika_model: expected one of {list(MAGIKA_VARIANTS)}, "
-                              f"got {cfg['magika_model']!r}")
-        for name in ("min_confidence", "latex_per_kb", "code_line_fraction", "min_latin_fraction",
-                     "max_binary_fraction", "word_model_gate"):
-            if name in cfg and not isinstance(cfg[name], (int, float)):
-                raise ConfigError(f"{key}.{name}: expected a number, got {cfg[name]!r}")
-        if "word_model" in cfg and cfg["word_model"] is not None and not isinstance(cfg["word_model"], str):
-            raise ConfigError(f"{key}.word_model: expected \"auto\", \"{SHIPPED_WORD_MODEL}\", a path or null, "
-                              f"got {cfg['word_model']!r}")
-        for name in ("encoder", "encoder_device"):
-            if name in cfg and cfg[name] is not None and not isinstance(cfg[name], str):
-                raise ConfigError(f"{key}.{name}: expected a name or path (a string), got {cfg[name]!r}")
-        for name in ("head_bytes", "middle_bytes", "tail_bytes"):
-            value = cfg.get(name, 0)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{key}.{name}: expected a whole number of bytes, 0 or more, got {value!r}")
-        chars = cfg.get("features_min_chars", 0)
-        if isinstance(chars, bool) or not isinstance(chars, int) or chars < 0:
-            raise ConfigError(f"{key}.features_min_chars: expected a whole number of characters, 0 or more, "
-                              f"got {chars!r}")
-        return cls(**cfg)
+        try:
+            return cls(**cfg)
+        except ConfigError as exc:
+            raise ConfigError(f"{key}.{exc}") from None
 
 
 DOMAIN_SIGNAL_SCHEMA: dict[str, pa.DataType] = {
@@ -380,7 +399,8 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
         if words is not None:
             probs = _mixed(words, probs, labels, windows, plain_lines, classifier.word_set, config.word_model_gate)
         if config.encoder is not None:
-            probs = encoder_mixed(probs, labels, windows, config.encoder, config.encoder_device)
+            probs = encoder_mixed(probs, labels, windows, config.encoder, config.encoder_device,
+                                  config.encoder_batch_size, config.encoder_dtype)
         pred, second = ranked(probs, labels)
 
     domain = pred.labels.copy()

@@ -16,7 +16,8 @@ written after looking at the encoder's per-source figures: a post-hoc choice, sa
 
 It costs about 40 ms per document on 2 cores (far over the labeller's budget), so it is off by default:
 ``domain_labeller: {config: {encoder: reasoning-encoder}}`` turns it on (``pip install 'midtrain[encoder]'``), on a
-GPU when torch sees one (``encoder_device``).
+GPU when torch sees one (``encoder_device``). On a GPU, ``encoder_dtype: float16`` runs the model in half precision
+(benchmarks/README.md, stop 56, measures its speed and how many labels it changes); float32 is the default.
 
 How a window is read (the model's own sentence-transformers recipe): its WordPiece tokens (the model's
 ``tokenizer.json``, cut to 256), BERT's last hidden states, their mean over the tokens, normalised to length 1.
@@ -48,6 +49,8 @@ MAX_TOKENS = 256
 DEFAULT_SHARE = 0.7
 """The encoder's share where it votes: chosen from 0.3 / 0.5 / 0.7 by E54's rule (stop 55)."""
 DEFAULT_WHEN = "reasoning"
+ENCODER_DTYPES = ("float32", "float16", "bfloat16")
+"""The precisions the model may run in (``DomainConfig.encoder_dtype``); its pooling is always in float32."""
 
 
 def _model_dir() -> Path:
@@ -61,15 +64,17 @@ def _model_dir() -> Path:
 
 
 class SentenceEncoder:
-    """all-MiniLM-L6-v2 on ``device`` (``auto``: CUDA when torch sees it): ``embed`` gives normalised mean-pooled
-    embeddings of texts, cut to ``MAX_TOKENS`` tokens."""
+    """all-MiniLM-L6-v2 on ``device`` (``auto``: CUDA when torch sees it), its weights in ``dtype`` (one of
+    ``ENCODER_DTYPES``): ``embed`` gives normalised mean-pooled embeddings of texts, cut to ``MAX_TOKENS`` tokens."""
 
-    def __init__(self, device: str = "auto", batch_size: int = 64) -> None:
+    def __init__(self, device: str = "auto", batch_size: int = 64, dtype: str = "float32") -> None:
         import torch
         from tokenizers import Tokenizer
         from transformers import BertModel
         from transformers.utils import logging as hf_logging
 
+        if dtype not in ENCODER_DTYPES:
+            raise ConfigError(f"encoder_dtype {dtype!r}: expected one of {list(ENCODER_DTYPES)}")
         folder = _model_dir()
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -82,7 +87,8 @@ class SentenceEncoder:
         hf_logging.set_verbosity_error()  # its load report lists the sentence model's unused pooler as unexpected
         hf_logging.disable_progress_bar()
         try:
-            self.model = BertModel.from_pretrained(str(folder), add_pooling_layer=False).to(self.device).eval()
+            self.model = BertModel.from_pretrained(str(folder), add_pooling_layer=False)
+            self.model = self.model.to(device=self.device, dtype=getattr(torch, dtype)).eval()
         finally:
             hf_logging.set_verbosity(verbosity)
             if bar:
@@ -127,9 +133,9 @@ def embed_ids(model, ids: np.ndarray, lengths: np.ndarray, batch_size: int, devi
 
 
 @functools.lru_cache(maxsize=4)
-def sentence_encoder(device: str = "auto", batch_size: int = 64) -> SentenceEncoder:
+def sentence_encoder(device: str = "auto", batch_size: int = 64, dtype: str = "float32") -> SentenceEncoder:
     """The process-wide cached encoder."""
-    return SentenceEncoder(device, batch_size)
+    return SentenceEncoder(device, batch_size, dtype)
 
 
 @dataclass(frozen=True)
@@ -213,11 +219,11 @@ def load_encoder_head(ref: str) -> EncoderHead:
 
 
 def encoder_mixed(probs: np.ndarray, labels: tuple[str, ...], windows: pa.Array, ref: str, device: str = "auto",
-                  batch_size: int = 64) -> np.ndarray:
+                  batch_size: int = 64, dtype: str = "float32") -> np.ndarray:
     """The labeller's probabilities with the encoder's vote (``EncoderHead.mixed``) on ``windows``."""
     head = load_encoder_head(ref)
     texts = as_string_array(windows).to_pylist()
     if not texts:
         return probs.astype(np.float64)
-    embeddings = sentence_encoder(device, batch_size).embed([t or "" for t in texts])
+    embeddings = sentence_encoder(device, batch_size, dtype).embed([t or "" for t in texts])
     return head.mixed(probs, labels, embeddings)
