@@ -16,8 +16,10 @@ written after looking at the encoder's per-source figures: a post-hoc choice, sa
 
 It costs about 40 ms per document on 2 cores (far over the labeller's budget), so it is off by default:
 ``domain_labeller: {config: {encoder: reasoning-encoder}}`` turns it on (``pip install 'midtrain[encoder]'``), on a
-GPU when torch sees one (``encoder_device``). On a GPU, ``encoder_dtype: float16`` runs the model in half precision
-(benchmarks/README.md, stop 56, measures its speed and how many labels it changes); float32 is the default.
+GPU when torch sees one (``encoder_device``). ``encoder_dtype`` runs the model in half precision: ``bfloat16`` on a
+CPU with bfloat16 instructions (about half the cost), ``float16`` on a GPU, with ``encoder_batch_size`` 1024 (about
+twice as fast there; smaller batches gain nothing). Either changes a few labels; float32 is the default
+(benchmarks/README.md, stop 56).
 
 How a window is read (the model's own sentence-transformers recipe): its WordPiece tokens (the model's
 ``tokenizer.json``, cut to 256), BERT's last hidden states, their mean over the tokens, normalised to length 1.
