@@ -267,3 +267,17 @@ def test_a_curation_config_checks_the_domain_labellers_values_when_it_loads():
         DomainConfig.from_dict({"head_bytes": -1})
     with pytest.raises(ConfigError, match=r"^head_bytes: expected"):
         DomainConfig(head_bytes=-1)
+
+
+def test_extension_keys_are_normalised_however_the_config_is_built():
+    import yaml
+
+    from midtrain.curation import load_config
+    from midtrain.curation.pipeline import build_steps
+
+    expected = {"py": "code", "tex": "math"}
+    assert DomainConfig.from_dict({"extension_domains": {".PY": "code", "Tex": "math"}}).extension_domains == expected
+    assert DomainConfig(extension_domains={".Py": "code", "tex": "math"}).extension_domains == expected
+    config = load_config(yaml.safe_load(
+        "pipeline:\n  - domain_labeller: {config: {extension_domains: {.PY: code, TEX: math}}}\n"))
+    assert build_steps(config.pipeline)[0].config.extension_domains == expected

@@ -151,6 +151,8 @@ class DomainConfig:
         ext = self.extension_domains
         if not isinstance(ext, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in ext.items()):
             raise ConfigError("extension_domains: expected a mapping of extension to domain")
+        # ".PY" and "py" name the same extension, however the config was built (frozen: set it directly)
+        object.__setattr__(self, "extension_domains", {k.lower().lstrip("."): v for k, v in ext.items()})
         if self.code_language_model not in CODE_LANGUAGE_MODELS:
             raise ConfigError(f"code_language_model: expected one of {list(CODE_LANGUAGE_MODELS)}, "
                               f"got {self.code_language_model!r}")
@@ -189,9 +191,6 @@ class DomainConfig:
         unknown = sorted(set(cfg) - known)
         if unknown:
             raise ConfigError(f"{key}: unknown key(s) {unknown}; known: {sorted(known)}")
-        ext = cfg.get("extension_domains")
-        if isinstance(ext, dict) and all(isinstance(k, str) for k in ext):
-            cfg["extension_domains"] = {k.lower().lstrip("."): v for k, v in ext.items()}
         try:
             return cls(**cfg)
         except ConfigError as exc:
