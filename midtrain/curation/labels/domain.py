@@ -142,8 +142,8 @@ class DomainConfig:
     """The encoder's precision: ``float32``, ``float16`` (a GPU) or ``bfloat16`` (a GPU, or a CPU with bfloat16
     instructions). Half precision is faster and changes a few labels (benchmarks/README.md, stop 56)."""
     encoder_batch_size: int = 64
-    """Windows per forward pass of the encoder (at most the labelling step's batch of documents). On a GPU, larger
-    batches are much faster (stop 56)."""
+    """Windows per forward pass of the encoder (at most the labelling step's batch of documents). On a GPU, float16
+    needs 512 or more to be faster than float32 (stop 56)."""
 
     def __post_init__(self) -> None:
         """Check the values (a curation config builds this class without ``from_dict``); a message starts with the

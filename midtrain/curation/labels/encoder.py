@@ -18,8 +18,8 @@ It costs about 40 ms per document on 2 cores (far over the labeller's budget), s
 ``domain_labeller: {config: {encoder: reasoning-encoder}}`` turns it on (``pip install 'midtrain[encoder]'``), on a
 GPU when torch sees one (``encoder_device``). ``encoder_dtype`` runs the model in half precision: ``bfloat16`` on a
 CPU with bfloat16 instructions (about half the cost), ``float16`` on a GPU, with ``encoder_batch_size`` 1024 (about
-twice as fast there; at batch 256 it was slower than float32). Either changes a few labels; float32 is the default
-(benchmarks/README.md, stop 56).
+twice as fast there; at the default 64 it is three times slower than float32). Either changes a few labels; float32
+is the default (benchmarks/README.md, stop 56).
 
 How a window is read (the model's own sentence-transformers recipe): its WordPiece tokens (the model's
 ``tokenizer.json``, cut to 256), BERT's last hidden states, their mean over the tokens, normalised to length 1.
