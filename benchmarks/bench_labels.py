@@ -144,8 +144,9 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
         enc_index = np.concatenate(list(enc_rows.values()))
         enc_windows = text_windows(table.column("text").take(pa.array(enc_index)).combine_chunks(),
                                    DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle).to_pylist()
-        enc_embeddings = sentence_encoder("auto", LABEL_SETTINGS.get("encoder_batch_size", 64),
-                                          LABEL_SETTINGS.get("encoder_dtype", "float32")).embed(enc_windows)
+        settings = DomainConfig(**LABEL_SETTINGS)  # the encoder as the labeller will run it
+        enc_embeddings = sentence_encoder(settings.encoder_device, settings.encoder_batch_size,
+                                          settings.encoder_dtype).embed(enc_windows)
         enc_sources = src_col[enc_index]
         enc_labels = np.asarray(domains, dtype=object)[enc_index]
 

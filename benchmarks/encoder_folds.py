@@ -47,7 +47,6 @@ Stop 55 (benchmarks/README.md): E53, E54; stop 56: E55 and the gate.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import shutil
 import sys
@@ -58,6 +57,8 @@ import numpy as np
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from midtrain.curation.labels.encoder import ENCODER_DTYPES, token_ids  # noqa: E402
 
 TOPICAL = ("web", "code", "math", "reasoning")
 CROP = 300
@@ -92,7 +93,7 @@ def prepare(args: argparse.Namespace) -> None:
     with np.load(args.probs, allow_pickle=False) as z:
         probs = {k: z[k] for k in ("index", "truth", "sources")}
     whole, crop = _texts(probs)
-    from midtrain.curation.labels.encoder import MAX_TOKENS, token_ids
+    from midtrain.curation.labels.encoder import MAX_TOKENS
 
     tokenizer = Tokenizer.from_file(str(args.model_dir / "tokenizer.json"))
     tokenizer.enable_truncation(MAX_TOKENS)
@@ -164,13 +165,12 @@ def static_embeddings(model_dir: Path, texts: list[str], batch: int = 4096) -> n
     unk = tokenizer.token_to_id("[UNK]")
     out = np.zeros((len(texts), table.shape[1]), np.float32)
     for lo in range(0, len(texts), batch):
-        encodings = tokenizer.encode_batch(texts[lo:lo + batch], add_special_tokens=False)
-        lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
-        ids = np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), np.int64, int(lengths.sum()))
-        row = np.repeat(np.arange(len(encodings)), lengths)
+        padded, lengths = token_ids(tokenizer, texts[lo:lo + batch], special_tokens=False)
+        ids = padded[np.arange(padded.shape[1])[None, :] < lengths[:, None]]  # row by row, as the windows go
+        row = np.repeat(np.arange(len(lengths)), lengths)
         keep = ids != unk
-        counts = np.bincount(row[keep], minlength=len(encodings))
-        sums = np.zeros((len(encodings), table.shape[1]), np.float64)
+        counts = np.bincount(row[keep], minlength=len(lengths))
+        sums = np.zeros((len(lengths), table.shape[1]), np.float64)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         filled = counts > 0  # a window's tokens are contiguous: one reduceat per window with any
         if filled.any():
@@ -283,7 +283,7 @@ def main() -> int:
     e.add_argument("--bundle", type=Path, required=True)
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--batch", type=int, default=256)
-    e.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32")
+    e.add_argument("--dtype", choices=ENCODER_DTYPES, default="float32")
     e.add_argument("--limit", type=int, help="only the first N windows (a dry run)")
     a = sub.add_parser("agree", help="compare two embed outputs (e.g. float32 and float16)")
     a.add_argument("--a", type=Path, required=True)

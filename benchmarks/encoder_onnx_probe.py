@@ -70,9 +70,9 @@ def _export(folder: Path, out: Path) -> None:
     quantize_dynamic(str(out / "minilm.onnx"), str(out / "minilm-int8.onnx"), weight_type=QuantType.QInt8)
 
 
-def _run_onnx(session, ids: np.ndarray, lengths: np.ndarray, batch: int) -> np.ndarray:
-    """The ONNX model's embeddings, in the encoder's batches (rows sorted by length)."""
-    out = np.zeros((len(ids), 384), np.float32)
+def _run_onnx(session, ids: np.ndarray, lengths: np.ndarray, batch: int, dim: int) -> np.ndarray:
+    """The ONNX model's ``dim``-wide embeddings, in the encoder's batches (rows sorted by length)."""
+    out = np.zeros((len(ids), dim), np.float32)
     order = np.argsort(lengths, kind="stable")
     for lo in range(0, len(order), batch):
         rows = order[lo:lo + batch]
@@ -111,9 +111,9 @@ def main() -> int:
     top = head.probabilities(reference).argmax(1)
     for name in ("minilm", "minilm-int8"):
         session = ort.InferenceSession(str(args.out / f"{name}.onnx"), options, providers=["CPUExecutionProvider"])
-        _run_onnx(session, ids[:8], lengths[:8], args.batch)  # warm-up
+        _run_onnx(session, ids[:8], lengths[:8], args.batch, encoder.dim)  # warm-up
         start = time.perf_counter()
-        got = _run_onnx(session, ids, lengths, args.batch)
+        got = _run_onnx(session, ids, lengths, args.batch, encoder.dim)
         seconds = time.perf_counter() - start
         same = float(np.mean(head.probabilities(got).argmax(1) == top))
         rows.append((f"onnx {name}", seconds, float((got * reference).sum(1).min()), same))

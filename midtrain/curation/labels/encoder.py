@@ -103,10 +103,11 @@ class SentenceEncoder:
         return embed_ids(self.model, ids, lengths, self.batch_size, self.device)
 
 
-def token_ids(tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def token_ids(tokenizer, texts: list[str], special_tokens: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``(ids, lengths)``: each text's token ids (the tokenizers batch API; cut where ``tokenizer``'s truncation
-    says) in a zero-padded int64 row, and how many there are."""
-    encodings = tokenizer.encode_batch(texts)
+    says; with the model's special tokens unless ``special_tokens`` is false) in a zero-padded int64 row, and how
+    many there are."""
+    encodings = tokenizer.encode_batch(texts, add_special_tokens=special_tokens)
     lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
     ids = np.zeros((len(texts), int(lengths.max(initial=1))), np.int64)
     ids[np.arange(ids.shape[1])[None, :] < lengths[:, None]] = np.fromiter(
