@@ -94,11 +94,11 @@ def main() -> int:
     import torch
 
     from midtrain.curation.labels.encoder import (
-        SHIPPED_ENCODER, SentenceEncoder, _model_dir, embed_ids, load_encoder_head, token_ids)
+        SHIPPED_ENCODER, SentenceEncoder, _model_dir, embed_ids, load_encoder_head)
 
     torch.set_num_threads(2)
     encoder = SentenceEncoder("cpu", args.batch)
-    ids, lengths = token_ids(encoder.tokenizer, _windows(args.windows, args.seed))
+    ids, lengths = encoder.tokenizer.token_ids(_windows(args.windows, args.seed))
     if not (args.out / "minilm-int8.onnx").exists():
         _export(_model_dir(), args.out)
     options = ort.SessionOptions()
