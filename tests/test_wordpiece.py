@@ -55,7 +55,8 @@ def test_random_ascii_equals_the_library(pair, texts: list[str]) -> None:
 def test_cut_at_max_tokens_and_long_windows(pair) -> None:
     """Windows far over 256 tokens are cut mid-word, as the library cuts its token list; a word of more than 100
     characters is one [UNK]."""
-    _assert_same(pair, [" ".join(c * n for c, n in zip("abcdz", (99, 100, 101, 102, 100))), "unbelievably " * 300, "x" * 5000, "a.b," * 400, "word " * 253 + "unbelievable",
+    _assert_same(pair, [" ".join(c * n for c, n in zip("abcdz", (99, 100, 101, 102, 100))), "unbelievably " * 300,
+                        "x" * 5000, "a.b," * 400, "word " * 253 + "unbelievable",
                         "word " * 254 + "unbelievable", ""])
 
 

@@ -20,13 +20,16 @@ ApplyThresholds) on them, taking turns, for each configuration:
 Every configuration uses ``code_language_model=fasttext`` (the device image has no onnxruntime for Magika); the
 encoder rows differ from ``default`` by the encoder alone. It prints and writes (``--out-table``) the median µs per
 document, the encoder's added cost, the labelling share of curation time, and whether the rows gave the same
-domains. The tokenizers alone are
-timed too, on the same windows (µs per window, one thread each).
+domains. The tokenizers alone are timed too, on the same windows (µs per window, one thread each).
 
-What the GPU machine needs beyond its image: ``fasttext-numpy2``, ``humanize``, ``loguru``, ``dill`` and
-``multiprocess`` (carried wheels), datatrove (its package carried under ``site/``, without its 17 MB URL blocklist,
-which no step here reads) and all-MiniLM-L6-v2, whose package is carried under ``site/`` with its weights in float16 (the model runs in float16 or float32 either way; the
-float32 row's weights are those float16 values widened, which changes no timing).
+What the GPU machine needs beyond its image, all built by ``prepare``: ``fasttext-numpy2``, ``humanize``,
+``loguru``, ``dill`` and ``multiprocess`` (carried wheels), datatrove (its package carried under ``site/``, without
+its 17 MB URL blocklist, which no step here reads) and all-MiniLM-L6-v2, whose package is carried under ``site/``
+with its weights in float16 (the model runs in float16 or float32 either way; the float32 row's weights are those
+float16 values widened, which changes no timing). On the GPU machine::
+
+    pip install --no-deps --no-index --target /tmp/ft benchmarks/out/gpu/wheels/*.whl
+    PYTHONPATH=/tmp/ft python benchmarks/gpu/label_encoder_gpu.py run --out-table $OUT/label_encoder_gpu.md
 """
 
 from __future__ import annotations

@@ -327,7 +327,8 @@ class WordPieceTokenizer:
         self._continues = np.array(continues, np.bool_)
         self._ids = np.array(ids, np.int64)
         self._longest = int(lengths.max())
-        self._table = _build_table(self._blob, self._offsets, self._continues, 1 << int(np.ceil(np.log2(4 * len(keys)))))
+        size = 1 << int(np.ceil(np.log2(4 * len(keys))))  # a quarter full: short probe runs
+        self._table = _build_table(self._blob, self._offsets, self._continues, size)
 
     def token_ids(self, texts: pa.Array | list[str], special_tokens: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, lengths)`` as ``encoder.token_ids``: each text's ids (with ``[CLS]`` and ``[SEP]`` unless
