@@ -21,7 +21,8 @@ cut to 256 WordPiece tokens, mean-pooled over the mask and L2-normalised (the mo
   the smallest cosine, and how often the shipped head (``models/domain-encoder.npz``) gives the same top label and
   the same vote on reasoning.
 - ``folds`` fits, per left-out source S, ``word_vectors.fit_logistic`` (the word model's regression and L2, weighted
-  by ``balanced_weights``) on the embeddings of up to 100 documents per other training source (``every_kth``),
+  by ``balanced_weights``) on the embeddings of up to 100 documents per other training source (``every_kth``;
+  ``--per-source`` sets how many, stop 57's E57),
   and writes S's probabilities, whole and cut, in ``genre_folds.py``'s format, so that ``screen_word_model.py
   --genre`` mixes them in.
 
@@ -59,6 +60,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from midtrain.curation.labels.encoder import ENCODER_DTYPES, token_ids  # noqa: E402
+from scripts.labeldata.training_sets import ENCODER_PER_SOURCE  # noqa: E402
 
 TOPICAL = ("web", "code", "math", "reasoning")
 CROP = 300
@@ -252,7 +254,7 @@ def folds(args: argparse.Namespace) -> None:
         raise SystemExit(f"{args.embeddings}: {len(emb)} embeddings for {n} documents; expected {2 * n}")
     whole, crop = emb[:n], emb[n:]
     names = list(dict.fromkeys(probs["sources"].tolist()))
-    rows = encoder_rows(probs["sources"])  # the saved run's rows of a source are in the table's order
+    rows = encoder_rows(probs["sources"], args.per_source)  # the saved run's rows of a source are in table order
     y_all = np.array([TOPICAL.index(t) for t in probs["truth"]])
     out_whole, out_crop = np.zeros((n, 4)), np.zeros((n, 4))
     start = time.perf_counter()
@@ -301,6 +303,8 @@ def main() -> int:
     f.add_argument("--embeddings", type=Path, required=True)
     f.add_argument("--out", type=Path, required=True)
     f.add_argument("--l2", type=float, default=1e-3)
+    f.add_argument("--per-source", type=int, default=ENCODER_PER_SOURCE,
+                   help="documents per training source for each fold's head (E57: every one)")
     args = parser.parse_args()
     {"prepare": prepare, "embed": embed, "static": static, "agree": agree, "gate": gate,
      "folds": folds}[args.step](args)
