@@ -76,7 +76,7 @@ def test_every_code_point_alone_and_in_words(pair) -> None:
     """Each code point of the tables, alone and inside a word, as the library tokenizes it (its normalised form
     and class are read from the library, so this checks the reading and the kernel together)."""
     points = [c for c in range(TABLE_END) if not 0xD800 <= c <= 0xDFFF]
-    _assert_same(pair, [chr(c) for c in points[::7]] + ["ab" + chr(c) + "Cd " + chr(c) for c in points[3::11]])
+    _assert_same(pair, [chr(c) for c in points] + ["ab" + chr(c) + "Cd " + chr(c) for c in points])  # about 6 s
 
 
 def test_tables_of_known_characters() -> None:
@@ -108,3 +108,5 @@ def test_not_a_bert_tokenizer(tmp_path) -> None:
     bad.write_text(json.dumps(spec))
     with pytest.raises(ConfigError, match="lower-casing"):
         WordPieceTokenizer(bad, 8)
+    with pytest.raises(ConfigError, match="max_tokens"):
+        WordPieceTokenizer(PATH, 1)

@@ -22,8 +22,8 @@ twice as fast there; at the default 64 it is three times slower than float32). E
 is the default (benchmarks/README.md, stop 56).
 
 How a window is read (the model's own sentence-transformers recipe): its WordPiece tokens (the model's
-``tokenizer.json``, cut to 256; ASCII windows tokenized in numba by ``wordpiece.py``, 15 times faster than the
-tokenizers library and equal to it), BERT's last hidden states, their mean over the tokens, normalised to length 1.
+``tokenizer.json``, cut to 256; tokenized in numba by ``wordpiece.py``, 11.5 times faster than the tokenizers
+library and equal to it), BERT's last hidden states, their mean over the tokens, normalised to length 1.
 The head (``models/domain-encoder.npz``, trained by ``scripts/train_default_classifiers.py --only
 domain-encoder``) stores the regression with its share, its domain and the model's name.
 """

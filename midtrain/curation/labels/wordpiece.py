@@ -290,6 +290,8 @@ class WordPieceTokenizer:
         from tokenizers import Tokenizer
 
         path = Path(path)
+        if max_tokens < 2:
+            raise ConfigError(f"WordPieceTokenizer: max_tokens {max_tokens}: expected 2 or more ([CLS] and [SEP])")
         try:
             spec = json.loads(path.read_text(encoding="utf-8"))
             model, normalizer, pre = spec["model"], spec["normalizer"], spec["pre_tokenizer"]
