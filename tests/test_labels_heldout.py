@@ -160,8 +160,11 @@ def test_runner_up_domain_gives_a_second_chance_to_rules_and_language_but_not_qu
     assert steps(0.5, {"runner_up": {"min_score": 0.2, "to_domains": ["code"]}}, quality=5.0) == as_web
     low = steps(0.5, {"runner_up": {"min_score": 0.2}}, quality=0.5)  # web's quality minimum still holds
     assert low.count(None) == 0 and "quality" in low
-    assert steps(0.5, None, quality=5.0) == as_web  # off by default
-    assert steps(0.5, {"runner_up": True}, quality=5.0) == rescued  # true: the default values (0.05)
+    assert steps(0.5, None, quality=5.0) == rescued  # on by default since stop 58, at 0.3
+    assert steps(0.25, None, quality=5.0) == as_web
+    assert steps(0.5, {"runner_up": True}, quality=5.0) == rescued  # true: the default values
+    assert load_decisions(None).runner_up == load_decisions({"runner_up": True}).runner_up
+    assert load_decisions({"runner_up": False}).runner_up is None
     with pytest.raises(ConfigError, match="runner_up.min_score"):
         load_decisions({"runner_up": {"min_score": 2}})
 

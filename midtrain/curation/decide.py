@@ -19,20 +19,19 @@ The thresholds mapping is the rules' own (``params``, ``domains``, ``default``; 
 ``quality: {web: 2.5}`` (a minimum ``quality_score`` per domain; ``false`` turns it off) and
 ``quality_tier: {web: 3}`` (a minimum ``quality_tier`` per domain; none by default), so
 ``midtrain refilter --set quality_tier.web=3`` keeps the web documents of tier 3 and above, and
-``runner_up: {min_score: 0.05, from_domains: [web], to_domains: [math, reasoning]}`` (``true`` for
-those values; off by default, see :class:`RunnerUpPolicy`).
+``runner_up: {min_score: 0.3, from_domains: [web], to_domains: [math, reasoning]}`` (the default since stop 58;
+``false`` turns it off, ``true`` gives these values).
 
-A second chance for the targeted domains, when asked for: a document labelled ``web`` that fails a
-check, but whose domain classifier gave ``math`` or ``reasoning`` at least ``runner_up.min_score``
-(``domain_runner_up``), is kept when it passes that domain's language and rule checks instead. A
-formal proof or a puzzle solution that the classifier half-mistook for prose then meets the rules
-written for it, not the prose rules; its ``domain`` stays the classifier's label and web's quality
-minimum still applies. Corpora curated before the runner-up columns existed decide as before (the
-columns are null). It is off by default because real SMS spam, which the training sources the
-``min_score`` was chosen on lacked (stop 29; contact-form spam joined them at stop 44, and the choice
-was not re-run), often has ``reasoning`` as its runner-up: with it on, 74.5% of the
-held-out spam was dropped instead of 96.1%, for 1 to 6 points more of the held-out math and
-reasoning kept.
+A second chance for the targeted domains: a document labelled ``web`` that fails a check, but whose domain
+classifier gave ``math`` or ``reasoning`` at least ``runner_up.min_score`` (``domain_runner_up``), is kept when it
+passes that domain's language and rule checks instead. A formal proof or a puzzle solution that the classifier
+half-mistook for prose then meets the rules written for it, not the prose rules; its ``domain`` stays the
+classifier's label and web's quality minimum still applies. Corpora curated before the runner-up columns existed
+decide as before (the columns are null). Until stop 58 it was off by default: real SMS spam often has
+``reasoning`` as its runner-up, and with the second chance at 0.05, 74.5% of the held-out spam was dropped instead
+of 96.1%. Stop 58 capped the prose score of what the spam model is sure is spam (``quality.damp_spam``) and re-ran
+the choice of ``min_score`` on the training sources, which now hold two real spam sources (E59; see
+``DEFAULT_RUNNER_UP_MIN_SCORE``).
 """
 
 from __future__ import annotations
@@ -55,11 +54,12 @@ RUNNER_UP_SIGNALS: dict[str, pa.DataType] = {"domain_runner_up": pa.string(), "d
 DECISION_SIGNALS: dict[str, pa.DataType] = {**LANGUAGE_SIGNAL_SCHEMA, **rules.SIGNAL_SCHEMA, **QUALITY_SIGNAL_SCHEMA,
                                             **RUNNER_UP_SIGNALS}
 
-DEFAULT_RUNNER_UP_MIN_SCORE = 0.05
+DEFAULT_RUNNER_UP_MIN_SCORE = 0.3
 """The lowest of ``bench_quality.py``'s grid at which no junk kind of the training sources is dropped more
-than a point less often (good documents labelled by leave-one-source-out models): the training
-math kept 82.7% -> 88.6%, reasoning 67.2% -> 76.3%, junk drops within 0.4 points (no spam among
-them at the time, stop 29: see the module docstring)."""
+than a point less often (good documents labelled by leave-one-source-out models; ``--parts runner-up``). Stop 58
+(E59), with the contact-form and Enron spam among the junk and the spam cap on: 0.3. There, training math kept
+85.9% -> 87.2%, reasoning 78.7% -> 82.4%, web 39.8% -> 42.2%; spam dropped 88.2% -> 87.8%, every other junk kind
+unchanged (at 0.2 spam fell 1.5 points). Stop 29 chose 0.05 when the training junk had no spam."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +108,7 @@ def load_decisions(cfg: dict[str, Any] | None) -> Decisions:
     lang_cfg = cfg.pop("language", {})
     quality_cfg = cfg.pop("quality", dict(DEFAULT_QUALITY_THRESHOLDS))
     tier_cfg = cfg.pop("quality_tier", None)
-    runner_cfg = cfg.pop("runner_up", None)
+    runner_cfg = cfg.pop("runner_up", True)
     shorthand = {k: cfg.pop(k) for k in list(cfg) if k in rules.RULE_PARAMS}  # gopher_quality: {...}
     if shorthand:
         params = dict(cfg.get("params") or {})
