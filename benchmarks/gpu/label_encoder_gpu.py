@@ -24,12 +24,13 @@ domains. The tokenizers alone are timed too, on the same windows (µs per window
 
 What the GPU machine needs beyond its image, all built by ``prepare``: ``fasttext-numpy2``, ``humanize``,
 ``loguru``, ``dill`` and ``multiprocess`` (carried wheels), datatrove (its package carried under ``site/``, without
-its 17 MB URL blocklist, which no step here reads) and all-MiniLM-L6-v2, whose package is carried under ``site/`` with its weight matrices
-in int8 (a scale per row; ``run`` widens them to float16 first), and the two wordllama files the word model reads
-(``wordllama-int8.npz``: its token embeddings in int8, its tokenizer; ``run`` rebuilds a minimal ``wordllama``
-package from them and puts it first on ``sys.path``, so a dry run here takes the same path): the repository and the
-bundle must fit in 64 MiB. So the labels on the GPU machine are those of models within int8 rounding of the shipped
-ones, which changes no timing; the rows' labels are compared with each other, not with the shipped model's. On the GPU machine::
+its 17 MB URL blocklist, which no step here reads) and all-MiniLM-L6-v2, whose package is carried under ``site/``
+with its weight matrices in int8 (a scale per row; ``run`` widens them to float16 first), and the two wordllama
+files the word model reads (``wordllama-int8.npz``: its token embeddings in int8, its tokenizer; ``run`` rebuilds a
+minimal ``wordllama`` package from them and puts it first on ``sys.path``, so a dry run here takes the same path):
+the repository and the bundle must fit in 64 MiB. So the labels on the GPU machine are those of models within int8
+rounding of the shipped ones, which changes no timing; the rows' labels are compared with each other, not with the
+shipped model's. On the GPU machine::
 
     pip install --no-deps --no-index --target /tmp/ft benchmarks/out/gpu/wheels/*.whl
     PYTHONPATH=/tmp/ft python benchmarks/gpu/label_encoder_gpu.py run --out-table $OUT/label_encoder_gpu.md
