@@ -28,7 +28,8 @@ def _signals() -> pa.Table:
     with tempfile.TemporaryDirectory() as tmp:
         build_sample(Path(tmp), code_bytes=100_000)
         texts = []
-        for name, count in (("champ.jsonl", 24), ("python_docs.jsonl", 16), ("python_stdlib.jsonl", 8), ("mpmath_docs.jsonl", 8)):
+        sources = (("champ.jsonl", 24), ("python_docs.jsonl", 16), ("python_stdlib.jsonl", 8), ("mpmath_docs.jsonl", 8))
+        for name, count in sources:
             lines = (Path(tmp) / name).read_text().splitlines()[:count]
             texts += [json.loads(line)["text"] for line in lines]
     n = len(texts)
