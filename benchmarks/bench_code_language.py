@@ -47,7 +47,9 @@ Candidates, on the same held-out files (whole files, as shipped; no file names):
 
 ``--packages validation`` scores the validation packages (the hybrid's tuning side, data and markup
 files included in the agreement only) instead: decisions are made there, the held-out packages are
-read after them.
+read after them. ``--packages fresh`` scores a second held-out set, one package per language
+(``code_sources.FRESH_HELDOUT_SOURCES``, stop 58), written down before any of it was fetched or scored, because
+the first set had been read at many stops; it is read once and never used for a decision.
 
 ``unknown`` or any other label counts as wrong. Speed: one batch call over all the files, the best of
 ``--repeats``, after a warm-up call (models loaded, Magika's included): docs/s of wall time, and CPU ms
@@ -70,8 +72,8 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts import train_code_language as ft  # noqa: E402
-from scripts.labeldata.code_sources import (HELDOUT_GROUPS, SOURCES, VALIDATION_OTHER_SOURCES,  # noqa: E402
-                                            VALIDATION_SOURCES)
+from scripts.labeldata.code_sources import (FRESH_HELDOUT_SOURCES, HELDOUT_GROUPS, SOURCES,  # noqa: E402
+                                            VALIDATION_OTHER_SOURCES, VALIDATION_SOURCES)
 from midtrain.curation.labels.code_language import (detect_code_language,  # noqa: E402
                                                     detect_code_language_per_document, fasttext_code_language,
                                                     hybrid_settings)
@@ -95,6 +97,17 @@ def heldout_docs() -> tuple[list[str], list[str]]:
             if doc.group in HELDOUT_GROUPS:
                 truth.append(doc.code_language)
                 texts.append(doc.text)
+    return truth, texts
+
+
+def fresh_docs() -> tuple[list[str], list[str]]:
+    """``(languages, texts)`` of every file of the second held-out set (``code_sources.FRESH_HELDOUT_SOURCES``,
+    stop 58): read once, never for a decision."""
+    truth, texts = [], []
+    for src in FRESH_HELDOUT_SOURCES:
+        for doc in src.docs():
+            truth.append(doc.code_language)
+            texts.append(doc.text)
     return truth, texts
 
 
@@ -264,11 +277,12 @@ def main() -> int:
     ap.add_argument("--skip-original", action="store_true",
                     help="skip the first fastText candidate (its two trainings) and its hybrid")
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--packages", choices=["heldout", "validation"], default="heldout",
-                    help="validation: the hybrid's tuning packages (for decisions), never the held-out ones")
+    ap.add_argument("--packages", choices=["heldout", "validation", "fresh"], default="heldout",
+                    help="validation: the hybrid's tuning packages (for decisions), never the held-out ones; fresh: "
+                         "the second held-out set of stop 58 (code_sources.FRESH_HELDOUT_SOURCES)")
     args = ap.parse_args()
 
-    truth, texts = heldout_docs() if args.packages == "heldout" else validation_docs()
+    truth, texts = {"heldout": heldout_docs, "validation": validation_docs, "fresh": fresh_docs}[args.packages]()
     print(f"{args.packages}: {len(texts)} files, {len(set(truth))} languages, "
           f"{sum(len(t.encode()) for t in texts) / 1e6:.1f} MB", flush=True)
     results: dict[str, dict] = {}
