@@ -38,7 +38,7 @@ def test_damp_spam_equals_the_reference(rows, gate):
 
 def test_the_shipped_spam_model_damps_fluent_spam_below_the_web_threshold():
     """Contact-form spam (training pieces, so this checks the plumbing) scores like edited prose without
-    the spam model, and under the web threshold with it; code and math documents are not touched."""
+    the spam model, and under the web threshold with it; code, math and reasoning documents are not touched."""
     texts = [json.loads(line)["text"] for line in SPAM.read_text().splitlines()]
     plain = score_quality(texts, ["web"] * len(texts), spam=False)["quality_score"].to_numpy()
     damped = score_quality(texts, ["web"] * len(texts), spam=True)
@@ -46,9 +46,24 @@ def test_the_shipped_spam_model_damps_fluent_spam_below_the_web_threshold():
     assert (plain >= 2.5).all(), plain
     assert (damped["quality_score"].to_numpy() < 2.5).all(), damped["quality_score"]
     assert damped["quality_tier"].to_pylist() == np.floor(damped["quality_score"].to_numpy() + 0.5).tolist()
-    for domain in ("code", "math"):
+    for domain in ("code", "math", "reasoning"):  # reasoning is prose-scored but exempt (E61)
         same = [domain] * len(texts)
         assert score_quality(texts, same, spam=True).equals(score_quality(texts, same, spam=False))
+
+
+def test_the_cap_reads_each_document_s_own_domain():
+    """In one batch of mixed domains, web documents are capped and reasoning ones are not."""
+    texts = [json.loads(line)["text"] for line in SPAM.read_text().splitlines()]
+    domains = ["web", "reasoning"] * (len(texts) // 2)
+    texts = texts[:len(domains)]
+    mixed = score_quality(texts, domains)["quality_score"].to_numpy()
+    plain = score_quality(texts, domains, spam=False)["quality_score"].to_numpy()
+    capped = score_quality(texts, ["web"] * len(texts))["quality_score"].to_numpy()
+    assert mixed[1::2].tolist() == plain[1::2].tolist()
+    assert mixed[0::2].tolist() == capped[0::2].tolist()
+    assert (mixed[0::2] < 2.5).all()
+    with pytest.raises(ValueError, match="4 texts but 2 domains"):
+        score_quality(texts, ["web", "web"])
 
 
 def test_the_spam_model_leaves_edited_prose_alone(sample_raw):
