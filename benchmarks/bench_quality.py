@@ -68,7 +68,7 @@ SPAM: bool | None = None
 
 
 def _quality(texts, domains) -> pa.Table:
-    return score_quality(texts, domains) if SPAM is None else score_quality(texts, domains, spam=SPAM)
+    return score_quality(texts, domains, spam=SPAM)
 
 
 def decide_all(texts: list[str], thresholds: dict | None = None) -> dict[str, list]:

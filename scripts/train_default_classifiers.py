@@ -53,7 +53,7 @@ from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.models import MODELS_DIR, SHIPPED_MODELS  # noqa: E402
 from midtrain.curation.labels.quality import (GRADES, document_brackets, document_order,  # noqa: E402
                                               document_order_cohesion, document_structure, grade_probabilities,
-                                              SPAM_EXEMPT_DOMAINS, damp_spam, quadratic_features, quality_features,
+                                              damp_spam, quadratic_features, quality_features, spam_capped,
                                               spam_probabilities)
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows  # noqa: E402
 from midtrain.curation.labels.training import TrainConfig, train_classifier  # noqa: E402
@@ -357,8 +357,8 @@ def damp_by_spam(fitted: np.ndarray, grades: np.ndarray, lines: list[str], folds
     scores = np.clip(combiner_features("prose", texts, grade_probabilities(str(model), piece_lines)) @ coef, 0, 5)
     intact = grades == 5
     gate = choose_spam_gate(p_examples[intact])
-    kinds = source_kinds(topical, junk)  # the cap leaves the documents of SPAM_EXEMPT_DOMAINS (reasoning) alone
-    capped = ~np.isin(np.array([kinds.get(s, "") for s in sources.tolist()], dtype=object), SPAM_EXEMPT_DOMAINS)
+    kinds = source_kinds(topical, junk)  # each example's source's domain (or junk kind) decides whether it is capped
+    capped = spam_capped(np.array([kinds.get(s, "") for s in sources.tolist()], dtype=object))
     damped = np.where(capped, damp_spam(fitted, p_examples, gate), fitted)
     return {"gate": gate, "damped": damped.tolist(), "scores": damp_spam(scores, p_spam[pieces], gate).tolist(),
             "out_of_source_spearman_damped": round(spearman(damped, grades), 4),

@@ -93,13 +93,18 @@ def prepare(args: argparse.Namespace) -> None:
     packed = {}
     for name, w in weights.items():  # matrices as int8 with a float32 scale per row; vectors in float16
         if w.ndim == 2:
-            scale = np.maximum(np.abs(w).max(axis=1, keepdims=True), 1e-12) / 127
-            packed[f"q:{name}"], packed[f"s:{name}"] = np.round(w / scale).astype(np.int8), scale.astype(np.float32)
+            packed[f"q:{name}"], packed[f"s:{name}"] = int8_rows(w)
         else:
             packed[f"v:{name}"] = w.astype(np.float16)
     np.savez(target / "model" / PACKED, **packed)
     pack_wordllama(site)
     print(f"wheels and site/ (datatrove, {package.name} and wordllama's files with int8 weights) -> {args.out}")
+
+
+def int8_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``w`` (2-D) as int8 with a float32 scale per row; ``q * scale`` gives it back within rounding."""
+    scale = np.maximum(np.abs(w).max(axis=1, keepdims=True), 1e-12) / 127
+    return np.round(w / scale).astype(np.int8), scale.astype(np.float32)
 
 
 def pack_wordllama(site: Path) -> None:
@@ -110,11 +115,9 @@ def pack_wordllama(site: Path) -> None:
 
     from midtrain.curation.labels.word_vectors import WORDLLAMA_TOKENIZER, WORDLLAMA_WEIGHTS, _wordllama_file
 
-    w = load_file(str(_wordllama_file(WORDLLAMA_WEIGHTS)))["embedding.weight"].astype(np.float32)
-    scale = np.maximum(np.abs(w).max(axis=1, keepdims=True), 1e-12) / 127
+    q, scale = int8_rows(load_file(str(_wordllama_file(WORDLLAMA_WEIGHTS)))["embedding.weight"].astype(np.float32))
     tokenizer = np.frombuffer(_wordllama_file(WORDLLAMA_TOKENIZER).read_bytes(), np.uint8)
-    np.savez_compressed(site / WORDLLAMA_PACKED, q=np.round(w / scale).astype(np.int8), s=scale.astype(np.float32),
-                        tokenizer=tokenizer)
+    np.savez_compressed(site / WORDLLAMA_PACKED, q=q, s=scale, tokenizer=tokenizer)
 
 
 def unpack_wordllama(site: Path, work: Path) -> Path:

@@ -583,11 +583,16 @@ def has_spam_model(model: str) -> bool:
 def spam_gate(model: str) -> float:
     """The P(spam) from which the family's spam model (``<family>-spam``) damps prose scores: the ``gate`` its
     training chose (``train_default_classifiers.train_spam``), stored beside it."""
-    gate = _card(model, "spam").get("gate")
-    if gate is None or not has_spam_model(model):
+    if not has_spam_model(model):
         raise ValueError(f"quality model {model!r}: no spam model with a gate ({model_name(model, 'spam')} and "
                          "its .json, written by scripts/train_default_classifiers.py --only spam)")
-    return float(gate)
+    return float(_card(model, "spam")["gate"])
+
+
+def spam_capped(domains: Sequence[str | None] | pa.Array | np.ndarray) -> np.ndarray:
+    """Which documents the spam cap may touch, by domain: every prose-scored one not in ``SPAM_EXEMPT_DOMAINS``
+    (callers pass prose rows)."""
+    return ~np.isin(domain_values(domains), SPAM_EXEMPT_DOMAINS)
 
 
 def damp_spam(scores: np.ndarray, p_spam: np.ndarray, gate: float) -> np.ndarray:
@@ -691,7 +696,7 @@ def score_quality(texts: pa.Array | list[str], domains: Sequence[str | None] | p
                                     tuple(c[rows] for c in cohesion) if reads_cohesion(type_weights) else ())
         score[rows] = np.clip(apply_combiner(features, type_weights), 0.0, 5.0)
         if gate is not None and qtype == "prose":
-            capped = np.flatnonzero(~np.isin(labels[rows], SPAM_EXEMPT_DOMAINS))  # positions within rows
+            capped = np.flatnonzero(spam_capped(labels[rows]))  # positions within rows
             if len(capped):
                 some = lines if len(capped) == len(rows) else lines.take(pa.array(capped))
                 score[rows[capped]] = damp_spam(score[rows[capped]], spam_probabilities(model_name(model, "spam"),
