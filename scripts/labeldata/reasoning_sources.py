@@ -79,6 +79,17 @@ geometry packages (code, no Euclid text); Debian ``texlive-humanities-doc`` (PDF
 ``r-cran-janeaustenr`` (novels). ``sicp`` and ``isabelle`` are not in bookworm, and Heath's Euclid is on
 no registry.
 
+Searched at stop 59 (human-written puzzles with explained solutions, worked syllogisms, game-problem commentary;
+chess excluded, since the held-out source is chess lessons; none used): Debian ``metamath-databases`` (set.mm's
+comments: 57 of 5,850 long ones use two or more deduction words, nearly all definitions or notes on notation;
+set.mm is already the math source ``metamath-set-mm``), ``acl2-doc`` (manual pages and one proof-script answer
+file), ``kigo``, ``qgo``, ``cgoban`` and ``gnugo`` (Go: one example game, no commented problems), ``metamath``
+(the checker only), ``proofgeneral-doc`` (a manual), the ``r-cran-*`` text packages; PyPI ``markovify`` (no corpus
+in its sdist), ``breakfast-puzzles`` (a PostScript layout script), ``puzzles`` and ``solve-logic`` (code only),
+``gutenbit`` and ``bechdel-corpus`` (too small to hold a book), and the Gutenberg fetchers (they download at run
+time). Carroll's *Symbolic Logic* and *A Tangled Tale*, Dudeney's puzzle books and Rouse Ball's *Mathematical
+Recreations* are public domain and of this genre, but no registry ships them.
+
 Run ``python -m scripts.labeldata.reasoning_sources`` for a table (documents, MB, a sample per source).
 """
 
