@@ -40,7 +40,10 @@ has ``known``, whose relation to the run's errors it prints first (``known_share
 
 ``--genre FILE --genre-share C ...`` (stop 49, E38) mixes a genre model's out-of-source probabilities
 (``benchmarks/genre_folds.py``: fastText on delexicalized windows) into the shipped mix:
-``softmax((1 - C) log p_mix + C log p_genre)``, then ``decide``.
+``softmax((1 - C) log p_mix + C log p_genre)``, then ``decide``. With ``--genre-when D`` (stop 55, E54) it mixes
+only where the genre model's top label is D, as the opt-in encoder votes (``encoder_folds.py`` writes its
+per-fold probabilities in this file's format), and ``--genre-min T ...`` (stop 59, E62, not shipped) also screens
+the vote where that top label's probability is at least T (variant ``genreCminT``).
 
 ``--ft-floor F ...`` (stop 49, E41) floors fastText's probabilities at F before the mix (not shipped).
 
@@ -388,17 +391,26 @@ def gated(results: dict, names: list[str], gate: float) -> None:
             results[name][f"gate{gate:g}/{key}"] = decide(probs, results[name][f"signals/{key}"])
 
 
-def genre_mixed(results: dict, names: list[str], share: float, when: str | None = None) -> None:
+def genre_variant(share: float, min_probability: float = 0.0) -> str:
+    """The name of ``genre_mixed``'s variant."""
+    return f"genre{share:g}" + (f"min{min_probability:g}" if min_probability else "")
+
+
+def genre_mixed(results: dict, names: list[str], share: float, when: str | None = None,
+                min_probability: float = 0.0) -> None:
     """E38: the shipped mix with the genre model's log probabilities at ``share``, then ``decide``; written to
-    ``results[S][f"genre{share:g}/{key}"]``. ``when`` (E54): mix only where the genre model's own top label is
-    that domain; elsewhere the shipped mix alone."""
+    ``results[S][f"{genre_variant(share, min_probability)}/{key}"]``. ``when`` (E54): mix only where the genre
+    model's own top label is that domain, with at least ``min_probability`` (E62); elsewhere the shipped mix alone."""
     for name in names:
         for key in ("whole", "crop"):
             mixed, genre = results[name][f"mixed/{key}"], results[name][f"genre/{key}"]
             probs = wv._softmax((1.0 - share) * np.log(mixed + 1e-6) + share * np.log(genre + 1e-6))
             if when is not None:
-                probs = np.where((genre.argmax(axis=1) == TOPICAL.index(when))[:, None], probs, mixed)
-            results[name][f"genre{share:g}/{key}"] = decide(probs, results[name][f"signals/{key}"])
+                column = TOPICAL.index(when)
+                votes = (genre.argmax(axis=1) == column) & (genre[:, column] >= min_probability)
+                probs = np.where(votes[:, None], probs, mixed)
+            results[name][f"{genre_variant(share, min_probability)}/{key}"] = decide(
+                probs, results[name][f"signals/{key}"])
 
 
 def stack_inputs(results: dict, name: str, key: str, stack: str) -> np.ndarray:
@@ -455,6 +467,9 @@ def main() -> int:
     parser.add_argument("--genre", type=Path, help="E38: genre_folds.py output, mixed in at each --genre-share")
     parser.add_argument("--genre-when", choices=TOPICAL,
                         help="E54: mix the --genre model in only where its own top label is this domain")
+    parser.add_argument("--genre-min", nargs="*", type=float, default=[],
+                        help="E62: with --genre-when, also each of these minimum probabilities of that domain for "
+                        "the genre model to vote (0, always screened, is E54's vote)")
     parser.add_argument("--genre-share", nargs="*", type=float, default=[],
                         help="E38: the genre model's share of the log-probability mix (needs --genre and the mean "
                         "variant)")
@@ -486,6 +501,9 @@ def main() -> int:
                      "--set seed=S --save-probs FILE")
     if bool(args.genre) != bool(args.genre_share) or (args.genre_share and "mean" not in args.variants):
         parser.error("--genre and --genre-share go together, with the mean variant")
+    if args.genre_min and not args.genre_when:
+        parser.error("--genre-min needs --genre-when")
+    genre_mins = [0.0, *(m for m in args.genre_min if m)]
     genre = str(args.genre) if args.genre else None
     ensemble = tuple(str(f) for f in args.ensemble)
     _load(str(args.probs), genre_file=genre, ensemble=ensemble)
@@ -511,7 +529,8 @@ def main() -> int:
     for mix in args.mix:
         known_mixed(results, names, f"mix{mix:g}", mix, wv.DEFAULT_KNOWN_POWER)
     for share in args.genre_share:
-        genre_mixed(results, names, share, args.genre_when)
+        for low in genre_mins:
+            genre_mixed(results, names, share, args.genre_when, low)
     for floor in args.ft_floor:
         known_mixed(results, names, f"floor{floor:g}", wv.DEFAULT_MIX, wv.DEFAULT_KNOWN_POWER, floor)
     for gate in args.gate:
@@ -532,7 +551,8 @@ def main() -> int:
     print(f"{'variant':<28} {'whole':>7} {'<0.70':>6} {'cut ' + str(CROP):>8} {'<0.70':>6}")
     for variant in ["replica", *args.variants, *args.stack, *(["bias"] if args.bias else []),
                     *(f"known{g:g}" for g in args.known_power), *(f"conf{c:g}" for c in args.min_confidence),
-                    *(f"mix{m:g}" for m in args.mix), *(f"genre{c:g}" for c in args.genre_share),
+                    *(f"mix{m:g}" for m in args.mix),
+                    *(genre_variant(c, m) for c in args.genre_share for m in genre_mins),
                     *(f"floor{f:g}" for f in args.ft_floor), *(f"gate{g:g}" for g in args.gate)]:
         cells = []
         for key in ("whole", "crop"):
