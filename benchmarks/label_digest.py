@@ -9,8 +9,10 @@ this compares the whole labeller's output on the real corpus. It runs ``label_do
 ``score_quality`` (the taggers' batch functions, with their defaults) over the registry's documents in
 batches of 512, writes their columns to one Arrow IPC stream and prints its SHA-256. With ``--base``, the
 same runs in a temporary worktree of REV (its own numba cache), and the script exits 1 if the digests
-differ. Held-out documents are left out unless ``--heldout``: no figure is computed from them, but leaving
-them out keeps this a tool of the training side.
+differ, after printing, for every column that differs, how many documents differ and by how much at most (a
+change meant to move only the last bits of a score, such as stop 59's batch-independent word model, is checked
+by that list: no label column in it). Held-out documents are left out unless ``--heldout``: no figure is
+computed from them, but leaving them out keeps this a tool of the training side.
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ TREE_VARIABLE = "MIDTRAIN_DIGEST_TREE"
 """The tree whose labellers ``--only-here`` imports (the base's worktree for ``--base``); this one by default."""
 
 
-def digest(heldout: bool) -> tuple[int, str]:
+def digest(heldout: bool, save: Path | None = None) -> tuple[int, str]:
     """(documents, SHA-256 of their label and quality columns) for the labellers of ``$MIDTRAIN_DIGEST_TREE``
-    (this tree by default)."""
+    (this tree by default); ``save``: also write the columns there (an Arrow IPC stream)."""
     sys.path.insert(0, os.environ.get(TREE_VARIABLE, str(ROOT)))
     import pyarrow as pa
     import pyarrow.ipc as ipc
@@ -56,7 +58,29 @@ def digest(heldout: bool) -> tuple[int, str]:
         writer.write_table(table)
     if writer is not None:
         writer.close()
-    return len(texts), hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+    data = sink.getvalue().to_pybytes()
+    if save is not None:
+        save.write_bytes(data)
+    return len(texts), hashlib.sha256(data).hexdigest()
+
+
+def column_differences(base: Path, this: Path) -> list[str]:
+    """One line per column of two ``digest`` files that differs: documents that differ, and the largest absolute
+    difference of a numeric column."""
+    import pyarrow.ipc as ipc
+
+    left, right = (ipc.open_stream(p.read_bytes()).read_all() for p in (base, this))
+    if left.num_rows != right.num_rows or left.column_names != right.column_names:
+        return [f"the tables differ in shape: {left.shape} against {right.shape}"]
+    out = []
+    for name in left.column_names:
+        a, b = left.column(name).to_pylist(), right.column(name).to_pylist()
+        rows = [i for i in range(len(a)) if a[i] != b[i]]
+        if rows:
+            numeric = [abs(a[i] - b[i]) for i in rows if isinstance(a[i], float) and isinstance(b[i], float)]
+            most = f", at most {max(numeric):.3g} apart" if len(numeric) == len(rows) else ""
+            out.append(f"  {name}: {len(rows)} of {len(a)} documents differ{most}")
+    return out or ["  every column equal, the bytes not (a type or a null)"]
 
 
 def main() -> None:
@@ -64,15 +88,17 @@ def main() -> None:
     parser.add_argument("--base", help="also digest this commit's labellers, in a temporary worktree")
     parser.add_argument("--heldout", action="store_true", help="include the held-out sources' documents")
     parser.add_argument("--only-here", action="store_true", help=argparse.SUPPRESS)  # one tree, for --base
+    parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)  # --only-here: where its columns go
     args = parser.parse_args()
     if args.only_here or not args.base:
-        count, sha = digest(args.heldout)
+        count, sha = digest(args.heldout, args.save)
         print(f"{count} documents; sha256 {sha}")
         return
     lines = {}
     with base_worktree(args.base, parser) as (base_tree, scratch):
         for name, tree in (("base", base_tree), ("this", ROOT)):
-            cmd = [sys.executable, str(ROOT / "benchmarks" / "label_digest.py"), "--only-here"]
+            cmd = [sys.executable, str(ROOT / "benchmarks" / "label_digest.py"), "--only-here",
+                   "--save", str(scratch / f"{name}.arrow")]
             cmd += ["--heldout"] if args.heldout else []
             done = subprocess.run(cmd, cwd=tree, env={**tree_env(tree, scratch, name), TREE_VARIABLE: str(tree)},
                                   capture_output=True, text=True)
@@ -80,8 +106,10 @@ def main() -> None:
                 raise SystemExit(f"{tree}: the digest failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
             lines[name] = done.stdout.strip()
             print(f"{name} ({args.base if name == 'base' else 'this tree'}): {lines[name]}", flush=True)
-    same = lines["base"] == lines["this"]
-    print("equal" if same else "DIFFERENT")
+        same = lines["base"] == lines["this"]
+        print("equal" if same else "DIFFERENT")
+        if not same:
+            print("\n".join(column_differences(scratch / "base.arrow", scratch / "this.arrow")))
     sys.exit(0 if same else 1)
 
 

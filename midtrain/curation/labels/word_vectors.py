@@ -397,6 +397,27 @@ def _mean_vectors(ids: np.ndarray, starts: np.ndarray, vectors: np.ndarray) -> n
     return out
 
 
+@numba.njit(cache=True)
+def standard_logits(vectors: np.ndarray, mean: np.ndarray, scale: np.ndarray, weights: np.ndarray,
+                    bias: np.ndarray) -> np.ndarray:
+    """``((vectors - mean) / scale) @ weights + bias`` in float32, each row summed alone, in float64 and in a fixed
+    order: a window's logits do not depend on the batch it came in. (A BLAS product sums in an order that depends
+    on the number of rows, so the same window's probability differed in its last bits between batches.)"""
+    n, dim = vectors.shape
+    classes = weights.shape[1]
+    out = np.empty((n, classes), np.float32)
+    z = np.empty(dim, np.float32)
+    for i in range(n):
+        for j in range(dim):
+            z[j] = (vectors[i, j] - mean[j]) / scale[j]
+        for k in range(classes):
+            acc = 0.0
+            for j in range(dim):
+                acc += np.float64(z[j]) * np.float64(weights[j, k])
+            out[i, k] = np.float32(acc) + bias[k]
+    return out
+
+
 def _wordllama_file(parts: tuple[str, str]) -> Path:
     spec = importlib.util.find_spec("wordllama")
     if spec is None or spec.origin is None:
@@ -551,7 +572,7 @@ class WordModel:
     def probabilities(self, windows: pa.Array | list[str]) -> np.ndarray:
         """``(len(windows), len(labels))`` class probabilities, columns in ``labels`` order."""
         vectors, _ = self.table.vectors(windows)
-        return _softmax(((vectors - self.mean) / self.scale) @ self.weights + self.bias)
+        return _softmax(standard_logits(vectors, self.mean, self.scale, self.weights, self.bias))
 
     def mixed(self, fasttext_probs: np.ndarray, fasttext_labels: tuple[str, ...], windows: pa.Array,
               known: np.ndarray | None = None) -> np.ndarray:
