@@ -406,15 +406,15 @@ def standard_logits(vectors: np.ndarray, mean: np.ndarray, scale: np.ndarray, we
     n, dim = vectors.shape
     classes = weights.shape[1]
     out = np.empty((n, classes), np.float32)
-    z = np.empty(dim, np.float32)
+    acc = np.empty(classes, np.float64)
     for i in range(n):
-        for j in range(dim):
-            z[j] = (vectors[i, j] - mean[j]) / scale[j]
+        acc[:] = 0.0
+        for j in range(dim):  # every class's sum runs over j in order
+            z = np.float64(np.float32((vectors[i, j] - mean[j]) / scale[j]))
+            for k in range(classes):
+                acc[k] += z * np.float64(weights[j, k])
         for k in range(classes):
-            acc = 0.0
-            for j in range(dim):
-                acc += np.float64(z[j]) * np.float64(weights[j, k])
-            out[i, k] = np.float32(acc) + bias[k]
+            out[i, k] = np.float32(acc[k]) + bias[k]
     return out
 
 
