@@ -4,9 +4,13 @@ Curation labels documents in batches whose make-up depends on the executor's tas
 the same bytes in any batch. Two places did not: the word model's logits came from a BLAS product, whose summation
 order depends on the number of rows (last bits of ``domain_score``), and onnxruntime runs a Magika batch of one
 row on other kernels (``code_language_score`` up to 0.012 apart on real code). Magika's batches of two or more
-rows still differ in the last bits (at most 1.2e-7), which the checks below allow for that one column."""
+rows still differ in the last bits (at most 1.2e-7), which the checks below allow for that one column. The last
+test checks the contract through a whole curation job: the same documents as one file or as three."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -14,6 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from midtrain.corpus import Manifest, read_text_shard
+from midtrain.curation import curate
 from midtrain.curation.labels import code_language as cl
 from midtrain.curation.labels import identify_language, label_domains, score_quality
 from midtrain.curation.labels.word_vectors import standard_logits
@@ -66,3 +72,30 @@ def test_a_lone_magika_row_reads_as_in_a_batch():
         alone = cl._detect_magika(pa.array([text], pa.large_string()), 0.0, 1, "int8").to_pylist()[0]
         assert alone["code_language"] == together[i]["code_language"]
         assert abs(alone["code_language_score"] - together[i]["code_language_score"]) <= 1e-6, text
+
+
+def _documents(corpus: Path) -> dict[str, dict]:
+    """Every document of a curated corpus (kept and rejected) by id, without the columns that name its input."""
+    m = Manifest.read(corpus)
+    rows = [row for shard in [*m.shards, *m.rejected] for row in read_text_shard(corpus / shard.path).to_pylist()]
+    return {row["id"]: {k: v for k, v in row.items() if k not in ("source", "path")} for row in rows}
+
+
+def test_a_curated_document_is_the_same_whichever_file_and_batch_it_came_in(tmp_path, sample_raw):
+    records = [json.loads(line) for name in ("python_docs", "python_stdlib", "mpmath_docs", "champ")
+               for line in (sample_raw / f"{name}.jsonl").read_text().splitlines()[:25]]
+    records = [{"id": f"d{i}", "text": r["text"]} for i, r in enumerate(records)]
+    (tmp_path / "one").mkdir()
+    (tmp_path / "split").mkdir()
+    (tmp_path / "one" / "all.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    for k, part in enumerate((records[:1], records[1:31], records[31:])):  # one file holds one document
+        (tmp_path / "split" / f"p{k}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
+    curate([tmp_path / "one"], tmp_path / "out_one")
+    curate([tmp_path / "split"], tmp_path / "out_split")
+    one, split = _documents(tmp_path / "out_one"), _documents(tmp_path / "out_split")
+    assert sorted(one) == sorted(split) == sorted(r["id"] for r in records)
+    for key, doc in one.items():
+        other = split[key]
+        a, b = doc.pop("code_language_score"), other.pop("code_language_score")
+        assert doc == other, key
+        assert (a is None and b is None) or abs(a - b) <= 1e-6, key
