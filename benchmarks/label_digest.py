@@ -75,7 +75,7 @@ def column_differences(base: Path, this: Path) -> list[str]:
     out = []
     for name in left.column_names:
         a, b = left.column(name).to_pylist(), right.column(name).to_pylist()
-        rows = [i for i in range(len(a)) if a[i] != b[i]]
+        rows = [i for i in range(len(a)) if a[i] != b[i] and not (a[i] != a[i] and b[i] != b[i])]  # NaN = NaN
         if rows:
             numeric = [abs(a[i] - b[i]) for i in rows if isinstance(a[i], float) and isinstance(b[i], float)]
             most = f", at most {max(numeric):.3g} apart" if len(numeric) == len(rows) else ""
