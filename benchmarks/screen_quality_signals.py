@@ -21,7 +21,11 @@ Variants:
 - ``cohesion-line``, ``cohesion-sentence`` (E13a, E13b, stop 40): the fourteen and one of the two
   cohesion signals of ``quality.order_signals``;
 - ``cohesion`` (stop 40: E13c for prose, E14 for ``--type code`` and ``--type math``; shipped for all
-  three): the fourteen and both cohesion signals.
+  three): the fourteen and both cohesion signals;
+- ``trees`` (stop 60's E64; shipped for code and math): the same sixteen signals, combined by LightGBM trees
+  (``train_default_classifiers.TREE_PARAMS``) instead of the ridge over their products. Its "ridge" column is
+  empty; its leave-one-source-out figure is the same measure (each source scored by trees fitted without it),
+  and it also prints the lowest source's.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.labeldata.training_sets import QUALITY_EXCLUDE, quality_examples  # noqa: E402
 from scripts.train_default_classifiers import (QUALITY_CONFIG, QUALITY_FOLDS, choose_alpha, fit_combiner,  # noqa: E402
-                                               group_sources, out_of_source_probabilities, source_folds,
-                                               source_kinds, training_tables)
+                                               fit_trees, group_sources, out_of_source_probabilities, source_folds,
+                                               source_kinds, training_tables, trees_left_out)
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.quality import (GRADES, SHORT_LINE_BYTES, document_brackets,  # noqa: E402
                                               document_order_cohesion, document_structure, quadratic_features,
@@ -132,6 +136,16 @@ def main() -> None:
         print(f"{name:<18} {alpha:>7g} {table[f'{alpha:g}']:>7.4f} {spearman(fitted, grades):>14.4f}")
         if args.per_grade and name in ("fourteen", "cohesion"):
             per_grade(fitted, grades, groups, kinds)
+    signals = variants["cohesion"][:, :-1]
+    left_out = trees_left_out(grades, signals, groups)
+    sources = group_sources(groups)
+    lowest = min(spearman(left_out[sources == n], grades[sources == n]) for n in set(sources.tolist())
+                 if len(set(grades[sources == n].tolist())) > 1)
+    fitted = np.clip(fit_trees(grades, signals).predict(signals), 0, 5)
+    print(f"{'trees':<18} {'':>7} {spearman(left_out, grades):>7.4f} {spearman(fitted, grades):>14.4f}  "
+          f"(lowest source left out {lowest:.4f})")
+    if args.per_grade:
+        per_grade(fitted, grades, groups, kinds)
 
 
 if __name__ == "__main__":

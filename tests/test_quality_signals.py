@@ -13,7 +13,7 @@ from midtrain.curation.labels.quality import (COHESION_COMBINER_SIZE, COHESION_S
                                               SHORT_LINE_COMBINER_SIZE, SIGNALS, apply_combiner, combiner,
                                               document_brackets, document_cohesion, document_order,
                                               document_order_cohesion, document_structure, quadratic_features,
-                                              order_signals, quality_features, score_quality)
+                                              order_signals, quality_features, reads_cohesion, score_quality)
 from midtrain.curation.labels.text_windows import string_buffers
 
 SPACE = " \t\n\r"
@@ -257,8 +257,9 @@ def test_older_combiners_read_the_features_of_their_time():
 def test_the_shipped_combiners_read_the_cohesion_signals():
     """``scripts/train_default_classifiers.py`` fits every type's combiner with the cohesion signals
     (``COHESION_TYPES``: prose since stop 40's E13c, code and math since its E14)."""
-    for qtype in ("prose", "code", "math"):
-        assert len(combiner("quality", qtype)) == COHESION_COMBINER_SIZE, qtype
+    assert len(combiner("quality", "prose")) == COHESION_COMBINER_SIZE
+    for qtype in ("code", "math"):  # tree combiners since stop 60 (tests/test_tree_combiner.py)
+        assert reads_cohesion(combiner("quality", qtype)), qtype
 
 
 def test_order_and_cohesion_come_from_one_pass_and_leave_the_order_signals_alone():
