@@ -464,8 +464,20 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
             damping = report["spam_damping_experiment"]
             damping["spam_dropped_at_web"] = round(float((np.asarray(damping.pop("scores")) <
                                                           report["thresholds"]["web"]).mean()), 4)
-    (out_dir / f"quality-{qtype}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / f"quality-{qtype}.json").write_text(card_json(report))
     return report
+
+
+def card_json(report: dict) -> str:
+    """``report`` as indented JSON, but each array of ``combiner_trees`` on one line: they run to thousands of
+    numbers, one line each under ``indent``."""
+    trees = report.get("combiner_trees")
+    if trees is None:
+        return json.dumps(report, indent=2) + "\n"
+    arrays = ",\n".join(f"    {json.dumps(key)}: {json.dumps(value)}" for key, value in trees.items())
+    marker = "COMBINER_TREES"  # a string json.dumps writes as-is, replaced by the arrays
+    text = json.dumps({**report, "combiner_trees": marker}, indent=2)
+    return text.replace(json.dumps(marker), "{\n" + arrays + "\n  }", 1) + "\n"
 
 
 QUALITY_TYPES_TRAINED = ("prose", "code", "math")

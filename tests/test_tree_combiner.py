@@ -154,3 +154,14 @@ def test_the_shipped_code_and_math_scores_come_from_their_trees():
                                     tuple(c[rows] for c in cohesion))
         want = np.clip([reference_walk(trees, row) for row in features[:, :-1]], 0, 5).astype(np.float32)
         assert np.array_equal(got[rows], want), qtype
+
+
+def test_a_card_with_trees_is_written_compactly_and_reads_back_equal():
+    from scripts.train_default_classifiers import card_json
+
+    report = {"combiner_trees": to_card(from_lightgbm(fitted_booster().dump_model())), "ridge_alpha": 1e-5,
+              "config": {"head": 512}}
+    text = card_json(report)
+    assert json.loads(text) == report
+    assert text.count("\n") < 20  # one line per tree array, not one per number
+    assert json.loads(card_json({"combiner": [0.5, 1.0]})) == {"combiner": [0.5, 1.0]}
