@@ -165,3 +165,17 @@ def test_a_card_with_trees_is_written_compactly_and_reads_back_equal():
     assert json.loads(text) == report
     assert text.count("\n") < 20  # one line per tree array, not one per number
     assert json.loads(card_json({"combiner": [0.5, 1.0]})) == {"combiner": [0.5, 1.0]}
+
+
+def test_left_out_scores_come_from_trees_that_never_saw_the_source():
+    from scripts.train_default_classifiers import fit_trees, trees_left_out
+
+    rng = np.random.default_rng(4)
+    signals = rng.random((300, COHESION_SIGNALS))
+    grades = np.clip(np.round(signals[:, 1] * 5), 0, 5).astype(int)
+    groups = [f"s{i % 3}/doc{i}" for i in range(300)]
+    got = trees_left_out(grades, signals, groups)
+    for k in range(3):
+        rows = np.array([i % 3 == k for i in range(300)])
+        want = np.clip(fit_trees(grades[~rows], signals[~rows]).predict(signals[rows]), 0, 5)
+        assert np.array_equal(got[rows], want)
