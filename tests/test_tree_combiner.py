@@ -179,3 +179,15 @@ def test_left_out_scores_come_from_trees_that_never_saw_the_source():
         rows = np.array([i % 3 == k for i in range(300)])
         want = np.clip(fit_trees(grades[~rows], signals[~rows]).predict(signals[rows]), 0, 5)
         assert np.array_equal(got[rows], want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(texts=st.lists(st.text(max_size=300), min_size=1, max_size=6),
+       domain=st.sampled_from(["code", "math", "web", "reasoning"]))
+def test_any_text_gets_a_finite_score_in_range_and_its_tier(texts, domain):
+    """The tree path (code, math) and the ridge path (prose) on arbitrary text, empty and odd scripts included."""
+    table = score_quality(texts, [domain] * len(texts))
+    scores = table.column("quality_score").to_numpy()
+    assert np.isfinite(scores).all() and (scores >= 0).all() and (scores <= 5).all()
+    tiers = table.column("quality_tier").to_numpy().astype(np.float64)
+    assert (np.abs(tiers - scores) <= 0.5 + 1e-6).all()  # the rounding of the float64 score stored as float32
