@@ -41,8 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.labeldata.training_sets import QUALITY_EXCLUDE, quality_examples  # noqa: E402
 from scripts.train_default_classifiers import (QUALITY_CONFIG, QUALITY_FOLDS, choose_alpha, fit_combiner,  # noqa: E402
-                                               fit_trees, group_sources, out_of_source_probabilities, source_folds,
-                                               source_kinds, training_tables, trees_left_out)
+                                               fit_trees, group_sources, lowest_source_spearman,
+                                               out_of_source_probabilities, source_folds, source_kinds,
+                                               training_tables, trees_left_out)
 from midtrain.curation.labels.evaluation import spearman  # noqa: E402
 from midtrain.curation.labels.quality import (GRADES, SHORT_LINE_BYTES, document_brackets,  # noqa: E402
                                               document_order_cohesion, document_structure, quadratic_features,
@@ -138,9 +139,7 @@ def main() -> None:
             per_grade(fitted, grades, groups, kinds)
     signals = variants["cohesion"][:, :-1]
     left_out = trees_left_out(grades, signals, groups)
-    sources = group_sources(groups)
-    lowest = min(spearman(left_out[sources == n], grades[sources == n]) for n in set(sources.tolist())
-                 if len(set(grades[sources == n].tolist())) > 1)
+    lowest = lowest_source_spearman(left_out, grades, group_sources(groups))
     fitted = np.clip(fit_trees(grades, signals).predict(signals), 0, 5)
     print(f"{'trees':<18} {'':>7} {spearman(left_out, grades):>7.4f} {spearman(fitted, grades):>14.4f}  "
           f"(lowest source left out {lowest:.4f})")

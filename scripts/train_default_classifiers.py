@@ -326,6 +326,12 @@ def fit_trees(grades: np.ndarray, signals: np.ndarray) -> TreeCombiner:
     return from_lightgbm(lightgbm.train(TREE_PARAMS, data, num_boost_round=TREE_ROUNDS).dump_model())
 
 
+def lowest_source_spearman(scores: np.ndarray, grades: np.ndarray, sources: np.ndarray) -> float:
+    """The lowest Spearman of ``scores`` against ``grades`` within one source (sources of a single grade skipped)."""
+    return min(spearman(scores[sources == name], grades[sources == name]) for name in sorted(set(sources.tolist()))
+               if len(set(grades[sources == name].tolist())) > 1)
+
+
 def trees_left_out(grades: np.ndarray, signals: np.ndarray, groups: list[str]) -> np.ndarray:
     """Each example's tree-combiner score from trees fitted without its source (``choose_alpha``'s measure for
     the ridge), clipped to 0-5."""
@@ -436,7 +442,6 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
     alpha, cv = choose_alpha(grades, features, groups)
     coef = fit_combiner(grades, features, alpha)
     fitted = np.clip(features @ coef, 0, 5)
-    per_source = [np.flatnonzero(sources == name) for name in sorted(set(sources.tolist()))]
     report = {"combiner": coef.round(6).tolist(), "ridge_alpha": alpha, "ridge_cv_spearman": cv}
     if qtype in TREE_TYPES:  # the ridge's figures stay in the card, for comparison; the trees score
         signals = features[:, :COHESION_SIGNALS]  # quadratic_features' first columns: the signals themselves
@@ -445,14 +450,12 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
         left_out = trees_left_out(grades, signals, groups)
         report = {"combiner_trees": to_card(trees), "trees_params": {**TREE_PARAMS, "rounds": TREE_ROUNDS},
                   "trees_cv_spearman": round(spearman(left_out, grades), 4),
-                  "trees_cv_min_source_spearman": round(min(spearman(left_out[i], grades[i]) for i in per_source
-                                                            if len(set(grades[i].tolist())) > 1), 4),
+                  "trees_cv_min_source_spearman": round(lowest_source_spearman(left_out, grades, sources), 4),
                   "ridge_alpha": alpha, "ridge_cv_spearman": cv}
-    report |= {"train_examples": len(examples), "folds": QUALITY_FOLDS, "sources": len(per_source),
+    report |= {"train_examples": len(examples), "folds": QUALITY_FOLDS, "sources": len(set(sources.tolist())),
                "out_of_source_spearman": round(spearman(fitted, grades), 4),
                "out_of_source_mae": round(float(np.abs(fitted - grades).mean()), 4),
-               "min_source_spearman": round(min(spearman(fitted[i], grades[i]) for i in per_source
-                                                if len(set(grades[i].tolist())) > 1), 4),
+               "min_source_spearman": round(lowest_source_spearman(fitted, grades, sources), 4),
                "config": asdict(config)}
     if qtype == "prose" and spam_damping:  # an experiment (E16b): thresholds chosen on damped scores
         report["spam_damping_experiment"] = damp_by_spam(fitted, grades, lines, folds, sources, topical, junk, model,
