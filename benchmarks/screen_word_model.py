@@ -134,11 +134,13 @@ def decide_codes(probs: np.ndarray, signals: np.ndarray, config: DomainConfig = 
     (columns of ``probs``), ``len(TOPICAL)`` for ``unknown``."""
     latex, code, binary, latin = signals.T
     domain = probs.argmax(axis=1)
-    unsure = probs.max(axis=1) < config.min_confidence
-    by_latex = unsure & (latex >= config.latex_per_kb)
+    unseen = latin < config.min_latin_fraction  # a script the classifier never learnt (stop 61's E67)
+    undecided = (probs.max(axis=1) < config.min_confidence) | unseen
+    by_latex = undecided & (latex >= config.latex_per_kb)
+    by_code = undecided & ~by_latex & (code >= config.code_line_fraction)
     domain[by_latex] = TOPICAL.index("math")
-    domain[unsure & ~by_latex & (code >= config.code_line_fraction)] = TOPICAL.index("code")
-    domain[(unsure & (latin < config.min_latin_fraction)) | (binary > config.max_binary_fraction)] = len(TOPICAL)
+    domain[by_code] = TOPICAL.index("code")
+    domain[(unseen & ~by_latex & ~by_code) | (binary > config.max_binary_fraction)] = len(TOPICAL)
     return domain
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from midtrain.corpus import Manifest, read_text_shard
 from midtrain.curation import curate, refilter
@@ -74,6 +76,67 @@ def test_bad_input_is_unknown_with_a_reason_and_never_crashes():
     assert table["domain"][2].as_py() == "web" and table["length_chars"][2].as_py() == len(huge)
     q = score_quality(texts, table["domain"])
     assert q.num_rows == 4 and q["quality_score"][0].as_py() == 0.0
+
+
+# Article 1 of the Universal Declaration of Human Rights in six scripts the shipped models never learnt.
+OTHER_SCRIPTS = {
+    "ru": "Все люди рождаются свободными и равными в своем достоинстве и правах. Они наделены разумом и совестью "
+          "и должны поступать в отношении друг друга в духе братства.",
+    "zh": "人人生而自由，在尊严和权利上一律平等。他们赋有理性和良心，并应以兄弟关系的精神相对待。",
+    "el": "Όλοι οι άνθρωποι γεννιούνται ελεύθεροι και ίσοι στην αξιοπρέπεια και τα δικαιώματα. Είναι "
+          "προικισμένοι με λογική και συνείδηση, και οφείλουν να συμπεριφέρονται μεταξύ τους με πνεύμα αδελφοσύνης.",
+    "ar": "يولد جميع الناس أحرارًا متساوين في الكرامة والحقوق. وقد وهبوا عقلاً وضميرًا وعليهم أن يعامل بعضهم "
+          "بعضًا بروح الإخاء.",
+    "hi": "सभी मनुष्यों को गौरव और अधिकारों के मामले में जन्मजात स्वतन्त्रता और समानता प्राप्त है। उन्हें बुद्धि और "
+          "अन्तरात्मा की देन प्राप्त है और परस्पर उन्हें भाईचारे के भाव से बर्ताव करना चाहिए।",
+    "ja": "すべての人間は、生まれながらにして自由であり、かつ、尊厳と権利とについて平等である。人間は、理性と良心とを"
+          "授けられており、互いに同胞の精神をもって行動しなければならない。",
+}
+
+
+def test_text_in_a_script_the_models_never_saw_is_unknown_and_not_kept():
+    """The classifier is sure of such text only because it knows none of its words (stop 61 found Russian labelled
+    code and Chinese math, and the code and math policies kept them): it is not asked there."""
+    texts = list(OTHER_SCRIPTS.values())
+    table = label_domains(texts)
+    assert table["domain"].to_pylist() == ["unknown"] * len(texts)
+    assert table["domain_rule"].to_pylist() == ["unknown_script"] * len(texts)
+    assert table["domain_runner_up"].null_count == len(texts)
+    assert all(step is not None for step in _decisions(texts, table["domain"].to_pylist()))
+    # the script-free content signals still decide: LaTeX makes math, code-shaped lines make code
+    latex = (OTHER_SCRIPTS["ru"] + " Пусть $x \\in A$, $y \\notin B$ и $A \\subset C$. ") * 3
+    code = "\n".join(["int main() {", "    int x = 0;", "    x = x + 1;", "    return x;", "}"] * 3)
+    code = code.replace("int x = 0;", "int x = 0;  // счётчик")
+    other = label_domains([latex, code + "\n// " + OTHER_SCRIPTS["ru"] * 3])
+    assert other["domain_rule"].to_pylist() == ["latex", "code_lines"]
+    assert other["domain"].to_pylist() == ["math", "code"]
+    # a hint or a file extension still wins
+    hinted = label_domains(texts[:2], hints=["web", None], paths=[None, "poem.py"])
+    assert hinted["domain"].to_pylist() == ["web", "code"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(sorted({w for t in OTHER_SCRIPTS.values() for w in t.split()})), min_size=1,
+                max_size=60),
+       st.lists(st.sampled_from(["the", "of", "and", "proof", "def", "return", "x", "Theorem", "$\\alpha$", ";",
+                                 "{", "\n"]), max_size=12))
+def test_mostly_non_latin_text_is_decided_by_the_content_signals_alone(words, extra):
+    """Property: for any text of words in other scripts with some English words, LaTeX, code punctuation and line
+    breaks mixed in, whose window is under 30% Latin letters: LaTeX decides math, else code-shaped lines decide
+    code, else it is ``unknown`` by ``unknown_script``, whatever the classifier would say."""
+    text = " ".join(words + extra)
+    letters = sum(c.isalpha() for c in text)
+    assume(letters and sum(c.isascii() and c.isalpha() for c in text) / letters < 0.25)
+    row = label_domains([text]).to_pylist()[0]
+    config = DomainConfig()
+    if row["domain_latex_per_kb"] >= config.latex_per_kb:
+        expected = ("math", "latex")
+    elif row["domain_code_line_fraction"] >= config.code_line_fraction:
+        expected = ("code", "code_lines")
+    else:
+        expected = ("unknown", "unknown_script")
+    assert (row["domain"], row["domain_rule"]) == expected
+    assert row["domain_runner_up"] is None
 
 
 def test_length_is_a_property_not_a_domain_unless_asked():

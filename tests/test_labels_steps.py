@@ -13,6 +13,7 @@ from datatrove.data import Document
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from midtrain.curation.decide import load_decisions
 from midtrain.curation.labels import (DomainConfig, identify_language, label_domains, language_reject_reasons,
                                      quality_reject_reasons, score_quality)
 from midtrain.curation.labels.domain import classifier_lines
@@ -117,6 +118,17 @@ def test_language_reject_reasons_keep_list_and_exemptions():
                                       keep=["en"], min_score=0.65)
     assert reasons.to_pylist() == [None, "language=fr", "language_score<0.65", None]
     assert language_reject_reasons(["fr"], [0.9], ["web"], keep=["en", "fr"]).to_pylist() == [None]
+
+
+def test_exempt_domains_are_checked_where_lid_is_sure_of_another_language_when_asked():
+    """``exempt_max_score`` (opt-in, stop 61's E68): code and math stay exempt where lid.176 is unsure, not where it
+    is sure the text is prose in a language outside the keep-list."""
+    args = (["ru", "ru", "en", "de", None], [0.97, 0.4, 0.2, 0.9, None], ["code", "math", "code", "web", "math"])
+    assert language_reject_reasons(*args).to_pylist() == [None, None, None, "language=de", None]
+    checked = language_reject_reasons(*args, exempt_max_score=0.9).to_pylist()
+    assert checked == ["language=ru", None, None, "language=de", None]
+    policy = load_decisions({"language": {"exempt_max_score": 0.9}}).language
+    assert policy.exempt_max_score == 0.9 and load_decisions(None).language.exempt_max_score is None
 
 
 def test_quality_reject_reasons_apply_per_domain():

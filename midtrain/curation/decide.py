@@ -46,7 +46,7 @@ from midtrain.curation import rules
 from midtrain.curation.labels import (DEFAULT_KEEP_LANGUAGES, DEFAULT_MIN_LANGUAGE_SCORE, DEFAULT_QUALITY_THRESHOLDS,
                                       LANGUAGE_SIGNAL_SCHEMA, QUALITY_SIGNAL_SCHEMA, language_reject_reasons,
                                       quality_reject_reasons, quality_tier_reject_reasons)
-from midtrain.curation.labels.language import DEFAULT_EXEMPT_DOMAINS
+from midtrain.curation.labels.language import DEFAULT_EXEMPT_DOMAINS, DEFAULT_EXEMPT_MAX_SCORE
 from midtrain.curation.typed_config import coerce, from_mapping
 from midtrain.errors import ConfigError
 
@@ -70,6 +70,9 @@ class LanguagePolicy:
     """None keeps every language (only ``min_score`` applies)."""
     min_score: float = DEFAULT_MIN_LANGUAGE_SCORE
     exempt_domains: list[str] = field(default_factory=lambda: list(DEFAULT_EXEMPT_DOMAINS))
+    exempt_max_score: float | None = DEFAULT_EXEMPT_MAX_SCORE
+    """Where lid.176 names a language outside ``keep`` at least this sure, an exempt domain's document is checked
+    too (null: never)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,7 +188,8 @@ def _decide_as(signals: pa.Table, domains: pa.Array, decisions: Decisions,
         r = language_reject_reasons(lang, signals.column("language_score"), rule_domains,
                                     keep=decisions.language.keep,
                                     min_score=decisions.language.min_score,
-                                    exempt_domains=decisions.language.exempt_domains)
+                                    exempt_domains=decisions.language.exempt_domains,
+                                    exempt_max_score=decisions.language.exempt_max_score)
         r = pc.if_else(pc.is_valid(lang), r, pa.nulls(n, pa.string()))
         take(pa.array(["language"] * n, pa.string()), r)
     rule_steps, rule_reasons = rules.apply_thresholds(signals, rule_domains, decisions.rules)

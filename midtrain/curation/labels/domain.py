@@ -4,8 +4,9 @@ Decided per document, in this order (the column ``domain_rule`` records which on
 
 1. ``hint``       the input's ``domain_hint`` (``INPUT=DOMAIN``), when ``hint_wins`` (default);
 2. ``empty`` / ``binary`` / ``unknown_script``  -> ``unknown``: no text, mostly control bytes or
-                  replacement characters, or (when the classifier is unsure) a script the
-                  classifier never saw in training (under 30% Latin letters);
+                  replacement characters, or a script the classifier never saw in training (under 30%
+                  Latin letters) without LaTeX or code lines (rule 5): the classifier is not asked there,
+                  since it is sure of such text only because it knows none of its words (stop 61);
 3. ``extension``  the reader's ``path`` has a known extension (``.py`` -> code, ``.tex`` -> math);
 4. ``classifier`` fastText on the document's window, its probabilities mixed with those of a word model
                   of pretrained word vectors (``word_vectors.py``; ``word_model``; fastText's share
@@ -14,8 +15,9 @@ Decided per document, in this order (the column ``domain_rule`` records which on
                   is under ``word_model_gate`` (0.99); elsewhere fastText's own probabilities are the scores.
                   Opt-in (``encoder``): where a sentence encoder's top label is reasoning, its vote joins
                   the mix (``encoder.py``);
-5. ``latex`` / ``code_lines``  otherwise the content signals break the tie: LaTeX commands per KB
-                  -> math, a majority of code-shaped lines -> code; else the classifier's label.
+5. ``latex`` / ``code_lines``  otherwise, and in a script the classifier never saw, the content signals
+                  break the tie: LaTeX commands per KB -> math, a majority of code-shaped lines -> code;
+                  else the classifier's label (``unknown`` in an unseen script).
 
 Length is a property, not a topic: every document keeps its topical domain and gets
 ``length_chars``; a schedule's ``long`` selects documents above a token length across domains
@@ -84,8 +86,10 @@ class DomainConfig:
     its default). Off by default: length is the ``length_chars`` column, and a schedule's ``long``
     selects by length inside every domain."""
     min_latin_fraction: float = 0.3
-    """Below this share of Latin letters among all letters, an unsure document is ``unknown``:
-    the shipped classifier learnt English-script text only."""
+    """Below this share of Latin letters among the window's letters, the classifier is not asked: the document is
+    ``unknown`` unless LaTeX or code lines decide (the shipped classifier learnt English text only, and is sure of
+    Russian or Chinese text because it knows none of its words; stop 61's E67). Set 0 for a classifier of your own
+    that learnt other scripts."""
     code_language: bool = True
     """Detect the language of every document labelled ``code`` from its content (see
     ``code_language.py``): columns ``code_language`` and ``code_language_score``, null elsewhere."""
@@ -407,8 +411,11 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     score = pred.scores.copy()
     rule = np.full(n, "classifier", dtype=object)
     unsure = pred.scores < config.min_confidence
-    by_latex = unsure & (latex >= config.latex_per_kb)
-    by_code = unsure & ~by_latex & (code_frac >= config.code_line_fraction)
+    # a script the classifier never learnt: it is sure of such text only because it knows none of its words
+    # (stop 61's E67), so it is not asked; the script-free content signals decide, else the label is unknown
+    unseen = latin_frac < config.min_latin_fraction
+    by_latex = (unsure | unseen) & (latex >= config.latex_per_kb)
+    by_code = (unsure | unseen) & ~by_latex & (code_frac >= config.code_line_fraction)
     domain[by_latex], rule[by_latex] = "math", "latex"
     domain[by_code], rule[by_code] = "code", "code_lines"
 
@@ -418,7 +425,7 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
         by_ext = mapped != ""
         domain[by_ext], rule[by_ext], score[by_ext] = mapped[by_ext], "extension", 1.0
     chars = pc.utf8_length(texts_arr).to_numpy(zero_copy_only=False).astype(np.int64)
-    unknown_script = unsure & (latin_frac < config.min_latin_fraction) & (rule != "extension")
+    unknown_script = unseen & (rule == "classifier")
     binary = binary_frac > config.max_binary_fraction
     for mask, reason in ((unknown_script, "unknown_script"), (binary, "binary"), (chars == 0, "empty")):
         domain[mask], rule[mask], score[mask] = UNKNOWN, reason, 0.0
@@ -432,7 +439,7 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
         domain[by_hint], rule[by_hint], score[by_hint] = hint[by_hint], "hint", 1.0
 
     # the classifier's likeliest label other than the domain, where the classifier (or a tie-break) decided
-    by_model = np.isin(rule, ("classifier", "latex", "code_lines"))
+    by_model = np.isin(rule, ("classifier", "latex", "code_lines")) & ~unseen
     top_is_domain = pred.labels == domain
     runner_up = np.where(top_is_domain, second.labels, pred.labels)
     runner_up_score = np.where(top_is_domain, second.scores, pred.scores).astype(np.float32)
