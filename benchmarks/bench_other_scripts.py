@@ -1,6 +1,6 @@
 """Text in scripts and languages the shipped models never saw (issue 14, "Bad input"): labels and keep decisions.
 
-    python benchmarks/bench_other_scripts.py [--base REV] [--decisions JSON] [--json F]
+    python benchmarks/bench_other_scripts.py [--base REV] [--decisions JSON] [--label-config JSON] [--json F]
 
 The documents are ``scripts/labeldata/script_sources.py``'s, in two groups (no model trains on either):
 - other scripts (``SOURCES``, 1,213 documents): Russian, Bulgarian and Chinese fortune files, Greek, Ukrainian,
@@ -13,8 +13,9 @@ prints the share of documents whose window is under ``DomainConfig.min_latin_fra
 labelled ``unknown``, ``web``, ``code``, ``math`` or ``reasoning``, and the share the keep decision keeps (the
 defaults, or ``--decisions``: a thresholds mapping as JSON, e.g. ``'{"language": {"exempt_max_score": 0.9}}'``).
 
-``--base REV`` runs the same in a temporary worktree of REV and prints both, so a change is read against its base on
-the same documents in one run (stop 61's E67 against 313eaa5).
+``--label-config`` sets the labeller's ``DomainConfig`` fields (JSON), e.g. ``'{"other_language_min_score": 0.9}'``
+(stop 61's E69). ``--base REV`` runs the same in a temporary worktree of REV and prints both, so a change is read
+against its base on the same documents in one run (stop 61's E67 against 313eaa5).
 """
 
 from __future__ import annotations
@@ -56,17 +57,20 @@ def write_texts(path: Path) -> None:
     pq.write_table(pa.concat_tables(tables), path)
 
 
-def decisions(texts_path: Path, thresholds: dict | None = None) -> dict[str, list]:
-    """Per document: the domain, its rule, the Latin share of the window, whether the default decision keeps it
-    and why not, by the midtrain of ``$MIDTRAIN_BENCH_TREE``."""
+def decisions(texts_path: Path, thresholds: dict | None = None, label_config: dict | None = None) -> dict[str, list]:
+    """Per document: the domain, its rule, the Latin share of the window, whether the keep decision keeps it and
+    why not, by the midtrain of ``$MIDTRAIN_BENCH_TREE``, labelled as the default pipeline does (language ID first,
+    its columns passed to the labeller where the labeller reads them)."""
     sys.path.insert(0, os.environ.get(TREE_VARIABLE, str(ROOT)))
+    import inspect
+
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from midtrain.curation import rules
     from midtrain.curation.decide import decide, load_decisions, signals_of
     from midtrain.curation.labels import identify_language, label_domains, score_quality
-    from midtrain.curation.labels.domain import script_signals
+    from midtrain.curation.labels.domain import DomainConfig, script_signals
     from midtrain.curation.labels.text_windows import text_windows
 
     table = pq.read_table(texts_path)
@@ -75,12 +79,17 @@ def decisions(texts_path: Path, thresholds: dict | None = None) -> dict[str, lis
     out["group"] = table.column("group").to_pylist()
     texts = table.column("text").combine_chunks().cast(pa.large_string())
     policy = load_decisions(thresholds)
+    config = DomainConfig(**(label_config or {}))
+    reads_language = "languages" in inspect.signature(label_domains).parameters  # since stop 61
     for start in range(0, len(texts), BATCH):
         batch = texts.slice(start, BATCH)
-        dom = label_domains(batch)
+        lang = identify_language(batch)
+        extra = {"languages": lang.column("language").to_pylist(),
+                 "language_scores": lang.column("language_score").to_pylist()} if reads_language else {}
+        dom = label_domains(batch, config=config, **extra)
         domains = dom.column("domain")
-        parts = (identify_language(batch), rules.compute_signals(batch.to_pylist(), domains.to_pylist()),
-                 score_quality(batch, domains), dom)
+        parts = (lang, rules.compute_signals(batch.to_pylist(), domains.to_pylist()), score_quality(batch, domains),
+                 dom)
         signals = pa.table({n: t.column(n) for t in parts for n in t.column_names})
         steps, reasons = decide(signals_of(signals), domains, policy)
         out["domain"] += domains.to_pylist()
@@ -130,13 +139,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base", help="also run this commit's midtrain, in a temporary worktree")
     parser.add_argument("--decisions", help="the keep decision's thresholds mapping as JSON (default: the defaults)")
+    parser.add_argument("--label-config", help="the domain labeller's DomainConfig fields as JSON (default: the "
+                        "defaults), e.g. '{\"other_language_min_score\": 0.9}'")
     parser.add_argument("--json", type=Path, help="write the per-source rows here")
     parser.add_argument("--only-here", type=Path, help=argparse.SUPPRESS)  # the texts' file: one tree, for --base
     parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)  # --only-here: where its decisions go
     args = parser.parse_args()
     thresholds = json.loads(args.decisions) if args.decisions else None
+    label_config = json.loads(args.label_config) if args.label_config else None
     if args.only_here:
-        args.save.write_text(json.dumps(decisions(args.only_here, thresholds)))
+        args.save.write_text(json.dumps(decisions(args.only_here, thresholds, label_config)))
         return
     results = {}
     with tempfile.TemporaryDirectory(prefix="midtrain-scripts-") as tmp:
@@ -147,12 +159,13 @@ def main() -> None:
                 cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_other_scripts.py"), "--only-here", str(texts),
                        "--save", str(scratch / "base.json")]
                 cmd += ["--decisions", args.decisions] if args.decisions else []
+                cmd += ["--label-config", args.label_config] if args.label_config else []
                 done = subprocess.run(cmd, cwd=base_tree, capture_output=True, text=True,
                                       env={**tree_env(base_tree, scratch, "base"), TREE_VARIABLE: str(base_tree)})
                 if done.returncode != 0:
                     raise SystemExit(f"{base_tree}: the run failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
                 results[f"base ({args.base})"] = json.loads((scratch / "base.json").read_text())
-        results["this tree"] = decisions(texts, thresholds)
+        results["this tree"] = decisions(texts, thresholds, label_config)
     out = {}
     for title, res in results.items():
         out[title] = summary(res)

@@ -73,20 +73,30 @@ def _quality(texts, domains) -> pa.Table:
 
 def decide_all(texts: list[str], thresholds: dict | None = None) -> dict[str, list]:
     """The default pipeline's decision for each text: domain, quality, reject step and reason."""
-    dom = label_domains(pa.array(texts, pa.large_string()), config=DOMAIN_CONFIG)
-    signals = decision_signals(texts, dom)
+    dom, lang = labels_of(texts)
+    signals = decision_signals(texts, dom, lang)
     config = thresholds if thresholds is not None else DECISIONS
     steps, reasons = decide(signals_of(signals), dom.column("domain"), load_decisions(config))
     return {"domain": dom.column("domain").to_pylist(), "quality": signals.column("quality_score").to_pylist(),
             "step": steps.to_pylist(), "reason": reasons.to_pylist()}
 
 
-def decision_signals(texts: list[str], dom: pa.Table) -> pa.Table:
+def labels_of(texts: list[str]) -> tuple[pa.Table, pa.Table]:
+    """``(domain labels, language ID)`` as the default pipeline makes them: ``LanguageID`` first, its columns read
+    by the domain labeller (``DomainConfig.other_language_min_score``)."""
+    arr = pa.array(texts, pa.large_string())
+    lang = identify_language(arr)
+    dom = label_domains(arr, config=DOMAIN_CONFIG, languages=lang.column("language").to_pylist(),
+                        language_scores=lang.column("language_score").to_pylist())
+    return dom, lang
+
+
+def decision_signals(texts: list[str], dom: pa.Table, lang: pa.Table | None = None) -> pa.Table:
     """Language, rule signals, quality (by the labelled domain's model) and the labeller's columns."""
     arr = pa.array(texts, pa.large_string())
     domains = dom.column("domain")
-    parts = (identify_language(arr), rules.compute_signals(texts, domains.to_pylist()), _quality(arr, domains),
-             dom)
+    parts = (identify_language(arr) if lang is None else lang, rules.compute_signals(texts, domains.to_pylist()),
+             _quality(arr, domains), dom)
     return pa.table({n: t.column(n) for t in parts for n in t.column_names})
 
 
@@ -276,8 +286,8 @@ def out_of_source_decisions(train: list, junk: list, table: pa.Table, junk_table
     junk_parts = []
     for s in junk:
         jt = source_texts(junk_table, s.name)
-        domains = label_domains(pa.array(jt, pa.large_string()), config=DOMAIN_CONFIG)
-        junk_parts.append((s.kind, decision_signals(jt, domains)))
+        domains, lang = labels_of(jt)
+        junk_parts.append((s.kind, decision_signals(jt, domains, lang)))
     return decision_signals(texts, dom), np.array([truth[i] for i in picked]), junk_parts, columns
 
 
@@ -356,6 +366,8 @@ def main() -> None:
     parser.add_argument("--encoder", action="store_true",
                         help="label with the opt-in sentence encoder's vote too (DomainConfig.encoder; stop 55's E54; "
                         "needs pip install '.[encoder]', about 40 ms per document on 2 cores)")
+    parser.add_argument("--label-config", help="the domain labeller's DomainConfig fields as JSON, e.g. "
+                        "'{\"other_language_min_score\": 0.9}' (stop 61's E69)")
     parser.add_argument("--spam", choices=["on", "off"],
                         help="the quality scorer's spam damping on or off (default: score_quality's default)")
     args = parser.parse_args()
@@ -370,6 +382,11 @@ def main() -> None:
         DOMAIN_CONFIG = DomainConfig(model=str(paths[0]), word_model=str(paths[1]))
     if args.encoder:
         DOMAIN_CONFIG = replace(DOMAIN_CONFIG, encoder=SHIPPED_ENCODER)
+    if args.label_config:
+        try:
+            DOMAIN_CONFIG = replace(DOMAIN_CONFIG, **json.loads(args.label_config))
+        except (ConfigError, TypeError, ValueError) as exc:
+            parser.error(f"--label-config: {exc}")
     if args.decisions:
         global DECISIONS
         try:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from datatrove.data import Document
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,7 @@ from midtrain.curation import curate, refilter
 from midtrain.curation import rules
 from midtrain.curation.decide import decide, load_decisions, signals_of
 from midtrain.curation.labels import DomainConfig, identify_language, label_domains, score_quality
+from midtrain.curation.taggers import DomainLabeller, LanguageID
 from midtrain.errors import ConfigError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "labels_heldout.jsonl"
@@ -113,6 +115,34 @@ def test_text_in_a_script_the_models_never_saw_is_unknown_and_not_kept():
     # a hint or a file extension still wins
     hinted = label_domains(texts[:2], hints=["web", None], paths=[None, "poem.py"])
     assert hinted["domain"].to_pylist() == ["web", "code"]
+
+
+def test_other_language_min_score_keeps_the_classifier_off_languages_it_never_learnt():
+    """Opt-in (stop 61's E69): where language ID is sure of a language the classifier did not learn, the content
+    signals decide, else the document is prose (``web``, rule ``other_language``); without language ID, or off,
+    nothing changes."""
+    german = ("Alle Menschen sind frei und gleich an Würde und Rechten geboren. Sie sind mit Vernunft und Gewissen "
+              "begabt und sollen einander im Geist der Brüderlichkeit begegnen.")
+    latex = german + " Sei $x \\in A$ und $y \\notin B$, also $A \\subset C$ und $\\alpha \\leq \\beta$."
+    texts = [german, latex, german]
+    langs, scores = ["de", "de", "de"], [0.99, 0.99, 0.5]
+    config = DomainConfig(other_language_min_score=0.9)
+    on = label_domains(texts, config=config, languages=langs, language_scores=scores)
+    assert on["domain_rule"].to_pylist()[:2] == ["other_language", "latex"]
+    assert on["domain"].to_pylist()[:2] == ["web", "math"] and on["domain_runner_up"][0].as_py() is None
+    assert on["domain_rule"][2].as_py() != "other_language"  # language ID unsure: the classifier decides
+    assert label_domains(texts, config=config).equals(label_domains(texts))  # no language ID given
+    assert label_domains(texts, languages=langs, language_scores=scores).equals(label_domains(texts))  # off
+    english = label_domains(texts[:1], config=config, languages=["en"], language_scores=[0.99])
+    assert english.equals(label_domains(texts[:1]))
+    with pytest.raises(ConfigError, match="other_language_min_score"):
+        DomainConfig.from_dict({"other_language_min_score": 2})
+    with pytest.raises(ConfigError, match="2 languages"):
+        label_domains(texts, config=config, languages=langs[:2], language_scores=scores[:2])
+    # the pipeline's steps: LanguageID's columns reach the labeller
+    docs = [Document(text=t, id=str(i), metadata={}) for i, t in enumerate(texts[:1])]
+    labelled = list(DomainLabeller(config).run(LanguageID().run(docs)))
+    assert labelled[0].metadata["language"] == "de" and labelled[0].metadata["domain_rule"] == "other_language"
 
 
 @settings(max_examples=40, deadline=None)

@@ -203,3 +203,21 @@ LATIN_SOURCES: list[Source] = [
            manpages_fr_docs, "troff reduced to running text (man_to_text)"),
 ]
 """Sources of text in Latin-script languages other than English (the language check's side of the same question)."""
+
+
+def sources_markdown() -> str:
+    """Both groups as a Markdown table (docs/label-sources.md): group, kind, origin, licence, documents, MB."""
+    from .registry import source_table
+
+    lines = ["| source | group | kind | origin | licence | documents | MB |", "|---|---|---|---|---|---:|---:|"]
+    for group, sources in (("other script", SOURCES), ("other language", LATIN_SOURCES)):
+        for s in sources:
+            t = source_table(s)
+            mb = sum(len(x.encode()) for x in t.column("text").to_pylist()) / 1e6
+            lines.append(f"| {s.name} | {group} | {s.kind.split(': ', 1)[1]} | `{s.origin}` | {s.licence} | "
+                         f"{t.num_rows} | {mb:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(sources_markdown(), end="")

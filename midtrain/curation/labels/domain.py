@@ -104,6 +104,14 @@ class DomainConfig:
     Magika's ``identify_bytes``)."""
     max_binary_fraction: float = 0.1
     """Above this share of control bytes and U+FFFD in the window, a document is ``unknown``."""
+    other_language_min_score: float | None = None
+    """Where the pipeline's language ID (``languages``, ``language_scores`` of ``label_domains``; the
+    ``LanguageID`` step's columns) names a language outside ``classifier_languages`` at least this sure, the
+    classifier is not asked: LaTeX or code lines decide, else the document is ``web`` (rule ``other_language``):
+    prose in a language the classifier never learnt, which the web policy's language check then judges. None: off.
+    """
+    classifier_languages: tuple[str, ...] = ("en",)
+    """The lid.176 languages the classifier learnt (the shipped one: English)."""
     extension_domains: dict[str, str] = field(default_factory=lambda: {
         **{e: "code" for e in CODE_EXTENSIONS}, **{e: "math" for e in MATH_EXTENSIONS}})
     """File extension (no dot, lower case) -> domain, for documents whose reader set ``path``."""
@@ -186,6 +194,14 @@ class DomainConfig:
         chars = self.features_min_chars
         if isinstance(chars, bool) or not isinstance(chars, int) or chars < 0:
             raise ConfigError(f"features_min_chars: expected a whole number of characters, 0 or more, got {chars!r}")
+        score = self.other_language_min_score
+        if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))
+                                  or not 0 <= score <= 1):
+            raise ConfigError(f"other_language_min_score: expected a probability 0..1 or null, got {score!r}")
+        langs = self.classifier_languages
+        if isinstance(langs, str) or not all(isinstance(x, str) for x in langs):
+            raise ConfigError(f"classifier_languages: expected a list of language codes, got {langs!r}")
+        object.__setattr__(self, "classifier_languages", tuple(langs))
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None, key: str = "domain") -> DomainConfig:
@@ -381,9 +397,27 @@ def _mixed(words: WordModel, probs: np.ndarray, labels: tuple[str, ...], windows
     return out
 
 
+def other_language(languages: list[str | None] | None, scores: list[float | None] | None, config: DomainConfig,
+                   n: int) -> np.ndarray:
+    """Where language ID names a language outside ``config.classifier_languages`` at least
+    ``config.other_language_min_score`` sure (all False when either is missing or the setting is off)."""
+    if config.other_language_min_score is None or languages is None or scores is None:
+        return np.zeros(n, bool)
+    if len(languages) != n or len(scores) != n:
+        raise ConfigError(f"label_domains: {len(languages)} languages and {len(scores)} scores for {n} texts")
+    lang = np.array([x or "" for x in languages], dtype=object)
+    score = np.array([np.nan if x is None else x for x in scores], dtype=np.float64)
+    known = np.isin(lang, list(config.classifier_languages)) | (lang == "")
+    return ~known & (score >= config.other_language_min_score)
+
+
 def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = None,
-                  paths: list[str | None] | None = None, config: DomainConfig = DomainConfig()) -> pa.Table:
-    """One row per text: ``domain`` plus the ``DOMAIN_SIGNAL_SCHEMA`` columns."""
+                  paths: list[str | None] | None = None, config: DomainConfig = DomainConfig(),
+                  languages: list[str | None] | None = None,
+                  language_scores: list[float | None] | None = None) -> pa.Table:
+    """One row per text: ``domain`` plus the ``DOMAIN_SIGNAL_SCHEMA`` columns. ``languages`` and
+    ``language_scores`` (lid.176's, e.g. the ``LanguageID`` step's) are read by
+    ``config.other_language_min_score``."""
     texts_arr = pc.fill_null(as_string_array(texts), "")
     n = len(texts_arr)
     windows, plain_lines = windows_and_lines(texts_arr, config.head_bytes, config.middle_bytes, config.tail_bytes)
@@ -414,6 +448,9 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     # a script the classifier never learnt: it is sure of such text only because it knows none of its words
     # (stop 61's E67), so it is not asked; the script-free content signals decide, else the label is unknown
     unseen = latin_frac < config.min_latin_fraction
+    # likewise prose in a language it never learnt, where language ID is sure (stop 61's E69)
+    other = other_language(languages, language_scores, config, n) & ~unseen
+    unseen |= other
     by_latex = (unsure | unseen) & (latex >= config.latex_per_kb)
     by_code = (unsure | unseen) & ~by_latex & (code_frac >= config.code_line_fraction)
     domain[by_latex], rule[by_latex] = "math", "latex"
@@ -425,7 +462,9 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
         by_ext = mapped != ""
         domain[by_ext], rule[by_ext], score[by_ext] = mapped[by_ext], "extension", 1.0
     chars = pc.utf8_length(texts_arr).to_numpy(zero_copy_only=False).astype(np.int64)
-    unknown_script = unseen & (rule == "classifier")
+    by_language = other & (rule == "classifier")
+    domain[by_language], rule[by_language] = "web", "other_language"
+    unknown_script = unseen & ~other & (rule == "classifier")
     binary = binary_frac > config.max_binary_fraction
     for mask, reason in ((unknown_script, "unknown_script"), (binary, "binary"), (chars == 0, "empty")):
         domain[mask], rule[mask], score[mask] = UNKNOWN, reason, 0.0

@@ -18,8 +18,10 @@ from midtrain.curation.labels.domain import DOMAIN_SIGNAL_SCHEMA, DomainConfig, 
 class DomainLabeller(BatchStep):
     """Sets ``domain`` and its signals (score, rule, code language).
 
-    Reads ``metadata["domain_hint"]`` (wins when ``config.hint_wins``) and ``metadata["path"]``
-    (file-extension rule); see :mod:`midtrain.curation.labels.domain` for the order of the rules.
+    Reads ``metadata["domain_hint"]`` (wins when ``config.hint_wins``), ``metadata["path"]``
+    (file-extension rule) and ``metadata["language"]`` / ``["language_score"]`` where ``LanguageID`` ran
+    before it (``config.other_language_min_score``); see :mod:`midtrain.curation.labels.domain` for the order
+    of the rules.
     """
 
     name = "🗂 DomainLabeller"
@@ -31,7 +33,9 @@ class DomainLabeller(BatchStep):
 
     def process_batch(self, docs: list[Document]) -> None:
         table = label_domains(batch_texts(docs), hints=[d.metadata.get("domain_hint") for d in docs],
-                              paths=[d.metadata.get("path") for d in docs], config=self.config)
+                              paths=[d.metadata.get("path") for d in docs], config=self.config,
+                              languages=[d.metadata.get("language") for d in docs],
+                              language_scores=[d.metadata.get("language_score") for d in docs])
         set_columns(docs, table)
         rules = table.column("domain_rule").to_pylist()
         for rule in sorted(set(rules)):
