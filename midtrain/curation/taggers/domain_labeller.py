@@ -32,10 +32,12 @@ class DomainLabeller(BatchStep):
         self.config = config if isinstance(config, DomainConfig) else DomainConfig.from_dict(config)
 
     def process_batch(self, docs: list[Document]) -> None:
+        reads_language = self.config.other_language_min_score is not None
         table = label_domains(batch_texts(docs), hints=[d.metadata.get("domain_hint") for d in docs],
                               paths=[d.metadata.get("path") for d in docs], config=self.config,
-                              languages=[d.metadata.get("language") for d in docs],
-                              language_scores=[d.metadata.get("language_score") for d in docs])
+                              languages=[d.metadata.get("language") for d in docs] if reads_language else None,
+                              language_scores=[d.metadata.get("language_score") for d in docs]
+                              if reads_language else None)
         set_columns(docs, table)
         rules = table.column("domain_rule").to_pylist()
         for rule in sorted(set(rules)):
