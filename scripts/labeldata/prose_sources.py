@@ -57,7 +57,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from . import fetch
-from .source import LabelledDoc, Source, chunks, every_kth, html_to_text, read_text
+from .source import LabelledDoc, Source, chunks, every_kth, html_to_text, joined_cookies, read_text
 
 LIMIT = 500
 MIN_CHARS = 300
@@ -262,17 +262,7 @@ def fortunes_docs() -> Iterator[LabelledDoc]:
     pieces = []
     files = sorted(p for p in base.iterdir() if p.is_file() and not p.suffix)
     for path in (p for p in files if p.name not in ("art", "ascii-art")):  # pictures, not prose
-        cookies = [c.strip("\n") for c in read_text(path).split("\n%\n") if c.strip()]
-        buf: list[str] = []
-        n = k = 0
-        for cookie in cookies:
-            buf.append(cookie)
-            n += len(cookie)
-            if n >= 1500:
-                pieces.append((f"{path.name}#{k}", "\n\n".join(buf), path.name))
-                buf, n, k = [], 0, k + 1
-        if buf:
-            pieces.append((f"{path.name}#{k}", "\n\n".join(buf), path.name))
+        pieces += joined_cookies(path.name, [c.strip("\n") for c in read_text(path).split("\n%\n") if c.strip()])
     yield from _emit("fortunes", pieces)
 
 

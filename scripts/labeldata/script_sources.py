@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from . import fetch
-from .source import LabelledDoc, Source, chunks, every_kth, html_to_text, read_text
+from .source import LabelledDoc, Source, chunks, every_kth, html_to_text, joined_cookies, read_text
 
 PER_SOURCE = 200
 """At most this many documents per source (``every_kth`` over the sorted pieces)."""
@@ -77,16 +77,7 @@ def _fortune_docs(package: str, folder: str, name: str) -> Iterator[LabelledDoc]
     files = [p for p in base.rglob("*") if p.is_file() and not p.is_symlink() and p.suffix not in (".dat", ".gz")
              and b"\n%\n" in p.read_bytes()]
     for path in sorted(files):
-        buf: list[str] = []
-        n = k = 0
-        for cookie in _cookies(path):
-            buf.append(cookie)
-            n += len(cookie)
-            if n >= 1500:
-                pieces.append((f"{path.name}#{k}", "\n\n".join(buf), path.name))
-                buf, n, k = [], 0, k + 1
-        if buf:
-            pieces.append((f"{path.name}#{k}", "\n\n".join(buf), path.name))
+        pieces += joined_cookies(path.name, _cookies(path))
     for pid, text, group in every_kth(pieces, PER_SOURCE):
         yield LabelledDoc(f"{name}/{pid}", text, group)
 
@@ -103,32 +94,16 @@ def _man_docs(package: str, folder: str, name: str) -> Iterator[LabelledDoc]:
         yield LabelledDoc(f"{name}/{rel}", text, rel)
 
 
-def fortunes_ru_docs() -> Iterator[LabelledDoc]:
-    yield from _fortune_docs("fortunes-ru", "usr/share/games/fortunes/ru", "fortunes-ru")
+def _fortune_source(package: str, kind: str, licence: str, folder: str) -> Source:
+    """A fortune package's source: its cookies under ``folder`` joined into pieces (``_fortune_docs``)."""
+    return Source(package, "bad", kind, f"debian:{package}", licence, lambda: _fortune_docs(package, folder, package),
+                  "cookies joined to ~1,500 chars")
 
 
-def fortunes_bg_docs() -> Iterator[LabelledDoc]:
-    yield from _fortune_docs("fortunes-bg", "usr/share/games/fortunes/bg", "fortunes-bg")
-
-
-def fortunes_zh_docs() -> Iterator[LabelledDoc]:
-    yield from _fortune_docs("fortunes-zh", "usr/share/games/fortunes", "fortunes-zh")
-
-
-def manpages_el_docs() -> Iterator[LabelledDoc]:
-    yield from _man_docs("manpages-el", "usr/share/man/el", "manpages-el")
-
-
-def manpages_uk_docs() -> Iterator[LabelledDoc]:
-    yield from _man_docs("manpages-uk", "usr/share/man/uk", "manpages-uk")
-
-
-def manpages_zh_docs() -> Iterator[LabelledDoc]:
-    yield from _man_docs("manpages-zh", "usr/share/man/zh_CN", "manpages-zh")
-
-
-def manpages_ja_docs() -> Iterator[LabelledDoc]:
-    yield from _man_docs("manpages-ja", "usr/share/man/ja", "manpages-ja")
+def _man_source(package: str, kind: str, licence: str, folder: str) -> Source:
+    """A man-page package's source: its pages under ``folder`` as running text (``_man_docs``)."""
+    return Source(package, "bad", kind, f"debian:{package}", licence, lambda: _man_docs(package, folder, package),
+                  "troff reduced to running text (man_to_text)")
 
 
 def debian_reference_ja_docs() -> Iterator[LabelledDoc]:
@@ -142,46 +117,18 @@ def debian_reference_ja_docs() -> Iterator[LabelledDoc]:
         yield LabelledDoc(f"debian-reference-ja/{pid}", text, group)
 
 
-def fortunes_de_docs() -> Iterator[LabelledDoc]:
-    yield from _fortune_docs("fortunes-de", "usr/share/games/fortunes/de", "fortunes-de")
-
-
-def fortunes_es_docs() -> Iterator[LabelledDoc]:
-    yield from _fortune_docs("fortunes-es", "usr/share/games/fortunes/es", "fortunes-es")
-
-
-def fortunes_it_docs() -> Iterator[LabelledDoc]:
-    yield from _fortune_docs("fortunes-it", "usr/share/games/fortunes", "fortunes-it")
-
-
-def fortunes_pl_docs() -> Iterator[LabelledDoc]:
-    yield from _fortune_docs("fortunes-pl", "usr/share/games/fortunes/pl", "fortunes-pl")
-
-
-def manpages_de_docs() -> Iterator[LabelledDoc]:
-    yield from _man_docs("manpages-de", "usr/share/man/de", "manpages-de")
-
-
-def manpages_fr_docs() -> Iterator[LabelledDoc]:
-    yield from _man_docs("manpages-fr", "usr/share/man/fr", "manpages-fr")
-
-
 SOURCES: list[Source] = [
-    Source("fortunes-ru", "bad", "other script: Russian quotations and jokes", "debian:fortunes-ru",
-           "GPL-2.0-or-later", fortunes_ru_docs, "cookies joined to ~1,500 chars"),
-    Source("fortunes-bg", "bad", "other script: Bulgarian proverbs and quotations", "debian:fortunes-bg",
-           "GPL-2.0-or-later", fortunes_bg_docs, "cookies joined to ~1,500 chars"),
-    Source("fortunes-zh", "bad", "other script: Chinese poems (Tang, Song) and sayings", "debian:fortunes-zh",
-           "GPL-3.0-or-later", fortunes_zh_docs, "cookies joined to ~1,500 chars, colour escapes removed"),
-    Source("manpages-el", "bad", "other script: Greek manual pages", "debian:manpages-el", "GPL-3.0-or-later",
-           manpages_el_docs, "troff reduced to running text (man_to_text)"),
-    Source("manpages-uk", "bad", "other script: Ukrainian manual pages", "debian:manpages-uk", "GPL-3.0-or-later",
-           manpages_uk_docs, "troff reduced to running text (man_to_text)"),
-    Source("manpages-zh", "bad", "other script: Chinese manual pages", "debian:manpages-zh", "GFDL-1.2+",
-           manpages_zh_docs, "troff reduced to running text (man_to_text), zh_CN only"),
-    Source("manpages-ja", "bad", "other script: Japanese manual pages", "debian:manpages-ja",
-           "the originals' licences (package copyright)", manpages_ja_docs,
-           "troff reduced to running text (man_to_text)"),
+    _fortune_source("fortunes-ru", "other script: Russian quotations and jokes", "GPL-2.0-or-later",
+                    "usr/share/games/fortunes/ru"),
+    _fortune_source("fortunes-bg", "other script: Bulgarian proverbs and quotations", "GPL-2.0-or-later",
+                    "usr/share/games/fortunes/bg"),
+    _fortune_source("fortunes-zh", "other script: Chinese poems (Tang, Song) and sayings", "GPL-3.0-or-later",
+                    "usr/share/games/fortunes"),
+    _man_source("manpages-el", "other script: Greek manual pages", "GPL-3.0-or-later", "usr/share/man/el"),
+    _man_source("manpages-uk", "other script: Ukrainian manual pages", "GPL-3.0-or-later", "usr/share/man/uk"),
+    _man_source("manpages-zh", "other script: Chinese manual pages (zh_CN)", "GFDL-1.2+", "usr/share/man/zh_CN"),
+    _man_source("manpages-ja", "other script: Japanese manual pages", "the originals' licences (package copyright)",
+                "usr/share/man/ja"),
     Source("debian-reference-ja", "bad", "other script: Japanese system administration guide",
            "debian:debian-reference-ja", "GPL-2.0-or-later", debian_reference_ja_docs,
            "HTML to text, pieces of ~3,000 chars"),
@@ -189,18 +136,16 @@ SOURCES: list[Source] = [
 """Sources of text in scripts the shipped models never saw, for ``bench_other_scripts.py`` only."""
 
 LATIN_SOURCES: list[Source] = [
-    Source("fortunes-de", "bad", "other language: German quotations, jokes and recipes", "debian:fortunes-de",
-           "GPL-2.0-or-later", fortunes_de_docs, "cookies joined to ~1,500 chars"),
-    Source("fortunes-es", "bad", "other language: Spanish quotations", "debian:fortunes-es", "GPL-2.0-or-later",
-           fortunes_es_docs, "cookies joined to ~1,500 chars"),
-    Source("fortunes-it", "bad", "other language: Italian quotations", "debian:fortunes-it",
-           "not copyrighted (Debian copyright file)", fortunes_it_docs, "cookies joined to ~1,500 chars"),
-    Source("fortunes-pl", "bad", "other language: Polish quotations and verse", "debian:fortunes-pl",
-           "GPL-2.0-or-later", fortunes_pl_docs, "cookies joined to ~1,500 chars"),
-    Source("manpages-de", "bad", "other language: German manual pages", "debian:manpages-de", "GPL-3.0-or-later",
-           manpages_de_docs, "troff reduced to running text (man_to_text)"),
-    Source("manpages-fr", "bad", "other language: French manual pages", "debian:manpages-fr", "GPL-3.0-or-later",
-           manpages_fr_docs, "troff reduced to running text (man_to_text)"),
+    _fortune_source("fortunes-de", "other language: German quotations, jokes and recipes", "GPL-2.0-or-later",
+                    "usr/share/games/fortunes/de"),
+    _fortune_source("fortunes-es", "other language: Spanish quotations", "GPL-2.0-or-later",
+                    "usr/share/games/fortunes/es"),
+    _fortune_source("fortunes-it", "other language: Italian quotations", "not copyrighted (Debian copyright file)",
+                    "usr/share/games/fortunes"),
+    _fortune_source("fortunes-pl", "other language: Polish quotations and verse", "GPL-2.0-or-later",
+                    "usr/share/games/fortunes/pl"),
+    _man_source("manpages-de", "other language: German manual pages", "GPL-3.0-or-later", "usr/share/man/de"),
+    _man_source("manpages-fr", "other language: French manual pages", "GPL-3.0-or-later", "usr/share/man/fr"),
 ]
 """Sources of text in Latin-script languages other than English (the language check's side of the same question)."""
 

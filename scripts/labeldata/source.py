@@ -59,6 +59,23 @@ def chunks(text: str, size: int = CHUNK_CHARS) -> Iterator[str]:
         yield "\n\n".join(piece)
 
 
+def joined_cookies(name: str, cookies: list[str], size: int = 1500) -> list[tuple[str, str, str]]:
+    """A fortune file's cookies joined in order into pieces of at least ``size`` characters (the last may be
+    shorter): ``(f"{name}#{k}", text, name)`` each, cookies separated by a blank line."""
+    pieces: list[tuple[str, str, str]] = []
+    buf: list[str] = []
+    n = 0
+    for cookie in cookies:
+        buf.append(cookie)
+        n += len(cookie)
+        if n >= size:
+            pieces.append((f"{name}#{len(pieces)}", "\n\n".join(buf), name))
+            buf, n = [], 0
+    if buf:
+        pieces.append((f"{name}#{len(pieces)}", "\n\n".join(buf), name))
+    return pieces
+
+
 def every_kth(items: list, limit: int) -> list:
     """At most ``limit`` items spread evenly over a sorted list (deterministic subsample)."""
     if len(items) <= limit:
