@@ -6,7 +6,9 @@ The documents are ``scripts/labeldata/script_sources.py``'s, in two groups (no m
 - other scripts (``SOURCES``, 1,213 documents): Russian, Bulgarian and Chinese fortune files, Greek, Ukrainian,
   Chinese and Japanese manual pages, the Japanese Debian Reference;
 - other languages in Latin script (``LATIN_SOURCES``, 1,200): German, Spanish, Italian and Polish fortune files,
-  German and French manual pages.
+  German and French manual pages;
+- data and markup (``format_sources.SOURCES``): JSON data (CLDR, country data), XML data (MIME types, keyboard
+  rules), the Apache manual's HTML pages, which the code policy's format checks judge (stop 61's E70).
 The shipped classifiers learnt English text, so a topical label on these says little, and the code and math policies,
 which are exempt from the English-only language check, take in what is labelled code or math. Per source, this
 prints the share of documents whose window is under ``DomainConfig.min_latin_fraction`` Latin letters, the share
@@ -38,7 +40,7 @@ TREE_VARIABLE = "MIDTRAIN_BENCH_TREE"
 BATCH = 512
 
 
-GROUPS = ("other scripts", "other languages")
+GROUPS = ("other scripts", "other languages", "data and markup")
 
 
 def write_texts(path: Path) -> None:
@@ -47,10 +49,11 @@ def write_texts(path: Path) -> None:
     import pyarrow.parquet as pq
 
     from scripts.labeldata import registry
+    from scripts.labeldata.format_sources import SOURCES as FORMAT_SOURCES
     from scripts.labeldata.script_sources import LATIN_SOURCES, SOURCES
 
     tables = []
-    for group, sources in zip(GROUPS, (SOURCES, LATIN_SOURCES)):
+    for group, sources in zip(GROUPS, (SOURCES, LATIN_SOURCES, FORMAT_SOURCES)):
         for src in sources:
             t = registry.source_table(src).select(["source", "text"])
             tables.append(t.append_column("group", pa.array([group] * t.num_rows, pa.string())))

@@ -78,6 +78,8 @@ def rule_checks_table() -> str:
                 when = f"`{check.signal} {check.op} {_number(bound) if check.param is None else bound}`"
             if check.exempt_zero:
                 when += f" (a signal of 0 passes when `{check.exempt_zero}`)"
+            if check.only_column:
+                when += f", where `{check.only_column}` is " + " or ".join(f"`{v}`" for v in check.only_values)
             if check.param is None:
                 default = "always on"
             else:

@@ -52,7 +52,9 @@ from midtrain.errors import ConfigError
 
 RUNNER_UP_SIGNALS: dict[str, pa.DataType] = {"domain_runner_up": pa.string(), "domain_runner_up_score": pa.float32()}
 DECISION_SIGNALS: dict[str, pa.DataType] = {**LANGUAGE_SIGNAL_SCHEMA, **rules.SIGNAL_SCHEMA, **QUALITY_SIGNAL_SCHEMA,
-                                            **RUNNER_UP_SIGNALS}
+                                            **RUNNER_UP_SIGNALS, "code_language": pa.string()}
+"""The columns the keep decision reads. ``code_language`` (the labeller's) scopes the code policy's format checks
+(``rules/source_code.py``)."""
 
 DEFAULT_RUNNER_UP_MIN_SCORE = 0.3
 """The lowest of ``bench_quality.py``'s grid at which no junk kind of the training sources is dropped more

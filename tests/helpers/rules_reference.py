@@ -445,9 +445,25 @@ def repeated_shape_fraction(non_blank: list[str], run: int = 8, min_symbols: int
     return in_runs / len(shapes) if shapes else 0.0
 
 
+def visible_text(text: str) -> tuple[int, int]:
+    """(non-whitespace characters outside ``<...>`` tags, all non-whitespace characters)."""
+    inside = False
+    visible = seen = 0
+    for c in text:
+        if c == "<":
+            inside = True
+        if not c.isspace():
+            seen += 1
+            visible += not inside
+        if c == ">":
+            inside = False
+    return visible, seen
+
+
 def code_signals(text: str) -> dict:
     lines = text.splitlines()
     non_blank = [ln for ln in lines if ln and not ln.isspace()]
+    visible, seen = visible_text(text)
     return {
         "code_max_line_length": max((len(ln) for ln in lines), default=0),
         "code_mean_line_length": sum(len(ln) for ln in lines) / len(lines) if lines else 0.0,
@@ -457,6 +473,9 @@ def code_signals(text: str) -> dict:
         "code_data_line_fraction": sum(map(is_data_line, non_blank)) / len(non_blank) if non_blank else 0.0,
         "code_repeated_shape_fraction": repeated_shape_fraction(non_blank),
         "code_generator_notice": any(any(m in ascii_lower(ln) for m in GENERATOR_NOTICES) for ln in lines[:30]),
+        "code_xml_declaration": "<?xml version=" in text[:100],
+        "code_visible_fraction": visible / seen if seen else 1.0,
+        "code_visible_chars": visible,
     }
 
 

@@ -16,6 +16,8 @@ from typing import Any, Callable, Literal, Mapping
 import numpy as np
 import pyarrow as pa
 
+from midtrain.errors import ConfigError
+
 _COMPARE = {"<": np.less, ">": np.greater, "==": np.equal}
 
 
@@ -26,7 +28,9 @@ class Check:
 
     The threshold is ``params[param]``; ``param=None`` makes the check always on, against ``value``. A
     parameter set to ``None`` or ``False`` (and so also ``0``) turns the check off. ``exempt_zero`` names a
-    switch parameter: when it is on, a signal of exactly 0 passes.
+    switch parameter: when it is on, a signal of exactly 0 passes. ``only_column`` / ``only_values``: the check
+    applies only to rows whose ``only_column`` (a decision column such as ``code_language``) is one of
+    ``only_values``; where that column is missing or null it does not apply.
     """
 
     reason: str
@@ -35,6 +39,8 @@ class Check:
     param: str | None = None
     value: float | None = None
     exempt_zero: str | None = None
+    only_column: str | None = None
+    only_values: tuple[str, ...] = ()
 
     def enabled(self, params: Mapping[str, Any]) -> bool:
         """Whether the check runs under ``params`` (the family's effective parameters)."""
@@ -44,11 +50,18 @@ class Check:
         """Boolean mask of the rows that fail; ``column(name)`` gives a signal column as numpy."""
         values = column(self.signal)
         if self.op == "flag":
-            return values
-        threshold = self.value if self.param is None else params[self.param]
-        fail = _COMPARE[self.op](values, threshold)
+            fail = np.asarray(values, dtype=bool)
+        else:
+            threshold = self.value if self.param is None else params[self.param]
+            fail = _COMPARE[self.op](values, threshold)
         if self.exempt_zero is not None and params.get(self.exempt_zero):
             fail = fail & ~(values == 0)
+        if self.only_column is not None:
+            try:
+                scope = column(self.only_column)
+            except ConfigError:  # signals without the column (compute_signals alone): the check does not apply
+                return np.zeros(len(fail), bool)
+            fail = fail & np.isin(np.asarray(scope, dtype=object), list(self.only_values))
         return fail
 
 
