@@ -22,7 +22,8 @@ FLAGS = char_flags()
 _PIECES = ["the ", "of ", "and ", "word ", "Word. ", "x ", "- ", "• ", "#", "...", "…", "\n", "\n\n", "\r\n", "\r",
            "\u2028", "\x0b", "\u00a0", "\t", " ", "[1]", "[edit]", "[citation needed]", "[]", "[١]", "{", "}", ".",
            "!", "?", '"', "'", "lorem ipsum", "LOREM Ipsum", "javascript", "Cookie Policy", "terms of use",
-           "12", "0x1f", ", ", ";", "auto-generated", "DO NOT EDIT", "é", "中", "🙂", "ǅ", "\ud800"]
+           "12", "0x1f", ", ", ";", "auto-generated", "DO NOT EDIT", "é", "中", "🙂", "ǅ", "\ud800", "<", ">",
+           "<p>", "</a>", "<?xml version="]
 _TEXT = st.lists(st.sampled_from(_PIECES) | st.characters(), max_size=50).map("".join)
 _LINE = _TEXT.map(lambda t: "".join(t.splitlines()))
 
@@ -206,10 +207,14 @@ def test_fineweb_lines_equal_the_reference(text):
 def test_code_line_helpers_equal_the_reference(line):
     cps = codepoints(line)
     assert source_code._is_data_line(cps, FLAGS, source_code._DATA_CHAR_TABLE, 0, len(cps)) == ref.is_data_line(line)
-    spaces, alnum, _, symbols = source_code._scan_line(cps, FLAGS, 0, len(cps))
-    assert spaces == sum(c.isspace() for c in line)
-    assert alnum == sum(c.isalnum() for c in line)
-    assert symbols == len(ref.line_shape(line))
+    for open_tag in (False, True):  # a tag left open by the line before, or not
+        spaces, alnum, _, symbols, visible, still_open = source_code._scan_line(cps, FLAGS, 0, len(cps), open_tag)
+        assert spaces == sum(c.isspace() for c in line)
+        assert alnum == sum(c.isalnum() for c in line)
+        assert symbols == len(ref.line_shape(line))
+        # "<" + line: the reference's visible text of a line that starts inside a tag, less the "<" itself
+        assert visible == ref.visible_text(("<" if open_tag else "") + line)[0]
+        assert still_open == (line.rfind("<") > line.rfind(">") or (open_tag and ">" not in line))
 
 
 @settings(max_examples=300, deadline=None)
@@ -219,7 +224,7 @@ def test_code_line_helpers_equal_the_reference(line):
 def test_line_shape_hashes_are_equal_exactly_when_the_shapes_are(first, second):
     def shape_hash(line: str) -> int:
         cps = codepoints(line)
-        return int(source_code._scan_line(cps, FLAGS, 0, len(cps))[2])
+        return int(source_code._scan_line(cps, FLAGS, 0, len(cps), False)[2])
     assert (shape_hash(first) == shape_hash(second)) == (ref.line_shape(first) == ref.line_shape(second))
 
 
