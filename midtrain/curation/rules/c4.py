@@ -128,7 +128,18 @@ def _ends_terminal(cps, s, e):
         return False
     c = cps[e - 1]
     if c == FULL_STOP:
-        return not (e - s >= 3 and cps[e - 2] == FULL_STOP and cps[e - 3] == FULL_STOP)
+        # "..." once every citation is gone: the two characters before, skipping citations that end there
+        # ("...[1]." is an ellipsis to C4, whose regex removes the citation from the whole line)
+        p = e - 1
+        for _ in range(2):
+            start = _citation_start(cps, s, p)
+            while start >= 0:
+                p = start
+                start = _citation_start(cps, s, p)
+            if p <= s or cps[p - 1] != FULL_STOP:
+                return True
+            p -= 1
+        return False
     return c == QUESTION_MARK or c == EXCLAMATION_MARK or c == QUOTATION_MARK or c == APOSTROPHE
 
 
