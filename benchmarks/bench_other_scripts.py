@@ -2,7 +2,8 @@
 
     python benchmarks/bench_other_scripts.py [--base REV] [--decisions JSON] [--label-config JSON] [--json F]
 
-The documents are ``scripts/labeldata/script_sources.py``'s, in two groups (no model trains on either):
+The documents are ``scripts/labeldata/script_sources.py``'s and ``format_sources.py``'s, in three groups (no model
+trains on any):
 - other scripts (``SOURCES``, 1,213 documents): Russian, Bulgarian and Chinese fortune files, Greek, Ukrainian,
   Chinese and Japanese manual pages, the Japanese Debian Reference;
 - other languages in Latin script (``LATIN_SOURCES``, 1,200): German, Spanish, Italian and Polish fortune files,
@@ -38,13 +39,12 @@ from benchmarks.worktree import ROOT, base_worktree, tree_env  # noqa: E402
 TREE_VARIABLE = "MIDTRAIN_BENCH_TREE"
 """The tree whose midtrain ``--only-here`` imports (the base's worktree for ``--base``); this one by default."""
 BATCH = 512
-
-
 GROUPS = ("other scripts", "other languages", "data and markup")
+DOMAINS = ("unknown", "web", "code", "math", "reasoning")
 
 
 def write_texts(path: Path) -> None:
-    """Both groups' documents (source, group, text) as one Parquet file."""
+    """Every group's documents (source, group, text) as one Parquet file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -117,9 +117,6 @@ def summary(res: dict[str, list], min_latin: float = 0.3) -> dict[str, dict[str,
                       **{d: sum(res["domain"][i] == d for i in idx) / n for d in DOMAINS},
                       "kept": sum(res["kept"][i] for i in idx) / n}
     return rows
-
-
-DOMAINS = ("unknown", "web", "code", "math", "reasoning")
 
 
 def print_table(title: str, rows: dict[str, dict[str, float]], res: dict[str, list]) -> None:

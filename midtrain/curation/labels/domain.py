@@ -447,12 +447,12 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     unsure = pred.scores < config.min_confidence
     # a script the classifier never learnt: it is sure of such text only because it knows none of its words
     # (stop 61's E67), so it is not asked; the script-free content signals decide, else the label is unknown
-    unseen = latin_frac < config.min_latin_fraction
+    unseen_script = latin_frac < config.min_latin_fraction
     # likewise prose in a language it never learnt, where language ID is sure (stop 61's E69)
-    other = other_language(languages, language_scores, config, n) & ~unseen
-    unseen |= other
-    by_latex = (unsure | unseen) & (latex >= config.latex_per_kb)
-    by_code = (unsure | unseen) & ~by_latex & (code_frac >= config.code_line_fraction)
+    other = other_language(languages, language_scores, config, n) & ~unseen_script
+    not_asked = unseen_script | other
+    by_latex = (unsure | not_asked) & (latex >= config.latex_per_kb)
+    by_code = (unsure | not_asked) & ~by_latex & (code_frac >= config.code_line_fraction)
     domain[by_latex], rule[by_latex] = "math", "latex"
     domain[by_code], rule[by_code] = "code", "code_lines"
 
@@ -464,7 +464,7 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     chars = pc.utf8_length(texts_arr).to_numpy(zero_copy_only=False).astype(np.int64)
     by_language = other & (rule == "classifier")
     domain[by_language], rule[by_language] = "web", "other_language"
-    unknown_script = unseen & ~other & (rule == "classifier")
+    unknown_script = unseen_script & (rule == "classifier")
     binary = binary_frac > config.max_binary_fraction
     for mask, reason in ((unknown_script, "unknown_script"), (binary, "binary"), (chars == 0, "empty")):
         domain[mask], rule[mask], score[mask] = UNKNOWN, reason, 0.0
@@ -478,7 +478,7 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
         domain[by_hint], rule[by_hint], score[by_hint] = hint[by_hint], "hint", 1.0
 
     # the classifier's likeliest label other than the domain, where the classifier (or a tie-break) decided
-    by_model = np.isin(rule, ("classifier", "latex", "code_lines")) & ~unseen
+    by_model = np.isin(rule, ("classifier", "latex", "code_lines")) & ~not_asked
     top_is_domain = pred.labels == domain
     runner_up = np.where(top_is_domain, second.labels, pred.labels)
     runner_up_score = np.where(top_is_domain, second.scores, pred.scores).astype(np.float32)
