@@ -55,6 +55,7 @@ from scripts.labeldata.training_sets import (DOMAIN_TRAIN_CONFIG, crop_text, dom
 from midtrain.curation.labels import DomainConfig, label_domains  # noqa: E402
 from midtrain.curation.labels.domain import classifier_lines  # noqa: E402
 from midtrain.curation.labels.rare_words import known_fractions, model_lines  # noqa: E402
+from midtrain.curation.labels.language import identify_language  # noqa: E402
 from midtrain.curation.labels.evaluation import bootstrap_interval, classification_report, format_report  # noqa: E402
 from midtrain.curation.labels.models import load_classifier  # noqa: E402
 from midtrain.curation.labels.text_windows import fasttext_line_array, text_windows  # noqa: E402
@@ -80,15 +81,24 @@ WORD_MODEL = True
 shipped labeller's recipe); ``--no-word-model`` measures the fastText model alone."""
 ENCODER = False
 """``--encoder``: the opt-in sentence encoder's vote (``encoder.py``; per fold a head without the left-out source)."""
+LANGUAGE_ID = False
+"""``--language-id``: held-out documents labelled with lid.176's columns, as in the pipeline (stop 62)."""
 LABEL_SETTINGS: dict = {}
 """``--label-set`` changes to ``DomainConfig`` for every prediction (an experiment, not the shipped default)."""
 
 
 def predict(model: str, texts: list[str], head: int = 512, middle: int = 512, word_model: str | None = None,
-            encoder: str | None = None) -> list[str]:
+            encoder: str | None = None, language_id: bool = False) -> list[str]:
+    """Each text's domain by ``label_domains``; ``language_id``: with lid.176's columns, as the pipeline's
+    ``LanguageID`` hands them to the labeller (``DomainConfig.other_language_min_score`` reads them)."""
     config = DomainConfig(code_language=False, **{"model": model, "head_bytes": head, "middle_bytes": middle,
                                                   "word_model": word_model, "encoder": encoder, **LABEL_SETTINGS})
-    return label_domains(pa.array(texts, pa.large_string()), config=config)["domain"].to_pylist()
+    array = pa.array(texts, pa.large_string())
+    lid = identify_language(array) if language_id else None
+    return label_domains(array, config=config,
+                         languages=lid.column("language").to_pylist() if lid else None,
+                         language_scores=lid.column("language_score").to_pylist() if lid else None
+                         )["domain"].to_pylist()
 
 
 def per_source_table(rows: list[tuple[str, str, list[str]]]) -> str:
@@ -250,14 +260,16 @@ def part_heldout(table: pa.Table, heldout: list, crop: int = 0) -> dict:
     docs = {s.name: [texts[i] for i in np.flatnonzero(src_col == s.name)] for s in heldout}
     words = "auto" if WORD_MODEL else None  # the shipped labeller's word model, or the classifier alone
     encoder = SHIPPED_ENCODER if ENCODER else None
-    rows = [(s.name, s.domain, predict("domain", docs[s.name], word_model=words, encoder=encoder)) for s in heldout]
-    print(f"\n(heldout) shipped domain model on the fixed held-out sources {[s.name for s in heldout]}")
+    rows = [(s.name, s.domain, predict("domain", docs[s.name], word_model=words, encoder=encoder,
+                                       language_id=LANGUAGE_ID)) for s in heldout]
+    print(f"\n(heldout) shipped domain model on the fixed held-out sources {[s.name for s in heldout]}"
+          + (", language ID first" if LANGUAGE_ID else ""))
     report = pooled(rows, "pooled over the held-out sources")
     out = {"macro_f1": report["macro_f1"], "report": report,
            "per_source_recall": {n: p.count(t) / max(len(p), 1) for n, t, p in rows}}
     if crop:  # the same documents cut to their first `crop` characters
-        crows = [(s.name, s.domain, predict("domain", [crop_text(t, crop) for t in docs[s.name]], word_model=words))
-                 for s in heldout]
+        crows = [(s.name, s.domain, predict("domain", [crop_text(t, crop) for t in docs[s.name]], word_model=words,
+                                            language_id=LANGUAGE_ID)) for s in heldout]
         print(f"\n(heldout, --crop {crop}) the held-out documents cut to their first {crop} characters")
         crep = pooled(crows, f"pooled over the held-out sources, documents cut to {crop} characters")
         out["crop"] = {"chars": crop, "macro_f1": crep["macro_f1"], "report": crep}
@@ -386,6 +398,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--docs", type=int, default=3000, help="documents for the speed part")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--language-id", action="store_true",
+                        help="heldout: run lid.176 first and hand its columns to the labeller, as the pipeline does "
+                             "(other_language_min_score reads them; without this flag that rule never fires)")
     parser.add_argument("--no-word-model", action="store_true",
                         help="loso, heldout: the fastText model alone, without the word model the shipped labeller "
                         "mixes in")
@@ -445,8 +460,9 @@ def main() -> None:
         LABEL_SETTINGS.update(field_value(DomainConfig(), item, "--label-set", parser))
     if LABEL_SETTINGS:
         print(f"labeller settings: {LABEL_SETTINGS}")
-    global WORD_MODEL, ENCODER
+    global WORD_MODEL, ENCODER, LANGUAGE_ID
     WORD_MODEL = not args.no_word_model
+    LANGUAGE_ID = args.language_id
     ENCODER = args.encoder
     if ENCODER:
         LABEL_SETTINGS.update(encoder_dtype=args.encoder_dtype, encoder_batch_size=args.encoder_batch_size)

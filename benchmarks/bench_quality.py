@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.labeldata import registry  # noqa: E402
 from scripts.labeldata.quality_grades import graded_versions  # noqa: E402
 from scripts.labeldata.source import every_kth  # noqa: E402
-from scripts.labeldata.training_sets import QUALITY_EXCLUDE  # noqa: E402
+from scripts.labeldata.training_sets import QUALITY_EXCLUDE, translated_rows  # noqa: E402
 from midtrain.curation import rules  # noqa: E402
 from midtrain.curation.decide import decide, load_decisions, signals_of  # noqa: E402
 from midtrain.curation.labels import identify_language, label_domains, score_quality  # noqa: E402
@@ -368,6 +368,9 @@ def main() -> None:
                         "needs pip install '.[encoder]', about 40 ms per document on 2 cores)")
     parser.add_argument("--label-config", help="the domain labeller's DomainConfig fields as JSON, e.g. "
                         "'{\"other_language_min_score\": 0.9}' (stop 61's E69)")
+    parser.add_argument("--without-translations", action="store_true",
+                        help="leave out the training sources' translations (training_sets.TRANSLATIONS): the good "
+                             "documents of the English keep-list (stop 62)")
     parser.add_argument("--spam", choices=["on", "off"],
                         help="the quality scorer's spam damping on or off (default: score_quality's default)")
     args = parser.parse_args()
@@ -402,6 +405,8 @@ def main() -> None:
     train = [s for s in sources if s.name not in registry.HELDOUT]
     table = registry.corpus_table([s for s in sources if s.domain != "bad"])
     junk_table = registry.corpus_table([s for s in sources if s.domain == "bad"])
+    if args.without_translations:
+        table = table.filter(pa.array(~translated_rows(table)))
     out = {}
     if "percentiles" in args.parts:
         out["percentiles_train"] = part_percentiles([s for s in train if s.domain != "bad"], table)

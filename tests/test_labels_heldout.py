@@ -118,23 +118,27 @@ def test_text_in_a_script_the_models_never_saw_is_unknown_and_not_kept():
 
 
 def test_other_language_min_score_keeps_the_classifier_off_languages_it_never_learnt():
-    """Opt-in (stop 61's E69): where language ID is sure of a language the classifier did not learn, the content
-    signals decide, else the document is prose (``web``, rule ``other_language``); without language ID, or off,
-    nothing changes."""
+    """On by default at 0.5 since stop 62 (E72; stop 61's E69): where language ID is sure of a language the
+    classifier did not learn, the content signals decide, else the document is prose (``web``, rule
+    ``other_language``); without language ID, or off, nothing changes."""
     german = ("Alle Menschen sind frei und gleich an Würde und Rechten geboren. Sie sind mit Vernunft und Gewissen "
               "begabt und sollen einander im Geist der Brüderlichkeit begegnen.")
     latex = german + " Sei $x \\in A$ und $y \\notin B$, also $A \\subset C$ und $\\alpha \\leq \\beta$."
     texts = [german, latex, german]
     langs, scores = ["de", "de", "de"], [0.99, 0.99, 0.5]
     config = DomainConfig(other_language_min_score=0.9)
+    off = DomainConfig(other_language_min_score=None)
     on = label_domains(texts, config=config, languages=langs, language_scores=scores)
     assert on["domain_rule"].to_pylist()[:2] == ["other_language", "latex"]
     assert on["domain"].to_pylist()[:2] == ["web", "math"] and on["domain_runner_up"][0].as_py() is None
     assert on["domain_rule"][2].as_py() != "other_language"  # language ID unsure: the classifier decides
-    assert label_domains(texts, config=config).equals(label_domains(texts))  # no language ID given
-    assert label_domains(texts, languages=langs, language_scores=scores).equals(label_domains(texts))  # off
+    assert label_domains(texts, config=config).equals(label_domains(texts, config=off))  # no language ID given
+    assert label_domains(texts, config=off, languages=langs, language_scores=scores).equals(
+        label_domains(texts, config=off))  # off
+    default = label_domains(texts, languages=langs, language_scores=scores)  # 0.5: the third too
+    assert default["domain_rule"].to_pylist() == ["other_language", "latex", "other_language"]
     english = label_domains(texts[:1], config=config, languages=["en"], language_scores=[0.99])
-    assert english.equals(label_domains(texts[:1]))
+    assert english.equals(label_domains(texts[:1], config=off))
     with pytest.raises(ConfigError, match="other_language_min_score"):
         DomainConfig.from_dict({"other_language_min_score": 2})
     with pytest.raises(ConfigError, match="2 languages"):

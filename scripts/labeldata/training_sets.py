@@ -56,6 +56,29 @@ def short_crops(text: str, count: int, key: str, lengths: tuple[int, int] = SHOR
     return out
 
 
+TRANSLATIONS: dict[str, str] = {
+    "lyx-math": r"^examples/[a-z]{2}(_[A-Z]{2})?/",
+    "linux-kernel-docs": r"^translations/",
+}
+"""Per training source, a pattern of the ids of its documents in a language other than English: the packages ship
+translations in directories named by language."""
+
+
+def translated_rows(table: pa.Table) -> np.ndarray:
+    """Which rows of ``table`` (``registry.corpus_table``) are translations (``TRANSLATIONS``), found by their paths
+    rather than by a language model: under the English keep-list they are not known-good data (stop 62's E72)."""
+    out = np.zeros(table.num_rows, bool)
+    if table.num_rows == 0:
+        return out
+    sources = np.asarray(table.column("source").to_pylist(), dtype=object)
+    ids = table.column("id").to_pylist()
+    for name, pattern in TRANSLATIONS.items():
+        found = re.compile(pattern)
+        for i in np.flatnonzero(sources == name):
+            out[i] = bool(found.search(ids[i]))
+    return out
+
+
 def domain_examples(table: pa.Table, exclude: set[str] = frozenset(), per_domain: int = 2400,
                     per_source: int = 400, windows_per_doc: int = 3, short_per_doc: int = 0,
                     label_column: str = "domain", window_chars: int = WINDOW_CHARS
