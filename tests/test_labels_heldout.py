@@ -173,6 +173,34 @@ def test_mostly_non_latin_text_is_decided_by_the_content_signals_alone(words, ex
     assert row["domain_runner_up"] is None
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["Alle", "Menschen", "sind", "frei", "und", "gleich", "the", "proof", "def",
+                                 "return", "x", "Theorem", "$\\alpha$", "\\sum_{i}", ";", "{", "}", "\n"]),
+                min_size=1, max_size=60),
+       st.sampled_from(["de", "fr", "en", "", None]), st.one_of(st.none(), st.floats(0.0, 1.0)))
+def test_language_id_sure_of_another_language_keeps_the_classifier_out(words, language, score):
+    """Property (stop 62's E72, the default): where language ID names a language other than English at least
+    ``other_language_min_score`` (0.5) sure, LaTeX decides math, else code-shaped lines decide code, else the text is
+    ``web`` by ``other_language``; anywhere else the language columns change nothing."""
+    text = " ".join(words)
+    row = label_domains([text], languages=[language], language_scores=[score]).to_pylist()[0]
+    alone = label_domains([text]).to_pylist()[0]
+    config = DomainConfig()
+    if alone["domain_rule"] in ("empty", "binary", "unknown_script"):
+        assert row == alone
+    elif language not in ("en", "", None) and score is not None and score >= config.other_language_min_score:
+        if row["domain_latex_per_kb"] >= config.latex_per_kb:
+            expected = ("math", "latex")
+        elif row["domain_code_line_fraction"] >= config.code_line_fraction:
+            expected = ("code", "code_lines")
+        else:
+            expected = ("web", "other_language")
+        assert (row["domain"], row["domain_rule"]) == expected
+        assert row["domain_runner_up"] is None
+    else:
+        assert row == alone
+
+
 def test_length_is_a_property_not_a_domain_unless_asked():
     long_text = "\n\n".join(d["text"] for d in heldout() if d["domain"] == "web") * 20
     assert len(long_text.encode()) > 131_072
