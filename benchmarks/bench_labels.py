@@ -81,6 +81,8 @@ WORD_MODEL = True
 shipped labeller's recipe); ``--no-word-model`` measures the fastText model alone."""
 ENCODER = False
 """``--encoder``: the opt-in sentence encoder's vote (``encoder.py``; per fold a head without the left-out source)."""
+DROP_TRAINING: list = []
+"""``--drop-training``: ``[source, id]`` pairs that no fold learns from (an experiment's cleaning)."""
 LANGUAGE_ID = False
 """``--language-id``: held-out documents labelled with lid.176's columns, as in the pipeline (stop 62)."""
 LABEL_SETTINGS: dict = {}
@@ -140,6 +142,12 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
         by_source[name] = ([texts[i] for i in idx], domains[idx[0]] if len(idx) else "")
     exclude_always = set(registry.HELDOUT)
     train_others = set(table.column("source").to_pylist()) - exclude_always
+    train_table = table  # what the folds learn from; each left-out source is still scored on all its documents
+    if DROP_TRAINING:
+        drop = {(s, i) for s, i in DROP_TRAINING}
+        keep = [(s, i) not in drop for s, i in zip(src_col, table.column("id").to_pylist())]
+        train_table = table.filter(pa.array(keep))
+        print(f"the folds learn without {table.num_rows - train_table.num_rows} documents (--drop-training)")
 
     probs: dict[str, np.ndarray] = {}
     crop_probs: dict[str, np.ndarray] = {}
@@ -150,18 +158,19 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
     cropped: dict[str, list[str]] = {}
 
     if ENCODER:  # the encoder's embeddings of every training source's head documents, once for all folds
-        enc_rows = {s: r for s, r in encoder_rows(table.column("source").to_pylist()).items() if s in train_others}
+        enc_rows = {s: r for s, r in encoder_rows(train_table.column("source").to_pylist()).items()
+                    if s in train_others}
         enc_index = np.concatenate(list(enc_rows.values()))
-        enc_windows = text_windows(table.column("text").take(pa.array(enc_index)).combine_chunks(),
+        enc_windows = text_windows(train_table.column("text").take(pa.array(enc_index)).combine_chunks(),
                                    DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle).to_pylist()
         settings = DomainConfig(**LABEL_SETTINGS)  # the encoder as the labeller will run it
         enc_embeddings = sentence_encoder(settings.encoder_device, settings.encoder_batch_size,
                                           settings.encoder_dtype).embed(enc_windows)
-        enc_sources = src_col[enc_index]
-        enc_labels = np.asarray(domains, dtype=object)[enc_index]
+        enc_sources = np.asarray(train_table.column("source").to_pylist(), dtype=object)[enc_index]
+        enc_labels = np.asarray(train_table.column("domain").to_pylist(), dtype=object)[enc_index]
 
     def one(name: str) -> tuple[str, str, list[str]]:
-        labels, texts, groups = domain_examples(table, exclude=exclude_always | {name}, **(examples or {}))
+        labels, texts, groups = domain_examples(train_table, exclude=exclude_always | {name}, **(examples or {}))
         with tempfile.TemporaryDirectory() as tmp:
             encoder = None
             if ENCODER:  # the encoder head of the same sources
@@ -174,9 +183,9 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
             words = None
             if WORD_MODEL:  # the word model of the same sources: its vocabulary never holds a word of `name` alone
                 words = str(Path(tmp) / "words.npz")
-                rows = pc.is_in(table.column("source"), pa.array(sorted(train_others - {name})))
-                vocab = vocabulary(table.column("text").filter(rows),
-                                   table.column("source").filter(rows).to_pylist())
+                rows = pc.is_in(train_table.column("source"), pa.array(sorted(train_others - {name})))
+                vocab = vocabulary(train_table.column("text").filter(rows),
+                                   train_table.column("source").filter(rows).to_pylist())
                 fold_words = train_word_model(labels, texts, groups, vocab)
                 fold_words.save(Path(words))
             pred = predict(str(model), by_source[name][0], DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle,
@@ -398,6 +407,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--docs", type=int, default=3000, help="documents for the speed part")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--drop-training", type=Path, metavar="JSON",
+                        help="loso: a JSON list of [source, id] pairs that no fold learns from (the encoder's "
+                             "documents too); every left-out source is still scored on all of its documents")
     parser.add_argument("--language-id", action="store_true",
                         help="heldout: run lid.176 first and hand its columns to the labeller, as the pipeline does "
                              "(other_language_min_score reads them; without this flag that rule never fires)")
@@ -460,7 +472,12 @@ def main() -> None:
         LABEL_SETTINGS.update(field_value(DomainConfig(), item, "--label-set", parser))
     if LABEL_SETTINGS:
         print(f"labeller settings: {LABEL_SETTINGS}")
-    global WORD_MODEL, ENCODER, LANGUAGE_ID
+    global WORD_MODEL, ENCODER, LANGUAGE_ID, DROP_TRAINING
+    if args.drop_training:
+        try:
+            DROP_TRAINING = [tuple(pair) for pair in json.loads(args.drop_training.read_text())]
+        except (OSError, ValueError, TypeError) as exc:
+            parser.error(f"--drop-training {args.drop_training}: expected a JSON list of [source, id] ({exc})")
     WORD_MODEL = not args.no_word_model
     LANGUAGE_ID = args.language_id
     ENCODER = args.encoder
