@@ -141,6 +141,9 @@ def test_other_language_min_score_keeps_the_classifier_off_languages_it_never_le
     assert english.equals(label_domains(texts[:1], config=off))
     with pytest.raises(ConfigError, match="other_language_min_score"):
         DomainConfig.from_dict({"other_language_min_score": 2})
+    # a reader's own metadata of another type counts as no answer, not a crash
+    odd = label_domains(texts[:1] * 4, languages=["de", "de", ["de"], None], language_scores=["high", True, 0.99, 0.99])
+    assert odd.equals(label_domains(texts[:1] * 4, config=off))
     with pytest.raises(ConfigError, match="2 languages"):
         label_domains(texts, config=config, languages=langs[:2], language_scores=scores[:2])
     # the pipeline's steps: LanguageID's columns reach the labeller

@@ -400,16 +400,25 @@ def _mixed(words: WordModel, probs: np.ndarray, labels: tuple[str, ...], windows
     return out
 
 
+def _number(value: object) -> float:
+    """``value`` as a float, NaN where it is none (None, a string, a list, a bool)."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return float(value)
+    return float("nan")
+
+
 def other_language(languages: list[str | None] | None, scores: list[float | None] | None, config: DomainConfig,
                    n: int) -> np.ndarray:
     """Where language ID names a language outside ``config.classifier_languages`` at least
-    ``config.other_language_min_score`` sure (all False when either is missing or the setting is off)."""
+    ``config.other_language_min_score`` sure (all False when either is missing or the setting is off). A score that
+    is not a number (a reader's own metadata) or a language that is not a string counts as no answer: the rule does
+    not fire there."""
     if config.other_language_min_score is None or languages is None or scores is None:
         return np.zeros(n, bool)
     if len(languages) != n or len(scores) != n:
         raise ConfigError(f"label_domains: {len(languages)} languages and {len(scores)} scores for {n} texts")
-    lang = np.array([x or "" for x in languages], dtype=object)
-    score = np.array([np.nan if x is None else x for x in scores], dtype=np.float64)
+    lang = np.array([x if isinstance(x, str) else "" for x in languages], dtype=object)
+    score = np.array([_number(x) for x in scores], dtype=np.float64)
     known = np.isin(lang, list(config.classifier_languages)) | (lang == "")
     return ~known & (score >= config.other_language_min_score)
 
