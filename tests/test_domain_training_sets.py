@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scripts.labeldata.training_sets import SHORT_CHARS, crop_text, domain_examples, short_crops
+from scripts.labeldata.training_sets import SHORT_CHARS, crop_text, domain_examples, short_crops, translated_rows
 
 WORDS = st.lists(st.text("abcdefgh", min_size=1, max_size=12), min_size=1, max_size=400)
 SEPARATORS = st.sampled_from([" ", "\n", "  ", " \n"])
@@ -175,3 +175,14 @@ def test_training_with_an_experiment_source_never_writes_the_shipped_models(extr
                          cwd=root, capture_output=True, text=True)
     assert run.returncode == 2
     assert (message or "not experiment sources: ['no-such-source']") in run.stderr
+
+
+def test_translated_rows_are_found_by_their_paths_in_the_named_sources_only():
+    """Stop 62: LyX's examples/<language>/ and the kernel docs' translations/ are translations; the same paths in
+    another source, or LyX's own English examples, are not."""
+    ids = ["examples/de/splash.lyx#0", "examples/pt_BR/splash.lyx#0", "examples/splash.lyx#0", "doc/Math.lyx#1",
+           "translations/zh_CN/howto.rst.gz#0", "process/howto.rst.gz#0", "examples/de/splash.lyx#0"]
+    sources = ["lyx-math"] * 4 + ["linux-kernel-docs"] * 2 + ["pari-doc"]
+    table = pa.table({"source": sources, "id": ids})
+    assert translated_rows(table).tolist() == [True, True, False, False, True, False, False]
+    assert translated_rows(table.slice(0, 0)).tolist() == []

@@ -109,7 +109,7 @@ class DomainConfig:
     ``LanguageID`` step's columns) names a language outside ``classifier_languages`` at least this sure, the
     classifier is not asked: LaTeX or code lines decide, else the document is ``web`` (rule ``other_language``):
     prose in a language the classifier never learnt, which the web policy's language check then judges. None: off.
-    A classifier of English text is sure of German prose too (it called 31% of it math), and code and math are
+    A classifier of English text is sure of German prose too (it called 31% of such prose math), and code and math are
     exempt from the English keep-list, so such text was kept. 0.5: the lowest of 0.5-0.95 at which the training
     sources' English code, math and reasoning lose at most 0.3 points (stop 62's E72; they lose 0.0-0.1).
     Without language columns (no ``LanguageID`` before the labeller) nothing changes."""
