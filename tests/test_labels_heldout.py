@@ -152,6 +152,17 @@ def test_other_language_min_score_keeps_the_classifier_off_languages_it_never_le
     assert labelled[0].metadata["language"] == "de" and labelled[0].metadata["domain_rule"] == "other_language"
 
 
+def _by_content(row: dict, otherwise: tuple[str, str]) -> tuple[str, str]:
+    """(domain, rule) where the classifier is not asked: LaTeX decides math, else code-shaped lines decide code,
+    else ``otherwise``."""
+    config = DomainConfig()
+    if row["domain_latex_per_kb"] >= config.latex_per_kb:
+        return "math", "latex"
+    if row["domain_code_line_fraction"] >= config.code_line_fraction:
+        return "code", "code_lines"
+    return otherwise
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.sampled_from(sorted({w for t in OTHER_SCRIPTS.values() for w in t.split()})), min_size=1,
                 max_size=60),
@@ -165,14 +176,7 @@ def test_mostly_non_latin_text_is_decided_by_the_content_signals_alone(words, ex
     letters = sum(c.isalpha() for c in text)
     assume(letters and sum(c.isascii() and c.isalpha() for c in text) / letters < 0.25)
     row = label_domains([text]).to_pylist()[0]
-    config = DomainConfig()
-    if row["domain_latex_per_kb"] >= config.latex_per_kb:
-        expected = ("math", "latex")
-    elif row["domain_code_line_fraction"] >= config.code_line_fraction:
-        expected = ("code", "code_lines")
-    else:
-        expected = ("unknown", "unknown_script")
-    assert (row["domain"], row["domain_rule"]) == expected
+    assert (row["domain"], row["domain_rule"]) == _by_content(row, ("unknown", "unknown_script"))
     assert row["domain_runner_up"] is None
 
 
@@ -188,17 +192,10 @@ def test_language_id_sure_of_another_language_keeps_the_classifier_out(words, la
     text = " ".join(words)
     row = label_domains([text], languages=[language], language_scores=[score]).to_pylist()[0]
     alone = label_domains([text]).to_pylist()[0]
-    config = DomainConfig()
     if alone["domain_rule"] in ("empty", "binary", "unknown_script"):
         assert row == alone
-    elif language not in ("en", "", None) and score is not None and score >= config.other_language_min_score:
-        if row["domain_latex_per_kb"] >= config.latex_per_kb:
-            expected = ("math", "latex")
-        elif row["domain_code_line_fraction"] >= config.code_line_fraction:
-            expected = ("code", "code_lines")
-        else:
-            expected = ("web", "other_language")
-        assert (row["domain"], row["domain_rule"]) == expected
+    elif language not in ("en", "", None) and score is not None and score >= DomainConfig().other_language_min_score:
+        assert (row["domain"], row["domain_rule"]) == _by_content(row, ("web", "other_language"))
         assert row["domain_runner_up"] is None
     else:
         assert row == alone
