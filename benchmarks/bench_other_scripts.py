@@ -145,8 +145,20 @@ def main() -> None:
     parser.add_argument("--only-here", type=Path, help=argparse.SUPPRESS)  # the texts' file: one tree, for --base
     parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)  # --only-here: where its decisions go
     args = parser.parse_args()
-    thresholds = json.loads(args.decisions) if args.decisions else None
-    label_config = json.loads(args.label_config) if args.label_config else None
+    try:
+        thresholds = json.loads(args.decisions) if args.decisions else None
+        label_config = json.loads(args.label_config) if args.label_config else None
+    except json.JSONDecodeError as exc:
+        parser.error(f"--decisions / --label-config: not JSON ({exc})")
+    if not args.only_here:  # a bad setting fails here, before any document is labelled, with its key
+        from midtrain.curation.decide import load_decisions
+        from midtrain.curation.labels.domain import DomainConfig
+        from midtrain.errors import ConfigError
+        try:
+            load_decisions(thresholds)
+            DomainConfig(**(label_config or {}))
+        except (ConfigError, TypeError) as exc:
+            parser.error(f"--decisions / --label-config: {exc}")
     if args.only_here:
         args.save.write_text(json.dumps(decisions(args.only_here, thresholds, label_config)))
         return
