@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from midtrain.curation import curate, refilter
 from midtrain.curation import rules
 from midtrain.curation.decide import decide, load_decisions, signals_of
 from midtrain.curation.labels import DomainConfig, identify_language, label_domains, score_quality
+from midtrain.curation.labels.domain import _LATEX
+from midtrain.curation.labels.text_windows import text_windows
 from midtrain.curation.taggers import DomainLabeller, LanguageID
 from midtrain.errors import ConfigError
 
@@ -152,13 +155,36 @@ def test_other_language_min_score_keeps_the_classifier_off_languages_it_never_le
     assert labelled[0].metadata["language"] == "de" and labelled[0].metadata["domain_rule"] == "other_language"
 
 
-def _by_content(row: dict, otherwise: tuple[str, str]) -> tuple[str, str]:
+def test_dollar_variables_in_code_another_language_comments_are_code_not_math():
+    """Stop 63's E74: where the classifier is not asked (language ID sure of German here), a Perl or shell script's
+    ``$`` variables are not LaTeX: its code-shaped lines decide. LaTeX with backslash commands stays math, and so
+    does ``$`` in prose lines."""
+    comment = "# Liest die Konfiguration und gibt die Werte der Felder aus, wenn sie gesetzt sind"
+    perl = "\n".join([comment, "my $conf = shift;", "my %seen = ();", "foreach my $key (keys %$conf) {",
+                       "    next if $seen{$key}++;", "    print \"$key = $conf->{$key}\\n\";", "}"] * 3)
+    german = ("Alle Menschen sind frei und gleich an Würde und Rechten geboren. Sie sind mit Vernunft und Gewissen "
+              "begabt und sollen einander im Geist der Brüderlichkeit begegnen.")
+    tex = "\n".join(["\\begin{align}", "\\sum_{i=1}^{n} \\alpha_i &= \\beta, \\\\",
+                      "\\int_0^1 f(x)\\,dx &= \\gamma;", "\\end{align}"] * 4)
+    prose = (german + " Sei $x$ und $y$, dann $x+y$ und $x-y$ und $2x$. ") * 2
+    texts = [perl, tex, prose]
+    table = label_domains(texts, languages=["de"] * 3, language_scores=[0.9] * 3)
+    assert table["domain_rule"].to_pylist() == ["code_lines", "latex", "latex"]
+    assert table["domain"].to_pylist() == ["code", "math", "math"]
+    assert all(f >= DomainConfig().latex_per_kb for f in table["domain_latex_per_kb"].to_pylist())
+
+
+def _by_content(row: dict, otherwise: tuple[str, str], text: str) -> tuple[str, str]:
     """(domain, rule) where the classifier is not asked: LaTeX decides math, else code-shaped lines decide code,
-    else ``otherwise``."""
+    else ``otherwise``; code lines come first where most of the window's LaTeX marks are ``$`` (stop 63)."""
     config = DomainConfig()
-    if row["domain_latex_per_kb"] >= config.latex_per_kb:
+    window = text_windows([text], config.head_bytes, config.middle_bytes)[0].as_py()
+    marks = re.findall(_LATEX, window)
+    dollars = marks.count("$")
+    code = row["domain_code_line_fraction"] >= config.code_line_fraction
+    if row["domain_latex_per_kb"] >= config.latex_per_kb and not (code and dollars > len(marks) - dollars):
         return "math", "latex"
-    if row["domain_code_line_fraction"] >= config.code_line_fraction:
+    if code:
         return "code", "code_lines"
     return otherwise
 
@@ -176,7 +202,7 @@ def test_mostly_non_latin_text_is_decided_by_the_content_signals_alone(words, ex
     letters = sum(c.isalpha() for c in text)
     assume(letters and sum(c.isascii() and c.isalpha() for c in text) / letters < 0.25)
     row = label_domains([text]).to_pylist()[0]
-    assert (row["domain"], row["domain_rule"]) == _by_content(row, ("unknown", "unknown_script"))
+    assert (row["domain"], row["domain_rule"]) == _by_content(row, ("unknown", "unknown_script"), text)
     assert row["domain_runner_up"] is None
 
 
@@ -195,7 +221,7 @@ def test_language_id_sure_of_another_language_keeps_the_classifier_out(words, la
     if alone["domain_rule"] in ("empty", "binary", "unknown_script"):
         assert row == alone
     elif language not in ("en", "", None) and score is not None and score >= DomainConfig().other_language_min_score:
-        assert (row["domain"], row["domain_rule"]) == _by_content(row, ("web", "other_language"))
+        assert (row["domain"], row["domain_rule"]) == _by_content(row, ("web", "other_language"), text)
         assert row["domain_runner_up"] is None
     else:
         assert row == alone

@@ -17,7 +17,9 @@ Decided per document, in this order (the column ``domain_rule`` records which on
                   the mix (``encoder.py``);
 5. ``latex`` / ``code_lines``  otherwise, and in a script the classifier never saw, the content signals
                   break the tie: LaTeX commands per KB -> math, a majority of code-shaped lines -> code;
-                  else the classifier's label (``unknown`` in an unseen script).
+                  else the classifier's label (``unknown`` in an unseen script). Where the classifier was
+                  not asked (an unseen script, another language), code lines come first when most of the
+                  LaTeX marks are ``$``: there they are shell, Perl or PHP variables (stop 63).
 
 Length is a property, not a topic: every document keeps its topical domain and gets
 ``length_chars``; a schedule's ``long`` selects documents above a token length across domains
@@ -107,7 +109,8 @@ class DomainConfig:
     other_language_min_score: float | None = 0.5
     """Where the pipeline's language ID (``languages``, ``language_scores`` of ``label_domains``; the
     ``LanguageID`` step's columns) names a language outside ``classifier_languages`` at least this sure, the
-    classifier is not asked: LaTeX or code lines decide, else the document is ``web`` (rule ``other_language``):
+    classifier is not asked: LaTeX or code lines decide (code lines first where most LaTeX marks are ``$``), else
+    the document is ``web`` (rule ``other_language``):
     prose in a language the classifier never learnt, which the web policy's language check then judges. None: off.
     A classifier of English text is sure of German prose too (it called 31% of such prose math), and code and math are
     exempt from the English keep-list, so such text was kept. 0.5: the lowest of 0.5-0.95 at which the training
@@ -354,6 +357,16 @@ def extensions(paths: list[str | None] | pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(pc.struct_field(ext, "ext"), "").to_numpy(zero_copy_only=False), dtype=object)
 
 
+def mostly_dollars(windows: pa.Array, counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Whether more of the LaTeX marks of each window in ``rows`` are ``$`` than anything else (backslash
+    commands, ``.. math::``, ``:math:``). Counted only on the rows asked about, with Arrow."""
+    if not len(rows):
+        return np.zeros(0, dtype=bool)
+    dollars = pc.count_substring(windows.take(pa.array(rows)), "$").to_numpy(zero_copy_only=False)
+    marks = counts[rows, WINDOW_COUNTS.index("latex")]
+    return dollars > marks - dollars
+
+
 def script_signals(windows: pa.Array, counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(share of control bytes and U+FFFD among characters, share of Latin letters among letters)``.
 
@@ -464,7 +477,12 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     other = other_language(languages, language_scores, config, n) & ~unseen_script
     not_asked = unseen_script | other
     by_latex = (unsure | not_asked) & (latex >= config.latex_per_kb)
-    by_code = (unsure | not_asked) & ~by_latex & (code_frac >= config.code_line_fraction)
+    # where no classifier was asked, `$` that begins shell, Perl or PHP variables is not TeX (stop 63's E74)
+    code_shaped = code_frac >= config.code_line_fraction
+    variables = np.flatnonzero(not_asked & by_latex & code_shaped)
+    if len(variables):
+        by_latex[variables] = ~mostly_dollars(windows, counts, variables)
+    by_code = (unsure | not_asked) & ~by_latex & code_shaped
     domain[by_latex], rule[by_latex] = "math", "latex"
     domain[by_code], rule[by_code] = "code", "code_lines"
 
