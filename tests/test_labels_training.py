@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,8 @@ from midtrain.cli import main
 from midtrain.curation.labels.evaluation import classification_report
 from midtrain.curation.labels.models import FastTextClassifier
 from midtrain.curation.labels.text_windows import fasttext_lines, text_windows
-from midtrain.curation.labels.training import TrainConfig, fold_models, read_examples, train_classifier
+from midtrain.curation.labels.training import (TrainConfig, dropped_words, fold_models, read_examples,
+                                               train_classifier)
 from midtrain.errors import ConfigError
 
 
@@ -230,3 +232,49 @@ def test_folding_random_weights_gives_the_mean_logits(tiny_model, tmp_path, k, s
     scores, got_labels = FastTextClassifier(folder / "folded.bin").predict_all([line])
     got = scores[0, [got_labels.index(name) for name in names]] - 1e-5
     assert np.allclose(got, _softmax_rows(np.mean(logits, axis=0)[None])[0], atol=1e-4)
+
+
+def _dropped_reference(lines: list[str], p: float, seed: int) -> list[str]:
+    """``dropped_words`` in plain Python: the same draws, one per space-separated piece in order."""
+    draws = iter(np.random.default_rng(seed).random(sum(len(line.split(" ")) for line in lines)))
+    out = []
+    for line in lines:
+        pieces = [(w, next(draws)) for w in line.split(" ")]
+        kept = [w for w, draw in pieces if w and (draw >= p or re.fullmatch(r"fx[a-z]+[0-9]+", w))]
+        out.append(" ".join(kept))
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["the", "x", "fxcode3", "fxlatex0", "fx", "fxA1", "fxcode", "é", "",
+                                          "__nl__", "return;"]), max_size=12).map(" ".join), max_size=8),
+       st.sampled_from([0.0, 0.3, 0.5, 0.9]), st.integers(0, 3))
+def test_word_dropout_thins_words_and_keeps_feature_tokens(lines, p, seed):
+    """Property: ``dropped_words`` equals a plain-Python reference with the same draws; every feature token stays,
+    the kept words keep their order, and the same seed gives the same lines."""
+    got = dropped_words(lines, p, seed)
+    assert got == _dropped_reference(lines, p, seed) == dropped_words(lines, p, seed)
+    for line, thin in zip(lines, got):
+        words = [w for w in line.split(" ") if w]
+        assert [w for w in words if w in ("fxcode3", "fxlatex0")] == [w for w in thin.split(" ") if w in
+                                                                        ("fxcode3", "fxlatex0")]
+        it = iter(words)
+        assert all(w in it for w in thin.split(" ") if w)  # a subsequence
+    if p == 0.0:
+        assert got == [" ".join(w for w in line.split(" ") if w) for line in lines]
+
+
+def test_word_dropout_trains_deterministically_and_checks_its_value(sample_raw, tmp_path):
+    """``TrainConfig.word_dropout``: the thinned copies change the model, the same seed gives the same bytes, and a
+    probability outside [0, 1) is a ConfigError naming the field."""
+    recs = _labelled(sample_raw, 30)
+    labels, texts = [r["label"] for r in recs], [r["text"] for r in recs]
+    config = TrainConfig(epochs=3, holdout=0.0, dim=8, shape_features=True)
+    paths = {}
+    for name, p in (("plain", 0.0), ("a", 0.5), ("b", 0.5)):
+        paths[name] = tmp_path / f"{name}.bin"
+        train_classifier(labels, texts, paths[name], replace(config, word_dropout=p))
+    assert paths["a"].read_bytes() == paths["b"].read_bytes() != paths["plain"].read_bytes()
+    for bad in (1.0, -0.1):
+        with pytest.raises(ConfigError, match="word_dropout"):
+            train_classifier(labels, texts, tmp_path / "x.bin", replace(config, word_dropout=bad))

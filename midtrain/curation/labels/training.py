@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
 
 from midtrain.curation.labels.evaluation import classification_report
@@ -67,6 +68,10 @@ class TrainConfig:
     """Replace every word seen in fewer than this many training sources (``train_classifier``'s
     ``groups``) by a placeholder of its shape, so the model learns from the words sources share; the
     labeller then replaces every word the model does not know the same way (``rare_words``). 0: off."""
+    word_dropout: float = 0.0
+    """With p > 0, every training line is also learnt once more with each word dropped with probability p; the
+    content-feature tokens (``shape_features``) are kept. The deep-averaging recipe: the model learns to label a
+    window from a few of its words and its shape, not from the words of one source. 0: off."""
     quantize: bool = False
     """Write a quantized ``.ftz`` (about 10–50× smaller, scores within a point)."""
     cutoff: int = 100_000
@@ -150,6 +155,8 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
     if config.min_sources and (groups is None or len(groups) != len(texts)):
         raise ConfigError(f"min_sources={config.min_sources} counts the sources a word occurs in: give "
                           "train_classifier one group (source name) per example")
+    if not 0.0 <= config.word_dropout < 1.0:
+        raise ConfigError(f"word_dropout={config.word_dropout}: expected a probability in [0, 1)")
     if config.seeds < 1:
         raise ConfigError(f"seeds={config.seeds}: expected the number of models to fold into one, 1 or more")
     if config.seeds > 1 and config.quantize:
@@ -175,17 +182,22 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
     if config.min_sources:
         known = shared_words([lines[i] for i in train_idx], [groups[i] for i in train_idx], config.min_sources)
         lines = replace_rare(lines, known)
+    examples = [(labels[i], lines[i]) for i in train_idx]
+    if config.word_dropout:  # each training line once more, thinned; the held-out lines stay as they are
+        thinned = dropped_words([line for _, line in examples], config.word_dropout, config.seed)
+        examples += [(label, line) for (label, _), line in zip(examples, thinned)]
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="midtrain-train-") as tmp:
         models = []
         for seed in range(config.seed, config.seed + config.seeds):
             # fastText reads examples in file order; a seeded shuffle keeps labels interleaved.
-            order = np.random.default_rng(seed).permutation(train_idx)
+            order = np.random.default_rng(seed).permutation(len(examples))
             train_file = Path(tmp) / f"train-{seed}.txt"
             with open(train_file, "w", encoding="utf-8") as f:
                 for i in order:  # fastText would read a "__label__" inside the text as one more label
-                    f.write(f"{LABEL_PREFIX}{labels[i]} {lines[i].replace(LABEL_PREFIX, '_label_')}\n")
+                    label, line = examples[i]
+                    f.write(f"{LABEL_PREFIX}{label} {line.replace(LABEL_PREFIX, '_label_')}\n")
             models.append(Path(tmp) / f"model-{seed}")
             _fit_in_fresh_process(train_file, models[-1], replace(config, seed=seed))
         tmp_model = models[0]
@@ -202,6 +214,26 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
         result.scores = classification_report([labels[i] for i in held_idx], pred.labels.tolist(),
                                               labels=sorted(counts))
     return result
+
+
+_FEATURE_TOKEN = r"^fx[a-z]+[0-9]+$"  # domain.feature_token_array's tokens: fx<signal><bin>
+
+
+def dropped_words(lines: list[str], p: float, seed: int = 0) -> list[str]:
+    """``lines`` with each space-separated word dropped with probability ``p`` (seeded: the same lines and seed give
+    the same result); content-feature tokens (``fxcode3``) always stay. With Arrow, over all words at once."""
+    if not lines:
+        return []
+    words = pc.split_pattern(pa.array(lines, pa.large_string()), " ")
+    flat = pc.list_flatten(words)
+    parents = pc.list_parent_indices(words).to_numpy()
+    keep = np.random.default_rng(seed).random(len(flat)) >= p
+    keep |= pc.match_substring_regex(flat, _FEATURE_TOKEN).to_numpy(zero_copy_only=False)
+    keep &= pc.not_equal(flat, "").to_numpy(zero_copy_only=False)  # doubled spaces leave empty words
+    offsets = np.zeros(len(lines) + 1, np.int64)
+    np.cumsum(np.bincount(parents[keep], minlength=len(lines)), out=offsets[1:])
+    kept = pa.LargeListArray.from_arrays(pa.array(offsets), flat.filter(pa.array(keep)))
+    return pc.binary_join(kept, pa.scalar(" ", pa.large_string())).to_pylist()
 
 
 def fold_models(paths: list[Path], output: Path) -> None:
