@@ -36,11 +36,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,18 @@ def predict(model: str, texts: list[str], head: int = 512, middle: int = 512, wo
                          languages=lid.column("language").to_pylist() if lid else None,
                          language_scores=lid.column("language_score").to_pylist() if lid else None
                          )["domain"].to_pylist()
+
+
+def tree_state() -> str:
+    """The commit this checkout is at, with ``+changes`` when tracked files differ from it: a saved run says which
+    code made it, so ``compare_loso.py`` can tell runs of two trees apart."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], cwd=root, capture_output=True).returncode
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head.stdout.strip() + ("+changes" if dirty else "")
 
 
 def per_source_table(rows: list[tuple[str, str, list[str]]]) -> str:
@@ -229,7 +242,9 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
                             truth=np.array([t for _, t, p in rows for _ in p]),
                             index=np.concatenate([np.flatnonzero(src_col == n) for n, _, _ in rows]),
                             probs=np.concatenate([probs[n] for n, _, _ in rows]), columns=np.array(TOPICAL),
-                            pred=np.array([x for _, _, p in rows for x in p]),
+                            pred=np.array([x for _, _, p in rows for x in p]), tree=np.array(tree_state()),
+                            settings=np.array(json.dumps({"train": asdict(DOMAIN_TRAIN_CONFIG),
+                                                          "labeller": LABEL_SETTINGS}, sort_keys=True)),
                             known=np.concatenate([known[n] for n, _, _ in rows]),
                             **({"crop_probs": np.concatenate([crop_probs[n] for n, _, _ in rows]),
                                 "crop_pred": np.array([x for n, _, _ in rows for x in cropped[n]]),
@@ -427,7 +442,8 @@ def main() -> None:
     parser.add_argument("--save-probs", type=Path, help="LOSO: write each document's out-of-source class "
                         "probabilities (the fold's fastText model's and, unless --no-word-model, its word "
                         "model's), the share of each window's words the fold's fastText model knows, and final "
-                        "labels here (.npz; with --crop, those of the cut documents too)")
+                        "labels here (.npz; with --crop, those of the cut documents too), with the commit of "
+                        "this tree (`tree`) and the training and labeller settings (`settings`, JSON)")
     parser.add_argument("--code-language", nargs="+", default=["hybrid", "fasttext"],
                         help="speed: the domain labeller's code_language_model(s) to time")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",

@@ -123,6 +123,21 @@ def seed_figures(before: list[dict[str, np.ndarray]], after: list[dict[str, np.n
     return out
 
 
+def provenance(runs: list[dict[str, np.ndarray]], paths: tuple[Path, Path]) -> dict[str, str]:
+    """Each run's tree (``bench_labels.py`` saves its commit since stop 63, ``+changes`` where files differed from it;
+    older files say ``unknown``), printed, with a note where the commits differ or are unknown: then the difference
+    is the code's as well as the experiment's (stop 63's E75 run was first compared with a base run of stop 57's
+    code, with E67 between them). An experiment's own uncommitted change is expected, so ``+changes`` alone is not noted."""
+    trees = [str(run["tree"]) if "tree" in run else "unknown" for run in runs]
+    for path, tree in zip(paths, trees):
+        print(f"{path}: tree {tree}")
+    commits = {t.removesuffix("+changes") for t in trees}
+    if len(commits) > 1 or "unknown" in commits:
+        print("note: the runs may come from different commits; what else changed between them moves the figures "
+              "too (compare with a base run of the same commit)")
+    return {str(path): tree for path, tree in zip(paths, trees)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("before", type=Path)
@@ -139,6 +154,7 @@ def main() -> int:
         if added:
             print(f"compared over {args.before}'s sources; {args.after} adds {added} (left out here)")
         out = compare(runs[0], common_documents(*runs))
+        out["provenance"] = provenance(runs, (args.before, args.after))
         if args.before_seeds or args.after_seeds:
             out["seeds"] = seed_figures([runs[0], *(dict(np.load(p, allow_pickle=False)) for p in args.before_seeds)],
                                         [runs[1], *(dict(np.load(p, allow_pickle=False)) for p in args.after_seeds)])

@@ -267,3 +267,24 @@ def test_compare_loso_reads_each_side_at_several_seeds(tmp_path):
     bad = subprocess.run([sys.executable, str(COMPARE_LOSO), str(tmp_path / "b0.npz"), str(tmp_path / "a0.npz"),
                           "--after-seeds", str(tmp_path / "other.npz")], capture_output=True, text=True)
     assert bad.returncode != 0 and "different documents" in bad.stderr
+
+
+def test_compare_loso_names_each_run_s_tree_and_notes_different_commits(tmp_path):
+    """Each saved run names the commit it came from (``+changes`` for an uncommitted experiment); compare_loso prints
+    both and notes runs of different or unknown commits, not an experiment's own uncommitted change."""
+    truth, pred, groups = _documents(5)
+    index = np.arange(len(truth))
+    trees = {"base": "a" * 40, "exp": "a" * 40 + "+changes", "old": "b" * 40}
+    for name, tree in trees.items():
+        np.savez(tmp_path / f"{name}.npz", sources=np.asarray(groups), truth=np.asarray(truth), index=index,
+                 pred=np.asarray(pred), tree=np.array(tree))
+    np.savez(tmp_path / "bare.npz", sources=np.asarray(groups), truth=np.asarray(truth), index=index,
+             pred=np.asarray(pred))
+    for after, noted in (("exp", False), ("old", True), ("bare", True)):
+        out = tmp_path / "out.json"
+        run = subprocess.run([sys.executable, str(COMPARE_LOSO), str(tmp_path / "base.npz"),
+                              str(tmp_path / f"{after}.npz"), "--json", str(out)],
+                             capture_output=True, text=True, check=True)
+        assert f"tree {trees.get(after, 'unknown')}" in run.stdout and f"tree {trees['base']}" in run.stdout
+        assert ("different commits" in run.stdout) == noted
+        assert json.loads(out.read_text())["provenance"][str(tmp_path / f"{after}.npz")] == trees.get(after, "unknown")
