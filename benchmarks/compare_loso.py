@@ -127,7 +127,8 @@ def provenance(runs: list[dict[str, np.ndarray]], paths: tuple[Path, Path]) -> d
     """Each run's tree (``bench_labels.py`` saves its commit since stop 63, ``+changes`` where files differed from it;
     older files say ``unknown``), printed, with a note where the commits differ or are unknown: then the difference
     is the code's as well as the experiment's (stop 63's E75 run was first compared with a base run of stop 57's
-    code, with E67 between them). An experiment's own uncommitted change is expected, so ``+changes`` alone is not noted."""
+    code, with E67 between them). An experiment's own uncommitted change is expected, so ``+changes`` alone is not
+    noted."""
     trees = [str(run["tree"]) if "tree" in run else "unknown" for run in runs]
     for path, tree in zip(paths, trees):
         print(f"{path}: tree {tree}")
