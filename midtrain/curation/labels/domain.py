@@ -480,8 +480,7 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     # where no classifier was asked, `$` that begins shell, Perl or PHP variables is not TeX (stop 63's E74)
     code_shaped = code_frac >= config.code_line_fraction
     variables = np.flatnonzero(not_asked & by_latex & code_shaped)
-    if len(variables):
-        by_latex[variables] = ~mostly_dollars(windows, counts, variables)
+    by_latex[variables] = ~mostly_dollars(windows, counts, variables)
     by_code = (unsure | not_asked) & ~by_latex & code_shaped
     domain[by_latex], rule[by_latex] = "math", "latex"
     domain[by_code], rule[by_code] = "code", "code_lines"
