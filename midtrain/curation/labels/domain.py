@@ -46,7 +46,8 @@ from midtrain.curation.labels.encoder import ENCODER_DTYPES, encoder_mixed, star
 from midtrain.curation.labels.line_shapes import line_shape_counts
 from midtrain.curation.labels.models import Predictions, load_classifier
 from midtrain.curation.labels.rare_words import known_fractions, model_lines
-from midtrain.curation.labels.text_windows import as_string_array, fasttext_line_array, windows_and_lines
+from midtrain.curation.labels.text_windows import (as_string_array, capped_punct_runs, fasttext_line_array,
+                                                   windows_and_lines)
 from midtrain.curation.labels.unicode_counts import COLUMNS, class_counts
 from midtrain.curation.labels.word_vectors import SHIPPED_WORD_MODEL, WordModel, load_word_model
 from midtrain.errors import ConfigError
@@ -135,6 +136,11 @@ class DomainConfig:
     """Windows shorter than this (characters) are classified from their words alone, without the
     shape-feature tokens: on a short text those few tokens are a large share of fastText's average
     and read as math whatever the words say. 0: every window gets them."""
+    punct_run_cap: int = 0
+    """With the feature tokens, every run of more than this many equal one-byte punctuation tokens is cut to this
+    many before the classifier reads the window (``text_windows.cap_punct_runs``): a ``=====`` underline reads
+    ``= = =``. It must equal the ``TrainConfig.punct_run_cap`` the model was trained with. 0 (off, as the shipped
+    model was trained): every token is read (stop 64's E78, not the default)."""
     word_model: str | None = "auto"
     """Pretrained word vectors mixed with the classifier (``word_vectors.py``): ``"auto"`` uses the
     shipped ``"domain-words"`` with the shipped ``model`` and none with your own; a path to a model
@@ -197,9 +203,10 @@ class DomainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name}: expected a whole number of bytes, 0 or more, got {value!r}")
-        chars = self.features_min_chars
-        if isinstance(chars, bool) or not isinstance(chars, int) or chars < 0:
-            raise ConfigError(f"features_min_chars: expected a whole number of characters, 0 or more, got {chars!r}")
+        for name in ("features_min_chars", "punct_run_cap"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name}: expected a whole number, 0 or more, got {value!r}")
         score = self.other_language_min_score
         if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))
                                   or not 0 <= score <= 1):
@@ -329,13 +336,18 @@ def feature_token_array(windows: pa.Array, content: tuple[np.ndarray, np.ndarray
 
 def classifier_line_array(windows: pa.Array, with_features: bool,
                           content: tuple[np.ndarray, np.ndarray] | None = None, features_min_chars: int = 0,
-                          counts: np.ndarray | None = None, lines: pa.Array | None = None) -> pa.LargeStringArray:
+                          counts: np.ndarray | None = None, lines: pa.Array | None = None,
+                          punct_run_cap: int = 0) -> pa.LargeStringArray:
     """What the domain classifier reads: the normalised window, plus the feature tokens if its model knows them
     and the window has at least ``features_min_chars`` characters (see ``DomainConfig.features_min_chars``).
-    ``lines``: the windows' ``fasttext_line_array`` when the caller has it already."""
+    With the feature tokens and ``punct_run_cap`` > 0, punctuation runs are cut to that many tokens first
+    (``DomainConfig.punct_run_cap``). ``lines``: the windows' ``fasttext_line_array`` when the caller has it
+    already."""
     lines = fasttext_line_array(windows) if lines is None else lines
     if not with_features or not len(lines):
         return lines
+    if punct_run_cap > 0:
+        lines = capped_punct_runs(lines, punct_run_cap)
     joined = pc.binary_join_element_wise(lines, feature_token_array(windows, content, counts), _space())
     if features_min_chars <= 0:
         return joined
@@ -345,9 +357,10 @@ def classifier_line_array(windows: pa.Array, with_features: bool,
 
 def classifier_lines(windows: pa.Array, with_features: bool,
                      content: tuple[np.ndarray, np.ndarray] | None = None, features_min_chars: int = 0,
-                     counts: np.ndarray | None = None) -> list[str]:
+                     counts: np.ndarray | None = None, punct_run_cap: int = 0) -> list[str]:
     """:func:`classifier_line_array` as Python strings (training, tests)."""
-    return classifier_line_array(windows, with_features, content, features_min_chars, counts).to_pylist()
+    return classifier_line_array(windows, with_features, content, features_min_chars, counts,
+                                 punct_run_cap=punct_run_cap).to_pylist()
 
 
 def extensions(paths: list[str | None] | pa.Array) -> np.ndarray:
@@ -454,7 +467,8 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     classifier = load_classifier(config.model)
     with_features = classifier.knows(f"{FEATURE_PREFIX}code0")
     lines = model_lines(classifier, classifier_line_array(windows, with_features, (latex, code_frac),
-                                                          config.features_min_chars, counts, plain_lines))
+                                                          config.features_min_chars, counts, plain_lines,
+                                                          config.punct_run_cap))
     words = word_model(config)
     if words is None and config.encoder is None:
         pred, second = classifier.predict_ranked(lines, 2)

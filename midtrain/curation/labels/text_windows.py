@@ -174,6 +174,55 @@ def normalise_lines(offsets: np.ndarray, data: np.ndarray, split_punct: bool, nl
     return new_offsets, out[:p]
 
 
+@numba.njit(cache=True)
+def cap_punct_runs(offsets: np.ndarray, data: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised lines with every run of more than ``cap`` equal one-byte punctuation tokens cut to ``cap``
+    (an underline ``=====`` is ``= = = = =`` once normalised, and reads ``= = =``)."""
+    n = offsets.shape[0] - 1
+    out = np.empty(max(1, offsets[n] - offsets[0]), np.uint8)
+    new_offsets = np.zeros(n + 1, np.int64)
+    p = 0
+    for i in range(n):
+        j, hi = offsets[i], offsets[i + 1]
+        last = -1  # the punctuation byte of the current run, -1 where the last token was not one
+        run = 0
+        while j < hi:
+            end = j
+            while end < hi and data[end] != 32:
+                end += 1
+            if end == j:  # no token between two spaces (never in a normalised line)
+                j += 1
+                continue
+            c = data[j]
+            punct = end == j + 1 and c < 128 and not ((48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122)
+                                                      or c == 95)
+            if punct and c == last:
+                run += 1
+            else:
+                last = c if punct else -1
+                run = 1
+            if run <= cap:
+                if p > new_offsets[i]:
+                    out[p] = 32
+                    p += 1
+                for k in range(j, end):
+                    out[p] = data[k]
+                    p += 1
+            j = end + 1
+        new_offsets[i + 1] = p
+    return new_offsets, out[:p]
+
+
+def capped_punct_runs(lines: pa.Array, cap: int) -> pa.LargeStringArray:
+    """:func:`cap_punct_runs` of ``fasttext_line_array`` lines, as a new Arrow array."""
+    arr = as_string_array(lines)
+    if len(arr) == 0:
+        return pa.array([], pa.large_string())
+    data, offsets = string_buffers(arr)
+    new_offsets, out = cap_punct_runs(offsets, data, cap)
+    return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(out))
+
+
 def _normalise(windows: pa.Array | list[str], split_punct: bool) -> pa.LargeStringArray:
     arr = as_string_array(windows)
     if len(arr) == 0:

@@ -64,6 +64,11 @@ class TrainConfig:
     features_min_chars: int = 0
     """With ``shape_features``: leave the tokens off windows shorter than this, as the labeller's
     ``DomainConfig.features_min_chars`` does when it predicts (0: every window gets them)."""
+    punct_run_cap: int = 0
+    """With ``shape_features``: cut every run of more than this many equal one-byte punctuation tokens to this
+    many (``text_windows.cap_punct_runs``), as ``DomainConfig.punct_run_cap`` must then do when it predicts. An
+    underline or a separator of sixty ``=`` otherwise outweighs the words of a window in fastText's average.
+    0: off (the shipped model; stop 64's E78 measured 3)."""
     min_sources: int = 0
     """Replace every word seen in fewer than this many training sources (``train_classifier``'s
     ``groups``) by a placeholder of its shape, so the model learns from the words sources share; the
@@ -157,6 +162,8 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
                           "train_classifier one group (source name) per example")
     if not 0.0 <= config.word_dropout < 1.0:
         raise ConfigError(f"word_dropout={config.word_dropout}: expected a probability in [0, 1)")
+    if isinstance(config.punct_run_cap, bool) or not isinstance(config.punct_run_cap, int) or config.punct_run_cap < 0:
+        raise ConfigError(f"punct_run_cap={config.punct_run_cap!r}: expected a whole number, 0 (off) or more")
     if config.seeds < 1:
         raise ConfigError(f"seeds={config.seeds}: expected the number of models to fold into one, 1 or more")
     if config.seeds > 1 and config.quantize:
@@ -172,7 +179,8 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
     if config.shape_features:
         from midtrain.curation.labels.domain import classifier_lines
 
-        lines = classifier_lines(windows, with_features=True, features_min_chars=config.features_min_chars)
+        lines = classifier_lines(windows, with_features=True, features_min_chars=config.features_min_chars,
+                                 punct_run_cap=config.punct_run_cap)
     else:
         lines = fasttext_lines(windows)
     held = holdout_mask(texts, config.holdout, config.seed)

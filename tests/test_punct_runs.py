@@ -1,0 +1,84 @@
+"""The domain classifier's opt-in punctuation-run cap (stop 64's E78): the kernel against a plain-Python
+reference, the settings, and training with it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from midtrain.curation.labels import domain
+from midtrain.curation.labels.domain import DomainConfig, label_domains
+from midtrain.curation.labels.text_windows import capped_punct_runs, fasttext_line_array
+from midtrain.curation.labels.training import TrainConfig, train_classifier
+from midtrain.errors import ConfigError
+
+
+def reference(line: str, cap: int) -> str:
+    """Each token kept unless it is the (cap + 1)-th or later of a run of one ASCII punctuation byte."""
+    kept, last, run = [], None, 0
+    for token in line.split():
+        punct = len(token) == 1 and token.isascii() and not (token.isalnum() or token == "_")
+        if punct and token == last:
+            run += 1
+        else:
+            last, run = (token if punct else None), 1
+        if run <= cap:
+            kept.append(token)
+    return " ".join(kept)
+
+
+TEXT = st.lists(st.sampled_from(["=", "-", "*", "#", "(", "_", "a", "ab", "é", "==", " ", "\n", "\t", "1", "."]),
+                max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TEXT, max_size=6), st.integers(1, 5))
+def test_cap_equals_the_reference_on_normalised_lines(texts, cap):
+    lines = fasttext_line_array(pa.array(texts, pa.large_string()))
+    assert capped_punct_runs(lines, cap).to_pylist() == [reference(line, cap) for line in lines.to_pylist()]
+
+
+def test_an_underline_reads_as_three_tokens_and_words_are_untouched():
+    lines = fasttext_line_array(pa.array(["Title\n=========\n-- ==== x\nfoo(a);;;; ---- end", "", "aaaa"],
+                                         pa.large_string()))
+    assert capped_punct_runs(lines, 3).to_pylist() == [
+        "title _nl_ = = = _nl_ - - = = = x _nl_ foo ( a ) ; ; ; - - - end", "", "aaaa"]
+
+
+def test_the_cap_is_off_by_default_and_only_cuts_lines_with_the_feature_tokens():
+    windows = pa.array(["Usage\n" + "=" * 40 + "\nRun the tool."], pa.large_string())
+    assert DomainConfig().punct_run_cap == 0 and TrainConfig().punct_run_cap == 0
+    assert domain.classifier_line_array(windows, with_features=True).to_pylist()[0].count("=") == 40
+    assert domain.classifier_line_array(windows, with_features=False, punct_run_cap=3).to_pylist()[0].count("=") == 40
+    capped = domain.classifier_line_array(windows, with_features=True, punct_run_cap=3).to_pylist()[0]
+    assert capped.count("=") == 3 and capped.split()[-1].startswith(domain.FEATURE_PREFIX)
+
+
+def test_the_labeller_reads_capped_lines_and_windows_without_runs_are_labelled_alike():
+    runs = ["Usage\n" + "=" * 60 + "\nRun the tool with one file.\n" + "-" * 60 + "\nIt prints a line per record."]
+    plain = ["The committee met on Tuesday and agreed the budget for the coming year.",
+             "def area(r):\n    return 3.14159 * r * r\n"]
+    on, off = (label_domains(runs + plain, config=DomainConfig(code_language=False, punct_run_cap=cap))
+               for cap in (3, 0))
+    assert on["domain_score"].to_pylist()[1:] == off["domain_score"].to_pylist()[1:]
+    assert on["domain_score"].to_pylist()[0] != off["domain_score"].to_pylist()[0]
+
+
+def test_training_with_the_cap_changes_the_model_deterministically_and_checks_its_value(tmp_path):
+    texts = [f"Section {i}\n" + "=" * 30 + f"\nThe report number {i} says the market rose." for i in range(20)]
+    texts += [f"int f{i}(void) {{\n    return {i};  /* {'*' * 20} */\n}}\n" for i in range(20)]
+    labels = ["web"] * 20 + ["code"] * 20
+    config = TrainConfig(epochs=2, holdout=0.0, dim=4, shape_features=True)
+    paths = {}
+    for name, cap in (("off", 0), ("a", 3), ("b", 3)):
+        paths[name] = tmp_path / f"{name}.bin"
+        train_classifier(labels, texts, paths[name], replace(config, punct_run_cap=cap))
+    assert paths["a"].read_bytes() == paths["b"].read_bytes() != paths["off"].read_bytes()
+    with pytest.raises(ConfigError, match="punct_run_cap"):
+        train_classifier(labels, texts, tmp_path / "x.bin", replace(config, punct_run_cap=-1))
+    with pytest.raises(ConfigError, match="punct_run_cap"):
+        DomainConfig(punct_run_cap=-1)
