@@ -42,6 +42,11 @@ def test_cap_equals_the_reference_on_normalised_lines(texts, cap):
     assert capped_punct_runs(lines, cap).to_pylist() == [reference(line, cap) for line in lines.to_pylist()]
 
 
+def test_a_cap_under_one_is_refused():
+    with pytest.raises(ValueError, match="cap=0"):
+        capped_punct_runs(pa.array(["= = ="], pa.large_string()), 0)
+
+
 def test_an_underline_reads_as_three_tokens_and_words_are_untouched():
     lines = fasttext_line_array(pa.array(["Title\n=========\n-- ==== x\nfoo(a);;;; ---- end", "", "aaaa"],
                                          pa.large_string()))

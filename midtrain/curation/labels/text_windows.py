@@ -214,7 +214,9 @@ def cap_punct_runs(offsets: np.ndarray, data: np.ndarray, cap: int) -> tuple[np.
 
 
 def capped_punct_runs(lines: pa.Array, cap: int) -> pa.LargeStringArray:
-    """:func:`cap_punct_runs` of ``fasttext_line_array`` lines, as a new Arrow array."""
+    """:func:`cap_punct_runs` of ``fasttext_line_array`` lines, as a new Arrow array. ``cap``: 1 or more."""
+    if cap < 1:
+        raise ValueError(f"cap={cap}: a run keeps at least one token (0 would drop every punctuation token)")
     arr = as_string_array(lines)
     if len(arr) == 0:
         return pa.array([], pa.large_string())
