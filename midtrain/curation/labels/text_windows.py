@@ -127,6 +127,12 @@ def text_windows(texts: pa.Array | list[str], head: int = 1024, middle: int = 10
 _NL = np.frombuffer(f" {NEWLINE_TOKEN} ".encode(), np.uint8)
 
 
+@numba.njit(cache=True, inline="always")
+def _is_punct_byte(c: int) -> bool:
+    """An ASCII byte other than a digit, a letter or ``_``: the normaliser's one-byte punctuation token."""
+    return c < 128 and not ((48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122) or c == 95)
+
+
 @numba.njit(cache=True)
 def normalise_lines(offsets: np.ndarray, data: np.ndarray, split_punct: bool, nl: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +162,7 @@ def normalise_lines(offsets: np.ndarray, data: np.ndarray, split_punct: bool, nl
                     out[p] = 32
                     p += 1
                     space = True
-            elif split_punct and c < 128 and not ((48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122) or c == 95):
+            elif split_punct and _is_punct_byte(c):
                 if not space:
                     out[p] = 32
                     p += 1
@@ -194,8 +200,7 @@ def cap_punct_runs(offsets: np.ndarray, data: np.ndarray, cap: int) -> tuple[np.
                 j += 1
                 continue
             c = data[j]
-            punct = end == j + 1 and c < 128 and not ((48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122)
-                                                      or c == 95)
+            punct = end == j + 1 and _is_punct_byte(c)
             if punct and c == last:
                 run += 1
             else:
