@@ -91,11 +91,12 @@ LABEL_SETTINGS: dict = {}
 
 
 def predict(model: str, texts: list[str], head: int = 512, middle: int = 512, word_model: str | None = None,
-            encoder: str | None = None, language_id: bool = False, punct_run_cap: int | None = None) -> list[str]:
+            encoder: str | None = None, language_id: bool = False, runs: dict | None = None) -> list[str]:
     """Each text's domain by ``label_domains``; ``language_id``: with lid.176's columns, as the pipeline's
     ``LanguageID`` hands them to the labeller (``DomainConfig.other_language_min_score`` reads them);
-    ``punct_run_cap``: the one the fold's model was trained with (None: the labeller's setting)."""
-    cap = {} if punct_run_cap is None else {"punct_run_cap": punct_run_cap}
+    ``runs``: the ``punct_run_cap`` and ``punct_run_join`` the fold's model was trained with (None: the
+    labeller's settings)."""
+    cap = runs or {}
     config = DomainConfig(code_language=False, **{"model": model, "head_bytes": head, "middle_bytes": middle,
                                                   "word_model": word_model, "encoder": encoder, **LABEL_SETTINGS,
                                                   **cap})
@@ -204,20 +205,21 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
                                    train_table.column("source").filter(rows).to_pylist())
                 fold_words = train_word_model(labels, texts, groups, vocab)
                 fold_words.save(Path(words))
-            cap = DOMAIN_TRAIN_CONFIG.punct_run_cap  # the fold's model reads lines as it learnt them
+            runs = {"punct_run_cap": DOMAIN_TRAIN_CONFIG.punct_run_cap,  # the fold's model reads lines as it
+                    "punct_run_join": DOMAIN_TRAIN_CONFIG.punct_run_join}  # learnt them
             pred = predict(str(model), by_source[name][0], DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle,
-                           words, encoder, punct_run_cap=cap)
+                           words, encoder, runs=runs)
             if crop:
                 cropped[name] = predict(str(model), [crop_text(t, crop) for t in by_source[name][0]],
                                         DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle, words, encoder,
-                                        punct_run_cap=cap)
+                                        runs=runs)
             if save_probs:
                 windows = text_windows(pa.array(by_source[name][0], pa.large_string()),
                                        DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
                 classifier = load_classifier(str(model))
                 lines = model_lines(classifier, classifier_lines(
                     windows, DOMAIN_TRAIN_CONFIG.shape_features,
-                    features_min_chars=LABEL_SETTINGS.get("features_min_chars", 0), punct_run_cap=cap))
+                    features_min_chars=LABEL_SETTINGS.get("features_min_chars", 0), **runs))
                 p, labs = classifier.predict_all(lines)
                 probs[name] = p[:, [labs.index(d) for d in TOPICAL]]
                 known[name] = known_fractions(fasttext_line_array(windows), classifier.word_set)
@@ -230,7 +232,7 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
                                            DOMAIN_TRAIN_CONFIG.head, DOMAIN_TRAIN_CONFIG.middle)
                     lines = model_lines(classifier, classifier_lines(
                         windows, DOMAIN_TRAIN_CONFIG.shape_features,
-                        features_min_chars=LABEL_SETTINGS.get("features_min_chars", 0), punct_run_cap=cap))
+                        features_min_chars=LABEL_SETTINGS.get("features_min_chars", 0), **runs))
                     p, labs = classifier.predict_all(lines)
                     crop_probs[name] = p[:, [labs.index(d) for d in TOPICAL]]
                     crop_known[name] = known_fractions(fasttext_line_array(windows), classifier.word_set)

@@ -1,5 +1,5 @@
-"""The domain classifier's opt-in punctuation-run cap (stop 64's E78): the kernel against a plain-Python
-reference, the settings, and training with it."""
+"""The domain classifier's opt-in punctuation-run cap (stop 64's E78) and its joined form (stop 65's E80): the
+kernel against a plain-Python reference, the settings, and training with it."""
 
 from __future__ import annotations
 
@@ -31,6 +31,24 @@ def reference(line: str, cap: int) -> str:
     return " ".join(kept)
 
 
+def join_reference(line: str, cap: int) -> str:
+    """Each run of more than ``cap`` tokens of one ASCII punctuation byte replaced by one token of ``cap`` copies
+    of the byte; every other token kept."""
+    tokens, out, i = line.split(), [], 0
+    while i < len(tokens):
+        token, j = tokens[i], i
+        punct = len(token) == 1 and token.isascii() and not (token.isalnum() or token == "_")
+        while punct and j < len(tokens) and tokens[j] == token:
+            j += 1
+        if punct and j - i > cap:
+            out.append(token * cap)
+            i = j
+        else:
+            out.append(token)
+            i += 1
+    return " ".join(out)
+
+
 TEXT = st.lists(st.sampled_from(["=", "-", "*", "#", "(", "_", "a", "ab", "é", "==", " ", "\n", "\t", "1", "."]),
                 max_size=40).map("".join)
 
@@ -40,6 +58,20 @@ TEXT = st.lists(st.sampled_from(["=", "-", "*", "#", "(", "_", "a", "ab", "é", 
 def test_cap_equals_the_reference_on_normalised_lines(texts, cap):
     lines = fasttext_line_array(pa.array(texts, pa.large_string()))
     assert capped_punct_runs(lines, cap).to_pylist() == [reference(line, cap) for line in lines.to_pylist()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TEXT, max_size=6), st.integers(1, 5))
+def test_joined_runs_equal_the_reference_on_normalised_lines(texts, cap):
+    lines = fasttext_line_array(pa.array(texts, pa.large_string()))
+    assert capped_punct_runs(lines, cap, join=True).to_pylist() == [join_reference(line, cap)
+                                                                    for line in lines.to_pylist()]
+
+
+def test_a_joined_run_is_one_new_word_and_short_runs_stay():
+    lines = fasttext_line_array(pa.array(["Title\n=========\n-- ==== x\nfoo(a);;;; === end"], pa.large_string()))
+    assert capped_punct_runs(lines, 3, join=True).to_pylist() == [
+        "title _nl_ === _nl_ - - === x _nl_ foo ( a ) ;;; = = = end"]
 
 
 def test_a_cap_under_one_is_refused():
@@ -61,6 +93,10 @@ def test_the_cap_is_off_by_default_and_only_cuts_lines_with_the_feature_tokens()
     assert domain.classifier_line_array(windows, with_features=False, punct_run_cap=3).to_pylist()[0].count("=") == 40
     capped = domain.classifier_line_array(windows, with_features=True, punct_run_cap=3).to_pylist()[0]
     assert capped.count("=") == 3 and capped.split()[-1].startswith(domain.FEATURE_PREFIX)
+    joined = domain.classifier_line_array(windows, with_features=True, punct_run_cap=3,
+                                          punct_run_join=True).to_pylist()[0].split()
+    assert "===" in joined and "=" not in joined
+    assert DomainConfig().punct_run_join is False and TrainConfig().punct_run_join is False
 
 
 def test_the_labeller_reads_capped_lines_and_windows_without_runs_are_labelled_alike():
@@ -87,3 +123,10 @@ def test_training_with_the_cap_changes_the_model_deterministically_and_checks_it
         train_classifier(labels, texts, tmp_path / "x.bin", replace(config, punct_run_cap=-1))
     with pytest.raises(ConfigError, match="punct_run_cap"):
         DomainConfig(punct_run_cap=-1)
+    joined = tmp_path / "joined.bin"
+    train_classifier(labels, texts, joined, replace(config, punct_run_cap=3, punct_run_join=True))
+    assert joined.read_bytes() != paths["a"].read_bytes()
+    with pytest.raises(ConfigError, match="punct_run_join"):
+        train_classifier(labels, texts, tmp_path / "x.bin", replace(config, punct_run_join=True))
+    with pytest.raises(ConfigError, match="punct_run_join"):
+        DomainConfig(punct_run_join=True)

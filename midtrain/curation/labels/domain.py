@@ -141,6 +141,9 @@ class DomainConfig:
     many before the classifier reads the window (``text_windows.cap_punct_runs``): a ``=====`` underline reads
     ``= = =``. It must equal the ``TrainConfig.punct_run_cap`` the model was trained with. 0 (off, as the shipped
     model was trained): every token is read (stop 64's E78, not the default)."""
+    punct_run_join: bool = False
+    """With ``punct_run_cap``: such a run is read as one token (``===``) instead of ``punct_run_cap`` tokens. It
+    must equal the ``TrainConfig.punct_run_join`` the model was trained with (stop 65's E80, not the default)."""
     word_model: str | None = "auto"
     """Pretrained word vectors mixed with the classifier (``word_vectors.py``): ``"auto"`` uses the
     shipped ``"domain-words"`` with the shipped ``model`` and none with your own; a path to a model
@@ -207,6 +210,8 @@ class DomainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name}: expected a whole number, 0 or more, got {value!r}")
+        if self.punct_run_join and not self.punct_run_cap:
+            raise ConfigError("punct_run_join joins the runs longer than punct_run_cap: set punct_run_cap too")
         score = self.other_language_min_score
         if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))
                                   or not 0 <= score <= 1):
@@ -337,17 +342,17 @@ def feature_token_array(windows: pa.Array, content: tuple[np.ndarray, np.ndarray
 def classifier_line_array(windows: pa.Array, with_features: bool,
                           content: tuple[np.ndarray, np.ndarray] | None = None, features_min_chars: int = 0,
                           counts: np.ndarray | None = None, lines: pa.Array | None = None,
-                          punct_run_cap: int = 0) -> pa.LargeStringArray:
+                          punct_run_cap: int = 0, punct_run_join: bool = False) -> pa.LargeStringArray:
     """What the domain classifier reads: the normalised window, plus the feature tokens if its model knows them
     and the window has at least ``features_min_chars`` characters (see ``DomainConfig.features_min_chars``).
     With the feature tokens and ``punct_run_cap`` > 0, punctuation runs are cut to that many tokens first
-    (``DomainConfig.punct_run_cap``). ``lines``: the windows' ``fasttext_line_array`` when the caller has it
-    already."""
+    (``DomainConfig.punct_run_cap``), or joined into one token with ``punct_run_join``. ``lines``: the windows'
+    ``fasttext_line_array`` when the caller has it already."""
     lines = fasttext_line_array(windows) if lines is None else lines
     if not with_features or not len(lines):
         return lines
     if punct_run_cap > 0:
-        lines = capped_punct_runs(lines, punct_run_cap)
+        lines = capped_punct_runs(lines, punct_run_cap, punct_run_join)
     joined = pc.binary_join_element_wise(lines, feature_token_array(windows, content, counts), _space())
     if features_min_chars <= 0:
         return joined
@@ -357,10 +362,11 @@ def classifier_line_array(windows: pa.Array, with_features: bool,
 
 def classifier_lines(windows: pa.Array, with_features: bool,
                      content: tuple[np.ndarray, np.ndarray] | None = None, features_min_chars: int = 0,
-                     counts: np.ndarray | None = None, punct_run_cap: int = 0) -> list[str]:
+                     counts: np.ndarray | None = None, punct_run_cap: int = 0, punct_run_join: bool = False
+                     ) -> list[str]:
     """:func:`classifier_line_array` as Python strings (training, tests)."""
     return classifier_line_array(windows, with_features, content, features_min_chars, counts,
-                                 punct_run_cap=punct_run_cap).to_pylist()
+                                 punct_run_cap=punct_run_cap, punct_run_join=punct_run_join).to_pylist()
 
 
 def extensions(paths: list[str | None] | pa.Array) -> np.ndarray:
@@ -468,7 +474,7 @@ def label_domains(texts: pa.Array | list[str], hints: list[str | None] | None = 
     with_features = classifier.knows(f"{FEATURE_PREFIX}code0")
     lines = model_lines(classifier, classifier_line_array(windows, with_features, (latex, code_frac),
                                                           config.features_min_chars, counts, plain_lines,
-                                                          config.punct_run_cap))
+                                                          config.punct_run_cap, config.punct_run_join))
     words = word_model(config)
     if words is None and config.encoder is None:
         pred, second = classifier.predict_ranked(lines, 2)

@@ -181,9 +181,12 @@ def normalise_lines(offsets: np.ndarray, data: np.ndarray, split_punct: bool, nl
 
 
 @numba.njit(cache=True)
-def cap_punct_runs(offsets: np.ndarray, data: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
+def cap_punct_runs(offsets: np.ndarray, data: np.ndarray, cap: int, join: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Normalised lines with every run of more than ``cap`` equal one-byte punctuation tokens cut to ``cap``
-    (an underline ``=====`` is ``= = = = =`` once normalised, and reads ``= = =``)."""
+    (an underline ``=====`` is ``= = = = =`` once normalised, and reads ``= = =``). With ``join``, such a run
+    becomes one token of ``cap`` copies of the byte instead (``===``), a word the normaliser never makes
+    otherwise; runs of ``cap`` or fewer are kept as they are either way."""
     n = offsets.shape[0] - 1
     out = np.empty(max(1, offsets[n] - offsets[0]), np.uint8)
     new_offsets = np.zeros(n + 1, np.int64)
@@ -201,6 +204,22 @@ def cap_punct_runs(offsets: np.ndarray, data: np.ndarray, cap: int) -> tuple[np.
                 continue
             c = data[j]
             punct = end == j + 1 and _is_punct_byte(c)
+            if join and punct and c != last:
+                length = 0  # the run that starts here: one-byte tokens c, one space apart
+                k = j
+                while k < hi and data[k] == c and (k + 1 == hi or data[k + 1] == 32):
+                    length += 1
+                    k += 2
+                if length > cap:
+                    if p > new_offsets[i]:
+                        out[p] = 32
+                        p += 1
+                    for _ in range(cap):
+                        out[p] = c
+                        p += 1
+                    last = -1
+                    j = k  # the token after the run's last, or past the line's end
+                    continue
             if punct and c == last:
                 run += 1
             else:
@@ -218,7 +237,7 @@ def cap_punct_runs(offsets: np.ndarray, data: np.ndarray, cap: int) -> tuple[np.
     return new_offsets, out[:p]
 
 
-def capped_punct_runs(lines: pa.Array, cap: int) -> pa.LargeStringArray:
+def capped_punct_runs(lines: pa.Array, cap: int, join: bool = False) -> pa.LargeStringArray:
     """:func:`cap_punct_runs` of ``fasttext_line_array`` lines, as a new Arrow array. ``cap``: 1 or more."""
     if cap < 1:
         raise ValueError(f"cap={cap}: a run keeps at least one token (0 would drop every punctuation token)")
@@ -226,7 +245,7 @@ def capped_punct_runs(lines: pa.Array, cap: int) -> pa.LargeStringArray:
     if len(arr) == 0:
         return pa.array([], pa.large_string())
     data, offsets = string_buffers(arr)
-    new_offsets, out = cap_punct_runs(offsets, data, cap)
+    new_offsets, out = cap_punct_runs(offsets, data, cap, join)
     return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(out))
 
 

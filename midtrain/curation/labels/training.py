@@ -69,6 +69,10 @@ class TrainConfig:
     many (``text_windows.cap_punct_runs``), as ``DomainConfig.punct_run_cap`` must then do when it predicts. An
     underline or a separator of sixty ``=`` otherwise outweighs the words of a window in fastText's average.
     0: off (the shipped model; stop 64's E78 measured 3)."""
+    punct_run_join: bool = False
+    """With ``punct_run_cap``: such a run becomes one token of ``punct_run_cap`` copies of its byte (``===``)
+    instead of that many separate tokens, so the one-byte token is learnt only from its uses outside runs (stop
+    65's E80). ``DomainConfig.punct_run_join`` must then be the same."""
     min_sources: int = 0
     """Replace every word seen in fewer than this many training sources (``train_classifier``'s
     ``groups``) by a placeholder of its shape, so the model learns from the words sources share; the
@@ -164,6 +168,8 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
         raise ConfigError(f"word_dropout={config.word_dropout}: expected a probability in [0, 1)")
     if isinstance(config.punct_run_cap, bool) or not isinstance(config.punct_run_cap, int) or config.punct_run_cap < 0:
         raise ConfigError(f"punct_run_cap={config.punct_run_cap!r}: expected a whole number, 0 (off) or more")
+    if config.punct_run_join and not config.punct_run_cap:
+        raise ConfigError("punct_run_join joins the runs longer than punct_run_cap: set punct_run_cap too")
     if config.seeds < 1:
         raise ConfigError(f"seeds={config.seeds}: expected the number of models to fold into one, 1 or more")
     if config.seeds > 1 and config.quantize:
@@ -180,7 +186,7 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
         from midtrain.curation.labels.domain import classifier_lines
 
         lines = classifier_lines(windows, with_features=True, features_min_chars=config.features_min_chars,
-                                 punct_run_cap=config.punct_run_cap)
+                                 punct_run_cap=config.punct_run_cap, punct_run_join=config.punct_run_join)
     else:
         lines = fasttext_lines(windows)
     held = holdout_mask(texts, config.holdout, config.seed)
