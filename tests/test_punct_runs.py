@@ -86,25 +86,32 @@ def test_an_underline_reads_as_three_tokens_and_words_are_untouched():
         "title _nl_ = = = _nl_ - - = = = x _nl_ foo ( a ) ; ; ; - - - end", "", "aaaa"]
 
 
-def test_the_cap_is_off_by_default_and_only_cuts_lines_with_the_feature_tokens():
+def test_runs_are_joined_by_default_and_only_in_lines_with_the_feature_tokens():
     windows = pa.array(["Usage\n" + "=" * 40 + "\nRun the tool."], pa.large_string())
-    assert DomainConfig().punct_run_cap == 0 and TrainConfig().punct_run_cap == 0
-    assert domain.classifier_line_array(windows, with_features=True).to_pylist()[0].count("=") == 40
-    assert domain.classifier_line_array(windows, with_features=False, punct_run_cap=3).to_pylist()[0].count("=") == 40
-    capped = domain.classifier_line_array(windows, with_features=True, punct_run_cap=3).to_pylist()[0]
-    assert capped.count("=") == 3 and capped.split()[-1].startswith(domain.FEATURE_PREFIX)
-    joined = domain.classifier_line_array(windows, with_features=True, punct_run_cap=3,
-                                          punct_run_join=True).to_pylist()[0].split()
+    assert (DomainConfig().punct_run_cap, DomainConfig().punct_run_join) == (3, True)
+    assert (TrainConfig().punct_run_cap, TrainConfig().punct_run_join) == (3, True)
+    assert domain.classifier_line_array(windows, with_features=True, punct_run_cap=0).to_pylist()[0].count("=") == 40
+    assert domain.classifier_line_array(windows, with_features=False).to_pylist()[0].count("=") == 40
+    capped = domain.classifier_line_array(windows, with_features=True, punct_run_join=False).to_pylist()[0]
+    assert capped.count("=") == 3 and "===" not in capped and capped.split()[-1].startswith(domain.FEATURE_PREFIX)
+    joined = domain.classifier_line_array(windows, with_features=True).to_pylist()[0].split()
     assert "===" in joined and "=" not in joined
-    assert DomainConfig().punct_run_join is False and TrainConfig().punct_run_join is False
+
+
+def test_the_shipped_model_was_trained_with_joined_runs():
+    from midtrain.curation.labels.models import load_classifier
+
+    model = load_classifier("domain")
+    assert model.knows("===") and model.knows("---")
 
 
 def test_the_labeller_reads_capped_lines_and_windows_without_runs_are_labelled_alike():
     runs = ["Usage\n" + "=" * 60 + "\nRun the tool with one file.\n" + "-" * 60 + "\nIt prints a line per record."]
     plain = ["The committee met on Tuesday and agreed the budget for the coming year.",
              "def area(r):\n    return 3.14159 * r * r\n"]
-    on, off = (label_domains(runs + plain, config=DomainConfig(code_language=False, punct_run_cap=cap))
-               for cap in (3, 0))
+    on, off = (label_domains(runs + plain, config=DomainConfig(code_language=False, punct_run_cap=cap,
+                                                               punct_run_join=cap > 0))
+               for cap in (3, 0))  # the shipped model read both ways: only the window with runs differs
     assert on["domain_score"].to_pylist()[1:] == off["domain_score"].to_pylist()[1:]
     assert on["domain_score"].to_pylist()[0] != off["domain_score"].to_pylist()[0]
 
@@ -115,18 +122,17 @@ def test_training_with_the_cap_changes_the_model_deterministically_and_checks_it
     labels = ["web"] * 20 + ["code"] * 20
     config = TrainConfig(epochs=2, holdout=0.0, dim=4, shape_features=True)
     paths = {}
-    for name, cap in (("off", 0), ("a", 3), ("b", 3)):
+    for name, cap in (("off", 0), ("a", 3), ("b", 3)):  # cut to three separate tokens (stop 64's E78), or off
         paths[name] = tmp_path / f"{name}.bin"
-        train_classifier(labels, texts, paths[name], replace(config, punct_run_cap=cap))
+        train_classifier(labels, texts, paths[name], replace(config, punct_run_cap=cap, punct_run_join=False))
     assert paths["a"].read_bytes() == paths["b"].read_bytes() != paths["off"].read_bytes()
     with pytest.raises(ConfigError, match="punct_run_cap"):
         train_classifier(labels, texts, tmp_path / "x.bin", replace(config, punct_run_cap=-1))
     with pytest.raises(ConfigError, match="punct_run_cap"):
         DomainConfig(punct_run_cap=-1)
     joined = tmp_path / "joined.bin"
-    train_classifier(labels, texts, joined, replace(config, punct_run_cap=3, punct_run_join=True))
+    train_classifier(labels, texts, joined, config)  # the default: joined runs
     assert joined.read_bytes() != paths["a"].read_bytes()
-    with pytest.raises(ConfigError, match="punct_run_join"):
-        train_classifier(labels, texts, tmp_path / "x.bin", replace(config, punct_run_join=True))
-    with pytest.raises(ConfigError, match="punct_run_join"):
-        DomainConfig(punct_run_join=True)
+    off_joined = tmp_path / "off_joined.bin"  # a cap of 0 turns the pass off, joined or not
+    train_classifier(labels, texts, off_joined, replace(config, punct_run_cap=0))
+    assert off_joined.read_bytes() == paths["off"].read_bytes()

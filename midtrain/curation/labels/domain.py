@@ -46,8 +46,8 @@ from midtrain.curation.labels.encoder import ENCODER_DTYPES, encoder_mixed, star
 from midtrain.curation.labels.line_shapes import line_shape_counts
 from midtrain.curation.labels.models import Predictions, load_classifier
 from midtrain.curation.labels.rare_words import known_fractions, model_lines
-from midtrain.curation.labels.text_windows import (as_string_array, capped_punct_runs, fasttext_line_array,
-                                                   windows_and_lines)
+from midtrain.curation.labels.text_windows import (PUNCT_RUN_CAP, PUNCT_RUN_JOIN, as_string_array,
+                                                   capped_punct_runs, fasttext_line_array, windows_and_lines)
 from midtrain.curation.labels.unicode_counts import COLUMNS, class_counts
 from midtrain.curation.labels.word_vectors import SHIPPED_WORD_MODEL, WordModel, load_word_model
 from midtrain.errors import ConfigError
@@ -136,14 +136,15 @@ class DomainConfig:
     """Windows shorter than this (characters) are classified from their words alone, without the
     shape-feature tokens: on a short text those few tokens are a large share of fastText's average
     and read as math whatever the words say. 0: every window gets them."""
-    punct_run_cap: int = 0
+    punct_run_cap: int = PUNCT_RUN_CAP
     """With the feature tokens, every run of more than this many equal one-byte punctuation tokens is cut to this
     many before the classifier reads the window (``text_windows.cap_punct_runs``): a ``=====`` underline reads
-    ``= = =``. It must equal the ``TrainConfig.punct_run_cap`` the model was trained with. 0 (off, as the shipped
-    model was trained): every token is read (stop 64's E78, not the default)."""
-    punct_run_join: bool = False
+    ``= = =``. It must equal the ``TrainConfig.punct_run_cap`` the model was trained with (3 for the shipped
+    model); 0: every token is read, as models trained before stop 65 need."""
+    punct_run_join: bool = PUNCT_RUN_JOIN
     """With ``punct_run_cap``: such a run is read as one token (``===``) instead of ``punct_run_cap`` tokens. It
-    must equal the ``TrainConfig.punct_run_join`` the model was trained with (stop 65's E80, not the default)."""
+    must equal the ``TrainConfig.punct_run_join`` the model was trained with (true for the shipped model, stop
+    65's E80)."""
     word_model: str | None = "auto"
     """Pretrained word vectors mixed with the classifier (``word_vectors.py``): ``"auto"`` uses the
     shipped ``"domain-words"`` with the shipped ``model`` and none with your own; a path to a model
@@ -210,8 +211,6 @@ class DomainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name}: expected a whole number, 0 or more, got {value!r}")
-        if self.punct_run_join and not self.punct_run_cap:
-            raise ConfigError("punct_run_join joins the runs longer than punct_run_cap: set punct_run_cap too")
         score = self.other_language_min_score
         if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))
                                   or not 0 <= score <= 1):
@@ -342,7 +341,8 @@ def feature_token_array(windows: pa.Array, content: tuple[np.ndarray, np.ndarray
 def classifier_line_array(windows: pa.Array, with_features: bool,
                           content: tuple[np.ndarray, np.ndarray] | None = None, features_min_chars: int = 0,
                           counts: np.ndarray | None = None, lines: pa.Array | None = None,
-                          punct_run_cap: int = 0, punct_run_join: bool = False) -> pa.LargeStringArray:
+                          punct_run_cap: int = PUNCT_RUN_CAP, punct_run_join: bool = PUNCT_RUN_JOIN
+                          ) -> pa.LargeStringArray:
     """What the domain classifier reads: the normalised window, plus the feature tokens if its model knows them
     and the window has at least ``features_min_chars`` characters (see ``DomainConfig.features_min_chars``).
     With the feature tokens and ``punct_run_cap`` > 0, punctuation runs are cut to that many tokens first
@@ -362,8 +362,8 @@ def classifier_line_array(windows: pa.Array, with_features: bool,
 
 def classifier_lines(windows: pa.Array, with_features: bool,
                      content: tuple[np.ndarray, np.ndarray] | None = None, features_min_chars: int = 0,
-                     counts: np.ndarray | None = None, punct_run_cap: int = 0, punct_run_join: bool = False
-                     ) -> list[str]:
+                     counts: np.ndarray | None = None, punct_run_cap: int = PUNCT_RUN_CAP,
+                     punct_run_join: bool = PUNCT_RUN_JOIN) -> list[str]:
     """:func:`classifier_line_array` as Python strings (training, tests)."""
     return classifier_line_array(windows, with_features, content, features_min_chars, counts,
                                  punct_run_cap=punct_run_cap, punct_run_join=punct_run_join).to_pylist()

@@ -180,6 +180,13 @@ def normalise_lines(offsets: np.ndarray, data: np.ndarray, split_punct: bool, nl
     return new_offsets, out[:p]
 
 
+PUNCT_RUN_CAP = 3
+"""The domain classifier's reading of punctuation runs (stop 65's E80): every run of more than 3 equal one-byte
+punctuation tokens becomes one token of 3 copies of the byte (``PUNCT_RUN_JOIN``), so a separator of sixty ``=``
+is one word in fastText's average, not sixty, and ``=`` alone is learnt from its other uses."""
+PUNCT_RUN_JOIN = True
+
+
 @numba.njit(cache=True)
 def cap_punct_runs(offsets: np.ndarray, data: np.ndarray, cap: int, join: bool = False
                    ) -> tuple[np.ndarray, np.ndarray]:

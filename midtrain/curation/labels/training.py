@@ -27,7 +27,7 @@ import xxhash
 from midtrain.curation.labels.evaluation import classification_report
 from midtrain.curation.labels.models import LABEL_PREFIX, FastTextClassifier
 from midtrain.curation.labels.rare_words import replace_rare, shared_words
-from midtrain.curation.labels.text_windows import fasttext_lines, text_windows
+from midtrain.curation.labels.text_windows import PUNCT_RUN_CAP, PUNCT_RUN_JOIN, fasttext_lines, text_windows
 from midtrain.errors import ConfigError
 
 
@@ -64,15 +64,16 @@ class TrainConfig:
     features_min_chars: int = 0
     """With ``shape_features``: leave the tokens off windows shorter than this, as the labeller's
     ``DomainConfig.features_min_chars`` does when it predicts (0: every window gets them)."""
-    punct_run_cap: int = 0
+    punct_run_cap: int = PUNCT_RUN_CAP
     """With ``shape_features``: cut every run of more than this many equal one-byte punctuation tokens to this
     many (``text_windows.cap_punct_runs``), as ``DomainConfig.punct_run_cap`` must then do when it predicts. An
     underline or a separator of sixty ``=`` otherwise outweighs the words of a window in fastText's average.
-    0: off (the shipped model; stop 64's E78 measured 3)."""
-    punct_run_join: bool = False
+    0: off (every model before stop 65)."""
+    punct_run_join: bool = PUNCT_RUN_JOIN
     """With ``punct_run_cap``: such a run becomes one token of ``punct_run_cap`` copies of its byte (``===``)
-    instead of that many separate tokens, so the one-byte token is learnt only from its uses outside runs (stop
-    65's E80). ``DomainConfig.punct_run_join`` must then be the same."""
+    instead of that many separate tokens, so the one-byte token is learnt only from its uses outside runs (the
+    shipped model since stop 65's E80; stop 64's E78 cut to 3 separate tokens). ``DomainConfig.punct_run_join``
+    must then be the same."""
     min_sources: int = 0
     """Replace every word seen in fewer than this many training sources (``train_classifier``'s
     ``groups``) by a placeholder of its shape, so the model learns from the words sources share; the
@@ -168,8 +169,6 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
         raise ConfigError(f"word_dropout={config.word_dropout}: expected a probability in [0, 1)")
     if isinstance(config.punct_run_cap, bool) or not isinstance(config.punct_run_cap, int) or config.punct_run_cap < 0:
         raise ConfigError(f"punct_run_cap={config.punct_run_cap!r}: expected a whole number, 0 (off) or more")
-    if config.punct_run_join and not config.punct_run_cap:
-        raise ConfigError("punct_run_join joins the runs longer than punct_run_cap: set punct_run_cap too")
     if config.seeds < 1:
         raise ConfigError(f"seeds={config.seeds}: expected the number of models to fold into one, 1 or more")
     if config.seeds > 1 and config.quantize:
