@@ -188,6 +188,24 @@ PUNCT_RUN_JOIN = True
 
 
 @numba.njit(cache=True)
+def _has_long_run(data: np.ndarray, lo: int, hi: int, cap: int) -> bool:
+    """Whether ``data[lo:hi]`` (one normalised line) holds more than ``cap`` equal punctuation bytes in a row. The
+    normaliser makes every punctuation byte its own token with one space around it, so such a run is the byte at
+    every second position; a byte test and one comparison rule out most positions."""
+    last = hi - 2 * cap
+    for k in range(lo, last):
+        c = data[k]
+        if data[k + 2] != c or not _is_punct_byte(c):
+            continue
+        m = 2
+        while m <= 2 * cap and data[k + m] == c and data[k + m - 1] == 32:
+            m += 2
+        if m > 2 * cap and (k == lo or data[k - 1] == 32):
+            return True
+    return False
+
+
+@numba.njit(cache=True)
 def cap_punct_runs(offsets: np.ndarray, data: np.ndarray, cap: int, join: bool = False
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Normalised lines with every run of more than ``cap`` equal one-byte punctuation tokens cut to ``cap``
@@ -200,6 +218,11 @@ def cap_punct_runs(offsets: np.ndarray, data: np.ndarray, cap: int, join: bool =
     p = 0
     for i in range(n):
         j, hi = offsets[i], offsets[i + 1]
+        if not _has_long_run(data, j, hi, cap):  # most lines: copied as they are
+            out[p:p + hi - j] = data[j:hi]
+            p += hi - j
+            new_offsets[i + 1] = p
+            continue
         last = -1  # the punctuation byte of the current run, -1 where the last token was not one
         run = 0
         while j < hi:
