@@ -133,6 +133,10 @@ def test_training_with_the_cap_changes_the_model_deterministically_and_checks_it
     joined = tmp_path / "joined.bin"
     train_classifier(labels, texts, joined, config)  # the default: joined runs
     assert joined.read_bytes() != paths["a"].read_bytes()
+    with pytest.raises(ConfigError, match="punct_run_join"):
+        train_classifier(labels, texts, tmp_path / "x.bin", replace(config, punct_run_join="yes"))
+    with pytest.raises(ConfigError, match="punct_run_join"):
+        DomainConfig(punct_run_join=1)
     off_joined = tmp_path / "off_joined.bin"  # a cap of 0 turns the pass off, joined or not
     train_classifier(labels, texts, off_joined, replace(config, punct_run_cap=0))
     assert off_joined.read_bytes() == paths["off"].read_bytes()

@@ -211,6 +211,8 @@ class DomainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name}: expected a whole number, 0 or more, got {value!r}")
+        if not isinstance(self.punct_run_join, bool):
+            raise ConfigError(f"punct_run_join: expected true or false, got {self.punct_run_join!r}")
         score = self.other_language_min_score
         if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))
                                   or not 0 <= score <= 1):

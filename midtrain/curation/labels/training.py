@@ -169,6 +169,8 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
         raise ConfigError(f"word_dropout={config.word_dropout}: expected a probability in [0, 1)")
     if isinstance(config.punct_run_cap, bool) or not isinstance(config.punct_run_cap, int) or config.punct_run_cap < 0:
         raise ConfigError(f"punct_run_cap={config.punct_run_cap!r}: expected a whole number, 0 (off) or more")
+    if not isinstance(config.punct_run_join, bool):
+        raise ConfigError(f"punct_run_join={config.punct_run_join!r}: expected true or false")
     if config.seeds < 1:
         raise ConfigError(f"seeds={config.seeds}: expected the number of models to fold into one, 1 or more")
     if config.seeds > 1 and config.quantize:
