@@ -8,7 +8,8 @@ best and median of ``--repeats`` runs over the same batches of 512 documents, so
 can be read off. To compare two trees, run it in each, taking turns (a worktree of the other commit,
 ``PYTHONPATH`` set to it and a ``NUMBA_CACHE_DIR`` of its own). Only functions that both stop 42's and
 later trees have are timed, and ``line_shapes.line_shape_counts`` where the tree has it (stop 51 on), beside
-the two Arrow regex counts it replaced.
+the two Arrow regex counts it replaced, and the domain classifier's punctuation-run pass
+(``text_windows.capped_punct_runs``, stop 64 on) as the shipped labeller runs it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ try:
     from midtrain.curation.labels.line_shapes import line_shape_counts
 except ImportError:  # a tree before stop 51
     line_shape_counts = None
+try:
+    from midtrain.curation.labels.text_windows import capped_punct_runs
+except ImportError:  # a tree before stop 64
+    capped_punct_runs = None
 
 BATCH = 512
 
@@ -87,6 +92,14 @@ def main() -> None:
           lambda w: [pc.count_substring_regex(w, p) for p in (domain._CODE_LINE, domain._STEP_LINE)], n, args.repeats)
     if line_shape_counts is not None:
         timed("line_shapes.line_shape_counts (512 + 512)", windows, line_shape_counts, n, args.repeats)
+    if capped_punct_runs is not None:
+        config = domain.DomainConfig()
+        runs = dict(cap=config.punct_run_cap, join=getattr(config, "punct_run_join", False))
+        if runs["cap"] > 0:
+            lines = [fasttext_line_array(w) for w in windows]
+            how = "joined" if runs["join"] else "cut"
+            timed(f"capped_punct_runs ({runs['cap']}, {how}; 512 + 512)", lines,
+                  lambda line: capped_punct_runs(line, **runs), n, args.repeats)
     table = load_word_model(SHIPPED_WORD_MODEL).table
     timed("word model: WordTable.tokens (512 + 512)", windows, table.tokens, n, args.repeats)
     tokens = [table.tokens(w) for w in windows]

@@ -96,10 +96,9 @@ def predict(model: str, texts: list[str], head: int = 512, middle: int = 512, wo
     ``LanguageID`` hands them to the labeller (``DomainConfig.other_language_min_score`` reads them);
     ``runs``: the ``punct_run_cap`` and ``punct_run_join`` the fold's model was trained with (None: the
     labeller's settings)."""
-    cap = runs or {}
     config = DomainConfig(code_language=False, **{"model": model, "head_bytes": head, "middle_bytes": middle,
                                                   "word_model": word_model, "encoder": encoder, **LABEL_SETTINGS,
-                                                  **cap})
+                                                  **(runs or {})})
     array = pa.array(texts, pa.large_string())
     lid = identify_language(array) if language_id else None
     return label_domains(array, config=config,

@@ -192,8 +192,7 @@ def _has_long_run(data: np.ndarray, lo: int, hi: int, cap: int) -> bool:
     """Whether ``data[lo:hi]`` (one normalised line) holds more than ``cap`` equal punctuation bytes in a row. The
     normaliser makes every punctuation byte its own token with one space around it, so such a run is the byte at
     every second position; a byte test and one comparison rule out most positions."""
-    last = hi - 2 * cap
-    for k in range(lo, last):
+    for k in range(lo, hi - 2 * cap):
         c = data[k]
         if data[k + 2] != c or not _is_punct_byte(c):
             continue
@@ -223,8 +222,6 @@ def cap_punct_runs(offsets: np.ndarray, data: np.ndarray, cap: int, join: bool =
             p += hi - j
             new_offsets[i + 1] = p
             continue
-        last = -1  # the punctuation byte of the current run, -1 where the last token was not one
-        run = 0
         while j < hi:
             end = j
             while end < hi and data[end] != 32:
@@ -233,59 +230,51 @@ def cap_punct_runs(offsets: np.ndarray, data: np.ndarray, cap: int, join: bool =
                 j += 1
                 continue
             c = data[j]
-            punct = end == j + 1 and _is_punct_byte(c)
-            if join and punct and c != last:
+            if end == j + 1 and _is_punct_byte(c):
                 length = 0  # the run that starts here: one-byte tokens c, one space apart
                 k = j
                 while k < hi and data[k] == c and (k + 1 == hi or data[k + 1] == 32):
                     length += 1
                     k += 2
-                if length > cap:
+                tokens, size = (1, cap) if join and length > cap else (min(length, cap), 1)
+                for _ in range(tokens):
                     if p > new_offsets[i]:
                         out[p] = 32
                         p += 1
-                    for _ in range(cap):
-                        out[p] = c
-                        p += 1
-                    last = -1
-                    j = k  # the token after the run's last, or past the line's end
-                    continue
-            if punct and c == last:
-                run += 1
-            else:
-                last = c if punct else -1
-                run = 1
-            if run <= cap:
-                if p > new_offsets[i]:
-                    out[p] = 32
-                    p += 1
-                for k in range(j, end):
-                    out[p] = data[k]
-                    p += 1
+                    out[p:p + size] = c
+                    p += size
+                j = k  # the token after the run, or past the line's end
+                continue
+            if p > new_offsets[i]:
+                out[p] = 32
+                p += 1
+            out[p:p + end - j] = data[j:end]
+            p += end - j
             j = end + 1
         new_offsets[i + 1] = p
     return new_offsets, out[:p]
+
+
+def _rewrite_lines(lines: pa.Array | list[str], kernel, *args) -> pa.LargeStringArray:
+    """``kernel(offsets, data, *args)`` -> ``(new_offsets, bytes)`` over the strings' buffers, as a new Arrow
+    array (the normaliser's and the run pass's shared wrapper)."""
+    arr = as_string_array(lines)
+    if len(arr) == 0:
+        return pa.array([], pa.large_string())
+    data, offsets = string_buffers(arr)
+    new_offsets, out = kernel(offsets, data, *args)
+    return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(out))
 
 
 def capped_punct_runs(lines: pa.Array, cap: int, join: bool = False) -> pa.LargeStringArray:
     """:func:`cap_punct_runs` of ``fasttext_line_array`` lines, as a new Arrow array. ``cap``: 1 or more."""
     if cap < 1:
         raise ValueError(f"cap={cap}: a run keeps at least one token (0 would drop every punctuation token)")
-    arr = as_string_array(lines)
-    if len(arr) == 0:
-        return pa.array([], pa.large_string())
-    data, offsets = string_buffers(arr)
-    new_offsets, out = cap_punct_runs(offsets, data, cap, join)
-    return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(out))
+    return _rewrite_lines(lines, cap_punct_runs, cap, join)
 
 
 def _normalise(windows: pa.Array | list[str], split_punct: bool) -> pa.LargeStringArray:
-    arr = as_string_array(windows)
-    if len(arr) == 0:
-        return pa.array([], pa.large_string())
-    data, offsets = string_buffers(arr)
-    new_offsets, out = normalise_lines(offsets, data, split_punct, _NL)
-    return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(new_offsets), pa.py_buffer(out))
+    return _rewrite_lines(windows, normalise_lines, split_punct, _NL)
 
 
 def fasttext_line_array(windows: pa.Array | list[str]) -> pa.LargeStringArray:
