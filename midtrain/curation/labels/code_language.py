@@ -9,11 +9,10 @@ where that model is unsure.
    first 1 KB and 1 KB from its middle, normalised as for the domain model): about 0.2 ms per
    document;
 2. Magika (below), about 2 ms per document in midtrain's int8 copy of its model (8-12 ms in Magika's
-   own), only for the documents fastText cannot settle: its
-   probability is below the threshold of ``models/code_language.json`` (chosen on validation
-   packages of the training side, never on the held-out ones: the smallest probability at which the
-   hybrid's accuracy there is within 0.02 of Magika's own), or its label is ``unknown`` (prose) or
-   ``other`` (JSON, YAML, XML, HTML, CSS, Markdown, Makefile, CSV: Magika names those), or its
+   own), only for the documents fastText cannot settle: its probability is below the threshold of
+   ``models/code_language.json`` (chosen on validation packages of the training side, never on the
+   held-out ones: the smallest probability at which the hybrid's accuracy there is within 0.02 of
+   Magika's own; 0.7 since stop 67), or its label is ``unknown`` (prose) or ``other`` (JSON, YAML, XML, HTML, CSS, Markdown, Makefile, CSV: Magika names those), or its
    window has under ``MIN_WORDS`` tokens, mostly blank lines, or over ``MAX_BINARY_FRACTION``
    control or replacement bytes.
 
