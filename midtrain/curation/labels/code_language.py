@@ -12,9 +12,10 @@ where that model is unsure.
    own), only for the documents fastText cannot settle: its probability is below the threshold of
    ``models/code_language.json`` (chosen on validation packages of the training side, never on the
    held-out ones: the smallest probability at which the hybrid's accuracy there is within 0.02 of
-   Magika's own; 0.7 since stop 67), or its label is ``unknown`` (prose) or ``other`` (JSON, YAML, XML, HTML, CSS, Markdown, Makefile, CSV: Magika names those), or its
-   window has under ``MIN_WORDS`` tokens, mostly blank lines, or over ``MAX_BINARY_FRACTION``
-   control or replacement bytes.
+   Magika's own; 0.7 since stop 67), or its label is ``unknown`` (prose) or ``other`` (JSON, YAML,
+   XML, HTML, CSS, Markdown, Makefile, CSV: Magika names those), or its window has under
+   ``MIN_WORDS`` tokens, mostly blank lines, or over ``MAX_BINARY_FRACTION`` control or replacement
+   bytes.
 
 Magika is imported (about 0.6 s) and loaded (0.2 s) only when a document needs it.
 ``model="magika"`` runs Magika on every document, the path before the hybrid (``DomainConfig``'s
