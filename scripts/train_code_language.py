@@ -218,9 +218,9 @@ def choose_threshold(truth: list[str], labels: np.ndarray, probs: np.ndarray, ma
 
 def validate(model: Path, config: TrainConfig = CODE_LANGUAGE_CONFIG, magika: bool = True) -> dict:
     """Scores on the validation sources of a model trained without them (and the hybrid's threshold)."""
-    truth, texts, sources = validation_docs(other=True)
+    truth, texts, _ = validation_docs(other=True)
     labels, probs = scored(model, texts, config)
-    truth_arr, src = np.asarray(truth, dtype=object), np.asarray(sources, dtype=object)
+    truth_arr = np.asarray(truth, dtype=object)
     lang = truth_arr != OTHER
     per = {lg: round(float((labels[truth_arr == lg] == lg).mean()), 4) for lg in sorted(set(truth_arr[lang]))}
     out = {"accuracy": round(float((labels[lang] == truth_arr[lang]).mean()), 4),
