@@ -18,6 +18,7 @@ from midtrain.curation import curate, refilter
 from midtrain.curation import rules
 from midtrain.curation.decide import decide, load_decisions, signals_of
 from midtrain.curation.labels import DomainConfig, identify_language, label_domains, score_quality
+from midtrain.curation.labels.code_language import fasttext_code_language
 from midtrain.curation.labels.domain import _LATEX
 from midtrain.curation.labels.text_windows import text_windows
 from midtrain.curation.taggers import DomainLabeller, LanguageID
@@ -51,20 +52,28 @@ def test_labelling_is_deterministic():
 
 
 def test_code_gets_its_language_and_other_domains_none():
+    """The hybrid on code of held-out sources: where it hands a document to Magika, Magika names the right
+    language or says unknown; where fastText is sure enough, fastText's label stands, whichever Magika copy is
+    set. Since stop 67's E83 (threshold 0.8 -> 0.7) one typescript-zod file that fastText reads as JavaScript
+    at 0.75 is fastText's and wrong, the held-out loss benchmarks/README.md reports; 4 of the 6 stay right."""
     docs = heldout()
     texts = [d["text"] for d in docs]
     exact = label_domains(texts, config=DomainConfig(magika_model="original"))
     table = label_domains(texts)  # the default: midtrain's int8 copy of Magika's model
+    to_magika = fasttext_code_language(texts)["needs_magika"].to_pylist()
     right = 0
-    for d, dom, lang, exact_lang in zip(docs, table["domain"].to_pylist(), table["code_language"].to_pylist(),
-                                        exact["code_language"].to_pylist()):
+    for d, dom, lang, exact_lang, routed in zip(docs, table["domain"].to_pylist(), table["code_language"].to_pylist(),
+                                                exact["code_language"].to_pylist(), to_magika):
         truth = d["source"].split("-")[0]
         if dom == "code":
-            # Magika's own model: the right language, or unknown when it is unsure (a 1,500-character cut)
-            assert exact_lang in (truth, "unknown"), (d["source"], exact_lang)
-            # the int8 copy: the same, except where Magika's own model was unsure (ruby-rake: its top
-            # label erb at 0.496 is under Magika's threshold, the copy's 0.583 is over it)
-            assert lang in (truth, "unknown") or exact_lang == "unknown", (d["source"], lang)
+            if routed:
+                # Magika's own model: the right language, or unknown when it is unsure (a 1,500-character cut)
+                assert exact_lang in (truth, "unknown"), (d["source"], exact_lang)
+                # the int8 copy: the same, except where Magika's own model was unsure (ruby-rake: its top
+                # label erb at 0.496 is under Magika's threshold, the copy's 0.583 is over it)
+                assert lang in (truth, "unknown") or exact_lang == "unknown", (d["source"], lang)
+            else:
+                assert lang == exact_lang, (d["source"], lang, exact_lang)
             right += lang == truth
         else:
             assert lang is None and exact_lang is None
