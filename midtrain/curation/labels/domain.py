@@ -163,8 +163,8 @@ class DomainConfig:
     needs ``pip install 'midtrain[encoder]'``) or a path to a head written by ``EncoderHead.save``, with the
     same labels as ``model``. Where the encoder's own top label is reasoning, the mix becomes
     ``softmax(0.3 log p_mix + 0.7 log p_encoder)``. Screened leave-one-source-out (stop 55, E54; fastText at
-    three seeds): macro-F1 0.877 -> 0.895 on average; on stop 65's model 0.889 -> 0.904 (stop 66; a real run
-    at seed 0, stop 67: 0.905). About 40 ms per document on 2 cores, so off by default."""
+    three seeds): macro-F1 0.877 -> 0.895 on average; on stop 65's model 0.889 -> 0.904 (stop 66; real runs
+    at seeds 0 and 1, stop 67: 0.905 and 0.904). About 40 ms per document on 2 cores, so off by default."""
     encoder_device: str = "auto"
     """Where the encoder runs: ``auto`` (CUDA when torch sees it), ``cpu``, ``cuda``, ``cuda:1``, ..."""
     encoder_dtype: str = "float32"
