@@ -48,6 +48,8 @@ _EXPORTS = {
     "score_quality": "midtrain.curation.labels.quality",
     "TrainConfig": "midtrain.curation.labels.training",
     "read_examples": "midtrain.curation.labels.training",
+    "read_sourced_examples": "midtrain.curation.labels.training",
+    "score_by_source": "midtrain.curation.labels.source_folds",
     "train_classifier": "midtrain.curation.labels.training",
     "LABEL_SIGNAL_SCHEMA": "midtrain.curation.labels.schema",
 }

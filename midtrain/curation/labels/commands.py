@@ -12,7 +12,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Train a fastText classifier (domain, quality, or your own labels) from a "
                                    "JSONL file of {\"label\", \"text\"} records or a folder with one sub-folder "
                                    "per label. Prints per-label precision, recall and F1 on a held-out split "
-                                   "and a confusion matrix; writes them as JSON next to the model.")
+                                   "and a confusion matrix; writes them as JSON next to the model. With "
+                                   "--by-source, also scores every source with a model trained without it "
+                                   "(records name theirs in \"source\"; in a folder, LABEL/SOURCE/...): what "
+                                   "to expect on text from sources the model never saw.")
     p.add_argument("data", help="JSONL file or folder of per-label folders")
     p.add_argument("--output", required=True, help="model file to write (e.g. domain.ftz)")
     p.add_argument("--quantize", action="store_true", help="write a quantized (small) model")
@@ -32,13 +35,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="train this many models (seeds --seed, --seed + 1, ...) and fold them into one whose logits "
                         "are their mean: labels that do not rest on one training draw, no slower to predict "
                         "(default 1; not with --quantize)")
+    p.add_argument("--by-source", action="store_true",
+                   help="also score leave-one-source-out: every example labelled by a model trained with the "
+                        "same settings on the other sources (one model per source, or per --source-folds fold)")
+    p.add_argument("--source-folds", type=int, default=0,
+                   help="with --by-source: deal the sources into this many folds, stratified by label, instead "
+                        "of training one model per source (default 0: one per source)")
+    p.add_argument("--min-recall", type=float, default=0.7,  # source_folds.DEFAULT_MIN_RECALL
+                   help="with --by-source: list the sources whose examples get their own label less often "
+                        "(default 0.7)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="with --by-source: fold models trained at once (default 1; the scores do not depend on it)")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     p.set_defaults(func=_train)
 
 
 def _train(args: argparse.Namespace) -> int:
     from midtrain.curation.labels.evaluation import format_report
-    from midtrain.curation.labels.training import TrainConfig, read_examples, train_classifier
+    from midtrain.curation.labels.source_folds import DEFAULT_MIN_RECALL, format_by_source, score_by_source
+    from midtrain.curation.labels.training import TrainConfig, read_sourced_examples, train_classifier
     from midtrain.errors import ConfigError
 
     if not 0.0 <= args.holdout < 1.0:
@@ -52,19 +67,32 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--dsub must divide --dim ({args.dim}), got {dsub}")
     if args.cutoff < 0:
         raise ConfigError(f"--cutoff must be 0 (keep all) or more, got {args.cutoff}")
-    labels, texts = read_examples(args.data)
+    if not args.by_source and (args.source_folds or args.workers != 1 or args.min_recall != DEFAULT_MIN_RECALL):
+        raise ConfigError("--source-folds, --workers and --min-recall shape the leave-one-source-out score: "
+                          "add --by-source")
+    labels, texts, sources = read_sourced_examples(args.data)
     config = TrainConfig(epochs=args.epochs, lr=args.lr, dim=args.dim, word_ngrams=args.word_ngrams,
                          holdout=args.holdout, seed=args.seed, seeds=args.seeds, quantize=args.quantize, dsub=dsub,
                          cutoff=args.cutoff)
+    by_source = None
+    if args.by_source:  # first: a record without a source is refused before any training
+        by_source = score_by_source(labels, texts, sources, config, folds=args.source_folds,
+                                    min_recall=args.min_recall, workers=args.workers)
     result = train_classifier(labels, texts, args.output, config)
     report = result.to_json()
+    if by_source is not None:
+        report["by_source"] = by_source
     report_path = Path(args.output).with_suffix(".json")
-    report_path.write_text(json.dumps(report, indent=2) + "\n")
+    tmp = report_path.with_name(report_path.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    tmp.replace(report_path)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print(f"trained {args.output} on {sum(result.train_counts.values())} examples {result.train_counts}")
         if result.scores:
             print(format_report(result.scores, f"held-out scores ({sum(result.holdout_counts.values())} examples)"))
+        if args.by_source:
+            print(format_by_source(report["by_source"]))
         print(f"report: {report_path}")
     return 0

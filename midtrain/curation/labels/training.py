@@ -1,10 +1,12 @@
 """Training a fastText classifier from labelled examples: what ``midtrain train-classifier`` runs.
 
-Examples come from a JSONL file (one ``{"label": ..., "text": ...}`` per line) or a folder with
-one sub-folder per label (every file inside is one example). A fixed fraction is held out by a
+Examples come from a JSONL file (one ``{"label": ..., "text": ...}`` per line, optionally with the
+``"source"`` it came from) or a folder with one sub-folder per label (every file inside is one example;
+a sub-folder inside a label's folder names the source). A fixed fraction is held out by a
 hash of the text, so the split does not depend on file order and a re-run holds out the same
 examples. Training sees the same text windows as prediction (``text_windows``) and runs on one
 thread with a fixed seed in a fresh process, which makes the model file reproducible on one machine.
+That split shares its sources with training; ``source_folds.score_by_source`` leaves whole sources out.
 """
 
 from __future__ import annotations
@@ -112,12 +114,24 @@ class TrainingResult:
 
 def read_examples(source: str | os.PathLike) -> tuple[list[str], list[str]]:
     """``(labels, texts)`` from a JSONL file or a folder of per-label folders."""
+    labels, texts, _ = read_sourced_examples(source)
+    return labels, texts
+
+
+def read_sourced_examples(source: str | os.PathLike) -> tuple[list[str], list[str], list[str | None]]:
+    """``(labels, texts, sources)`` from a JSONL file or a folder of per-label folders.
+
+    An example's source is where it came from (a package, a site, a dataset): a JSONL record's optional
+    ``"source"`` string, or in a folder ``LABEL/SOURCE/...`` the first sub-folder under the label's folder.
+    ``None`` where an example names none (a record without ``"source"``, a file directly in its label's
+    folder). Sources are what a leave-one-source-out score (``source_folds.score_by_source``) leaves out.
+    """
     path = Path(source)
     if path.is_dir():
         return _read_folders(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such file or folder of labelled examples")
-    labels, texts = [], []
+    labels, texts, sources = [], [], []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
@@ -130,26 +144,45 @@ def read_examples(source: str | os.PathLike) -> tuple[list[str], list[str]]:
             if not isinstance(rec, dict) or not isinstance(rec.get("label"), str) \
                     or not isinstance(rec.get("text"), str):
                 raise ConfigError(f"{path}:{n}: needs a string 'label' and a string 'text'")
+            if rec.get("source") is not None and not isinstance(rec["source"], str):
+                raise ConfigError(f"{path}:{n}: 'source' must be a string (where the example came from), "
+                                  f"got {rec['source']!r}")
             labels.append(rec["label"])
             texts.append(rec["text"])
-    return labels, texts
+            sources.append(rec.get("source"))
+    return labels, texts, sources
 
 
-def _read_folders(root: Path) -> tuple[list[str], list[str]]:
-    labels, texts = [], []
+def _read_folders(root: Path) -> tuple[list[str], list[str], list[str | None]]:
+    labels, texts, sources = [], [], []
     for label_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         for file in sorted(p for p in label_dir.rglob("*") if p.is_file()):
             text = file.read_text(encoding="utf-8", errors="replace")
             if text.strip():
+                parts = file.relative_to(label_dir).parts
                 labels.append(label_dir.name)
                 texts.append(text)
-    return labels, texts
+                sources.append(parts[0] if len(parts) > 1 else None)
+    return labels, texts, sources
 
 
 def holdout_mask(texts: list[str], fraction: float, seed: int = 0) -> np.ndarray:
     """True for held-out examples: decided by a hash of the text, not by position."""
     h = np.array([xxhash.xxh64_intdigest(t.encode("utf-8", "replace"), seed=seed) for t in texts], dtype=np.uint64)
     return (h % np.uint64(10_000)).astype(np.int64) < int(round(fraction * 10_000))
+
+
+def example_lines(texts: list[str], config: TrainConfig) -> list[str]:
+    """The one line per text that a model trained with ``config`` learns from and is asked about: its
+    windows (``text_windows``), normalised, with the content-feature tokens when ``config.shape_features``.
+    (A model trained with ``min_sources`` also reads its unknown words as placeholders: ``model_lines``.)"""
+    windows = text_windows(pa.array(texts, pa.large_string()), config.head, config.middle)
+    if config.shape_features:
+        from midtrain.curation.labels.domain import classifier_lines
+
+        return classifier_lines(windows, with_features=True, features_min_chars=config.features_min_chars,
+                                punct_run_cap=config.punct_run_cap, punct_run_join=config.punct_run_join)
+    return fasttext_lines(windows)
 
 
 def train_classifier(labels: list[str], texts: list[str], output: str | os.PathLike,
@@ -182,14 +215,7 @@ def train_classifier(labels: list[str], texts: list[str], output: str | os.PathL
     counts = Counter(labels)
     if len(counts) < 2:
         raise ConfigError(f"need examples of at least two labels, got {dict(counts)}")
-    windows = text_windows(pa.array(texts, pa.large_string()), config.head, config.middle)
-    if config.shape_features:
-        from midtrain.curation.labels.domain import classifier_lines
-
-        lines = classifier_lines(windows, with_features=True, features_min_chars=config.features_min_chars,
-                                 punct_run_cap=config.punct_run_cap, punct_run_join=config.punct_run_join)
-    else:
-        lines = fasttext_lines(windows)
+    lines = example_lines(texts, config)
     held = holdout_mask(texts, config.holdout, config.seed)
     if config.holdout > 0 and held.all():
         raise ConfigError("every example fell in the held-out split: give more examples or a smaller --holdout")
