@@ -2,10 +2,10 @@
 
 Why: a random held-out split of the training examples shares its sources with training, so it says how
 well a model knows the sources it saw, not how it labels text from a new one. midtrain's own domain
-classifier once scored 0.914 on such a split and 0.38 on sources it had never seen (issue 14). The honest
-figure leaves whole sources out: for each fold of sources, a model is trained with the same recipe on
-every other source and labels the fold's examples, so every example is labelled by a model that never saw
-its source. ``midtrain train-classifier --by-source`` prints it beside the usual split.
+classifier once scored 0.914 on data it had been tuned on and about 0.38 on sources it had never seen (issue 14).
+The honest figure leaves whole sources out: for each fold of sources, a model is trained with the same recipe on
+every other source and labels the fold's examples, so every example is labelled by a model that never saw its
+source. ``midtrain train-classifier --by-source`` prints it beside the usual split.
 
 - ``source_folds`` deals the sources into folds: one per source by default (leave one source out), or
   ``folds`` groups when there are too many sources to train a model for each. The deal is stratified by
