@@ -38,13 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by-source", action="store_true",
                    help="also score leave-one-source-out: every example labelled by a model trained with the "
                         "same settings on the other sources (one model per source, or per --source-folds fold)")
-    p.add_argument("--source-folds", type=int, default=0,
+    p.add_argument("--source-folds", type=int,
                    help="with --by-source: deal the sources into this many folds, stratified by label, instead "
                         "of training one model per source (default 0: one per source)")
-    p.add_argument("--min-recall", type=float, default=0.7,  # source_folds.DEFAULT_MIN_RECALL
+    p.add_argument("--min-recall", type=float,
                    help="with --by-source: list the sources whose examples get their own label less often "
                         "(default 0.7)")
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--workers", type=int,
                    help="with --by-source: fold models trained at once (default 1; the scores do not depend on it)")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     p.set_defaults(func=_train)
@@ -67,7 +67,8 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--dsub must divide --dim ({args.dim}), got {dsub}")
     if args.cutoff < 0:
         raise ConfigError(f"--cutoff must be 0 (keep all) or more, got {args.cutoff}")
-    if not args.by_source and (args.source_folds or args.workers != 1 or args.min_recall != DEFAULT_MIN_RECALL):
+    fold_settings = (args.source_folds, args.min_recall, args.workers)
+    if not args.by_source and any(v is not None for v in fold_settings):
         raise ConfigError("--source-folds, --workers and --min-recall shape the leave-one-source-out score: "
                           "add --by-source")
     labels, texts, sources = read_sourced_examples(args.data)
@@ -76,8 +77,9 @@ def _train(args: argparse.Namespace) -> int:
                          cutoff=args.cutoff)
     by_source = None
     if args.by_source:  # first: a record without a source is refused before any training
-        by_source = score_by_source(labels, texts, sources, config, folds=args.source_folds,
-                                    min_recall=args.min_recall, workers=args.workers)
+        by_source = score_by_source(labels, texts, sources, config, folds=args.source_folds or 0,
+                                    min_recall=DEFAULT_MIN_RECALL if args.min_recall is None else args.min_recall,
+                                    workers=args.workers or 1)
     result = train_classifier(labels, texts, args.output, config)
     report = result.to_json()
     if by_source is not None:

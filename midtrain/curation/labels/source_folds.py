@@ -100,7 +100,8 @@ def score_by_source(labels: Sequence[str], texts: Sequence[str], sources: Sequen
     source_arr = np.asarray(sources, dtype=object)
     fit_config = replace(config, holdout=0.0)  # every example of the other sources trains the fold's model
 
-    def run(fold: list[str]) -> np.ndarray:
+    def run(fold: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The fold's example indices and their labels from a model trained on every other source."""
         out = np.isin(source_arr, fold)
         train_idx, test_idx = np.flatnonzero(~out), np.flatnonzero(out)
         if len({labels[i] for i in train_idx}) < 2:
@@ -112,13 +113,12 @@ def score_by_source(labels: Sequence[str], texts: Sequence[str], sources: Sequen
                              groups=[sources[i] for i in train_idx])
             classifier = FastTextClassifier(model)
             lines = model_lines(classifier, example_lines([texts[i] for i in test_idx], config))
-            return classifier.predict(lines).labels
+            return test_idx, classifier.predict(lines).labels
 
-    with ThreadPoolExecutor(workers) as pool:
-        predicted_by_fold = list(pool.map(run, plan))
     predicted = np.empty(len(labels), dtype=object)
-    for fold, pred in zip(plan, predicted_by_fold):
-        predicted[np.flatnonzero(np.isin(source_arr, fold))] = pred
+    with ThreadPoolExecutor(workers) as pool:
+        for test_idx, pred in pool.map(run, plan):
+            predicted[test_idx] = pred
     truth = np.asarray(labels, dtype=object)
     per_source = {}
     for name in sorted(by_label):
