@@ -174,22 +174,32 @@ def fit_combiner(grades: np.ndarray, features: np.ndarray, alpha: float) -> np.n
     return _ridge_solve(features.T @ features, features.T @ grades.astype(np.float64), alpha * len(grades))
 
 
-def choose_alpha(grades: np.ndarray, features: np.ndarray, groups: list[str]) -> tuple[float, dict[str, float]]:
-    """The ridge strength of ``RIDGE_ALPHAS`` whose combiner ranks a left-out source best: for every
-    training source, fitted on the other sources' (out-of-source) features and scored on its own;
-    pooled Spearman against the grades. Ties go to the stronger penalty."""
+def ridge_left_out(grades: np.ndarray, features: np.ndarray, groups: list[str],
+                   alphas: tuple[float, ...]) -> dict[float, np.ndarray]:
+    """Per alpha, each example's score (clipped to 0-5) by the ridge combiner fitted, with that alpha, on every
+    other training source's examples: how the combiner scores a source it never saw. One pass of sums per
+    source serves every alpha (the fit without a source is the whole fit's sums less its own)."""
     sources = group_sources(groups)
     y = grades.astype(np.float64)
     xtx, xty = features.T @ features, features.T @ y
     parts = {name: (features[sources == name].T @ features[sources == name],
                     features[sources == name].T @ y[sources == name]) for name in sorted(set(sources.tolist()))}
-    table = {}
-    for alpha in RIDGE_ALPHAS:
+    out = {}
+    for alpha in alphas:
         pred = np.zeros(len(y))
         for name, (a, b) in parts.items():
             rows = sources == name
             pred[rows] = features[rows] @ _ridge_solve(xtx - a, xty - b, alpha * (len(y) - rows.sum()))
-        table[f"{alpha:g}"] = round(spearman(np.clip(pred, 0, 5), y), 4)
+        out[alpha] = np.clip(pred, 0, 5)
+    return out
+
+
+def choose_alpha(grades: np.ndarray, features: np.ndarray, groups: list[str]) -> tuple[float, dict[str, float]]:
+    """The ridge strength of ``RIDGE_ALPHAS`` whose combiner ranks a left-out source best: for every
+    training source, fitted on the other sources' (out-of-source) features and scored on its own
+    (``ridge_left_out``); pooled Spearman against the grades. Ties go to the stronger penalty."""
+    left_out = ridge_left_out(grades, features, groups, RIDGE_ALPHAS)
+    table = {f"{alpha:g}": round(spearman(left_out[alpha], grades.astype(np.float64)), 4) for alpha in RIDGE_ALPHAS}
     best = max(RIDGE_ALPHAS, key=lambda a: (table[f"{a:g}"], a))
     return best, table
 
@@ -348,7 +358,8 @@ QUALITY_PER_SOURCE = 150
 tried 300 for prose)."""
 
 
-def choose_thresholds(scores: np.ndarray, grades: np.ndarray, groups: list[str], kinds: dict[str, str]) -> dict:
+def choose_thresholds(scores: np.ndarray, grades: np.ndarray, groups: list[str], kinds: dict[str, str],
+                      good_scores: np.ndarray | None = None) -> dict:
     """The prose model's default thresholds, chosen on out-of-source scores of training sources.
 
     ``web``: the lowest of ``THRESHOLDS`` at which at least 90% of intact edited web prose is kept and
@@ -356,10 +367,17 @@ def choose_thresholds(scores: np.ndarray, grades: np.ndarray, groups: list[str],
     worse side is nearest its target (the smallest shortfall). ``reasoning`` (scored by the prose
     model): the highest at which at least 90% of intact reasoning documents are kept.
     ``kinds``: source -> ``web``, ``reasoning`` or the junk kind.
+
+    ``good_scores`` (same rows as ``scores``), where given, score the good documents (intact web prose and
+    reasoning) and ``scores`` the junk. Training passes the combiner's scores of each source left out of its
+    fit (``ridge_left_out``) as the good ones, since the good sources a corpus brings are new ones, and the
+    combiner fitted on every source for the junk, whose kinds it learnt (stop 69's E89: the combiner fitted on
+    every source said 90.2% of intact reasoning is kept at 2.5; left out, 84.7%).
     """
+    good_scores = scores if good_scores is None else good_scores
     kind = np.array([kinds.get(s, "") for s in group_sources(groups).tolist()])
-    prose = scores[(kind == "web") & (grades == 5)]
-    reasoning = scores[(kind == "reasoning") & (grades == 5)]
+    prose = good_scores[(kind == "web") & (grades == 5)]
+    reasoning = good_scores[(kind == "reasoning") & (grades == 5)]
     junk = scores[np.isin(kind, ["spam", "seo", "word-salad"])]
     table = {f"{t:g}": {"web_kept": round(float((prose >= t).mean()), 4),
                         "junk_dropped": round(float((junk < t).mean()), 4),
@@ -461,8 +479,9 @@ def train_quality(qtype: str, topical: pa.Table, junk: pa.Table, out_dir: Path, 
         report["spam_damping_experiment"] = damp_by_spam(fitted, grades, lines, folds, sources, topical, junk, model,
                                                          coef, config)
         fitted = np.asarray(report["spam_damping_experiment"].pop("damped"))
-    if qtype == "prose":
-        report["thresholds"] = choose_thresholds(fitted, grades, groups, source_kinds(topical, junk))
+    if qtype == "prose":  # the good documents scored by combiners that never saw their source (E89)
+        good = None if spam_damping else ridge_left_out(grades, features, groups, (alpha,))[alpha]
+        report["thresholds"] = choose_thresholds(fitted, grades, groups, source_kinds(topical, junk), good)
         if spam_damping:
             damping = report["spam_damping_experiment"]
             damping["spam_dropped_at_web"] = round(float((np.asarray(damping.pop("scores")) <

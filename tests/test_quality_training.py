@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scripts.labeldata.source import html_to_text
 from scripts.labeldata.training_sets import head_at_boundary
 from scripts.train_default_classifiers import (RIDGE_ALPHAS, THRESHOLDS, choose_alpha, choose_thresholds,
-                                               fit_combiner, source_folds)
+                                               fit_combiner, ridge_left_out, source_folds)
 
 
 @settings(max_examples=100, deadline=None)
@@ -54,6 +54,41 @@ def test_thresholds_fall_back_to_the_smallest_shortfall():
     assert min(shortfall.values()) > 0
     assert shortfall[f"{chosen['web']:g}"] == min(shortfall.values())
     assert chosen["reasoning"] == 3.5
+
+
+def test_good_scores_decide_the_keep_side_and_scores_the_junk_side():
+    """With ``good_scores`` (E89: the good documents scored by combiners that never saw their source), the
+    web and reasoning keep rates read them and the junk drop rate reads ``scores``."""
+    scores, grades, groups, kinds = _scores([3.2] * 20, [1.7] * 20, [2.6] * 20)
+    good = scores.copy()
+    good[:20] = 2.1  # the web prose, left out, scores lower
+    good[40:] = 2.2  # and so does the reasoning
+    good[20:40] = 4.9  # a junk row of good_scores is never read
+    chosen = choose_thresholds(scores, grades, groups, kinds, good)
+    assert chosen["web"] == 1.75 and chosen["reasoning"] == 2.0
+    assert chosen["table"]["2.25"] == {"web_kept": 0.0, "junk_dropped": 1.0, "reasoning_kept": 0.0}
+    assert choose_thresholds(scores, grades, groups, kinds)["reasoning"] == 2.5  # the same scores for both
+    assert choose_thresholds(scores, grades, groups, kinds, scores) == choose_thresholds(scores, grades, groups, kinds)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from(RIDGE_ALPHAS))
+def test_ridge_left_out_equals_a_fit_without_the_source(seed, alpha):
+    """Each source's left-out scores equal a ridge fitted from scratch on the other sources alone (the
+    constant unpenalised, the penalty per example), clipped to 0-5."""
+    rng = np.random.default_rng(seed)
+    sources, per = 5, 6
+    grades = rng.integers(0, 6, sources * per)
+    features = np.column_stack([rng.normal(grades / 2, 1.0), rng.normal(0, 1, (len(grades), 3)),
+                                np.ones(len(grades))])
+    groups = [f"s{i // per}/{i}" for i in range(len(grades))]
+    left = ridge_left_out(grades, features, groups, (alpha,))[alpha]
+    for s in range(sources):
+        rows = np.array([g.startswith(f"s{s}/") for g in groups])
+        x, y = features[~rows], grades[~rows].astype(np.float64)
+        penalty = np.diag([alpha * len(y)] * (x.shape[1] - 1) + [0.0])
+        weights = np.linalg.solve(x.T @ x + penalty + 1e-9 * np.eye(x.shape[1]), x.T @ y)
+        assert np.allclose(left[rows], np.clip(features[rows] @ weights, 0, 5), atol=1e-6)
 
 
 def test_head_at_boundary_ends_cleanly_when_it_can():
