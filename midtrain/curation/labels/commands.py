@@ -51,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from midtrain.corpus.manifest import atomic_write_bytes
     from midtrain.curation.labels.evaluation import format_report
     from midtrain.curation.labels.source_folds import DEFAULT_MIN_RECALL, format_by_source, score_by_source
     from midtrain.curation.labels.training import TrainConfig, read_sourced_examples, train_classifier
@@ -85,9 +86,7 @@ def _train(args: argparse.Namespace) -> int:
     if by_source is not None:
         report["by_source"] = by_source
     report_path = Path(args.output).with_suffix(".json")
-    tmp = report_path.with_name(report_path.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    tmp.replace(report_path)
+    atomic_write_bytes(report_path, (json.dumps(report, indent=2) + "\n").encode())
     if args.json:
         print(json.dumps(report, indent=2))
     else:
