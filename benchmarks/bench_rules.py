@@ -89,11 +89,16 @@ def datatrove_sequential_kept(texts: list[str]) -> list[bool]:
     return kept
 
 
+# datatrove judges every document whole, so midtrain does here too; a long document's chunk medians
+# (rules/chunks.py, the default since stop 70) are measured by bench_long_rules.py.
+CHUNKS = None
+
+
 def midtrain_run(texts: list[str], domain: str = "web"):
     steps, reasons = [], []
     for i in range(0, len(texts), BATCH):
         chunk = texts[i:i + BATCH]
-        signals = compute_signals(chunk, [domain] * len(chunk))
+        signals = compute_signals(chunk, [domain] * len(chunk), long_chunk_chars=CHUNKS)
         s, r = apply_thresholds(signals, [domain] * len(chunk))
         steps += s.to_pylist()
         reasons += r.to_pylist()
@@ -102,7 +107,8 @@ def midtrain_run(texts: list[str], domain: str = "web"):
 
 def midtrain_signals(texts: list[str]):
     import pyarrow as pa
-    return pa.concat_tables([compute_signals(texts[i:i + BATCH]) for i in range(0, len(texts), BATCH)])
+    return pa.concat_tables([compute_signals(texts[i:i + BATCH], long_chunk_chars=CHUNKS)
+                             for i in range(0, len(texts), BATCH)])
 
 
 def timed(fn, repeats: int) -> float:

@@ -1,7 +1,8 @@
 """Fast heuristic quality rules, tag first: signals as typed columns, thresholds applied afterwards.
 
 ``compute_signals(texts, domains)`` computes the signals of every rule family (Gopher repetition and
-quality, C4, FineWeb, code) for a batch in compiled kernels over shared word splits;
+quality, C4, FineWeb, code) for a batch in compiled kernels over shared word splits (a long document's
+signals of local text are its chunks' median, ``chunks.py``);
 ``apply_thresholds(signals, domains, thresholds)`` decides keep / reject from those columns alone, with
 a policy per domain (``DEFAULT_THRESHOLDS``, overridable with ``load_thresholds``). Each family lives in
 one file with its parameters, signal schema, kernel and table of checks; ``FAMILIES`` lists them. See

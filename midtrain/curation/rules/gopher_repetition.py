@@ -58,11 +58,21 @@ _FIBONACCI = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: spreads hash
 _SLOT_SHIFT = np.uint64(20)
 
 
-def signals(batch: TextBatch, words: WordSplits, stats: WordStats) -> dict[str, np.ndarray]:
-    """The ``SCHEMA`` columns of every document of the batch."""
+def signals(batch: TextBatch, words: WordSplits, stats: WordStats, *, top_ngrams: np.ndarray | None = None,
+            dup_ngrams: bool = True) -> dict[str, np.ndarray]:
+    """The ``SCHEMA`` columns of every document of the batch.
+
+    Two savings for the chunk medians of long documents (chunks.py), which read a long document's top n-grams
+    from its chunks and its duplicated n-grams from the whole: ``top_ngrams`` (a boolean per document) computes
+    the top n-gram columns only where true (0 elsewhere), and ``dup_ngrams=False`` leaves every duplicated n-gram
+    column 0. The two are a third of the work on long documents."""
+    top_mask = np.ones(batch.num_docs, np.bool_) if top_ngrams is None else np.asarray(top_ngrams, np.bool_)
     para, para_chars, line, line_chars, top, dup = _repetition(
         batch.codepoints, batch.offsets, words.doc_offsets, stats.lengths, stats.hashes, stats.powers,
-        char_flags(), np.array(TOP_NGRAMS, np.int64), np.array(DUP_NGRAMS, np.int64))
+        char_flags(), np.array(TOP_NGRAMS, np.int64), np.array(DUP_NGRAMS if dup_ngrams else (), np.int64),
+        top_mask)
+    if not dup_ngrams:
+        dup = np.zeros((batch.num_docs, len(DUP_NGRAMS)))
     out = {
         "gopher_rep_dup_para_frac": para,
         "gopher_rep_dup_para_char_frac": para_chars,
@@ -183,9 +193,10 @@ def _dup_ngram_chars(lengths, whash, wpow, w0, n_words, n_gram):
 
 
 @nb.njit(cache=True, nogil=True)
-def _repetition(cps, offsets, word_offsets, lengths, whash, wpow, flags, top_ns, dup_ns):
+def _repetition(cps, offsets, word_offsets, lengths, whash, wpow, flags, top_ns, dup_ns, top_mask):
     """Per document: duplicated paragraphs and lines (fraction, character fraction), then one column
-    per ``top_ns`` and per ``dup_ns`` n-gram size; an empty document scores 0 everywhere."""
+    per ``top_ns`` (where ``top_mask``; 0 elsewhere) and per ``dup_ns`` n-gram size; an empty document scores 0
+    everywhere."""
     n_docs = len(offsets) - 1
     para, para_chars = np.zeros(n_docs), np.zeros(n_docs)
     line, line_chars = np.zeros(n_docs), np.zeros(n_docs)
@@ -206,7 +217,7 @@ def _repetition(cps, offsets, word_offsets, lengths, whash, wpow, flags, top_ns,
         line[d] = frac
         line_chars[d] = chars / (b - a)
         w0, n_words = word_offsets[d], word_offsets[d + 1] - word_offsets[d]
-        for i in range(len(top_ns)):
+        for i in range(len(top_ns) if top_mask[d] else 0):
             top[d, i] = _top_ngram_chars(lengths, whash, wpow, w0, n_words, top_ns[i]) / (b - a)
         for i in range(len(dup_ns)):
             dup[d, i] = _dup_ngram_chars(lengths, whash, wpow, w0, n_words, dup_ns[i]) / (b - a)

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from midtrain.curation.rules import c4, fineweb, gopher_quality, gopher_repetition, source_code
+from midtrain.curation.rules.chunks import LONG_CHUNK_CHARS, chunk_batch, long_documents, replace_with_chunk_medians
 from midtrain.curation.rules.family import RuleFamily
 from midtrain.curation.rules.textbatch import TextBatch
 from midtrain.curation.rules.words import split_words
@@ -30,15 +31,34 @@ SIGNAL_SCHEMA: dict[str, pa.DataType] = {
 
 
 def compute_signals(texts: pa.Array | pa.ChunkedArray | list[str],
-                    domains: pa.Array | list[str | None] | None = None) -> pa.Table:
+                    domains: pa.Array | list[str | None] | None = None, *,
+                    long_chunk_chars: int | None = LONG_CHUNK_CHARS) -> pa.Table:
     """One row per text, the columns of ``SIGNAL_SCHEMA`` in that order.
 
     ``domains`` is accepted for the pipeline's convenience and checked for length; the signals
-    themselves do not depend on it (the domain only chooses the thresholds).
+    themselves do not depend on it (the domain only chooses the thresholds). A document of at least
+    ``2 * long_chunk_chars`` characters takes its chunks' median for the signals of local text
+    (chunks.py); ``None`` computes every signal on the whole document.
     """
+    if long_chunk_chars is not None and (not isinstance(long_chunk_chars, int) or long_chunk_chars < 1):
+        raise ValueError(f"compute_signals: long_chunk_chars must be a positive integer or None, "
+                         f"got {long_chunk_chars!r}")
     batch = TextBatch.from_texts(texts)
     if domains is not None and len(domains) != batch.num_docs:
         raise ValueError(f"compute_signals: {batch.num_docs} texts but {len(domains)} domains")
+    docs = long_documents(batch, long_chunk_chars)
+    whole_top = np.ones(batch.num_docs, np.bool_)
+    whole_top[docs] = False  # a long document's top n-grams are its chunks'
+    columns = _signal_columns(batch, top_ngrams=whole_top)
+    if len(docs):
+        chunks, owners = chunk_batch(batch, docs, long_chunk_chars)
+        replace_with_chunk_medians(columns, docs, _signal_columns(chunks, dup_ngrams=False), owners)
+    return pa.table({name: pa.array(columns[name], type=t) for name, t in SIGNAL_SCHEMA.items()})
+
+
+def _signal_columns(batch: TextBatch, **repetition) -> dict[str, np.ndarray]:
+    """Every signal of every document of ``batch``, computed on the whole text; ``repetition``: the savings of
+    ``gopher_repetition.signals`` (its top n-grams where a mask says, its duplicated n-grams or not)."""
     words = split_words(batch)
     stats = word_stats(batch, words)
     columns: dict[str, np.ndarray] = {
@@ -46,5 +66,6 @@ def compute_signals(texts: pa.Array | pa.ChunkedArray | list[str],
         "rules_words": np.diff(words.doc_offsets),
     }
     for family in FAMILIES.values():
-        columns.update(family.signals(batch, words, stats))
-    return pa.table({name: pa.array(columns[name], type=t) for name, t in SIGNAL_SCHEMA.items()})
+        extra = repetition if family is gopher_repetition.FAMILY else {}
+        columns.update(family.signals(batch, words, stats, **extra))
+    return columns

@@ -14,14 +14,28 @@ import pyarrow as pa
 from datatrove.data import Document
 
 from midtrain.curation import rules
-from midtrain.curation.base import BatchStep, batch_texts, set_columns
+from midtrain.curation.base import DEFAULT_BATCH_SIZE, BatchStep, batch_texts, set_columns
+from midtrain.curation.rules.chunks import LONG_CHUNK_CHARS
+from midtrain.errors import ConfigError
 
 
 class ComputeSignals(BatchStep):
-    """Every rule signal of every document, computed a batch at a time over shared word splits."""
+    """Every rule signal of every document, computed a batch at a time over shared word splits.
+
+    ``long_chunk_chars``: a document of at least twice this many characters takes its chunks' median for the
+    signals of local text (``rules/chunks.py``); ``None`` judges every document whole, as before stop 70.
+    """
 
     name = "rule signals"
     signal_schema: ClassVar[dict[str, pa.DataType]] = dict(rules.SIGNAL_SCHEMA)
 
+    def __init__(self, batch_size: int = DEFAULT_BATCH_SIZE, long_chunk_chars: int | None = LONG_CHUNK_CHARS) -> None:
+        super().__init__(batch_size)
+        if long_chunk_chars is not None and (isinstance(long_chunk_chars, bool) or not isinstance(long_chunk_chars, int)
+                                             or long_chunk_chars < 1):
+            raise ConfigError(f"long_chunk_chars must be a positive integer or null, got {long_chunk_chars!r}")
+        self.long_chunk_chars = long_chunk_chars
+
     def process_batch(self, docs: list[Document]) -> None:
-        set_columns(docs, rules.compute_signals(batch_texts(docs), [d.metadata["domain"] for d in docs]))
+        set_columns(docs, rules.compute_signals(batch_texts(docs), [d.metadata["domain"] for d in docs],
+                                                long_chunk_chars=self.long_chunk_chars))
