@@ -11,8 +11,9 @@ From one run, on the *training* sources only (registry.py; the held-out ones are
    word salad, boilerplate, generated code), and repeated content (each good long document's first 40 KiB, cut at
    a line end, four times); dropped under both;
 3. every document whose decision differs, with both reasons;
-4. cost: ``compute_signals`` on ``--time-docs`` of the long good documents (every k-th) and on 3,000 training
-   pieces (every k-th; a few are long), both ways, median of ``--repeats`` runs taken in turn.
+4. cost: ``compute_signals`` on ``--time-docs`` of the long good documents (every k-th) and on ``bench_labels.py``'s
+   speed set (3,000 documents of the training and held-out sources, a few of them long; timed, not decided), both
+   ways, median of ``--repeats`` runs taken in turn.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench_quality as bq  # noqa: E402
+from bench_labels import topical_sources  # noqa: E402
 from scripts.labeldata import registry  # noqa: E402
 from scripts.labeldata.source import every_kth  # noqa: E402
 from scripts.labeldata.training_sets import translated_rows  # noqa: E402
@@ -131,13 +133,15 @@ def main() -> None:
         for (kind, name), *row in zip(docs, before["step"], before["reason"], after["step"], after["reason"]):
             if row[0] != row[2] or row[1] != row[3]:
                 print(f"  {label} {kind}/{name}: {row[0]}:{row[1]} -> {row[2]}:{row[3]}")
-    short = every_kth([t for t in table.column("text").to_pylist()], 3000)
+    speed_train, speed_held = topical_sources()
+    speed_texts = registry.corpus_table(speed_train + speed_held).column("text").to_pylist()
+    short = [speed_texts[i] for i in sorted(range(len(speed_texts)), key=lambda i: (i * 2654435761) % 2**32)[:3000]]
     print(f"\ncompute_signals, median of {args.repeats} runs in turn")
     out["seconds"] = {}
     timed_long = every_kth([t for _, t in good], args.time_docs)
     n_long = sum(len(t) >= 2 * LONG_CHUNK_CHARS for t in short)
     for label, texts in ((f"{len(timed_long)} long good documents", timed_long),
-                         (f"{len(short):,} training pieces ({n_long} long)", short)):
+                         (f"the speed set, {len(short):,} ({n_long} long)", short)):
         t = timed(texts, args.repeats)
         mb = sum(len(x.encode()) for x in texts) / 1e6
         out["seconds"][label] = t
