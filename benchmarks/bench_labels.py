@@ -61,7 +61,7 @@ from midtrain.curation.labels.evaluation import bootstrap_interval, classificati
 from midtrain.curation.labels.models import load_classifier  # noqa: E402
 from midtrain.curation.labels.text_windows import fasttext_line_array, text_windows  # noqa: E402
 from midtrain.curation.labels.training import train_classifier  # noqa: E402
-from midtrain.curation.labels.word_vectors import train_word_model, vocabulary  # noqa: E402
+from midtrain.curation.labels.word_vectors import SourceVocabulary, train_word_model  # noqa: E402
 from midtrain.curation.labels.encoder import (  # noqa: E402
     ENCODER_DTYPES, SHIPPED_ENCODER, sentence_encoder, train_encoder_head)
 
@@ -185,6 +185,11 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
         enc_sources = np.asarray(train_table.column("source").to_pylist(), dtype=object)[enc_index]
         enc_labels = np.asarray(train_table.column("domain").to_pylist(), dtype=object)[enc_index]
 
+    if WORD_MODEL:  # which training sources hold each word, once: a fold's vocabulary is then a filter
+        rows = pc.is_in(train_table.column("source"), pa.array(sorted(train_others)))
+        source_vocabulary = SourceVocabulary.build(train_table.column("text").filter(rows),
+                                                   train_table.column("source").filter(rows).to_pylist())
+
     def one(name: str) -> tuple[str, str, list[str]]:
         labels, texts, groups = domain_examples(train_table, exclude=exclude_always | {name}, **(examples or {}))
         with tempfile.TemporaryDirectory() as tmp:
@@ -199,9 +204,7 @@ def part_loso(table: pa.Table, train_names: list[str], workers: int, save_probs:
             words = None
             if WORD_MODEL:  # the word model of the same sources: its vocabulary never holds a word of `name` alone
                 words = str(Path(tmp) / "words.npz")
-                rows = pc.is_in(train_table.column("source"), pa.array(sorted(train_others - {name})))
-                vocab = vocabulary(train_table.column("text").filter(rows),
-                                   train_table.column("source").filter(rows).to_pylist())
+                vocab = source_vocabulary.without({name})  # = vocabulary() of every other training source
                 fold_words = train_word_model(labels, texts, groups, vocab)
                 fold_words.save(Path(words))
             runs = {"punct_run_cap": DOMAIN_TRAIN_CONFIG.punct_run_cap,  # the fold's model reads lines as it

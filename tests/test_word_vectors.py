@@ -14,9 +14,9 @@ from midtrain.curation.labels.domain import classifier_lines
 from midtrain.curation.labels.models import load_classifier
 from midtrain.curation.labels.rare_words import known_fractions
 from midtrain.curation.labels.text_windows import fasttext_line_array, text_windows
-from midtrain.curation.labels.word_vectors import (WordModel, WordTable, _find_word, _word_slots, _tokenizer,
-                                                   balanced_weights, bpe_ids, fit_logistic, load_word_model,
-                                                   token_vectors, train_word_model, vocabulary)
+from midtrain.curation.labels.word_vectors import (SourceVocabulary, WordModel, WordTable, _find_word, _word_slots,
+                                                   _tokenizer, balanced_weights, bpe_ids, fit_logistic,
+                                                   load_word_model, token_vectors, train_word_model, vocabulary)
 from midtrain.errors import ConfigError
 
 SPACES = [chr(c) for c in range(0x3001) if chr(c).isspace()]
@@ -108,6 +108,17 @@ def test_vocabulary_counts_sources_and_adds_whole_word_pieces():
     assert "beta" in words  # a whole-word piece of the tokenizer, though in one source only
     assert "gamma9q" not in words  # one source, not a piece
     assert words == sorted(words)
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["s1", "s2", "s3", "s4"]), TEXTS), max_size=12),
+       left_out=st.sets(st.sampled_from(["s1", "s2", "s3", "s4", "s5"]), max_size=2), min_sources=st.integers(1, 3))
+def test_source_vocabulary_without_equals_the_vocabulary_of_the_other_sources(rows, left_out, min_sources):
+    sources = [s for s, _ in rows]
+    texts = [t for _, t in rows]
+    counted = SourceVocabulary.build(texts, sources, min_sources)
+    others = [(s, t) for s, t in rows if s not in left_out]
+    assert counted.without(left_out) == vocabulary([t for _, t in others], [s for s, _ in others], min_sources)
 
 
 def examples() -> tuple[list[str], list[str], list[str]]:

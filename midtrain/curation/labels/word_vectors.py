@@ -463,6 +463,44 @@ def vocabulary(texts: pa.Array | list[str], sources: list[str], min_sources: int
 
 
 @dataclass(frozen=True)
+class SourceVocabulary:
+    """Which training sources hold each word, counted once, so that many folds' vocabularies (one per left-out
+    source in leave-one-source-out) cost a filter each: ``without(names)`` equals ``vocabulary`` of the texts of
+    every other source. Words are split as ``vocabulary`` splits them."""
+
+    words: pa.LargeStringArray
+    """The distinct non-empty words."""
+    pair_word: np.ndarray
+    """One row per (word, source) in which the word occurs: the word's index in ``words``..."""
+    pair_source: np.ndarray
+    """...and the source's index in ``sources``."""
+    sources: list[str]
+    min_sources: int
+
+    @classmethod
+    def build(cls, texts: pa.Array | list[str], sources: list[str], min_sources: int = 2) -> SourceVocabulary:
+        """Every distinct (word, source) pair of ``texts`` (one source per text), by Arrow's hash aggregation."""
+        tokens = pc.utf8_split_whitespace(pc.fill_null(as_string_array(texts), ""))
+        parents = pc.list_parent_indices(tokens).to_numpy(zero_copy_only=False)
+        encoded = pc.dictionary_encode(pa.array(sources, pa.string()))
+        source_ids = encoded.indices.to_numpy(zero_copy_only=False)
+        flat = pa.table({"token": pc.list_flatten(tokens), "source": source_ids[parents]})
+        pairs = flat.group_by(["token", "source"]).aggregate([])
+        pairs = pairs.filter(pc.not_equal(pc.binary_length(pairs.column("token")), 0))
+        words = pc.dictionary_encode(pairs.column("token").combine_chunks())
+        return cls(words.dictionary.cast(pa.large_string()), words.indices.to_numpy(zero_copy_only=False),
+                   pairs.column("source").to_numpy(), encoded.dictionary.to_pylist(), min_sources)
+
+    def without(self, names: set[str] | list[str]) -> list[str]:
+        """``vocabulary`` of the texts of every source but ``names``: sorted."""
+        out = np.isin(np.asarray(self.sources, dtype=object), list(names))
+        keep = ~out[self.pair_source] if len(self.sources) else np.zeros(0, bool)
+        counts = np.bincount(self.pair_word[keep], minlength=len(self.words))
+        shared = self.words.filter(pa.array(counts >= self.min_sources))
+        return sorted(set(shared.to_pylist()) | set(whole_word_pieces()))
+
+
+@dataclass(frozen=True)
 class WordTable:
     """Stored tokens of common words by hash: ``token_ids[token_offsets[k]:token_offsets[k + 1]]`` are the
     tokens of the word whose hash is ``hashes[k]`` (sorted); a cache of what ``_bpe`` would give them."""
