@@ -225,7 +225,9 @@ def part_percentiles(sources: list, table: pa.Table) -> dict:
     99th and 99.5th percentiles of its signal over good training documents of the domain. The math and reasoning
     policies' rule puts floors below p1 and ceilings above p99; a cut-off inside that range is flagged ``inside``.
     The code policy keeps the published cut-offs of Codex and The Stack; its own ``repeated_shape`` cut is p99.5
-    rounded up to a multiple of 0.05 (stop 53, E47)."""
+    rounded up to a multiple of 0.05 (stop 53, E47). Since stop 70 (E93) math's repetition and layout cut-offs
+    (``PER_SOURCE_FAMILIES``) also sit above every source's own 98th percentile (column ``src p98``, the highest
+    source's); one under it is flagged ``under a source``."""
     out: dict = {}
     for domain in ("math", "reasoning", "code"):
         texts = [t for s in sources if s.domain == domain for t in source_texts(table, s.name)]
@@ -235,23 +237,36 @@ def part_percentiles(sources: list, table: pa.Table) -> dict:
         names = [s.name for s in sources if s.domain == domain]
         print(f"\n(training sources) {domain}: its policy's cut-offs against the rule signals of {len(texts)} good "
               f"documents of {len(names)} sources")
-        print(f"  {'check':<46} {'cut-off':>10} {'p1':>8} {'p50':>8} {'p99':>8} {'p99.5':>8} {'max':>8}")
+        print(f"  {'check':<46} {'cut-off':>10} {'p1':>8} {'p50':>8} {'p99':>8} {'p99.5':>8} {'max':>8} "
+              f"{'src p98':>8}")
         out[domain] = {}
-        inside = []
+        inside, under = [], []
+        owner = np.repeat(names, [len(source_texts(table, n)) for n in names])
         for family, reason, signal, op, value in DEFAULT_THRESHOLDS.cutoffs(domain):
             v = np.asarray(sig.column(signal).to_pylist(), dtype=float)
             p1, p50, p99, p995 = (float(np.nanpercentile(v, q)) for q in (1, 50, 99, 99.5))
             bad = value < p99 if op == ">" else value > p1
+            # the highest source's p98 of a ceiling (the lowest's p2 of a floor)
+            per_source = [float(np.nanpercentile(v[owner == n], 98 if op == ">" else 2)) for n in names
+                          if (owner == n).any()]
+            worst = max(per_source) if op == ">" else min(per_source)
+            below = (domain == "math" and family in PER_SOURCE_FAMILIES
+                     and (value < worst if op == ">" else value > worst))
             out[domain][f"{family}:{reason}"] = {"signal": signal, "op": op, "cutoff": value, "p1": p1, "p50": p50,
                                                  "p99": p99, "p99.5": p995, "max": float(np.nanmax(v)),
-                                                 "inside": bool(bad)}
+                                                 "source_p98": worst, "inside": bool(bad), "under_a_source": below}
             inside += [f"{family}:{reason}"] if bad else []
+            under += [f"{family}:{reason}"] if below else []
             print(f"  {family + ':' + reason:<46} {op}{value:>9.3f} {p1:>8.3f} {p50:>8.3f} {p99:>8.3f} {p995:>8.3f} "
-                  f"{np.nanmax(v):>8.3f}{'  inside' if bad else ''}")
+                  f"{np.nanmax(v):>8.3f} {worst:>8.3f}{'  inside' if bad else ''}{'  under a source' if below else ''}")
         print(f"  cut-offs inside the 1st-99th percentile range: {len(inside)} {inside}")
+        if domain == "math":
+            print(f"  repetition and layout cut-offs under a source's p98: {len(under)} {under}")
     return out
 
 
+PER_SOURCE_FAMILIES = ("gopher_repetition", "fineweb")
+"""The math policy's families whose cut-offs sit above every training source's own p98 (stop 70, E93)."""
 RUNNER_UP_GRID = (0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
 """Candidate ``runner_up.min_score`` values, from the most cautious down (``part_runner_up``)."""
 WEB_ALPHA_GRID = (0.8, 0.75, 0.7, 0.65, 0.6, 0.5)

@@ -257,7 +257,7 @@ def test_cutoffs_list_the_numeric_checks_a_domain_runs_with_its_values():
     math = {(family, reason): (signal, op, value) for family, reason, signal, op, value
             in DEFAULT_THRESHOLDS.cutoffs("math")}
     assert math[("gopher_quality", "gopher_below_avg_threshold")] == ("gopher_quality_mean_word_length", "<", 2.5)
-    assert math[("fineweb", "list_ratio")] == ("fineweb_list_ratio", ">", 0.4)
+    assert math[("fineweb", "list_ratio")] == ("fineweb_list_ratio", ">", 0.5)
     assert ("fineweb", "line_punct_ratio") not in math  # turned off for math
     assert ("gopher_quality", "gopher_enough_stop_words") not in math and ("fineweb", "empty") not in math
     assert {family for family, *_ in DEFAULT_THRESHOLDS.cutoffs("code")} == {"code"}
@@ -265,8 +265,8 @@ def test_cutoffs_list_the_numeric_checks_a_domain_runs_with_its_values():
     assert web[("fineweb", "list_ratio")] == RULE_PARAMS["fineweb"]["new_line_ratio"]
     assert web[("gopher_quality", "gopher_enough_stop_words")] == 2  # on for web, off for math
     # a user's override moves the listed cut-off
-    moved = load_thresholds({"domains": {"math": {"overrides": {"fineweb": {"new_line_ratio": 0.5}}}}})
-    assert dict(((f, r), v) for f, r, _, _, v in moved.cutoffs("math"))[("fineweb", "list_ratio")] == 0.5
+    moved = load_thresholds({"domains": {"math": {"overrides": {"fineweb": {"new_line_ratio": 0.6}}}}})
+    assert dict(((f, r), v) for f, r, _, _, v in moved.cutoffs("math"))[("fineweb", "list_ratio")] == 0.6
 
 
 VERSE = ("Tell me, O Muse, of that ingenious hero who travelled far and wide after he had sacked the famous town "
