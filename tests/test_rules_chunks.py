@@ -63,6 +63,15 @@ def chunk_texts(text: str, size: int) -> list[str]:
     return out
 
 
+def chunk_median(values: list):
+    """What a long document's local signal should be, from its chunks' values (the docstring of chunks.py)."""
+    if isinstance(values[0], bool):
+        return sum(values) * 2 > len(values)
+    if isinstance(values[0], int):
+        return math.floor(statistics.median(values))
+    return pytest.approx(statistics.median(values), rel=1e-12, abs=1e-12)
+
+
 def test_every_signal_is_either_local_or_whole():
     assert sorted(LOCAL_SIGNALS + WHOLE_SIGNALS) == sorted(SIGNAL_SCHEMA)
     assert not set(LOCAL_SIGNALS) & set(WHOLE_SIGNALS)
@@ -113,14 +122,7 @@ def test_long_document_takes_chunk_medians_and_keeps_whole_counts():
     for name in WHOLE_SIGNALS:
         assert chunked[1][name] == whole[1][name], name
     for name in LOCAL_SIGNALS:
-        values = [p[name] for p in parts]
-        if isinstance(values[0], bool):
-            want = sum(values) * 2 > len(values)
-        elif isinstance(values[0], int):
-            want = math.floor(statistics.median(values))
-        else:
-            want = pytest.approx(statistics.median(values), rel=1e-12)
-        assert chunked[1][name] == want, name
+        assert chunked[1][name] == chunk_median([p[name] for p in parts]), name
 
 
 def test_a_manual_with_tables_is_kept_and_repeated_pages_still_dropped():
@@ -169,11 +171,4 @@ def test_real_long_files_equal_the_reference_on_their_chunks(sample_raw):
         for name in WHOLE_SIGNALS:
             assert row[name] == pytest.approx(whole[name], rel=1e-12, abs=1e-12, nan_ok=True), name
         for name in LOCAL_SIGNALS:
-            values = [p[name] for p in parts]
-            if isinstance(values[0], bool):
-                want = sum(values) * 2 > len(values)
-            elif isinstance(values[0], int):
-                want = math.floor(statistics.median(values))
-            else:
-                want = pytest.approx(statistics.median(values), rel=1e-12, abs=1e-12)
-            assert row[name] == want, name
+            assert row[name] == chunk_median([p[name] for p in parts]), name
