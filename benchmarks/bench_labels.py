@@ -309,6 +309,11 @@ def part_heldout(table: pa.Table, heldout: list, crop: int = 0) -> dict:
     return out
 
 
+def speed_order(n: int, docs: int) -> list[int]:
+    """The speed part's documents: ``docs`` of the table's ``n`` rows in a fixed scrambled order (every source)."""
+    return sorted(range(n), key=lambda i: (i * 2654435761) % 2**32)[:docs]
+
+
 def part_speed(table: pa.Table, docs: int, repeats: int, code_language_models: list[str],
                profile: bool = False) -> dict:
     from datatrove.data import Document
@@ -317,7 +322,7 @@ def part_speed(table: pa.Table, docs: int, repeats: int, code_language_models: l
     from midtrain.curation.taggers import ComputeSignals, DomainLabeller, LanguageID, Normalise, QualityScorer
 
     texts = table.column("text").to_pylist()
-    order = sorted(range(len(texts)), key=lambda i: (i * 2654435761) % 2**32)[:docs]
+    order = speed_order(len(texts), docs)
     base = [Document(text=texts[i], id=str(i), metadata={}) for i in order]
 
     def run(steps, items) -> float:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench_quality as bq  # noqa: E402
-from bench_labels import topical_sources  # noqa: E402
+from bench_labels import speed_order, topical_sources  # noqa: E402
 from scripts.labeldata import registry  # noqa: E402
 from scripts.labeldata.source import every_kth  # noqa: E402
 from scripts.labeldata.training_sets import translated_rows  # noqa: E402
@@ -135,7 +135,7 @@ def main() -> None:
                 print(f"  {label} {kind}/{name}: {row[0]}:{row[1]} -> {row[2]}:{row[3]}")
     speed_train, speed_held = topical_sources()
     speed_texts = registry.corpus_table(speed_train + speed_held).column("text").to_pylist()
-    short = [speed_texts[i] for i in sorted(range(len(speed_texts)), key=lambda i: (i * 2654435761) % 2**32)[:3000]]
+    short = [speed_texts[i] for i in speed_order(len(speed_texts), 3000)]
     print(f"\ncompute_signals, median of {args.repeats} runs in turn")
     out["seconds"] = {}
     timed_long = every_kth([t for _, t in good], args.time_docs)

@@ -230,18 +230,19 @@ def part_percentiles(sources: list, table: pa.Table) -> dict:
     source's); one under it is flagged ``under a source``."""
     out: dict = {}
     for domain in ("math", "reasoning", "code"):
-        texts = [t for s in sources if s.domain == domain for t in source_texts(table, s.name)]
+        per_source = {s.name: source_texts(table, s.name) for s in sources if s.domain == domain}
+        texts = [t for v in per_source.values() for t in v]
         if not texts:
             continue
         sig = rules.compute_signals(texts, [domain] * len(texts))
-        names = [s.name for s in sources if s.domain == domain]
+        names = list(per_source)
         print(f"\n(training sources) {domain}: its policy's cut-offs against the rule signals of {len(texts)} good "
               f"documents of {len(names)} sources")
         print(f"  {'check':<46} {'cut-off':>10} {'p1':>8} {'p50':>8} {'p99':>8} {'p99.5':>8} {'max':>8} "
               f"{'src p98':>8}")
         out[domain] = {}
         inside, under = [], []
-        owner = np.repeat(names, [len(source_texts(table, n)) for n in names])
+        owner = np.repeat(list(per_source), [len(v) for v in per_source.values()])
         for family, reason, signal, op, value in DEFAULT_THRESHOLDS.cutoffs(domain):
             v = np.asarray(sig.column(signal).to_pylist(), dtype=float)
             p1, p50, p99, p995 = (float(np.nanpercentile(v, q)) for q in (1, 50, 99, 99.5))

@@ -145,6 +145,8 @@ def test_a_manual_with_tables_is_kept_and_repeated_pages_still_dropped():
 def test_chunk_size_must_be_positive():
     with pytest.raises(ValueError, match="long_chunk_chars"):
         compute_signals(["text"], long_chunk_chars=0)
+    with pytest.raises(ValueError, match="long_chunk_chars"):
+        compute_signals(["text"], long_chunk_chars=True)  # not a size of one character
     with pytest.raises(ConfigError, match=r"signals.*long_chunk_chars"):
         build_steps([StepConfig(name="signals", params={"long_chunk_chars": -5})])
     step = build_steps([StepConfig(name="signals", params={"long_chunk_chars": None})])[0]

@@ -494,7 +494,7 @@ class SourceVocabulary:
     def without(self, names: set[str] | list[str]) -> list[str]:
         """``vocabulary`` of the texts of every source but ``names``: sorted."""
         out = np.isin(np.asarray(self.sources, dtype=object), list(names))
-        keep = ~out[self.pair_source] if len(self.sources) else np.zeros(0, bool)
+        keep = ~out[self.pair_source]
         counts = np.bincount(self.pair_word[keep], minlength=len(self.words))
         shared = self.words.filter(pa.array(counts >= self.min_sources))
         return sorted(set(shared.to_pylist()) | set(whole_word_pieces()))

@@ -118,6 +118,13 @@ def group_median(values, owners):
     return out
 
 
+def check_chunk_chars(chunk_chars: int | None) -> None:
+    """Raise ``ValueError`` unless ``chunk_chars`` is a positive integer or ``None``."""
+    if chunk_chars is not None and (isinstance(chunk_chars, bool) or not isinstance(chunk_chars, int)
+                                    or chunk_chars < 1):
+        raise ValueError(f"long_chunk_chars must be a positive integer or null (None), got {chunk_chars!r}")
+
+
 def long_documents(batch: TextBatch, chunk_chars: int | None) -> np.ndarray:
     """Indices of the documents judged by their chunks: at least ``2 * chunk_chars`` characters."""
     if not chunk_chars:

@@ -13,7 +13,8 @@ import numpy as np
 import pyarrow as pa
 
 from midtrain.curation.rules import c4, fineweb, gopher_quality, gopher_repetition, source_code
-from midtrain.curation.rules.chunks import LONG_CHUNK_CHARS, chunk_batch, long_documents, replace_with_chunk_medians
+from midtrain.curation.rules.chunks import (LONG_CHUNK_CHARS, check_chunk_chars, chunk_batch, long_documents,
+                                           replace_with_chunk_medians)
 from midtrain.curation.rules.family import RuleFamily
 from midtrain.curation.rules.textbatch import TextBatch
 from midtrain.curation.rules.words import split_words
@@ -40,9 +41,7 @@ def compute_signals(texts: pa.Array | pa.ChunkedArray | list[str],
     ``2 * long_chunk_chars`` characters takes its chunks' median for the signals of local text
     (chunks.py); ``None`` computes every signal on the whole document.
     """
-    if long_chunk_chars is not None and (not isinstance(long_chunk_chars, int) or long_chunk_chars < 1):
-        raise ValueError(f"compute_signals: long_chunk_chars must be a positive integer or None, "
-                         f"got {long_chunk_chars!r}")
+    check_chunk_chars(long_chunk_chars)
     batch = TextBatch.from_texts(texts)
     if domains is not None and len(domains) != batch.num_docs:
         raise ValueError(f"compute_signals: {batch.num_docs} texts but {len(domains)} domains")

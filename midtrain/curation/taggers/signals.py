@@ -15,8 +15,7 @@ from datatrove.data import Document
 
 from midtrain.curation import rules
 from midtrain.curation.base import DEFAULT_BATCH_SIZE, BatchStep, batch_texts, set_columns
-from midtrain.curation.rules.chunks import LONG_CHUNK_CHARS
-from midtrain.errors import ConfigError
+from midtrain.curation.rules.chunks import LONG_CHUNK_CHARS, check_chunk_chars
 
 
 class ComputeSignals(BatchStep):
@@ -31,9 +30,7 @@ class ComputeSignals(BatchStep):
 
     def __init__(self, batch_size: int = DEFAULT_BATCH_SIZE, long_chunk_chars: int | None = LONG_CHUNK_CHARS) -> None:
         super().__init__(batch_size)
-        if long_chunk_chars is not None and (isinstance(long_chunk_chars, bool) or not isinstance(long_chunk_chars, int)
-                                             or long_chunk_chars < 1):
-            raise ConfigError(f"long_chunk_chars must be a positive integer or null, got {long_chunk_chars!r}")
+        check_chunk_chars(long_chunk_chars)  # a ValueError, which build_steps names with the step's config path
         self.long_chunk_chars = long_chunk_chars
 
     def process_batch(self, docs: list[Document]) -> None:
