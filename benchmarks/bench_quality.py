@@ -18,6 +18,8 @@
 - ``runner-up`` (with ``--loso-probs F`` from ``bench_labels.py --parts loso --save-probs F``): keep
   and drop rates on *training* sources for each ``runner_up.min_score`` of the keep decision's
   second chance, and the value its rule chooses (``part_runner_up``).
+- ``out-of-source`` (with ``--loso-probs F``): the same keep and drop rates under the defaults and, given, under
+  ``--decisions`` (stop 70's E92-E95 read their policy changes this way).
 - ``web-alpha`` (with ``--loso-probs F``): the same for the web policy's share of alphabetic words
   (``part_web_alpha``, experiment E9 of stop 39; not shipped).
 
@@ -364,7 +366,8 @@ def part_web_alpha(prepared: tuple) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--parts", nargs="+", default=["policy", "quality"],
-                        choices=["policy", "quality", "threshold", "percentiles", "runner-up", "web-alpha"])
+                        choices=["policy", "quality", "threshold", "percentiles", "runner-up", "web-alpha",
+                                 "out-of-source"])
     parser.add_argument("--loso-probs", type=Path, help="runner-up: the out-of-source probabilities of "
                         "`bench_labels.py --parts loso --save-probs F`")
     parser.add_argument("--runner-up-to", nargs="+", default=["math", "reasoning"],
@@ -426,10 +429,10 @@ def main() -> None:
     out = {}
     if "percentiles" in args.parts:
         out["percentiles_train"] = part_percentiles([s for s in train if s.domain != "bad"], table)
-    if {"runner-up", "web-alpha"} & set(args.parts):
+    if {"runner-up", "web-alpha", "out-of-source"} & set(args.parts):
         if not args.loso_probs:
-            parser.error("--parts runner-up and web-alpha need --loso-probs (from bench_labels.py --parts loso "
-                         "--save-probs F)")
+            parser.error("--parts runner-up, web-alpha and out-of-source need --loso-probs (from bench_labels.py "
+                         "--parts loso --save-probs F)")
         topical = [s for s in sources if s.domain in DOMAINS]  # bench_labels' table: training, then held-out
         loso_table = registry.corpus_table([s for s in topical if s.name not in registry.HELDOUT]
                                            + [s for s in topical if s.name in registry.HELDOUT])
@@ -440,6 +443,9 @@ def main() -> None:
             out["runner_up_train"] = part_runner_up(prepared, args.runner_up_to)
         if "web-alpha" in args.parts:
             out["web_alpha_train"] = part_web_alpha(prepared)
+        if "out-of-source" in args.parts:
+            settings = [("default", {})] + ([("decisions", DECISIONS)] if DECISIONS is not None else [])
+            out["out_of_source_train"] = choose_on_grid("the defaults and --decisions", settings, prepared)
     if "threshold" in args.parts:
         out["threshold_train"] = part_prose_threshold([s for s in train if s.domain != "bad"],
                                                       [s for s in train if s.domain == "bad"], table, junk_table,
